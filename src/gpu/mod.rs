@@ -1,1 +1,262 @@
+//! The GPU runtime: the only module that touches wgpu.
+//!
+//! Work is recorded, not executed: kernels append dispatches to a pending list and `flush`
+//! encodes the whole list into one command encoder and submits it once. Readback is explicit
+//! (`read`), so a training step costs one submit and one small read.
 
+mod context;
+mod pool;
+mod shaders;
+mod stream;
+
+pub use context::{AdapterSummary, NO_ADAPTER};
+pub use shaders::{
+    override_dir as shader_override_dir, source as shader_source, BUILTIN as BUILTIN_SHADERS,
+};
+pub use stream::Binding;
+
+use crate::{Error, Result};
+use pool::BufferPool;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Counters that tests and benchmarks read to prove the engine does what it claims.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Compute dispatches recorded since the device was opened.
+    pub dispatches: u64,
+    /// Queue submissions since the device was opened.
+    pub submits: u64,
+    /// Compute pipelines compiled since the device was opened.
+    pub pipelines_created: u64,
+    /// Bytes of pooled buffers currently in use.
+    pub live_bytes: u64,
+    /// Bytes of pooled buffers free for reuse.
+    pub pooled_bytes: u64,
+    /// Storage buffers ever created by the pool.
+    pub buffers_created: u64,
+}
+
+/// A pipeline cache key: shader file plus its override constants. Shapes never appear here.
+type PipelineKey = (String, Vec<(String, u64)>);
+
+pub(crate) struct Inner {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    features: wgpu::Features,
+    pool: Mutex<BufferPool>,
+    pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
+    stream: Mutex<stream::Stream>,
+    stats: Mutex<Stats>,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+/// A handle to the opened device. Cheap to clone; all clones share one queue, pool and cache.
+#[derive(Clone)]
+pub struct Gpu(pub(crate) Arc<Inner>);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+impl Gpu {
+    /// Open the chosen adapter (see `dak devices`): `DAK_ADAPTER`, `WGPU_BACKEND` honoured.
+    pub fn new() -> Result<Gpu> {
+        let instance = context::instance();
+        let adapters = context::adapters(&instance);
+        let index = context::choose(&adapters)?;
+        Gpu::from_adapter(&adapters[index])
+    }
+
+    fn from_adapter(adapter: &wgpu::Adapter) -> Result<Gpu> {
+        let (device, queue) = context::open(adapter)?;
+        let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            lock(&sink).push(e.to_string());
+        }));
+        Ok(Gpu(Arc::new(Inner {
+            limits: device.limits(),
+            features: device.features(),
+            info: adapter.get_info(),
+            device,
+            queue,
+            pool: Mutex::default(),
+            pipelines: Mutex::default(),
+            stream: Mutex::default(),
+            stats: Mutex::default(),
+            errors,
+        })))
+    }
+
+    /// Every adapter wgpu can see, and the index of the one `Gpu::new` would choose.
+    pub fn list_adapters() -> (Vec<AdapterSummary>, Result<usize>) {
+        let instance = context::instance();
+        let adapters = context::adapters(&instance);
+        let chosen = context::choose(&adapters);
+        let list = adapters
+            .iter()
+            .map(|a| AdapterSummary::from_info(&a.get_info()))
+            .collect();
+        (list, chosen)
+    }
+
+    pub fn adapter(&self) -> AdapterSummary {
+        AdapterSummary::from_info(&self.0.info)
+    }
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.0.limits
+    }
+    pub fn features(&self) -> wgpu::Features {
+        self.0.features
+    }
+    /// True when the adapter is a CPU implementation (lavapipe, WARP, SwiftShader).
+    pub fn is_cpu(&self) -> bool {
+        self.0.info.device_type == wgpu::DeviceType::Cpu
+    }
+    /// Subgroup operations are enabled on the device.
+    pub fn has_subgroups(&self) -> bool {
+        self.0.features.contains(wgpu::Features::SUBGROUP)
+    }
+    pub fn has_timestamps(&self) -> bool {
+        self.0.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+    /// The smallest subgroup size the adapter may use (read it, never assume 8 or 32).
+    pub fn subgroup_size(&self) -> u32 {
+        self.0.info.subgroup_min_size.max(1)
+    }
+    /// Largest storage buffer that one kernel binding may cover.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.0.limits.max_storage_buffer_binding_size
+    }
+
+    pub fn stats(&self) -> Stats {
+        let pool = lock(&self.0.pool);
+        Stats {
+            live_bytes: pool.live_bytes,
+            pooled_bytes: pool.pooled_bytes,
+            buffers_created: pool.created,
+            ..*lock(&self.0.stats)
+        }
+    }
+
+    /// Release all free pooled buffers back to the driver.
+    pub fn trim_pool(&self) {
+        lock(&self.0.pool).trim();
+    }
+
+    /// Compile (or fetch from the cache) the pipeline for `file` with override `constants`.
+    pub(crate) fn pipeline(
+        &self,
+        file: &str,
+        constants: &[(&str, f64)],
+    ) -> Result<Arc<wgpu::ComputePipeline>> {
+        let key: PipelineKey = (
+            file.to_string(),
+            constants
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_bits()))
+                .collect(),
+        );
+        if let Some(p) = lock(&self.0.pipelines).get(&key) {
+            return Ok(p.clone());
+        }
+        let source = shaders::source(file)?;
+        let device = &self.0.device;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(file),
+            source: wgpu::ShaderSource::Wgsl(source),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(file),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            let origin = match shaders::override_dir() {
+                Some(dir) if dir.join(file).exists() => dir.join(file).display().to_string(),
+                _ => format!("shaders/{file}"),
+            };
+            return Err(Error::gpu(format!(
+                "shader {origin} failed to compile: {err}"
+            )));
+        }
+        let pipeline = Arc::new(pipeline);
+        lock(&self.0.pipelines).insert(key, pipeline.clone());
+        lock(&self.0.stats).pipelines_created += 1;
+        Ok(pipeline)
+    }
+
+    /// Fail with the first GPU validation error reported since the last check.
+    pub(crate) fn check_errors(&self) -> Result<()> {
+        let mut errors = lock(&self.0.errors);
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let first = errors.remove(0);
+        errors.clear();
+        Err(Error::gpu(format!("GPU error: {first}")))
+    }
+}
+
+/// A storage buffer from the pool; goes back to the pool when dropped.
+pub struct GpuBuffer {
+    raw: Option<wgpu::Buffer>,
+    /// Bytes the owner asked for (the class size may be larger).
+    len: u64,
+    gpu: Gpu,
+}
+
+impl GpuBuffer {
+    /// Bytes requested by the owner.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub(crate) fn raw(&self) -> &wgpu::Buffer {
+        self.raw.as_ref().expect("buffer alive until drop")
+    }
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+}
+
+impl Drop for GpuBuffer {
+    fn drop(&mut self) {
+        if let Some(raw) = self.raw.take() {
+            lock(&self.gpu.0.pool).release(raw);
+        }
+    }
+}
+
+impl Gpu {
+    /// A pooled buffer of `bytes` (contents undefined). Checks the device's limits.
+    pub fn alloc(&self, bytes: u64, what: &str) -> Result<GpuBuffer> {
+        if bytes == 0 {
+            return Err(Error::input(format!("{what}: zero-sized buffer")));
+        }
+        let max = self.0.limits.max_buffer_size;
+        if pool::size_class(bytes) > max {
+            return Err(Error::input(format!(
+                "{what}: {bytes} bytes exceeds this device's largest buffer ({max} bytes)"
+            )));
+        }
+        let raw = lock(&self.0.pool).acquire(&self.0.device, bytes);
+        Ok(GpuBuffer {
+            raw: Some(raw),
+            len: bytes,
+            gpu: self.clone(),
+        })
+    }
+}

@@ -1,0 +1,20 @@
+// loss.bce_bwd — dx_i = scale · (sigmoid(x_i) - t_i) / N (gradient of bce_fwd).
+// sigmoid written to never overflow: for x < 0 it is e^x / (1 + e^x).
+// One invocation per element; 256 per workgroup; 2-D grid as in elementwise/bias_act.wgsl.
+
+struct P { n: u32, scale: f32, _a: u32, _b: u32 }
+
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> t: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.y * nwg.x * 256u + gid.x;
+    if (i >= p.n) { return; }
+    let v = x[i];
+    let e = exp(-abs(v));
+    let sig = select(e / (1.0 + e), 1.0 / (1.0 + e), v >= 0.0);
+    dx[i] = p.scale * (sig - t[i]) / f32(p.n);
+}

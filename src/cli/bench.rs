@@ -1,0 +1,116 @@
+//! `dak bench`: kernel microbenchmarks.
+
+use super::print_table;
+use crate::bench::{self, BenchRow};
+use crate::ops::matmul::Variant;
+use crate::{Error, Gpu, Result};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Op to benchmark: matmul.
+    #[arg(default_value = "matmul")]
+    pub op: String,
+    /// Variant id to time, or `all`.
+    #[arg(long, default_value = "all")]
+    pub variant: String,
+    /// Shape set: `default` or `tiny`.
+    #[arg(long, default_value = "default")]
+    pub shapes: String,
+    /// Timed samples per variant and shape (round-robin; the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
+    /// Also write the rows as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let gpu = Gpu::new()?;
+    let adapter = gpu.adapter();
+    println!(
+        "adapter: {} ({}, {})",
+        adapter.name, adapter.backend, adapter.device_type
+    );
+    let rows = match args.op.as_str() {
+        "matmul" => {
+            let variants = if args.variant == "all" {
+                Variant::ALL.to_vec()
+            } else {
+                vec![Variant::from_id(&args.variant).ok_or_else(|| {
+                    let ids: Vec<&str> = Variant::ALL.iter().map(|v| v.id()).collect();
+                    Error::input(format!(
+                        "--variant {}: unknown; known: all, {}",
+                        args.variant,
+                        ids.join(", ")
+                    ))
+                })?]
+            };
+            let cases = match args.shapes.as_str() {
+                "default" => bench::matmul::DEFAULT_CASES,
+                "tiny" => bench::matmul::TINY_CASES,
+                "square1024" => bench::matmul::SQUARE_1024,
+                other => {
+                    return Err(Error::input(format!(
+                        "--shapes {other}: unknown; use default or tiny"
+                    )))
+                }
+            };
+            bench::matmul::run(&gpu, cases, &variants, args.repeat.max(1))?
+        }
+        other => {
+            return Err(Error::input(format!(
+                "dak bench {other}: unknown op; known: matmul"
+            )))
+        }
+    };
+    print_rows(&rows);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&serde_json::json!({
+            "adapter": adapter,
+            "rows": rows,
+        }))
+        .map_err(|e| Error::runtime(e.to_string()))?;
+        crate::io::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn print_rows(rows: &[BenchRow]) {
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.kernel.clone(),
+                r.shape.clone(),
+                format!("{:.3}", r.median_ms),
+                format!("{:.3}", r.min_ms),
+                format!("{:.3}", r.max_ms),
+                format!("{:.2}", r.gflops),
+                format!("{:.2}", r.gbps),
+                format!("{:.0}", r.first_dispatch_ms),
+                format!("{:.1e}", r.max_rel_err),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "kernel",
+            "shape",
+            "median ms",
+            "min ms",
+            "max ms",
+            "GFLOP/s",
+            "GB/s",
+            "first ms",
+            "max err",
+        ],
+        &table,
+    );
+    if let Some(r) = rows.first() {
+        println!(
+            "(clock: {}; first = pipeline compile + first dispatch)",
+            r.clock
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! Adapter choice and device creation.
+
+use crate::{Error, Result};
+
+/// What the user is told when no adapter exists.
+pub const NO_ADAPTER: &str = "no GPU adapter found; on a machine without a GPU install Mesa's \
+software Vulkan driver, e.g. `apt-get install mesa-vulkan-drivers` (or pick a backend with \
+WGPU_BACKEND=vulkan|metal|dx12)";
+
+/// Optional features dak uses when the adapter has them.
+pub(crate) const WANTED_FEATURES: wgpu::Features =
+    wgpu::Features::TIMESTAMP_QUERY.union(wgpu::Features::SUBGROUP);
+
+/// One adapter as `dak devices` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+    pub subgroup_min_size: u32,
+    pub subgroup_max_size: u32,
+}
+
+impl AdapterSummary {
+    pub(crate) fn from_info(info: &wgpu::AdapterInfo) -> Self {
+        AdapterSummary {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: info.driver.clone(),
+            driver_info: info.driver_info.clone(),
+            subgroup_min_size: info.subgroup_min_size,
+            subgroup_max_size: info.subgroup_max_size,
+        }
+    }
+}
+
+/// llvmpipe runs much faster with 512-bit vectors on CPUs that have AVX-512 (DESIGN §9), and the
+/// variable must be set before Mesa loads. Only set it when the user has not chosen.
+pub(crate) fn tune_software_rasterizer() {
+    #[cfg(target_arch = "x86_64")]
+    if std::env::var_os("LP_NATIVE_VECTOR_WIDTH").is_none()
+        && std::arch::is_x86_feature_detected!("avx512f")
+    {
+        // Called before any Vulkan instance exists in this process.
+        std::env::set_var("LP_NATIVE_VECTOR_WIDTH", "512");
+    }
+    // Mesa warns on every start without it; a private directory keeps it quiet and safe.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        let dir = std::env::temp_dir().join(format!("dak-xdg-{}", std::process::id()));
+        if std::fs::create_dir_all(&dir).is_ok() {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+            }
+            std::env::set_var("XDG_RUNTIME_DIR", &dir);
+        }
+    }
+}
+
+pub(crate) fn instance() -> wgpu::Instance {
+    tune_software_rasterizer();
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+/// All adapters of the backends allowed by `WGPU_BACKEND`.
+pub(crate) fn adapters(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
+    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+    pollster::block_on(instance.enumerate_adapters(backends))
+}
+
+fn type_rank(t: wgpu::DeviceType) -> u8 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    }
+}
+
+/// Index of the adapter dak uses: `DAK_ADAPTER=<substring>` if set, else the most capable kind
+/// (discrete > integrated > virtual > CPU), Vulkan/Metal/DX12 before GL.
+pub(crate) fn choose(adapters: &[wgpu::Adapter]) -> Result<usize> {
+    if adapters.is_empty() {
+        return Err(Error::gpu(NO_ADAPTER));
+    }
+    if let Ok(wanted) = std::env::var("DAK_ADAPTER") {
+        let needle = wanted.to_lowercase();
+        return adapters
+            .iter()
+            .position(|a| a.get_info().name.to_lowercase().contains(&needle))
+            .ok_or_else(|| {
+                let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+                Error::input(format!(
+                    "DAK_ADAPTER={wanted} matches no adapter; available: {}",
+                    names.join(", ")
+                ))
+            });
+    }
+    let key = |a: &wgpu::Adapter| {
+        let info = a.get_info();
+        (
+            type_rank(info.device_type),
+            info.backend == wgpu::Backend::Gl,
+        )
+    };
+    Ok((0..adapters.len())
+        .min_by_key(|&i| key(&adapters[i]))
+        .unwrap_or(0))
+}
+
+/// Open the device with the adapter's real limits and the wanted optional features.
+pub(crate) fn open(adapter: &wgpu::Adapter) -> Result<(wgpu::Device, wgpu::Queue)> {
+    let features = adapter.features() & WANTED_FEATURES;
+    let desc = wgpu::DeviceDescriptor {
+        label: Some("dak"),
+        required_features: features,
+        required_limits: adapter.limits(),
+        experimental_features: wgpu::ExperimentalFeatures::disabled(),
+        memory_hints: wgpu::MemoryHints::Performance,
+        trace: wgpu::Trace::Off,
+    };
+    pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
+        Error::gpu(format!(
+            "could not open GPU device `{}`: {e}",
+            adapter.get_info().name
+        ))
+    })
+}

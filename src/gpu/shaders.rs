@@ -1,0 +1,58 @@
+//! WGSL sources: compiled into the binary from `shaders/`, or read at run time from
+//! `DAK_SHADER_DIR` (same relative file names) so kernels can be edited without a rebuild.
+
+use crate::{Error, Result};
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+macro_rules! builtin_shaders {
+    ($($file:literal),* $(,)?) => {
+        /// Every built-in shader file, relative to `shaders/`, with its source.
+        pub const BUILTIN: &[(&str, &str)] = &[
+            $(($file, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file))),)*
+        ];
+    };
+}
+
+builtin_shaders!(
+    "matmul/naive.wgsl",
+    "matmul/tiled.wgsl",
+    "matmul/sgbc_s8.wgsl",
+    "matmul/sgbc_s16.wgsl",
+    "elementwise/bias_act.wgsl",
+    "elementwise/bias_grad.wgsl",
+    "elementwise/relu_grad.wgsl",
+    "elementwise/axpby.wgsl",
+    "elementwise/dropout.wgsl",
+    "loss/softmax_xent_fwd.wgsl",
+    "loss/softmax_xent_bwd.wgsl",
+    "loss/bce_fwd.wgsl",
+    "loss/bce_bwd.wgsl",
+    "loss/argmax_correct.wgsl",
+    "optim/sgd.wgsl",
+    "optim/adam.wgsl",
+);
+
+/// Directory that overrides the built-in shaders, if the user set one.
+pub fn override_dir() -> Option<PathBuf> {
+    std::env::var_os("DAK_SHADER_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Source of shader `file` (e.g. `"matmul/naive.wgsl"`).
+pub fn source(file: &str) -> Result<Cow<'static, str>> {
+    if let Some(dir) = override_dir() {
+        let path = dir.join(file);
+        if path.exists() {
+            return std::fs::read_to_string(&path)
+                .map(Cow::Owned)
+                .map_err(|e| Error::io(&path, e));
+        }
+    }
+    BUILTIN
+        .iter()
+        .find(|(name, _)| *name == file)
+        .map(|(_, src)| Cow::Borrowed(*src))
+        .ok_or_else(|| Error::runtime(format!("unknown shader file `{file}` (not built in)")))
+}

@@ -1,0 +1,331 @@
+//! The command stream: dispatches, uploads and copies recorded in order and submitted together.
+
+use super::{lock, Gpu, GpuBuffer};
+use crate::{Error, Result};
+use std::sync::Arc;
+
+/// A resource bound to a kernel, in binding order after the uniform at binding 0.
+pub enum Binding<'a> {
+    /// The first `len` bytes of a pooled buffer (read-only or read-write is the shader's choice).
+    Buffer(&'a GpuBuffer),
+}
+
+enum Cmd {
+    Dispatch {
+        pipeline: Arc<wgpu::ComputePipeline>,
+        buffers: Vec<(wgpu::Buffer, u64)>,
+        uniform: std::ops::Range<u64>,
+        groups: [u32; 3],
+    },
+    Copy {
+        src: wgpu::Buffer,
+        src_offset: u64,
+        dst: wgpu::Buffer,
+        dst_offset: u64,
+        bytes: u64,
+    },
+    Clear {
+        dst: wgpu::Buffer,
+        bytes: u64,
+    },
+}
+
+#[derive(Default)]
+pub(crate) struct Stream {
+    cmds: Vec<Cmd>,
+    uniforms: Vec<u8>,
+}
+
+impl Gpu {
+    /// Record one dispatch of `file` (with override `constants`) over `groups` workgroups.
+    /// `uniform` is the kernel's shape struct (binding 0); `bindings` follow from binding 1.
+    pub fn dispatch(
+        &self,
+        file: &str,
+        constants: &[(&str, f64)],
+        uniform: &[u8],
+        bindings: &[Binding<'_>],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        let max = self.0.limits.max_compute_workgroups_per_dimension;
+        if groups.iter().any(|&g| g > max) {
+            return Err(Error::input(format!(
+                "{file}: dispatch of {groups:?} workgroups exceeds this device's limit of {max} per dimension"
+            )));
+        }
+        let max_binding = self.max_binding_bytes();
+        let mut buffers = Vec::with_capacity(bindings.len());
+        for b in bindings {
+            let Binding::Buffer(buf) = b;
+            if buf.len() > max_binding {
+                return Err(Error::input(format!(
+                    "{file}: a {}-byte operand exceeds this device's largest storage binding ({max_binding} bytes); split it",
+                    buf.len()
+                )));
+            }
+            buffers.push((buf.raw().clone(), buf.len()));
+        }
+        let pipeline = self.pipeline(file, constants)?;
+        if groups.contains(&0) {
+            return Ok(()); // nothing to compute
+        }
+        let align = self.0.limits.min_uniform_buffer_offset_alignment as usize;
+        let mut stream = lock(&self.0.stream);
+        let start = stream.uniforms.len().next_multiple_of(align);
+        stream.uniforms.resize(start, 0);
+        stream.uniforms.extend_from_slice(uniform);
+        // Uniform bindings must be at least 16 bytes and a multiple of 16 in size.
+        let padded = uniform.len().max(16).next_multiple_of(16);
+        stream.uniforms.resize(start + padded, 0);
+        stream.cmds.push(Cmd::Dispatch {
+            pipeline,
+            buffers,
+            uniform: start as u64..(start + padded) as u64,
+            groups,
+        });
+        lock(&self.0.stats).dispatches += 1;
+        Ok(())
+    }
+
+    /// Record a copy of `bytes` between buffers (ordered with the dispatches around it).
+    pub fn copy(
+        &self,
+        src: &GpuBuffer,
+        src_offset: u64,
+        dst: &GpuBuffer,
+        dst_offset: u64,
+        bytes: u64,
+    ) -> Result<()> {
+        if src_offset + bytes > src.len() || dst_offset + bytes > dst.len() || bytes % 4 != 0 {
+            return Err(Error::input(format!(
+                "copy of {bytes} bytes out of range (src {src_offset}/{}, dst {dst_offset}/{})",
+                src.len(),
+                dst.len()
+            )));
+        }
+        lock(&self.0.stream).cmds.push(Cmd::Copy {
+            src: src.raw().clone(),
+            src_offset,
+            dst: dst.raw().clone(),
+            dst_offset,
+            bytes,
+        });
+        Ok(())
+    }
+
+    /// Record filling the first `len` bytes of `dst` with zeros.
+    pub fn zero(&self, dst: &GpuBuffer) {
+        let bytes = dst.len().next_multiple_of(4);
+        lock(&self.0.stream).cmds.push(Cmd::Clear {
+            dst: dst.raw().clone(),
+            bytes,
+        });
+    }
+
+    /// A new pooled buffer holding `data`. Ordered after everything already recorded.
+    pub fn upload(&self, data: &[u8], what: &str) -> Result<GpuBuffer> {
+        let buffer = self.alloc(data.len() as u64, what)?;
+        self.write(&buffer, data)?;
+        Ok(buffer)
+    }
+
+    /// Overwrite the start of `dst` with `data`, ordered with the recorded work.
+    pub fn write(&self, dst: &GpuBuffer, data: &[u8]) -> Result<()> {
+        if data.len() as u64 > dst.len() {
+            return Err(Error::input(format!(
+                "write of {} bytes into a {}-byte buffer",
+                data.len(),
+                dst.len()
+            )));
+        }
+        let padded = (data.len() as u64).next_multiple_of(4);
+        let mut stream = lock(&self.0.stream);
+        if stream.cmds.is_empty() {
+            // Nothing recorded can still read the old contents: write through the queue.
+            let mut bytes = data.to_vec();
+            bytes.resize(padded as usize, 0);
+            self.0.queue.write_buffer(dst.raw(), 0, &bytes);
+            return Ok(());
+        }
+        // Otherwise stage it so the write happens in stream order, not at submit start.
+        let staging = self.0.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("dak.upload"),
+            size: padded,
+            usage: wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: true,
+        });
+        staging
+            .get_mapped_range_mut(..)
+            .map_err(|e| Error::gpu(format!("mapping an upload buffer failed: {e}")))?
+            .slice(..data.len())
+            .copy_from_slice(data);
+        staging.unmap();
+        stream.cmds.push(Cmd::Copy {
+            src: staging,
+            src_offset: 0,
+            dst: dst.raw().clone(),
+            dst_offset: 0,
+            bytes: padded,
+        });
+        Ok(())
+    }
+
+    /// Submit everything recorded so far as one command buffer. Does not wait.
+    pub fn flush(&self) -> Result<()> {
+        // The lock is held until the submit: a queue write by another thread in between
+        // would land before these commands and could overwrite a buffer they still read.
+        let mut stream = lock(&self.0.stream);
+        let cmds = std::mem::take(&mut stream.cmds);
+        let uniforms = std::mem::take(&mut stream.uniforms);
+        if cmds.is_empty() {
+            return self.check_errors();
+        }
+        let device = &self.0.device;
+        let uniform_buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("dak.uniforms"),
+            size: (uniforms.len() as u64).max(16),
+            usage: wgpu::BufferUsages::UNIFORM,
+            mapped_at_creation: true,
+        });
+        if !uniforms.is_empty() {
+            uniform_buffer
+                .get_mapped_range_mut(..uniforms.len() as u64)
+                .map_err(|e| Error::gpu(format!("mapping the uniform buffer failed: {e}")))?
+                .copy_from_slice(&uniforms);
+        }
+        uniform_buffer.unmap();
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("dak.step"),
+        });
+        let mut i = 0;
+        while i < cmds.len() {
+            match &cmds[i] {
+                Cmd::Dispatch { .. } => {
+                    // Consecutive dispatches share one compute pass.
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: None,
+                        timestamp_writes: None,
+                    });
+                    while let Some(Cmd::Dispatch {
+                        pipeline,
+                        buffers,
+                        uniform,
+                        groups,
+                    }) = cmds.get(i)
+                    {
+                        let bind_group = bind(device, pipeline, &uniform_buffer, uniform, buffers);
+                        pass.set_pipeline(pipeline);
+                        pass.set_bind_group(0, &bind_group, &[]);
+                        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+                        i += 1;
+                    }
+                }
+                Cmd::Copy {
+                    src,
+                    src_offset,
+                    dst,
+                    dst_offset,
+                    bytes,
+                } => {
+                    encoder.copy_buffer_to_buffer(src, *src_offset, dst, *dst_offset, *bytes);
+                    i += 1;
+                }
+                Cmd::Clear { dst, bytes } => {
+                    encoder.clear_buffer(dst, 0, Some(*bytes));
+                    i += 1;
+                }
+            }
+        }
+        self.0.queue.submit([encoder.finish()]);
+        drop(stream);
+        lock(&self.0.stats).submits += 1;
+        self.check_errors()
+    }
+
+    /// Submit recorded work and block until the device has finished all of it.
+    pub fn sync(&self) -> Result<()> {
+        self.flush()?;
+        self.0
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::gpu(format!("waiting for the GPU failed: {e}")))?;
+        self.check_errors()
+    }
+
+    /// Submit recorded work and read back `bytes` bytes of `src` from `offset`.
+    pub fn read(&self, src: &GpuBuffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
+        if offset + bytes > src.len() {
+            return Err(Error::input(format!(
+                "read of {bytes} bytes at {offset} from a {}-byte buffer",
+                src.len()
+            )));
+        }
+        let padded = bytes.next_multiple_of(4).max(4);
+        let copy_len = padded.min(src.raw().size() - offset);
+        let staging = self.0.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("dak.readback"),
+            size: padded,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        lock(&self.0.stream).cmds.push(Cmd::Copy {
+            src: src.raw().clone(),
+            src_offset: offset,
+            dst: staging.clone(),
+            dst_offset: 0,
+            bytes: copy_len,
+        });
+        self.flush()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.0
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::gpu(format!("waiting for the GPU failed: {e}")))?;
+        rx.recv()
+            .map_err(|_| Error::gpu("readback was never completed"))?
+            .map_err(|e| Error::gpu(format!("readback failed: {e}")))?;
+        let data = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::gpu(format!("readback mapping failed: {e}")))?[..bytes as usize]
+            .to_vec();
+        staging.unmap();
+        self.check_errors()?;
+        Ok(data)
+    }
+}
+
+fn bind(
+    device: &wgpu::Device,
+    pipeline: &wgpu::ComputePipeline,
+    uniforms: &wgpu::Buffer,
+    uniform: &std::ops::Range<u64>,
+    buffers: &[(wgpu::Buffer, u64)],
+) -> wgpu::BindGroup {
+    let mut entries = Vec::with_capacity(buffers.len() + 1);
+    entries.push(wgpu::BindGroupEntry {
+        binding: 0,
+        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: uniforms,
+            offset: uniform.start,
+            size: std::num::NonZeroU64::new(uniform.end - uniform.start),
+        }),
+    });
+    for (i, (buffer, len)) in buffers.iter().enumerate() {
+        entries.push(wgpu::BindGroupEntry {
+            binding: i as u32 + 1,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer,
+                offset: 0,
+                size: std::num::NonZeroU64::new(len.next_multiple_of(4)),
+            }),
+        });
+    }
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    })
+}

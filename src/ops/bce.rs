@@ -1,0 +1,81 @@
+//! Binary cross-entropy with logits (the DANN domain loss), numerically stable.
+
+use super::grid_1d;
+use crate::{DType, Result, Tensor};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct P {
+    n: u32,
+    scale: f32,
+    _a: u32,
+    _b: u32,
+}
+
+/// `scale · mean(max(x,0) - x·t + log(1 + e^{-|x|}))` as a [1] tensor. `targets` in [0, 1].
+pub fn forward(logits: &Tensor, targets: &Tensor, scale: f32) -> Result<Tensor> {
+    targets.expect_shape(logits.shape(), "binary cross-entropy", "targets")?;
+    let gpu = logits.gpu();
+    let loss = Tensor::uninit(gpu, &[1], DType::F32)?;
+    let p = P {
+        n: logits.numel() as u32,
+        scale,
+        _a: 0,
+        _b: 0,
+    };
+    gpu.dispatch(
+        "loss/bce_fwd.wgsl",
+        &[],
+        bytemuck::bytes_of(&p),
+        &[logits.binding(), targets.binding(), loss.binding()],
+        [1, 1, 1],
+    )?;
+    Ok(loss)
+}
+
+/// `scale · (sigmoid(x) - t) / N`.
+pub fn backward(logits: &Tensor, targets: &Tensor, scale: f32) -> Result<Tensor> {
+    targets.expect_shape(logits.shape(), "binary cross-entropy backward", "targets")?;
+    let gpu = logits.gpu();
+    let dx = Tensor::uninit(gpu, logits.shape(), DType::F32)?;
+    let p = P {
+        n: logits.numel() as u32,
+        scale,
+        _a: 0,
+        _b: 0,
+    };
+    gpu.dispatch(
+        "loss/bce_bwd.wgsl",
+        &[],
+        bytemuck::bytes_of(&p),
+        &[logits.binding(), targets.binding(), dx.binding()],
+        grid_1d(logits.numel()),
+    )?;
+    Ok(dx)
+}
+
+/// Plain-Rust oracles.
+pub mod reference {
+    pub fn forward(x: &[f32], t: &[f32], scale: f32) -> f32 {
+        let sum: f64 = x
+            .iter()
+            .zip(t)
+            .map(|(&v, &t)| {
+                let v = v as f64;
+                v.max(0.0) - v * t as f64 + (-v.abs()).exp().ln_1p()
+            })
+            .sum();
+        (scale as f64 * sum / x.len() as f64) as f32
+    }
+
+    pub fn backward(x: &[f32], t: &[f32], scale: f32) -> Vec<f32> {
+        let n = x.len() as f64;
+        x.iter()
+            .zip(t)
+            .map(|(&v, &t)| {
+                let sig = 1.0 / (1.0 + (-(v as f64)).exp());
+                (scale as f64 * (sig - t as f64) / n) as f32
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,339 @@
+//! Matrix multiply in the three forms a dense layer needs, on one GEMM entry point:
+//! `C[M,N] = op(A)·op(B) (+ bias) (ReLU)`, where op transposes by reading, never by copying.
+//!
+//! - forward  `Y = X·Wᵀ + b`  : A = X [B, in], B = W [out, in] read transposed
+//! - backward `dX = dY·W`     : plain
+//! - backward `dW = dYᵀ·X`    : A = dY [B, out] read transposed
+
+use crate::gpu::Gpu;
+use crate::{Error, Result, Tensor};
+
+/// GEMM kernel variants. Ids are stable: tests, `dak bench` and tuning caches use them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Variant {
+    /// One invocation per output: the GPU-side oracle and fallback.
+    Naive,
+    /// Shared-memory 64x64 tiles, 4x4 per thread: the choice on real GPUs.
+    Tiled,
+    /// Subgroup-broadcast register blocking, 64x(8·subgroup) tiles: the choice on CPU adapters.
+    Subgroup,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 3] = [Variant::Naive, Variant::Tiled, Variant::Subgroup];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Variant::Naive => "matmul.naive",
+            Variant::Tiled => "matmul.tiled_64x64",
+            Variant::Subgroup => "matmul.sgbc_64x8sg",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Variant> {
+        Variant::ALL.into_iter().find(|v| v.id() == id)
+    }
+
+    /// Whether this variant can run on `gpu`.
+    pub fn supported(self, gpu: &Gpu) -> bool {
+        match self {
+            Variant::Subgroup => gpu.has_subgroups() && matches!(gpu.subgroup_size(), 8 | 16),
+            _ => true,
+        }
+    }
+
+    /// The default for an adapter: register blocking on CPU adapters (shared memory is slow
+    /// there), shared-memory tiling on real GPUs.
+    pub fn default_for(gpu: &Gpu) -> Variant {
+        if gpu.is_cpu() && Variant::Subgroup.supported(gpu) {
+            Variant::Subgroup
+        } else {
+            Variant::Tiled
+        }
+    }
+
+    fn shader(self, gpu: &Gpu) -> (&'static str, usize, usize) {
+        match self {
+            Variant::Naive => ("matmul/naive.wgsl", 16, 16),
+            Variant::Tiled => ("matmul/tiled.wgsl", 64, 64),
+            Variant::Subgroup if gpu.subgroup_size() == 16 => ("matmul/sgbc_s16.wgsl", 128, 64),
+            Variant::Subgroup => ("matmul/sgbc_s8.wgsl", 64, 64),
+        }
+    }
+}
+
+/// Shapes and options of one GEMM call.
+#[derive(Debug, Clone, Copy)]
+pub struct Gemm {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    /// A is stored [K, M] and read transposed.
+    pub trans_a: bool,
+    /// B is stored [N, K] and read transposed.
+    pub trans_b: bool,
+    pub relu: bool,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ShapeUniform {
+    m: u32,
+    n: u32,
+    k: u32,
+    /// bit 0: add bias, bit 1: ReLU.
+    flags: u32,
+}
+
+/// `C = op(A)·op(B) (+ bias) (ReLU)` into a new [M, N] tensor.
+pub fn gemm(
+    a: &Tensor,
+    b: &Tensor,
+    bias: Option<&Tensor>,
+    g: Gemm,
+    variant: Variant,
+) -> Result<Tensor> {
+    let gpu = a.gpu();
+    if a.numel() != g.m * g.k || b.numel() != g.k * g.n {
+        return Err(Error::input(format!(
+            "matmul: operands {:?} and {:?} do not match M={} N={} K={}",
+            a.shape(),
+            b.shape(),
+            g.m,
+            g.n,
+            g.k
+        )));
+    }
+    if let Some(bias) = bias {
+        bias.expect_shape(&[g.n], "matmul", "bias")?;
+    }
+    if !variant.supported(gpu) {
+        return Err(Error::input(format!(
+            "{} is not supported on this adapter",
+            variant.id()
+        )));
+    }
+    let c = Tensor::uninit(gpu, &[g.m, g.n], crate::DType::F32)?;
+    // A kernel always reads a bias binding; a dummy stands in when there is none.
+    let dummy;
+    let bias_t = match bias {
+        Some(t) => t,
+        None => {
+            dummy = Tensor::uninit(gpu, &[1], crate::DType::F32)?;
+            &dummy
+        }
+    };
+    let (file, tile_n, tile_m) = variant.shader(gpu);
+    let flags = bias.is_some() as u32 | (g.relu as u32) << 1;
+    let uniform = ShapeUniform {
+        m: g.m as u32,
+        n: g.n as u32,
+        k: g.k as u32,
+        flags,
+    };
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    gpu.dispatch(
+        file,
+        &[("TRANS_A", flag(g.trans_a)), ("TRANS_B", flag(g.trans_b))],
+        bytemuck::bytes_of(&uniform),
+        &[a.binding(), b.binding(), bias_t.binding(), c.binding()],
+        [g.n.div_ceil(tile_n) as u32, g.m.div_ceil(tile_m) as u32, 1],
+    )?;
+    Ok(c)
+}
+
+fn dims2(t: &Tensor, op: &str, name: &str) -> Result<(usize, usize)> {
+    match t.shape() {
+        [r, c] => Ok((*r, *c)),
+        s => Err(Error::input(format!(
+            "{op}: {name} must be 2-D, got shape {s:?}"
+        ))),
+    }
+}
+
+/// Dense forward `Y[B,out] = X[B,in]·W[out,in]ᵀ (+ b[out]) (ReLU)`.
+pub fn dense_forward(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    relu: bool,
+    variant: Variant,
+) -> Result<Tensor> {
+    let (batch, inp) = dims2(x, "dense forward", "input")?;
+    let (out, w_in) = dims2(w, "dense forward", "weight")?;
+    if w_in != inp {
+        return Err(Error::input(format!(
+            "dense forward: input {:?} does not match weight {:?} (in features {inp} vs {w_in})",
+            x.shape(),
+            w.shape()
+        )));
+    }
+    gemm(
+        x,
+        w,
+        b,
+        Gemm {
+            m: batch,
+            n: out,
+            k: inp,
+            trans_a: false,
+            trans_b: true,
+            relu,
+        },
+        variant,
+    )
+}
+
+/// Dense input gradient `dX[B,in] = dY[B,out]·W[out,in]`.
+pub fn dense_backward_input(dy: &Tensor, w: &Tensor, variant: Variant) -> Result<Tensor> {
+    let (batch, out) = dims2(dy, "dense backward", "output gradient")?;
+    let (w_out, inp) = dims2(w, "dense backward", "weight")?;
+    if w_out != out {
+        return Err(Error::input(format!(
+            "dense backward: output gradient {:?} does not match weight {:?}",
+            dy.shape(),
+            w.shape()
+        )));
+    }
+    gemm(
+        dy,
+        w,
+        None,
+        Gemm {
+            m: batch,
+            n: inp,
+            k: out,
+            trans_a: false,
+            trans_b: false,
+            relu: false,
+        },
+        variant,
+    )
+}
+
+/// Dense weight gradient `dW[out,in] = dY[B,out]ᵀ·X[B,in]`.
+pub fn dense_backward_weight(dy: &Tensor, x: &Tensor, variant: Variant) -> Result<Tensor> {
+    let (batch, out) = dims2(dy, "dense weight gradient", "output gradient")?;
+    let (x_batch, inp) = dims2(x, "dense weight gradient", "input")?;
+    if x_batch != batch {
+        return Err(Error::input(format!(
+            "dense weight gradient: output gradient {:?} and input {:?} differ in batch size",
+            dy.shape(),
+            x.shape()
+        )));
+    }
+    gemm(
+        dy,
+        x,
+        None,
+        Gemm {
+            m: out,
+            n: inp,
+            k: batch,
+            trans_a: true,
+            trans_b: false,
+            relu: false,
+        },
+        variant,
+    )
+}
+
+/// Plain-Rust oracles (f32 data, f64 accumulation).
+pub mod reference {
+    use super::Gemm;
+
+    pub fn gemm(a: &[f32], b: &[f32], bias: Option<&[f32]>, g: Gemm) -> Vec<f32> {
+        let mut c = vec![0f32; g.m * g.n];
+        for i in 0..g.m {
+            for j in 0..g.n {
+                let mut acc = 0f64;
+                for p in 0..g.k {
+                    let av = if g.trans_a {
+                        a[p * g.m + i]
+                    } else {
+                        a[i * g.k + p]
+                    };
+                    let bv = if g.trans_b {
+                        b[j * g.k + p]
+                    } else {
+                        b[p * g.n + j]
+                    };
+                    acc += av as f64 * bv as f64;
+                }
+                if let Some(bias) = bias {
+                    acc += bias[j] as f64;
+                }
+                if g.relu {
+                    acc = acc.max(0.0);
+                }
+                c[i * g.n + j] = acc as f32;
+            }
+        }
+        c
+    }
+
+    /// `Y = X·Wᵀ + b`, X [batch, inp], W [out, inp].
+    pub fn dense_forward(
+        x: &[f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        batch: usize,
+        inp: usize,
+        out: usize,
+    ) -> Vec<f32> {
+        gemm(
+            x,
+            w,
+            b,
+            Gemm {
+                m: batch,
+                n: out,
+                k: inp,
+                trans_a: false,
+                trans_b: true,
+                relu: false,
+            },
+        )
+    }
+
+    /// Returns (dX, dW, db) for upstream gradient dY.
+    pub fn dense_backward(
+        x: &[f32],
+        w: &[f32],
+        dy: &[f32],
+        batch: usize,
+        inp: usize,
+        out: usize,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let dx = gemm(
+            dy,
+            w,
+            None,
+            Gemm {
+                m: batch,
+                n: inp,
+                k: out,
+                trans_a: false,
+                trans_b: false,
+                relu: false,
+            },
+        );
+        let dw = gemm(
+            dy,
+            x,
+            None,
+            Gemm {
+                m: out,
+                n: inp,
+                k: batch,
+                trans_a: true,
+                trans_b: false,
+                relu: false,
+            },
+        );
+        let db = (0..out)
+            .map(|j| (0..batch).map(|i| dy[i * out + j] as f64).sum::<f64>() as f32)
+            .collect();
+        (dx, dw, db)
+    }
+}

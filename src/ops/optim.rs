@@ -1,0 +1,135 @@
+//! Optimizer update kernels: SGD (momentum, Nesterov, weight decay) and Adam, in place.
+
+use super::grid_1d;
+use crate::{Error, Result, Tensor};
+
+/// SGD hyper-parameters (PyTorch semantics, dampening 0).
+#[derive(Debug, Clone, Copy)]
+pub struct Sgd {
+    pub lr: f32,
+    pub momentum: f32,
+    pub nesterov: bool,
+    pub weight_decay: f32,
+}
+
+/// Adam hyper-parameters; `step` is the 1-based step number (for bias correction).
+#[derive(Debug, Clone, Copy)]
+pub struct Adam {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub step: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct SgdP {
+    n: u32,
+    lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+    nesterov: u32,
+    _pad: [u32; 3],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct AdamP {
+    n: u32,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    bc1: f32,
+    bc2: f32,
+    weight_decay: f32,
+}
+
+fn same_size(ts: &[&Tensor], op: &str) -> Result<()> {
+    if ts.iter().any(|t| t.numel() != ts[0].numel()) {
+        let shapes: Vec<_> = ts.iter().map(|t| t.shape().to_vec()).collect();
+        return Err(Error::input(format!(
+            "{op}: parameter, gradient and state differ in size: {shapes:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// One SGD step on `w` given gradient `g` and velocity state `v` (zeros at start).
+pub fn sgd_step(w: &Tensor, g: &Tensor, v: &Tensor, h: Sgd) -> Result<()> {
+    same_size(&[w, g, v], "sgd")?;
+    let p = SgdP {
+        n: w.numel() as u32,
+        lr: h.lr,
+        momentum: h.momentum,
+        weight_decay: h.weight_decay,
+        nesterov: h.nesterov as u32,
+        _pad: [0; 3],
+    };
+    w.gpu().dispatch(
+        "optim/sgd.wgsl",
+        &[],
+        bytemuck::bytes_of(&p),
+        &[g.binding(), w.binding(), v.binding()],
+        grid_1d(w.numel()),
+    )
+}
+
+/// One Adam step on `w` with moment states `m`, `v` (zeros at start).
+pub fn adam_step(w: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, h: Adam) -> Result<()> {
+    same_size(&[w, g, m, v], "adam")?;
+    if h.step == 0 {
+        return Err(Error::input("adam: step numbers start at 1"));
+    }
+    let p = AdamP {
+        n: w.numel() as u32,
+        lr: h.lr,
+        beta1: h.beta1,
+        beta2: h.beta2,
+        eps: h.eps,
+        bc1: 1.0 - h.beta1.powi(h.step as i32),
+        bc2: 1.0 - h.beta2.powi(h.step as i32),
+        weight_decay: h.weight_decay,
+    };
+    w.gpu().dispatch(
+        "optim/adam.wgsl",
+        &[],
+        bytemuck::bytes_of(&p),
+        &[g.binding(), w.binding(), m.binding(), v.binding()],
+        grid_1d(w.numel()),
+    )
+}
+
+/// Plain-Rust oracles, updating in place like the kernels.
+pub mod reference {
+    use super::{Adam, Sgd};
+
+    pub fn sgd_step(w: &mut [f32], g: &[f32], v: &mut [f32], h: Sgd) {
+        for i in 0..w.len() {
+            let d = g[i] + h.weight_decay * w[i];
+            v[i] = h.momentum * v[i] + d;
+            let step = if h.nesterov {
+                d + h.momentum * v[i]
+            } else {
+                v[i]
+            };
+            w[i] -= h.lr * step;
+        }
+    }
+
+    pub fn adam_step(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: Adam) {
+        let bc1 = 1.0 - (h.beta1 as f64).powi(h.step as i32);
+        let bc2 = 1.0 - (h.beta2 as f64).powi(h.step as i32);
+        for i in 0..w.len() {
+            let d = (g[i] + h.weight_decay * w[i]) as f64;
+            let mi = h.beta1 as f64 * m[i] as f64 + (1.0 - h.beta1 as f64) * d;
+            let vi = h.beta2 as f64 * v[i] as f64 + (1.0 - h.beta2 as f64) * d * d;
+            m[i] = mi as f32;
+            v[i] = vi as f32;
+            w[i] = (w[i] as f64 - h.lr as f64 * (mi / bc1) / ((vi / bc2).sqrt() + h.eps as f64))
+                as f32;
+        }
+    }
+}

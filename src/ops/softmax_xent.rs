@@ -1,0 +1,161 @@
+//! Fused softmax + cross-entropy with per-sample weights, and argmax accuracy counters.
+
+use crate::{DType, Error, Result, Tensor};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct P {
+    rows: u32,
+    classes: u32,
+    scale: f32,
+    _pad: u32,
+}
+
+fn check(logits: &Tensor, labels: &Tensor, weights: &Tensor, op: &str) -> Result<(usize, usize)> {
+    logits.expect_dtype(DType::F32, op)?;
+    labels.expect_dtype(DType::U32, op)?;
+    let [rows, classes] = *logits.shape() else {
+        return Err(Error::input(format!(
+            "{op}: logits must be [batch, classes], got {:?}",
+            logits.shape()
+        )));
+    };
+    labels.expect_shape(&[rows], op, "labels")?;
+    weights.expect_shape(&[rows], op, "sample weights")?;
+    Ok((rows, classes))
+}
+
+/// Mean cross-entropy over the samples with weight > 0, times `scale`, as a [1] tensor.
+/// `weights` are per-sample 0/1 masks (or any non-negative weights).
+pub fn forward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) -> Result<Tensor> {
+    let (rows, classes) = check(logits, labels, weights, "softmax cross-entropy")?;
+    let gpu = logits.gpu();
+    let loss = Tensor::uninit(gpu, &[1], DType::F32)?;
+    let p = P {
+        rows: rows as u32,
+        classes: classes as u32,
+        scale,
+        _pad: 0,
+    };
+    gpu.dispatch(
+        "loss/softmax_xent_fwd.wgsl",
+        &[],
+        bytemuck::bytes_of(&p),
+        &[
+            logits.binding(),
+            labels.binding(),
+            weights.binding(),
+            loss.binding(),
+        ],
+        [1, 1, 1],
+    )?;
+    Ok(loss)
+}
+
+/// Gradient of `forward` with respect to the logits: `scale·w_i·(p - onehot)/Σw`.
+pub fn backward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) -> Result<Tensor> {
+    let (rows, classes) = check(logits, labels, weights, "softmax cross-entropy backward")?;
+    let gpu = logits.gpu();
+    let dz = Tensor::uninit(gpu, logits.shape(), DType::F32)?;
+    let p = P {
+        rows: rows as u32,
+        classes: classes as u32,
+        scale,
+        _pad: 0,
+    };
+    gpu.dispatch(
+        "loss/softmax_xent_bwd.wgsl",
+        &[],
+        bytemuck::bytes_of(&p),
+        &[
+            logits.binding(),
+            labels.binding(),
+            weights.binding(),
+            dz.binding(),
+        ],
+        [rows.div_ceil(64) as u32, 1, 1],
+    )?;
+    Ok(dz)
+}
+
+/// Argmax predictions [B] (u32), and `counts` ([2] u32: correct, counted) incremented for the
+/// samples with weight > 0. Nothing is read back.
+pub fn argmax_correct(
+    logits: &Tensor,
+    labels: &Tensor,
+    weights: &Tensor,
+    counts: &Tensor,
+) -> Result<Tensor> {
+    let (rows, classes) = check(logits, labels, weights, "accuracy")?;
+    counts.expect_dtype(DType::U32, "accuracy")?;
+    counts.expect_shape(&[2], "accuracy", "counters")?;
+    let gpu = logits.gpu();
+    let pred = Tensor::uninit(gpu, &[rows], DType::U32)?;
+    let p = P {
+        rows: rows as u32,
+        classes: classes as u32,
+        scale: 0.0,
+        _pad: 0,
+    };
+    gpu.dispatch(
+        "loss/argmax_correct.wgsl",
+        &[],
+        bytemuck::bytes_of(&p),
+        &[
+            logits.binding(),
+            labels.binding(),
+            weights.binding(),
+            pred.binding(),
+            counts.binding(),
+        ],
+        [rows.div_ceil(64) as u32, 1, 1],
+    )?;
+    Ok(pred)
+}
+
+/// Plain-Rust oracles.
+pub mod reference {
+    fn row_stats(row: &[f32]) -> (f64, f64) {
+        let m = row.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v as f64));
+        let s: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
+        (m, s)
+    }
+
+    pub fn forward(z: &[f32], labels: &[u32], w: &[f32], classes: usize, scale: f32) -> f32 {
+        let (mut acc, mut wsum) = (0f64, 0f64);
+        for (i, row) in z.chunks(classes).enumerate() {
+            let (m, s) = row_stats(row);
+            acc += w[i] as f64 * (s.ln() + m - row[labels[i] as usize] as f64);
+            wsum += w[i] as f64;
+        }
+        (scale as f64 * acc / wsum.max(1.0)) as f32
+    }
+
+    pub fn backward(z: &[f32], labels: &[u32], w: &[f32], classes: usize, scale: f32) -> Vec<f32> {
+        let wsum: f64 = w.iter().map(|&v| v as f64).sum::<f64>().max(1.0);
+        let mut dz = vec![0f32; z.len()];
+        for (i, row) in z.chunks(classes).enumerate() {
+            let (m, s) = row_stats(row);
+            for c in 0..classes {
+                let p = (row[c] as f64 - m).exp() / s;
+                let onehot = if c == labels[i] as usize { 1.0 } else { 0.0 };
+                dz[i * classes + c] = (scale as f64 * w[i] as f64 * (p - onehot) / wsum) as f32;
+            }
+        }
+        dz
+    }
+
+    pub fn argmax(z: &[f32], classes: usize) -> Vec<u32> {
+        z.chunks(classes)
+            .map(|row| {
+                let mut best = 0;
+                for c in 1..classes {
+                    if row[c] > row[best] {
+                        best = c;
+                    }
+                }
+                best as u32
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,205 @@
+//! Tensors: contiguous f32 (or u32 for labels and indices) data on the GPU, up to 4-D.
+
+use crate::gpu::{Binding, Gpu, GpuBuffer};
+use crate::{Error, Result};
+use std::sync::Arc;
+
+/// Element type of a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    /// Class labels, argmax indices, counters.
+    U32,
+}
+
+/// A contiguous GPU tensor. Cloning shares the buffer (no copy); so does `reshape`.
+#[derive(Clone)]
+pub struct Tensor {
+    buffer: Arc<GpuBuffer>,
+    shape: Vec<usize>,
+    dtype: DType,
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor({:?}, {:?})", self.dtype, self.shape)
+    }
+}
+
+/// Checks a shape and returns its element count.
+fn numel_of(shape: &[usize], what: &str) -> Result<usize> {
+    if shape.is_empty() || shape.len() > 4 {
+        return Err(Error::input(format!(
+            "{what}: tensors have 1 to 4 dimensions, got shape {shape:?}"
+        )));
+    }
+    if shape.contains(&0) {
+        return Err(Error::input(format!(
+            "{what}: zero-sized tensor of shape {shape:?}"
+        )));
+    }
+    Ok(shape.iter().product())
+}
+
+impl Tensor {
+    /// Upload f32 data with the given shape.
+    pub fn from_slice(gpu: &Gpu, data: &[f32], shape: &[usize]) -> Result<Tensor> {
+        Self::upload(
+            gpu,
+            bytemuck::cast_slice(data),
+            data.len(),
+            shape,
+            DType::F32,
+        )
+    }
+
+    /// Upload u32 data (labels, indices) with the given shape.
+    pub fn from_u32(gpu: &Gpu, data: &[u32], shape: &[usize]) -> Result<Tensor> {
+        Self::upload(
+            gpu,
+            bytemuck::cast_slice(data),
+            data.len(),
+            shape,
+            DType::U32,
+        )
+    }
+
+    fn upload(
+        gpu: &Gpu,
+        bytes: &[u8],
+        len: usize,
+        shape: &[usize],
+        dtype: DType,
+    ) -> Result<Tensor> {
+        let numel = numel_of(shape, "upload")?;
+        if numel != len {
+            return Err(Error::input(format!(
+                "upload: {len} values do not fill shape {shape:?} ({numel} elements)"
+            )));
+        }
+        let buffer = gpu.upload(bytes, "upload")?;
+        Ok(Tensor {
+            buffer: Arc::new(buffer),
+            shape: shape.to_vec(),
+            dtype,
+        })
+    }
+
+    /// A tensor with undefined contents (every kernel that returns one writes all of it).
+    pub fn uninit(gpu: &Gpu, shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let numel = numel_of(shape, "allocate")?;
+        let buffer = gpu.alloc(numel as u64 * 4, "allocate")?;
+        Ok(Tensor {
+            buffer: Arc::new(buffer),
+            shape: shape.to_vec(),
+            dtype,
+        })
+    }
+
+    /// A zero-filled f32 tensor.
+    pub fn zeros(gpu: &Gpu, shape: &[usize]) -> Result<Tensor> {
+        Self::zeros_of(gpu, shape, DType::F32)
+    }
+
+    pub fn zeros_of(gpu: &Gpu, shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let t = Self::uninit(gpu, shape, dtype)?;
+        gpu.zero(&t.buffer);
+        Ok(t)
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn gpu(&self) -> &Gpu {
+        self.buffer.gpu()
+    }
+    pub fn buffer(&self) -> &GpuBuffer {
+        &self.buffer
+    }
+    pub fn binding(&self) -> Binding<'_> {
+        Binding::Buffer(&self.buffer)
+    }
+    /// Size of dimension `i` counted from the end (`dim_back(0)` is the last).
+    pub fn dim_back(&self, i: usize) -> usize {
+        self.shape[self.shape.len() - 1 - i]
+    }
+
+    /// The same data viewed with another shape of equal element count (no copy).
+    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+        let numel = numel_of(shape, "reshape")?;
+        if numel != self.numel() {
+            return Err(Error::input(format!(
+                "reshape: cannot view {:?} ({} elements) as {shape:?} ({numel})",
+                self.shape,
+                self.numel()
+            )));
+        }
+        Ok(Tensor {
+            buffer: self.buffer.clone(),
+            shape: shape.to_vec(),
+            dtype: self.dtype,
+        })
+    }
+
+    /// A copy in a new buffer (recorded in stream order).
+    pub fn deep_clone(&self) -> Result<Tensor> {
+        let out = Self::uninit(self.gpu(), &self.shape, self.dtype)?;
+        self.gpu()
+            .copy(&self.buffer, 0, &out.buffer, 0, self.numel() as u64 * 4)?;
+        Ok(out)
+    }
+
+    /// Overwrite the contents with `data` (same element count), in stream order.
+    pub fn write(&self, data: &[f32]) -> Result<()> {
+        self.expect_dtype(DType::F32, "write")?;
+        if data.len() != self.numel() {
+            return Err(Error::input(format!(
+                "write: {} values for a tensor of shape {:?}",
+                data.len(),
+                self.shape
+            )));
+        }
+        self.gpu().write(&self.buffer, bytemuck::cast_slice(data))
+    }
+
+    /// Submit pending work and read the tensor back.
+    pub fn to_vec(&self) -> Result<Vec<f32>> {
+        self.expect_dtype(DType::F32, "read")?;
+        let bytes = self.gpu().read(&self.buffer, 0, self.numel() as u64 * 4)?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    pub fn to_vec_u32(&self) -> Result<Vec<u32>> {
+        self.expect_dtype(DType::U32, "read")?;
+        let bytes = self.gpu().read(&self.buffer, 0, self.numel() as u64 * 4)?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Error unless the tensor has element type `dtype`.
+    pub fn expect_dtype(&self, dtype: DType, op: &str) -> Result<()> {
+        if self.dtype != dtype {
+            return Err(Error::input(format!(
+                "{op}: expected a {dtype:?} tensor, got {:?} of shape {:?}",
+                self.dtype, self.shape
+            )));
+        }
+        Ok(())
+    }
+
+    /// Error unless the shape is exactly `shape`.
+    pub fn expect_shape(&self, shape: &[usize], op: &str, name: &str) -> Result<()> {
+        if self.shape != shape {
+            return Err(Error::input(format!(
+                "{op}: {name} has shape {:?}, expected {shape:?}",
+                self.shape
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,56 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use dak::Gpu;
+use std::sync::OnceLock;
+
+/// One device per test binary. Fails (never skips) when no adapter exists.
+pub fn gpu() -> Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(own_gpu).clone()
+}
+
+/// A fresh device for tests that count dispatches, submits or pipelines.
+pub fn own_gpu() -> Gpu {
+    static ENV: std::sync::Once = std::sync::Once::new();
+    ENV.call_once(|| {
+        // Keep Mesa's shader cache inside target/ unless the caller chose a place.
+        if std::env::var_os("MESA_SHADER_CACHE_DIR").is_none() {
+            std::env::set_var(
+                "MESA_SHADER_CACHE_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/target/mesa-shader-cache"),
+            );
+        }
+    });
+    Gpu::new().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Deterministic values in [-1, 1) (xorshift; tests need no RNG crate).
+pub fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// Assert `got` matches `want` within `tol` (absolute + relative), naming the first mismatch.
+pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let err = (g - w).abs();
+        assert!(
+            err <= tol * (1.0 + w.abs()) && g.is_finite() == w.is_finite(),
+            "{what}: first mismatch at index {i}: got {g}, want {w} (tol {tol})"
+        );
+    }
+}
+
+/// Tolerance for a reduction of length `k` in f32.
+pub fn tol_for(k: usize) -> f32 {
+    1e-5 * (k as f32).sqrt().max(1.0) * 4.0
+}
