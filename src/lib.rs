@@ -1,4 +1,6 @@
 //! dak — the Domain Adaptation Kit.
+pub mod cli;
+pub mod data;
 pub mod error;
 pub mod gpu;
 
