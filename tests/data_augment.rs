@@ -176,3 +176,32 @@ fn invalid_transforms_are_rejected() {
         .is_err());
     assert!(Transform::train(4, 4).validate().is_ok());
 }
+
+#[test]
+fn fast_resize_matches_the_image_crate_triangle_filter() {
+    use dak::data::resample::resize_region;
+    let img = RgbImage::from_fn(97, 61, |x, y| {
+        Rgb([(x * 5 + y) as u8, (y * 9) as u8, (x ^ y) as u8])
+    });
+    for (region, w, h) in [
+        ((0, 0, 97, 61), 32, 32),
+        ((0, 0, 97, 61), 224, 150),
+        ((10, 5, 40, 30), 64, 64),
+        ((3, 7, 90, 50), 9, 41),
+        ((0, 0, 97, 61), 97, 61),
+        ((96, 60, 1, 1), 4, 4),
+    ] {
+        let ours = resize_region(&img, region, w, h);
+        let crop =
+            image::imageops::crop_imm(&img, region.0, region.1, region.2, region.3).to_image();
+        let theirs = image::imageops::resize(&crop, w, h, image::imageops::FilterType::Triangle);
+        let diff = ours
+            .as_raw()
+            .iter()
+            .zip(theirs.as_raw())
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        assert!(diff <= 1, "{region:?} -> {w}x{h}: max difference {diff}");
+    }
+}

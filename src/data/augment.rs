@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use image::imageops::{self, FilterType};
+use image::imageops;
 use image::{Rgb, RgbImage};
 use rand::{Rng, RngExt};
 
@@ -251,23 +251,18 @@ impl Transform {
     }
 }
 
-/// Resizes the `(x, y, w, h)` region of `img` to `width x height` (bilinear, antialiased when
-/// shrinking). Skips the work when the region already is the whole image at the target size.
+/// Resizes the `(x, y, w, h)` region of `img` to `width x height` (triangle filter,
+/// antialiased when shrinking). Skips the work when nothing would change.
 fn resize_region(
     img: &RgbImage,
     region: (u32, u32, u32, u32),
     width: u32,
     height: u32,
 ) -> RgbImage {
-    let (x, y, w, h) = region;
-    if (x, y, w, h) == (0, 0, img.width(), img.height()) {
-        if (w, h) == (width, height) {
-            return img.clone();
-        }
-        return imageops::resize(img, width, height, FilterType::Triangle);
+    if region == (0, 0, width, height) && img.dimensions() == (width, height) {
+        return img.clone();
     }
-    let view = imageops::crop_imm(img, x, y, w, h);
-    imageops::resize(&*view, width, height, FilterType::Triangle)
+    super::resample::resize_region(img, region, width, height)
 }
 
 /// Resize + center crop to `height x width`: takes the largest centered region with the

@@ -29,6 +29,7 @@ pub mod inspect;
 pub mod loader;
 pub mod mnistm;
 pub mod office31;
+pub mod resample;
 pub mod rng;
 
 pub use augment::{Preprocess, RandomResizedCrop, Transform};
