@@ -178,3 +178,23 @@ fn missing_dir_file_no_classes_and_empty_class_are_clear_errors() {
     );
     assert!(!e.contains('\n'), "errors are one line: {e}");
 }
+
+#[test]
+fn unlabelled_directory_takes_images_at_any_depth() {
+    let t = TempDir::new("folder-unlabelled");
+    for p in ["b.png", "a.jpg", "x/c.png", "x/y/d.bmp", ".hidden/e.png"] {
+        save(&t.path().join(p), &pattern(3, 3, 0));
+    }
+    write(&t.path().join("x/notes.txt"), b"ignored");
+    let ds = Dataset::from_dir_unlabelled(t.path()).unwrap();
+    assert_eq!(names(&ds), ["a.jpg", "b.png", "x/c.png", "x/y/d.bmp"]);
+    assert!(ds.labels().is_none() && ds.classes().is_empty());
+    let (train, val) = ds.split(0.5, 1).unwrap();
+    assert_eq!((train.len(), val.len()), (2, 2));
+
+    let empty = TempDir::new("folder-unlabelled-empty");
+    let e = Dataset::from_dir_unlabelled(empty.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no images found"), "{e}");
+}

@@ -89,6 +89,11 @@ impl Dataset {
         super::folder::scan_dir(root)
     }
 
+    /// All images under `root`, unlabelled; see [`super::folder::scan_unlabelled`].
+    pub fn from_dir_unlabelled(root: &Path) -> Result<Self> {
+        super::folder::scan_unlabelled(root)
+    }
+
     /// Human-readable name used in messages (usually the root directory).
     pub fn name(&self) -> &str {
         &self.name

@@ -197,6 +197,23 @@ pub fn dataset_from_tree(tree: FolderTree) -> Result<Dataset> {
     )
 }
 
+/// Loads every image under `root` (any depth, Keras walk order) as an unlabelled dataset: an
+/// unlabelled domain-adaptation target, or images to predict. Class folders are allowed but
+/// their names are ignored.
+pub fn scan_unlabelled(root: &Path) -> Result<Dataset> {
+    check_root(root)?;
+    let mut images = Vec::new();
+    let mut ignored = Vec::new();
+    walk(root, 0, &mut images, &mut ignored)?;
+    if images.is_empty() {
+        return Err(Error::input(format!(
+            "{}: no images found (jpg, jpeg, png, bmp, gif, in any sub-folder)",
+            root.display()
+        )));
+    }
+    Dataset::from_files(root.display().to_string(), Vec::new(), images, None)
+}
+
 /// Loads a separate validation directory and checks it has the same classes as `train`.
 pub fn scan_validation_dir(root: &Path, train: &Dataset) -> Result<Dataset> {
     let val = scan_dir(root)?;
