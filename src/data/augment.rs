@@ -17,12 +17,12 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preprocess {
-    /// RGB scaled to [0,1], minus mean (0.485, 0.456, 0.406), divided by std (0.229, 0.224, 0.225):
+    /// RGB scaled to `[0, 1]`, minus mean (0.485, 0.456, 0.406), divided by std (0.229, 0.224, 0.225):
     /// torchvision / timm weights.
     Imagenet,
     /// BGR on the 0..255 scale minus (103.939, 116.779, 123.68), no scaling: Keras-ported weights.
     Caffe,
-    /// RGB scaled to [0,1].
+    /// RGB scaled to `[0, 1]`.
     Unit,
 }
 

@@ -287,7 +287,7 @@ pub fn benchmark(opts: &MnistMOptions) -> Result<MnistM> {
     build(&digits, &labels, &photos, &names, opts)
 }
 
-/// What [`write`] produced.
+/// What [`write()`] produced.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct WriteSummary {
     /// Output directory.
