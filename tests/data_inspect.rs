@@ -66,11 +66,12 @@ fn bench_data_runs_all_cases() {
         images: 16,
         workers: 2,
         batch_size: 8,
+        min_seconds: 0.0,
     })
     .unwrap();
     assert_eq!(res.len(), 4);
     for r in &res {
-        assert_eq!(r.images, 16);
+        assert!(r.images >= 16 && r.images % 16 == 0, "{r:?}");
         assert!(r.images_per_sec > 0.0, "{r:?}");
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Test images are generated in a temporary directory (smooth colour fields with noise, so
 //! they compress like photos rather than like flat colour), then loaded through a [`Loader`]
-//! exactly as training would. One warm-up epoch fills the OS file cache; the next is timed.
+//! exactly as training would. One warm-up epoch fills the OS file cache; the following epochs
+//! are timed (at least one, and at least half a second's worth).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -16,6 +17,9 @@ use super::loader::{default_workers, Loader, LoaderOptions};
 use super::rng::rng_for;
 use crate::{Error, Result};
 
+/// Timed epochs stop after this many even if `min_seconds` has not passed.
+const MAX_EPOCHS: u64 = 200;
+
 /// Options of [`bench_data`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct BenchDataOptions {
@@ -25,6 +29,8 @@ pub struct BenchDataOptions {
     pub workers: usize,
     /// Batch size.
     pub batch_size: usize,
+    /// Repeat timed epochs until this much time has passed (small images are fast).
+    pub min_seconds: f64,
 }
 
 impl Default for BenchDataOptions {
@@ -33,6 +39,7 @@ impl Default for BenchDataOptions {
             images: 512,
             workers: 0,
             batch_size: 32,
+            min_seconds: 0.5,
         }
     }
 }
@@ -42,11 +49,11 @@ impl Default for BenchDataOptions {
 pub struct BenchDataResult {
     /// What was measured.
     pub case: String,
-    /// Images processed in the timed epoch.
+    /// Images processed in the timed epochs.
     pub images: usize,
     /// Loader threads.
     pub workers: usize,
-    /// Wall time of the timed epoch.
+    /// Wall time of the timed epochs.
     pub seconds: f64,
     /// Images per second.
     pub images_per_sec: f64,
@@ -128,10 +135,15 @@ fn time_case(
     for b in loader.epoch(0) {
         b?;
     }
+    // Small images go fast: repeat epochs until the timing is long enough to mean something.
     let t = Instant::now();
     let mut images = 0;
-    for b in loader.epoch(1) {
-        images += b?.len();
+    let mut epoch = 1;
+    while epoch == 1 || (t.elapsed().as_secs_f64() < opts.min_seconds && epoch <= MAX_EPOCHS) {
+        for b in loader.epoch(epoch) {
+            images += b?.len();
+        }
+        epoch += 1;
     }
     let seconds = t.elapsed().as_secs_f64();
     Ok(BenchDataResult {
