@@ -1,6 +1,7 @@
 //! dak — the Domain Adaptation Kit.
 pub mod bench;
 pub mod cli;
+pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod io;

@@ -16,13 +16,17 @@ enum Command {
     Devices(cli::devices::DevicesArgs),
     /// Validate kernels against their CPU references, then time them.
     Bench(cli::bench::BenchArgs),
+    /// Datasets: write the bundled MNIST -> MNIST-M benchmark, inspect an image folder.
+    #[command(subcommand)]
+    Data(cli::data::DataCommand),
 }
 
 fn main() {
     let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Devices(args) => cli::devices::run(args),
-        Command::Bench(args) => cli::bench::run(args),
+    let result = match cli.command {
+        Command::Devices(args) => cli::devices::run(&args),
+        Command::Bench(args) => cli::bench::run(&args),
+        Command::Data(cmd) => cli::data::run(cmd),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

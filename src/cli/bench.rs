@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// Op to benchmark: matmul.
+    /// What to benchmark: matmul, or data (image decoding + augmentation throughput).
     #[arg(default_value = "matmul")]
     pub op: String,
     /// Variant id to time, or `all`.
@@ -26,6 +26,10 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if args.op == "data" {
+        // Decoding + augmentation throughput: CPU only, no adapter needed.
+        return super::data::bench_data(512, 0, false);
+    }
     let gpu = Gpu::new()?;
     let adapter = gpu.adapter();
     println!(
@@ -60,7 +64,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
         other => {
             return Err(Error::input(format!(
-                "dak bench {other}: unknown op; known: matmul"
+                "dak bench {other}: unknown op; known: matmul, data"
             )))
         }
     };

@@ -1,5 +1,6 @@
 //! The `dak` command line: thin wrappers over the library.
 pub mod bench;
+pub mod data;
 pub mod devices;
 
 /// Print rows as an aligned text table.

@@ -1,0 +1,254 @@
+//! Class-per-folder directories with Keras `image_dataset_from_directory` semantics.
+//!
+//! `root/<class>/.../<image>`: classes are the sorted names of the non-hidden sub-directories
+//! of `root`; inside each class folder, images are collected recursively in walk order (files
+//! of a folder sorted by name, then its sub-folders in sorted order). Files whose extension is
+//! not jpg/jpeg/png/bmp/gif (any case) and hidden entries (leading `.`) are ignored.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::dataset::Dataset;
+use super::decode::is_image_path;
+use crate::{Error, Result};
+
+/// Folders nested deeper than this inside a class folder are not searched (guards symlink loops).
+const MAX_DEPTH: usize = 32;
+
+/// One class folder as found on disk.
+#[derive(Clone, Debug)]
+pub struct ClassFolder {
+    /// Folder name = class name.
+    pub name: String,
+    /// Image files in Keras order.
+    pub images: Vec<PathBuf>,
+}
+
+/// The raw result of walking a class-per-folder directory, before validation.
+#[derive(Clone, Debug)]
+pub struct FolderTree {
+    /// The directory that was walked.
+    pub root: PathBuf,
+    /// Class folders in sorted order (possibly with no images).
+    pub classes: Vec<ClassFolder>,
+    /// Files under class folders that are not images by extension.
+    pub ignored: Vec<PathBuf>,
+    /// Image files lying directly in `root` (they belong to no class).
+    pub loose_images: Vec<PathBuf>,
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.to_string_lossy().starts_with('.')
+}
+
+/// Sorted, non-hidden entries of `dir`, split into (files, directories). Symlinks are followed.
+fn list_dir(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut entries: Vec<PathBuf> = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        if !is_hidden(&entry.file_name()) {
+            entries.push(entry.path());
+        }
+    }
+    entries.sort();
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    for p in entries {
+        match fs::metadata(&p) {
+            Ok(m) if m.is_dir() => dirs.push(p),
+            Ok(_) => files.push(p),
+            // A dangling symlink: report it as a file so it surfaces as unreadable, not vanish.
+            Err(_) => files.push(p),
+        }
+    }
+    Ok((files, dirs))
+}
+
+fn walk(
+    dir: &Path,
+    depth: usize,
+    images: &mut Vec<PathBuf>,
+    ignored: &mut Vec<PathBuf>,
+) -> Result<()> {
+    let (files, dirs) = list_dir(dir)?;
+    for f in files {
+        if is_image_path(&f) {
+            images.push(f);
+        } else {
+            ignored.push(f);
+        }
+    }
+    if depth < MAX_DEPTH {
+        for d in dirs {
+            walk(&d, depth + 1, images, ignored)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_root(root: &Path) -> Result<()> {
+    match fs::metadata(root) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::input(format!(
+            "{}: is a file; expected a directory with one sub-folder per class",
+            root.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::input(format!(
+            "{}: directory not found; expected a directory with one sub-folder per class ({}/<class>/<images>)",
+            root.display(),
+            root.display()
+        ))),
+        Err(e) => Err(Error::io(root, e)),
+    }
+}
+
+/// Walks `root` without judging the result (used by `inspect`, which reports problems instead
+/// of failing). Errors only if `root` is not a readable directory or a class name is not UTF-8.
+pub fn scan_tree(root: &Path) -> Result<FolderTree> {
+    check_root(root)?;
+    let (files, dirs) = list_dir(root)?;
+    let loose_images = files.into_iter().filter(|f| is_image_path(f)).collect();
+    let mut classes = Vec::new();
+    let mut ignored = Vec::new();
+    for d in dirs {
+        let name = d
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "{}: class folder name is not valid UTF-8; rename the folder",
+                    d.display()
+                ))
+            })?
+            .to_string();
+        let mut images = Vec::new();
+        walk(&d, 0, &mut images, &mut ignored)?;
+        classes.push(ClassFolder { name, images });
+    }
+    Ok(FolderTree {
+        root: root.to_path_buf(),
+        classes,
+        ignored,
+        loose_images,
+    })
+}
+
+/// Error for a directory with no class folders, saying what was found instead.
+fn no_classes_error(tree: &FolderTree) -> Error {
+    let r = tree.root.display();
+    if tree.loose_images.is_empty() {
+        Error::input(format!(
+            "{r}: no class sub-folders found; expected {r}/<class>/<image files> (jpg, jpeg, png, bmp, gif)"
+        ))
+    } else {
+        Error::input(format!(
+            "{r}: found {} images directly in the folder but no class sub-folders; move each class's images into {r}/<class>/",
+            tree.loose_images.len()
+        ))
+    }
+}
+
+/// Loads a class-per-folder directory as a labelled, file-backed [`Dataset`].
+///
+/// Errors (one line, naming the path): directory missing, no class folders, or a class folder
+/// without images. Decoding happens later, in the loader.
+pub fn scan_dir(root: &Path) -> Result<Dataset> {
+    let tree = scan_tree(root)?;
+    dataset_from_tree(tree)
+}
+
+/// Validates a walked tree and turns it into a [`Dataset`].
+pub fn dataset_from_tree(tree: FolderTree) -> Result<Dataset> {
+    if tree.classes.is_empty() {
+        return Err(no_classes_error(&tree));
+    }
+    let empty: Vec<&str> = tree
+        .classes
+        .iter()
+        .filter(|c| c.images.is_empty())
+        .map(|c| c.name.as_str())
+        .collect();
+    if let Some(first) = empty.first() {
+        let more = if empty.len() > 1 {
+            format!(
+                " (and {} more empty class folders: {})",
+                empty.len() - 1,
+                empty[1..].join(", ")
+            )
+        } else {
+            String::new()
+        };
+        return Err(Error::input(format!(
+            "{}: class folder has no images (jpg, jpeg, png, bmp, gif){more}; add images or remove the folder",
+            tree.root.join(first).display()
+        )));
+    }
+    let classes: Vec<String> = tree.classes.iter().map(|c| c.name.clone()).collect();
+    let mut paths = Vec::new();
+    let mut labels = Vec::new();
+    for (k, c) in tree.classes.into_iter().enumerate() {
+        labels.extend(std::iter::repeat_n(k as u32, c.images.len()));
+        paths.extend(c.images);
+    }
+    Dataset::from_files(
+        tree.root.display().to_string(),
+        classes,
+        paths,
+        Some(labels),
+    )
+}
+
+/// Loads every image under `root` (any depth, Keras walk order) as an unlabelled dataset: an
+/// unlabelled domain-adaptation target, or images to predict. Class folders are allowed but
+/// their names are ignored.
+pub fn scan_unlabelled(root: &Path) -> Result<Dataset> {
+    check_root(root)?;
+    let mut images = Vec::new();
+    let mut ignored = Vec::new();
+    walk(root, 0, &mut images, &mut ignored)?;
+    if images.is_empty() {
+        return Err(Error::input(format!(
+            "{}: no images found (jpg, jpeg, png, bmp, gif, in any sub-folder)",
+            root.display()
+        )));
+    }
+    Dataset::from_files(root.display().to_string(), Vec::new(), images, None)
+}
+
+/// Loads a separate validation directory and checks it has the same classes as `train`.
+pub fn scan_validation_dir(root: &Path, train: &Dataset) -> Result<Dataset> {
+    let val = scan_dir(root)?;
+    check_same_classes(train.name(), train.classes(), val.name(), val.classes())?;
+    Ok(val)
+}
+
+fn preview(names: &[&String]) -> String {
+    const SHOW: usize = 8;
+    let mut s: Vec<String> = names.iter().take(SHOW).map(|n| n.to_string()).collect();
+    if names.len() > SHOW {
+        s.push(format!("... ({} in all)", names.len()));
+    }
+    s.join(", ")
+}
+
+/// Errors unless `a` and `b` list the same class names in the same order, saying which names
+/// appear on one side only.
+pub fn check_same_classes(a_name: &str, a: &[String], b_name: &str, b: &[String]) -> Result<()> {
+    if a == b {
+        return Ok(());
+    }
+    let only_a: Vec<&String> = a.iter().filter(|c| !b.contains(c)).collect();
+    let only_b: Vec<&String> = b.iter().filter(|c| !a.contains(c)).collect();
+    let mut parts = vec![format!(
+        "class lists differ: {a_name} has {} classes, {b_name} has {}",
+        a.len(),
+        b.len()
+    )];
+    if !only_a.is_empty() {
+        parts.push(format!("only in {a_name}: {}", preview(&only_a)));
+    }
+    if !only_b.is_empty() {
+        parts.push(format!("only in {b_name}: {}", preview(&only_b)));
+    }
+    parts.push("both must contain the same class folders".to_string());
+    Err(Error::input(parts.join("; ")))
+}

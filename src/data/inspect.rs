@@ -1,0 +1,305 @@
+//! `dak data inspect`: what a class-per-folder directory holds, and what is wrong with it.
+//!
+//! Every image is fully decoded (a header check misses truncated files), on several threads.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use image::DynamicImage;
+
+use super::decode::decode_bytes;
+use super::folder::scan_tree;
+use super::loader::default_workers;
+use crate::{Error, Result};
+
+/// One class folder in the report.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ClassReport {
+    /// Class (folder) name.
+    pub name: String,
+    /// Image files found (readable or not).
+    pub images: usize,
+    /// Of those, how many failed to decode.
+    pub unreadable: usize,
+}
+
+/// An image size and how many images have it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SizeCount {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Number of images of this size.
+    pub count: usize,
+}
+
+/// A file that failed to decode.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BadFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it failed.
+    pub error: String,
+}
+
+/// Result of [`inspect_dir`].
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct InspectReport {
+    /// The directory inspected.
+    pub root: PathBuf,
+    /// Classes in label order.
+    pub classes: Vec<ClassReport>,
+    /// Image files in all classes.
+    pub total_images: usize,
+    /// Distinct image sizes, most common first.
+    pub sizes: Vec<SizeCount>,
+    /// Colour types seen (e.g. `rgb8`, `l8`, `rgba8`) and their counts.
+    pub color_types: BTreeMap<String, usize>,
+    /// Files that failed to decode.
+    pub unreadable: Vec<BadFile>,
+    /// Files ignored because their extension is not an image extension.
+    pub ignored_files: usize,
+    /// Image files directly in the root, outside any class folder (not used).
+    pub loose_images: usize,
+    /// Things worth fixing before training.
+    pub warnings: Vec<String>,
+}
+
+/// Per image: `(width, height, colour type)` or the decoding error.
+type Probe = std::result::Result<(u32, u32, String), String>;
+
+fn color_name(img: &DynamicImage) -> String {
+    format!("{:?}", img.color()).to_lowercase()
+}
+
+/// Inspects `root` with `threads` decoding threads (0 = one per core).
+pub fn inspect_dir(root: &Path, threads: usize) -> Result<InspectReport> {
+    let tree = scan_tree(root)?;
+    let jobs: Vec<(usize, PathBuf)> = tree
+        .classes
+        .iter()
+        .enumerate()
+        .flat_map(|(c, cl)| cl.images.iter().map(move |p| (c, p.clone())))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Probe>>> = Mutex::new(vec![None; jobs.len()]);
+    let threads = if threads == 0 {
+        default_workers()
+    } else {
+        threads
+    };
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(jobs.len()).max(1) {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some((_, path)) = jobs.get(k) else { break };
+                let r = std::fs::read(path)
+                    .map_err(|e| Error::io(path, e))
+                    .and_then(|b| decode_bytes(&b, path))
+                    .map(|img| (img.width(), img.height(), color_name(&img)))
+                    .map_err(|e| e.to_string());
+                results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(r);
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+
+    let mut classes: Vec<ClassReport> = tree
+        .classes
+        .iter()
+        .map(|c| ClassReport {
+            name: c.name.clone(),
+            images: c.images.len(),
+            unreadable: 0,
+        })
+        .collect();
+    let mut sizes: BTreeMap<(u32, u32), usize> = BTreeMap::new();
+    let mut color_types = BTreeMap::new();
+    let mut unreadable = Vec::new();
+    for ((c, path), r) in jobs.iter().zip(results) {
+        match r.expect("every job ran") {
+            Ok((w, h, color)) => {
+                *sizes.entry((w, h)).or_default() += 1;
+                *color_types.entry(color).or_default() += 1;
+            }
+            Err(error) => {
+                classes[*c].unreadable += 1;
+                unreadable.push(BadFile {
+                    path: path.clone(),
+                    error,
+                });
+            }
+        }
+    }
+    let mut sizes: Vec<SizeCount> = sizes
+        .into_iter()
+        .map(|((width, height), count)| SizeCount {
+            width,
+            height,
+            count,
+        })
+        .collect();
+    sizes.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then((a.width, a.height).cmp(&(b.width, b.height)))
+    });
+
+    let mut report = InspectReport {
+        root: root.to_path_buf(),
+        total_images: jobs.len(),
+        classes,
+        sizes,
+        color_types,
+        unreadable,
+        ignored_files: tree.ignored.len(),
+        loose_images: tree.loose_images.len(),
+        warnings: Vec::new(),
+    };
+    report.warnings = warnings(&report);
+    Ok(report)
+}
+
+fn warnings(r: &InspectReport) -> Vec<String> {
+    let mut w = Vec::new();
+    if r.classes.is_empty() {
+        w.push("no class sub-folders: training needs <dir>/<class>/<images>".to_string());
+    }
+    if r.classes.len() == 1 {
+        let only = &r.classes[0].name;
+        w.push(format!(
+            "only one class ('{only}'); if {only}/ holds the class folders, inspect {} instead",
+            r.root.join(only).display()
+        ));
+    }
+    for c in &r.classes {
+        if c.images == 0 {
+            w.push(format!(
+                "class '{}' has no images (training refuses empty classes)",
+                c.name
+            ));
+        }
+    }
+    let counts: Vec<usize> = r
+        .classes
+        .iter()
+        .map(|c| c.images)
+        .filter(|&n| n > 0)
+        .collect();
+    if let (Some(&lo), Some(&hi)) = (counts.iter().min(), counts.iter().max()) {
+        if hi >= 10 * lo {
+            w.push(format!(
+                "classes are very unbalanced: {lo} to {hi} images per class"
+            ));
+        }
+    }
+    if !r.unreadable.is_empty() {
+        w.push(format!(
+            "{} unreadable files: fix or remove them, or train with --skip-bad",
+            r.unreadable.len()
+        ));
+    }
+    if r.loose_images > 0 {
+        w.push(format!(
+            "{} images lie directly in the root, outside any class folder, and are not used",
+            r.loose_images
+        ));
+    }
+    if let Some(small) = r
+        .sizes
+        .iter()
+        .filter(|s| s.width < 32 || s.height < 32)
+        .map(|s| s.count)
+        .reduce(|a, b| a + b)
+    {
+        w.push(format!(
+            "{small} images are smaller than 32 pixels on a side"
+        ));
+    }
+    w
+}
+
+impl InspectReport {
+    /// Human-readable report.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let ok = self.total_images - self.unreadable.len();
+        s += &format!(
+            "{}: {} classes, {} images ({} readable)\n",
+            self.root.display(),
+            self.classes.len(),
+            self.total_images,
+            ok
+        );
+        let width = self
+            .classes
+            .iter()
+            .map(|c| c.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
+        s += &format!("  {:<width$}  images  unreadable\n", "class");
+        for c in &self.classes {
+            s += &format!(
+                "  {:<width$}  {:>6}  {:>10}\n",
+                c.name, c.images, c.unreadable
+            );
+        }
+        let shown: Vec<String> = self
+            .sizes
+            .iter()
+            .take(5)
+            .map(|z| format!("{}x{} ({})", z.width, z.height, z.count))
+            .collect();
+        let more = if self.sizes.len() > 5 {
+            format!(", ... {} sizes in all", self.sizes.len())
+        } else {
+            String::new()
+        };
+        s += &format!(
+            "sizes (WxH): {}{more}\n",
+            if shown.is_empty() {
+                "none".into()
+            } else {
+                shown.join(", ")
+            }
+        );
+        if let (Some(min_w), Some(max_w)) = (
+            self.sizes.iter().map(|z| z.width).min(),
+            self.sizes.iter().map(|z| z.width).max(),
+        ) {
+            let min_h = self.sizes.iter().map(|z| z.height).min().unwrap_or(0);
+            let max_h = self.sizes.iter().map(|z| z.height).max().unwrap_or(0);
+            s += &format!("width {min_w}..{max_w}, height {min_h}..{max_h}\n");
+        }
+        let colors: Vec<String> = self
+            .color_types
+            .iter()
+            .map(|(k, v)| format!("{k} ({v})"))
+            .collect();
+        s += &format!(
+            "colour types: {}\n",
+            if colors.is_empty() {
+                "none".into()
+            } else {
+                colors.join(", ")
+            }
+        );
+        if self.ignored_files > 0 {
+            s += &format!("ignored non-image files: {}\n", self.ignored_files);
+        }
+        for b in &self.unreadable {
+            s += &format!("unreadable: {}\n", b.error);
+        }
+        for w in &self.warnings {
+            s += &format!("warning: {w}\n");
+        }
+        if self.warnings.is_empty() {
+            s += "ok: ready for training\n";
+        }
+        s
+    }
+}
