@@ -106,5 +106,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     return "\n".join(out) + "\n"
 
 
-for sg in (8, 16):
-    (ROOT / "shaders" / "matmul" / f"sgbc_s{sg}.wgsl").write_text(kernel(sg))
+if __name__ == "__main__":
+    import sys
+    # Experiments: gen_matmul_sgbc.py TM OUT_DIR writes a variant with another row tile.
+    if len(sys.argv) == 3:
+        TM = int(sys.argv[1])
+        out = Path(sys.argv[2]) / "matmul"
+    else:
+        out = ROOT / "shaders" / "matmul"
+    out.mkdir(parents=True, exist_ok=True)
+    for sg in (8, 16):
+        (out / f"sgbc_s{sg}.wgsl").write_text(kernel(sg))

@@ -38,7 +38,9 @@ fn every_variant_matches_reference_on_awkward_shapes() {
         for (i, &m) in SIZES.iter().enumerate() {
             let n = SIZES[(i + 3) % SIZES.len()];
             let k = SIZES[(i + 6) % SIZES.len()];
-            for (trans_a, trans_b) in [(false, false), (false, true), (true, false), (true, true)] {
+            // The three forms dense layers use (each form is its own pipeline; the big unrolled
+            // kernels take seconds to compile on a cold shader cache).
+            for (trans_a, trans_b) in [(false, false), (false, true), (true, false)] {
                 let relu = seed % 3 == 0;
                 check(
                     v,

@@ -20,6 +20,9 @@ pub struct BenchArgs {
     /// Timed samples per variant and shape (round-robin; the median is reported).
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,
+    /// Time variants even when they fail validation (kernel experiments; results are marked).
+    #[arg(long)]
+    pub unchecked: bool,
     /// Also write the rows as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -60,7 +63,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     )))
                 }
             };
-            bench::matmul::run(&gpu, cases, &variants, args.repeat.max(1))?
+            bench::matmul::run(&gpu, cases, &variants, args.repeat.max(1), args.unchecked)?
         }
         other => {
             return Err(Error::input(format!(

@@ -1,0 +1,302 @@
+//! The tape: records each op of a forward pass in execution order; `backward` walks it in
+//! reverse with ONE `match` over a closed `Op` enum, accumulating fan-in gradients and freeing
+//! each saved tensor as soon as it has been used.
+//!
+//! A value that depends on no trainable parameter does not require a gradient, and an op whose
+//! inputs all do not require gradients is not recorded at all: a frozen backbone costs exactly
+//! its forward kernels, and frozen weights never get a weight-gradient kernel.
+
+use super::params::{ParamId, Params};
+use crate::ops::{bce, elementwise as ew, matmul, softmax_xent};
+use crate::{Error, Result, Tensor};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// A value on the tape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Var(usize);
+
+/// The gradient-reversal coefficient, shared with whoever schedules it. Read at backward time,
+/// so changing it between steps takes effect without rebuilding anything.
+#[derive(Debug, Clone, Default)]
+pub struct Lambda(Arc<AtomicU32>);
+
+impl Lambda {
+    pub fn new(value: f32) -> Self {
+        Lambda(Arc::new(AtomicU32::new(value.to_bits())))
+    }
+    pub fn set(&self, value: f32) {
+        self.0.store(value.to_bits(), Ordering::Relaxed)
+    }
+    pub fn get(&self) -> f32 {
+        f32::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+struct Value {
+    tensor: Tensor,
+    requires_grad: bool,
+    param: Option<ParamId>,
+}
+
+/// The closed set of differentiable ops and what each saves for backward.
+enum Op {
+    /// y = act(x·Wᵀ + b); `y` is kept when ReLU is fused (its mask is the ReLU gradient).
+    Dense { x: Var, w: Var, b: Option<Var>, relu: bool, saved_x: Option<Tensor>, saved_w: Option<Tensor> },
+    /// y = relu(x)
+    Relu,
+    /// y = x viewed with another shape
+    Reshape,
+    /// Inverted dropout with a seeded mask.
+    Dropout { rate: f32, seed: u32 },
+    /// Identity forward, -lambda·dy backward.
+    GradReverse { lambda: Lambda },
+    /// Mean softmax cross-entropy over weighted samples (a root: upstream gradient is 1).
+    SoftmaxXent { labels: Tensor, weights: Tensor, scale: f32 },
+    /// Mean binary cross-entropy with logits (a root).
+    Bce { targets: Tensor, scale: f32 },
+}
+
+struct Node {
+    op: Op,
+    input: Var,
+    output: Var,
+}
+
+/// Counts of what the tape did, for tests and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TapeStats {
+    pub recorded: usize,
+    pub skipped: usize,
+}
+
+/// Records a forward pass and runs its backward.
+pub struct Tape {
+    values: Vec<Value>,
+    nodes: Vec<Node>,
+    grad_enabled: bool,
+    stats: TapeStats,
+}
+
+impl Tape {
+    /// A tape that records (training).
+    pub fn new() -> Self {
+        Tape { values: Vec::new(), nodes: Vec::new(), grad_enabled: true, stats: TapeStats::default() }
+    }
+
+    /// A tape that records nothing and keeps no activations (evaluation, prediction).
+    pub fn no_grad() -> Self {
+        Tape { grad_enabled: false, ..Tape::new() }
+    }
+
+    pub fn stats(&self) -> TapeStats {
+        self.stats
+    }
+
+    /// The tensor behind a value.
+    pub fn tensor(&self, v: Var) -> &Tensor {
+        &self.values[v.0].tensor
+    }
+
+    pub fn requires_grad(&self, v: Var) -> bool {
+        self.values[v.0].requires_grad
+    }
+
+    fn push(&mut self, tensor: Tensor, requires_grad: bool, param: Option<ParamId>) -> Var {
+        self.values.push(Value { tensor, requires_grad: requires_grad && self.grad_enabled, param });
+        Var(self.values.len() - 1)
+    }
+
+    /// A constant input (images, features): never gets a gradient.
+    pub fn input(&mut self, t: Tensor) -> Var {
+        self.push(t, false, None)
+    }
+
+    /// A parameter: requires a gradient exactly when it is trainable.
+    pub fn param(&mut self, params: &Params, id: ParamId) -> Var {
+        let p = params.get(id);
+        self.push(p.value.clone(), p.trainable, Some(id))
+    }
+
+    fn record(&mut self, op: Op, input: Var, out: Tensor) -> Var {
+        let output = self.push(out, true, None);
+        self.nodes.push(Node { op, input, output });
+        self.stats.recorded += 1;
+        output
+    }
+
+    fn constant(&mut self, out: Tensor) -> Var {
+        self.stats.skipped += 1;
+        self.push(out, false, None)
+    }
+
+    /// Dense layer `act(x·Wᵀ + b)` with the matmul variant chosen for the adapter.
+    pub fn dense(&mut self, x: Var, w: Var, b: Option<Var>, relu: bool) -> Result<Var> {
+        let xt = self.tensor(x).clone();
+        let variant = matmul::Variant::default_for(xt.gpu());
+        let y = matmul::dense_forward(&xt, self.tensor(w), b.map(|b| self.tensor(b)), relu, variant)?;
+        let (gx, gw) = (self.requires_grad(x), self.requires_grad(w));
+        let gb = b.is_some_and(|b| self.requires_grad(b));
+        if !(gx || gw || gb) {
+            return Ok(self.constant(y));
+        }
+        // dW needs x; dX needs W: save only what the needed gradients use.
+        let saved_x = gw.then(|| xt.clone());
+        let saved_w = gx.then(|| self.tensor(w).clone());
+        let out = self.record(Op::Dense { x, w, b, relu, saved_x, saved_w }, x, y);
+        Ok(out)
+    }
+
+    pub fn relu(&mut self, x: Var) -> Result<Var> {
+        let y = ew::bias_act(self.tensor(x), None, true)?;
+        if !self.requires_grad(x) {
+            return Ok(self.constant(y));
+        }
+        Ok(self.record(Op::Relu, x, y))
+    }
+
+    /// View `x` with another shape (no copy).
+    pub fn reshape(&mut self, x: Var, shape: &[usize]) -> Result<Var> {
+        let y = self.tensor(x).reshape(shape)?;
+        if !self.requires_grad(x) {
+            return Ok(self.constant(y));
+        }
+        Ok(self.record(Op::Reshape, x, y))
+    }
+
+    /// Dropout in training; call it only when training (evaluation skips the layer).
+    pub fn dropout(&mut self, x: Var, rate: f32, seed: u32) -> Result<Var> {
+        let y = ew::dropout(self.tensor(x), rate, seed)?;
+        if !self.requires_grad(x) {
+            return Ok(self.constant(y));
+        }
+        Ok(self.record(Op::Dropout { rate, seed }, x, y))
+    }
+
+    /// Gradient reversal: the identity forward (same buffer, no copy), `-lambda·dy` backward.
+    pub fn grad_reverse(&mut self, x: Var, lambda: &Lambda) -> Var {
+        let y = self.tensor(x).clone();
+        if !self.requires_grad(x) {
+            return self.constant(y);
+        }
+        self.record(Op::GradReverse { lambda: lambda.clone() }, x, y)
+    }
+
+    /// Mean softmax cross-entropy of `logits` [B, C] over samples with weight > 0, times `scale`.
+    pub fn softmax_xent(&mut self, logits: Var, labels: &Tensor, weights: &Tensor, scale: f32) -> Result<Var> {
+        let loss = softmax_xent::forward(self.tensor(logits), labels, weights, scale)?;
+        if !self.requires_grad(logits) {
+            return Ok(self.constant(loss));
+        }
+        let op = Op::SoftmaxXent { labels: labels.clone(), weights: weights.clone(), scale };
+        Ok(self.record(op, logits, loss))
+    }
+
+    /// Mean binary cross-entropy with logits, times `scale`.
+    pub fn bce(&mut self, logits: Var, targets: &Tensor, scale: f32) -> Result<Var> {
+        let loss = bce::forward(self.tensor(logits), targets, scale)?;
+        if !self.requires_grad(logits) {
+            return Ok(self.constant(loss));
+        }
+        Ok(self.record(Op::Bce { targets: targets.clone(), scale }, logits, loss))
+    }
+
+    /// Backpropagate from loss values (each a root with upstream gradient 1; use the loss
+    /// `scale` for coefficients). Returns the gradient of every trainable parameter reached.
+    /// Consumes the tape: saved tensors are freed as soon as they have been used.
+    pub fn backward(mut self, losses: &[Var]) -> Result<BTreeMap<ParamId, Tensor>> {
+        let mut grads: Vec<Option<Tensor>> = vec![None; self.values.len()];
+        let mut roots = vec![false; self.values.len()];
+        for &l in losses {
+            roots[l.0] = true;
+        }
+        let mut param_grads = BTreeMap::new();
+        while let Some(node) = self.nodes.pop() {
+            let out = node.output.0;
+            let dy = grads[out].take();
+            if dy.is_none() && !roots[out] {
+                continue; // nothing flows back through this node
+            }
+            let needs_x = self.values[node.input.0].requires_grad;
+            let dx: Option<Tensor> = match node.op {
+                Op::SoftmaxXent { labels, weights, scale } => {
+                    ensure_root(roots[out], "softmax cross-entropy")?;
+                    Some(softmax_xent::backward(self.tensor(node.input), &labels, &weights, scale)?)
+                }
+                Op::Bce { targets, scale } => {
+                    ensure_root(roots[out], "binary cross-entropy")?;
+                    Some(bce::backward(self.tensor(node.input), &targets, scale)?)
+                }
+                Op::Relu => {
+                    let dy = dy.expect("non-root has a gradient");
+                    Some(ew::relu_grad(&dy, &self.values[out].tensor)?)
+                }
+                Op::Reshape => {
+                    let dy = dy.expect("non-root has a gradient");
+                    Some(dy.reshape(self.tensor(node.input).shape())?)
+                }
+                Op::Dropout { rate, seed } => Some(ew::dropout(&dy.expect("gradient"), rate, seed)?),
+                Op::GradReverse { lambda } => Some(ew::scale(&dy.expect("gradient"), -lambda.get())?),
+                Op::Dense { x, w, b, relu, saved_x, saved_w } => {
+                    let mut dy = dy.expect("non-root has a gradient");
+                    if relu {
+                        dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
+                    }
+                    let variant = matmul::Variant::default_for(dy.gpu());
+                    if let Some(xt) = saved_x {
+                        let dw = matmul::dense_backward_weight(&dy, &xt, variant)?;
+                        self.accumulate(&mut grads, w, dw)?;
+                    }
+                    if let Some(b) = b.filter(|b| self.values[b.0].requires_grad) {
+                        let db = ew::bias_grad(&dy)?;
+                        self.accumulate(&mut grads, b, db)?;
+                    }
+                    match saved_w {
+                        Some(wt) if needs_x => Some(matmul::dense_backward_input(&dy, &wt, variant)?),
+                        _ => None,
+                    }
+                    .map(|dx| (x, dx))
+                    .map(|(x, dx)| {
+                        debug_assert_eq!(x, node.input);
+                        dx
+                    })
+                }
+            };
+            // The node's output is no longer needed by anyone below.
+            self.values[out].requires_grad = false;
+            if let (true, Some(dx)) = (needs_x, dx) {
+                self.accumulate(&mut grads, node.input, dx)?;
+            }
+        }
+        for (i, g) in grads.into_iter().enumerate() {
+            if let (Some(g), Some(id)) = (g, self.values[i].param) {
+                param_grads.insert(id, g);
+            }
+        }
+        Ok(param_grads)
+    }
+
+    /// Add `g` into the gradient slot of `v` (fan-in accumulates).
+    fn accumulate(&self, grads: &mut [Option<Tensor>], v: Var, g: Tensor) -> Result<()> {
+        match &grads[v.0] {
+            None => grads[v.0] = Some(g),
+            Some(existing) => ew::accumulate(existing, &g)?,
+        }
+        Ok(())
+    }
+}
+
+impl Default for Tape {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn ensure_root(is_root: bool, what: &str) -> Result<()> {
+    if is_root {
+        Ok(())
+    } else {
+        Err(Error::input(format!("{what} is a loss: pass it to backward() as a root")))
+    }
+}
