@@ -28,7 +28,8 @@ pub struct Params {
 pub fn under_prefix(name: &str, prefix: &str) -> bool {
     prefix.is_empty()
         || name == prefix
-        || (name.starts_with(prefix) && (prefix.ends_with('.') || name[prefix.len()..].starts_with('.')))
+        || (name.starts_with(prefix)
+            && (prefix.ends_with('.') || name[prefix.len()..].starts_with('.')))
 }
 
 impl Params {
@@ -41,7 +42,12 @@ impl Params {
         if self.find(name).is_some() {
             return Err(Error::input(format!("parameter `{name}` is defined twice")));
         }
-        self.list.push(Param { name: name.to_string(), value, trainable: true, lr_mult: 1.0 });
+        self.list.push(Param {
+            name: name.to_string(),
+            value,
+            trainable: true,
+            lr_mult: 1.0,
+        });
         Ok(ParamId(self.list.len() - 1))
     }
 
@@ -66,7 +72,11 @@ impl Params {
 
     fn set_trainable(&mut self, prefix: &str, trainable: bool) -> Result<usize> {
         let mut n = 0;
-        for p in self.list.iter_mut().filter(|p| under_prefix(&p.name, prefix)) {
+        for p in self
+            .list
+            .iter_mut()
+            .filter(|p| under_prefix(&p.name, prefix))
+        {
             p.trainable = trainable;
             n += 1;
         }
@@ -92,14 +102,22 @@ impl Params {
 
     /// Set the learning-rate multiplier of every parameter under `prefix`.
     pub fn set_lr_mult(&mut self, prefix: &str, mult: f32) {
-        for p in self.list.iter_mut().filter(|p| under_prefix(&p.name, prefix)) {
+        for p in self
+            .list
+            .iter_mut()
+            .filter(|p| under_prefix(&p.name, prefix))
+        {
             p.lr_mult = mult;
         }
     }
 
     /// Number of trainable scalars.
     pub fn trainable_count(&self) -> usize {
-        self.list.iter().filter(|p| p.trainable).map(|p| p.value.numel()).sum()
+        self.list
+            .iter()
+            .filter(|p| p.trainable)
+            .map(|p| p.value.numel())
+            .sum()
     }
 }
 

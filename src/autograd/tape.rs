@@ -43,7 +43,13 @@ struct Value {
 /// The closed set of differentiable ops and what each saves for backward.
 enum Op {
     /// y = act(x·Wᵀ + b); `y` is kept when ReLU is fused (its mask is the ReLU gradient).
-    Dense { x: Var, w: Var, b: Option<Var>, relu: bool, saved_x: Option<Tensor>, saved_w: Option<Tensor> },
+    Dense {
+        w: Var,
+        b: Option<Var>,
+        relu: bool,
+        saved_x: Option<Tensor>,
+        saved_w: Option<Tensor>,
+    },
     /// y = relu(x)
     Relu,
     /// y = x viewed with another shape
@@ -53,7 +59,11 @@ enum Op {
     /// Identity forward, -lambda·dy backward.
     GradReverse { lambda: Lambda },
     /// Mean softmax cross-entropy over weighted samples (a root: upstream gradient is 1).
-    SoftmaxXent { labels: Tensor, weights: Tensor, scale: f32 },
+    SoftmaxXent {
+        labels: Tensor,
+        weights: Tensor,
+        scale: f32,
+    },
     /// Mean binary cross-entropy with logits (a root).
     Bce { targets: Tensor, scale: f32 },
 }
@@ -82,12 +92,20 @@ pub struct Tape {
 impl Tape {
     /// A tape that records (training).
     pub fn new() -> Self {
-        Tape { values: Vec::new(), nodes: Vec::new(), grad_enabled: true, stats: TapeStats::default() }
+        Tape {
+            values: Vec::new(),
+            nodes: Vec::new(),
+            grad_enabled: true,
+            stats: TapeStats::default(),
+        }
     }
 
     /// A tape that records nothing and keeps no activations (evaluation, prediction).
     pub fn no_grad() -> Self {
-        Tape { grad_enabled: false, ..Tape::new() }
+        Tape {
+            grad_enabled: false,
+            ..Tape::new()
+        }
     }
 
     pub fn stats(&self) -> TapeStats {
@@ -104,7 +122,11 @@ impl Tape {
     }
 
     fn push(&mut self, tensor: Tensor, requires_grad: bool, param: Option<ParamId>) -> Var {
-        self.values.push(Value { tensor, requires_grad: requires_grad && self.grad_enabled, param });
+        self.values.push(Value {
+            tensor,
+            requires_grad: requires_grad && self.grad_enabled,
+            param,
+        });
         Var(self.values.len() - 1)
     }
 
@@ -135,7 +157,13 @@ impl Tape {
     pub fn dense(&mut self, x: Var, w: Var, b: Option<Var>, relu: bool) -> Result<Var> {
         let xt = self.tensor(x).clone();
         let variant = matmul::Variant::default_for(xt.gpu());
-        let y = matmul::dense_forward(&xt, self.tensor(w), b.map(|b| self.tensor(b)), relu, variant)?;
+        let y = matmul::dense_forward(
+            &xt,
+            self.tensor(w),
+            b.map(|b| self.tensor(b)),
+            relu,
+            variant,
+        )?;
         let (gx, gw) = (self.requires_grad(x), self.requires_grad(w));
         let gb = b.is_some_and(|b| self.requires_grad(b));
         if !(gx || gw || gb) {
@@ -144,8 +172,17 @@ impl Tape {
         // dW needs x; dX needs W: save only what the needed gradients use.
         let saved_x = gw.then(|| xt.clone());
         let saved_w = gx.then(|| self.tensor(w).clone());
-        let out = self.record(Op::Dense { x, w, b, relu, saved_x, saved_w }, x, y);
-        Ok(out)
+        Ok(self.record(
+            Op::Dense {
+                w,
+                b,
+                relu,
+                saved_x,
+                saved_w,
+            },
+            x,
+            y,
+        ))
     }
 
     pub fn relu(&mut self, x: Var) -> Result<Var> {
@@ -180,16 +217,32 @@ impl Tape {
         if !self.requires_grad(x) {
             return self.constant(y);
         }
-        self.record(Op::GradReverse { lambda: lambda.clone() }, x, y)
+        self.record(
+            Op::GradReverse {
+                lambda: lambda.clone(),
+            },
+            x,
+            y,
+        )
     }
 
     /// Mean softmax cross-entropy of `logits` [B, C] over samples with weight > 0, times `scale`.
-    pub fn softmax_xent(&mut self, logits: Var, labels: &Tensor, weights: &Tensor, scale: f32) -> Result<Var> {
+    pub fn softmax_xent(
+        &mut self,
+        logits: Var,
+        labels: &Tensor,
+        weights: &Tensor,
+        scale: f32,
+    ) -> Result<Var> {
         let loss = softmax_xent::forward(self.tensor(logits), labels, weights, scale)?;
         if !self.requires_grad(logits) {
             return Ok(self.constant(loss));
         }
-        let op = Op::SoftmaxXent { labels: labels.clone(), weights: weights.clone(), scale };
+        let op = Op::SoftmaxXent {
+            labels: labels.clone(),
+            weights: weights.clone(),
+            scale,
+        };
         Ok(self.record(op, logits, loss))
     }
 
@@ -199,7 +252,14 @@ impl Tape {
         if !self.requires_grad(logits) {
             return Ok(self.constant(loss));
         }
-        Ok(self.record(Op::Bce { targets: targets.clone(), scale }, logits, loss))
+        Ok(self.record(
+            Op::Bce {
+                targets: targets.clone(),
+                scale,
+            },
+            logits,
+            loss,
+        ))
     }
 
     /// Backpropagate from loss values (each a root with upstream gradient 1; use the loss
@@ -220,9 +280,18 @@ impl Tape {
             }
             let needs_x = self.values[node.input.0].requires_grad;
             let dx: Option<Tensor> = match node.op {
-                Op::SoftmaxXent { labels, weights, scale } => {
+                Op::SoftmaxXent {
+                    labels,
+                    weights,
+                    scale,
+                } => {
                     ensure_root(roots[out], "softmax cross-entropy")?;
-                    Some(softmax_xent::backward(self.tensor(node.input), &labels, &weights, scale)?)
+                    Some(softmax_xent::backward(
+                        self.tensor(node.input),
+                        &labels,
+                        &weights,
+                        scale,
+                    )?)
                 }
                 Op::Bce { targets, scale } => {
                     ensure_root(roots[out], "binary cross-entropy")?;
@@ -236,9 +305,19 @@ impl Tape {
                     let dy = dy.expect("non-root has a gradient");
                     Some(dy.reshape(self.tensor(node.input).shape())?)
                 }
-                Op::Dropout { rate, seed } => Some(ew::dropout(&dy.expect("gradient"), rate, seed)?),
-                Op::GradReverse { lambda } => Some(ew::scale(&dy.expect("gradient"), -lambda.get())?),
-                Op::Dense { x, w, b, relu, saved_x, saved_w } => {
+                Op::Dropout { rate, seed } => {
+                    Some(ew::dropout(&dy.expect("gradient"), rate, seed)?)
+                }
+                Op::GradReverse { lambda } => {
+                    Some(ew::scale(&dy.expect("gradient"), -lambda.get())?)
+                }
+                Op::Dense {
+                    w,
+                    b,
+                    relu,
+                    saved_x,
+                    saved_w,
+                } => {
                     let mut dy = dy.expect("non-root has a gradient");
                     if relu {
                         dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
@@ -253,14 +332,11 @@ impl Tape {
                         self.accumulate(&mut grads, b, db)?;
                     }
                     match saved_w {
-                        Some(wt) if needs_x => Some(matmul::dense_backward_input(&dy, &wt, variant)?),
+                        Some(wt) if needs_x => {
+                            Some(matmul::dense_backward_input(&dy, &wt, variant)?)
+                        }
                         _ => None,
                     }
-                    .map(|dx| (x, dx))
-                    .map(|(x, dx)| {
-                        debug_assert_eq!(x, node.input);
-                        dx
-                    })
                 }
             };
             // The node's output is no longer needed by anyone below.
@@ -297,6 +373,8 @@ fn ensure_root(is_root: bool, what: &str) -> Result<()> {
     if is_root {
         Ok(())
     } else {
-        Err(Error::input(format!("{what} is a loss: pass it to backward() as a root")))
+        Err(Error::input(format!(
+            "{what} is a loss: pass it to backward() as a root"
+        )))
     }
 }

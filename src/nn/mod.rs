@@ -1,0 +1,81 @@
+//! Layers built on the tape. A layer owns parameter ids in a `Params` store; `forward` records
+//! onto a `Tape` (or a no-grad tape for evaluation).
+
+pub mod init;
+
+use crate::autograd::{ParamId, Params, Tape, Var};
+use crate::{Gpu, Result, Tensor};
+pub use init::Init;
+
+/// How a dense layer's weights start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenseInit {
+    /// He normal (fan_in): for layers followed by ReLU.
+    He,
+    /// Glorot uniform: for output layers (the Keras default).
+    Glorot,
+}
+
+/// Fully connected layer `act(x·Wᵀ + b)`, W [out, in] (PyTorch layout).
+#[derive(Debug, Clone, Copy)]
+pub struct Dense {
+    pub weight: ParamId,
+    pub bias: ParamId,
+    pub inputs: usize,
+    pub outputs: usize,
+    pub relu: bool,
+}
+
+impl Dense {
+    /// Create `<name>.weight` and `<name>.bias` (zeros) in `params`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        gpu: &Gpu,
+        params: &mut Params,
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+        relu: bool,
+        how: DenseInit,
+        init: &mut Init,
+    ) -> Result<Dense> {
+        let w = match how {
+            DenseInit::He => init.he_normal(inputs * outputs, inputs),
+            DenseInit::Glorot => init.glorot_uniform(inputs * outputs, inputs, outputs),
+        };
+        let weight = params.add(
+            &format!("{name}.weight"),
+            Tensor::from_slice(gpu, &w, &[outputs, inputs])?,
+        )?;
+        let bias = params.add(&format!("{name}.bias"), Tensor::zeros(gpu, &[outputs])?)?;
+        Ok(Dense {
+            weight,
+            bias,
+            inputs,
+            outputs,
+            relu,
+        })
+    }
+
+    pub fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
+        let w = tape.param(params, self.weight);
+        let b = tape.param(params, self.bias);
+        tape.dense(x, w, Some(b), self.relu)
+    }
+}
+
+/// Dropout that is active only in training.
+#[derive(Debug, Clone, Copy)]
+pub struct Dropout {
+    pub rate: f32,
+}
+
+impl Dropout {
+    /// `seed` must change every step (e.g. hash of run seed and step number).
+    pub fn forward(&self, tape: &mut Tape, x: Var, training: bool, seed: u32) -> Result<Var> {
+        if !training || self.rate == 0.0 {
+            return Ok(x);
+        }
+        tape.dropout(x, self.rate, seed)
+    }
+}

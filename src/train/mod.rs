@@ -1,0 +1,2 @@
+//! Training support: checkpoints (and, later, fit loops, metrics and callbacks).
+pub mod checkpoint;
