@@ -8,12 +8,14 @@ mod context;
 mod pool;
 mod shaders;
 mod stream;
+mod texture;
 
 pub use context::{AdapterSummary, NO_ADAPTER};
 pub use shaders::{
     override_dir as shader_override_dir, source as shader_source, BUILTIN as BUILTIN_SHADERS,
 };
 pub use stream::Binding;
+pub use texture::GpuTexture;
 
 use crate::{Error, Result};
 use pool::BufferPool;
@@ -49,6 +51,7 @@ pub(crate) struct Inner {
     pool: Mutex<BufferPool>,
     pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
     stream: Mutex<stream::Stream>,
+    textures: Mutex<texture::TexturePool>,
     stats: Mutex<Stats>,
     errors: Arc<Mutex<Vec<String>>>,
 }
@@ -86,6 +89,7 @@ impl Gpu {
             pool: Mutex::default(),
             pipelines: Mutex::default(),
             stream: Mutex::default(),
+            textures: Mutex::default(),
             stats: Mutex::default(),
             errors,
         })))

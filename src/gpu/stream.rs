@@ -1,6 +1,6 @@
 //! The command stream: dispatches, uploads and copies recorded in order and submitted together.
 
-use super::{lock, Gpu, GpuBuffer};
+use super::{lock, Gpu, GpuBuffer, GpuTexture};
 use crate::{Error, Result};
 use std::sync::Arc;
 
@@ -8,12 +8,20 @@ use std::sync::Arc;
 pub enum Binding<'a> {
     /// The first `len` bytes of a pooled buffer (read-only or read-write is the shader's choice).
     Buffer(&'a GpuBuffer),
+    /// A texture, read with `textureLoad` or written as a storage texture.
+    Texture(&'a GpuTexture),
+}
+
+/// What a recorded dispatch keeps alive and binds.
+enum Bound {
+    Buffer(wgpu::Buffer, u64),
+    Texture(wgpu::TextureView),
 }
 
 enum Cmd {
     Dispatch {
         pipeline: Arc<wgpu::ComputePipeline>,
-        buffers: Vec<(wgpu::Buffer, u64)>,
+        buffers: Vec<Bound>,
         uniform: std::ops::Range<u64>,
         groups: [u32; 3],
     },
@@ -56,14 +64,18 @@ impl Gpu {
         let max_binding = self.max_binding_bytes();
         let mut buffers = Vec::with_capacity(bindings.len());
         for b in bindings {
-            let Binding::Buffer(buf) = b;
-            if buf.len() > max_binding {
-                return Err(Error::input(format!(
-                    "{file}: a {}-byte operand exceeds this device's largest storage binding ({max_binding} bytes); split it",
-                    buf.len()
-                )));
+            match b {
+                Binding::Buffer(buf) => {
+                    if buf.len() > max_binding {
+                        return Err(Error::input(format!(
+                            "{file}: a {}-byte operand exceeds this device's largest storage binding ({max_binding} bytes); split it",
+                            buf.len()
+                        )));
+                    }
+                    buffers.push(Bound::Buffer(buf.raw().clone(), buf.len()));
+                }
+                Binding::Texture(tex) => buffers.push(Bound::Texture(tex.view().clone())),
             }
-            buffers.push((buf.raw().clone(), buf.len()));
         }
         let pipeline = self.pipeline(file, constants)?;
         if groups.contains(&0) {
@@ -302,7 +314,7 @@ fn bind(
     pipeline: &wgpu::ComputePipeline,
     uniforms: &wgpu::Buffer,
     uniform: &std::ops::Range<u64>,
-    buffers: &[(wgpu::Buffer, u64)],
+    buffers: &[Bound],
 ) -> wgpu::BindGroup {
     let mut entries = Vec::with_capacity(buffers.len() + 1);
     entries.push(wgpu::BindGroupEntry {
@@ -313,14 +325,18 @@ fn bind(
             size: std::num::NonZeroU64::new(uniform.end - uniform.start),
         }),
     });
-    for (i, (buffer, len)) in buffers.iter().enumerate() {
-        entries.push(wgpu::BindGroupEntry {
-            binding: i as u32 + 1,
-            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+    for (i, bound) in buffers.iter().enumerate() {
+        let resource = match bound {
+            Bound::Buffer(buffer, len) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                 buffer,
                 offset: 0,
                 size: std::num::NonZeroU64::new(len.next_multiple_of(4)),
             }),
+            Bound::Texture(view) => wgpu::BindingResource::TextureView(view),
+        };
+        entries.push(wgpu::BindGroupEntry {
+            binding: i as u32 + 1,
+            resource,
         });
     }
     device.create_bind_group(&wgpu::BindGroupDescriptor {

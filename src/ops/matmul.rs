@@ -5,7 +5,7 @@
 //! - backward `dX = dY·W`     : plain
 //! - backward `dW = dYᵀ·X`    : A = dY [B, out] read transposed
 
-use crate::gpu::Gpu;
+use crate::gpu::{Binding, Gpu};
 use crate::{Error, Result, Tensor};
 
 /// GEMM kernel variants. Ids are stable: tests, `dak bench` and tuning caches use them.
@@ -15,18 +15,27 @@ pub enum Variant {
     Naive,
     /// Shared-memory 64x64 tiles, 4x4 per thread: the choice on real GPUs.
     Tiled,
-    /// Subgroup-broadcast register blocking, 64x(8·subgroup) tiles: the choice on CPU adapters.
+    /// Subgroup-broadcast register blocking, 64x(8·subgroup) tiles, B from a storage buffer.
     Subgroup,
+    /// The same with B packed into an rgba32float texture first: the choice on CPU adapters
+    /// (texture reads are much cheaper than storage reads in llvmpipe).
+    SubgroupTexture,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 3] = [Variant::Naive, Variant::Tiled, Variant::Subgroup];
+    pub const ALL: [Variant; 4] = [
+        Variant::Naive,
+        Variant::Tiled,
+        Variant::Subgroup,
+        Variant::SubgroupTexture,
+    ];
 
     pub fn id(self) -> &'static str {
         match self {
             Variant::Naive => "matmul.naive",
             Variant::Tiled => "matmul.tiled_64x64",
             Variant::Subgroup => "matmul.sgbc_64x8sg",
+            Variant::SubgroupTexture => "matmul.sgbc_tex_64x8sg",
         }
     }
 
@@ -37,7 +46,9 @@ impl Variant {
     /// Whether this variant can run on `gpu`.
     pub fn supported(self, gpu: &Gpu) -> bool {
         match self {
-            Variant::Subgroup => gpu.has_subgroups() && matches!(gpu.subgroup_size(), 8 | 16),
+            Variant::Subgroup | Variant::SubgroupTexture => {
+                gpu.has_subgroups() && matches!(gpu.subgroup_size(), 8 | 16)
+            }
             _ => true,
         }
     }
@@ -45,8 +56,8 @@ impl Variant {
     /// The default for an adapter: register blocking on CPU adapters (shared memory is slow
     /// there), shared-memory tiling on real GPUs.
     pub fn default_for(gpu: &Gpu) -> Variant {
-        if gpu.is_cpu() && Variant::Subgroup.supported(gpu) {
-            Variant::Subgroup
+        if gpu.is_cpu() && Variant::SubgroupTexture.supported(gpu) {
+            Variant::SubgroupTexture
         } else {
             Variant::Tiled
         }
@@ -58,6 +69,10 @@ impl Variant {
             Variant::Tiled => ("matmul/tiled.wgsl", 64, 64),
             Variant::Subgroup if gpu.subgroup_size() == 16 => ("matmul/sgbc_s16.wgsl", 128, 64),
             Variant::Subgroup => ("matmul/sgbc_s8.wgsl", 64, 64),
+            Variant::SubgroupTexture if gpu.subgroup_size() == 16 => {
+                ("matmul/sgbc_tex_s16.wgsl", 128, 64)
+            }
+            Variant::SubgroupTexture => ("matmul/sgbc_tex_s8.wgsl", 64, 64),
         }
     }
 }
@@ -83,6 +98,15 @@ struct ShapeUniform {
     k: u32,
     /// bit 0: add bias, bit 1: ReLU.
     flags: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct PackUniform {
+    k: u32,
+    n: u32,
+    width: u32,
+    height: u32,
 }
 
 /// `C = op(A)·op(B) (+ bias) (ReLU)` into a new [M, N] tensor.
@@ -123,6 +147,15 @@ pub fn gemm(
             &dummy
         }
     };
+    let mut variant = variant;
+    let (_, tile_n, _) = variant.shader(gpu);
+    let (tex_w, tex_h) = (
+        (g.n.div_ceil(tile_n) * tile_n / 4) as u32,
+        g.k.next_multiple_of(4) as u32,
+    );
+    if variant == Variant::SubgroupTexture && tex_w.max(tex_h) > gpu.max_texture_side() {
+        variant = Variant::Subgroup; // B does not fit one texture: read it from the buffer
+    }
     let (file, tile_n, tile_m) = variant.shader(gpu);
     let flags = bias.is_some() as u32 | (g.relu as u32) << 1;
     let uniform = ShapeUniform {
@@ -132,13 +165,41 @@ pub fn gemm(
         flags,
     };
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
-    gpu.dispatch(
-        file,
-        &[("TRANS_A", flag(g.trans_a)), ("TRANS_B", flag(g.trans_b))],
-        bytemuck::bytes_of(&uniform),
-        &[a.binding(), b.binding(), bias_t.binding(), c.binding()],
-        [g.n.div_ceil(tile_n) as u32, g.m.div_ceil(tile_m) as u32, 1],
-    )?;
+    let grid = [g.n.div_ceil(tile_n) as u32, g.m.div_ceil(tile_m) as u32, 1];
+    let ta = ("TRANS_A", flag(g.trans_a));
+    let tb = ("TRANS_B", flag(g.trans_b));
+    if variant == Variant::SubgroupTexture {
+        let tex = gpu.texture(tex_w, tex_h, "matmul B operand")?;
+        let pack = PackUniform {
+            k: g.k as u32,
+            n: g.n as u32,
+            width: tex_w,
+            height: tex_h,
+        };
+        gpu.dispatch(
+            "matmul/pack_b.wgsl",
+            &[tb],
+            bytemuck::bytes_of(&pack),
+            &[b.binding(), Binding::Texture(&tex)],
+            [tex_w.div_ceil(8), tex_h.div_ceil(8), 1],
+        )?;
+        let bindings = [
+            a.binding(),
+            Binding::Texture(&tex),
+            bias_t.binding(),
+            c.binding(),
+        ];
+        gpu.dispatch(file, &[ta], bytemuck::bytes_of(&uniform), &bindings, grid)?;
+    } else {
+        let bindings = [a.binding(), b.binding(), bias_t.binding(), c.binding()];
+        gpu.dispatch(
+            file,
+            &[ta, tb],
+            bytemuck::bytes_of(&uniform),
+            &bindings,
+            grid,
+        )?;
+    }
     Ok(c)
 }
 
