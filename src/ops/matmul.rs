@@ -43,6 +43,15 @@ impl Variant {
         Variant::ALL.into_iter().find(|v| v.id() == id)
     }
 
+    /// Kernels one GEMM launches with this variant (the texture variant packs B first).
+    pub fn dispatches(self) -> u64 {
+        if self == Variant::SubgroupTexture {
+            2
+        } else {
+            1
+        }
+    }
+
     /// Whether this variant can run on `gpu`.
     pub fn supported(self, gpu: &Gpu) -> bool {
         match self {
