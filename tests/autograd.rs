@@ -208,7 +208,11 @@ fn frozen_parameters_cost_nothing_and_stay_bit_identical() {
     // base forward: 1 GEMM (bias+ReLU fused). head: forward GEMM, BCE fwd, BCE bwd, dW GEMM,
     // db, and SGD for its weight and bias. No dX for the head (base is frozen), nothing for base.
     let gemm = dak::ops::matmul::Variant::default_for(&gpu).dispatches();
-    assert_eq!(per_step, gemm + (gemm + 1 + 1 + gemm + 1 + 2), "kernels per step with a frozen base");
+    assert_eq!(
+        per_step,
+        gemm + (gemm + 1 + 1 + gemm + 1 + 2),
+        "kernels per step with a frozen base"
+    );
     assert_eq!(after.submits - before.submits, 20, "one submit per step");
     assert_eq!(
         after.pipelines_created, before.pipelines_created,

@@ -23,12 +23,21 @@ pub struct BenchArgs {
     /// Time variants even when they fail validation (kernel experiments; results are marked).
     #[arg(long)]
     pub unchecked: bool,
+    /// Measure the adapter's roofs (FMA-bound compute, copy bandwidth) and launch overhead.
+    #[arg(long)]
+    pub peak: bool,
+    /// Compare two saved runs (`--json` files): per-kernel ratios, regressions flagged.
+    #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
+    pub compare: Option<Vec<PathBuf>>,
     /// Also write the rows as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if let Some(files) = &args.compare {
+        return compare(&files[0], &files[1]);
+    }
     if args.op == "data" {
         // Decoding + augmentation throughput: CPU only, no adapter needed.
         return super::data::bench_data(512, 0, false);
@@ -39,6 +48,29 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "adapter: {} ({}, {})",
         adapter.name, adapter.backend, adapter.device_type
     );
+    if args.peak {
+        let peak = bench::peak::measure(&gpu, args.repeat)?;
+        println!(
+            "compute roof (FMA-bound):       {:>10.1} GFLOP/s",
+            peak.gflops
+        );
+        println!("bandwidth roof (copy):          {:>10.1} GB/s", peak.gbps);
+        println!(
+            "one dispatch per submit + wait: {:>10.1} µs",
+            peak.single_dispatch_us
+        );
+        println!(
+            "per dispatch, 1000 per submit:  {:>10.1} µs",
+            peak.batched_dispatch_us
+        );
+        if let Some(path) = &args.json {
+            let value = serde_json::json!({ "adapter": adapter, "peak": peak });
+            let text =
+                serde_json::to_string_pretty(&value).map_err(|e| Error::runtime(e.to_string()))?;
+            crate::io::write_atomic(path, text.as_bytes())?;
+        }
+        return Ok(());
+    }
     let rows = match args.op.as_str() {
         "matmul" => {
             let variants = if args.variant == "all" {
@@ -120,4 +152,35 @@ fn print_rows(rows: &[BenchRow]) {
             r.clock
         );
     }
+}
+
+fn compare(a: &std::path::Path, b: &std::path::Path) -> Result<()> {
+    let ratios = bench::compare::compare(a, b, 0.1)?;
+    let table: Vec<Vec<String>> = ratios
+        .iter()
+        .map(|r| {
+            vec![
+                r.kernel.clone(),
+                r.shape.clone(),
+                format!("{:.2}", r.gflops_a),
+                format!("{:.2}", r.gflops_b),
+                format!("{:.3}", r.ratio),
+                if r.regression {
+                    "REGRESSION".into()
+                } else {
+                    String::new()
+                },
+            ]
+        })
+        .collect();
+    print_table(
+        &["kernel", "shape", "A GFLOP/s", "B GFLOP/s", "B/A", ""],
+        &table,
+    );
+    let regressions = ratios.iter().filter(|r| r.regression).count();
+    println!(
+        "{} kernel(s) compared, {regressions} slower by more than 10%",
+        ratios.len()
+    );
+    Ok(())
 }

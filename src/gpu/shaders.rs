@@ -34,6 +34,8 @@ builtin_shaders!(
     "loss/argmax_correct.wgsl",
     "optim/sgd.wgsl",
     "optim/adam.wgsl",
+    "bench/fma.wgsl",
+    "bench/copy.wgsl",
 );
 
 /// Directory that overrides the built-in shaders, if the user set one.
