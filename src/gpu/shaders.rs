@@ -31,6 +31,23 @@ builtin_shaders!(
     "loss/argmax_correct.wgsl",
     "optim/sgd.wgsl",
     "optim/adam.wgsl",
+    "conv2d/fwd_direct.wgsl",
+    "conv2d/dgrad_direct.wgsl",
+    "conv2d/wgrad_direct.wgsl",
+    "conv2d/wgrad_reduce.wgsl",
+    "conv2d/fwd_igemm_tiled.wgsl",
+    "conv2d/dgrad_igemm_tiled.wgsl",
+    "conv2d/wgrad_splitk_tiled.wgsl",
+    "conv2d/fwd_igemm_sgbc_s8.wgsl",
+    "conv2d/fwd_igemm_sgbc_s16.wgsl",
+    "conv2d/dgrad_igemm_sgbc_s8.wgsl",
+    "conv2d/dgrad_igemm_sgbc_s16.wgsl",
+    "conv2d/wgrad_splitk_sgbc_s8.wgsl",
+    "conv2d/wgrad_splitk_sgbc_s16.wgsl",
+    "pool/max_fwd.wgsl",
+    "pool/max_bwd.wgsl",
+    "pool/gap_fwd.wgsl",
+    "pool/gap_bwd.wgsl",
 );
 
 /// Directory that overrides the built-in shaders, if the user set one.
