@@ -4,7 +4,9 @@
 //! and after), so per-dispatch launch cost is amortised. Variants of one shape are timed
 //! round-robin and reported as medians, because the machines we run on are noisy.
 
+pub mod conv2d;
 pub mod matmul;
+pub mod pool;
 
 use crate::{Gpu, Result};
 use std::time::Instant;
