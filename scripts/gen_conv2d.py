@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "shaders" / "conv2d"
-TM = 64  # rows per sgbc workgroup
+TM = 64  # rows per sgbc workgroup (= per subgroup)
 
 UNIFORM = """struct Conv {
     n: u32, ci: u32, h: u32, w: u32,            // input X [N, Ci, H, W]
@@ -480,7 +480,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
 # workgroup covers the 64 output channels of a typical layer either way.
 COLS = {8: 8, 16: 4}
 
-for pas in ("fwd", "dgrad", "wgrad"):
-    (OUT / FILE[(pas, "tiled")]).write_text(tiled(pas))
-    for sg, cp in COLS.items():
-        (OUT / FILE[(pas, "sgbc")].format(sg=sg)).write_text(sgbc(pas, sg, cp))
+if __name__ == "__main__":
+    import os, sys
+    if len(sys.argv) > 1:  # experiments: gen_conv2d.py PASS SG TM COLS OUTFILE
+        pas, sg, tm, cp, out = sys.argv[1:6]
+        TM = int(tm)
+        Path(out).write_text(sgbc(pas, int(sg), int(cp)))
+        sys.exit(0)
+    for pas in ("fwd", "dgrad", "wgrad"):
+        (OUT / FILE[(pas, "tiled")]).write_text(tiled(pas))
+        for sg, cp in COLS.items():
+            (OUT / FILE[(pas, "sgbc")].format(sg=sg)).write_text(sgbc(pas, sg, cp))

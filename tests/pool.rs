@@ -21,6 +21,8 @@ fn max_pool_matches_reference() {
         ([1, 4, 7, 5], 2, 3),
         ([3, 2, 4, 4], 4, 1),
         ([1, 1, 1, 1], 1, 1),
+        ([2, 3, 16, 12], 2, 2), // planes large enough for the per-plane grid
+        ([2, 2, 7, 9], 2, 2),   // non-overlapping windows that leave the last row and column out
     ];
     for (i, &(shape, k, s)) in cases.iter().enumerate() {
         let g = PoolGeometry::new(&shape, k, s, "test").unwrap();

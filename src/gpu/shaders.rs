@@ -46,6 +46,7 @@ builtin_shaders!(
     "conv2d/wgrad_splitk_sgbc_s16.wgsl",
     "pool/max_fwd.wgsl",
     "pool/max_bwd.wgsl",
+    "pool/max_bwd_scatter.wgsl",
     "pool/gap_fwd.wgsl",
     "pool/gap_bwd.wgsl",
 );

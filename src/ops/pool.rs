@@ -70,29 +70,81 @@ impl PoolGeometry {
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct PoolUniform {
+    /// First plane of this dispatch (planes beyond the per-dimension workgroup limit are split).
+    plane0: u32,
+    /// Planes in this dispatch.
     planes: u32,
+    /// 1: one flat index over all planes (small planes), 0: planes on the grid's y axis.
+    flat: u32,
+    _pad0: u32,
     h: u32,
     w: u32,
     oh: u32,
     ow: u32,
     k: u32,
     s: u32,
-    _pad: u32,
+    _pad: [u32; 2],
 }
 
 impl PoolUniform {
     fn new(g: &PoolGeometry) -> PoolUniform {
         PoolUniform {
-            planes: (g.n * g.c) as u32,
+            plane0: 0,
+            planes: 0,
+            flat: 0,
+            _pad0: 0,
             h: g.h as u32,
             w: g.w as u32,
             oh: g.oh as u32,
             ow: g.ow as u32,
             k: g.k as u32,
             s: g.stride as u32,
-            _pad: 0,
+            _pad: [0; 2],
         }
     }
+}
+
+/// Dispatch `file` over `planes` planes of `per_plane` invocations each, in workgroups of 64.
+/// Planes of 32 or more invocations go on the grid's y axis so kernels need no per-element
+/// division (integer division is slow on CPU adapters), in chunks of at most the device's
+/// per-dimension workgroup limit; smaller planes use one flat index (one division) so lanes are
+/// not left idle. `uniform(plane0, planes, flat)` gives each dispatch's uniform bytes.
+fn per_plane(
+    gpu: &crate::Gpu,
+    file: &str,
+    uniform: impl Fn(u32, u32, u32) -> Vec<u8>,
+    bindings: &[crate::gpu::Binding<'_>],
+    per_plane: usize,
+    planes: usize,
+) -> Result<()> {
+    let b = || -> Vec<crate::gpu::Binding<'_>> {
+        // Binding is not Clone; rebuild the list from the same buffers.
+        bindings
+            .iter()
+            .map(|crate::gpu::Binding::Buffer(buf)| crate::gpu::Binding::Buffer(buf))
+            .collect()
+    };
+    if per_plane < 32 {
+        let u = uniform(0, planes as u32, 1);
+        return gpu.dispatch(file, &[], &u, &b(), grid_1d_64(per_plane * planes));
+    }
+    let max = gpu.limits().max_compute_workgroups_per_dimension as usize;
+    let mut plane0 = 0;
+    while plane0 < planes {
+        let count = (planes - plane0).min(max);
+        let groups = [per_plane.div_ceil(64) as u32, count as u32, 1];
+        let u = uniform(plane0 as u32, count as u32, 0);
+        gpu.dispatch(file, &[], &u, &b(), groups)?;
+        plane0 += count;
+    }
+    Ok(())
+}
+
+/// Workgroups of 64 for `n` invocations on a 2-D grid (flattened with `num_workgroups.x`).
+fn grid_1d_64(n: usize) -> [u32; 3] {
+    let groups = n.div_ceil(64).max(1);
+    let x = groups.min(65535);
+    [x as u32, groups.div_ceil(x) as u32, 1]
 }
 
 /// Max pooling forward: returns Y `[N, C, oH, oW]` and the argmax `[N, C, oH, oW]` (u32, the
@@ -104,12 +156,22 @@ pub fn max_pool2d(x: &Tensor, k: usize, stride: usize) -> Result<(Tensor, Tensor
     let gpu = x.gpu();
     let y = Tensor::uninit(gpu, &g.y_shape(), DType::F32)?;
     let arg = Tensor::uninit(gpu, &g.y_shape(), DType::U32)?;
-    gpu.dispatch(
+    let u = PoolUniform::new(&g);
+    per_plane(
+        gpu,
         "pool/max_fwd.wgsl",
-        &[],
-        bytemuck::bytes_of(&PoolUniform::new(&g)),
+        |plane0, planes, flat| {
+            bytemuck::bytes_of(&PoolUniform {
+                plane0,
+                planes,
+                flat,
+                ..u
+            })
+            .to_vec()
+        },
         &[x.binding(), y.binding(), arg.binding()],
-        grid_1d(g.y_len()),
+        g.oh * g.ow,
+        g.n * g.c,
     )?;
     Ok((y, arg))
 }
@@ -130,13 +192,40 @@ pub fn max_pool2d_backward(
     argmax.expect_shape(&g.y_shape(), OP, "argmax")?;
     let gpu = dy.gpu();
     let dx = Tensor::uninit(gpu, &g.x_shape(), DType::F32)?;
-    gpu.dispatch(
-        "pool/max_bwd.wgsl",
-        &[],
-        bytemuck::bytes_of(&PoolUniform::new(&g)),
-        &[dy.binding(), argmax.binding(), dx.binding()],
-        grid_1d(g.x_len()),
-    )?;
+    let u = PoolUniform::new(&g);
+    let uniform = |plane0, planes, flat| {
+        bytemuck::bytes_of(&PoolUniform {
+            plane0,
+            planes,
+            flat,
+            ..u
+        })
+        .to_vec()
+    };
+    let bindings = [dy.binding(), argmax.binding(), dx.binding()];
+    if k <= stride {
+        // Non-overlapping windows: each output scatters its window. Zero what no window covers.
+        if k < stride || g.oh * k != g.h || g.ow * k != g.w {
+            gpu.zero(dx.buffer());
+        }
+        per_plane(
+            gpu,
+            "pool/max_bwd_scatter.wgsl",
+            uniform,
+            &bindings,
+            g.oh * g.ow,
+            g.n * g.c,
+        )?;
+    } else {
+        per_plane(
+            gpu,
+            "pool/max_bwd.wgsl",
+            uniform,
+            &bindings,
+            g.h * g.w,
+            g.n * g.c,
+        )?;
+    }
     Ok(dx)
 }
 
@@ -175,13 +264,16 @@ pub fn global_avg_pool_backward(dy: &Tensor, x_shape: &[usize]) -> Result<Tensor
     dy.expect_shape(&x_shape[..2], OP, "output gradient")?;
     let gpu = dy.gpu();
     let dx = Tensor::uninit(gpu, x_shape, DType::F32)?;
-    let u = [planes as u32, hw as u32, 0, 0];
-    gpu.dispatch(
+    per_plane(
+        gpu,
         "pool/gap_bwd.wgsl",
-        &[],
-        bytemuck::cast_slice(&u),
+        |plane0, planes, flat| {
+            bytemuck::cast_slice(&[plane0, planes, flat, 0, hw as u32, 0, 0, 0, 0, 0, 0, 0])
+                .to_vec()
+        },
         &[dy.binding(), dx.binding()],
-        grid_1d(planes * hw),
+        hw,
+        planes,
     )?;
     Ok(dx)
 }
