@@ -21,15 +21,16 @@ type Case = (
 );
 
 const CASES: &[Case] = &[
-    (1, 1, 7, 9, 5, 3, 3, 1, 1),   // one input channel, odd H/W, batch 1
-    (2, 3, 9, 7, 70, 5, 5, 2, 2),  // three input channels, Co past one tile, 5x5, stride 2, pad 2
-    (2, 5, 6, 6, 3, 1, 1, 1, 0),   // 1x1 kernel
-    (1, 4, 5, 5, 9, 5, 5, 1, 0),   // spatial size equal to the kernel: 1x1 output
-    (3, 2, 8, 5, 4, 3, 3, 2, 1),   // stride 2, pad 1, even/odd sizes
-    (2, 66, 5, 5, 7, 3, 3, 1, 1),  // Ci past one tile (input-gradient columns)
-    (1, 3, 4, 4, 2, 3, 3, 1, 2),   // padding 2 with a 3x3 kernel
-    (4, 2, 12, 12, 5, 3, 3, 1, 1), // long enough for a split weight gradient
-    (8, 3, 16, 16, 4, 3, 3, 1, 0), // first-layer-like: more splits
+    (1, 1, 7, 9, 5, 3, 3, 1, 1),    // one input channel, odd H/W, batch 1
+    (2, 3, 9, 7, 70, 5, 5, 2, 2),   // three input channels, Co past one tile, 5x5, stride 2, pad 2
+    (2, 5, 6, 6, 3, 1, 1, 1, 0),    // 1x1 kernel
+    (1, 4, 5, 5, 9, 5, 5, 1, 0),    // spatial size equal to the kernel: 1x1 output
+    (3, 2, 8, 5, 4, 3, 3, 2, 1),    // stride 2, pad 1, even/odd sizes
+    (2, 66, 5, 5, 7, 3, 3, 1, 1),   // Ci past one tile (input-gradient columns)
+    (1, 3, 4, 4, 2, 3, 3, 1, 2),    // padding 2 with a 3x3 kernel
+    (4, 2, 12, 12, 5, 3, 3, 1, 1),  // long enough for a split weight gradient
+    (8, 3, 16, 16, 4, 3, 3, 1, 0),  // first-layer-like: more splits
+    (70, 1, 32, 32, 2, 1, 1, 1, 0), // N*oH*oW past 65535, llvmpipe's loop-iteration cap
 ];
 
 fn geometry(c: &Case) -> Geometry {

@@ -431,20 +431,32 @@ pub fn backward_input(
     Ok(dx)
 }
 
-/// How the weight gradient's reduction over P = N·oH·oW is split: (splits, chunk length).
-/// Enough workgroups to keep every core busy, chunks of at least 256 pixels, partials under
-/// 64 MiB.
+/// llvmpipe ends a shader loop after 65535 iterations in total (across entries of an inner
+/// loop), so no kernel may loop longer than this; the weight gradient splits its reduction to
+/// stay under it.
+const MAX_LOOP: usize = 32768;
+
+/// How the weight gradient's reduction over P = N·oH·oW is split: (splits, chunk length). For
+/// the direct kernel the chunk counts images; for the GEMM kernels, output pixels. Enough
+/// workgroups to keep every core busy, chunks of at least 256 pixels, partials under 64 MiB,
+/// and no loop over more than `MAX_LOOP` iterations.
 pub fn wgrad_split(g: &Geometry, gpu: &Gpu, variant: Variant) -> (usize, usize) {
     let p = g.n * g.oh * g.ow;
     if variant == Variant::Direct {
-        return (1, p);
+        let images = (MAX_LOOP / (g.oh * g.ow)).clamp(1, g.n);
+        return (g.n.div_ceil(images), images);
     }
     let tiles = g.co.div_ceil(64) * (g.ci * g.kh * g.kw).div_ceil(64);
     let want_groups: usize = if gpu.is_cpu() { 64 } else { 512 };
     let by_groups = want_groups.div_ceil(tiles);
     let by_length = (p / 256).max(1);
     let by_memory = ((64usize << 20) / (4 * g.w_len())).max(1);
-    let splits = by_groups.min(by_length).min(by_memory).clamp(1, 256);
+    let by_loop = p.div_ceil(4 * MAX_LOOP);
+    let splits = by_groups
+        .min(by_length)
+        .min(by_memory)
+        .max(by_loop)
+        .clamp(1, 4096);
     // Chunks are a multiple of 16 (the tiled kernel's step) so every chunk but the last is full.
     let chunk = p.div_ceil(splits).next_multiple_of(16);
     (p.div_ceil(chunk), chunk)
@@ -467,24 +479,19 @@ pub fn backward_weight(
     variant.check(Pass::WeightGrad, gpu)?;
     let dw = Tensor::uninit(gpu, &g.w_shape(), DType::F32)?;
     let (file, rows, cols) = variant.shader(Pass::WeightGrad, gpu);
-    if variant == Variant::Direct {
-        let uniform = ConvUniform::new(&g, 0, 0);
-        gpu.dispatch(
-            file,
-            &[],
-            bytemuck::bytes_of(&uniform),
-            &[dy.binding(), x.binding(), dw.binding()],
-            grid_1d(g.w_len()),
-        )?;
-        return Ok(dw);
-    }
     let (splits, chunk) = wgrad_split(&g, gpu, variant);
     let uniform = ConvUniform::new(&g, 0, chunk);
-    let groups = [
-        (g.ci * g.kh * g.kw).div_ceil(cols) as u32,
-        g.co.div_ceil(rows) as u32,
-        splits as u32,
-    ];
+    let groups = match variant {
+        Variant::Direct => {
+            let [x, y, _] = grid_1d(g.w_len());
+            [x, y, splits as u32]
+        }
+        _ => [
+            (g.ci * g.kh * g.kw).div_ceil(cols) as u32,
+            g.co.div_ceil(rows) as u32,
+            splits as u32,
+        ],
+    };
     if splits == 1 {
         gpu.dispatch(
             file,
