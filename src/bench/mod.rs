@@ -5,8 +5,10 @@
 //! round-robin and reported as medians, because the machines we run on are noisy.
 
 pub mod compare;
+pub mod conv2d;
 pub mod matmul;
 pub mod peak;
+pub mod pool;
 
 use crate::{Gpu, Result};
 use std::time::Instant;

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// What to benchmark: matmul, or data (image decoding + augmentation throughput).
+    /// What to benchmark: matmul, conv2d, pool, or data (image decoding + augmentation throughput).
     #[arg(default_value = "matmul")]
     pub op: String,
-    /// Variant id to time, or `all`.
+    /// Variant id to time, or `all` (conv2d also takes `direct`, `tiled`, `sgbc`).
     #[arg(long, default_value = "all")]
     pub variant: String,
-    /// Shape set: `default` or `tiny`.
+    /// Shape set: `default` or `tiny` (conv2d also: conv64, vgg16-32, vgg16-224, digits).
     #[arg(long, default_value = "default")]
     pub shapes: String,
     /// Timed samples per variant and shape (round-robin; the median is reported).
@@ -97,9 +97,22 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             };
             bench::matmul::run(&gpu, cases, &variants, args.repeat.max(1), args.unchecked)?
         }
+        "conv2d" => conv2d_rows(&gpu, args)?,
+        "pool" => {
+            let cases = match args.shapes.as_str() {
+                "default" => bench::pool::DEFAULT,
+                "tiny" => bench::pool::TINY,
+                other => {
+                    return Err(Error::input(format!(
+                        "--shapes {other}: unknown for pool; use default or tiny"
+                    )))
+                }
+            };
+            bench::pool::run(&gpu, cases, args.repeat.max(1))?
+        }
         other => {
             return Err(Error::input(format!(
-                "dak bench {other}: unknown op; known: matmul, data"
+                "dak bench {other}: unknown op; known: matmul, conv2d, pool, data"
             )))
         }
     };
@@ -113,6 +126,32 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         crate::io::write_atomic(path, text.as_bytes())?;
     }
     Ok(())
+}
+
+fn conv2d_rows(gpu: &Gpu, args: &BenchArgs) -> Result<Vec<BenchRow>> {
+    use crate::ops::conv2d::{Pass, Variant as Conv};
+    let (passes, variants) = match args.variant.as_str() {
+        "all" => (Pass::ALL.to_vec(), Conv::ALL.to_vec()),
+        name => match Conv::ALL.into_iter().find(|v| v.name() == name) {
+            Some(v) => (Pass::ALL.to_vec(), vec![v]),
+            None => {
+                let (p, v) = Conv::from_id(name).ok_or_else(|| {
+                    Error::input(format!(
+                        "--variant {name}: unknown; use all, direct, tiled, sgbc or an id like conv2d.fwd.igemm_sgbc"
+                    ))
+                })?;
+                (vec![p], vec![v])
+            }
+        },
+    };
+    let cases = bench::conv2d::cases(&args.shapes).ok_or_else(|| {
+        Error::input(format!(
+            "--shapes {}: unknown for conv2d; use {}",
+            args.shapes,
+            bench::conv2d::SHAPE_SETS
+        ))
+    })?;
+    bench::conv2d::run(gpu, &cases, &passes, &variants, args.repeat.max(1))
 }
 
 fn print_rows(rows: &[BenchRow]) {

@@ -5,6 +5,7 @@ use crate::{Error, Result};
 use std::sync::Arc;
 
 /// A resource bound to a kernel, in binding order after the uniform at binding 0.
+#[derive(Clone, Copy)]
 pub enum Binding<'a> {
     /// The first `len` bytes of a pooled buffer (read-only or read-write is the shader's choice).
     Buffer(&'a GpuBuffer),

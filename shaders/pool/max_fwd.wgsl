@@ -1,0 +1,49 @@
+// pool.max_fwd — 2-D max pooling, kernel k x k, stride s, no padding, NCHW.
+// Y[nc, oy, ox] = max over the window X[nc, oy*s + i, ox*s + j] (i, j < k);
+// A[nc, oy, ox] = index (iy*W + ix) inside the plane of the first maximum (row-major order),
+// saved for the backward pass. One invocation per output element; workgroup 64; grid: see
+// locate() (planes on the y axis when planes are large, one flat index when they are small).
+
+// plane0: first plane of this dispatch; planes: planes in it; flat: 1 = flat mode (see locate).
+struct Pool { plane0: u32, planes: u32, flat: u32, _pad: u32, h: u32, w: u32, oh: u32, ow: u32, k: u32, s: u32, _a: u32, _b: u32 }
+
+@group(0) @binding(0) var<uniform> p: Pool;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> arg: array<u32>;
+
+// (plane, position in plane) of this invocation; position >= per_plane means none. Per-plane mode:
+// gid.x = position, gid.y + plane0 = plane (no division). Flat mode (small planes): one index
+// over all planes, split with one division.
+fn locate(gid: vec3<u32>, nwg: vec3<u32>, per_plane: u32) -> vec2<u32> {
+    if (p.flat == 0u) { return vec2<u32>(gid.y + p.plane0, gid.x); }
+    let i = gid.y * nwg.x * 64u + gid.x;
+    let plane = i / per_plane;
+    return vec2<u32>(plane, select(i - plane * per_plane, per_plane, plane >= p.planes));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let loc = locate(gid, nwg, p.oh * p.ow);
+    let plane_i = loc.x;
+    let at_out = loc.y;
+    if (at_out >= p.oh * p.ow) { return; }
+    let oy = at_out / p.ow;
+    let ox = at_out - oy * p.ow;
+    let i = plane_i * p.oh * p.ow + at_out;
+    let plane = plane_i * p.h * p.w;
+    var best_at = (oy * p.s) * p.w + ox * p.s;
+    var best = x[plane + best_at];
+    for (var dy = 0u; dy < p.k; dy++) {
+        for (var dx = 0u; dx < p.k; dx++) {
+            let at = (oy * p.s + dy) * p.w + ox * p.s + dx;
+            let v = x[plane + at];
+            if (v > best) {
+                best = v;
+                best_at = at;
+            }
+        }
+    }
+    y[i] = best;
+    arg[i] = best_at;
+}

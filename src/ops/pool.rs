@@ -1,0 +1,326 @@
+//! Pooling over NCHW tensors: 2-D max pooling (kernel k, stride s, no padding) that saves its
+//! argmax for the backward pass, and global average pooling `[N, C, H, W] -> [N, C]`.
+//! Flatten is a free reshape ([`Tensor::reshape`]).
+//!
+//! Max-pool backward gathers: each input element sums the gradients of the windows whose saved
+//! argmax is that element, so overlapping windows (3x3 stride 2) need no atomics.
+
+use super::grid_1d;
+use crate::{DType, Error, Result, Tensor};
+
+/// Shapes of one max-pool: input `[n, c, h, w]`, output `[n, c, oh, ow]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PoolGeometry {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl PoolGeometry {
+    /// Check an NCHW input shape against a `k`x`k` window with stride `stride`.
+    pub fn new(x_shape: &[usize], k: usize, stride: usize, op: &str) -> Result<PoolGeometry> {
+        let [n, c, h, w] = match *x_shape {
+            [a, b, c, d] => [a, b, c, d],
+            _ => {
+                return Err(Error::input(format!(
+                    "{op}: input must be 4-D (NCHW), got shape {x_shape:?}"
+                )))
+            }
+        };
+        if k == 0 || stride == 0 {
+            return Err(Error::input(format!(
+                "{op}: kernel {k} and stride {stride} must be at least 1"
+            )));
+        }
+        if x_shape.contains(&0) || k > h || k > w {
+            return Err(Error::input(format!(
+                "{op}: window {k}x{k} does not fit input {x_shape:?}: the output would be empty"
+            )));
+        }
+        Ok(PoolGeometry {
+            n,
+            c,
+            h,
+            w,
+            k,
+            stride,
+            oh: (h - k) / stride + 1,
+            ow: (w - k) / stride + 1,
+        })
+    }
+    pub fn x_shape(&self) -> [usize; 4] {
+        [self.n, self.c, self.h, self.w]
+    }
+    pub fn y_shape(&self) -> [usize; 4] {
+        [self.n, self.c, self.oh, self.ow]
+    }
+    pub fn x_len(&self) -> usize {
+        self.n * self.c * self.h * self.w
+    }
+    pub fn y_len(&self) -> usize {
+        self.n * self.c * self.oh * self.ow
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct PoolUniform {
+    /// First plane of this dispatch (planes beyond the per-dimension workgroup limit are split).
+    plane0: u32,
+    /// Planes in this dispatch.
+    planes: u32,
+    /// 1: one flat index over all planes (small planes), 0: planes on the grid's y axis.
+    flat: u32,
+    _pad0: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    s: u32,
+    _pad: [u32; 2],
+}
+
+impl PoolUniform {
+    fn new(g: &PoolGeometry) -> PoolUniform {
+        PoolUniform {
+            plane0: 0,
+            planes: 0,
+            flat: 0,
+            _pad0: 0,
+            h: g.h as u32,
+            w: g.w as u32,
+            oh: g.oh as u32,
+            ow: g.ow as u32,
+            k: g.k as u32,
+            s: g.stride as u32,
+            _pad: [0; 2],
+        }
+    }
+}
+
+/// Dispatch `file` over `planes` planes of `per_plane` invocations each, in workgroups of 64.
+/// Planes of 32 or more invocations go on the grid's y axis so kernels need no per-element
+/// division (integer division is slow on CPU adapters), in chunks of at most the device's
+/// per-dimension workgroup limit; smaller planes use one flat index (one division) so lanes are
+/// not left idle. `uniform(plane0, planes, flat)` gives each dispatch's uniform bytes.
+fn per_plane(
+    gpu: &crate::Gpu,
+    file: &str,
+    uniform: impl Fn(u32, u32, u32) -> Vec<u8>,
+    bindings: &[crate::gpu::Binding<'_>],
+    per_plane: usize,
+    planes: usize,
+) -> Result<()> {
+    if per_plane < 32 {
+        let u = uniform(0, planes as u32, 1);
+        return gpu.dispatch(file, &[], &u, bindings, grid_1d_64(per_plane * planes));
+    }
+    let max = gpu.limits().max_compute_workgroups_per_dimension as usize;
+    let mut plane0 = 0;
+    while plane0 < planes {
+        let count = (planes - plane0).min(max);
+        let groups = [per_plane.div_ceil(64) as u32, count as u32, 1];
+        let u = uniform(plane0 as u32, count as u32, 0);
+        gpu.dispatch(file, &[], &u, bindings, groups)?;
+        plane0 += count;
+    }
+    Ok(())
+}
+
+/// Workgroups of 64 for `n` invocations on a 2-D grid (flattened with `num_workgroups.x`).
+fn grid_1d_64(n: usize) -> [u32; 3] {
+    let groups = n.div_ceil(64).max(1);
+    let x = groups.min(65535);
+    [x as u32, groups.div_ceil(x) as u32, 1]
+}
+
+/// Max pooling forward: returns Y `[N, C, oH, oW]` and the argmax `[N, C, oH, oW]` (u32, the
+/// index `iy*W + ix` inside each input plane of the first maximum in row-major window order).
+pub fn max_pool2d(x: &Tensor, k: usize, stride: usize) -> Result<(Tensor, Tensor)> {
+    const OP: &str = "max_pool2d";
+    let g = PoolGeometry::new(x.shape(), k, stride, OP)?;
+    x.expect_dtype(DType::F32, OP)?;
+    let gpu = x.gpu();
+    let y = Tensor::uninit(gpu, &g.y_shape(), DType::F32)?;
+    let arg = Tensor::uninit(gpu, &g.y_shape(), DType::U32)?;
+    let u = PoolUniform::new(&g);
+    per_plane(
+        gpu,
+        "pool/max_fwd.wgsl",
+        |plane0, planes, flat| {
+            bytemuck::bytes_of(&PoolUniform {
+                plane0,
+                planes,
+                flat,
+                ..u
+            })
+            .to_vec()
+        },
+        &[x.binding(), y.binding(), arg.binding()],
+        g.oh * g.ow,
+        g.n * g.c,
+    )?;
+    Ok((y, arg))
+}
+
+/// Max pooling backward: dX `[N, C, H, W]` (`x_shape`) from dY and the saved argmax.
+pub fn max_pool2d_backward(
+    dy: &Tensor,
+    argmax: &Tensor,
+    x_shape: &[usize],
+    k: usize,
+    stride: usize,
+) -> Result<Tensor> {
+    const OP: &str = "max_pool2d backward";
+    let g = PoolGeometry::new(x_shape, k, stride, OP)?;
+    dy.expect_dtype(DType::F32, OP)?;
+    argmax.expect_dtype(DType::U32, OP)?;
+    dy.expect_shape(&g.y_shape(), OP, "output gradient")?;
+    argmax.expect_shape(&g.y_shape(), OP, "argmax")?;
+    let gpu = dy.gpu();
+    let dx = Tensor::uninit(gpu, &g.x_shape(), DType::F32)?;
+    let u = PoolUniform::new(&g);
+    let uniform = |plane0, planes, flat| {
+        bytemuck::bytes_of(&PoolUniform {
+            plane0,
+            planes,
+            flat,
+            ..u
+        })
+        .to_vec()
+    };
+    let bindings = [dy.binding(), argmax.binding(), dx.binding()];
+    if k <= stride {
+        // Non-overlapping windows: each output scatters its window. Zero what no window covers.
+        if k < stride || g.oh * k != g.h || g.ow * k != g.w {
+            gpu.zero(dx.buffer());
+        }
+        per_plane(
+            gpu,
+            "pool/max_bwd_scatter.wgsl",
+            uniform,
+            &bindings,
+            g.oh * g.ow,
+            g.n * g.c,
+        )?;
+    } else {
+        per_plane(
+            gpu,
+            "pool/max_bwd.wgsl",
+            uniform,
+            &bindings,
+            g.h * g.w,
+            g.n * g.c,
+        )?;
+    }
+    Ok(dx)
+}
+
+fn nchw(shape: &[usize], op: &str) -> Result<(usize, usize)> {
+    match *shape {
+        [n, c, h, w] => Ok((n * c, h * w)),
+        _ => Err(Error::input(format!(
+            "{op}: input must be 4-D (NCHW), got shape {shape:?}"
+        ))),
+    }
+}
+
+/// Global average pooling `[N, C, H, W] -> [N, C]`.
+pub fn global_avg_pool(x: &Tensor) -> Result<Tensor> {
+    const OP: &str = "global_avg_pool";
+    let (planes, hw) = nchw(x.shape(), OP)?;
+    x.expect_dtype(DType::F32, OP)?;
+    let gpu = x.gpu();
+    let y = Tensor::uninit(gpu, &x.shape()[..2], DType::F32)?;
+    let u = [planes as u32, hw as u32, 0, 0];
+    gpu.dispatch(
+        "pool/gap_fwd.wgsl",
+        &[],
+        bytemuck::cast_slice(&u),
+        &[x.binding(), y.binding()],
+        grid_1d(planes),
+    )?;
+    Ok(y)
+}
+
+/// Global average pooling backward: dX `[N, C, H, W]` (`x_shape`) = dY `[N, C]` / (H·W).
+pub fn global_avg_pool_backward(dy: &Tensor, x_shape: &[usize]) -> Result<Tensor> {
+    const OP: &str = "global_avg_pool backward";
+    let (planes, hw) = nchw(x_shape, OP)?;
+    dy.expect_dtype(DType::F32, OP)?;
+    dy.expect_shape(&x_shape[..2], OP, "output gradient")?;
+    let gpu = dy.gpu();
+    let dx = Tensor::uninit(gpu, x_shape, DType::F32)?;
+    per_plane(
+        gpu,
+        "pool/gap_bwd.wgsl",
+        |plane0, planes, flat| {
+            bytemuck::cast_slice(&[plane0, planes, flat, 0, hw as u32, 0, 0, 0, 0, 0, 0, 0])
+                .to_vec()
+        },
+        &[dy.binding(), dx.binding()],
+        hw,
+        planes,
+    )?;
+    Ok(dx)
+}
+
+/// Plain-Rust oracles.
+pub mod reference {
+    use super::PoolGeometry;
+
+    /// Max pooling: (Y, argmax as `iy*W + ix` of the first maximum in the window).
+    pub fn max_pool2d(g: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
+        let mut y = Vec::with_capacity(g.y_len());
+        let mut arg = Vec::with_capacity(g.y_len());
+        for plane in 0..g.n * g.c {
+            let xp = &x[plane * g.h * g.w..(plane + 1) * g.h * g.w];
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let mut best_at = oy * g.stride * g.w + ox * g.stride;
+                    for dy in 0..g.k {
+                        for dx in 0..g.k {
+                            let at = (oy * g.stride + dy) * g.w + ox * g.stride + dx;
+                            if xp[at] > xp[best_at] {
+                                best_at = at;
+                            }
+                        }
+                    }
+                    y.push(xp[best_at]);
+                    arg.push(best_at as u32);
+                }
+            }
+        }
+        (y, arg)
+    }
+
+    /// Max pooling backward: each output's gradient goes to its argmax (summed where windows
+    /// overlap).
+    pub fn max_pool2d_backward(g: &PoolGeometry, dy: &[f32], arg: &[u32]) -> Vec<f32> {
+        let mut dx = vec![0f64; g.x_len()];
+        let plane_out = g.oh * g.ow;
+        for (o, (&d, &a)) in dy.iter().zip(arg).enumerate() {
+            dx[(o / plane_out) * g.h * g.w + a as usize] += d as f64;
+        }
+        dx.into_iter().map(|v| v as f32).collect()
+    }
+
+    /// Global average pooling over planes of `hw` elements.
+    pub fn global_avg_pool(x: &[f32], hw: usize) -> Vec<f32> {
+        x.chunks(hw)
+            .map(|p| (p.iter().map(|&v| v as f64).sum::<f64>() / hw as f64) as f32)
+            .collect()
+    }
+
+    pub fn global_avg_pool_backward(dy: &[f32], hw: usize) -> Vec<f32> {
+        dy.iter()
+            .flat_map(|&d| std::iter::repeat_n((d as f64 / hw as f64) as f32, hw))
+            .collect()
+    }
+}

@@ -1,0 +1,343 @@
+//! conv2d: every pass and variant against the CPU reference on awkward shapes, a small
+//! conv-relu-pool-conv-relu-pool stack forward and backward, and bad input.
+//! Shapes are tiny: lavapipe is slow and each unrolled kernel compiles once per run.
+mod common;
+use common::*;
+use dak::ops::conv2d::{self, reference, Geometry, Pass, Spec, Variant};
+use dak::ops::{elementwise as ew, pool};
+use dak::{Error, Tensor};
+
+/// (n, ci, h, w, co, kh, kw, stride, pad)
+type Case = (
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+);
+
+const CASES: &[Case] = &[
+    (1, 1, 7, 9, 5, 3, 3, 1, 1),    // one input channel, odd H/W, batch 1
+    (2, 3, 9, 7, 70, 5, 5, 2, 2),   // three input channels, Co past one tile, 5x5, stride 2, pad 2
+    (2, 5, 6, 6, 3, 1, 1, 1, 0),    // 1x1 kernel
+    (1, 4, 5, 5, 9, 5, 5, 1, 0),    // spatial size equal to the kernel: 1x1 output
+    (3, 2, 8, 5, 4, 3, 3, 2, 1),    // stride 2, pad 1, even/odd sizes
+    (2, 66, 5, 5, 7, 3, 3, 1, 1),   // Ci past one tile (input-gradient columns)
+    (1, 3, 4, 4, 2, 3, 3, 1, 2),    // padding 2 with a 3x3 kernel
+    (4, 2, 12, 12, 5, 3, 3, 1, 1),  // long enough for a split weight gradient
+    (8, 3, 16, 16, 4, 3, 3, 1, 0),  // first-layer-like: more splits
+    (70, 1, 32, 32, 2, 1, 1, 1, 0), // N*oH*oW past 65535, llvmpipe's loop-iteration cap
+];
+
+fn geometry(c: &Case) -> Geometry {
+    let &(n, ci, h, w, co, kh, kw, s, p) = c;
+    Geometry::new(&[n, ci, h, w], &[co, ci, kh, kw], Spec::new(s, p), "test").unwrap()
+}
+
+fn variants() -> Vec<Variant> {
+    let gpu = gpu();
+    Variant::ALL
+        .into_iter()
+        .filter(|v| v.supported(&gpu))
+        .collect()
+}
+
+#[test]
+fn every_pass_and_variant_matches_reference() {
+    let gpu = gpu();
+    for (i, c) in CASES.iter().enumerate() {
+        let g = geometry(c);
+        let seed = 10 * i as u64;
+        let x = values(g.x_len(), seed + 1);
+        let w = values(g.w_len(), seed + 2);
+        let b = values(g.co, seed + 3);
+        let dy: Vec<f32> = values(g.y_len(), seed + 4)
+            .iter()
+            .map(|v| 2.0 * v + 0.25)
+            .collect();
+        let tx = Tensor::from_slice(&gpu, &x, &g.x_shape()).unwrap();
+        let tw = Tensor::from_slice(&gpu, &w, &g.w_shape()).unwrap();
+        let tb = Tensor::from_slice(&gpu, &b, &[g.co]).unwrap();
+        let tdy = Tensor::from_slice(&gpu, &dy, &g.y_shape()).unwrap();
+        let (with_bias, relu) = (i % 2 == 0, i % 3 != 1);
+        let want_y = reference::forward(&g, &x, &w, with_bias.then_some(&b[..]), relu);
+        let want_dx = reference::backward_input(&g, &dy, &w);
+        let want_dw = reference::backward_weight(&g, &dy, &x);
+        let k_fwd = g.ci * g.kh * g.kw;
+        let k_dgrad = g.co * g.kh * g.kw;
+        let k_wgrad = g.n * g.oh * g.ow;
+        for v in variants() {
+            let what = |p: Pass| format!("{} on {}", v.id(p), g.label());
+            let y = conv2d::forward(&tx, &tw, with_bias.then_some(&tb), relu, g.spec, v).unwrap();
+            assert_eq!(y.shape(), &g.y_shape());
+            assert_close(
+                &y.to_vec().unwrap(),
+                &want_y,
+                tol_for(k_fwd),
+                &what(Pass::Forward),
+            );
+            let dx = conv2d::backward_input(&tdy, &tw, &g.x_shape(), g.spec, v).unwrap();
+            assert_close(
+                &dx.to_vec().unwrap(),
+                &want_dx,
+                tol_for(k_dgrad),
+                &what(Pass::InputGrad),
+            );
+            let dw = conv2d::backward_weight(&tdy, &tx, &g.w_shape(), g.spec, v).unwrap();
+            assert_close(
+                &dw.to_vec().unwrap(),
+                &want_dw,
+                tol_for(k_wgrad),
+                &what(Pass::WeightGrad),
+            );
+        }
+    }
+}
+
+#[test]
+fn backward_computes_only_what_is_needed() {
+    let gpu = gpu();
+    let g = geometry(&CASES[0]);
+    let x = Tensor::from_slice(&gpu, &values(g.x_len(), 1), &g.x_shape()).unwrap();
+    let w = Tensor::from_slice(&gpu, &values(g.w_len(), 2), &g.w_shape()).unwrap();
+    let dy_host = values(g.y_len(), 3);
+    let dy = Tensor::from_slice(&gpu, &dy_host, &g.y_shape()).unwrap();
+    let v = Variant::default_for(&gpu);
+    let grads = conv2d::backward(&x, &w, &dy, g.spec, [false, true, true], v).unwrap();
+    assert!(grads.dx.is_none());
+    let db = grads.db.unwrap().to_vec().unwrap();
+    assert_close(
+        &db,
+        &reference::backward_bias(&g, &dy_host),
+        tol_for(g.n * g.oh * g.ow),
+        "bias gradient",
+    );
+    assert_eq!(grads.dw.unwrap().shape(), &g.w_shape());
+}
+
+#[test]
+fn ids_are_stable_and_defaults_follow_the_adapter() {
+    for p in Pass::ALL {
+        for v in Variant::ALL {
+            assert_eq!(Variant::from_id(v.id(p)), Some((p, v)));
+            assert!(v.id(p).starts_with(&format!("conv2d.{}.", p.short())));
+        }
+    }
+    assert_eq!(Variant::Subgroup.id(Pass::Forward), "conv2d.fwd.igemm_sgbc");
+    assert_eq!(Variant::Direct.id(Pass::WeightGrad), "conv2d.wgrad.direct");
+    let gpu = gpu();
+    let d = Variant::default_for(&gpu);
+    assert!(d.supported(&gpu));
+    if gpu.is_cpu() && Variant::Subgroup.supported(&gpu) {
+        assert_eq!(d, Variant::Subgroup);
+    }
+}
+
+/// conv(3->4, 3x3, p1)+ReLU, max-pool 2/2, conv(4->5, 3x3, p0)+ReLU, max-pool 3/1 (overlapping):
+/// GPU forward and backward (default variant) against the reference chain.
+#[test]
+fn conv_relu_pool_stack_forward_and_backward() {
+    let gpu = gpu();
+    let v = Variant::default_for(&gpu);
+    let g1 = Geometry::new(&[2, 3, 12, 11], &[4, 3, 3, 3], Spec::new(1, 1), "c1").unwrap();
+    let p1 = pool::PoolGeometry::new(&g1.y_shape(), 2, 2, "p1").unwrap();
+    let g2 = Geometry::new(&p1.y_shape(), &[5, 4, 3, 3], Spec::new(1, 0), "c2").unwrap();
+    let p2 = pool::PoolGeometry::new(&g2.y_shape(), 3, 1, "p2").unwrap();
+    let x = values(g1.x_len(), 21);
+    let w1 = values(g1.w_len(), 22);
+    let b1 = values(g1.co, 23);
+    let w2 = values(g2.w_len(), 24);
+    let b2 = values(g2.co, 25);
+    let up: Vec<f32> = values(p2.y_len(), 26)
+        .iter()
+        .map(|v| 3.0 * v - 0.5)
+        .collect();
+
+    // Reference chain.
+    let r1 = reference::forward(&g1, &x, &w1, Some(&b1), true);
+    let (q1, a1) = pool::reference::max_pool2d(&p1, &r1);
+    let r2 = reference::forward(&g2, &q1, &w2, Some(&b2), true);
+    let (q2, a2) = pool::reference::max_pool2d(&p2, &r2);
+    let d_r2 = ew::reference::relu_grad(&pool::reference::max_pool2d_backward(&p2, &up, &a2), &r2);
+    let want_dw2 = reference::backward_weight(&g2, &d_r2, &q1);
+    let want_db2 = reference::backward_bias(&g2, &d_r2);
+    let d_q1 = reference::backward_input(&g2, &d_r2, &w2);
+    let d_r1 =
+        ew::reference::relu_grad(&pool::reference::max_pool2d_backward(&p1, &d_q1, &a1), &r1);
+    let want_dw1 = reference::backward_weight(&g1, &d_r1, &x);
+    let want_db1 = reference::backward_bias(&g1, &d_r1);
+    let want_dx = reference::backward_input(&g1, &d_r1, &w1);
+
+    // GPU chain, one submit until the reads.
+    let t = |v: &[f32], s: &[usize]| Tensor::from_slice(&gpu, v, s).unwrap();
+    let tx = t(&x, &g1.x_shape());
+    let (tw1, tb1) = (t(&w1, &g1.w_shape()), t(&b1, &[g1.co]));
+    let (tw2, tb2) = (t(&w2, &g2.w_shape()), t(&b2, &[g2.co]));
+    let y1 = conv2d::forward(&tx, &tw1, Some(&tb1), true, g1.spec, v).unwrap();
+    let (z1, i1) = pool::max_pool2d(&y1, 2, 2).unwrap();
+    let y2 = conv2d::forward(&z1, &tw2, Some(&tb2), true, g2.spec, v).unwrap();
+    let (z2, i2) = pool::max_pool2d(&y2, 3, 1).unwrap();
+    let tup = t(&up, &p2.y_shape());
+    let dz2 = ew::relu_grad(
+        &pool::max_pool2d_backward(&tup, &i2, &g2.y_shape(), 3, 1).unwrap(),
+        &y2,
+    )
+    .unwrap();
+    let gr2 = conv2d::backward(&z1, &tw2, &dz2, g2.spec, [true, true, true], v).unwrap();
+    let dz1 = ew::relu_grad(
+        &pool::max_pool2d_backward(gr2.dx.as_ref().unwrap(), &i1, &g1.y_shape(), 2, 2).unwrap(),
+        &y1,
+    )
+    .unwrap();
+    let gr1 = conv2d::backward(&tx, &tw1, &dz1, g1.spec, [true, true, true], v).unwrap();
+
+    assert_close(&z2.to_vec().unwrap(), &q2, tol_for(36), "stack forward");
+    let tol = tol_for(g1.n * g1.oh * g1.ow);
+    assert_close(
+        &gr2.dw.unwrap().to_vec().unwrap(),
+        &want_dw2,
+        tol,
+        "stack dW2",
+    );
+    assert_close(
+        &gr2.db.unwrap().to_vec().unwrap(),
+        &want_db2,
+        tol,
+        "stack db2",
+    );
+    assert_close(
+        &gr1.dw.unwrap().to_vec().unwrap(),
+        &want_dw1,
+        tol,
+        "stack dW1",
+    );
+    assert_close(
+        &gr1.db.unwrap().to_vec().unwrap(),
+        &want_db1,
+        tol,
+        "stack db1",
+    );
+    assert_close(
+        &gr1.dx.unwrap().to_vec().unwrap(),
+        &want_dx,
+        tol,
+        "stack dX",
+    );
+}
+
+fn input_err<T: std::fmt::Debug>(r: dak::Result<T>) -> String {
+    match r {
+        Err(e @ Error::Input(_)) => {
+            let msg = e.to_string();
+            assert!(!msg.contains('\n'), "one line: {msg}");
+            msg
+        }
+        other => panic!("expected an input error, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_shapes_give_clear_errors() {
+    let gpu = gpu();
+    let v = Variant::Direct;
+    let z = |s: &[usize]| Tensor::zeros(&gpu, s).unwrap();
+    let x = z(&[1, 3, 4, 4]);
+    // Kernel larger than the padded input.
+    let msg = input_err(conv2d::forward(
+        &x,
+        &z(&[2, 3, 7, 7]),
+        None,
+        false,
+        Spec::new(1, 1),
+        v,
+    ));
+    assert!(
+        msg.contains("conv2d forward") && msg.contains("[1, 3, 4, 4]") && msg.contains("7x7"),
+        "{msg}"
+    );
+    // Channel mismatch.
+    let msg = input_err(conv2d::forward(
+        &x,
+        &z(&[2, 2, 3, 3]),
+        None,
+        false,
+        Spec::new(1, 1),
+        v,
+    ));
+    assert!(
+        msg.contains("3 channels") && msg.contains("[2, 2, 3, 3]"),
+        "{msg}"
+    );
+    // Not 4-D, zero stride, wrong bias.
+    let msg = input_err(conv2d::forward(
+        &z(&[3, 4, 4]),
+        &z(&[2, 3, 3, 3]),
+        None,
+        false,
+        Spec::new(1, 1),
+        v,
+    ));
+    assert!(msg.contains("4-D"), "{msg}");
+    let msg = input_err(conv2d::forward(
+        &x,
+        &z(&[2, 3, 3, 3]),
+        None,
+        false,
+        Spec::new(0, 1),
+        v,
+    ));
+    assert!(msg.contains("stride"), "{msg}");
+    let msg = input_err(conv2d::forward(
+        &x,
+        &z(&[2, 3, 3, 3]),
+        Some(&z(&[3])),
+        false,
+        Spec::new(1, 1),
+        v,
+    ));
+    assert!(msg.contains("bias"), "{msg}");
+    // Gradients with the wrong upstream shape, or a weight that does not fit.
+    let msg = input_err(conv2d::backward_input(
+        &z(&[1, 2, 3, 3]),
+        &z(&[2, 3, 3, 3]),
+        &[1, 3, 4, 4],
+        Spec::new(1, 1),
+        v,
+    ));
+    assert!(
+        msg.contains("conv2d input gradient") && msg.contains("[1, 2, 3, 3]"),
+        "{msg}"
+    );
+    let msg = input_err(conv2d::backward_weight(
+        &z(&[1, 2, 4, 4]),
+        &x,
+        &[2, 3, 9, 9],
+        Spec::new(1, 1),
+        v,
+    ));
+    assert!(
+        msg.contains("conv2d weight gradient") && msg.contains("9x9"),
+        "{msg}"
+    );
+    let msg = input_err(conv2d::backward(
+        &x,
+        &z(&[2, 3, 3, 3]),
+        &z(&[1, 2, 5, 5]),
+        Spec::new(1, 1),
+        [true; 3],
+        v,
+    ));
+    assert!(msg.contains("output gradient"), "{msg}");
+    // Pooling: window larger than the input, bad dims.
+    let msg = input_err(pool::max_pool2d(&z(&[1, 1, 2, 5]), 3, 1));
+    assert!(
+        msg.contains("max_pool2d") && msg.contains("[1, 1, 2, 5]"),
+        "{msg}"
+    );
+    let msg = input_err(pool::global_avg_pool(&z(&[4, 4])));
+    assert!(msg.contains("global_avg_pool"), "{msg}");
+}
