@@ -7,7 +7,8 @@
 //! its forward kernels, and frozen weights never get a weight-gradient kernel.
 
 use super::params::{ParamId, Params};
-use crate::ops::{bce, elementwise as ew, matmul, softmax_xent};
+use crate::ops::conv2d::{self, Spec};
+use crate::ops::{bce, elementwise as ew, matmul, pool, softmax_xent};
 use crate::{Error, Result, Tensor};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -50,6 +51,25 @@ enum Op {
         saved_x: Option<Tensor>,
         saved_w: Option<Tensor>,
     },
+    /// y = act(conv(x, W) + b); `y` doubles as the ReLU mask when ReLU is fused.
+    Conv2d {
+        w: Var,
+        b: Option<Var>,
+        relu: bool,
+        spec: Spec,
+        saved_x: Option<Tensor>,
+        saved_w: Option<Tensor>,
+        x_shape: Vec<usize>,
+    },
+    /// Max pooling; the argmax routes gradients back.
+    MaxPool {
+        argmax: Tensor,
+        x_shape: Vec<usize>,
+        k: usize,
+        stride: usize,
+    },
+    /// Global average pooling [N, C, H, W] -> [N, C].
+    GlobalAvgPool { x_shape: Vec<usize> },
     /// y = relu(x)
     Relu,
     /// y = x viewed with another shape
@@ -185,6 +205,77 @@ impl Tape {
         ))
     }
 
+    /// 2-D convolution `act(conv(x, W) + b)` with the variant chosen for the adapter.
+    pub fn conv2d(
+        &mut self,
+        x: Var,
+        w: Var,
+        b: Option<Var>,
+        relu: bool,
+        spec: Spec,
+    ) -> Result<Var> {
+        let xt = self.tensor(x).clone();
+        let variant = conv2d::Variant::default_for(xt.gpu());
+        let y = conv2d::forward(
+            &xt,
+            self.tensor(w),
+            b.map(|b| self.tensor(b)),
+            relu,
+            spec,
+            variant,
+        )?;
+        let (gx, gw) = (self.requires_grad(x), self.requires_grad(w));
+        let gb = b.is_some_and(|b| self.requires_grad(b));
+        if !(gx || gw || gb) {
+            return Ok(self.constant(y));
+        }
+        let saved_x = gw.then(|| xt.clone());
+        let saved_w = gx.then(|| self.tensor(w).clone());
+        let x_shape = xt.shape().to_vec();
+        Ok(self.record(
+            Op::Conv2d {
+                w,
+                b,
+                relu,
+                spec,
+                saved_x,
+                saved_w,
+                x_shape,
+            },
+            x,
+            y,
+        ))
+    }
+
+    /// Max pooling with a `k`x`k` window and `stride` (no padding).
+    pub fn max_pool(&mut self, x: Var, k: usize, stride: usize) -> Result<Var> {
+        let (y, argmax) = pool::max_pool2d(self.tensor(x), k, stride)?;
+        if !self.requires_grad(x) {
+            return Ok(self.constant(y));
+        }
+        let x_shape = self.tensor(x).shape().to_vec();
+        Ok(self.record(
+            Op::MaxPool {
+                argmax,
+                x_shape,
+                k,
+                stride,
+            },
+            x,
+            y,
+        ))
+    }
+
+    /// Global average pooling [N, C, H, W] -> [N, C].
+    pub fn global_avg_pool(&mut self, x: Var) -> Result<Var> {
+        let y = pool::global_avg_pool(self.tensor(x))?;
+        if !self.requires_grad(x) {
+            return Ok(self.constant(y));
+        }
+        let x_shape = self.tensor(x).shape().to_vec();
+        Ok(self.record(Op::GlobalAvgPool { x_shape }, x, y))
+    }
+
     pub fn relu(&mut self, x: Var) -> Result<Var> {
         let y = ew::bias_act(self.tensor(x), None, true)?;
         if !self.requires_grad(x) {
@@ -296,6 +387,51 @@ impl Tape {
                 Op::Bce { targets, scale } => {
                     ensure_root(roots[out], "binary cross-entropy")?;
                     Some(bce::backward(self.tensor(node.input), &targets, scale)?)
+                }
+                Op::Conv2d {
+                    w,
+                    b,
+                    relu,
+                    spec,
+                    saved_x,
+                    saved_w,
+                    x_shape,
+                } => {
+                    let mut dy = dy.expect("non-root has a gradient");
+                    if relu {
+                        dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
+                    }
+                    let variant = conv2d::Variant::default_for(dy.gpu());
+                    if let Some(xt) = saved_x {
+                        let wt = self.tensor(w);
+                        let dw = conv2d::backward_weight(&dy, &xt, wt.shape(), spec, variant)?;
+                        self.accumulate(&mut grads, w, dw)?;
+                    }
+                    if let Some(b) = b.filter(|b| self.values[b.0].requires_grad) {
+                        let db = ew::bias_grad(&dy)?;
+                        self.accumulate(&mut grads, b, db)?;
+                    }
+                    match saved_w {
+                        Some(wt) if needs_x => {
+                            Some(conv2d::backward_input(&dy, &wt, &x_shape, spec, variant)?)
+                        }
+                        _ => None,
+                    }
+                }
+                Op::MaxPool {
+                    argmax,
+                    x_shape,
+                    k,
+                    stride,
+                } => {
+                    let dy = dy.expect("non-root has a gradient");
+                    Some(pool::max_pool2d_backward(
+                        &dy, &argmax, &x_shape, k, stride,
+                    )?)
+                }
+                Op::GlobalAvgPool { x_shape } => {
+                    let dy = dy.expect("non-root has a gradient");
+                    Some(pool::global_avg_pool_backward(&dy, &x_shape)?)
                 }
                 Op::Relu => {
                     let dy = dy.expect("non-root has a gradient");

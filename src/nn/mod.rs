@@ -4,6 +4,7 @@
 pub mod init;
 
 use crate::autograd::{ParamId, Params, Tape, Var};
+use crate::ops::conv2d::Spec;
 use crate::{Gpu, Result, Tensor};
 pub use init::Init;
 
@@ -78,4 +79,69 @@ impl Dropout {
         }
         tape.dropout(x, self.rate, seed)
     }
+}
+
+/// 2-D convolution `act(conv(x, W) + b)`, W [out, in, k, k] (OIHW, PyTorch layout).
+#[derive(Debug, Clone, Copy)]
+pub struct Conv2d {
+    pub weight: ParamId,
+    pub bias: ParamId,
+    pub spec: Spec,
+    pub relu: bool,
+}
+
+impl Conv2d {
+    /// Create `<name>.weight` (He normal over fan_out, as torchvision's VGG) and `<name>.bias` (zeros).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        gpu: &Gpu,
+        params: &mut Params,
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+        kernel: usize,
+        spec: Spec,
+        relu: bool,
+        init: &mut Init,
+    ) -> Result<Conv2d> {
+        let n = outputs * inputs * kernel * kernel;
+        let w = init.he_normal(n, outputs * kernel * kernel);
+        let weight = params.add(
+            &format!("{name}.weight"),
+            Tensor::from_slice(gpu, &w, &[outputs, inputs, kernel, kernel])?,
+        )?;
+        let bias = params.add(&format!("{name}.bias"), Tensor::zeros(gpu, &[outputs])?)?;
+        Ok(Conv2d {
+            weight,
+            bias,
+            spec,
+            relu,
+        })
+    }
+
+    pub fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
+        let w = tape.param(params, self.weight);
+        let b = tape.param(params, self.bias);
+        tape.conv2d(x, w, Some(b), self.relu, self.spec)
+    }
+}
+
+/// Max pooling with a square window.
+#[derive(Debug, Clone, Copy)]
+pub struct MaxPool2d {
+    pub kernel: usize,
+    pub stride: usize,
+}
+
+impl MaxPool2d {
+    pub fn forward(&self, tape: &mut Tape, x: Var) -> Result<Var> {
+        tape.max_pool(x, self.kernel, self.stride)
+    }
+}
+
+/// Flatten [N, ...] to [N, features] (a free reshape).
+pub fn flatten(tape: &mut Tape, x: Var) -> Result<Var> {
+    let shape = tape.tensor(x).shape().to_vec();
+    let features = shape[1..].iter().product();
+    tape.reshape(x, &[shape[0], features])
 }
