@@ -1,0 +1,2 @@
+//! Models built on the layers: VGG16, the transfer-learning classifier, DANN; and dak's model file.
+pub mod file;
