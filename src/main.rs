@@ -16,6 +16,8 @@ enum Command {
     Devices(cli::devices::DevicesArgs),
     /// Validate kernels against their CPU references, then time them.
     Bench(cli::bench::BenchArgs),
+    /// Transfer learning: VGG16 base + GAP + Dense(1024, ReLU) + Dense(classes) on image folders.
+    FineTune(cli::fine_tune::FineTuneArgs),
     /// Datasets: write the bundled MNIST -> MNIST-M benchmark, inspect an image folder.
     #[command(subcommand)]
     Data(cli::data::DataCommand),
@@ -27,6 +29,7 @@ fn main() {
         Command::Devices(args) => cli::devices::run(&args),
         Command::Bench(args) => cli::bench::run(&args),
         Command::Data(cmd) => cli::data::run(cmd),
+        Command::FineTune(args) => cli::fine_tune::run(&args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -2,6 +2,7 @@
 pub mod bench;
 pub mod data;
 pub mod devices;
+pub mod fine_tune;
 
 /// Print rows as an aligned text table.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {

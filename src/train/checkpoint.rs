@@ -106,8 +106,13 @@ fn parse(bytes: &[u8]) -> std::result::Result<Checkpoint, String> {
 impl Checkpoint {
     /// Copy every parameter of `params` from this checkpoint, by name, checking shapes.
     pub fn restore(&self, params: &mut Params, origin: &Path) -> Result<()> {
+        self.restore_prefix(params, "", origin)
+    }
+
+    /// Copy the parameters whose names start with `prefix` (all of them must be present).
+    pub fn restore_prefix(&self, params: &mut Params, prefix: &str, origin: &Path) -> Result<()> {
         let mut missing = Vec::new();
-        for (_, p) in params.iter() {
+        for (_, p) in params.iter().filter(|(_, p)| p.name.starts_with(prefix)) {
             match self.tensors.get(&p.name) {
                 None => missing.push(p.name.clone()),
                 Some((shape, data)) => {
