@@ -18,6 +18,10 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// Transfer learning: VGG16 base + GAP + Dense(1024, ReLU) + Dense(classes) on image folders.
     FineTune(cli::fine_tune::FineTuneArgs),
+    /// Accuracy, per-class accuracy and confusion matrix of a model on labelled folders.
+    Evaluate(cli::evaluate::EvaluateArgs),
+    /// Top classes and probabilities of image files.
+    Predict(cli::evaluate::PredictArgs),
     /// Datasets: write the bundled MNIST -> MNIST-M benchmark, inspect an image folder.
     #[command(subcommand)]
     Data(cli::data::DataCommand),
@@ -30,6 +34,8 @@ fn main() {
         Command::Bench(args) => cli::bench::run(&args),
         Command::Data(cmd) => cli::data::run(cmd),
         Command::FineTune(args) => cli::fine_tune::run(&args),
+        Command::Evaluate(args) => cli::evaluate::run_evaluate(&args),
+        Command::Predict(args) => cli::evaluate::run_predict(&args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -90,17 +90,25 @@ pub struct FineTuneArgs {
 
 fn parse_freeze(a: &FineTuneArgs) -> Result<Freeze> {
     if let Some(u) = &a.unfreeze {
-        let b = u.strip_prefix("block").and_then(|n| n.parse().ok()).ok_or_else(|| {
-            Error::input(format!("--unfreeze {u}: expected block1 .. block5"))
-        })?;
+        let b = u
+            .strip_prefix("block")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| Error::input(format!("--unfreeze {u}: expected block1 .. block5")))?;
         return Ok(Freeze::FromBlock(b));
     }
-    Ok(if a.freeze == "none" { Freeze::None } else { Freeze::Base })
+    Ok(if a.freeze == "none" {
+        Freeze::None
+    } else {
+        Freeze::Base
+    })
 }
 
 pub fn run(a: &FineTuneArgs) -> Result<()> {
     if a.input_size == 0 || a.input_size % 32 != 0 {
-        return Err(Error::input(format!("--input-size {}: VGG16 needs a multiple of 32 (32, 64, ..., 224)", a.input_size)));
+        return Err(Error::input(format!(
+            "--input-size {}: VGG16 needs a multiple of 32 (32, 64, ..., 224)",
+            a.input_size
+        )));
     }
     if a.batch == 0 || a.epochs == 0 {
         return Err(Error::input("--batch and --epochs must be at least 1"));
@@ -119,7 +127,10 @@ pub fn run(a: &FineTuneArgs) -> Result<()> {
     };
     let classes = train.classes().to_vec();
     let no_weights = a.weights == "none";
-    let preprocess_name = a.preprocess.clone().unwrap_or_else(|| if no_weights { "unit" } else { "imagenet" }.into());
+    let preprocess_name = a
+        .preprocess
+        .clone()
+        .unwrap_or_else(|| if no_weights { "unit" } else { "imagenet" }.into());
     let preprocess: Preprocess = preprocess_name.parse()?;
     let size = a.input_size as u32;
     let eval_t = Transform::eval(size, size).with_preprocess(preprocess);
@@ -130,7 +141,11 @@ pub fn run(a: &FineTuneArgs) -> Result<()> {
     };
 
     let gpu = Gpu::new()?;
-    let config = HeadConfig { hidden: a.hidden, dropout: a.dropout, classes: classes.len() };
+    let config = HeadConfig {
+        hidden: a.hidden,
+        dropout: a.dropout,
+        classes: classes.len(),
+    };
     let mut model = Classifier::new(&gpu, config, a.seed)?;
     if !no_weights {
         let names = vgg16::load_base_weights(std::path::Path::new(&a.weights), &mut model.params)?;
@@ -143,14 +158,26 @@ pub fn run(a: &FineTuneArgs) -> Result<()> {
         input_size: a.input_size,
         preprocess: preprocess_name,
     };
-    let rule = if a.optimizer == "sgd" { Rule::Sgd { momentum: 0.9, nesterov: false, weight_decay: 0.0 } } else { Rule::adam() };
+    let rule = if a.optimizer == "sgd" {
+        Rule::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 0.0,
+        }
+    } else {
+        Rule::adam()
+    };
     let mut optimizer = Optimizer::new(rule);
     let mut first_epoch = 0;
     if let Some(path) = a.init.as_ref().or(a.resume.as_ref()) {
         let ck = checkpoint::load(path)?;
         if let Some(json) = ck.metadata.get("dak.model") {
-            let saved: file::ModelInfo = serde_json::from_str(json)
-                .map_err(|e| Error::input(format!("{}: unreadable model description ({e})", path.display())))?;
+            let saved: file::ModelInfo = serde_json::from_str(json).map_err(|e| {
+                Error::input(format!(
+                    "{}: unreadable model description ({e})",
+                    path.display()
+                ))
+            })?;
             if saved.classes != classes {
                 return Err(Error::input(format!(
                     "{}: trained on classes {:?}, the training folder has {:?}",
@@ -163,20 +190,29 @@ pub fn run(a: &FineTuneArgs) -> Result<()> {
         ck.restore(&mut model.params, path)?;
         if a.resume.is_some() {
             ck.restore_optimizer(&gpu, &mut optimizer, &model.params)?;
-            first_epoch = ck.metadata.get("epoch").and_then(|e| e.parse().ok()).unwrap_or(0);
+            first_epoch = ck
+                .metadata
+                .get("epoch")
+                .and_then(|e| e.parse().ok())
+                .unwrap_or(0);
             println!("resuming after epoch {first_epoch}");
         }
     }
     parse_freeze(a)?.apply(&mut model.params, a.backbone_lr_mult)?;
     let schedule = match a.schedule.as_str() {
         "cosine" => Schedule::Cosine { min_factor: 0.01 },
-        "step" => Schedule::Step { every: (a.epochs / 3).max(1), gamma: 0.1 },
+        "step" => Schedule::Step {
+            every: (a.epochs / 3).max(1),
+            gamma: 0.1,
+        },
         _ => Schedule::Constant,
     };
     let opts = FitOptions {
         epochs: a.epochs,
         batch: a.batch,
-        lr: a.lr.unwrap_or(if a.optimizer == "sgd" { 1e-2 } else { 1e-3 }),
+        lr: a
+            .lr
+            .unwrap_or(if a.optimizer == "sgd" { 1e-2 } else { 1e-3 }),
         rule,
         schedule,
         seed: a.seed,
@@ -206,11 +242,23 @@ pub fn run(a: &FineTuneArgs) -> Result<()> {
     if let Some(e) = early.as_mut() {
         callbacks.push(e);
     }
-    let history = fit::fit(&model, &train, val.as_ref(), &opts, &mut optimizer, first_epoch, &mut callbacks)?;
+    let history = fit::fit(
+        &model,
+        &train,
+        val.as_ref(),
+        &opts,
+        &mut optimizer,
+        first_epoch,
+        &mut callbacks,
+    )?;
     drop(callbacks);
     if let Some(j) = jsonl.as_mut() {
         j.write(&serde_json::json!({ "summary": history }))?;
     }
-    println!("saved {} (best: {})", ckpt.last.display(), ckpt.best.display());
+    println!(
+        "saved {} (best: {})",
+        ckpt.last.display(),
+        ckpt.best.display()
+    );
     Ok(())
 }

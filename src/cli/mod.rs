@@ -2,6 +2,7 @@
 pub mod bench;
 pub mod data;
 pub mod devices;
+pub mod evaluate;
 pub mod fine_tune;
 
 /// Print rows as an aligned text table.

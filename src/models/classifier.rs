@@ -33,9 +33,36 @@ impl Classifier {
         let mut params = Params::new();
         let mut init = Init::new(seed);
         let base = Vgg16::new(gpu, &mut params, &mut init)?;
-        let fc1 = Dense::new(gpu, &mut params, "head.fc1", vgg16::FEATURES, config.hidden, true, DenseInit::He, &mut init)?;
-        let fc2 = Dense::new(gpu, &mut params, "head.fc2", config.hidden, config.classes, false, DenseInit::Glorot, &mut init)?;
-        Ok(Classifier { params, base, fc1, dropout: Dropout { rate: config.dropout }, fc2, config })
+        let fc1 = Dense::new(
+            gpu,
+            &mut params,
+            "head.fc1",
+            vgg16::FEATURES,
+            config.hidden,
+            true,
+            DenseInit::He,
+            &mut init,
+        )?;
+        let fc2 = Dense::new(
+            gpu,
+            &mut params,
+            "head.fc2",
+            config.hidden,
+            config.classes,
+            false,
+            DenseInit::Glorot,
+            &mut init,
+        )?;
+        Ok(Classifier {
+            params,
+            base,
+            fc1,
+            dropout: Dropout {
+                rate: config.dropout,
+            },
+            fc2,
+            config,
+        })
     }
 
     /// Pooled base features [N, 512] of images [N, 3, H, W].

@@ -1,4 +1,4 @@
 //! Models built on the layers: VGG16, the transfer-learning classifier, DANN; and dak's model file.
-pub mod file;
 pub mod classifier;
+pub mod file;
 pub mod vgg16;

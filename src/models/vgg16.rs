@@ -11,7 +11,9 @@ use crate::{Error, Gpu, Result};
 use std::path::Path;
 
 /// Output channels per conv, 0 = max-pool (torchvision's configuration "D").
-const CONFIG: [usize; 18] = [64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0];
+const CONFIG: [usize; 18] = [
+    64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0,
+];
 
 /// Channels of the last feature map.
 pub const FEATURES: usize = 512;
@@ -54,11 +56,24 @@ impl Vgg16 {
         let mut index = 0;
         for &c in &CONFIG {
             if c == 0 {
-                layers.push(Layer::Pool(MaxPool2d { kernel: 2, stride: 2 }));
+                layers.push(Layer::Pool(MaxPool2d {
+                    kernel: 2,
+                    stride: 2,
+                }));
                 index += 1;
             } else {
                 let name = format!("features.{index}");
-                let conv = Conv2d::new(gpu, params, &name, channels, c, 3, Spec::new(1, 1), true, init)?;
+                let conv = Conv2d::new(
+                    gpu,
+                    params,
+                    &name,
+                    channels,
+                    c,
+                    3,
+                    Spec::new(1, 1),
+                    true,
+                    init,
+                )?;
                 layers.push(Layer::Conv(conv));
                 channels = c;
                 index += 2;
@@ -105,7 +120,8 @@ pub enum WeightNames {
 
 /// Detect the naming from a file's tensor names.
 pub fn detect_names(ck: &Checkpoint) -> WeightNames {
-    if ck.tensors.contains_key("pre_logits.fc1.weight") || ck.tensors.contains_key("head.fc.weight") {
+    if ck.tensors.contains_key("pre_logits.fc1.weight") || ck.tensors.contains_key("head.fc.weight")
+    {
         WeightNames::Timm
     } else if ck.tensors.contains_key("classifier.0.weight") {
         WeightNames::Torchvision
@@ -139,7 +155,13 @@ mod tests {
     fn blocks_follow_torchvision_indices() {
         assert_eq!(block_prefixes(1), ["features.0", "features.2"]);
         assert_eq!(block_prefixes(2), ["features.5", "features.7"]);
-        assert_eq!(block_prefixes(4), ["features.17", "features.19", "features.21"]);
-        assert_eq!(block_prefixes(5), ["features.24", "features.26", "features.28"]);
+        assert_eq!(
+            block_prefixes(4),
+            ["features.17", "features.19", "features.21"]
+        );
+        assert_eq!(
+            block_prefixes(5),
+            ["features.24", "features.26", "features.28"]
+        );
     }
 }

@@ -17,7 +17,10 @@ pub struct Progress {
 
 impl Default for Progress {
     fn default() -> Self {
-        Progress { live: std::io::stderr().is_terminal(), epoch_start: Instant::now() }
+        Progress {
+            live: std::io::stderr().is_terminal(),
+            epoch_start: Instant::now(),
+        }
     }
 }
 
@@ -29,7 +32,11 @@ impl Callback for Progress {
         if self.live {
             let elapsed = self.epoch_start.elapsed().as_secs_f64();
             let eta = elapsed / step as f64 * (steps - step.min(steps)) as f64;
-            eprint!("\r  epoch {} step {step}/{steps}  {:.1} s elapsed, ETA {eta:.0} s   ", epoch + 1, elapsed);
+            eprint!(
+                "\r  epoch {} step {step}/{steps}  {:.1} s elapsed, ETA {eta:.0} s   ",
+                epoch + 1,
+                elapsed
+            );
             let _ = std::io::stderr().flush();
         }
     }
@@ -51,7 +58,11 @@ impl Callback for Progress {
             r.lr,
             r.seconds,
             r.images_per_s,
-            if r.feature_cache { ", cached features" } else { "" }
+            if r.feature_cache {
+                ", cached features"
+            } else {
+                ""
+            }
         );
         Ok(Control::Continue)
     }
@@ -93,7 +104,11 @@ pub struct EarlyStopping {
 
 impl EarlyStopping {
     pub fn new(patience: usize) -> Self {
-        EarlyStopping { patience, best: f32::NEG_INFINITY, since_best: 0 }
+        EarlyStopping {
+            patience,
+            best: f32::NEG_INFINITY,
+            since_best: 0,
+        }
     }
 }
 
@@ -107,7 +122,10 @@ impl Callback for EarlyStopping {
             self.since_best += 1;
         }
         if self.since_best >= self.patience {
-            println!("early stopping: no improvement for {} epoch(s)", self.patience);
+            println!(
+                "early stopping: no improvement for {} epoch(s)",
+                self.patience
+            );
             return Ok(Control::Stop);
         }
         Ok(Control::Continue)
@@ -127,7 +145,10 @@ pub struct Checkpoints {
 impl Checkpoints {
     /// Paths derived from `out`: `out`, `<stem>.best.safetensors`, `<stem>.resume.safetensors`.
     pub fn new(out: PathBuf, info: ModelInfo) -> Self {
-        let stem = out.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
+        let stem = out
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "model".into());
         let dir = out.parent().map(PathBuf::from).unwrap_or_default();
         Checkpoints {
             best: dir.join(format!("{stem}.best.safetensors")),
@@ -140,7 +161,12 @@ impl Checkpoints {
 }
 
 impl Callback for Checkpoints {
-    fn on_epoch_end(&mut self, r: &EpochReport, params: &Params, optimizer: &Optimizer) -> Result<Control> {
+    fn on_epoch_end(
+        &mut self,
+        r: &EpochReport,
+        params: &Params,
+        optimizer: &Optimizer,
+    ) -> Result<Control> {
         file::save(&self.last, params, &self.info)?;
         if let Some(acc) = r.val_acc {
             if acc > self.best_acc {
@@ -150,7 +176,10 @@ impl Callback for Checkpoints {
         }
         let meta = std::collections::BTreeMap::from([
             ("epoch".to_string(), r.epoch.to_string()),
-            ("dak.model".to_string(), serde_json::to_string(&self.info).unwrap_or_default()),
+            (
+                "dak.model".to_string(),
+                serde_json::to_string(&self.info).unwrap_or_default(),
+            ),
         ]);
         super::checkpoint::save(&self.resume, params, Some(optimizer), &meta)?;
         Ok(Control::Continue)

@@ -35,7 +35,9 @@ impl Freeze {
             }
             Freeze::FromBlock(b) => {
                 if !(1..=5).contains(&b) {
-                    return Err(Error::input(format!("--unfreeze block{b}: VGG16 has blocks 1 to 5")));
+                    return Err(Error::input(format!(
+                        "--unfreeze block{b}: VGG16 has blocks 1 to 5"
+                    )));
                 }
                 params.freeze("features")?;
                 for block in b..=5 {
@@ -98,9 +100,20 @@ struct Sums {
 
 impl Sums {
     fn new(gpu: &Gpu) -> Result<Sums> {
-        Ok(Sums { loss: Tensor::zeros(gpu, &[1])?, counts: Tensor::zeros_of(gpu, &[2], DType::U32)?, seen: 0 })
+        Ok(Sums {
+            loss: Tensor::zeros(gpu, &[1])?,
+            counts: Tensor::zeros_of(gpu, &[2], DType::U32)?,
+            seen: 0,
+        })
     }
-    fn add(&mut self, loss: &Tensor, logits: &Tensor, labels: &Tensor, weights: &Tensor, n: usize) -> Result<()> {
+    fn add(
+        &mut self,
+        loss: &Tensor,
+        logits: &Tensor,
+        labels: &Tensor,
+        weights: &Tensor,
+        n: usize,
+    ) -> Result<()> {
         ew::axpby(n as f32, loss, 1.0, &self.loss)?;
         softmax_xent::argmax_correct(logits, labels, weights, &self.counts)?;
         self.seen += n;
@@ -115,7 +128,11 @@ impl Sums {
 }
 
 /// Pooled base features and labels of a whole dataset (no gradients), on the host.
-fn extract_features(model: &Classifier, ds: &Dataset, o: &FitOptions) -> Result<(Vec<f32>, Vec<u32>)> {
+fn extract_features(
+    model: &Classifier,
+    ds: &Dataset,
+    o: &FitOptions,
+) -> Result<(Vec<f32>, Vec<u32>)> {
     let gpu = model.params.get(model.fc1.weight).value.gpu().clone();
     let mut feats = Vec::with_capacity(ds.len() * vgg16::FEATURES);
     let mut labels = Vec::with_capacity(ds.len());
@@ -143,11 +160,22 @@ pub fn fit(
 ) -> Result<History> {
     let gpu = model.params.get(model.fc1.weight).value.gpu().clone();
     if train.labels().is_none() {
-        return Err(Error::input(format!("{}: training needs labelled images (class folders)", train.name())));
+        return Err(Error::input(format!(
+            "{}: training needs labelled images (class folders)",
+            train.name()
+        )));
     }
-    let base_frozen = model.params.iter().filter(|(_, p)| p.name.starts_with("features")).all(|(_, p)| !p.trainable);
+    let base_frozen = model
+        .params
+        .iter()
+        .filter(|(_, p)| p.name.starts_with("features"))
+        .all(|(_, p)| !p.trainable);
     let cached = o.cache && base_frozen && !o.train_transform.is_random();
-    let train_cache = if cached { Some(extract_features(model, train, o)?) } else { None };
+    let train_cache = if cached {
+        Some(extract_features(model, train, o)?)
+    } else {
+        None
+    };
     let val_cache = match (cached, val) {
         (true, Some(v)) => Some(extract_features(model, v, o)?),
         _ => None,
@@ -169,7 +197,11 @@ pub fn fit(
             let mut tape = Tape::new();
             let x = tape.input(images);
             let seed = step_seed(o.seed, (epoch * steps) as u64 + step);
-            let logits = if cached { model.head(&mut tape, x, true, seed)? } else { model.forward(&mut tape, x, true, seed)? };
+            let logits = if cached {
+                model.head(&mut tape, x, true, seed)?
+            } else {
+                model.forward(&mut tape, x, true, seed)?
+            };
             let loss = tape.softmax_xent(logits, &y, &w, 1.0)?;
             let (lt, zt) = (tape.tensor(loss).clone(), tape.tensor(logits).clone());
             let grads = tape.backward(&[loss])?;
@@ -192,7 +224,10 @@ pub fn fit(
                     f.extend_from_slice(&feats[i * vgg16::FEATURES..(i + 1) * vgg16::FEATURES]);
                     l.push(labels[i]);
                 }
-                run_step(Tensor::from_slice(&gpu, &f, &[chunk.len(), vgg16::FEATURES])?, &l)?;
+                run_step(
+                    Tensor::from_slice(&gpu, &f, &[chunk.len(), vgg16::FEATURES])?,
+                    &l,
+                )?;
             }
         } else {
             for batch in train_loader.epoch(epoch as u64) {
@@ -200,7 +235,10 @@ pub fn fit(
                 if batch.is_empty() {
                     continue;
                 }
-                run_step(Tensor::from_slice(&gpu, &batch.images, &batch.shape())?, &batch.labels)?;
+                run_step(
+                    Tensor::from_slice(&gpu, &batch.images, &batch.shape())?,
+                    &batch.labels,
+                )?;
             }
         }
         let (train_loss, train_acc) = sums.read()?;
@@ -240,10 +278,18 @@ pub fn fit(
 }
 
 /// Head-only evaluation from cached features: (mean loss, accuracy).
-fn eval_features(model: &Classifier, feats: &[f32], labels: &[u32], batch: usize) -> Result<(f32, f32)> {
+fn eval_features(
+    model: &Classifier,
+    feats: &[f32],
+    labels: &[u32],
+    batch: usize,
+) -> Result<(f32, f32)> {
     let gpu = model.params.get(model.fc1.weight).value.gpu().clone();
     let mut sums = Sums::new(&gpu)?;
-    for (fc, lc) in feats.chunks(batch * vgg16::FEATURES).zip(labels.chunks(batch)) {
+    for (fc, lc) in feats
+        .chunks(batch * vgg16::FEATURES)
+        .zip(labels.chunks(batch))
+    {
         let n = lc.len();
         let mut tape = Tape::no_grad();
         let x = tape.input(Tensor::from_slice(&gpu, fc, &[n, vgg16::FEATURES])?);
@@ -257,7 +303,12 @@ fn eval_features(model: &Classifier, feats: &[f32], labels: &[u32], batch: usize
 }
 
 /// Mean loss and accuracy of `model` on a labelled dataset.
-pub fn evaluate_loss_acc(model: &Classifier, ds: &Dataset, t: &Transform, o: &FitOptions) -> Result<(f32, f32)> {
+pub fn evaluate_loss_acc(
+    model: &Classifier,
+    ds: &Dataset,
+    t: &Transform,
+    o: &FitOptions,
+) -> Result<(f32, f32)> {
     let gpu = model.params.get(model.fc1.weight).value.gpu().clone();
     let mut sums = Sums::new(&gpu)?;
     for batch in loader(ds, t, o, false)?.epoch(0) {

@@ -1,6 +1,7 @@
 //! Training support: fit loops, per-epoch reports, callbacks, checkpoints.
 pub mod callbacks;
 pub mod checkpoint;
+pub mod evaluate;
 pub mod fit;
 
 use crate::autograd::Params;
@@ -42,5 +43,10 @@ pub trait Callback {
     /// After each optimizer step (`step` counts from 1 within the epoch).
     fn on_batch_end(&mut self, _epoch: usize, _step: usize, _steps: usize) {}
     /// After each epoch, with the parameters and optimizer as they are now.
-    fn on_epoch_end(&mut self, report: &EpochReport, params: &Params, optimizer: &Optimizer) -> Result<Control>;
+    fn on_epoch_end(
+        &mut self,
+        report: &EpochReport,
+        params: &Params,
+        optimizer: &Optimizer,
+    ) -> Result<Control>;
 }

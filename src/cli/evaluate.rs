@@ -1,0 +1,109 @@
+//! `dak evaluate` and `dak predict`.
+
+use super::print_table;
+use crate::train::evaluate::{self, EvalReport};
+use crate::{Error, Gpu, Result};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct EvaluateArgs {
+    /// A model written by `dak fine-tune`.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Labelled images: one sub-folder per class, the same classes as the model.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Skip images that fail to decode (listed) instead of stopping.
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PredictArgs {
+    /// A model written by `dak fine-tune`.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Image files to classify.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// How many classes to show per image.
+    #[arg(long, default_value_t = 3)]
+    pub top_k: usize,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn to_json(v: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string_pretty(v).map_err(|e| Error::runtime(e.to_string()))
+}
+
+pub fn run_evaluate(a: &EvaluateArgs) -> Result<()> {
+    if a.batch == 0 {
+        return Err(Error::input("--batch must be at least 1"));
+    }
+    let gpu = Gpu::new()?;
+    let (model, info) = evaluate::load_classifier(&gpu, &a.model)?;
+    let report = evaluate::evaluate(&model, &info, &a.data, a.batch, a.skip_bad)?;
+    if a.json {
+        println!("{}", to_json(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+fn print_report(r: &EvalReport) {
+    println!("accuracy {:.2}% on {} images", r.accuracy * 100.0, r.images);
+    let rows: Vec<Vec<String>> = r
+        .per_class
+        .iter()
+        .map(|(c, acc, n)| vec![c.clone(), n.to_string(), format!("{:.2}%", acc * 100.0)])
+        .collect();
+    print_table(&["class", "images", "accuracy"], &rows);
+    println!("confusion matrix (rows: true class, columns: predicted):");
+    let mut header = vec![""];
+    header.extend(r.classes.iter().map(String::as_str));
+    let rows: Vec<Vec<String>> = r
+        .confusion
+        .iter()
+        .zip(&r.classes)
+        .map(|(row, c)| {
+            std::iter::once(c.clone())
+                .chain(row.iter().map(u32::to_string))
+                .collect()
+        })
+        .collect();
+    print_table(&header, &rows);
+    if !r.skipped.is_empty() {
+        println!(
+            "skipped {} unreadable file(s): {}",
+            r.skipped.len(),
+            r.skipped.join(", ")
+        );
+    }
+}
+
+pub fn run_predict(a: &PredictArgs) -> Result<()> {
+    let gpu = Gpu::new()?;
+    let (model, info) = evaluate::load_classifier(&gpu, &a.model)?;
+    let preds = evaluate::predict(&model, &info, &a.images, a.top_k)?;
+    if a.json {
+        println!("{}", to_json(&preds)?);
+        return Ok(());
+    }
+    for p in preds {
+        let top: Vec<String> = p
+            .top
+            .iter()
+            .map(|(c, prob)| format!("{c} {:.1}%", prob * 100.0))
+            .collect();
+        println!("{}: {}", p.file, top.join(", "));
+    }
+    Ok(())
+}
