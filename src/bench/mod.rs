@@ -7,6 +7,7 @@
 pub mod compare;
 pub mod conv2d;
 pub mod matmul;
+pub mod model;
 pub mod peak;
 pub mod pool;
 

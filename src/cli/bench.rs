@@ -29,6 +29,15 @@ pub struct BenchArgs {
     /// Compare two saved runs (`--json` files): per-kernel ratios, regressions flagged.
     #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
     pub compare: Option<Vec<PathBuf>>,
+    /// Model benchmark: which model (vgg16).
+    #[arg(long, default_value = "vgg16")]
+    pub model: String,
+    /// Model benchmark: square input side.
+    #[arg(long, default_value_t = 32)]
+    pub input: usize,
+    /// Model benchmark: batch size.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
     /// Also write the rows as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -37,6 +46,9 @@ pub struct BenchArgs {
 pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(files) = &args.compare {
         return compare(&files[0], &files[1]);
+    }
+    if args.op == "model" {
+        return model(args);
     }
     if args.op == "data" {
         // Decoding + augmentation throughput: CPU only, no adapter needed.
@@ -221,5 +233,50 @@ fn compare(a: &std::path::Path, b: &std::path::Path) -> Result<()> {
         "{} kernel(s) compared, {regressions} slower by more than 10%",
         ratios.len()
     );
+    Ok(())
+}
+
+fn model(args: &BenchArgs) -> Result<()> {
+    if args.model != "vgg16" {
+        return Err(Error::input(format!(
+            "--model {}: known models: vgg16",
+            args.model
+        )));
+    }
+    crate::models::vgg16::check_input(&[1, 3, args.input, args.input])?;
+    let gpu = Gpu::new()?;
+    let r = bench::model::vgg16(&gpu, args.input, args.batch.max(1), args.repeat.max(1))?;
+    println!(
+        "{} at {}x{}, batch {} on {}",
+        r.model,
+        r.input,
+        r.input,
+        r.batch,
+        gpu.adapter().name
+    );
+    println!(
+        "  inference                 {:>8.1} img/s",
+        r.inference_img_s
+    );
+    println!(
+        "  whole-network training    {:>8.1} img/s",
+        r.whole_network_train_img_s
+    );
+    println!(
+        "  frozen-base training      {:>8.1} img/s",
+        r.frozen_base_train_img_s
+    );
+    println!(
+        "  head from cached features {:>8.1} img/s",
+        r.cached_head_train_img_s
+    );
+    println!(
+        "  (pipeline warm-up {:.1} s; per-layer kernel times: dak bench conv2d --shapes vgg16-32)",
+        r.warmup_s
+    );
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&r).map_err(|e| Error::runtime(e.to_string()))?;
+        crate::io::write_atomic(path, text.as_bytes())?;
+    }
     Ok(())
 }

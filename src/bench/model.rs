@@ -1,0 +1,119 @@
+//! `dak bench model vgg16`: whole-model throughput of the transfer-learning classifier —
+//! inference, frozen-base training, whole-network training and cached-feature head training —
+//! in images per second. Per-layer kernel times are in `dak bench conv2d --shapes vgg16-32`.
+
+use crate::autograd::Tape;
+use crate::models::classifier::{Classifier, HeadConfig};
+use crate::models::vgg16;
+use crate::optim::{Optimizer, Rule};
+use crate::train::fit::Freeze;
+use crate::{Gpu, Result, Tensor};
+use std::time::Instant;
+
+/// Images per second of each mode.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelBench {
+    pub model: String,
+    pub input: usize,
+    pub batch: usize,
+    pub inference_img_s: f64,
+    pub frozen_base_train_img_s: f64,
+    pub whole_network_train_img_s: f64,
+    pub cached_head_train_img_s: f64,
+    /// One-time cost of compiling every pipeline the modes use.
+    pub warmup_s: f64,
+}
+
+fn images(n: usize, side: usize) -> Vec<f32> {
+    (0..n * 3 * side * side)
+        .map(|i| ((i * 7919) % 255) as f32 / 255.0 - 0.5)
+        .collect()
+}
+
+/// Time `steps` runs of `step` (after one warm-up run) and return images per second.
+fn throughput(
+    gpu: &Gpu,
+    batch: usize,
+    steps: usize,
+    mut step: impl FnMut() -> Result<()>,
+) -> Result<f64> {
+    step()?;
+    gpu.sync()?;
+    let start = Instant::now();
+    for _ in 0..steps {
+        step()?;
+        gpu.flush()?;
+    }
+    gpu.sync()?;
+    Ok((batch * steps) as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Benchmark VGG16 + GAP + Dense(1024) + Dense(10) at `input`x`input`, batch `batch`.
+pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<ModelBench> {
+    let warm = Instant::now();
+    let mut model = Classifier::new(
+        gpu,
+        HeadConfig {
+            hidden: 1024,
+            dropout: 0.5,
+            classes: 10,
+        },
+        0,
+    )?;
+    let x = Tensor::from_slice(gpu, &images(batch, input), &[batch, 3, input, input])?;
+    let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
+    let y = Tensor::from_u32(gpu, &labels, &[batch])?;
+    let w = Tensor::from_slice(gpu, &vec![1.0; batch], &[batch])?;
+    let mut optimizer = Optimizer::new(Rule::adam());
+    let train_step = |model: &Classifier,
+                      optimizer: &mut Optimizer,
+                      input: &Tensor,
+                      head_only: bool|
+     -> Result<()> {
+        let mut tape = Tape::new();
+        let xv = tape.input(input.clone());
+        let z = if head_only {
+            model.head(&mut tape, xv, true, 1)?
+        } else {
+            model.forward(&mut tape, xv, true, 1)?
+        };
+        let loss = tape.softmax_xent(z, &y, &w, 1.0)?;
+        let grads = tape.backward(&[loss])?;
+        optimizer.step(&model.params, &grads, 1e-4)
+    };
+    // Warm up every pipeline once so compile time is reported apart.
+    Freeze::None.apply(&mut model.params, 1.0)?;
+    train_step(&model, &mut optimizer, &x, false)?;
+    gpu.sync()?;
+    let warmup_s = warm.elapsed().as_secs_f64();
+
+    let inference = throughput(gpu, batch, steps, || {
+        let mut tape = Tape::no_grad();
+        let xv = tape.input(x.clone());
+        model.forward(&mut tape, xv, false, 0).map(drop)
+    })?;
+    let whole = throughput(gpu, batch, steps, || {
+        train_step(&model, &mut optimizer, &x, false)
+    })?;
+    Freeze::Base.apply(&mut model.params, 1.0)?;
+    let frozen = throughput(gpu, batch, steps, || {
+        train_step(&model, &mut optimizer, &x, false)
+    })?;
+    let feat_values: Vec<f32> = (0..batch * vgg16::FEATURES)
+        .map(|i| (i % 17) as f32 / 17.0)
+        .collect();
+    let feats = Tensor::from_slice(gpu, &feat_values, &[batch, vgg16::FEATURES])?;
+    let cached = throughput(gpu, batch, steps * 10, || {
+        train_step(&model, &mut optimizer, &feats, true)
+    })?;
+    Ok(ModelBench {
+        model: "vgg16-gap-1024-10".into(),
+        input,
+        batch,
+        inference_img_s: inference,
+        frozen_base_train_img_s: frozen,
+        whole_network_train_img_s: whole,
+        cached_head_train_img_s: cached,
+        warmup_s,
+    })
+}
