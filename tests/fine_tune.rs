@@ -323,3 +323,72 @@ fn cli_fine_tune_then_evaluate_and_predict() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("m.jsonl"), "{stderr}");
 }
+
+#[test]
+fn an_interrupted_fine_tune_resumes_to_the_same_model() {
+    let dir = TempDir::new("ft-resume");
+    let data = dir.path().join("data");
+    folder(&data);
+    let dak = env!("CARGO_BIN_EXE_dak");
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "fine-tune",
+            "--train",
+            data.to_str().unwrap(),
+            "--weights",
+            "none",
+            "--input-size",
+            "32",
+            "--batch",
+            "8",
+            "--hidden",
+            "16",
+            "--seed",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = std::process::Command::new(dak)
+            .args(&args)
+            .env(
+                "MESA_SHADER_CACHE_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/target/mesa-shader-cache"),
+            )
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let whole = dir.path().join("whole.safetensors");
+    run(&whole, &["--epochs", "3"]);
+    let part = dir.path().join("part.safetensors");
+    run(&part, &["--epochs", "1"]);
+    let resumed = dir.path().join("resumed.safetensors");
+    let out = run(
+        &resumed,
+        &[
+            "--epochs",
+            "3",
+            "--resume",
+            dir.path().join("part.resume.safetensors").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.contains("resuming after epoch 1")
+            && out.contains("epoch 3/3")
+            && !out.contains("epoch 1/3"),
+        "{out}"
+    );
+    let a = dak::train::checkpoint::load(&whole).unwrap();
+    let b = dak::train::checkpoint::load(&resumed).unwrap();
+    for (name, (_, va)) in &a.tensors {
+        let vb = &b.tensors[name].1;
+        let worst = va
+            .iter()
+            .zip(vb)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-6, "{name} differs by {worst} after resuming");
+    }
+}
