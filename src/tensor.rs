@@ -155,6 +155,45 @@ impl Tensor {
         Ok(out)
     }
 
+    /// Place 2-D tensors [rows, c_i] side by side into [rows, Σ c_i] (row-wise copies, no kernel).
+    pub fn concat_columns(parts: &[&Tensor]) -> Result<Tensor> {
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::input("concat_columns: no tensors"))?;
+        let rows = first.shape()[0];
+        let mut total = 0;
+        for p in parts {
+            match p.shape() {
+                [r, c] if *r == rows => total += c,
+                s => {
+                    return Err(Error::input(format!(
+                        "concat_columns: expected [{rows}, _] tensors, got {s:?}"
+                    )))
+                }
+            }
+        }
+        if parts.len() == 1 {
+            return Ok((*first).clone());
+        }
+        let gpu = first.gpu();
+        let out = Tensor::uninit(gpu, &[rows, total], first.dtype)?;
+        let mut col = 0;
+        for p in parts {
+            let c = p.shape()[1];
+            for r in 0..rows {
+                gpu.copy(
+                    &p.buffer,
+                    (r * c * 4) as u64,
+                    &out.buffer,
+                    ((r * total + col) * 4) as u64,
+                    (c * 4) as u64,
+                )?;
+            }
+            col += c;
+        }
+        Ok(out)
+    }
+
     /// Overwrite the contents with `data` (same element count), in stream order.
     pub fn write(&self, data: &[f32]) -> Result<()> {
         self.expect_dtype(DType::F32, "write")?;

@@ -1,6 +1,8 @@
 //! `dak evaluate` and `dak predict`.
 
 use super::print_table;
+use crate::data::{Preprocess, Transform};
+use crate::models::imagenet;
 use crate::train::evaluate::{self, EvalReport};
 use crate::{Error, Gpu, Result};
 use std::path::PathBuf;
@@ -24,10 +26,14 @@ pub struct EvaluateArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["model", "weights"])))]
 pub struct PredictArgs {
     /// A model written by `dak fine-tune`.
     #[arg(long, value_name = "MODEL")]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
+    /// Plain VGG16 ImageNet weights (timm or torchvision names): predict the 1,000 ImageNet classes.
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
     /// Image files to classify.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
@@ -91,8 +97,29 @@ fn print_report(r: &EvalReport) {
 
 pub fn run_predict(a: &PredictArgs) -> Result<()> {
     let gpu = Gpu::new()?;
-    let (model, info) = evaluate::load_classifier(&gpu, &a.model)?;
-    let preds = evaluate::predict(&model, &info, &a.images, a.top_k)?;
+    let preds = match (&a.model, &a.weights) {
+        (Some(path), _) => {
+            let (model, info) = evaluate::load_classifier(&gpu, path)?;
+            evaluate::predict(&model, &info, &a.images, a.top_k)?
+        }
+        (None, Some(path)) => {
+            let net = imagenet::ImagenetVgg16::load(&gpu, path)?;
+            let size = imagenet::INPUT as u32;
+            // torchvision's evaluation: resize so the crop is 87.5% of the image, center crop 224.
+            let t = Transform::eval(size, size)
+                .with_crop_fraction(0.875)
+                .with_preprocess(Preprocess::Imagenet);
+            evaluate::predict_with(
+                &gpu,
+                &a.images,
+                &t,
+                &imagenet::class_names(),
+                a.top_k,
+                |x| net.logits(x),
+            )?
+        }
+        (None, None) => return Err(Error::input("pass --model MODEL or --weights FILE")),
+    };
     if a.json {
         println!("{}", to_json(&preds)?);
         return Ok(());

@@ -152,30 +152,42 @@ pub fn predict(
     k: usize,
 ) -> Result<Vec<Prediction>> {
     let gpu = model.params.get(model.fc1.weight).value.gpu().clone();
-    let ds = Dataset::from_files("images", info.classes.clone(), files.to_vec(), None)?;
-    let t = eval_transform(info)?;
+    predict_with(&gpu, files, &eval_transform(info)?, &info.classes, k, |x| {
+        let mut tape = Tape::no_grad();
+        let xv = tape.input(x.clone());
+        let z = model.forward(&mut tape, xv, false, 0)?;
+        Ok(tape.tensor(z).clone())
+    })
+}
+
+/// Top-`k` classes of each file, with `logits` mapping an image batch to [N, classes].
+pub fn predict_with(
+    gpu: &Gpu,
+    files: &[std::path::PathBuf],
+    transform: &Transform,
+    classes: &[String],
+    k: usize,
+    logits: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<Vec<Prediction>> {
+    let ds = Dataset::from_files("images", classes.to_vec(), files.to_vec(), None)?;
     let opts = LoaderOptions {
         batch_size: 16,
         shuffle: false,
         ..LoaderOptions::default()
     };
-    let loader = Loader::new(ds.clone(), t, opts)?;
+    let loader = Loader::new(ds.clone(), transform.clone(), opts)?;
     let mut out = Vec::new();
     for b in loader.epoch(0) {
         let b = b?;
-        let mut tape = Tape::no_grad();
-        let x = tape.input(Tensor::from_slice(&gpu, &b.images, &b.shape())?);
-        let z = model.forward(&mut tape, x, false, 0)?;
-        let logits = tape.tensor(z).to_vec()?;
-        let classes = info.classes.len();
-        for (row, &i) in logits.chunks(classes).zip(&b.indices) {
+        let z = logits(&Tensor::from_slice(gpu, &b.images, &b.shape())?)?.to_vec()?;
+        for (row, &i) in z.chunks(classes.len()).zip(&b.indices) {
             let p = softmax(row);
-            let mut order: Vec<usize> = (0..classes).collect();
+            let mut order: Vec<usize> = (0..classes.len()).collect();
             order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
             let top = order
                 .iter()
                 .take(k.max(1))
-                .map(|&c| (info.classes[c].clone(), p[c]))
+                .map(|&c| (classes[c].clone(), p[c]))
                 .collect();
             out.push(Prediction {
                 file: ds.describe(i),

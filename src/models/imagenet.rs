@@ -1,0 +1,143 @@
+//! VGG16 with its ImageNet classifier (fc6 -> fc7 -> fc8, 1,000 classes) for prediction with the
+//! public weights as they are. fc6's weight (4096 x 25088 f32, 411 MB) exceeds the storage
+//! binding limit of many adapters (128 MiB on lavapipe), so it is split by output rows into
+//! chunks that fit, and the chunk outputs are placed side by side.
+
+use super::vgg16::{self, Vgg16, WeightNames};
+use crate::autograd::{Params, Tape};
+use crate::nn::Init;
+use crate::ops::matmul::{self, Variant};
+use crate::train::checkpoint::{self, Checkpoint};
+use crate::{Error, Gpu, Result, Tensor};
+use std::path::Path;
+
+/// The 1,000 ImageNet-1k class names in label order (`weights/imagenet_classes.txt`).
+pub fn class_names() -> Vec<String> {
+    include_str!("../../weights/imagenet_classes.txt")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Input side the classifier was trained for (its 7x7 feature map).
+pub const INPUT: usize = 224;
+
+/// One dense layer whose weight may be split into row chunks.
+struct SplitDense {
+    chunks: Vec<(Tensor, Tensor)>,
+}
+
+impl SplitDense {
+    fn new(gpu: &Gpu, w: &[f32], b: &[f32], outputs: usize, inputs: usize) -> Result<SplitDense> {
+        let max_rows = ((gpu.max_binding_bytes() as usize / 4) / inputs).max(1);
+        let rows = max_rows.min(outputs);
+        let mut chunks = Vec::new();
+        for start in (0..outputs).step_by(rows) {
+            let end = (start + rows).min(outputs);
+            let wt = Tensor::from_slice(
+                gpu,
+                &w[start * inputs..end * inputs],
+                &[end - start, inputs],
+            )?;
+            let bt = Tensor::from_slice(gpu, &b[start..end], &[end - start])?;
+            chunks.push((wt, bt));
+        }
+        Ok(SplitDense { chunks })
+    }
+
+    fn forward(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        let variant = Variant::default_for(x.gpu());
+        let parts: Vec<Tensor> = self
+            .chunks
+            .iter()
+            .map(|(w, b)| matmul::dense_forward(x, w, Some(b), relu, variant))
+            .collect::<Result<_>>()?;
+        let refs: Vec<&Tensor> = parts.iter().collect();
+        Tensor::concat_columns(&refs)
+    }
+}
+
+/// VGG16 with the ImageNet classifier, for inference.
+pub struct ImagenetVgg16 {
+    params: Params,
+    base: Vgg16,
+    fc6: SplitDense,
+    fc7: SplitDense,
+    fc8: SplitDense,
+}
+
+fn tensor<'a>(ck: &'a Checkpoint, name: &str, numel: usize, path: &Path) -> Result<&'a [f32]> {
+    let (shape, data) = ck.tensors.get(name).ok_or_else(|| {
+        Error::input(format!(
+            "{}: missing tensor `{name}` of the ImageNet classifier",
+            path.display()
+        ))
+    })?;
+    if data.len() != numel {
+        return Err(Error::input(format!(
+            "{}: tensor `{name}` has shape {shape:?} ({} values), expected {numel}",
+            path.display(),
+            data.len()
+        )));
+    }
+    Ok(data)
+}
+
+impl ImagenetVgg16 {
+    /// Load the whole network from timm- or torchvision-named weights.
+    pub fn load(gpu: &Gpu, path: &Path) -> Result<ImagenetVgg16> {
+        let ck = checkpoint::load(path)?;
+        let names = match vgg16::detect_names(&ck) {
+            WeightNames::Timm => ["pre_logits.fc1", "pre_logits.fc2", "head.fc"],
+            WeightNames::Torchvision => ["classifier.0", "classifier.3", "classifier.6"],
+            WeightNames::FeaturesOnly => {
+                return Err(Error::input(format!(
+                    "{}: VGG16 weights without the ImageNet classifier; pass a model from `dak fine-tune` with --model instead",
+                    path.display()
+                )))
+            }
+        };
+        let mut params = Params::new();
+        let base = Vgg16::new(gpu, &mut params, &mut Init::new(0))?;
+        ck.restore_prefix(&mut params, "features.", path)?;
+        let sizes = [(4096, 512 * 7 * 7), (4096, 4096), (1000, 4096)];
+        let mut layers = Vec::new();
+        for (name, (out, inp)) in names.iter().zip(sizes) {
+            let w = tensor(&ck, &format!("{name}.weight"), out * inp, path)?;
+            let b = tensor(&ck, &format!("{name}.bias"), out, path)?;
+            layers.push(SplitDense::new(gpu, w, b, out, inp)?);
+        }
+        let fc8 = layers.pop().expect("three layers");
+        let fc7 = layers.pop().expect("three layers");
+        let fc6 = layers.pop().expect("three layers");
+        Ok(ImagenetVgg16 {
+            params,
+            base,
+            fc6,
+            fc7,
+            fc8,
+        })
+    }
+
+    /// Logits [N, 1000] of images [N, 3, 224, 224] (ImageNet preprocessing).
+    pub fn logits(&self, images: &Tensor) -> Result<Tensor> {
+        let [n, 3, h, w] = *images.shape() else {
+            return Err(Error::input(format!(
+                "expected images [N, 3, 224, 224], got {:?}",
+                images.shape()
+            )));
+        };
+        if h != INPUT || w != INPUT {
+            return Err(Error::input(format!(
+                "the ImageNet classifier needs 224x224 inputs, got {h}x{w}"
+            )));
+        }
+        let mut tape = Tape::no_grad();
+        let x = tape.input(images.clone());
+        let f = self.base.forward(&mut tape, &self.params, x)?;
+        let flat = tape.tensor(f).reshape(&[n, 512 * 7 * 7])?;
+        let h6 = self.fc6.forward(&flat, true)?;
+        let h7 = self.fc7.forward(&h6, true)?;
+        self.fc8.forward(&h7, false)
+    }
+}
