@@ -153,10 +153,11 @@ pub fn winners(
     let mut per: BTreeMap<String, BTreeMap<String, (usize, f64)>> = BTreeMap::new();
     for r in rows {
         for (key, name) in group(r) {
-            shapes
-                .entry(key.clone())
-                .or_default()
-                .insert(format!("{}|{}", r.shape, kernel_pass(&r.kernel)));
+            shapes.entry(key.clone()).or_default().insert(format!(
+                "{}|{}",
+                r.shape,
+                kernel_pass(&r.kernel)
+            ));
             if r.ok() {
                 let e = per.entry(key).or_default().entry(name).or_insert((0, 0.0));
                 e.0 += 1;

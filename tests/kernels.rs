@@ -96,7 +96,8 @@ fn kernels_list_and_check_from_the_command_line() {
     let list: Vec<kernels::KernelInfo> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list.len(), kernels::all().len());
     assert!(list.iter().any(|k| k.id == "conv2d.fwd.igemm_sgbc"
-        && k.files.contains(&"conv2d/fwd_igemm_sgbc_s8.wgsl".to_string())));
+        && k.files
+            .contains(&"conv2d/fwd_igemm_sgbc_s8.wgsl".to_string())));
 
     let out = dak(&["kernels", "check", "matmul.naive"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -120,14 +121,20 @@ fn a_wrong_shader_in_the_shader_dir_fails_with_its_first_mismatch() {
     ]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("FAIL") && all.contains("first mismatch at index"), "{all}");
+    assert!(
+        all.contains("FAIL") && all.contains("first mismatch at index"),
+        "{all}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let r = &json["reports"][0];
     assert_eq!(r["id"], "matmul.naive");
     assert_eq!(r["status"], "fail");
     let m = &r["mismatch"];
-    assert!(m["index"].is_u64() && m["got"].is_f64() && m["want"].is_f64(), "{m}");
+    assert!(
+        m["index"].is_u64() && m["got"].is_f64() && m["want"].is_f64(),
+        "{m}"
+    );
     assert_ne!(m["got"], m["want"]);
 }
 
@@ -148,7 +155,10 @@ fn a_malformed_shader_reports_file_and_line_without_panicking() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(!all.contains("panicked"), "{all}");
-    assert!(all.contains("ERROR") && all.contains("failed to compile"), "{all}");
+    assert!(
+        all.contains("ERROR") && all.contains("failed to compile"),
+        "{all}"
+    );
     assert!(all.contains("matmul/naive.wgsl:21:"), "{all}");
 }
 
@@ -213,7 +223,12 @@ fn bench_json_has_every_field_and_compares_equal_to_itself() {
         assert!(row["pct_of_peak"].as_f64().unwrap() > 0.0, "{row}");
         assert!(row["gflops"].as_f64().unwrap() > 0.0, "{row}");
     }
-    let out = dak(&["bench", "--compare", file.to_str().unwrap(), file.to_str().unwrap()]);
+    let out = dak(&[
+        "bench",
+        "--compare",
+        file.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
     let all = text(&out);
     assert!(out.status.success(), "{all}");
     assert!(all.contains("1.000") && all.contains("0 slower"), "{all}");
@@ -260,7 +275,10 @@ fn bench_reports_a_wrong_variant_as_failed_and_times_the_rest() {
             assert_row_fields(row);
             if variant == "matmul.naive" {
                 assert_eq!(row["status"], "FAILED", "{row}");
-                assert!(row["median_ms"].is_null(), "a failed variant is not timed: {row}");
+                assert!(
+                    row["median_ms"].is_null(),
+                    "a failed variant is not timed: {row}"
+                );
                 assert!(all.contains("FAILED"), "{all}");
             } else {
                 assert_eq!(row["status"], "ok", "{row}");

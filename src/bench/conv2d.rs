@@ -276,7 +276,10 @@ pub fn run(
             for &v in variants.iter().filter(|v| v.supported(gpu)) {
                 // The direct kernels take minutes on big shapes on a CPU adapter.
                 if v == Variant::Direct && gpu.is_cpu() && g.flops() > 2e9 {
-                    eprintln!("skipping {} on {shape}: minutes on a CPU adapter", v.id(pass));
+                    eprintln!(
+                        "skipping {} on {shape}: minutes on a CPU adapter",
+                        v.id(pass)
+                    );
                     continue;
                 }
                 let start = Instant::now();
@@ -308,7 +311,7 @@ pub fn run(
                     Pass::WeightGrad => g.n * g.oh * g.ow,
                 };
                 let tol = 1e-4 * (k as f64).sqrt();
-                if !(err <= tol) {
+                if err.is_nan() || err > tol {
                     rows.push(BenchRow::untimed(
                         gpu,
                         v.id(pass),

@@ -230,7 +230,15 @@ pub fn run(
                 Err(e) => {
                     let ms = start.elapsed().as_secs_f64() * 1e3;
                     rows.push(BenchRow::untimed(
-                        gpu, v.id(), &shape, flops, bytes, "compute", "ERROR", e.to_string(), ms,
+                        gpu,
+                        v.id(),
+                        &shape,
+                        flops,
+                        bytes,
+                        "compute",
+                        "ERROR",
+                        e.to_string(),
+                        ms,
                         f64::NAN,
                     ));
                     gpu.sync().ok();
@@ -240,7 +248,7 @@ pub fn run(
             let first_ms = start.elapsed().as_secs_f64() * 1e3;
             let err = validate(&out, &a_host, &b_host, g);
             let tol = 1e-4 * (g.k as f64).sqrt();
-            if !(err <= tol) && !unchecked {
+            if (err.is_nan() || err > tol) && !unchecked {
                 rows.push(BenchRow::untimed(
                     gpu,
                     v.id(),

@@ -278,7 +278,11 @@ pub fn run(gpu: &Gpu, sel: &Selection) -> Result<Vec<BenchRow>> {
             let mut cases = shapes::matmul(&sel.shapes, sel.batch)?;
             if let Some(d) = dir {
                 if !["fwd", "dgrad", "wgrad"].contains(&d) {
-                    return Err(bad_direction("matmul", d, "fwd (nt), dgrad (nn), wgrad (tn)"));
+                    return Err(bad_direction(
+                        "matmul",
+                        d,
+                        "fwd (nt), dgrad (nn), wgrad (tn)",
+                    ));
                 }
                 cases.retain(|c| c.direction() == d);
             }
@@ -321,7 +325,11 @@ pub fn run(gpu: &Gpu, sel: &Selection) -> Result<Vec<BenchRow>> {
             }
             if let Some(d) = dir {
                 if !pool::IDS.iter().any(|id| pool_direction(id, d)) {
-                    return Err(bad_direction("pool", d, "fwd, bwd, max_fwd, max_bwd, gap_fwd, gap_bwd"));
+                    return Err(bad_direction(
+                        "pool",
+                        d,
+                        "fwd, bwd, max_fwd, max_bwd, gap_fwd, gap_bwd",
+                    ));
                 }
             }
             let cases = shapes::pool(&sel.shapes, sel.batch)?;

@@ -106,7 +106,6 @@ pub const IDS: [&str; 4] = [
     "pool.gap_bwd",
 ];
 
-
 fn max_err(got: &[f32], want: &[f32]) -> f64 {
     got.iter()
         .zip(want)
@@ -236,9 +235,7 @@ pub fn run(
                 );
                 ops.push(Op {
                     id: "pool.gap_bwd",
-                    launch: Box::new(move || {
-                        pool::global_avg_pool_backward(&dy, &shape).map(drop)
-                    }),
+                    launch: Box::new(move || pool::global_avg_pool_backward(&dy, &shape).map(drop)),
                     outcome,
                     first_ms: start.elapsed().as_secs_f64() * 1e3,
                     flops: numel as f64,
@@ -252,7 +249,15 @@ pub fn run(
                 Err((status, why)) => {
                     gpu.sync().ok();
                     rows.push(BenchRow::untimed(
-                        gpu, op.id, &label, op.flops, op.bytes, "memory", status, why, op.first_ms,
+                        gpu,
+                        op.id,
+                        &label,
+                        op.flops,
+                        op.bytes,
+                        "memory",
+                        status,
+                        why,
+                        op.first_ms,
                         f64::NAN,
                     ));
                     continue;

@@ -37,7 +37,10 @@ fn keys(r: &BenchRow) -> Vec<(String, String)> {
     if let Some((pass, v)) = crate::ops::conv2d::Variant::from_id(&r.kernel) {
         return vec![
             ("conv2d".into(), v.name().to_string()),
-            (format!("conv2d.{}/{bucket}", pass.short()), r.kernel.clone()),
+            (
+                format!("conv2d.{}/{bucket}", pass.short()),
+                r.kernel.clone(),
+            ),
         ];
     }
     Vec::new()
@@ -70,10 +73,7 @@ pub fn run(args: &TuneArgs) -> Result<()> {
         path.display()
     );
     let peak = bench::peak::measure(&gpu, 3)?;
-    println!(
-        "roofs: {:.1} GFLOP/s, {:.1} GB/s",
-        peak.gflops, peak.gbps
-    );
+    println!("roofs: {:.1} GFLOP/s, {:.1} GB/s", peak.gflops, peak.gbps);
     let mut rows = Vec::new();
     for op in &ops {
         let mut sel = Selection::new(op);
@@ -106,7 +106,9 @@ pub fn run(args: &TuneArgs) -> Result<()> {
     entry.measured_on = format!(
         "--shapes {}{} --repeat {}",
         args.shapes,
-        args.batch.map(|b| format!(" --batch {b}")).unwrap_or_default(),
+        args.batch
+            .map(|b| format!(" --batch {b}"))
+            .unwrap_or_default(),
         args.repeat
     );
     cache.version = 1;

@@ -207,10 +207,9 @@ impl Gpu {
                         .collect();
                     let text = text.join(" ");
                     match m.location {
-                        Some(at) => format!(
-                            "{origin}:{}:{}: {text}",
-                            at.line_number, at.line_position
-                        ),
+                        Some(at) => {
+                            format!("{origin}:{}:{}: {text}", at.line_number, at.line_position)
+                        }
                         None => format!("{origin}: {text}"),
                     }
                 })

@@ -81,7 +81,9 @@ fn check_gemm(gpu: &Gpu, c: &mut Checker, v: matmul::Variant) -> Result<()> {
 // conv2d
 
 /// (n, ci, h, w, co, k, stride, pad)
-const CONV_CASES: &[(usize, usize, usize, usize, usize, usize, usize, usize)] = &[
+type ConvCase = (usize, usize, usize, usize, usize, usize, usize, usize);
+
+const CONV_CASES: &[ConvCase] = &[
     (1, 3, 7, 9, 5, 3, 1, 1),  // batch 1, 3 channels, odd H/W
     (2, 3, 9, 7, 70, 5, 2, 2), // 5x5, stride 2, Co past one 64-tile
     (2, 5, 6, 6, 3, 1, 1, 0),  // 1x1 kernel
@@ -304,12 +306,26 @@ fn check_axpby(gpu: &Gpu, c: &mut Checker) -> Result<()> {
         let tx = Tensor::from_slice(gpu, &x, &[n])?;
         let ty = Tensor::from_slice(gpu, &y, &[n])?;
         ew::axpby(alpha, &tx, beta, &ty)?;
-        let want: Vec<f32> = x.iter().zip(&y).map(|(a, b)| alpha * a + beta * b).collect();
-        c.compare(&format!("y of [{n}], 0.75x - 2y"), &ty.to_vec()?, &want, tol_for(2));
+        let want: Vec<f32> = x
+            .iter()
+            .zip(&y)
+            .map(|(a, b)| alpha * a + beta * b)
+            .collect();
+        c.compare(
+            &format!("y of [{n}], 0.75x - 2y"),
+            &ty.to_vec()?,
+            &want,
+            tol_for(2),
+        );
         // beta = 0 must ignore y's (undefined) contents.
         let scaled = ew::scale(&tx, -0.5)?;
         let want: Vec<f32> = x.iter().map(|a| -0.5 * a).collect();
-        c.compare(&format!("y of [{n}], -0.5x"), &scaled.to_vec()?, &want, tol_for(1));
+        c.compare(
+            &format!("y of [{n}], -0.5x"),
+            &scaled.to_vec()?,
+            &want,
+            tol_for(1),
+        );
         if c.failed() {
             break;
         }
@@ -325,7 +341,12 @@ fn check_dropout(gpu: &Gpu, c: &mut Checker) -> Result<()> {
         let (rate, seed) = (0.3, 7 + i as u32);
         let y = ew::dropout(&tx, rate, seed)?;
         let want = ew::reference::dropout(&x, rate, seed);
-        c.compare(&format!("y of [{n}], rate 0.3"), &y.to_vec()?, &want, tol_for(1));
+        c.compare(
+            &format!("y of [{n}], rate 0.3"),
+            &y.to_vec()?,
+            &want,
+            tol_for(1),
+        );
         if c.failed() {
             break;
         }
@@ -402,7 +423,11 @@ fn check_argmax(gpu: &Gpu, c: &mut Checker) -> Result<()> {
         let pred = softmax_xent::argmax_correct(&x.tz, &x.tl, &x.tw, &counts)?;
         let want = softmax_xent::reference::argmax(&x.z, classes);
         let what = format!("[{rows}, {classes}]");
-        c.compare_u32(&format!("predictions of {what}"), &pred.to_vec_u32()?, &want);
+        c.compare_u32(
+            &format!("predictions of {what}"),
+            &pred.to_vec_u32()?,
+            &want,
+        );
         let counted: Vec<usize> = (0..rows).filter(|&r| x.weights[r] > 0.0).collect();
         let correct = counted.iter().filter(|&&r| want[r] == x.labels[r]).count();
         c.compare_u32(
@@ -432,7 +457,12 @@ fn check_bce(gpu: &Gpu, c: &mut Checker, backward: bool) -> Result<()> {
         } else {
             let loss = bce::forward(&tx, &tt, scale)?;
             let want = bce::reference::forward(&x, &t, scale);
-            c.compare(&format!("loss of [{n}]"), &loss.to_vec()?, &[want], tol_for(n));
+            c.compare(
+                &format!("loss of [{n}]"),
+                &loss.to_vec()?,
+                &[want],
+                tol_for(n),
+            );
         }
         if c.failed() {
             break;
@@ -604,7 +634,8 @@ pub(super) static REGISTRY: &[Kernel] = &[
         id: "matmul.sgbc_64x8sg",
         op: "matmul",
         files: &["matmul/sgbc_s8.wgsl", "matmul/sgbc_s16.wgsl"],
-        description: "GEMM, one subgroup per 64x(8·sg) tile, A rows broadcast with subgroupBroadcast",
+        description:
+            "GEMM, one subgroup per 64x(8·sg) tile, A rows broadcast with subgroupBroadcast",
         supported: subgroups,
         check: |gpu, c| check_gemm(gpu, c, matmul::Variant::Subgroup),
     },
@@ -641,7 +672,10 @@ pub(super) static REGISTRY: &[Kernel] = &[
         Forward,
         Subgroup,
         subgroups,
-        ["conv2d/fwd_igemm_sgbc_s8.wgsl", "conv2d/fwd_igemm_sgbc_s16.wgsl"],
+        [
+            "conv2d/fwd_igemm_sgbc_s8.wgsl",
+            "conv2d/fwd_igemm_sgbc_s16.wgsl"
+        ],
         "Y[P, Co] = im2col(X)·Wᵀ as implicit GEMM, one subgroup per 64x64 tile (broadcast)"
     ),
     conv!(
@@ -665,7 +699,10 @@ pub(super) static REGISTRY: &[Kernel] = &[
         InputGrad,
         Subgroup,
         subgroups,
-        ["conv2d/dgrad_igemm_sgbc_s8.wgsl", "conv2d/dgrad_igemm_sgbc_s16.wgsl"],
+        [
+            "conv2d/dgrad_igemm_sgbc_s8.wgsl",
+            "conv2d/dgrad_igemm_sgbc_s16.wgsl"
+        ],
         "dX[Q, Ci] = col(dY)·W' as implicit GEMM, one subgroup per 64x64 tile (STRIDED override)"
     ),
     conv!(

@@ -183,7 +183,7 @@ impl Checker {
             };
             self.compared += 1;
             let err = (g - w).abs() / (1.0 + w.abs());
-            let bad = !(err <= tol) || g.is_finite() != w.is_finite();
+            let bad = err.is_nan() || err > tol || g.is_finite() != w.is_finite();
             if err.is_finite() {
                 self.max_err = self.max_err.max(err);
             }
