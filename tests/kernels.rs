@@ -293,3 +293,79 @@ fn unknown_ids_and_shape_sets_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("unknown kernel"), "{}", text(&out));
 }
+
+fn row(kernel: &str, shape: &str, ms: f64, ok: bool) -> dak::bench::BenchRow {
+    dak::bench::BenchRow {
+        kernel: kernel.into(),
+        shape: shape.into(),
+        status: if ok { "ok" } else { "FAILED" },
+        error: None,
+        flops: 1e6,
+        bytes: 1e3,
+        median_ms: if ok { ms } else { f64::NAN },
+        min_ms: ms,
+        max_ms: ms,
+        first_dispatch_ms: 1.0,
+        gflops: 1.0,
+        gbps: 1.0,
+        bound: "compute",
+        pct_of_peak: f64::NAN,
+        max_rel_err: 0.0,
+        clock: "wall",
+    }
+}
+
+#[test]
+fn tuning_picks_the_fastest_variant_that_passed_everywhere() {
+    // `fast` failed on one shape, so the slower variant that passed on both wins.
+    let rows = vec![
+        row("matmul.fast", "a", 1.0, true),
+        row("matmul.fast", "b", 1.0, false),
+        row("matmul.slow", "a", 3.0, true),
+        row("matmul.slow", "b", 3.0, true),
+        row("matmul.mid", "a", 2.0, true),
+    ];
+    let (choices, totals) =
+        dak::tune::winners(&rows, |r| vec![("matmul".into(), r.kernel.clone())]);
+    assert_eq!(choices["matmul"], "matmul.slow");
+    assert_eq!(totals["matmul"]["matmul.slow"], 6.0);
+    assert!(!totals["matmul"].contains_key("matmul.fast"));
+    assert!(!totals["matmul"].contains_key("matmul.mid"));
+    assert_eq!(dak::tune::bucket(1e6), "small");
+    assert_eq!(dak::tune::bucket(1e8), "medium");
+    assert_eq!(dak::tune::bucket(1e10), "large");
+}
+
+#[test]
+fn dak_tune_writes_the_cache_file_it_is_given() {
+    // The real command on one tiny GEMM given as a shapes file (every matmul variant runs).
+    let dir = TempDir::new("tune");
+    let shapes = dir.path().join("shapes.json");
+    write(
+        &shapes,
+        br#"{"matmul": [{"label": "t", "m": 3, "n": 5, "k": 7, "trans_b": true}]}"#,
+    );
+    let file = dir.path().join("tune.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_dak"))
+        .args(["tune", "matmul", "--repeat", "1", "--shapes"])
+        .arg(&shapes)
+        .arg("--file")
+        .arg(&file)
+        .env(
+            "MESA_SHADER_CACHE_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/mesa-shader-cache"),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let cache = dak::tune::load(&file).unwrap();
+    assert_eq!(cache.adapters.len(), 1);
+    let entry = cache.adapters.values().next().unwrap();
+    assert!(entry.peak.is_some());
+    let winner = &entry.choices["matmul"];
+    assert!(
+        dak::ops::matmul::Variant::from_id(winner).is_some(),
+        "{winner}"
+    );
+    assert_eq!(entry.choices["matmul/small"], *winner);
+}
