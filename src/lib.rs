@@ -6,12 +6,14 @@ pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod io;
+pub mod kernels;
 pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod tensor;
 pub mod train;
+pub mod tune;
 
 pub use error::{Error, Result};
 pub use gpu::Gpu;

@@ -25,6 +25,11 @@ enum Command {
     /// Datasets: write the bundled MNIST -> MNIST-M benchmark, inspect an image folder.
     #[command(subcommand)]
     Data(cli::data::DataCommand),
+    /// Kernel registry: list every kernel, check kernels (or edited shaders) against references.
+    #[command(subcommand)]
+    Kernels(cli::kernels::KernelsCommand),
+    /// Benchmark kernel variants on this adapter and cache the winners (used by default).
+    Tune(cli::tune::TuneArgs),
 }
 
 fn main() {
@@ -33,6 +38,8 @@ fn main() {
         Command::Devices(args) => cli::devices::run(&args),
         Command::Bench(args) => cli::bench::run(&args),
         Command::Data(cmd) => cli::data::run(cmd),
+        Command::Kernels(cmd) => cli::kernels::run(cmd),
+        Command::Tune(args) => cli::tune::run(&args),
         Command::FineTune(args) => cli::fine_tune::run(&args),
         Command::Evaluate(args) => cli::evaluate::run_evaluate(&args),
         Command::Predict(args) => cli::evaluate::run_predict(&args),

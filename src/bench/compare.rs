@@ -34,6 +34,12 @@ fn rows(path: &Path) -> Result<Vec<(String, String, f64)>> {
             ))
         })?;
     list.iter()
+        // FAILED / ERROR rows (no timing) have nothing to compare.
+        .filter(|r| {
+            r.get("status")
+                .and_then(|s| s.as_str())
+                .is_none_or(|s| s == "ok")
+        })
         .map(|r| {
             let field = |k: &str| r.get(k).cloned();
             match (

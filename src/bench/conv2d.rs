@@ -2,9 +2,9 @@
 //! VGG16's and the DANN digits network's layer shapes. Each variant is validated at sampled
 //! outputs against a direct f64 sum, then timed round-robin with the other variants.
 
-use super::{inner_count, summary, time_once, BenchRow, Launch};
+use super::{fill, inner_count, time_once, BenchRow, Launch};
 use crate::ops::conv2d::{self, Geometry, Pass, Spec, Variant};
-use crate::{Error, Gpu, Result, Tensor};
+use crate::{Gpu, Result, Tensor};
 use std::time::Instant;
 
 /// A named convolution: input `[n, ci, h, w]`, `co` output channels, square kernel.
@@ -21,6 +21,12 @@ pub struct Case {
 }
 
 impl Case {
+    /// The same convolution at batch size `n`.
+    pub fn with_batch(mut self, n: usize) -> Case {
+        self.n = n;
+        self
+    }
+
     pub fn geometry(&self) -> Result<Geometry> {
         Geometry::new(
             &[self.n, self.ci, self.hw, self.hw],
@@ -128,17 +134,6 @@ pub fn cases(name: &str) -> Option<Vec<Case>> {
 }
 
 pub const SHAPE_SETS: &str = "default, conv64, vgg16-32, vgg16-224, digits, tiny";
-
-fn fill(n: usize, seed: u32) -> Vec<f32> {
-    (0..n)
-        .map(|i| {
-            let x = (i as u32)
-                .wrapping_mul(2_654_435_761)
-                .wrapping_add(seed.wrapping_mul(40503));
-            ((x >> 8) as f32 / (1u32 << 24) as f32) - 0.5
-        })
-        .collect()
-}
 
 /// Input coordinate of output `o`, tap `k` along an axis, if inside the input.
 fn at(o: usize, k: usize, stride: usize, pad: usize, len: usize) -> Option<usize> {
@@ -274,15 +269,40 @@ pub fn run(
         let w = Tensor::from_slice(gpu, &w_host, &g.w_shape())?;
         let b = Tensor::from_slice(gpu, &b_host, &[g.co])?;
         let dy = Tensor::from_slice(gpu, &dy_host, &g.y_shape())?;
+        let flops = g.flops();
+        let bytes = 4.0 * (g.x_len() + g.w_len() + g.y_len()) as f64;
         for &pass in passes {
             let mut live = Vec::new();
             for &v in variants.iter().filter(|v| v.supported(gpu)) {
                 // The direct kernels take minutes on big shapes on a CPU adapter.
                 if v == Variant::Direct && gpu.is_cpu() && g.flops() > 2e9 {
+                    eprintln!(
+                        "skipping {} on {shape}: minutes on a CPU adapter",
+                        v.id(pass)
+                    );
                     continue;
                 }
                 let start = Instant::now();
-                let out = launch(pass, v, &g, &x, &w, &b, &dy)?.to_vec()?;
+                let out = match launch(pass, v, &g, &x, &w, &b, &dy).and_then(|t| t.to_vec()) {
+                    Ok(out) => out,
+                    Err(e) => {
+                        let ms = start.elapsed().as_secs_f64() * 1e3;
+                        rows.push(BenchRow::untimed(
+                            gpu,
+                            v.id(pass),
+                            &shape,
+                            flops,
+                            bytes,
+                            "compute",
+                            "ERROR",
+                            e.to_string(),
+                            ms,
+                            f64::NAN,
+                        ));
+                        gpu.sync().ok();
+                        continue;
+                    }
+                };
                 let first_ms = start.elapsed().as_secs_f64() * 1e3;
                 let err = validate(&g, pass, &out, &x_host, &w_host, &dy_host);
                 let k = match pass {
@@ -291,11 +311,20 @@ pub fn run(
                     Pass::WeightGrad => g.n * g.oh * g.ow,
                 };
                 let tol = 1e-4 * (k as f64).sqrt();
-                if !(err <= tol) {
-                    return Err(Error::runtime(format!(
-                        "{} fails validation on {shape}: relative error {err:.2e} > {tol:.1e}; not timing it",
-                        v.id(pass)
-                    )));
+                if err.is_nan() || err > tol {
+                    rows.push(BenchRow::untimed(
+                        gpu,
+                        v.id(pass),
+                        &shape,
+                        flops,
+                        bytes,
+                        "compute",
+                        "FAILED",
+                        format!("relative error {err:.2e} > {tol:.1e}; not timed"),
+                        first_ms,
+                        err,
+                    ));
+                    continue;
                 }
                 live.push((v, first_ms, err, Vec::new()));
             }
@@ -314,23 +343,17 @@ pub fn run(
                 }
             }
             for (v, first_ms, err, mut samples) in live {
-                let (median, min, max) = summary(&mut samples);
-                let flops = g.flops();
-                let bytes = 4.0 * (g.x_len() + g.w_len() + g.y_len()) as f64;
-                rows.push(BenchRow {
-                    kernel: v.id(pass).to_string(),
-                    shape: shape.clone(),
+                rows.push(BenchRow::timed(
+                    gpu,
+                    v.id(pass),
+                    &shape,
                     flops,
                     bytes,
-                    median_ms: median * 1e3,
-                    min_ms: min * 1e3,
-                    max_ms: max * 1e3,
-                    first_dispatch_ms: first_ms,
-                    gflops: flops / median / 1e9,
-                    gbps: bytes / median / 1e9,
-                    max_rel_err: err,
-                    clock: "wall",
-                });
+                    "compute",
+                    &mut samples,
+                    first_ms,
+                    err,
+                ));
             }
         }
     }

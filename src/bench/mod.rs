@@ -1,8 +1,12 @@
 //! Kernel microbenchmarks: validate against the CPU reference first, then time.
 //!
-//! Timing is wall clock around one submit of many dispatches (the GPU queue is drained before
-//! and after), so per-dispatch launch cost is amortised. Variants of one shape are timed
-//! round-robin and reported as medians, because the machines we run on are noisy.
+//! A sample is one submit of many dispatches of the same launch (the queue is drained before),
+//! so per-dispatch launch cost is amortised. When the adapter has TIMESTAMP_QUERY the sample is
+//! the GPU time between the timestamps written at the start and end of each compute pass
+//! (`clock: "gpu-timestamp"`); otherwise the wall clock around the submit and wait
+//! (`clock: "wall"`). Variants of one shape are timed round-robin and reported as medians,
+//! because the machines we run on are noisy. A variant that fails validation (or cannot run)
+//! is reported as `FAILED`/`ERROR` and not timed; the others still are.
 
 pub mod compare;
 pub mod conv2d;
@@ -10,32 +14,141 @@ pub mod matmul;
 pub mod model;
 pub mod peak;
 pub mod pool;
+pub mod shapes;
 
 use crate::{Gpu, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// One timed kernel on one shape.
+/// One kernel on one shape: timed, or the reason it was not.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BenchRow {
     /// Stable kernel id, e.g. `matmul.sgbc_64x8sg`.
     pub kernel: String,
-    /// Human-readable shape, e.g. `1024x1024x1024 (nt)`.
+    /// Human-readable shape, e.g. `square 1024 [1024x1024x1024 nn]`.
     pub shape: String,
-    /// Floating-point operations per dispatch.
+    /// `ok`, `FAILED` (wrong result: not timed) or `ERROR` (could not run: not timed).
+    pub status: &'static str,
+    /// Why a row is FAILED or ERROR.
+    pub error: Option<String>,
+    /// Floating-point operations per launch.
     pub flops: f64,
-    /// Bytes that must move at least once per dispatch (inputs + outputs).
+    /// Bytes that must move at least once per launch (inputs + outputs).
     pub bytes: f64,
+    /// Per-launch time; NaN (null in JSON) when not timed.
     pub median_ms: f64,
     pub min_ms: f64,
     pub max_ms: f64,
-    /// Pipeline compile + first dispatch, measured separately from the steady state.
+    /// Pipeline compile + first launch + readback, measured separately from the steady state.
     pub first_dispatch_ms: f64,
     pub gflops: f64,
     pub gbps: f64,
+    /// Which roof the kernel is measured against: `compute` (GFLOP/s) or `memory` (GB/s).
+    pub bound: &'static str,
+    /// GFLOP/s (compute-bound) or GB/s (memory-bound) as a percentage of the adapter's measured
+    /// roof (`dak bench --peak`); NaN when no roof is known.
+    pub pct_of_peak: f64,
     /// Largest relative error seen in validation.
     pub max_rel_err: f64,
-    /// How the time was measured.
+    /// How the time was measured: `gpu-timestamp` or `wall`.
     pub clock: &'static str,
+}
+
+impl BenchRow {
+    /// A row for a kernel that was validated and timed (`samples` in seconds per launch).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn timed(
+        gpu: &Gpu,
+        kernel: &str,
+        shape: &str,
+        flops: f64,
+        bytes: f64,
+        bound: &'static str,
+        samples: &mut [f64],
+        first_ms: f64,
+        err: f64,
+    ) -> BenchRow {
+        let (median, min, max) = summary(samples);
+        BenchRow {
+            kernel: kernel.to_string(),
+            shape: shape.to_string(),
+            status: "ok",
+            error: None,
+            flops,
+            bytes,
+            median_ms: median * 1e3,
+            min_ms: min * 1e3,
+            max_ms: max * 1e3,
+            first_dispatch_ms: first_ms,
+            gflops: flops / median / 1e9,
+            gbps: bytes / median / 1e9,
+            bound,
+            pct_of_peak: f64::NAN,
+            max_rel_err: err,
+            clock: clock(gpu),
+        }
+    }
+
+    /// A row for a kernel that was not timed: `status` FAILED (wrong result) or ERROR.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn untimed(
+        gpu: &Gpu,
+        kernel: &str,
+        shape: &str,
+        flops: f64,
+        bytes: f64,
+        bound: &'static str,
+        status: &'static str,
+        error: String,
+        first_ms: f64,
+        err: f64,
+    ) -> BenchRow {
+        BenchRow {
+            kernel: kernel.to_string(),
+            shape: shape.to_string(),
+            status,
+            error: Some(error),
+            flops,
+            bytes,
+            median_ms: f64::NAN,
+            min_ms: f64::NAN,
+            max_ms: f64::NAN,
+            first_dispatch_ms: first_ms,
+            gflops: f64::NAN,
+            gbps: f64::NAN,
+            bound,
+            pct_of_peak: f64::NAN,
+            max_rel_err: err,
+            clock: clock(gpu),
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// Fill `pct_of_peak` of every timed row from the measured roofs.
+pub fn apply_peak(rows: &mut [BenchRow], peak: &peak::Peak) {
+    for r in rows.iter_mut().filter(|r| r.ok()) {
+        r.pct_of_peak = match r.bound {
+            "memory" => 100.0 * r.gbps / peak.gbps,
+            _ => 100.0 * r.gflops / peak.gflops,
+        };
+    }
+}
+
+/// Set when a timestamped sample came back empty (zero, or too many passes to time) and the wall
+/// clock stood in for it, so rows never claim a clock they did not use.
+static WALL_FALLBACK: AtomicBool = AtomicBool::new(false);
+
+/// The clock `time_once` uses on `gpu`.
+pub fn clock(gpu: &Gpu) -> &'static str {
+    if gpu.has_timestamps() && !WALL_FALLBACK.load(Ordering::Relaxed) {
+        "gpu-timestamp"
+    } else {
+        "wall"
+    }
 }
 
 /// A kernel launch to time: records one dispatch (or a few) into the stream.
@@ -48,18 +161,257 @@ pub(crate) fn summary(samples: &mut [f64]) -> (f64, f64, f64) {
     (median, samples[0], samples[samples.len() - 1])
 }
 
-/// Seconds for one run of `launch` repeated `inner` times in one submit.
+/// Seconds for one run of `launch`, from `inner` runs in one submit: GPU timestamps when the
+/// adapter has them, else the wall clock around the submit and wait.
 pub(crate) fn time_once(gpu: &Gpu, launch: &mut Launch<'_>, inner: usize) -> Result<f64> {
     gpu.sync()?;
     let start = Instant::now();
     for _ in 0..inner {
         launch()?;
     }
-    gpu.sync()?;
-    Ok(start.elapsed().as_secs_f64() / inner as f64)
+    let gpu_s = if gpu.has_timestamps() {
+        gpu.sync_timed()?
+    } else {
+        gpu.sync()?;
+        None
+    };
+    let wall = start.elapsed().as_secs_f64();
+    let gpu_s = gpu_s.filter(|&s| s > 0.0);
+    if gpu_s.is_none() && gpu.has_timestamps() {
+        WALL_FALLBACK.store(true, Ordering::Relaxed);
+    }
+    Ok(gpu_s.unwrap_or(wall) / inner as f64)
 }
 
 /// How many dispatches per submit make a sample last about `target_s`.
 pub(crate) fn inner_count(one_s: f64, target_s: f64) -> usize {
     ((target_s / one_s.max(1e-7)).ceil() as usize).clamp(1, 1000)
+}
+
+/// Deterministic values in [-0.5, 0.5) for benchmark operands.
+pub(crate) fn fill(n: usize, seed: u32) -> Vec<f32> {
+    (0..n)
+        .map(|i| {
+            let x = (i as u32)
+                .wrapping_mul(2_654_435_761)
+                .wrapping_add(seed.wrapping_mul(40503));
+            ((x >> 8) as f32 / (1u32 << 24) as f32) - 0.5
+        })
+        .collect()
+}
+
+/// What one `dak bench` (or `cargo bench`, or `dak tune`) run measures.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// `matmul`, `conv2d`, `pool` or `all`.
+    pub op: String,
+    /// `fwd`, `dgrad`, `wgrad` (matmul: the dense-layer GEMM form; conv2d: the pass) or
+    /// `fwd`, `bwd` (pool).
+    pub direction: Option<String>,
+    /// `all`, a variant id, or (conv2d) `direct`, `tiled`, `sgbc`.
+    pub variant: String,
+    /// A named shape set or a JSON file (see [`shapes`]).
+    pub shapes: String,
+    /// Batch size replacing each shape set's own.
+    pub batch: Option<usize>,
+    /// Timed samples per kernel and shape.
+    pub repeat: usize,
+    /// Time kernels even when they fail validation (matmul; experiments only).
+    pub unchecked: bool,
+}
+
+impl Selection {
+    /// Parse `OP[.DIRECTION]`.
+    pub fn new(op_direction: &str) -> Selection {
+        let (op, direction) = match op_direction.split_once('.') {
+            Some((op, d)) => (op.to_string(), Some(d.to_string())),
+            None => (op_direction.to_string(), None),
+        };
+        Selection {
+            op,
+            direction,
+            variant: "all".into(),
+            shapes: "default".into(),
+            batch: None,
+            repeat: 5,
+            unchecked: false,
+        }
+    }
+}
+
+fn bad_direction(op: &str, d: &str, known: &str) -> crate::Error {
+    crate::Error::input(format!(
+        "dak bench {op}.{d}: unknown direction; use {known}"
+    ))
+}
+
+/// Validate and time what `sel` names.
+pub fn run(gpu: &Gpu, sel: &Selection) -> Result<Vec<BenchRow>> {
+    use crate::Error;
+    let repeat = sel.repeat.max(1);
+    let dir = sel.direction.as_deref();
+    match sel.op.as_str() {
+        "all" => {
+            let mut rows = Vec::new();
+            for op in ["matmul", "conv2d", "pool"] {
+                let one = Selection {
+                    op: op.into(),
+                    ..sel.clone()
+                };
+                rows.extend(run(gpu, &one)?);
+            }
+            Ok(rows)
+        }
+        "matmul" => {
+            use crate::ops::matmul::Variant;
+            let variants = if sel.variant == "all" {
+                Variant::ALL.to_vec()
+            } else {
+                vec![Variant::from_id(&sel.variant).ok_or_else(|| {
+                    let ids: Vec<&str> = Variant::ALL.iter().map(|v| v.id()).collect();
+                    Error::input(format!(
+                        "--variant {}: unknown for matmul; known: all, {}",
+                        sel.variant,
+                        ids.join(", ")
+                    ))
+                })?]
+            };
+            let mut cases = shapes::matmul(&sel.shapes, sel.batch)?;
+            if let Some(d) = dir {
+                if !["fwd", "dgrad", "wgrad"].contains(&d) {
+                    return Err(bad_direction(
+                        "matmul",
+                        d,
+                        "fwd (nt), dgrad (nn), wgrad (tn)",
+                    ));
+                }
+                cases.retain(|c| c.direction() == d);
+            }
+            matmul::run(gpu, &cases, &variants, repeat, sel.unchecked)
+        }
+        "conv2d" => {
+            use crate::ops::conv2d::{Pass, Variant as Conv};
+            let mut passes = Pass::ALL.to_vec();
+            if let Some(d) = dir {
+                passes.retain(|p| p.short() == d);
+                if passes.is_empty() {
+                    return Err(bad_direction("conv2d", d, "fwd, dgrad, wgrad"));
+                }
+            }
+            let variants = match sel.variant.as_str() {
+                "all" => Conv::ALL.to_vec(),
+                name => match Conv::ALL.into_iter().find(|v| v.name() == name) {
+                    Some(v) => vec![v],
+                    None => {
+                        let (p, v) = Conv::from_id(name).ok_or_else(|| {
+                            Error::input(format!(
+                                "--variant {name}: unknown for conv2d; use all, direct, tiled, sgbc or an id like conv2d.fwd.igemm_sgbc"
+                            ))
+                        })?;
+                        passes.retain(|&q| q == p);
+                        vec![v]
+                    }
+                },
+            };
+            let cases = shapes::conv2d(&sel.shapes, sel.batch)?;
+            conv2d::run(gpu, &cases, &passes, &variants, repeat)
+        }
+        "pool" => {
+            if sel.variant != "all" && !pool::IDS.contains(&sel.variant.as_str()) {
+                return Err(Error::input(format!(
+                    "--variant {}: unknown for pool; known: all, {}",
+                    sel.variant,
+                    pool::IDS.join(", ")
+                )));
+            }
+            if let Some(d) = dir {
+                if !pool::IDS.iter().any(|id| pool_direction(id, d)) {
+                    return Err(bad_direction(
+                        "pool",
+                        d,
+                        "fwd, bwd, max_fwd, max_bwd, gap_fwd, gap_bwd",
+                    ));
+                }
+            }
+            let cases = shapes::pool(&sel.shapes, sel.batch)?;
+            let keep = |id: &str| {
+                (sel.variant == "all" || sel.variant == id)
+                    && dir.is_none_or(|d| pool_direction(id, d))
+            };
+            pool::run(gpu, &cases, repeat, &keep)
+        }
+        other => Err(Error::input(format!(
+            "dak bench {other}: unknown op; known: matmul, conv2d, pool, all, data"
+        ))),
+    }
+}
+
+/// `pool.max_bwd` is in direction `bwd` and `max_bwd`.
+fn pool_direction(id: &str, d: &str) -> bool {
+    let name = id.trim_start_matches("pool.");
+    name == d || name.ends_with(&format!("_{d}"))
+}
+
+/// The adapter's roofs for `pct_of_peak`: the tuning cache's when `dak tune` stored them,
+/// else a quick measurement now.
+pub fn roofs(gpu: &Gpu) -> Result<(peak::Peak, &'static str)> {
+    if let Some(p) = crate::tune::entry(gpu).and_then(|e| e.peak.clone()) {
+        return Ok((p, "tuning cache"));
+    }
+    Ok((peak::measure(gpu, 1)?, "measured now"))
+}
+
+/// Print rows as a table (FAILED and ERROR rows say why instead of timings).
+pub fn print_rows(rows: &[BenchRow]) {
+    let num = |v: f64, prec: usize| {
+        if v.is_finite() {
+            format!("{v:.prec$}")
+        } else {
+            "-".into()
+        }
+    };
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![r.kernel.clone(), r.shape.clone()];
+            if r.ok() {
+                row.extend([
+                    num(r.median_ms, 3),
+                    num(r.min_ms, 3),
+                    num(r.max_ms, 3),
+                    num(r.gflops, 2),
+                    num(r.gbps, 2),
+                    num(r.pct_of_peak, 1),
+                    num(r.first_dispatch_ms, 0),
+                    format!("{:.1e}", r.max_rel_err),
+                ]);
+            } else {
+                row.push(r.status.to_string());
+                row.extend(std::iter::repeat_n(String::new(), 7));
+                row.push(r.error.clone().unwrap_or_default());
+            }
+            row
+        })
+        .collect();
+    crate::cli::print_table(
+        &[
+            "kernel",
+            "shape",
+            "median ms",
+            "min ms",
+            "max ms",
+            "GFLOP/s",
+            "GB/s",
+            "% peak",
+            "first ms",
+            "max err",
+        ],
+        &table,
+    );
+    if let Some(r) = rows.first() {
+        println!(
+            "(clock: {}; % peak: of the compute roof for matmul/conv2d, of the copy bandwidth for pool; first = pipeline compile + first launch + readback)",
+            r.clock
+        );
+    }
 }

@@ -7,7 +7,7 @@ use crate::{DType, Gpu, Result, Tensor};
 use std::time::Instant;
 
 /// Measured roofs of one adapter.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Peak {
     /// FMA throughput, GFLOP/s (a multiply-add counts as 2).
     pub gflops: f64,

@@ -3,9 +3,9 @@
 //! Pooling is memory-bound: read GB/s, not GFLOP/s (flops count one compare or add per input
 //! element read).
 
-use super::{inner_count, summary, time_once, BenchRow, Launch};
+use super::{fill, inner_count, time_once, BenchRow, Launch};
 use crate::ops::pool::{self, reference, PoolGeometry};
-use crate::{Error, Gpu, Result, Tensor};
+use crate::{Gpu, Result, Tensor};
 use std::time::Instant;
 
 /// A pooling shape: input `[n, c, hw, hw]`; `k == 0` means global average pooling.
@@ -50,16 +50,61 @@ pub const DEFAULT: &[Case] = &[
 
 pub const TINY: &[Case] = &[max("tiny 2x2/2", 2, 3, 8, 2, 2), gap("tiny gap", 2, 3, 5)];
 
-fn fill(n: usize, seed: u32) -> Vec<f32> {
-    (0..n)
-        .map(|i| {
-            let x = (i as u32)
-                .wrapping_mul(2_654_435_761)
-                .wrapping_add(seed.wrapping_mul(40503));
-            ((x >> 8) as f32 / (1u32 << 24) as f32) - 0.5
-        })
-        .collect()
+/// VGG16's pools and the global average pool at 32x32 input, batch 32.
+pub const VGG16_32: &[Case] = &[
+    max("pool1", 32, 64, 32, 2, 2),
+    max("pool2", 32, 128, 16, 2, 2),
+    max("pool3", 32, 256, 8, 2, 2),
+    max("pool4", 32, 512, 4, 2, 2),
+    max("pool5", 32, 512, 2, 2, 2),
+    gap("gap", 32, 512, 1),
+];
+
+/// VGG16's pools and the global average pool at 224x224 input, batch 4 (as the conv set).
+pub const VGG16_224: &[Case] = &[
+    max("pool1", 4, 64, 224, 2, 2),
+    max("pool2", 4, 128, 112, 2, 2),
+    max("pool3", 4, 256, 56, 2, 2),
+    max("pool4", 4, 512, 28, 2, 2),
+    max("pool5", 4, 512, 14, 2, 2),
+    gap("gap", 4, 512, 7),
+];
+
+/// The DANN digits network's pools at batch 128.
+pub const DIGITS: &[Case] = &[
+    max("digits pool1", 128, 32, 24, 2, 2),
+    max("digits pool2", 128, 48, 8, 2, 2),
+];
+
+impl Case {
+    /// The same pooling at batch size `n`.
+    pub fn with_batch(mut self, n: usize) -> Case {
+        self.n = n;
+        self
+    }
 }
+
+/// A named shape set, for `--shapes`.
+pub fn cases(name: &str) -> Option<Vec<Case>> {
+    Some(match name {
+        "default" => DEFAULT.to_vec(),
+        "tiny" => TINY.to_vec(),
+        "vgg16-32" => VGG16_32.to_vec(),
+        "vgg16-224" => VGG16_224.to_vec(),
+        "digits" => DIGITS.to_vec(),
+        _ => return None,
+    })
+}
+
+pub const SHAPE_SETS: &str = "default, tiny, vgg16-32, vgg16-224, digits";
+
+/// The pooling kernel ids, in the order they are timed.
+pub const IDS: [&str; 4] = [
+    "pool.max_fwd",
+    "pool.max_bwd",
+    "pool.gap_fwd",
+    "pool.gap_bwd",
+];
 
 fn max_err(got: &[f32], want: &[f32]) -> f64 {
     got.iter()
@@ -68,115 +113,173 @@ fn max_err(got: &[f32], want: &[f32]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Validate then time every pooling op on every case (`rounds` samples, median reported).
-pub fn run(gpu: &Gpu, cases: &[Case], rounds: usize) -> Result<Vec<BenchRow>> {
+/// One pooling kernel of one case, validated and ready to time.
+struct Op<'a> {
+    id: &'static str,
+    launch: Launch<'a>,
+    /// Validation error, or why it could not run.
+    outcome: std::result::Result<f64, (&'static str, String)>,
+    /// Pipeline compile + first launch + readback (the validation run).
+    first_ms: f64,
+    flops: f64,
+    bytes: f64,
+}
+
+fn judged(result: Result<f64>) -> std::result::Result<f64, (&'static str, String)> {
+    match result {
+        Ok(err) if err <= 1e-5 => Ok(err),
+        Ok(err) => Err((
+            "FAILED",
+            format!("relative error {err:.2e} > 1.0e-5; not timed"),
+        )),
+        Err(e) => Err(("ERROR", e.to_string())),
+    }
+}
+
+/// Validate then time the pooling kernels `keep` selects on every case (`rounds` samples,
+/// median reported). A kernel that fails validation is reported as FAILED and not timed.
+pub fn run(
+    gpu: &Gpu,
+    cases: &[Case],
+    rounds: usize,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<BenchRow>> {
     let mut rows = Vec::new();
     for c in cases {
         let shape = [c.n, c.c, c.hw, c.hw];
         let numel = c.n * c.c * c.hw * c.hw;
         let x_host = fill(numel, 1);
         let x = Tensor::from_slice(gpu, &x_host, &shape)?;
-        // (id, launch, validation error, flops, bytes)
-        let mut ops: Vec<(&str, Launch, f64, f64, f64)> = Vec::new();
         let label = format!("{} {shape:?}", c.label);
-        let check = |what: &str, err: f64| -> Result<f64> {
-            if err > 1e-5 {
-                return Err(Error::runtime(format!(
-                    "{what} fails validation on {label}: relative error {err:.2e}; not timing it"
-                )));
-            }
-            Ok(err)
-        };
+        let mut ops: Vec<Op> = Vec::new();
         if c.k > 0 {
             let g = PoolGeometry::new(&shape, c.k, c.stride, c.label)?;
             let (want_y, want_arg) = reference::max_pool2d(&g, &x_host);
-            let (y, arg) = pool::max_pool2d(&x, c.k, c.stride)?;
-            let mut err = max_err(&y.to_vec()?, &want_y);
-            if arg.to_vec_u32()? != want_arg {
-                err = f64::INFINITY;
-            }
-            let err_f = check("pool.max_fwd", err)?;
-            let dy_host = fill(g.y_len(), 2);
-            let dy = Tensor::from_slice(gpu, &dy_host, &g.y_shape())?;
-            let want_dx = reference::max_pool2d_backward(&g, &dy_host, &want_arg);
-            let dx = pool::max_pool2d_backward(&dy, &arg, &shape, c.k, c.stride)?;
-            let err_b = check("pool.max_bwd", max_err(&dx.to_vec()?, &want_dx))?;
-            let (xr, k, s) = (&x, c.k, c.stride);
+            let (k, s) = (c.k, c.stride);
             let fwd_bytes = 4.0 * (g.x_len() + 2 * g.y_len()) as f64;
-            ops.push((
-                "pool.max_fwd",
-                Box::new(move || pool::max_pool2d(xr, k, s).map(drop)),
-                err_f,
-                (g.y_len() * k * k) as f64,
-                fwd_bytes,
-            ));
-            ops.push((
-                "pool.max_bwd",
-                Box::new(move || pool::max_pool2d_backward(&dy, &arg, &shape, k, s).map(drop)),
-                err_b,
-                (g.x_len() * k.div_ceil(s).pow(2)) as f64,
-                fwd_bytes,
-            ));
+            if keep("pool.max_fwd") {
+                let start = Instant::now();
+                let outcome = judged((|| {
+                    let (y, arg) = pool::max_pool2d(&x, k, s)?;
+                    let err = max_err(&y.to_vec()?, &want_y);
+                    Ok(if arg.to_vec_u32()? != want_arg {
+                        f64::INFINITY
+                    } else {
+                        err
+                    })
+                })());
+                let xr = &x;
+                ops.push(Op {
+                    id: "pool.max_fwd",
+                    launch: Box::new(move || pool::max_pool2d(xr, k, s).map(drop)),
+                    outcome,
+                    first_ms: start.elapsed().as_secs_f64() * 1e3,
+                    flops: (g.y_len() * k * k) as f64,
+                    bytes: fwd_bytes,
+                });
+            }
+            if keep("pool.max_bwd") {
+                // Backward reads the reference argmax, so it is judged on its own.
+                let dy_host = fill(g.y_len(), 2);
+                let dy = Tensor::from_slice(gpu, &dy_host, &g.y_shape())?;
+                let arg = Tensor::from_u32(gpu, &want_arg, &g.y_shape())?;
+                let want_dx = reference::max_pool2d_backward(&g, &dy_host, &want_arg);
+                let start = Instant::now();
+                let outcome = judged(
+                    pool::max_pool2d_backward(&dy, &arg, &shape, k, s)
+                        .and_then(|dx| dx.to_vec())
+                        .map(|dx| max_err(&dx, &want_dx)),
+                );
+                ops.push(Op {
+                    id: "pool.max_bwd",
+                    launch: Box::new(move || {
+                        pool::max_pool2d_backward(&dy, &arg, &shape, k, s).map(drop)
+                    }),
+                    outcome,
+                    first_ms: start.elapsed().as_secs_f64() * 1e3,
+                    flops: (g.x_len() * k.div_ceil(s).pow(2)) as f64,
+                    bytes: fwd_bytes,
+                });
+            }
         } else {
             let hw = c.hw * c.hw;
             let planes = c.n * c.c;
-            let want = reference::global_avg_pool(&x_host, hw);
-            let err_f = check(
-                "pool.gap_fwd",
-                max_err(&pool::global_avg_pool(&x)?.to_vec()?, &want),
-            )?;
-            let dy_host = fill(planes, 2);
-            let dy = Tensor::from_slice(gpu, &dy_host, &[c.n, c.c])?;
-            let want_dx = reference::global_avg_pool_backward(&dy_host, hw);
-            let err_b = check(
-                "pool.gap_bwd",
-                max_err(
-                    &pool::global_avg_pool_backward(&dy, &shape)?.to_vec()?,
-                    &want_dx,
-                ),
-            )?;
-            let xr = &x;
             let bytes = 4.0 * (numel + planes) as f64;
-            ops.push((
-                "pool.gap_fwd",
-                Box::new(move || pool::global_avg_pool(xr).map(drop)),
-                err_f,
-                numel as f64,
-                bytes,
-            ));
-            ops.push((
-                "pool.gap_bwd",
-                Box::new(move || pool::global_avg_pool_backward(&dy, &shape).map(drop)),
-                err_b,
-                numel as f64,
-                bytes,
-            ));
+            if keep("pool.gap_fwd") {
+                let want = reference::global_avg_pool(&x_host, hw);
+                let start = Instant::now();
+                let outcome = judged(
+                    pool::global_avg_pool(&x)
+                        .and_then(|y| y.to_vec())
+                        .map(|y| max_err(&y, &want)),
+                );
+                let xr = &x;
+                ops.push(Op {
+                    id: "pool.gap_fwd",
+                    launch: Box::new(move || pool::global_avg_pool(xr).map(drop)),
+                    outcome,
+                    first_ms: start.elapsed().as_secs_f64() * 1e3,
+                    flops: numel as f64,
+                    bytes,
+                });
+            }
+            if keep("pool.gap_bwd") {
+                let dy_host = fill(planes, 2);
+                let dy = Tensor::from_slice(gpu, &dy_host, &[c.n, c.c])?;
+                let want_dx = reference::global_avg_pool_backward(&dy_host, hw);
+                let start = Instant::now();
+                let outcome = judged(
+                    pool::global_avg_pool_backward(&dy, &shape)
+                        .and_then(|dx| dx.to_vec())
+                        .map(|dx| max_err(&dx, &want_dx)),
+                );
+                ops.push(Op {
+                    id: "pool.gap_bwd",
+                    launch: Box::new(move || pool::global_avg_pool_backward(&dy, &shape).map(drop)),
+                    outcome,
+                    first_ms: start.elapsed().as_secs_f64() * 1e3,
+                    flops: numel as f64,
+                    bytes,
+                });
+            }
         }
-        for (id, mut launch, err, flops, bytes) in ops {
-            let start = Instant::now();
-            launch()?;
-            gpu.sync()?;
-            let first_ms = start.elapsed().as_secs_f64() * 1e3;
+        for mut op in ops {
+            let err = match op.outcome {
+                Ok(err) => err,
+                Err((status, why)) => {
+                    gpu.sync().ok();
+                    rows.push(BenchRow::untimed(
+                        gpu,
+                        op.id,
+                        &label,
+                        op.flops,
+                        op.bytes,
+                        "memory",
+                        status,
+                        why,
+                        op.first_ms,
+                        f64::NAN,
+                    ));
+                    continue;
+                }
+            };
+            let first_ms = op.first_ms;
             let mut samples = Vec::new();
             for _ in 0..rounds {
-                let one = time_once(gpu, &mut launch, 1)?;
-                samples.push(time_once(gpu, &mut launch, inner_count(one, 0.1))?);
+                let one = time_once(gpu, &mut op.launch, 1)?;
+                samples.push(time_once(gpu, &mut op.launch, inner_count(one, 0.1))?);
             }
-            let (median, min, max) = summary(&mut samples);
-            rows.push(BenchRow {
-                kernel: id.to_string(),
-                shape: label.clone(),
-                flops,
-                bytes,
-                median_ms: median * 1e3,
-                min_ms: min * 1e3,
-                max_ms: max * 1e3,
-                first_dispatch_ms: first_ms,
-                gflops: flops / median / 1e9,
-                gbps: bytes / median / 1e9,
-                max_rel_err: err,
-                clock: "wall",
-            });
+            rows.push(BenchRow::timed(
+                gpu,
+                op.id,
+                &label,
+                op.flops,
+                op.bytes,
+                "memory",
+                &mut samples,
+                first_ms,
+                err,
+            ));
         }
     }
     Ok(rows)

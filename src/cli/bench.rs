@@ -1,28 +1,38 @@
 //! `dak bench`: kernel microbenchmarks.
 
 use super::print_table;
-use crate::bench::{self, BenchRow};
-use crate::ops::matmul::Variant;
+use crate::bench;
 use crate::{Error, Gpu, Result};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// What to benchmark: matmul, conv2d, pool, or data (image decoding + augmentation throughput).
+    /// What to benchmark, `OP[.DIRECTION]`: matmul[.fwd|.dgrad|.wgrad],
+    /// conv2d[.fwd|.dgrad|.wgrad], pool[.fwd|.bwd], all, or data (image decoding + augmentation).
     #[arg(default_value = "matmul")]
     pub op: String,
     /// Variant id to time, or `all` (conv2d also takes `direct`, `tiled`, `sgbc`).
     #[arg(long, default_value = "all")]
     pub variant: String,
-    /// Shape set: `default` or `tiny` (conv2d also: conv64, vgg16-32, vgg16-224, digits).
+    /// Shape set: default, tiny, vgg16-32, vgg16-224, digits (conv2d also conv64, matmul also
+    /// square1024), or a FILE.json of shapes.
     #[arg(long, default_value = "default")]
     pub shapes: String,
+    /// Batch size replacing the shape set's own (dense layers, convolutions, pools).
+    #[arg(long)]
+    pub batch: Option<usize>,
     /// Timed samples per variant and shape (round-robin; the median is reported).
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,
     /// Time variants even when they fail validation (kernel experiments; results are marked).
     #[arg(long)]
     pub unchecked: bool,
+    /// Read shaders from DIR where it has the file (edited kernels, no rebuild).
+    #[arg(long, value_name = "DIR")]
+    pub shader_dir: Option<PathBuf>,
+    /// Skip the roof measurement (`pct_of_peak` stays empty).
+    #[arg(long)]
+    pub no_peak: bool,
     /// Measure the adapter's roofs (FMA-bound compute, copy bandwidth) and launch overhead.
     #[arg(long)]
     pub peak: bool,
@@ -35,9 +45,6 @@ pub struct BenchArgs {
     /// Model benchmark: square input side.
     #[arg(long, default_value_t = 32)]
     pub input: usize,
-    /// Model benchmark: batch size.
-    #[arg(long, default_value_t = 32)]
-    pub batch: usize,
     /// Also write the rows as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -53,6 +60,18 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.op == "data" {
         // Decoding + augmentation throughput: CPU only, no adapter needed.
         return super::data::bench_data(512, 0, false);
+    }
+    if let Some(dir) = &args.shader_dir {
+        super::kernels::set_shader_dir(dir)?;
+    }
+    let mut sel = bench::Selection::new(&args.op);
+    sel.variant = args.variant.clone();
+    sel.shapes = args.shapes.clone();
+    sel.batch = args.batch;
+    sel.repeat = args.repeat;
+    sel.unchecked = args.unchecked;
+    if args.batch == Some(0) {
+        return Err(Error::input("--batch must be at least 1"));
     }
     let gpu = Gpu::new()?;
     let adapter = gpu.adapter();
@@ -75,6 +94,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "per dispatch, 1000 per submit:  {:>10.1} µs",
             peak.batched_dispatch_us
         );
+        println!("(clock: {})", bench::clock(&gpu));
         if let Some(path) = &args.json {
             let value = serde_json::json!({ "adapter": adapter, "peak": peak });
             let text =
@@ -83,126 +103,37 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let rows = match args.op.as_str() {
-        "matmul" => {
-            let variants = if args.variant == "all" {
-                Variant::ALL.to_vec()
-            } else {
-                vec![Variant::from_id(&args.variant).ok_or_else(|| {
-                    let ids: Vec<&str> = Variant::ALL.iter().map(|v| v.id()).collect();
-                    Error::input(format!(
-                        "--variant {}: unknown; known: all, {}",
-                        args.variant,
-                        ids.join(", ")
-                    ))
-                })?]
-            };
-            let cases = match args.shapes.as_str() {
-                "default" => bench::matmul::DEFAULT_CASES,
-                "tiny" => bench::matmul::TINY_CASES,
-                "square1024" => bench::matmul::SQUARE_1024,
-                other => {
-                    return Err(Error::input(format!(
-                        "--shapes {other}: unknown; use default or tiny"
-                    )))
-                }
-            };
-            bench::matmul::run(&gpu, cases, &variants, args.repeat.max(1), args.unchecked)?
-        }
-        "conv2d" => conv2d_rows(&gpu, args)?,
-        "pool" => {
-            let cases = match args.shapes.as_str() {
-                "default" => bench::pool::DEFAULT,
-                "tiny" => bench::pool::TINY,
-                other => {
-                    return Err(Error::input(format!(
-                        "--shapes {other}: unknown for pool; use default or tiny"
-                    )))
-                }
-            };
-            bench::pool::run(&gpu, cases, args.repeat.max(1))?
-        }
-        other => {
-            return Err(Error::input(format!(
-                "dak bench {other}: unknown op; known: matmul, conv2d, pool, data"
-            )))
-        }
+    let peak = if args.no_peak {
+        None
+    } else {
+        let (peak, source) = bench::roofs(&gpu)?;
+        println!(
+            "roofs ({source}): {:.1} GFLOP/s, {:.1} GB/s",
+            peak.gflops, peak.gbps
+        );
+        Some(peak)
     };
-    print_rows(&rows);
+    let mut rows = bench::run(&gpu, &sel)?;
+    if let Some(p) = &peak {
+        bench::apply_peak(&mut rows, p);
+    }
+    bench::print_rows(&rows);
+    let failed = rows.iter().filter(|r| !r.ok()).count();
+    if failed > 0 {
+        println!("{failed} kernel/shape pair(s) FAILED or could not run (not timed)");
+    }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&serde_json::json!({
             "adapter": adapter,
+            "clock": bench::clock(&gpu),
+            "peak": peak,
+            "shader_dir": crate::gpu::shader_override_dir(),
             "rows": rows,
         }))
         .map_err(|e| Error::runtime(e.to_string()))?;
         crate::io::write_atomic(path, text.as_bytes())?;
     }
     Ok(())
-}
-
-fn conv2d_rows(gpu: &Gpu, args: &BenchArgs) -> Result<Vec<BenchRow>> {
-    use crate::ops::conv2d::{Pass, Variant as Conv};
-    let (passes, variants) = match args.variant.as_str() {
-        "all" => (Pass::ALL.to_vec(), Conv::ALL.to_vec()),
-        name => match Conv::ALL.into_iter().find(|v| v.name() == name) {
-            Some(v) => (Pass::ALL.to_vec(), vec![v]),
-            None => {
-                let (p, v) = Conv::from_id(name).ok_or_else(|| {
-                    Error::input(format!(
-                        "--variant {name}: unknown; use all, direct, tiled, sgbc or an id like conv2d.fwd.igemm_sgbc"
-                    ))
-                })?;
-                (vec![p], vec![v])
-            }
-        },
-    };
-    let cases = bench::conv2d::cases(&args.shapes).ok_or_else(|| {
-        Error::input(format!(
-            "--shapes {}: unknown for conv2d; use {}",
-            args.shapes,
-            bench::conv2d::SHAPE_SETS
-        ))
-    })?;
-    bench::conv2d::run(gpu, &cases, &passes, &variants, args.repeat.max(1))
-}
-
-fn print_rows(rows: &[BenchRow]) {
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.kernel.clone(),
-                r.shape.clone(),
-                format!("{:.3}", r.median_ms),
-                format!("{:.3}", r.min_ms),
-                format!("{:.3}", r.max_ms),
-                format!("{:.2}", r.gflops),
-                format!("{:.2}", r.gbps),
-                format!("{:.0}", r.first_dispatch_ms),
-                format!("{:.1e}", r.max_rel_err),
-            ]
-        })
-        .collect();
-    print_table(
-        &[
-            "kernel",
-            "shape",
-            "median ms",
-            "min ms",
-            "max ms",
-            "GFLOP/s",
-            "GB/s",
-            "first ms",
-            "max err",
-        ],
-        &table,
-    );
-    if let Some(r) = rows.first() {
-        println!(
-            "(clock: {}; first = pipeline compile + first dispatch)",
-            r.clock
-        );
-    }
 }
 
 fn compare(a: &std::path::Path, b: &std::path::Path) -> Result<()> {
@@ -245,7 +176,12 @@ fn model(args: &BenchArgs) -> Result<()> {
     }
     crate::models::vgg16::check_input(&[1, 3, args.input, args.input])?;
     let gpu = Gpu::new()?;
-    let r = bench::model::vgg16(&gpu, args.input, args.batch.max(1), args.repeat.max(1))?;
+    let r = bench::model::vgg16(
+        &gpu,
+        args.input,
+        args.batch.unwrap_or(32).max(1),
+        args.repeat.max(1),
+    )?;
     println!(
         "{} at {}x{}, batch {} on {}",
         r.model,

@@ -4,6 +4,8 @@ pub mod data;
 pub mod devices;
 pub mod evaluate;
 pub mod fine_tune;
+pub mod kernels;
+pub mod tune;
 
 /// Print rows as an aligned text table.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {

@@ -190,8 +190,37 @@ impl Gpu {
                 Some(dir) if dir.join(file).exists() => dir.join(file).display().to_string(),
                 _ => format!("shaders/{file}"),
             };
+            // The compiler's own messages carry line and column; the scope's error does not
+            // always (a pipeline error after a good module has none).
+            let info = pollster::block_on(module.get_compilation_info());
+            let located: Vec<String> = info
+                .messages
+                .iter()
+                .filter(|m| m.message_type == wgpu::CompilationMessageType::Error)
+                .map(|m| {
+                    // naga renders a source excerpt under the message; keep the words only.
+                    let text: Vec<&str> = m
+                        .message
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.contains('│') && !l.contains('┌'))
+                        .collect();
+                    let text = text.join(" ");
+                    match m.location {
+                        Some(at) => {
+                            format!("{origin}:{}:{}: {text}", at.line_number, at.line_position)
+                        }
+                        None => format!("{origin}: {text}"),
+                    }
+                })
+                .collect();
+            let detail = if located.is_empty() {
+                err.to_string()
+            } else {
+                located.join("; ")
+            };
             return Err(Error::gpu(format!(
-                "shader {origin} failed to compile: {err}"
+                "shader {origin} failed to compile: {detail}"
             )));
         }
         let pipeline = Arc::new(pipeline);

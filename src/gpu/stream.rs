@@ -185,13 +185,59 @@ impl Gpu {
 
     /// Submit everything recorded so far as one command buffer. Does not wait.
     pub fn flush(&self) -> Result<()> {
+        self.flush_inner(false).map(drop)
+    }
+
+    /// Submit recorded work with a timestamp at the start and end of every compute pass, wait,
+    /// and return the summed GPU time of those passes in seconds. `None` when the adapter has
+    /// no TIMESTAMP_QUERY, nothing was recorded, or there are too many passes to time (the work
+    /// is still submitted and finished).
+    pub fn sync_timed(&self) -> Result<Option<f64>> {
+        let pending = self.flush_inner(self.has_timestamps())?;
+        self.0
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::gpu(format!("waiting for the GPU failed: {e}")))?;
+        self.check_errors()?;
+        let Some((readback, queries)) = pending else {
+            return Ok(None);
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        readback.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.0
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::gpu(format!("waiting for the GPU failed: {e}")))?;
+        rx.recv()
+            .map_err(|_| Error::gpu("timestamp readback was never completed"))?
+            .map_err(|e| Error::gpu(format!("timestamp readback failed: {e}")))?;
+        let ticks: Vec<u64> = {
+            let view = readback
+                .get_mapped_range(..)
+                .map_err(|e| Error::gpu(format!("timestamp mapping failed: {e}")))?;
+            bytemuck::cast_slice::<u8, u64>(&view[..queries * 8]).to_vec()
+        };
+        readback.unmap();
+        let period_ns = self.0.queue.get_timestamp_period() as f64;
+        let total: u64 = ticks
+            .chunks(2)
+            .map(|pair| pair[1].saturating_sub(pair[0]))
+            .sum();
+        Ok(Some(total as f64 * period_ns * 1e-9))
+    }
+
+    /// Encode and submit the recorded work; with `timed`, write pass timestamps and return the
+    /// buffer they will be readable from and how many there are.
+    fn flush_inner(&self, timed: bool) -> Result<Option<(wgpu::Buffer, usize)>> {
         // The lock is held until the submit: a queue write by another thread in between
         // would land before these commands and could overwrite a buffer they still read.
         let mut stream = lock(&self.0.stream);
         let cmds = std::mem::take(&mut stream.cmds);
         let uniforms = std::mem::take(&mut stream.uniforms);
         if cmds.is_empty() {
-            return self.check_errors();
+            return self.check_errors().map(|()| None);
         }
         let device = &self.0.device;
         let uniform_buffer = device.create_buffer(&wgpu::BufferDescriptor {
@@ -210,14 +256,40 @@ impl Gpu {
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("dak.step"),
         });
+        // Compute passes = runs of consecutive dispatches; two timestamps each.
+        let passes = (0..cmds.len())
+            .filter(|&i| {
+                matches!(cmds[i], Cmd::Dispatch { .. })
+                    && (i == 0 || !matches!(cmds[i - 1], Cmd::Dispatch { .. }))
+            })
+            .count();
+        let queries = 2 * passes;
+        let query_set = (timed && passes > 0 && queries <= wgpu::QUERY_SET_MAX_QUERIES as usize)
+            .then(|| {
+                device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("dak.timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: queries as u32,
+                })
+            });
+        let mut pass_index = 0u32;
         let mut i = 0;
         while i < cmds.len() {
             match &cmds[i] {
                 Cmd::Dispatch { .. } => {
                     // Consecutive dispatches share one compute pass.
+                    let timestamp_writes =
+                        query_set
+                            .as_ref()
+                            .map(|qs| wgpu::ComputePassTimestampWrites {
+                                query_set: qs,
+                                beginning_of_pass_write_index: Some(2 * pass_index),
+                                end_of_pass_write_index: Some(2 * pass_index + 1),
+                            });
+                    pass_index += 1;
                     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                         label: None,
-                        timestamp_writes: None,
+                        timestamp_writes,
                     });
                     while let Some(Cmd::Dispatch {
                         pipeline,
@@ -249,10 +321,28 @@ impl Gpu {
                 }
             }
         }
+        let timing = query_set.map(|qs| {
+            let bytes = (queries * 8) as u64;
+            let resolve = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("dak.timestamps.resolve"),
+                size: bytes,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            let readback = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("dak.timestamps.readback"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            encoder.resolve_query_set(&qs, 0..queries as u32, &resolve, 0);
+            encoder.copy_buffer_to_buffer(&resolve, 0, &readback, 0, bytes);
+            (readback, queries)
+        });
         self.0.queue.submit([encoder.finish()]);
         drop(stream);
         lock(&self.0.stats).submits += 1;
-        self.check_errors()
+        self.check_errors().map(|()| timing)
     }
 
     /// Submit recorded work and block until the device has finished all of it.

@@ -234,8 +234,29 @@ impl Variant {
         }
     }
 
-    /// Register blocking on CPU adapters, shared-memory tiling on real GPUs.
+    /// The variant for all three passes: the `dak tune` winner when the tuning cache has one
+    /// for this adapter (see [`crate::tune`]), else register blocking on CPU adapters and
+    /// shared-memory tiling on real GPUs.
     pub fn default_for(gpu: &Gpu) -> Variant {
+        crate::tune::choice(gpu, "conv2d")
+            .and_then(|name| Variant::ALL.into_iter().find(|v| v.name() == name))
+            .filter(|v| v.supported(gpu))
+            .unwrap_or_else(|| Variant::rule_for(gpu))
+    }
+
+    /// The variant for one pass on one shape: the tuned winner of its bucket, else
+    /// [`Self::default_for`].
+    pub fn for_pass(gpu: &Gpu, pass: Pass, g: &Geometry) -> Variant {
+        let key = format!("conv2d.{}/{}", pass.short(), crate::tune::bucket(g.flops()));
+        crate::tune::choice(gpu, &key)
+            .and_then(Variant::from_id)
+            .filter(|(p, v)| *p == pass && v.supported(gpu))
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| Variant::default_for(gpu))
+    }
+
+    /// The built-in rule, without the tuning cache.
+    pub fn rule_for(gpu: &Gpu) -> Variant {
         if gpu.is_cpu() && Variant::Subgroup.supported(gpu) {
             Variant::Subgroup
         } else {

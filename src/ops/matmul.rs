@@ -62,9 +62,31 @@ impl Variant {
         }
     }
 
-    /// The default for an adapter: register blocking on CPU adapters (shared memory is slow
-    /// there), shared-memory tiling on real GPUs.
+    /// The default for an adapter: the `dak tune` winner when the tuning cache has one for
+    /// this adapter (see [`crate::tune`]), else register blocking on CPU adapters (shared
+    /// memory is slow there) and shared-memory tiling on real GPUs.
     pub fn default_for(gpu: &Gpu) -> Variant {
+        if let Some(v) = Variant::tuned(gpu, "matmul") {
+            return v;
+        }
+        Variant::rule_for(gpu)
+    }
+
+    /// The variant for one GEMM: the tuned winner of its shape bucket, else [`Self::default_for`].
+    pub fn for_gemm(gpu: &Gpu, g: &Gemm) -> Variant {
+        let flops = 2.0 * (g.m * g.n * g.k) as f64;
+        Variant::tuned(gpu, &format!("matmul/{}", crate::tune::bucket(flops)))
+            .unwrap_or_else(|| Variant::default_for(gpu))
+    }
+
+    fn tuned(gpu: &Gpu, key: &str) -> Option<Variant> {
+        crate::tune::choice(gpu, key)
+            .and_then(Variant::from_id)
+            .filter(|v| v.supported(gpu))
+    }
+
+    /// The built-in rule, without the tuning cache.
+    pub fn rule_for(gpu: &Gpu) -> Variant {
         if gpu.is_cpu() && Variant::SubgroupTexture.supported(gpu) {
             Variant::SubgroupTexture
         } else {

@@ -18,6 +18,8 @@ pub fn gpu() -> Gpu {
 pub fn own_gpu() -> Gpu {
     static ENV: std::sync::Once = std::sync::Once::new();
     ENV.call_once(|| {
+        // A `dak tune` cache on this machine must not change which kernels the tests run.
+        std::env::set_var("DAK_NO_TUNE", "1");
         // Keep Mesa's shader cache inside target/ unless the caller chose a place.
         if std::env::var_os("MESA_SHADER_CACHE_DIR").is_none() {
             std::env::set_var(

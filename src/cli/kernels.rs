@@ -1,0 +1,147 @@
+//! `dak kernels list` and `dak kernels check`: the kernel registry ([`crate::kernels`]) on the
+//! command line. With `--shader-dir` an edited copy of a shader is checked without rebuilding.
+
+use super::print_table;
+use crate::kernels::{self, CheckReport};
+use crate::{Error, Gpu, Result};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum KernelsCommand {
+    /// Every kernel id, its shader file(s) and what it computes.
+    List {
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate kernels against their CPU references on awkward shapes (all by default).
+    Check {
+        /// Read shaders from DIR where it has the file (same relative names as `shaders/`).
+        #[arg(long, value_name = "DIR")]
+        shader_dir: Option<PathBuf>,
+        /// Also write the reports as JSON to FILE.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Kernel ids or id prefixes (`conv2d.fwd`, `pool`); all kernels when none is given.
+        ids: Vec<String>,
+    },
+}
+
+/// Point the runtime at `dir` for shader sources. Must run before the GPU is opened and before
+/// other threads exist: the override is process-wide.
+pub fn set_shader_dir(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        return Err(Error::input(format!(
+            "--shader-dir {}: not a directory",
+            dir.display()
+        )));
+    }
+    std::env::set_var("DAK_SHADER_DIR", dir);
+    Ok(())
+}
+
+pub fn run(cmd: KernelsCommand) -> Result<()> {
+    match cmd {
+        KernelsCommand::List { json } => list(json),
+        KernelsCommand::Check {
+            shader_dir,
+            json,
+            ids,
+        } => {
+            if let Some(dir) = &shader_dir {
+                set_shader_dir(dir)?;
+            }
+            check(&ids, json.as_deref())
+        }
+    }
+}
+
+fn list(json: bool) -> Result<()> {
+    if json {
+        let infos: Vec<_> = kernels::all().iter().map(|k| k.info()).collect();
+        let text =
+            serde_json::to_string_pretty(&infos).map_err(|e| Error::runtime(e.to_string()))?;
+        println!("{text}");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = kernels::all()
+        .iter()
+        .map(|k| {
+            vec![
+                k.id.to_string(),
+                k.files.join(", "),
+                k.description.to_string(),
+            ]
+        })
+        .collect();
+    print_table(&["id", "shader files", "computes"], &rows);
+    Ok(())
+}
+
+fn mismatch_text(r: &CheckReport) -> String {
+    if let Some(m) = &r.mismatch {
+        format!(
+            "first mismatch at index {} of {}: got {}, want {} (tol {:.1e})",
+            m.index, m.case, m.got, m.want, m.tol
+        )
+    } else if let Some(e) = &r.error {
+        e.clone()
+    } else {
+        String::new()
+    }
+}
+
+fn check(ids: &[String], json: Option<&Path>) -> Result<()> {
+    let selected = kernels::select(ids)?;
+    let gpu = Gpu::new()?;
+    let adapter = gpu.adapter();
+    println!(
+        "adapter: {} ({}, {}); shaders: {}",
+        adapter.name,
+        adapter.backend,
+        adapter.device_type,
+        crate::gpu::shader_override_dir()
+            .map(|d| format!("{} over the built-in set", d.display()))
+            .unwrap_or_else(|| "built in".into())
+    );
+    let reports = kernels::check_all(&gpu, &selected, |r| {
+        eprintln!("{:<28} {:<11} {:.2} s", r.id, r.status.label(), r.seconds);
+    });
+    let rows: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.clone(),
+                r.status.label().to_string(),
+                r.cases.to_string(),
+                format!("{:.1e}", r.max_err),
+                mismatch_text(r),
+            ]
+        })
+        .collect();
+    print_table(&["kernel", "status", "cases", "max err", "detail"], &rows);
+    let failed = reports.iter().filter(|r| r.status.failed()).count();
+    let passed = reports
+        .iter()
+        .filter(|r| r.status == kernels::Status::Pass)
+        .count();
+    println!(
+        "{passed} passed, {failed} failed, {} unsupported on this adapter",
+        reports.len() - passed - failed
+    );
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&serde_json::json!({
+            "adapter": adapter,
+            "shader_dir": crate::gpu::shader_override_dir(),
+            "reports": reports,
+        }))
+        .map_err(|e| Error::runtime(e.to_string()))?;
+        crate::io::write_atomic(path, text.as_bytes())?;
+    }
+    if failed > 0 {
+        return Err(Error::runtime(format!(
+            "{failed} kernel(s) failed their check"
+        )));
+    }
+    Ok(())
+}
