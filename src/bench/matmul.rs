@@ -263,6 +263,10 @@ pub fn run(
                 ));
                 continue;
             }
+            eprintln!(
+                "validated {} on {shape} (first launch {first_ms:.0} ms)",
+                v.id()
+            );
             live.push((v, first_ms, err, Vec::new()));
         }
         for _ in 0..rounds {

@@ -103,6 +103,7 @@ impl BenchRow {
         first_ms: f64,
         err: f64,
     ) -> BenchRow {
+        eprintln!("{status}: {kernel} on {shape}: {error}");
         BenchRow {
             kernel: kernel.to_string(),
             shape: shape.to_string(),
