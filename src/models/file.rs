@@ -31,7 +31,10 @@ impl ModelInfo {
         let mut meta = BTreeMap::from([(INFO_KEY.to_string(), json)]);
         // Flat copies for people who read the header with other tools.
         meta.insert("architecture".into(), self.architecture.clone());
-        meta.insert("classes".into(), serde_json::to_string(&self.classes).unwrap_or_default());
+        meta.insert(
+            "classes".into(),
+            serde_json::to_string(&self.classes).unwrap_or_default(),
+        );
         meta.insert("input_size".into(), self.input_size.to_string());
         meta.insert("preprocess".into(), self.preprocess.clone());
         Ok(meta)
@@ -52,9 +55,17 @@ pub fn load(path: &Path) -> Result<(ModelInfo, Checkpoint)> {
             path.display()
         ))
     })?;
-    let info: ModelInfo = serde_json::from_str(json)
-        .map_err(|e| Error::input(format!("{}: unreadable model description ({e})", path.display())))?;
-    let version = ck.metadata.get(checkpoint::VERSION_KEY).map(String::as_str).unwrap_or("?");
+    let info: ModelInfo = serde_json::from_str(json).map_err(|e| {
+        Error::input(format!(
+            "{}: unreadable model description ({e})",
+            path.display()
+        ))
+    })?;
+    let version = ck
+        .metadata
+        .get(checkpoint::VERSION_KEY)
+        .map(String::as_str)
+        .unwrap_or("?");
     if version != checkpoint::VERSION {
         return Err(Error::input(format!(
             "{}: model format version {version}; this dak reads version {}",

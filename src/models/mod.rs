@@ -1,2 +1,3 @@
 //! Models built on the layers: VGG16, the transfer-learning classifier, DANN; and dak's model file.
+pub mod dann;
 pub mod file;
