@@ -19,6 +19,8 @@ enum Command {
     /// Datasets: write the bundled MNIST -> MNIST-M benchmark, inspect an image folder.
     #[command(subcommand)]
     Data(cli::data::DataCommand),
+    /// Domain adaptation: DANN or the source-only baseline (default: MNIST -> MNIST-M).
+    Adapt(Box<cli::adapt::AdaptArgs>),
 }
 
 fn main() {
@@ -27,6 +29,7 @@ fn main() {
         Command::Devices(args) => cli::devices::run(&args),
         Command::Bench(args) => cli::bench::run(&args),
         Command::Data(cmd) => cli::data::run(cmd),
+        Command::Adapt(args) => cli::adapt::run(&args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
