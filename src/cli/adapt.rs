@@ -353,6 +353,14 @@ pub fn run(args: &AdaptArgs) -> Result<()> {
         };
         run.model.save(&path)?;
         println!("[{}] model written to {}", c.method.name(), path.display());
+        if !run.skipped.is_empty() {
+            println!(
+                "[{}] skipped {} unreadable image(s): {}",
+                c.method.name(),
+                run.skipped.len(),
+                run.skipped.join(", ")
+            );
+        }
         runs.push(run);
     }
     if let Some(j) = jsonl.as_mut() {

@@ -239,6 +239,8 @@ pub struct AdaptRun {
     pub model: Dann,
     pub history: Vec<EpochMetrics>,
     pub summary: RunSummary,
+    /// Training images that could not be decoded and were skipped (`skip_bad`).
+    pub skipped: Vec<String>,
 }
 
 /// Checks a configuration against the data before anything heavy starts.
@@ -725,6 +727,12 @@ pub fn train(
         }
     }
     drop(stream);
+    let mut skipped = source_loader.skipped();
+    if let Some(l) = &domain_loader {
+        skipped.extend(l.skipped());
+    }
+    skipped.sort();
+    skipped.dedup();
 
     let last = history.last().cloned().expect("at least one epoch");
     let selected = match &best {
@@ -765,6 +773,7 @@ pub fn train(
         model,
         history,
         summary,
+        skipped,
     })
 }
 
