@@ -503,13 +503,12 @@ pub fn train(
     let start = Instant::now();
     let method = config.method;
     let classes = data.source.classes().to_vec();
-    let model = Dann::new(
+    let mut model = Dann::new(
         gpu,
         DannConfig::paper(config.backbone, classes.len()),
         classes,
         config.seed,
     )?;
-    let mut model = model;
     model
         .params
         .set_lr_mult("features", config.backbone_lr_mult);
