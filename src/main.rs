@@ -30,6 +30,8 @@ enum Command {
     Kernels(cli::kernels::KernelsCommand),
     /// Benchmark kernel variants on this adapter and cache the winners (used by default).
     Tune(cli::tune::TuneArgs),
+    /// Domain adaptation: DANN or the source-only baseline (default: MNIST -> MNIST-M).
+    Adapt(Box<cli::adapt::AdaptArgs>),
 }
 
 fn main() {
@@ -43,6 +45,7 @@ fn main() {
         Command::FineTune(args) => cli::fine_tune::run(&args),
         Command::Evaluate(args) => cli::evaluate::run_evaluate(&args),
         Command::Predict(args) => cli::evaluate::run_predict(&args),
+        Command::Adapt(args) => cli::adapt::run(&args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -122,3 +122,18 @@ fn shape_errors_are_clear() {
     let err = sx::forward(&z, &w, &w, 1.0).unwrap_err().to_string();
     assert!(err.contains("U32"), "{err}");
 }
+
+#[test]
+fn binary_correct_counts_sign_agreement_and_accumulates() {
+    let gpu = gpu();
+    let n = 130;
+    let x: Vec<f32> = values(n, 41).iter().map(|v| v * 3.0).collect();
+    let t: Vec<f32> = (0..n).map(|i| if i % 2 == 0 { 0.0 } else { 1.0 }).collect();
+    let tx = Tensor::from_slice(&gpu, &x, &[n, 1]).unwrap();
+    let tt = Tensor::from_slice(&gpu, &t, &[n, 1]).unwrap();
+    let counts = Tensor::zeros_of(&gpu, &[2], dak::DType::U32).unwrap();
+    bce::binary_correct(&tx, &tt, &counts).unwrap();
+    bce::binary_correct(&tx, &tt, &counts).unwrap();
+    let want = bce::reference::binary_correct(&x, &t);
+    assert_eq!(counts.to_vec_u32().unwrap(), vec![2 * want, 2 * n as u32]);
+}

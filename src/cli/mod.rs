@@ -1,4 +1,5 @@
 //! The `dak` command line: thin wrappers over the library.
+pub mod adapt;
 pub mod bench;
 pub mod data;
 pub mod devices;

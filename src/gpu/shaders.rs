@@ -32,6 +32,7 @@ builtin_shaders!(
     "loss/bce_fwd.wgsl",
     "loss/bce_bwd.wgsl",
     "loss/argmax_correct.wgsl",
+    "loss/binary_correct.wgsl",
     "optim/sgd.wgsl",
     "optim/adam.wgsl",
     "bench/fma.wgsl",

@@ -54,6 +54,27 @@ pub fn backward(logits: &Tensor, targets: &Tensor, scale: f32) -> Result<Tensor>
     Ok(dx)
 }
 
+/// Accuracy counters of a one-logit binary classifier: `counts` ([2] u32: correct, counted)
+/// gets `#{(x > 0) == (t > 0.5)}` and `N` added. Nothing is read back.
+pub fn binary_correct(logits: &Tensor, targets: &Tensor, counts: &Tensor) -> Result<()> {
+    targets.expect_shape(logits.shape(), "binary accuracy", "targets")?;
+    counts.expect_dtype(DType::U32, "binary accuracy")?;
+    counts.expect_shape(&[2], "binary accuracy", "counters")?;
+    let p = P {
+        n: logits.numel() as u32,
+        scale: 0.0,
+        _a: 0,
+        _b: 0,
+    };
+    logits.gpu().dispatch(
+        "loss/binary_correct.wgsl",
+        &[],
+        bytemuck::bytes_of(&p),
+        &[logits.binding(), targets.binding(), counts.binding()],
+        [logits.numel().div_ceil(64) as u32, 1, 1],
+    )
+}
+
 /// Plain-Rust oracles.
 pub mod reference {
     pub fn forward(x: &[f32], t: &[f32], scale: f32) -> f32 {
@@ -77,5 +98,13 @@ pub mod reference {
                 (scale as f64 * (sig - t as f64) / n) as f32
             })
             .collect()
+    }
+
+    /// Number of samples whose sign of `x` agrees with `t > 0.5`.
+    pub fn binary_correct(x: &[f32], t: &[f32]) -> u32 {
+        x.iter()
+            .zip(t)
+            .filter(|(&v, &t)| (v > 0.0) == (t > 0.5))
+            .count() as u32
     }
 }

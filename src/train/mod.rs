@@ -1,8 +1,14 @@
-//! Training support: fit loops, per-epoch reports, callbacks, checkpoints.
+//! Training support: fit loops (fine-tune, adapt), per-epoch reports, callbacks, metrics,
+//! curves, checkpoints, evaluation.
+pub mod adapt;
+/// Callbacks of the domain-adaptation loop (its epoch metrics differ from `fit`'s).
+pub mod adapt_callbacks;
 pub mod callbacks;
 pub mod checkpoint;
 pub mod evaluate;
 pub mod fit;
+pub mod metrics;
+pub mod plot;
 
 use crate::autograd::Params;
 use crate::optim::Optimizer;

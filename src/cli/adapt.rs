@@ -1,0 +1,397 @@
+//! `dak adapt`: DANN (or the source-only baseline) from a labelled source to a target domain.
+//! Without `--source`/`--target` it runs the bundled MNIST → MNIST-M benchmark, built in memory.
+
+use std::path::{Path, PathBuf};
+
+use crate::data::folder::{dataset_from_tree, scan_tree};
+use crate::data::{mnistm, Dataset};
+use crate::models::dann::Backbone;
+use crate::train::adapt::{
+    self, AdaptConfig, AdaptData, AdaptRun, LambdaSchedule, LrSchedule, Method, Select,
+};
+use crate::train::adapt_callbacks::{Callback, JsonlWriter, ProgressPrinter};
+use crate::train::plot;
+use crate::{Error, Gpu, Result};
+
+/// Arguments of `dak adapt`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AdaptArgs {
+    /// Labelled source domain: a class-per-folder directory. Omit both --source and --target to
+    /// run the bundled MNIST -> MNIST-M benchmark.
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
+    /// Target domain: class folders (labels are used only for reporting) or any folder of images.
+    #[arg(long, value_name = "DIR")]
+    pub target: Option<PathBuf>,
+    /// Labelled target images to report target accuracy on (never used for training).
+    #[arg(long, value_name = "DIR")]
+    pub target_test: Option<PathBuf>,
+    /// Labelled held-out source images to report source accuracy on.
+    #[arg(long, value_name = "DIR")]
+    pub source_test: Option<PathBuf>,
+    /// Feature extractor.
+    #[arg(long, default_value = "digits")]
+    pub backbone: String,
+    /// `dann` (domain-adversarial) or `source-only` (the baseline, no domain loss).
+    #[arg(long, default_value = "dann", value_parser = ["dann", "source-only"])]
+    pub method: String,
+    /// Train source-only and DANN with the same seed and print them side by side.
+    #[arg(long)]
+    pub compare: bool,
+    /// Passes over the source data.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Images per domain per step (a DANN step holds twice this many).
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Seed of the initial weights and the batch order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Base learning rate mu0; decays as mu0 / (1 + 10p)^0.75 unless --constant-lr.
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f32,
+    /// Keep the learning rate at --lr throughout.
+    #[arg(long)]
+    pub constant_lr: bool,
+    /// Final gradient-reversal coefficient of the schedule lambda_max * (2/(1+exp(-10p)) - 1).
+    #[arg(long, default_value_t = 1.0)]
+    pub lambda_max: f32,
+    /// Use this gradient-reversal coefficient throughout instead of the schedule.
+    #[arg(long, value_name = "LAMBDA")]
+    pub constant_lambda: Option<f32>,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f32,
+    /// Learning-rate multiplier of the feature extractor (0.1 suits a pretrained one).
+    #[arg(long, default_value_t = 1.0)]
+    pub backbone_lr_mult: f32,
+    /// Which epoch's parameters to save: `last`, or the best label-free score of the target
+    /// predictions: lowest mean `entropy`, highest soft neighbourhood density `snd`.
+    #[arg(long, default_value = "last", value_parser = ["last", "entropy", "snd"])]
+    pub select: String,
+    /// Model file to write (safetensors with dak's model description).
+    #[arg(long, value_name = "MODEL")]
+    pub out: PathBuf,
+    /// Write one JSON object per epoch and a summary per run to this file.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub metrics: Option<PathBuf>,
+    /// Draw accuracy, domain-accuracy and lambda curves to this PNG.
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
+    /// Skip images that fail to decode (listed at the end) instead of stopping.
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// Use at most this many images of each training and evaluation set (seeded subset).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Target images scored each epoch (entropy, IM, SND) and used for the proxy A-distance.
+    #[arg(long, default_value_t = 1000)]
+    pub score_samples: usize,
+    /// Skip the proxy A-distance measurement.
+    #[arg(long)]
+    pub no_pad: bool,
+    /// Data-loading threads (0 = one per CPU core).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+}
+
+/// Loads a target directory: labelled if it has class folders, else every image unlabelled.
+fn load_target(dir: &Path) -> Result<Dataset> {
+    let tree = scan_tree(dir)?;
+    if tree.classes.is_empty() {
+        Dataset::from_dir_unlabelled(dir)
+    } else {
+        dataset_from_tree(tree)
+    }
+}
+
+fn limited(ds: Dataset, limit: Option<usize>, seed: u64) -> Dataset {
+    match limit {
+        Some(n) if n < ds.len() => {
+            let mut idx: Vec<usize> = crate::data::rng::permutation(ds.len(), &[seed, 0x4c49_4d54])
+                [..n]
+                .iter()
+                .map(|&i| i as usize)
+                .collect();
+            idx.sort_unstable();
+            ds.subset(&idx)
+        }
+        _ => ds,
+    }
+}
+
+/// The datasets the arguments name (or the bundled benchmark).
+pub fn load_data(args: &AdaptArgs) -> Result<AdaptData> {
+    let limit = |ds: Dataset| limited(ds, args.limit, 0);
+    let data = match (&args.source, &args.target) {
+        (None, None) => {
+            if args.target_test.is_some() || args.source_test.is_some() {
+                return Err(Error::input(
+                    "--target-test/--source-test need --source and --target (without them dak runs the bundled MNIST -> MNIST-M benchmark)",
+                ));
+            }
+            let bench = mnistm::benchmark(&mnistm::MnistMOptions::default())?;
+            AdaptData {
+                source: limit(bench.source_train),
+                target: Some(limit(bench.target_train.without_labels())),
+                target_eval: Some(limit(bench.target_test)),
+                source_eval: Some(limit(bench.source_test)),
+            }
+        }
+        (None, Some(_)) => {
+            return Err(Error::input(
+                "--target needs --source DIR (the labelled source domain)",
+            ))
+        }
+        (Some(source), target) => {
+            let source = Dataset::from_dir(source)?;
+            let target = target.as_deref().map(load_target).transpose()?;
+            let target_test = args
+                .target_test
+                .as_deref()
+                .map(Dataset::from_dir)
+                .transpose()?;
+            // Without a separate test set, a labelled target reports accuracy on its own images
+            // (the Office-31 protocol); labels never reach training.
+            let target_eval =
+                target_test.or_else(|| target.clone().filter(|t| t.labels().is_some()));
+            AdaptData {
+                source: limit(source),
+                target: target.map(|t| limit(t)),
+                target_eval: target_eval.map(limit),
+                source_eval: args
+                    .source_test
+                    .as_deref()
+                    .map(Dataset::from_dir)
+                    .transpose()?
+                    .map(limit),
+            }
+        }
+    };
+    Ok(data)
+}
+
+/// The configuration the arguments describe (the method is `dann` for `--compare`).
+pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
+    let backbone = Backbone::parse(&args.backbone)?;
+    let method = match args.method.as_str() {
+        "source-only" => Method::SourceOnly,
+        _ => Method::Dann,
+    };
+    let select = match args.select.as_str() {
+        "entropy" => Select::Entropy,
+        "snd" => Select::Snd,
+        _ => Select::Last,
+    };
+    if args.score_samples < 2 {
+        return Err(Error::input("--score-samples must be at least 2"));
+    }
+    Ok(AdaptConfig {
+        method,
+        backbone,
+        epochs: args.epochs,
+        batch: args.batch,
+        seed: args.seed,
+        lr: args.lr,
+        lr_schedule: if args.constant_lr {
+            LrSchedule::Constant
+        } else {
+            LrSchedule::Dann
+        },
+        lambda: match args.constant_lambda {
+            Some(v) => LambdaSchedule::Constant(v),
+            None => LambdaSchedule::Dann {
+                max: args.lambda_max,
+            },
+        },
+        momentum: args.momentum,
+        backbone_lr_mult: args.backbone_lr_mult,
+        select,
+        skip_bad: args.skip_bad,
+        workers: args.workers,
+        score_samples: args.score_samples,
+        pad: !args.no_pad,
+        ..AdaptConfig::default()
+    })
+}
+
+/// `out` with `-tag` before the extension (`model.safetensors` → `model-tag.safetensors`).
+fn sibling(out: &Path, tag: &str) -> PathBuf {
+    let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+    let name = match out.extension() {
+        Some(ext) => format!("{stem}-{tag}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{tag}"),
+    };
+    out.with_file_name(name)
+}
+
+fn check_output(path: &Path, flag: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(Error::input(format!(
+            "{flag} {}: directory {} does not exist; create it first",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(Error::input(format!(
+            "{flag} {}: is a directory; give a file name",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v))
+}
+
+fn num(v: Option<f64>, d: usize) -> String {
+    v.map_or("-".into(), |v| format!("{v:.d$}"))
+}
+
+/// Prints the summary table: one column per run.
+pub fn print_summary(runs: &[&AdaptRun]) {
+    let mut header = vec!["".to_string()];
+    header.extend(runs.iter().map(|r| r.summary.method.clone()));
+    let row = |name: &str, f: &dyn Fn(&AdaptRun) -> String| -> Vec<String> {
+        let mut r = vec![name.to_string()];
+        r.extend(runs.iter().map(|run| f(run)));
+        r
+    };
+    let rows = vec![
+        row("target acc (last epoch)", &|r| {
+            pct(r.summary.last.target_acc)
+        }),
+        row("target acc (selected)", &|r| pct(r.summary.target_test_acc)),
+        row("selected epoch", &|r| {
+            format!("{} ({})", r.summary.selected.epoch, r.summary.select)
+        }),
+        row("source acc (held-out)", &|r| pct(r.summary.source_test_acc)),
+        row("source acc (train, last)", &|r| {
+            pct(Some(r.summary.last.source_acc))
+        }),
+        row("domain acc (last)", &|r| pct(r.summary.last.domain_acc)),
+        row("target entropy (last)", &|r| num(r.summary.last.entropy, 3)),
+        row("target IM (last)", &|r| num(r.summary.last.im, 3)),
+        row("target SND (last)", &|r| num(r.summary.last.snd, 3)),
+        row("PAD before", &|r| {
+            num(r.summary.pad_before.map(|p| p.pad), 3)
+        }),
+        row("PAD after", &|r| num(r.summary.pad_after.map(|p| p.pad), 3)),
+        row("seconds / epoch", &|r| {
+            format!("{:.1}", r.summary.seconds_per_epoch)
+        }),
+        row("images / s", &|r| format!("{:.0}", r.summary.images_per_s)),
+    ];
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    super::print_table(&header, &rows);
+}
+
+/// Runs `dak adapt`.
+pub fn run(args: &AdaptArgs) -> Result<()> {
+    let base = config(args)?;
+    check_output(&args.out, "--out")?;
+    for (p, flag) in [(&args.metrics, "--metrics"), (&args.plot, "--plot")] {
+        if let Some(p) = p {
+            check_output(p, flag)?;
+        }
+    }
+    let data = load_data(args)?;
+    let methods = if args.compare {
+        vec![Method::SourceOnly, Method::Dann]
+    } else {
+        vec![base.method]
+    };
+    let configs: Vec<AdaptConfig> = methods
+        .iter()
+        .map(|&method| AdaptConfig {
+            method,
+            ..base.clone()
+        })
+        .collect();
+    // Check every run before the first one starts.
+    for c in &configs {
+        adapt::validate(c, &data)?;
+    }
+    let gpu = Gpu::new()?;
+    println!(
+        "adapt: {} source images ({} classes), {} target images{}, backbone {}, {} epochs, batch {} per domain, seed {}, on {}",
+        data.source.len(),
+        data.source.classes().len(),
+        data.target.as_ref().map_or(0, |t| t.len()),
+        data.target_eval
+            .as_ref()
+            .map_or(String::new(), |t| format!(" ({} labelled for reporting)", t.len())),
+        base.backbone.name(),
+        base.epochs,
+        base.batch,
+        base.seed,
+        gpu.adapter().name
+    );
+    let mut jsonl = args
+        .metrics
+        .as_deref()
+        .map(JsonlWriter::create)
+        .transpose()?;
+    let mut progress = ProgressPrinter::new();
+    let mut runs = Vec::new();
+    for c in &configs {
+        let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress];
+        if let Some(j) = jsonl.as_mut() {
+            callbacks.push(j);
+        }
+        let run = adapt::train(&gpu, &data, c, &mut callbacks)?;
+        let path = if args.compare && c.method == Method::SourceOnly {
+            sibling(&args.out, "source-only")
+        } else {
+            args.out.clone()
+        };
+        run.model.save(&path)?;
+        println!("[{}] model written to {}", c.method.name(), path.display());
+        if !run.skipped.is_empty() {
+            println!(
+                "[{}] skipped {} unreadable image(s): {}",
+                c.method.name(),
+                run.skipped.len(),
+                run.skipped.join(", ")
+            );
+        }
+        runs.push(run);
+    }
+    if let Some(j) = jsonl.as_mut() {
+        if runs.len() > 1 {
+            let by: serde_json::Map<String, serde_json::Value> = runs
+                .iter()
+                .map(|r| {
+                    (
+                        r.summary.method.clone(),
+                        serde_json::json!({
+                            "target_acc_last": r.summary.last.target_acc,
+                            "target_acc_selected": r.summary.target_test_acc,
+                            "pad_after": r.summary.pad_after.map(|p| p.pad),
+                        }),
+                    )
+                })
+                .collect();
+            j.write_value(
+                &serde_json::json!({"type": "comparison", "seed": base.seed, "runs": by}),
+            )?;
+        }
+    }
+    if let Some(p) = &args.plot {
+        let series: Vec<(&str, &[adapt::EpochMetrics])> = runs
+            .iter()
+            .map(|r| (r.summary.method.as_str(), r.history.as_slice()))
+            .collect();
+        plot::write_png(p, &series)?;
+        println!("plot written to {}", p.display());
+    }
+    println!();
+    print_summary(&runs.iter().collect::<Vec<_>>());
+    Ok(())
+}

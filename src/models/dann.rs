@@ -1,0 +1,382 @@
+//! DANN (Ganin et al., JMLR 2016): a feature extractor G_f shared by a label predictor G_y and,
+//! behind a gradient-reversal layer, a domain classifier G_d.
+//!
+//! ```text
+//! x ─ features (backbone) ─┬─ label head ────────────── class logits [B, classes]
+//!                          └─ GRL(λ) ─ domain head ──── domain logit [B, 1] (0 source, 1 target)
+//! ```
+//!
+//! The backbone is a swappable piece ([`Backbone`] / [`Features`]): today the paper's digits
+//! network; a VGG16 base plugs in as another variant with the same `forward` and `dim`.
+//! Parameter names: `features.conv1.weight`, `label.fc1.weight`, `domain.fc1.weight`, ...
+
+use std::path::Path;
+
+use crate::autograd::{Lambda, Params, Tape, Var};
+use crate::data::Preprocess;
+use crate::models::file::{self, ModelInfo};
+use crate::nn::{self, Conv2d, Dense, DenseInit, Init, MaxPool2d};
+use crate::ops::conv2d::Spec;
+use crate::{Error, Gpu, Result, Tensor};
+
+/// Which feature extractor a DANN uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backbone {
+    /// The paper's MNIST network: conv5x5x32-ReLU-maxpool2 / conv5x5x48-ReLU-maxpool2 on 28x28
+    /// inputs (no padding: 28→24→12→8→4), a 768-d feature.
+    Digits,
+}
+
+impl Backbone {
+    /// All backbones, for help texts and errors.
+    pub const ALL: [Backbone; 1] = [Backbone::Digits];
+
+    /// Name on the command line and in model files (`dann-<name>`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Backbone::Digits => "digits",
+        }
+    }
+
+    /// Parses a command-line name.
+    pub fn parse(s: &str) -> Result<Backbone> {
+        match s {
+            "digits" => Ok(Backbone::Digits),
+            "vgg16" => Err(Error::input(
+                "--backbone vgg16 is not available for DANN yet; use --backbone digits",
+            )),
+            other => Err(Error::input(format!(
+                "unknown --backbone `{other}`; choose one of: {}",
+                Backbone::ALL.map(|b| b.name()).join(", ")
+            ))),
+        }
+    }
+
+    /// Square input side the backbone expects.
+    pub fn input_size(self) -> usize {
+        match self {
+            Backbone::Digits => 28,
+        }
+    }
+
+    /// Pixel preprocessing the backbone is trained with.
+    pub fn preprocess(self) -> Preprocess {
+        match self {
+            Backbone::Digits => Preprocess::Unit,
+        }
+    }
+
+    /// Architecture name stored in model files.
+    pub fn architecture(self) -> String {
+        format!("dann-{}", self.name())
+    }
+}
+
+/// The digits feature extractor.
+#[derive(Debug, Clone, Copy)]
+pub struct DigitsFeatures {
+    pub conv1: Conv2d,
+    pub conv2: Conv2d,
+    pub pool: MaxPool2d,
+}
+
+impl DigitsFeatures {
+    /// Feature size: 48 channels x 4 x 4.
+    pub const DIM: usize = 768;
+
+    fn new(gpu: &Gpu, params: &mut Params, prefix: &str, init: &mut Init) -> Result<Self> {
+        let spec = Spec::new(1, 0);
+        let conv1 = Conv2d::new(
+            gpu,
+            params,
+            &format!("{prefix}.conv1"),
+            3,
+            32,
+            5,
+            spec,
+            true,
+            init,
+        )?;
+        let conv2 = Conv2d::new(
+            gpu,
+            params,
+            &format!("{prefix}.conv2"),
+            32,
+            48,
+            5,
+            spec,
+            true,
+            init,
+        )?;
+        Ok(DigitsFeatures {
+            conv1,
+            conv2,
+            pool: MaxPool2d {
+                kernel: 2,
+                stride: 2,
+            },
+        })
+    }
+
+    fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
+        let h = self.conv1.forward(tape, params, x)?; // [B, 32, 24, 24], ReLU fused
+        let h = self.pool.forward(tape, h)?; // [B, 32, 12, 12]
+        let h = self.conv2.forward(tape, params, h)?; // [B, 48, 8, 8]
+        let h = self.pool.forward(tape, h)?; // [B, 48, 4, 4]
+        nn::flatten(tape, h)
+    }
+}
+
+/// A feature extractor: one variant per [`Backbone`].
+#[derive(Debug, Clone, Copy)]
+pub enum Features {
+    Digits(DigitsFeatures),
+}
+
+impl Features {
+    /// Creates the backbone's parameters under `prefix` (`features`).
+    pub fn new(
+        backbone: Backbone,
+        gpu: &Gpu,
+        params: &mut Params,
+        prefix: &str,
+        init: &mut Init,
+    ) -> Result<Features> {
+        match backbone {
+            Backbone::Digits => Ok(Features::Digits(DigitsFeatures::new(
+                gpu, params, prefix, init,
+            )?)),
+        }
+    }
+
+    /// Images [B, 3, S, S] → features [B, dim].
+    pub fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
+        match self {
+            Features::Digits(f) => f.forward(tape, params, x),
+        }
+    }
+
+    /// Feature size.
+    pub fn dim(&self) -> usize {
+        match self {
+            Features::Digits(_) => DigitsFeatures::DIM,
+        }
+    }
+
+    pub fn backbone(&self) -> Backbone {
+        match self {
+            Features::Digits(_) => Backbone::Digits,
+        }
+    }
+}
+
+/// A stack of dense layers, ReLU between them and none after the last.
+#[derive(Debug, Clone)]
+pub struct Mlp {
+    pub layers: Vec<Dense>,
+}
+
+impl Mlp {
+    /// `sizes` = [inputs, hidden..., outputs]; layers are named `<prefix>.fc1`, `fc2`, ...
+    fn new(
+        gpu: &Gpu,
+        params: &mut Params,
+        prefix: &str,
+        sizes: &[usize],
+        init: &mut Init,
+    ) -> Result<Mlp> {
+        let last = sizes.len() - 2;
+        let layers = sizes
+            .windows(2)
+            .enumerate()
+            .map(|(i, io)| {
+                let hidden = i < last;
+                Dense::new(
+                    gpu,
+                    params,
+                    &format!("{prefix}.fc{}", i + 1),
+                    io[0],
+                    io[1],
+                    hidden,
+                    if hidden {
+                        DenseInit::He
+                    } else {
+                        DenseInit::Glorot
+                    },
+                    init,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Mlp { layers })
+    }
+
+    pub fn forward(&self, tape: &mut Tape, params: &Params, mut x: Var) -> Result<Var> {
+        for layer in &self.layers {
+            x = layer.forward(tape, params, x)?;
+        }
+        Ok(x)
+    }
+}
+
+/// Sizes of a DANN (everything its model file needs to rebuild it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DannConfig {
+    /// Backbone name (`digits`).
+    pub backbone: String,
+    /// Number of classes.
+    pub classes: usize,
+    /// Hidden sizes of the label head (paper: 100, 100).
+    pub label_hidden: Vec<usize>,
+    /// Hidden sizes of the domain head (paper: 100).
+    pub domain_hidden: Vec<usize>,
+}
+
+impl DannConfig {
+    /// The paper's network for `backbone` and `classes` classes.
+    pub fn paper(backbone: Backbone, classes: usize) -> DannConfig {
+        DannConfig {
+            backbone: backbone.name().to_string(),
+            classes,
+            label_hidden: vec![100, 100],
+            domain_hidden: vec![100],
+        }
+    }
+}
+
+/// A DANN: parameters plus the three parts.
+pub struct Dann {
+    pub params: Params,
+    pub features: Features,
+    pub label: Mlp,
+    pub domain: Mlp,
+    pub config: DannConfig,
+    /// Class names in label order.
+    pub classes: Vec<String>,
+}
+
+impl Dann {
+    /// A freshly initialised network (seeded He / Glorot; biases zero).
+    pub fn new(gpu: &Gpu, config: DannConfig, classes: Vec<String>, seed: u64) -> Result<Dann> {
+        let backbone = Backbone::parse(&config.backbone)?;
+        if config.classes < 2 || config.classes != classes.len() {
+            return Err(Error::input(format!(
+                "a DANN needs at least 2 classes and one name per class (got {} classes, {} names)",
+                config.classes,
+                classes.len()
+            )));
+        }
+        let mut params = Params::new();
+        let mut init = Init::new(seed);
+        let features = Features::new(backbone, gpu, &mut params, "features", &mut init)?;
+        let sizes = |hidden: &[usize], out: usize| {
+            let mut s = vec![features.dim()];
+            s.extend_from_slice(hidden);
+            s.push(out);
+            s
+        };
+        let label = Mlp::new(
+            gpu,
+            &mut params,
+            "label",
+            &sizes(&config.label_hidden, config.classes),
+            &mut init,
+        )?;
+        let domain = Mlp::new(
+            gpu,
+            &mut params,
+            "domain",
+            &sizes(&config.domain_hidden, 1),
+            &mut init,
+        )?;
+        Ok(Dann {
+            params,
+            features,
+            label,
+            domain,
+            config,
+            classes,
+        })
+    }
+
+    pub fn backbone(&self) -> Backbone {
+        self.features.backbone()
+    }
+
+    /// Images [B, 3, S, S] → features [B, dim].
+    pub fn features(&self, tape: &mut Tape, x: Var) -> Result<Var> {
+        self.features.forward(tape, &self.params, x)
+    }
+
+    /// Features → class logits [B, classes].
+    pub fn label_logits(&self, tape: &mut Tape, features: Var) -> Result<Var> {
+        self.label.forward(tape, &self.params, features)
+    }
+
+    /// Features → gradient reversal (coefficient `lambda`) → domain logit [B, 1].
+    pub fn domain_logits(&self, tape: &mut Tape, features: Var, lambda: &Lambda) -> Result<Var> {
+        let reversed = tape.grad_reverse(features, lambda);
+        self.domain.forward(tape, &self.params, reversed)
+    }
+
+    /// Class logits of a batch of images without recording anything (evaluation).
+    pub fn predict_logits(&self, images: &Tensor) -> Result<Tensor> {
+        let mut tape = Tape::no_grad();
+        let x = tape.input(images.clone());
+        let f = self.features(&mut tape, x)?;
+        let z = self.label_logits(&mut tape, f)?;
+        Ok(tape.tensor(z).clone())
+    }
+
+    /// Features of a batch of images without recording anything.
+    pub fn extract_features(&self, images: &Tensor) -> Result<Tensor> {
+        let mut tape = Tape::no_grad();
+        let x = tape.input(images.clone());
+        let f = self.features(&mut tape, x)?;
+        Ok(tape.tensor(f).clone())
+    }
+
+    /// What the model file says about this model.
+    pub fn info(&self) -> ModelInfo {
+        let backbone = self.backbone();
+        ModelInfo {
+            architecture: backbone.architecture(),
+            config: serde_json::to_value(&self.config).expect("plain JSON"),
+            classes: self.classes.clone(),
+            input_size: backbone.input_size(),
+            preprocess: backbone.preprocess().name().to_string(),
+        }
+    }
+
+    /// Writes the model file (atomically).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        file::save(path, &self.params, &self.info())
+    }
+
+    /// Reads a model file written by [`Dann::save`].
+    pub fn load(gpu: &Gpu, path: &Path) -> Result<Dann> {
+        let (info, ck) = file::load(path)?;
+        let Some(backbone) = info.architecture.strip_prefix("dann-") else {
+            return Err(Error::input(format!(
+                "{}: architecture `{}` is not a DANN (expected dann-<backbone>)",
+                path.display(),
+                info.architecture
+            )));
+        };
+        let config: DannConfig = serde_json::from_value(info.config.clone()).map_err(|e| {
+            Error::input(format!(
+                "{}: unreadable DANN configuration ({e})",
+                path.display()
+            ))
+        })?;
+        if config.backbone != backbone {
+            return Err(Error::input(format!(
+                "{}: architecture says backbone `{backbone}`, the configuration `{}`",
+                path.display(),
+                config.backbone
+            )));
+        }
+        let mut model = Dann::new(gpu, config, info.classes.clone(), 0)?;
+        ck.restore(&mut model.params, path)?;
+        Ok(model)
+    }
+}
