@@ -54,7 +54,11 @@ fn a_step_is_one_submit_and_pipelines_are_cached() {
     assert_eq!(after.submits - before.submits, 1, "one submit per step");
     // Three GEMMs (each one kernel, or pack + GEMM for the texture variant), scale, bias grad.
     let expected = 3 * variant.dispatches() + 2;
-    assert_eq!(after.dispatches - before.dispatches, expected, "kernels per step");
+    assert_eq!(
+        after.dispatches - before.dispatches,
+        expected,
+        "kernels per step"
+    );
     assert_eq!(
         after.pipelines_created, before.pipelines_created,
         "no pipeline compiled after the first step"
