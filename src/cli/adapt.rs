@@ -157,7 +157,7 @@ pub fn load_data(args: &AdaptArgs) -> Result<AdaptData> {
                 target_test.or_else(|| target.clone().filter(|t| t.labels().is_some()));
             AdaptData {
                 source: limit(source),
-                target: target.map(|t| limit(t)),
+                target: target.map(limit),
                 target_eval: target_eval.map(limit),
                 source_eval: args
                     .source_test

@@ -120,7 +120,7 @@ pub fn proxy_a_distance(
     seed: u64,
 ) -> Result<ProxyADistance> {
     let (ns, nt) = (source.len() / dim, target.len() / dim);
-    if ns < 2 || nt < 2 || source.len() % dim != 0 || target.len() % dim != 0 {
+    if ns < 2 || nt < 2 || !source.len().is_multiple_of(dim) || !target.len().is_multiple_of(dim) {
         return Err(Error::input(format!(
             "proxy A-distance needs at least 2 feature rows of {dim} values per domain (got {ns} source, {nt} target)"
         )));
