@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct EvaluateArgs {
-    /// A model written by `dak fine-tune`.
+    /// A model written by `dak fine-tune` or `dak adapt`.
     #[arg(long, value_name = "MODEL")]
     pub model: PathBuf,
     /// Labelled images: one sub-folder per class, the same classes as the model.
@@ -54,6 +54,24 @@ pub fn run_evaluate(a: &EvaluateArgs) -> Result<()> {
         return Err(Error::input("--batch must be at least 1"));
     }
     let gpu = Gpu::new()?;
+    let (info, _) = crate::models::file::load(&a.model)?;
+    if info.architecture.starts_with("dann-") {
+        // Adapted models from `dak adapt`: overall accuracy on the labelled folder.
+        let ds = crate::data::Dataset::from_dir(&a.data)?;
+        let accuracy = crate::train::adapt::evaluate(&gpu, &a.model, &ds)?;
+        if a.json {
+            let value = serde_json::json!({ "images": ds.len(), "accuracy": accuracy, "architecture": info.architecture });
+            println!("{}", to_json(&value)?);
+        } else {
+            println!(
+                "accuracy {:.2}% on {} images ({} model)",
+                accuracy * 100.0,
+                ds.len(),
+                info.architecture
+            );
+        }
+        return Ok(());
+    }
     let (model, info) = evaluate::load_classifier(&gpu, &a.model)?;
     let report = evaluate::evaluate(&model, &info, &a.data, a.batch, a.skip_bad)?;
     if a.json {
