@@ -471,6 +471,25 @@ fn check_bce(gpu: &Gpu, c: &mut Checker, backward: bool) -> Result<()> {
     Ok(())
 }
 
+fn check_binary_correct(gpu: &Gpu, c: &mut Checker) -> Result<()> {
+    for (i, &n) in [1usize, 65, 300].iter().enumerate() {
+        c.case();
+        let x: Vec<f32> = values(n, 540 + i as u64).iter().map(|v| 3.0 * v).collect();
+        let t: Vec<f32> = (0..n).map(|j| (j % 3 == 0) as u8 as f32).collect();
+        let tx = Tensor::from_slice(gpu, &x, &[n])?;
+        let tt = Tensor::from_slice(gpu, &t, &[n])?;
+        let counts = Tensor::zeros_of(gpu, &[2], DType::U32)?;
+        bce::binary_correct(&tx, &tt, &counts)?;
+        let got: Vec<f32> = counts.to_vec_u32()?.iter().map(|&v| v as f32).collect();
+        let want = [bce::reference::binary_correct(&x, &t) as f32, n as f32];
+        c.compare(&format!("counters of [{n}]"), &got, &want, 0.0);
+        if c.failed() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // optimizers
 
@@ -844,6 +863,15 @@ pub(super) static REGISTRY: &[Kernel] = &[
         description: "dx = scale·(sigmoid(x) - t)/N",
         supported: always,
         check: |gpu, c| check_bce(gpu, c, true),
+    },
+    Kernel {
+        id: "loss.binary_correct",
+        op: "loss",
+        files: &["loss/binary_correct.wgsl"],
+        description:
+            "(correct, counted) counters of a one-logit binary classifier (DANN domain accuracy)",
+        supported: always,
+        check: check_binary_correct,
     },
     Kernel {
         id: "optim.sgd",
