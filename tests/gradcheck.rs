@@ -1,41 +1,8 @@
 //! Every CPU reference backward against central finite differences of its forward, with an
 //! upstream gradient that is not all ones (a backward that ignores it fails here).
 mod common;
-use common::values;
+use common::{fd_check, values};
 use dak::ops::{bce, elementwise as ew, matmul, softmax_xent as sx};
-
-/// Check `analytic` = d/dθ Σ_j up_j·f(θ)_j by central differences on every coordinate.
-fn fd_check(
-    theta: &[f32],
-    analytic: &[f32],
-    up: &[f32],
-    f: impl Fn(&[f32]) -> Vec<f32>,
-    what: &str,
-) {
-    let eps = 1e-2f32;
-    for i in 0..theta.len() {
-        let mut p = theta.to_vec();
-        p[i] += eps;
-        let plus: f64 = f(&p)
-            .iter()
-            .zip(up)
-            .map(|(a, b)| *a as f64 * *b as f64)
-            .sum();
-        p[i] -= 2.0 * eps;
-        let minus: f64 = f(&p)
-            .iter()
-            .zip(up)
-            .map(|(a, b)| *a as f64 * *b as f64)
-            .sum();
-        let numeric = (plus - minus) / (2.0 * eps as f64);
-        let err = (numeric - analytic[i] as f64).abs();
-        assert!(
-            err <= 2e-3 * (1.0 + numeric.abs()),
-            "{what}: coordinate {i}: numeric {numeric}, analytic {}",
-            analytic[i]
-        );
-    }
-}
 
 #[test]
 fn dense_backward() {

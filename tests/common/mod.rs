@@ -109,3 +109,36 @@ pub fn write(path: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, bytes).unwrap();
 }
+
+/// Check `analytic` = d/dθ Σ_j up_j·f(θ)_j by central differences on every coordinate.
+pub fn fd_check(
+    theta: &[f32],
+    analytic: &[f32],
+    up: &[f32],
+    f: impl Fn(&[f32]) -> Vec<f32>,
+    what: &str,
+) {
+    let eps = 1e-2f32;
+    for i in 0..theta.len() {
+        let mut p = theta.to_vec();
+        p[i] += eps;
+        let plus: f64 = f(&p)
+            .iter()
+            .zip(up)
+            .map(|(a, b)| *a as f64 * *b as f64)
+            .sum();
+        p[i] -= 2.0 * eps;
+        let minus: f64 = f(&p)
+            .iter()
+            .zip(up)
+            .map(|(a, b)| *a as f64 * *b as f64)
+            .sum();
+        let numeric = (plus - minus) / (2.0 * eps as f64);
+        let err = (numeric - analytic[i] as f64).abs();
+        assert!(
+            err <= 2e-3 * (1.0 + numeric.abs()),
+            "{what}: coordinate {i}: numeric {numeric}, analytic {}",
+            analytic[i]
+        );
+    }
+}
