@@ -54,6 +54,7 @@ fn feature_cache_gives_the_same_training_as_the_full_forward() {
     };
     let mut losses = Vec::new();
     for cache in [true, false] {
+        let convs_before = gpu.dispatches_of("conv2d/fwd");
         let mut model = Classifier::new(&gpu, config, 7).unwrap();
         Freeze::Base.apply(&mut model.params, 0.1).unwrap();
         let mut optimizer = Optimizer::new(Rule::adam());
@@ -69,6 +70,14 @@ fn feature_cache_gives_the_same_training_as_the_full_forward() {
         .unwrap();
         assert_eq!(h.epochs.len(), 2);
         assert_eq!(h.epochs[0].feature_cache, cache);
+        // The base (13 convolutions) runs once per batch of 8 over the 18 training and the 18
+        // validation images: once per image with the cache, once per image and epoch without.
+        let base_passes = 2 * 18usize.div_ceil(8) as u64 * if cache { 1 } else { 2 };
+        assert_eq!(
+            gpu.dispatches_of("conv2d/fwd") - convs_before,
+            13 * base_passes,
+            "cache {cache}"
+        );
         losses.push(
             h.epochs
                 .iter()

@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     stream: Mutex<stream::Stream>,
     textures: Mutex<texture::TexturePool>,
     stats: Mutex<Stats>,
+    /// Dispatches per shader file, for tests that prove which kernels ran how often.
+    dispatches_by_kernel: Mutex<HashMap<String, u64>>,
     errors: Arc<Mutex<Vec<String>>>,
 }
 
@@ -91,6 +93,7 @@ impl Gpu {
             stream: Mutex::default(),
             textures: Mutex::default(),
             stats: Mutex::default(),
+            dispatches_by_kernel: Mutex::default(),
             errors,
         })))
     }
@@ -144,6 +147,16 @@ impl Gpu {
             buffers_created: pool.created,
             ..*lock(&self.0.stats)
         }
+    }
+
+    /// Dispatches recorded so far of the shader files whose name starts with `prefix`
+    /// (e.g. `"conv2d/fwd"` counts every conv2d forward variant).
+    pub fn dispatches_of(&self, prefix: &str) -> u64 {
+        lock(&self.0.dispatches_by_kernel)
+            .iter()
+            .filter(|(file, _)| file.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Release all free pooled buffers back to the driver.

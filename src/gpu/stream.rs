@@ -97,6 +97,13 @@ impl Gpu {
             groups,
         });
         lock(&self.0.stats).dispatches += 1;
+        let mut by_kernel = lock(&self.0.dispatches_by_kernel);
+        match by_kernel.get_mut(file) {
+            Some(n) => *n += 1,
+            None => {
+                by_kernel.insert(file.to_string(), 1);
+            }
+        }
         Ok(())
     }
 
