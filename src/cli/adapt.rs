@@ -29,9 +29,20 @@ pub struct AdaptArgs {
     /// Labelled held-out source images to report source accuracy on.
     #[arg(long, value_name = "DIR")]
     pub source_test: Option<PathBuf>,
-    /// Feature extractor.
+    /// Feature extractor: `digits` (the paper's MNIST network, 28x28) or `vgg16` (VGG16 base +
+    /// global average pooling + a bottleneck; domain head 1024-1024-1 with dropout).
     #[arg(long, default_value = "digits")]
     pub backbone: String,
+    /// VGG16 base weights: ImageNet VGG16 safetensors (timm or torchvision names) or a dak model
+    /// built on VGG16 (e.g. from `dak fine-tune`). Without it the base starts from seeded He init.
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// Square input side for --backbone vgg16 (a multiple of 32) [default: 224].
+    #[arg(long, value_name = "N")]
+    pub input_size: Option<usize>,
+    /// Width of the bottleneck after the VGG16 base; 0 for none [default: 256].
+    #[arg(long, value_name = "N")]
+    pub bottleneck: Option<usize>,
     /// `dann` (domain-adversarial) or `source-only` (the baseline, no domain loss).
     #[arg(long, default_value = "dann", value_parser = ["dann", "source-only"])]
     pub method: String,
@@ -62,9 +73,9 @@ pub struct AdaptArgs {
     /// SGD momentum.
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f32,
-    /// Learning-rate multiplier of the feature extractor (0.1 suits a pretrained one).
-    #[arg(long, default_value_t = 1.0)]
-    pub backbone_lr_mult: f32,
+    /// Learning-rate multiplier of the feature extractor [default: 0.1 with --weights, else 1].
+    #[arg(long, value_name = "MULT")]
+    pub backbone_lr_mult: Option<f32>,
     /// Which epoch's parameters to save: `last`, or the best label-free score of the target
     /// predictions: lowest mean `entropy`, highest soft neighbourhood density `snd`.
     #[arg(long, default_value = "last", value_parser = ["last", "entropy", "snd"])]
@@ -186,9 +197,12 @@ pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
     if args.score_samples < 2 {
         return Err(Error::input("--score-samples must be at least 2"));
     }
-    Ok(AdaptConfig {
+    let config = AdaptConfig {
         method,
         backbone,
+        input_size: args.input_size,
+        bottleneck: args.bottleneck,
+        weights: args.weights.clone(),
         epochs: args.epochs,
         batch: args.batch,
         seed: args.seed,
@@ -205,14 +219,19 @@ pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
             },
         },
         momentum: args.momentum,
-        backbone_lr_mult: args.backbone_lr_mult,
+        // A pretrained base moves at a tenth of the head's rate (DESIGN §6).
+        backbone_lr_mult: args
+            .backbone_lr_mult
+            .unwrap_or(if args.weights.is_some() { 0.1 } else { 1.0 }),
         select,
         skip_bad: args.skip_bad,
         workers: args.workers,
         score_samples: args.score_samples,
         pad: !args.no_pad,
         ..AdaptConfig::default()
-    })
+    };
+    adapt::model_config(&config, 2).validate()?; // before any data is read
+    Ok(config)
 }
 
 /// `out` with `-tag` before the extension (`model.safetensors` → `model-tag.safetensors`).

@@ -6,16 +6,18 @@
 //!                          └─ GRL(λ) ─ domain head ──── domain logit [B, 1] (0 source, 1 target)
 //! ```
 //!
-//! The backbone is a swappable piece ([`Backbone`] / [`Features`]): today the paper's digits
-//! network; a VGG16 base plugs in as another variant with the same `forward` and `dim`.
-//! Parameter names: `features.conv1.weight`, `label.fc1.weight`, `domain.fc1.weight`, ...
+//! The backbone is a swappable piece ([`Backbone`] / [`Features`]): the paper's digits network,
+//! or a VGG16 base + global average pooling (+ a bottleneck), see [`super::dann_vgg`].
+//! Parameter names: `features.conv1.weight` (digits) or `features.0.weight` (VGG16, torchvision
+//! names), `bottleneck.fc1.weight`, `label.fc1.weight`, `domain.fc1.weight`, ...
 
 use std::path::Path;
 
 use crate::autograd::{Lambda, Params, Tape, Var};
 use crate::data::Preprocess;
+use crate::models::dann_vgg::VggFeatures;
 use crate::models::file::{self, ModelInfo};
-use crate::nn::{self, Conv2d, Dense, DenseInit, Init, MaxPool2d};
+use crate::nn::{self, Conv2d, Dense, DenseInit, Dropout, Init, MaxPool2d};
 use crate::ops::conv2d::Spec;
 use crate::{Error, Gpu, Result, Tensor};
 
@@ -25,16 +27,20 @@ pub enum Backbone {
     /// The paper's MNIST network: conv5x5x32-ReLU-maxpool2 / conv5x5x48-ReLU-maxpool2 on 28x28
     /// inputs (no padding: 28→24→12→8→4), a 768-d feature.
     Digits,
+    /// The VGG16 base (ImageNet weights or a dak model, or trained from scratch), global
+    /// average pooling, optionally a bottleneck; any input side that is a multiple of 32.
+    Vgg16,
 }
 
 impl Backbone {
     /// All backbones, for help texts and errors.
-    pub const ALL: [Backbone; 1] = [Backbone::Digits];
+    pub const ALL: [Backbone; 2] = [Backbone::Digits, Backbone::Vgg16];
 
     /// Name on the command line and in model files (`dann-<name>`).
     pub fn name(self) -> &'static str {
         match self {
             Backbone::Digits => "digits",
+            Backbone::Vgg16 => "vgg16",
         }
     }
 
@@ -42,9 +48,7 @@ impl Backbone {
     pub fn parse(s: &str) -> Result<Backbone> {
         match s {
             "digits" => Ok(Backbone::Digits),
-            "vgg16" => Err(Error::input(
-                "--backbone vgg16 is not available for DANN yet; use --backbone digits",
-            )),
+            "vgg16" => Ok(Backbone::Vgg16),
             other => Err(Error::input(format!(
                 "unknown --backbone `{other}`; choose one of: {}",
                 Backbone::ALL.map(|b| b.name()).join(", ")
@@ -52,10 +56,11 @@ impl Backbone {
         }
     }
 
-    /// Square input side the backbone expects.
+    /// Default square input side (the digits network takes only 28).
     pub fn input_size(self) -> usize {
         match self {
             Backbone::Digits => 28,
+            Backbone::Vgg16 => 224,
         }
     }
 
@@ -63,6 +68,7 @@ impl Backbone {
     pub fn preprocess(self) -> Preprocess {
         match self {
             Backbone::Digits => Preprocess::Unit,
+            Backbone::Vgg16 => Preprocess::Imagenet,
         }
     }
 
@@ -128,23 +134,29 @@ impl DigitsFeatures {
 }
 
 /// A feature extractor: one variant per [`Backbone`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Features {
     Digits(DigitsFeatures),
+    Vgg16(VggFeatures),
 }
 
 impl Features {
     /// Creates the backbone's parameters under `prefix` (`features`).
+    /// (`bottleneck`: width of the VGG16 bottleneck, 0 for none; the digits network has none.)
     pub fn new(
         backbone: Backbone,
         gpu: &Gpu,
         params: &mut Params,
         prefix: &str,
+        bottleneck: usize,
         init: &mut Init,
     ) -> Result<Features> {
         match backbone {
             Backbone::Digits => Ok(Features::Digits(DigitsFeatures::new(
                 gpu, params, prefix, init,
+            )?)),
+            Backbone::Vgg16 => Ok(Features::Vgg16(VggFeatures::new(
+                gpu, params, bottleneck, init,
             )?)),
         }
     }
@@ -153,6 +165,7 @@ impl Features {
     pub fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
         match self {
             Features::Digits(f) => f.forward(tape, params, x),
+            Features::Vgg16(f) => f.forward(tape, params, x),
         }
     }
 
@@ -160,20 +173,23 @@ impl Features {
     pub fn dim(&self) -> usize {
         match self {
             Features::Digits(_) => DigitsFeatures::DIM,
+            Features::Vgg16(f) => f.dim(),
         }
     }
 
     pub fn backbone(&self) -> Backbone {
         match self {
             Features::Digits(_) => Backbone::Digits,
+            Features::Vgg16(_) => Backbone::Vgg16,
         }
     }
 }
 
-/// A stack of dense layers, ReLU between them and none after the last.
+/// A stack of dense layers, ReLU (then dropout, in training) between them and none after the last.
 #[derive(Debug, Clone)]
 pub struct Mlp {
     pub layers: Vec<Dense>,
+    pub dropout: Dropout,
 }
 
 impl Mlp {
@@ -183,6 +199,7 @@ impl Mlp {
         params: &mut Params,
         prefix: &str,
         sizes: &[usize],
+        dropout: f32,
         init: &mut Init,
     ) -> Result<Mlp> {
         let last = sizes.len() - 2;
@@ -207,12 +224,26 @@ impl Mlp {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Mlp { layers })
+        Ok(Mlp {
+            layers,
+            dropout: Dropout { rate: dropout },
+        })
     }
 
-    pub fn forward(&self, tape: &mut Tape, params: &Params, mut x: Var) -> Result<Var> {
-        for layer in &self.layers {
+    /// `train_seed`: Some(seed, new every step) in training, when dropout is active.
+    pub fn forward(
+        &self,
+        tape: &mut Tape,
+        params: &Params,
+        mut x: Var,
+        train_seed: Option<u32>,
+    ) -> Result<Var> {
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(tape, params, x)?;
+            if let (Some(seed), true) = (train_seed, i < last) {
+                x = self.dropout.forward(tape, x, true, seed.wrapping_add(i as u32))?;
+            }
         }
         Ok(x)
     }
@@ -229,17 +260,77 @@ pub struct DannConfig {
     pub label_hidden: Vec<usize>,
     /// Hidden sizes of the domain head (paper: 100).
     pub domain_hidden: Vec<usize>,
+    /// Dropout after each hidden layer of the domain head, in training (VGG16: 0.5).
+    #[serde(default)]
+    pub domain_dropout: f32,
+    /// Width of the bottleneck after the VGG16 base (0 = none; the digits network has none).
+    #[serde(default)]
+    pub bottleneck: usize,
+    /// Square input side (None = the backbone's default: 28 digits, 224 VGG16).
+    #[serde(default)]
+    pub input_size: Option<usize>,
 }
 
 impl DannConfig {
-    /// The paper's network for `backbone` and `classes` classes.
+    /// The paper's network for `backbone` and `classes` classes: for digits, label head
+    /// 100-100-classes and domain head 100-1; for VGG16, a 256-d bottleneck, a linear label
+    /// head and the domain head 1024-1024-1 with dropout 0.5 (DESIGN §6).
     pub fn paper(backbone: Backbone, classes: usize) -> DannConfig {
-        DannConfig {
-            backbone: backbone.name().to_string(),
-            classes,
-            label_hidden: vec![100, 100],
-            domain_hidden: vec![100],
+        match backbone {
+            Backbone::Digits => DannConfig {
+                backbone: backbone.name().to_string(),
+                classes,
+                label_hidden: vec![100, 100],
+                domain_hidden: vec![100],
+                domain_dropout: 0.0,
+                bottleneck: 0,
+                input_size: None,
+            },
+            Backbone::Vgg16 => DannConfig {
+                backbone: backbone.name().to_string(),
+                classes,
+                label_hidden: vec![],
+                domain_hidden: vec![1024, 1024],
+                domain_dropout: 0.5,
+                bottleneck: 256,
+                input_size: None,
+            },
         }
+    }
+
+    /// The square input side this network takes.
+    pub fn input_size(&self) -> usize {
+        match (self.input_size, Backbone::parse(&self.backbone)) {
+            (Some(s), _) => s,
+            (None, Ok(b)) => b.input_size(),
+            (None, Err(_)) => 0,
+        }
+    }
+
+    /// Checks the backbone name, the input side and the dropout rate.
+    pub fn validate(&self) -> Result<()> {
+        let backbone = Backbone::parse(&self.backbone)?;
+        let side = self.input_size();
+        match backbone {
+            Backbone::Digits if side != 28 => {
+                return Err(Error::input(format!(
+                    "the digits backbone takes 28x28 images, not {side}x{side}; use --backbone vgg16 for other sizes"
+                )))
+            }
+            Backbone::Vgg16 if side == 0 || side % 32 != 0 => {
+                return Err(Error::input(format!(
+                    "--input-size {side}: the VGG16 backbone needs a multiple of 32 (e.g. 224, or 32/64 for speed)"
+                )))
+            }
+            _ => {}
+        }
+        if !(0.0..1.0).contains(&self.domain_dropout) {
+            return Err(Error::input(format!(
+                "domain-head dropout {} must be in [0, 1)",
+                self.domain_dropout
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -257,6 +348,7 @@ pub struct Dann {
 impl Dann {
     /// A freshly initialised network (seeded He / Glorot; biases zero).
     pub fn new(gpu: &Gpu, config: DannConfig, classes: Vec<String>, seed: u64) -> Result<Dann> {
+        config.validate()?;
         let backbone = Backbone::parse(&config.backbone)?;
         if config.classes < 2 || config.classes != classes.len() {
             return Err(Error::input(format!(
@@ -267,7 +359,14 @@ impl Dann {
         }
         let mut params = Params::new();
         let mut init = Init::new(seed);
-        let features = Features::new(backbone, gpu, &mut params, "features", &mut init)?;
+        let features = Features::new(
+            backbone,
+            gpu,
+            &mut params,
+            "features",
+            config.bottleneck,
+            &mut init,
+        )?;
         let sizes = |hidden: &[usize], out: usize| {
             let mut s = vec![features.dim()];
             s.extend_from_slice(hidden);
@@ -279,6 +378,7 @@ impl Dann {
             &mut params,
             "label",
             &sizes(&config.label_hidden, config.classes),
+            0.0,
             &mut init,
         )?;
         let domain = Mlp::new(
@@ -286,6 +386,7 @@ impl Dann {
             &mut params,
             "domain",
             &sizes(&config.domain_hidden, 1),
+            config.domain_dropout,
             &mut init,
         )?;
         Ok(Dann {
@@ -309,13 +410,20 @@ impl Dann {
 
     /// Features → class logits [B, classes].
     pub fn label_logits(&self, tape: &mut Tape, features: Var) -> Result<Var> {
-        self.label.forward(tape, &self.params, features)
+        self.label.forward(tape, &self.params, features, None)
     }
 
     /// Features → gradient reversal (coefficient `lambda`) → domain logit [B, 1].
-    pub fn domain_logits(&self, tape: &mut Tape, features: Var, lambda: &Lambda) -> Result<Var> {
+    /// `train_seed` (new every step) turns the domain head's dropout on.
+    pub fn domain_logits(
+        &self,
+        tape: &mut Tape,
+        features: Var,
+        lambda: &Lambda,
+        train_seed: Option<u32>,
+    ) -> Result<Var> {
         let reversed = tape.grad_reverse(features, lambda);
-        self.domain.forward(tape, &self.params, reversed)
+        self.domain.forward(tape, &self.params, reversed, train_seed)
     }
 
     /// Class logits of a batch of images without recording anything (evaluation).
@@ -342,7 +450,7 @@ impl Dann {
             architecture: backbone.architecture(),
             config: serde_json::to_value(&self.config).expect("plain JSON"),
             classes: self.classes.clone(),
-            input_size: backbone.input_size(),
+            input_size: self.config.input_size(),
             preprocess: backbone.preprocess().name().to_string(),
         }
     }

@@ -105,6 +105,12 @@ impl LrSchedule {
 pub struct AdaptConfig {
     pub method: Method,
     pub backbone: Backbone,
+    /// Square input side (None = the backbone's default: 28 digits, 224 VGG16).
+    pub input_size: Option<usize>,
+    /// VGG16 bottleneck width (None = 256; 0 = none).
+    pub bottleneck: Option<usize>,
+    /// Weights for the VGG16 base: ImageNet VGG16 (timm/torchvision names) or a dak model.
+    pub weights: Option<std::path::PathBuf>,
     pub epochs: usize,
     /// Images per domain per step (a DANN step holds twice this many).
     pub batch: usize,
@@ -137,6 +143,9 @@ impl Default for AdaptConfig {
         AdaptConfig {
             method: Method::Dann,
             backbone: Backbone::Digits,
+            input_size: None,
+            bottleneck: None,
+            weights: None,
             epochs: 10,
             batch: 64,
             seed: 0,
@@ -254,6 +263,18 @@ pub fn validate(config: &AdaptConfig, data: &AdaptData) -> Result<()> {
             config.lr
         )));
     }
+    if config.backbone != Backbone::Vgg16 && (config.weights.is_some() || config.bottleneck.is_some()) {
+        return Err(Error::input(
+            "--weights and --bottleneck apply to --backbone vgg16; the digits network trains from scratch",
+        ));
+    }
+    if let Some(w) = config.weights.as_ref().filter(|w| !w.is_file()) {
+        return Err(Error::input(format!(
+            "--weights {}: no such file (ImageNet VGG16 safetensors or a dak model)",
+            w.display()
+        )));
+    }
+    model_config(config, 2).validate()?;
     if data.source.labels().is_none() {
         return Err(Error::input(format!(
             "{}: the source domain must be labelled (a class-per-folder directory)",
@@ -303,10 +324,18 @@ fn sample(ds: &Dataset, n: usize, seed: u64, tag: u64) -> Dataset {
     ds.subset(&idx)
 }
 
-/// Evaluation transform of a backbone.
-pub fn eval_transform(backbone: Backbone) -> Transform {
-    let s = backbone.input_size() as u32;
-    Transform::eval(s, s).with_preprocess(backbone.preprocess())
+/// The network `config` describes for `classes` classes.
+pub fn model_config(config: &AdaptConfig, classes: usize) -> DannConfig {
+    let mut c = DannConfig::paper(config.backbone, classes);
+    c.input_size = config.input_size.or(c.input_size);
+    c.bottleneck = config.bottleneck.unwrap_or(c.bottleneck);
+    c
+}
+
+/// Evaluation transform of a model: its input side and its backbone's preprocessing.
+pub fn eval_transform(model: &Dann) -> Transform {
+    let s = model.config.input_size() as u32;
+    Transform::eval(s, s).with_preprocess(model.backbone().preprocess())
 }
 
 fn eval_loader(
@@ -439,6 +468,7 @@ fn step(
     source_labels: &[u32],
     lambda: &Lambda,
     lr: f32,
+    train_seed: u32,
 ) -> Result<()> {
     let n = n_source + n_target;
     let x = Tensor::from_slice(gpu, images, &[n, 3, side, side])?;
@@ -461,7 +491,7 @@ fn step(
         let mut d = vec![0.0f32; n_source];
         d.resize(n, 1.0);
         let domains = Tensor::from_slice(gpu, &d, &[n, 1])?;
-        let dz = model.domain_logits(&mut tape, f, lambda)?;
+        let dz = model.domain_logits(&mut tape, f, lambda, Some(train_seed))?;
         let domain_loss = tape.bce(dz, &domains, 1.0)?;
         bce::binary_correct(tape.tensor(dz), &domains, &acc.domain_counts)?;
         ew::accumulate(&acc.domain_loss, tape.tensor(domain_loss))?;
@@ -503,17 +533,15 @@ pub fn train(
     let start = Instant::now();
     let method = config.method;
     let classes = data.source.classes().to_vec();
-    let mut model = Dann::new(
-        gpu,
-        DannConfig::paper(config.backbone, classes.len()),
-        classes,
-        config.seed,
-    )?;
+    let mut model = Dann::new(gpu, model_config(config, classes.len()), classes, config.seed)?;
+    if let Some(w) = &config.weights {
+        crate::models::vgg16::load_base_weights(w, &mut model.params)?;
+    }
     model
         .params
         .set_lr_mult("features", config.backbone_lr_mult);
-    let tf = eval_transform(config.backbone);
-    let side = config.backbone.input_size();
+    let tf = eval_transform(&model);
+    let side = model.config.input_size();
     let target_train = data.target.as_ref().map(|t| t.without_labels());
     let score_set = target_train
         .as_ref()
@@ -605,7 +633,18 @@ pub fn train(
             };
             lambda.set(lam);
             step(
-                gpu, &model, opt, &acc, imgs, side, ns, nt, labels, &lambda, lr,
+                gpu,
+                &model,
+                opt,
+                &acc,
+                imgs,
+                side,
+                ns,
+                nt,
+                labels,
+                &lambda,
+                lr,
+                super::fit::step_seed(config.seed, step_no as u64),
             )?;
             step_no += 1;
             images += ns + nt;
@@ -792,7 +831,7 @@ pub fn evaluate(gpu: &Gpu, model_path: &std::path::Path, dataset: &Dataset) -> R
         dataset.classes(),
     )?;
     let config = AdaptConfig::default();
-    let tf = eval_transform(model.backbone());
+    let tf = eval_transform(&model);
     let (correct, total) = count_correct(gpu, &model, dataset, &tf, &config)?;
     Ok(correct as f64 / total.max(1) as f64)
 }

@@ -87,7 +87,7 @@ fn ones(gpu: &Gpu, n: usize) -> Result<Tensor> {
 }
 
 /// Per-step seed for dropout masks.
-fn step_seed(seed: u64, step: u64) -> u32 {
+pub(crate) fn step_seed(seed: u64, step: u64) -> u32 {
     (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_mul(0xBF58_476D_1CE4_E5B9)) as u32
 }
 
