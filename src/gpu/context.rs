@@ -47,18 +47,31 @@ pub(crate) fn tune_software_rasterizer() {
         // Called before any Vulkan instance exists in this process.
         std::env::set_var("LP_NATIVE_VECTOR_WIDTH", "512");
     }
-    // Mesa warns on every start without it; a private directory keeps it quiet and safe.
+    // Mesa warns on every start without it; one private directory per user keeps it quiet
+    // (one per process would litter the temporary directory).
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-        let dir = std::env::temp_dir().join(format!("dak-xdg-{}", std::process::id()));
-        if std::fs::create_dir_all(&dir).is_ok() {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-            }
-            std::env::set_var("XDG_RUNTIME_DIR", &dir);
+        if let Some(dir) = private_runtime_dir() {
+            std::env::set_var("XDG_RUNTIME_DIR", dir);
         }
     }
+}
+
+/// `<tmp>/dak-xdg-<uid>`, mode 0700, used only if this user owns it.
+#[cfg(unix)]
+fn private_runtime_dir() -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let dir = std::env::temp_dir().join(format!("dak-xdg-{uid}"));
+    if std::fs::create_dir(&dir).is_ok() {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).ok()?;
+    }
+    let meta = std::fs::symlink_metadata(&dir).ok()?;
+    (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0).then_some(dir)
+}
+
+#[cfg(not(unix))]
+fn private_runtime_dir() -> Option<std::path::PathBuf> {
+    None
 }
 
 pub(crate) fn instance() -> wgpu::Instance {
