@@ -48,7 +48,11 @@ fn vgg16_dann_runs_on_an_office31_tree_with_imported_base_weights() {
     )
     .unwrap();
     let mut base = Vec::new();
-    for (_, p) in shapes.params.iter().filter(|(_, p)| p.name.starts_with("features.")) {
+    for (_, p) in shapes
+        .params
+        .iter()
+        .filter(|(_, p)| p.name.starts_with("features."))
+    {
         let n = p.value.numel();
         let scale = (2.0 / (n / p.value.shape()[0]) as f32).sqrt();
         let vals: Vec<f32> = values(n, n as u64).iter().map(|v| v * scale).collect();
@@ -115,8 +119,18 @@ fn vgg16_dann_runs_on_an_office31_tree_with_imported_base_weights() {
     let epochs: Vec<_> = lines.iter().filter(|l| l["type"] == "epoch").collect();
     assert_eq!(epochs.len(), 2, "{lines:?}");
     for e in &epochs {
-        for field in ["source_acc", "target_acc", "domain_acc", "lambda", "domain_loss", "snd"] {
-            assert!(e[field].as_f64().is_some_and(f64::is_finite), "{field}: {e}");
+        for field in [
+            "source_acc",
+            "target_acc",
+            "domain_acc",
+            "lambda",
+            "domain_loss",
+            "snd",
+        ] {
+            assert!(
+                e[field].as_f64().is_some_and(f64::is_finite),
+                "{field}: {e}"
+            );
         }
     }
     assert!(plot.is_file());
@@ -132,11 +146,25 @@ fn vgg16_dann_runs_on_an_office31_tree_with_imported_base_weights() {
     assert_eq!(dann.features.dim(), 256);
     for (name, _, vals) in &base {
         let id = dann.params.find(name).unwrap();
-        assert!(dann.params.get(id).value.to_vec().unwrap() == *vals, "{name} moved");
+        assert!(
+            dann.params.get(id).value.to_vec().unwrap() == *vals,
+            "{name} moved"
+        );
     }
 
-    let out = dak_cli(&["evaluate", "--model", &s(&model), "--data", &s(&target), "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = dak_cli(&[
+        "evaluate",
+        "--model",
+        &s(&model),
+        "--data",
+        &s(&target),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["images"], 12, "{report}");
 }

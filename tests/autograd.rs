@@ -363,3 +363,42 @@ fn checkpoints_round_trip_resume_and_reject_bad_files() {
         "two Adam moments for each of four parameters: {names:?}"
     );
 }
+
+#[test]
+fn a_profiled_step_times_every_dispatch_under_its_layer() {
+    let gpu = own_gpu();
+    let n = net(&gpu, 4);
+    let x = Tensor::from_slice(&gpu, &values(4 * 5, 1), &[4, 5]).unwrap();
+    let t = Tensor::from_slice(&gpu, &[0.0, 1.0, 1.0, 0.0], &[4, 1]).unwrap();
+    let mut opt = Optimizer::new(Rule::adam());
+    train_step(&n, &mut opt, &x, &t); // compile the pipelines first
+    let before = gpu.stats().dispatches;
+    gpu.start_profile().unwrap();
+    let optimizer_label = gpu.scoped_label(Some("outer"));
+    train_step(&n, &mut opt, &x, &t);
+    drop(optimizer_label);
+    let times = gpu.finish_profile().unwrap();
+    assert_eq!(times.len() as u64, gpu.stats().dispatches - before);
+    let labels: BTreeSet<String> = times.iter().filter_map(|t| t.label.clone()).collect();
+    for want in [
+        "base.fc",
+        "head.fc",
+        "head.fc (bwd)",
+        "base.fc (bwd)",
+        "outer",
+    ] {
+        assert!(labels.contains(want), "{want} missing from {labels:?}");
+    }
+    // Layers restore the label around them: the loss and the optimizer ran under `outer`.
+    assert!(times.iter().all(|t| t.label.is_some() && t.seconds >= 0.0));
+    assert!(times
+        .iter()
+        .any(|t| t.kernel.starts_with("optim/") && t.label.as_deref() == Some("outer")));
+    // Profiling is off again: the next step is recorded, not run dispatch by dispatch.
+    let submits = gpu.stats().submits;
+    let mut tape = Tape::no_grad();
+    let xv = tape.input(x.clone());
+    n.l1.forward(&mut tape, &n.params, xv).unwrap();
+    assert_eq!(gpu.stats().submits, submits);
+    assert!(gpu.label().is_none());
+}

@@ -109,7 +109,10 @@ fn vgg16_forward_and_one_sgd_step_match_numpy() {
         1.0,
     );
     let x = Tensor::from_slice(&gpu, &input, &[batch, 3, side, side]).unwrap();
-    let labels: Vec<u32> = floats(&fixture["labels"]).iter().map(|&l| l as u32).collect();
+    let labels: Vec<u32> = floats(&fixture["labels"])
+        .iter()
+        .map(|&l| l as u32)
+        .collect();
     let y = Tensor::from_u32(&gpu, &labels, &[batch]).unwrap();
     let w = Tensor::from_slice(&gpu, &vec![1.0; batch], &[batch]).unwrap();
 
@@ -123,9 +126,19 @@ fn vgg16_forward_and_one_sgd_step_match_numpy() {
     let got_loss = tape.tensor(loss).to_vec().unwrap()[0];
     let grads = tape.backward(&[loss]).unwrap();
 
-    check(&got_feats, &floats(&fixture["features"]), 0.0, "pooled features");
+    check(
+        &got_feats,
+        &floats(&fixture["features"]),
+        0.0,
+        "pooled features",
+    );
     check(&got_logits, &floats(&fixture["logits"]), 0.0, "logits");
-    check(&[got_loss], &[fixture["loss"].as_f64().unwrap()], 0.0, "loss");
+    check(
+        &[got_loss],
+        &[fixture["loss"].as_f64().unwrap()],
+        0.0,
+        "loss",
+    );
     let want_grads = fixture["grads"].as_object().unwrap();
     assert_eq!(want_grads.len(), model.params.len());
     for (id, p) in model.params.iter() {
@@ -133,12 +146,25 @@ fn vgg16_forward_and_one_sgd_step_match_numpy() {
         let got = grads[&id].to_vec().unwrap();
         let norm = want["norm"].as_f64().unwrap();
         let got_norm = got.iter().map(|&g| (g as f64).powi(2)).sum::<f64>().sqrt();
-        check(&[got_norm as f32], &[norm], 0.0, &format!("{} gradient norm", p.name));
-        let idx: Vec<usize> = floats(&want["indices"]).iter().map(|&i| i as usize).collect();
+        check(
+            &[got_norm as f32],
+            &[norm],
+            0.0,
+            &format!("{} gradient norm", p.name),
+        );
+        let idx: Vec<usize> = floats(&want["indices"])
+            .iter()
+            .map(|&i| i as usize)
+            .collect();
         let sampled: Vec<f32> = idx.iter().map(|&i| got[i]).collect();
         // Entries are judged against the tensor's RMS too, so near-zero entries need no luck.
         let rms = norm / (got.len() as f64).sqrt();
-        check(&sampled, &floats(&want["values"]), rms, &format!("{} gradient", p.name));
+        check(
+            &sampled,
+            &floats(&want["values"]),
+            rms,
+            &format!("{} gradient", p.name),
+        );
     }
 
     let lr = fixture["lr"].as_f64().unwrap() as f32;

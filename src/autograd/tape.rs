@@ -92,6 +92,9 @@ struct Node {
     op: Op,
     input: Var,
     output: Var,
+    /// The device's dispatch label when the node was recorded (the layer); its backward
+    /// dispatches carry `<label> (bwd)`.
+    label: Option<Arc<str>>,
 }
 
 /// Counts of what the tape did, for tests and benchmarks.
@@ -162,8 +165,14 @@ impl Tape {
     }
 
     fn record(&mut self, op: Op, input: Var, out: Tensor) -> Var {
+        let label = out.gpu().label();
         let output = self.push(out, true, None);
-        self.nodes.push(Node { op, input, output });
+        self.nodes.push(Node {
+            op,
+            input,
+            output,
+            label,
+        });
         self.stats.recorded += 1;
         output
     }
@@ -369,6 +378,9 @@ impl Tape {
             if dy.is_none() && !roots[out] {
                 continue; // nothing flows back through this node
             }
+            let gpu = self.values[out].tensor.gpu().clone();
+            let bwd_label = node.label.as_ref().map(|l| format!("{l} (bwd)"));
+            let _label = gpu.scoped_label(bwd_label.as_deref());
             let needs_x = self.values[node.input.0].requires_grad;
             let dx: Option<Tensor> = match node.op {
                 Op::SoftmaxXent {

@@ -1,6 +1,7 @@
 //! `dak bench model vgg16`: whole-model throughput of the transfer-learning classifier —
 //! inference, frozen-base training, whole-network training and cached-feature head training —
-//! in images per second. Per-layer kernel times are in `dak bench conv2d --shapes vgg16-32`.
+//! in images per second, and where one whole-network training step spends its GPU time, layer
+//! by layer (forward and backward), from per-dispatch timestamps.
 
 use crate::autograd::Tape;
 use crate::models::classifier::{Classifier, HeadConfig};
@@ -22,6 +23,56 @@ pub struct ModelBench {
     pub cached_head_train_img_s: f64,
     /// One-time cost of compiling every pipeline the modes use.
     pub warmup_s: f64,
+    /// Time per layer of one whole-network training step.
+    pub layers: Vec<LayerTime>,
+}
+
+/// Time of one layer in a profiled step (its dispatches run alone, wall clock).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LayerTime {
+    /// The layer (`features.0`, `head.fc1`, `maxpool 64x32x32`), `optimizer`, or `(other)`
+    /// for unlabelled work (pooling to features, the loss).
+    pub layer: String,
+    pub forward_ms: f64,
+    pub backward_ms: f64,
+    pub dispatches: usize,
+}
+
+/// Runs `step` with every dispatch run and timed alone (`Gpu::start_profile`) and sums the
+/// times per layer, in the order the layers first ran.
+pub fn profile(gpu: &Gpu, step: impl FnOnce() -> Result<()>) -> Result<Vec<LayerTime>> {
+    gpu.start_profile()?;
+    let ran = step();
+    let times = gpu.finish_profile()?;
+    ran?;
+    let mut layers: Vec<LayerTime> = Vec::new();
+    for t in times {
+        let label = t.label.unwrap_or_else(|| "(other)".to_string());
+        let (layer, backward) = match label.strip_suffix(" (bwd)") {
+            Some(l) => (l.to_string(), true),
+            None => (label, false),
+        };
+        let i = match layers.iter().position(|l| l.layer == layer) {
+            Some(i) => i,
+            None => {
+                layers.push(LayerTime {
+                    layer,
+                    forward_ms: 0.0,
+                    backward_ms: 0.0,
+                    dispatches: 0,
+                });
+                layers.len() - 1
+            }
+        };
+        let ms = t.seconds * 1e3;
+        if backward {
+            layers[i].backward_ms += ms;
+        } else {
+            layers[i].forward_ms += ms;
+        }
+        layers[i].dispatches += 1;
+    }
+    Ok(layers)
 }
 
 fn images(n: usize, side: usize) -> Vec<f32> {
@@ -79,6 +130,7 @@ pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<Mode
         };
         let loss = tape.softmax_xent(z, &y, &w, 1.0)?;
         let grads = tape.backward(&[loss])?;
+        let _label = gpu.scoped_label(Some("optimizer"));
         optimizer.step(&model.params, &grads, 1e-4)
     };
     // Warm up every pipeline once so compile time is reported apart.
@@ -86,6 +138,7 @@ pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<Mode
     train_step(&model, &mut optimizer, &x, false)?;
     gpu.sync()?;
     let warmup_s = warm.elapsed().as_secs_f64();
+    let layers = profile(gpu, || train_step(&model, &mut optimizer, &x, false))?;
 
     let inference = throughput(gpu, batch, steps, || {
         let mut tape = Tape::no_grad();
@@ -115,5 +168,6 @@ pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<Mode
         whole_network_train_img_s: whole,
         cached_head_train_img_s: cached,
         warmup_s,
+        layers,
     })
 }

@@ -220,9 +220,11 @@ pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
         },
         momentum: args.momentum,
         // A pretrained base moves at a tenth of the head's rate (DESIGN §6).
-        backbone_lr_mult: args
-            .backbone_lr_mult
-            .unwrap_or(if args.weights.is_some() { 0.1 } else { 1.0 }),
+        backbone_lr_mult: args.backbone_lr_mult.unwrap_or(if args.weights.is_some() {
+            0.1
+        } else {
+            1.0
+        }),
         select,
         skip_bad: args.skip_bad,
         workers: args.workers,

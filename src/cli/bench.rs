@@ -167,6 +167,24 @@ fn compare(a: &std::path::Path, b: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// The per-layer profile of one training step, slowest layers marked.
+fn print_layers(layers: &[bench::model::LayerTime]) {
+    let total: f64 = layers.iter().map(|l| l.forward_ms + l.backward_ms).sum();
+    println!("\none training step, time per layer (each dispatch run and timed alone):");
+    println!(
+        "  {:<22} {:>10} {:>10} {:>7} {:>10}",
+        "layer", "fwd ms", "bwd ms", "share", "dispatches"
+    );
+    for l in layers {
+        let share = 100.0 * (l.forward_ms + l.backward_ms) / total.max(1e-12);
+        println!(
+            "  {:<22} {:>10.2} {:>10.2} {:>6.1}% {:>10}",
+            l.layer, l.forward_ms, l.backward_ms, share, l.dispatches
+        );
+    }
+    println!("  {:<22} {:>21.2} ms", "total", total);
+}
+
 fn model(args: &BenchArgs) -> Result<()> {
     if args.model != "vgg16" {
         return Err(Error::input(format!(
@@ -206,10 +224,8 @@ fn model(args: &BenchArgs) -> Result<()> {
         "  head from cached features {:>8.1} img/s",
         r.cached_head_train_img_s
     );
-    println!(
-        "  (pipeline warm-up {:.1} s; per-layer kernel times: dak bench conv2d --shapes vgg16-32)",
-        r.warmup_s
-    );
+    println!("  (pipeline warm-up {:.1} s)", r.warmup_s);
+    print_layers(&r.layers);
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&r).map_err(|e| Error::runtime(e.to_string()))?;
         crate::io::write_atomic(path, text.as_bytes())?;

@@ -14,7 +14,7 @@ pub use context::{AdapterSummary, NO_ADAPTER};
 pub use shaders::{
     override_dir as shader_override_dir, source as shader_source, BUILTIN as BUILTIN_SHADERS,
 };
-pub use stream::Binding;
+pub use stream::{Binding, DispatchTime, LabelScope};
 pub use texture::GpuTexture;
 
 use crate::{Error, Result};

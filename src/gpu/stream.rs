@@ -43,6 +43,34 @@ enum Cmd {
 pub(crate) struct Stream {
     cmds: Vec<Cmd>,
     uniforms: Vec<u8>,
+    /// Tag of the dispatches recorded from now on (`Gpu::set_label`).
+    label: Option<Arc<str>>,
+    /// While profiling, every dispatch runs alone and its wall time is kept here.
+    profile: Option<Vec<DispatchTime>>,
+}
+
+/// Wall time of one dispatch run alone (`Gpu::start_profile`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DispatchTime {
+    /// Shader file, e.g. `conv2d/fwd_igemm_sgbc_s8.wgsl`.
+    pub kernel: String,
+    /// The label current when it was recorded (layers label their work, e.g. `features.0`;
+    /// the tape marks their backward `features.0 (bwd)`).
+    pub label: Option<String>,
+    /// Submit to completion, including uploads and copies recorded just before it.
+    pub seconds: f64,
+}
+
+/// Restores the previous dispatch label when dropped (`Gpu::scoped_label`).
+pub struct LabelScope {
+    gpu: Gpu,
+    previous: Option<Arc<str>>,
+}
+
+impl Drop for LabelScope {
+    fn drop(&mut self) {
+        self.gpu.set_label(self.previous.as_deref());
+    }
 }
 
 impl Gpu {
@@ -96,7 +124,13 @@ impl Gpu {
             uniform: start as u64..(start + padded) as u64,
             groups,
         });
+        let label = stream.label.clone();
+        let profiling = stream.profile.is_some();
+        drop(stream);
         lock(&self.0.stats).dispatches += 1;
+        if profiling {
+            self.profile_one(file, label)?;
+        }
         let mut by_kernel = lock(&self.0.dispatches_by_kernel);
         match by_kernel.get_mut(file) {
             Some(n) => *n += 1,
@@ -193,6 +227,56 @@ impl Gpu {
     /// Submit everything recorded so far as one command buffer. Does not wait.
     pub fn flush(&self) -> Result<()> {
         self.flush_inner(false).map(drop)
+    }
+
+    /// Tag the dispatches recorded from now on with `label` (None clears it); profiles show it.
+    pub fn set_label(&self, label: Option<&str>) {
+        lock(&self.0.stream).label = label.map(Arc::from);
+    }
+
+    /// The current dispatch label.
+    pub fn label(&self) -> Option<Arc<str>> {
+        lock(&self.0.stream).label.clone()
+    }
+
+    /// Set the dispatch label until the returned guard is dropped, then restore the previous one.
+    pub fn scoped_label(&self, label: Option<&str>) -> LabelScope {
+        let previous = self.label();
+        self.set_label(label);
+        LabelScope {
+            gpu: self.clone(),
+            previous,
+        }
+    }
+
+    /// Finish pending work, then run every dispatch recorded from now on alone (submit and
+    /// wait) and time it with the wall clock, until `finish_profile`. Slower than normal
+    /// running (one submit per dispatch), but honest on every adapter: per-dispatch GPU
+    /// timestamps are not reliable on lavapipe.
+    pub fn start_profile(&self) -> Result<()> {
+        self.sync()?;
+        lock(&self.0.stream).profile = Some(Vec::new());
+        Ok(())
+    }
+
+    /// Stop profiling; the time of every dispatch since `start_profile`, in order.
+    pub fn finish_profile(&self) -> Result<Vec<DispatchTime>> {
+        self.sync()?;
+        Ok(lock(&self.0.stream).profile.take().unwrap_or_default())
+    }
+
+    fn profile_one(&self, file: &str, label: Option<Arc<str>>) -> Result<()> {
+        let start = std::time::Instant::now();
+        self.sync()?;
+        let time = DispatchTime {
+            kernel: file.to_string(),
+            label: label.map(|l| l.to_string()),
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        if let Some(p) = lock(&self.0.stream).profile.as_mut() {
+            p.push(time);
+        }
+        Ok(())
     }
 
     /// Submit recorded work with a timestamp at the start and end of every compute pass, wait,

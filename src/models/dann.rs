@@ -242,7 +242,9 @@ impl Mlp {
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(tape, params, x)?;
             if let (Some(seed), true) = (train_seed, i < last) {
-                x = self.dropout.forward(tape, x, true, seed.wrapping_add(i as u32))?;
+                x = self
+                    .dropout
+                    .forward(tape, x, true, seed.wrapping_add(i as u32))?;
             }
         }
         Ok(x)
@@ -423,7 +425,8 @@ impl Dann {
         train_seed: Option<u32>,
     ) -> Result<Var> {
         let reversed = tape.grad_reverse(features, lambda);
-        self.domain.forward(tape, &self.params, reversed, train_seed)
+        self.domain
+            .forward(tape, &self.params, reversed, train_seed)
     }
 
     /// Class logits of a batch of images without recording anything (evaluation).

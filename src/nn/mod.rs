@@ -59,6 +59,9 @@ impl Dense {
     }
 
     pub fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
+        // Profiles show the layer's name next to its dispatches (the tape reuses it for backward).
+        let gpu = params.get(self.weight).value.gpu();
+        let _label = gpu.scoped_label(Some(&layer_name(params, self.weight)));
         let w = tape.param(params, self.weight);
         let b = tape.param(params, self.bias);
         tape.dense(x, w, Some(b), self.relu)
@@ -120,6 +123,8 @@ impl Conv2d {
     }
 
     pub fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
+        let gpu = params.get(self.weight).value.gpu();
+        let _label = gpu.scoped_label(Some(&layer_name(params, self.weight)));
         let w = tape.param(params, self.weight);
         let b = tape.param(params, self.bias);
         tape.conv2d(x, w, Some(b), self.relu, self.spec)
@@ -135,8 +140,19 @@ pub struct MaxPool2d {
 
 impl MaxPool2d {
     pub fn forward(&self, tape: &mut Tape, x: Var) -> Result<Var> {
+        let name = match tape.tensor(x).shape() {
+            [_, c, h, w] => format!("maxpool {c}x{h}x{w}"),
+            _ => "maxpool".to_string(),
+        };
+        let _label = tape.tensor(x).gpu().clone().scoped_label(Some(&name));
         tape.max_pool(x, self.kernel, self.stride)
     }
+}
+
+/// `features.0` from the parameter `features.0.weight`.
+fn layer_name(params: &Params, weight: ParamId) -> String {
+    let name = &params.get(weight).name;
+    name.strip_suffix(".weight").unwrap_or(name).to_string()
 }
 
 /// Flatten [N, ...] to [N, features] (a free reshape).

@@ -263,7 +263,9 @@ pub fn validate(config: &AdaptConfig, data: &AdaptData) -> Result<()> {
             config.lr
         )));
     }
-    if config.backbone != Backbone::Vgg16 && (config.weights.is_some() || config.bottleneck.is_some()) {
+    if config.backbone != Backbone::Vgg16
+        && (config.weights.is_some() || config.bottleneck.is_some())
+    {
         return Err(Error::input(
             "--weights and --bottleneck apply to --backbone vgg16; the digits network trains from scratch",
         ));
@@ -533,7 +535,12 @@ pub fn train(
     let start = Instant::now();
     let method = config.method;
     let classes = data.source.classes().to_vec();
-    let mut model = Dann::new(gpu, model_config(config, classes.len()), classes, config.seed)?;
+    let mut model = Dann::new(
+        gpu,
+        model_config(config, classes.len()),
+        classes,
+        config.seed,
+    )?;
     if let Some(w) = &config.weights {
         crate::models::vgg16::load_base_weights(w, &mut model.params)?;
     }
