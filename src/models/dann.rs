@@ -319,7 +319,7 @@ impl DannConfig {
                     "the digits backbone takes 28x28 images, not {side}x{side}; use --backbone vgg16 for other sizes"
                 )))
             }
-            Backbone::Vgg16 if side == 0 || side % 32 != 0 => {
+            Backbone::Vgg16 if side == 0 || !side.is_multiple_of(32) => {
                 return Err(Error::input(format!(
                     "--input-size {side}: the VGG16 backbone needs a multiple of 32 (e.g. 224, or 32/64 for speed)"
                 )))
