@@ -77,6 +77,7 @@ pub fn binary_correct(logits: &Tensor, targets: &Tensor, counts: &Tensor) -> Res
 
 /// Plain-Rust oracles.
 pub mod reference {
+    /// Mean binary cross-entropy with logits `x` and targets `t`, times `scale`.
     pub fn forward(x: &[f32], t: &[f32], scale: f32) -> f32 {
         let sum: f64 = x
             .iter()
@@ -89,6 +90,7 @@ pub mod reference {
         (scale as f64 * sum / x.len() as f64) as f32
     }
 
+    /// Gradient of [`forward`] with respect to the logits.
     pub fn backward(x: &[f32], t: &[f32], scale: f32) -> Vec<f32> {
         let n = x.len() as f64;
         x.iter()

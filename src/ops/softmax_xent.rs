@@ -121,6 +121,7 @@ pub mod reference {
         (m, s)
     }
 
+    /// Weighted softmax cross-entropy of logits `z`, times `scale`.
     pub fn forward(z: &[f32], labels: &[u32], w: &[f32], classes: usize, scale: f32) -> f32 {
         let (mut acc, mut wsum) = (0f64, 0f64);
         for (i, row) in z.chunks(classes).enumerate() {
@@ -131,6 +132,7 @@ pub mod reference {
         (scale as f64 * acc / wsum.max(1.0)) as f32
     }
 
+    /// Gradient of [`forward`] with respect to the logits.
     pub fn backward(z: &[f32], labels: &[u32], w: &[f32], classes: usize, scale: f32) -> Vec<f32> {
         let wsum: f64 = w.iter().map(|&v| v as f64).sum::<f64>().max(1.0);
         let mut dz = vec![0f32; z.len()];
@@ -145,6 +147,7 @@ pub mod reference {
         dz
     }
 
+    /// Index of the largest logit of each row.
     pub fn argmax(z: &[f32], classes: usize) -> Vec<u32> {
         z.chunks(classes)
             .map(|row| {
