@@ -16,8 +16,8 @@ pub struct EvaluateArgs {
     /// Labelled images: one sub-folder per class, the same classes as the model.
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    #[arg(long, default_value_t = 32)]
     /// Images per batch.
+    #[arg(long, default_value_t = 32)]
     pub batch: usize,
     /// Skip images that fail to decode (listed) instead of stopping.
     #[arg(long)]

@@ -27,17 +27,17 @@ pub struct FineTuneArgs {
     /// Square input side in pixels (a multiple of 32).
     #[arg(long, default_value_t = 224)]
     pub input_size: usize,
-    #[arg(long, default_value_t = 10)]
     /// Passes over the training images.
+    #[arg(long, default_value_t = 10)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 32)]
     /// Images per step.
+    #[arg(long, default_value_t = 32)]
     pub batch: usize,
     /// Base learning rate (default: 1e-3 for adam, 1e-2 for sgd).
     #[arg(long)]
     pub lr: Option<f32>,
-    #[arg(long, default_value = "adam", value_parser = ["adam", "sgd"])]
     /// Update rule.
+    #[arg(long, default_value = "adam", value_parser = ["adam", "sgd"])]
     pub optimizer: String,
     /// Learning-rate schedule over the run.
     #[arg(long, default_value = "constant", value_parser = ["constant", "cosine", "step"])]
@@ -57,16 +57,16 @@ pub struct FineTuneArgs {
     /// Hidden units of the head.
     #[arg(long, default_value_t = 1024)]
     pub hidden: usize,
-    #[arg(long, default_value_t = 0.5)]
     /// Dropout rate after the hidden layer.
+    #[arg(long, default_value_t = 0.5)]
     pub dropout: f32,
     /// Input preprocessing (default: imagenet, or unit with --weights none).
     #[arg(long, value_parser = ["imagenet", "caffe", "unit"])]
     pub preprocess: Option<String>,
-    #[arg(long, default_value_t = 0)]
     /// Seed of the initial weights, the split, the batch order and dropout.
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Where to write the model (the best one goes to <stem>.best.safetensors).
+    /// Where to write the model (the best one goes to `<stem>.best.safetensors`).
     #[arg(long, value_name = "MODEL")]
     pub out: PathBuf,
     /// Write one JSON object per epoch here.
@@ -75,7 +75,7 @@ pub struct FineTuneArgs {
     /// Start from the weights of a dak model with the same classes (e.g. after training the head).
     #[arg(long, value_name = "MODEL", conflicts_with = "resume")]
     pub init: Option<PathBuf>,
-    /// Resume from a <stem>.resume.safetensors checkpoint (parameters, optimizer, epoch).
+    /// Resume from a `<stem>.resume.safetensors` checkpoint (parameters, optimizer, epoch).
     #[arg(long, value_name = "CKPT")]
     pub resume: Option<PathBuf>,
     /// Stop after this many epochs without validation improvement.

@@ -22,7 +22,7 @@ pub enum DenseInit {
 pub struct Dense {
     /// Weight [outputs, inputs].
     pub weight: ParamId,
-    /// Bias [outputs].
+    /// Bias `[outputs]`.
     pub bias: ParamId,
     /// Input features.
     pub inputs: usize,
@@ -93,7 +93,7 @@ impl Dropout {
 pub struct Conv2d {
     /// Weight [co, ci, k, k] (OIHW).
     pub weight: ParamId,
-    /// Bias [co].
+    /// Bias `[co]`.
     pub bias: ParamId,
     /// Stride and padding.
     pub spec: Spec,

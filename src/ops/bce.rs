@@ -12,7 +12,7 @@ struct P {
     _b: u32,
 }
 
-/// `scale · mean(max(x,0) - x·t + log(1 + e^{-|x|}))` as a [1] tensor. `targets` in [0, 1].
+/// `scale · mean(max(x,0) - x·t + log(1 + e^{-|x|}))` as a `[1]` tensor. `targets` in [0, 1].
 pub fn forward(logits: &Tensor, targets: &Tensor, scale: f32) -> Result<Tensor> {
     targets.expect_shape(logits.shape(), "binary cross-entropy", "targets")?;
     let gpu = logits.gpu();
@@ -54,7 +54,7 @@ pub fn backward(logits: &Tensor, targets: &Tensor, scale: f32) -> Result<Tensor>
     Ok(dx)
 }
 
-/// Accuracy counters of a one-logit binary classifier: `counts` ([2] u32: correct, counted)
+/// Accuracy counters of a one-logit binary classifier: `counts` (`[2]` u32: correct, counted)
 /// gets `#{(x > 0) == (t > 0.5)}` and `N` added. Nothing is read back.
 pub fn binary_correct(logits: &Tensor, targets: &Tensor, counts: &Tensor) -> Result<()> {
     targets.expect_shape(logits.shape(), "binary accuracy", "targets")?;

@@ -25,7 +25,7 @@ fn check(logits: &Tensor, labels: &Tensor, weights: &Tensor, op: &str) -> Result
     Ok((rows, classes))
 }
 
-/// Mean cross-entropy over the samples with weight > 0, times `scale`, as a [1] tensor.
+/// Mean cross-entropy over the samples with weight > 0, times `scale`, as a `[1]` tensor.
 /// `weights` are per-sample 0/1 masks (or any non-negative weights).
 pub fn forward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) -> Result<Tensor> {
     let (rows, classes) = check(logits, labels, weights, "softmax cross-entropy")?;
@@ -78,7 +78,7 @@ pub fn backward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) 
     Ok(dz)
 }
 
-/// Argmax predictions [B] (u32), and `counts` ([2] u32: correct, counted) incremented for the
+/// Argmax predictions `[B]` (u32), and `counts` (`[2]` u32: correct, counted) incremented for the
 /// samples with weight > 0. Nothing is read back.
 pub fn argmax_correct(
     logits: &Tensor,

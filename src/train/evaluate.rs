@@ -36,7 +36,7 @@ pub struct EvalReport {
     pub accuracy: f64,
     /// (class, accuracy, images) per class; a class without images has accuracy 0.
     pub per_class: Vec<(String, f64, usize)>,
-    /// confusion[true][predicted]
+    /// `confusion[true][predicted]`: images of class `true` predicted as `predicted`.
     pub confusion: Vec<Vec<u32>>,
     /// Class names in label order.
     pub classes: Vec<String>,

@@ -6,14 +6,19 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+mod cache;
+mod sums;
+
+use cache::{eval_features, FeatureCache};
+use sums::{evaluate_loss_acc, ones, Sums};
+
 use super::callback::Callbacks;
 use super::{checkpoint, BatchLogs, Callback, Control, EpochLogs, History, RunInfo, TrainState};
 use crate::autograd::Tape;
 use crate::data::{Dataset, Loader, LoaderOptions, Transform};
 use crate::models::{vgg16, Classifier, Model};
-use crate::ops::{elementwise as ew, softmax_xent};
 use crate::optim::{Optimizer, Rule, Schedule};
-use crate::{DType, Error, Gpu, Result, Tensor};
+use crate::{Error, Result, Tensor};
 
 /// Random changes to training images (evaluation images are never augmented).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -116,70 +121,9 @@ fn loader(ds: &Dataset, t: &Transform, o: &FitOptions, shuffle: bool) -> Result<
     Loader::new(ds.clone(), t.clone(), opts)
 }
 
-fn ones(gpu: &Gpu, n: usize) -> Result<Tensor> {
-    Tensor::from_slice(gpu, &vec![1.0; n], &[n])
-}
-
 /// Per-step seed for dropout masks.
 fn step_seed(seed: u64, step: u64) -> u32 {
     (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_mul(0xBF58_476D_1CE4_E5B9)) as u32
-}
-
-/// Running sums of one epoch, kept on the GPU (read once per epoch).
-struct Sums {
-    loss: Tensor,
-    counts: Tensor,
-    seen: usize,
-}
-
-impl Sums {
-    fn new(gpu: &Gpu) -> Result<Sums> {
-        Ok(Sums {
-            loss: Tensor::zeros(gpu, &[1])?,
-            counts: Tensor::zeros_of(gpu, &[2], DType::U32)?,
-            seen: 0,
-        })
-    }
-    fn add(
-        &mut self,
-        loss: &Tensor,
-        logits: &Tensor,
-        labels: &Tensor,
-        weights: &Tensor,
-        n: usize,
-    ) -> Result<()> {
-        ew::axpby(n as f32, loss, 1.0, &self.loss)?;
-        softmax_xent::argmax_correct(logits, labels, weights, &self.counts)?;
-        self.seen += n;
-        Ok(())
-    }
-    /// (mean loss, accuracy)
-    fn read(&self) -> Result<(f32, f32)> {
-        let loss = self.loss.to_vec()?[0] / self.seen.max(1) as f32;
-        let c = self.counts.to_vec_u32()?;
-        Ok((loss, c[0] as f32 / c[1].max(1) as f32))
-    }
-}
-
-/// Pooled base features and labels of a whole dataset (no gradients), on the host.
-fn extract_features(
-    model: &Classifier,
-    ds: &Dataset,
-    t: &Transform,
-    o: &FitOptions,
-) -> Result<(Vec<f32>, Vec<u32>)> {
-    let gpu = model.gpu();
-    let mut feats = Vec::with_capacity(ds.len() * vgg16::FEATURES);
-    let mut labels = Vec::with_capacity(ds.len());
-    for batch in loader(ds, t, o, false)?.epoch(0) {
-        let batch = batch?;
-        let mut tape = Tape::no_grad();
-        let x = tape.input(Tensor::from_slice(gpu, &batch.images, &batch.shape())?);
-        let f = model.features(&mut tape, x)?;
-        feats.extend(tape.tensor(f).to_vec()?);
-        labels.extend(batch.labels);
-    }
-    Ok((feats, labels))
 }
 
 impl FitOptions {
@@ -290,12 +234,12 @@ fn run(
         .all(|(_, p)| !p.trainable);
     let cached = o.cache && base_frozen && !train_t.is_random();
     let train_cache = if cached {
-        Some(extract_features(model, train, &eval_t, o)?)
+        Some(FeatureCache::new(model, train, &eval_t, o)?)
     } else {
         None
     };
     let val_cache = match (cached, val) {
-        (true, Some(v)) => Some(extract_features(model, v, &eval_t, o)?),
+        (true, Some(v)) => Some(FeatureCache::new(model, v, &eval_t, o)?),
         _ => None,
     };
     let train_loader = loader(train, &train_t, o, true)?;
@@ -345,18 +289,15 @@ fn run(
             });
             Ok(())
         };
-        if let Some((feats, labels)) = &train_cache {
+        if let Some(cache) = &train_cache {
             let order = train_loader.epoch_order(epoch as u64);
             for chunk in order.chunks(o.batch) {
-                let mut f = Vec::with_capacity(chunk.len() * vgg16::FEATURES);
-                let mut l = Vec::with_capacity(chunk.len());
-                for &i in chunk {
-                    let i = i as usize;
-                    f.extend_from_slice(&feats[i * vgg16::FEATURES..(i + 1) * vgg16::FEATURES]);
-                    l.push(labels[i]);
+                let (f, l) = cache.gather(chunk);
+                if l.is_empty() {
+                    continue;
                 }
                 run_step(
-                    Tensor::from_slice(&gpu, &f, &[chunk.len(), vgg16::FEATURES])?,
+                    Tensor::from_slice(&gpu, &f, &[l.len(), vgg16::FEATURES])?,
                     &l,
                 )?;
             }
@@ -377,7 +318,7 @@ fn run(
         let (val_loss, val_acc) = match val {
             Some(v) => {
                 let (l, a) = match &val_cache {
-                    Some((f, l)) => eval_features(model, f, l, o.batch)?,
+                    Some(cache) => eval_features(model, cache, o.batch)?,
                     None => evaluate_loss_acc(model, v, &eval_t, o)?,
                 };
                 (Some(l as f64), Some(a as f64))
@@ -417,58 +358,10 @@ fn run(
             break;
         }
     }
-    history.skipped = train_loader.skipped();
+    history.skipped = match &train_cache {
+        Some(cache) => cache.skipped.clone(),
+        None => train_loader.skipped(),
+    };
     callbacks.end(&history)?;
     Ok(history)
-}
-
-/// Head-only evaluation from cached features: (mean loss, accuracy).
-fn eval_features(
-    model: &Classifier,
-    feats: &[f32],
-    labels: &[u32],
-    batch: usize,
-) -> Result<(f32, f32)> {
-    let gpu = model.gpu();
-    let mut sums = Sums::new(gpu)?;
-    for (fc, lc) in feats
-        .chunks(batch * vgg16::FEATURES)
-        .zip(labels.chunks(batch))
-    {
-        let n = lc.len();
-        let mut tape = Tape::no_grad();
-        let x = tape.input(Tensor::from_slice(gpu, fc, &[n, vgg16::FEATURES])?);
-        let z = model.head(&mut tape, x, false, 0)?;
-        let (y, w) = (Tensor::from_u32(gpu, lc, &[n])?, ones(gpu, n)?);
-        let loss = softmax_xent::forward(tape.tensor(z), &y, &w, 1.0)?;
-        sums.add(&loss, tape.tensor(z), &y, &w, n)?;
-        gpu.flush()?;
-    }
-    sums.read()
-}
-
-/// Mean loss and accuracy of `model` on a labelled dataset.
-fn evaluate_loss_acc(
-    model: &Classifier,
-    ds: &Dataset,
-    t: &Transform,
-    o: &FitOptions,
-) -> Result<(f32, f32)> {
-    let gpu = model.gpu();
-    let mut sums = Sums::new(gpu)?;
-    for batch in loader(ds, t, o, false)?.epoch(0) {
-        let batch = batch?;
-        if batch.is_empty() {
-            continue;
-        }
-        let n = batch.len();
-        let mut tape = Tape::no_grad();
-        let x = tape.input(Tensor::from_slice(gpu, &batch.images, &batch.shape())?);
-        let z = model.forward(&mut tape, x, false, 0)?;
-        let (y, w) = (Tensor::from_u32(gpu, &batch.labels, &[n])?, ones(gpu, n)?);
-        let loss = softmax_xent::forward(tape.tensor(z), &y, &w, 1.0)?;
-        sums.add(&loss, tape.tensor(z), &y, &w, n)?;
-        gpu.flush()?;
-    }
-    sums.read()
 }
