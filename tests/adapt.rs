@@ -123,14 +123,6 @@ fn digits_dann_has_the_paper_shapes_and_names() {
     assert_eq!(m.predict_logits(&x).unwrap().shape(), [2, 10]);
 }
 
-fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn tiny_compare_run_writes_metrics_models_and_a_plot() {
     let dir = TempDir::new("adapt");

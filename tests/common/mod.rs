@@ -43,6 +43,15 @@ pub fn dak(args: &[&str]) -> std::process::Output {
         .expect("run dak")
 }
 
+/// The JSON objects of a JSONL file, one per line.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// Deterministic values in [-1, 1) (xorshift; tests need no RNG crate).
 pub fn values(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
