@@ -1,5 +1,7 @@
 //! The library API: the examples build and run (tiny settings), the CLI and the library give
 //! the same models for the same seed and settings, and callbacks see every field and can stop.
+// Each example includes examples/common as its own module, as it does when built alone.
+#![allow(clippy::duplicate_mod)]
 mod common;
 use common::*;
 use dak::prelude::*;

@@ -205,7 +205,7 @@ pub fn print_summary(runs: &[RunSummary]) {
     header.extend(runs.iter().map(|r| r.method.clone()));
     let row = |name: &str, f: &dyn Fn(&RunSummary) -> String| -> Vec<String> {
         let mut r = vec![name.to_string()];
-        r.extend(runs.iter().map(|run| f(run)));
+        r.extend(runs.iter().map(f));
         r
     };
     let rows = vec![

@@ -89,7 +89,7 @@ impl Default for ClassifierSpec {
 impl ClassifierSpec {
     /// Checks the settings without touching the GPU (`Classifier::vgg16` calls it too).
     pub fn validate(&self) -> Result<()> {
-        if self.input_size == 0 || self.input_size % 32 != 0 {
+        if self.input_size == 0 || !self.input_size.is_multiple_of(32) {
             return Err(Error::input(format!(
                 "--input-size {}: VGG16 needs a multiple of 32 (32, 64, ..., 224)",
                 self.input_size

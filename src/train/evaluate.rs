@@ -44,13 +44,16 @@ pub struct EvalReport {
     pub skipped: Vec<String>,
 }
 
+/// (dataset index, predicted class) of every image read, and the files skipped.
+type Predictions = (Vec<(usize, u32)>, Vec<String>);
+
 /// Predicted class of every image of `ds`, with its index (batches in dataset order).
 fn predictions(
     model: &(impl Model + ?Sized),
     ds: &Dataset,
     t: &Transform,
     o: &EvalOptions,
-) -> Result<(Vec<(usize, u32)>, Vec<String>)> {
+) -> Result<Predictions> {
     let gpu = model.gpu();
     let opts = LoaderOptions {
         batch_size: o.batch,
