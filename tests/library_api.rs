@@ -196,6 +196,19 @@ fn cli_and_library_adapt_give_the_same_model() {
     }
 }
 
+/// VGG16 at 32x32 with a frozen base and an 8-unit head, for `classes`.
+fn tiny_classifier(gpu: &Gpu, classes: &[String]) -> Classifier {
+    let spec = ClassifierSpec {
+        classes: classes.to_vec(),
+        input_size: 32,
+        hidden: 8,
+        ..Default::default()
+    };
+    let mut model = Classifier::vgg16(gpu, &spec).unwrap();
+    model.freeze("features").unwrap();
+    model
+}
+
 /// Stops after epoch 2 and remembers what it was told.
 #[derive(Default)]
 struct StopAfterTwo {
@@ -228,14 +241,7 @@ fn a_callback_that_stops_after_epoch_2_stops_training_there() {
     let dir = TempDir::new("api-stop");
     class_folders(dir.path());
     let train = Dataset::from_dir(dir.path()).unwrap();
-    let spec = ClassifierSpec {
-        classes: train.classes().to_vec(),
-        input_size: 32,
-        hidden: 8,
-        ..Default::default()
-    };
-    let mut model = Classifier::vgg16(&gpu, &spec).unwrap();
-    model.freeze("features").unwrap();
+    let mut model = tiny_classifier(&gpu, train.classes());
     let options = FitOptions {
         epochs: 5,
         batch: 8,
@@ -260,14 +266,7 @@ fn an_unreadable_image_is_skipped_and_listed_with_the_feature_cache() {
     class_folders(dir.path());
     write(&dir.path().join("dog/broken.png"), b"not a png");
     let data = Dataset::from_dir(dir.path()).unwrap();
-    let spec = ClassifierSpec {
-        classes: data.classes().to_vec(),
-        input_size: 32,
-        hidden: 8,
-        ..Default::default()
-    };
-    let mut model = Classifier::vgg16(&gpu, &spec).unwrap();
-    model.freeze("features").unwrap();
+    let mut model = tiny_classifier(&gpu, data.classes());
     let options = FitOptions {
         epochs: 1,
         batch: 8,
