@@ -19,12 +19,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// A bad-input error (exit code 2).
     pub fn input(msg: impl Into<String>) -> Self {
         Error::Input(msg.into())
     }
+    /// A GPU-layer error (exit code 1).
     pub fn gpu(msg: impl Into<String>) -> Self {
         Error::Gpu(msg.into())
     }
+    /// A runtime error (exit code 1).
     pub fn runtime(msg: impl Into<String>) -> Self {
         Error::Runtime(msg.into())
     }
@@ -41,4 +44,5 @@ impl Error {
     }
 }
 
+/// dak's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 /// Element type of a tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DType {
+    /// 32-bit floats.
     F32,
     /// Class labels, argmax indices, counters.
     U32,
@@ -101,27 +102,34 @@ impl Tensor {
         Self::zeros_of(gpu, shape, DType::F32)
     }
 
+    /// A zero-filled tensor of `dtype`.
     pub fn zeros_of(gpu: &Gpu, shape: &[usize], dtype: DType) -> Result<Tensor> {
         let t = Self::uninit(gpu, shape, dtype)?;
         gpu.zero(&t.buffer);
         Ok(t)
     }
 
+    /// Dimensions.
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
+    /// Element type.
     pub fn dtype(&self) -> DType {
         self.dtype
     }
+    /// Number of elements.
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
     }
+    /// The device holding the data.
     pub fn gpu(&self) -> &Gpu {
         self.buffer.gpu()
     }
+    /// The pooled buffer holding the data.
     pub fn buffer(&self) -> &GpuBuffer {
         &self.buffer
     }
+    /// The buffer as a kernel binding.
     pub fn binding(&self) -> Binding<'_> {
         Binding::Buffer(&self.buffer)
     }
@@ -214,6 +222,7 @@ impl Tensor {
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
+    /// Reads a u32 tensor back to the host.
     pub fn to_vec_u32(&self) -> Result<Vec<u32>> {
         self.expect_dtype(DType::U32, "read")?;
         let bytes = self.gpu().read(&self.buffer, 0, self.numel() as u64 * 4)?;

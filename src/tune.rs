@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 /// The whole cache file.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TuneCache {
+    /// Cache format version.
     pub version: u32,
     /// By [`adapter_key`].
     pub adapters: BTreeMap<String, AdapterTune>,
@@ -27,7 +28,9 @@ pub struct TuneCache {
 /// What was measured on one adapter.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdapterTune {
+    /// Adapter name.
     pub adapter: String,
+    /// Driver name and version.
     pub driver: String,
     /// The adapter's measured roofs (`dak bench` reads them for `pct_of_peak`).
     pub peak: Option<Peak>,

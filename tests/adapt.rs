@@ -3,21 +3,9 @@
 mod common;
 use common::*;
 use dak::models::dann::{Backbone, Dann, DannConfig};
-use dak::train::adapt::{self, LambdaSchedule, LrSchedule};
+use dak::train::adapt::{LambdaSchedule, LrSchedule};
 use dak::train::metrics;
 use std::path::Path;
-use std::process::Command;
-
-fn dak(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dak"))
-        .args(args)
-        .env(
-            "MESA_SHADER_CACHE_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/target/mesa-shader-cache"),
-        )
-        .output()
-        .expect("run dak")
-}
 
 fn close(got: f64, want: f64, tol: f64, what: &str) {
     assert!((got - want).abs() <= tol, "{what}: got {got}, want {want}");
@@ -135,14 +123,6 @@ fn digits_dann_has_the_paper_shapes_and_names() {
     assert_eq!(m.predict_logits(&x).unwrap().shape(), [2, 10]);
 }
 
-fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn tiny_compare_run_writes_metrics_models_and_a_plot() {
     let dir = TempDir::new("adapt");
@@ -245,7 +225,11 @@ fn tiny_compare_run_writes_metrics_models_and_a_plot() {
     }
     let bench = dak::data::mnistm::benchmark(&Default::default()).unwrap();
     let small = bench.target_test.subset(&(0..40).collect::<Vec<_>>());
-    let acc = adapt::evaluate(&gpu, &out, &small).unwrap();
+    let acc = Dann::load(&gpu, &out)
+        .unwrap()
+        .evaluate(&small)
+        .unwrap()
+        .accuracy;
     assert!((0.0..=1.0).contains(&acc));
 
     let img = image::open(&png).unwrap();

@@ -186,7 +186,7 @@ fn same_seed_writes_identical_files_and_they_load_back() {
 
     // The written tree is a normal class-per-folder dataset with the same pixels.
     let m = mnistm::benchmark(&opts).unwrap();
-    let back = dak::data::Dataset::from_dir(&a.path().join("target/train")).unwrap();
+    let back = dak::data::Dataset::from_dir(a.path().join("target/train")).unwrap();
     assert_eq!(back.classes(), m.target_train.classes());
     assert_eq!(back.len(), 60);
     let name = format!("{:05}.png", m.target_train_ids[0]);

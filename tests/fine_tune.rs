@@ -1,43 +1,21 @@
 //! VGG16 transfer learning: weights import, freezing, the feature cache, the CLI.
 mod common;
 use common::*;
-use dak::data::{Dataset, Transform};
-use dak::models::classifier::{Classifier, HeadConfig};
+use dak::data::Dataset;
+use dak::models::classifier::{Classifier, ClassifierSpec, Freeze, HeadConfig};
 use dak::models::vgg16;
-use dak::optim::{Optimizer, Rule, Schedule};
-use dak::train::fit::{self, FitOptions, Freeze};
+use dak::train::FitOptions;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// 3 classes x 6 images, 40x36 (resized to 32 by the transform), each class a colour pattern.
-fn folder(root: &Path) {
-    for (c, name) in ["cat", "dog", "owl"].iter().enumerate() {
-        for i in 0..6 {
-            let img = image::RgbImage::from_fn(40, 36, |x, y| {
-                let v = ((x as usize * (c + 1) + y as usize * (i + 2)) % 256) as u8;
-                let mut px = [v / 4; 3];
-                px[c] = 200u8.saturating_add(v / 8);
-                image::Rgb(px)
-            });
-            save(&root.join(name).join(format!("{i}.png")), &img);
-        }
-    }
-}
-
 fn opts(cache: bool) -> FitOptions {
-    let t = Transform::eval(32, 32).with_preprocess("unit".parse().unwrap());
     FitOptions {
         epochs: 2,
         batch: 8,
-        lr: 1e-3,
-        rule: Rule::adam(),
-        schedule: Schedule::Constant,
         seed: 3,
-        train_transform: t.clone(),
-        eval_transform: t,
         cache,
         workers: 1,
-        skip_bad: false,
+        ..Default::default()
     }
 }
 
@@ -45,29 +23,21 @@ fn opts(cache: bool) -> FitOptions {
 fn feature_cache_gives_the_same_training_as_the_full_forward() {
     let gpu = gpu();
     let dir = TempDir::new("ft-cache");
-    folder(dir.path());
+    class_folders(dir.path());
     let ds = Dataset::from_dir(dir.path()).unwrap();
-    let config = HeadConfig {
+    let spec = ClassifierSpec {
+        classes: ds.classes().to_vec(),
+        input_size: 32,
         hidden: 16,
-        dropout: 0.5,
-        classes: 3,
+        seed: 7,
+        ..Default::default()
     };
     let mut losses = Vec::new();
     for cache in [true, false] {
         let convs_before = gpu.dispatches_of("conv2d/fwd");
-        let mut model = Classifier::new(&gpu, config, 7).unwrap();
-        Freeze::Base.apply(&mut model.params, 0.1).unwrap();
-        let mut optimizer = Optimizer::new(Rule::adam());
-        let h = fit::fit(
-            &model,
-            &ds,
-            Some(&ds),
-            &opts(cache),
-            &mut optimizer,
-            0,
-            &mut [],
-        )
-        .unwrap();
+        let mut model = Classifier::vgg16(&gpu, &spec).unwrap();
+        model.freeze("features").unwrap();
+        let h = model.fit(&ds, Some(&ds), &opts(cache), &mut []).unwrap();
         assert_eq!(h.epochs.len(), 2);
         assert_eq!(h.epochs[0].feature_cache, cache);
         // The base (13 convolutions) runs once per batch of 8 over the 18 training and the 18
@@ -106,7 +76,7 @@ fn freezing_by_block_and_weights_import() {
         1,
     )
     .unwrap();
-    Freeze::FromBlock(5).apply(&mut model.params, 0.1).unwrap();
+    model.set_trainable(Freeze::FromBlock(5)).unwrap();
     let trainable: Vec<String> = model
         .params
         .iter()
@@ -119,7 +89,7 @@ fn freezing_by_block_and_weights_import() {
         !trainable.iter().any(|n| n == "features.21.weight"),
         "{trainable:?}"
     );
-    assert!(Freeze::FromBlock(6).apply(&mut model.params, 0.1).is_err());
+    assert!(model.set_trainable(Freeze::FromBlock(6)).is_err());
 
     // A timm-named file: every features.* tensor plus a classifier head.
     let dir = TempDir::new("vgg-weights");
@@ -214,7 +184,7 @@ fn freezing_by_block_and_weights_import() {
 fn cli_fine_tune_then_evaluate_and_predict() {
     let dir = TempDir::new("ft-cli");
     let data = dir.path().join("data");
-    folder(&data);
+    class_folders(&data);
     let out = dir.path().join("model.safetensors");
     let metrics = dir.path().join("m.jsonl");
     let dak = env!("CARGO_BIN_EXE_dak");
@@ -337,7 +307,7 @@ fn cli_fine_tune_then_evaluate_and_predict() {
 fn an_interrupted_fine_tune_resumes_to_the_same_model() {
     let dir = TempDir::new("ft-resume");
     let data = dir.path().join("data");
-    folder(&data);
+    class_folders(&data);
     let dak = env!("CARGO_BIN_EXE_dak");
     let run = |out: &Path, extra: &[&str]| {
         let mut args = vec![

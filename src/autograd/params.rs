@@ -11,7 +11,9 @@ pub struct ParamId(pub usize);
 pub struct Param {
     /// Dotted name, e.g. `features.0.weight` or `head.fc1.bias`.
     pub name: String,
+    /// The current values.
     pub value: Tensor,
+    /// Whether it gets gradients and updates.
     pub trainable: bool,
     /// Learning-rate multiplier (a pretrained backbone commonly trains at 0.1x the head).
     pub lr_mult: f32,
@@ -33,6 +35,7 @@ pub fn under_prefix(name: &str, prefix: &str) -> bool {
 }
 
 impl Params {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
@@ -51,21 +54,27 @@ impl Params {
         Ok(ParamId(self.list.len() - 1))
     }
 
+    /// Number of parameters.
     pub fn len(&self) -> usize {
         self.list.len()
     }
+    /// True when the store holds no parameter.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
+    /// The parameter with id `id`.
     pub fn get(&self, id: ParamId) -> &Param {
         &self.list[id.0]
     }
+    /// The parameter with id `id`, mutably.
     pub fn get_mut(&mut self, id: ParamId) -> &mut Param {
         &mut self.list[id.0]
     }
+    /// The id of the parameter named exactly `name`.
     pub fn find(&self, name: &str) -> Option<ParamId> {
         self.list.iter().position(|p| p.name == name).map(ParamId)
     }
+    /// Every parameter with its id, in creation order.
     pub fn iter(&self) -> impl Iterator<Item = (ParamId, &Param)> {
         self.list.iter().enumerate().map(|(i, p)| (ParamId(i), p))
     }

@@ -24,12 +24,15 @@ pub struct Var(usize);
 pub struct Lambda(Arc<AtomicU32>);
 
 impl Lambda {
+    /// A coefficient starting at `value`.
     pub fn new(value: f32) -> Self {
         Lambda(Arc::new(AtomicU32::new(value.to_bits())))
     }
+    /// Sets the coefficient (used by the next backward pass).
     pub fn set(&self, value: f32) {
         self.0.store(value.to_bits(), Ordering::Relaxed)
     }
+    /// The current coefficient.
     pub fn get(&self) -> f32 {
         f32::from_bits(self.0.load(Ordering::Relaxed))
     }
@@ -100,7 +103,9 @@ struct Node {
 /// Counts of what the tape did, for tests and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TapeStats {
+    /// Ops recorded for backward.
     pub recorded: usize,
+    /// Ops run without recording (no input needed a gradient).
     pub skipped: usize,
 }
 
@@ -131,6 +136,7 @@ impl Tape {
         }
     }
 
+    /// What the tape has recorded and skipped so far.
     pub fn stats(&self) -> TapeStats {
         self.stats
     }
@@ -140,6 +146,7 @@ impl Tape {
         &self.values[v.0].tensor
     }
 
+    /// Whether `v` depends on a trainable parameter (and so needs a gradient).
     pub fn requires_grad(&self, v: Var) -> bool {
         self.values[v.0].requires_grad
     }
@@ -285,6 +292,7 @@ impl Tape {
         Ok(self.record(Op::GlobalAvgPool { x_shape }, x, y))
     }
 
+    /// `max(x, 0)` element-wise.
     pub fn relu(&mut self, x: Var) -> Result<Var> {
         let y = ew::bias_act(self.tensor(x), None, true)?;
         if !self.requires_grad(x) {

@@ -6,9 +6,13 @@ use std::path::Path;
 /// One kernel and shape present in both runs.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Ratio {
+    /// Kernel id.
     pub kernel: String,
+    /// Shape label.
     pub shape: String,
+    /// Throughput in run A (GFLOP/s).
     pub gflops_a: f64,
+    /// Throughput in run B (GFLOP/s).
     pub gflops_b: f64,
     /// B's throughput over A's (above 1: B is faster).
     pub ratio: f64,

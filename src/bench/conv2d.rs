@@ -10,13 +10,21 @@ use std::time::Instant;
 /// A named convolution: input `[n, ci, h, w]`, `co` output channels, square kernel.
 #[derive(Debug, Clone, Copy)]
 pub struct Case {
+    /// Shape label in reports.
     pub label: &'static str,
+    /// Batch size.
     pub n: usize,
+    /// Input channels.
     pub ci: usize,
+    /// Input height and width.
     pub hw: usize,
+    /// Output channels.
     pub co: usize,
+    /// Kernel side.
     pub k: usize,
+    /// Stride.
     pub stride: usize,
+    /// Zero padding.
     pub pad: usize,
 }
 
@@ -27,6 +35,7 @@ impl Case {
         self
     }
 
+    /// The convolution geometry of this case.
     pub fn geometry(&self) -> Result<Geometry> {
         Geometry::new(
             &[self.n, self.ci, self.hw, self.hw],
@@ -133,6 +142,7 @@ pub fn cases(name: &str) -> Option<Vec<Case>> {
     })
 }
 
+/// Names accepted by `--shapes` for conv2d.
 pub const SHAPE_SETS: &str = "default, conv64, vgg16-32, vgg16-224, digits, tiny";
 
 /// Input coordinate of output `o`, tap `k` along an axis, if inside the input.

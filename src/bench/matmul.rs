@@ -19,8 +19,11 @@ pub enum Batch {
 /// A named GEMM shape.
 #[derive(Debug, Clone, Copy)]
 pub struct Case {
+    /// Shape label in reports.
     pub label: &'static str,
+    /// The GEMM.
     pub gemm: Gemm,
+    /// Which dimension `--batch` replaces.
     pub batch: Batch,
 }
 
@@ -100,6 +103,7 @@ pub const DEFAULT_CASES: &[Case] = &[
 /// A tiny set for tests and quick checks.
 pub const SQUARE_1024: &[Case] = &[case("square 1024", 1024, 1024, 1024, false, false)];
 
+/// Small shapes for quick runs and tests.
 pub const TINY_CASES: &[Case] = &[
     case("tiny 33x65x31", 33, 65, 31, false, true),
     case("tiny 64x64x64", 64, 64, 64, false, false),
@@ -149,6 +153,7 @@ pub fn cases(name: &str) -> Option<Vec<Case>> {
     })
 }
 
+/// Names accepted by `--shapes` for matmul.
 pub const SHAPE_SETS: &str = "default, tiny, square1024, vgg16-32, vgg16-224, digits";
 
 fn shape_label(c: &Case) -> String {

@@ -37,11 +37,15 @@ pub struct BenchRow {
     pub bytes: f64,
     /// Per-launch time; NaN (null in JSON) when not timed.
     pub median_ms: f64,
+    /// Fastest per-launch time.
     pub min_ms: f64,
+    /// Slowest per-launch time.
     pub max_ms: f64,
     /// Pipeline compile + first launch + readback, measured separately from the steady state.
     pub first_dispatch_ms: f64,
+    /// Throughput at the median time.
     pub gflops: f64,
+    /// Bandwidth at the median time.
     pub gbps: f64,
     /// Which roof the kernel is measured against: `compute` (GFLOP/s) or `memory` (GB/s).
     pub bound: &'static str,
@@ -124,6 +128,7 @@ impl BenchRow {
         }
     }
 
+    /// True when the row was validated and timed.
     pub fn ok(&self) -> bool {
         self.status == "ok"
     }

@@ -6,20 +6,27 @@
 use crate::autograd::Tape;
 use crate::models::classifier::{Classifier, HeadConfig};
 use crate::models::vgg16;
+use crate::models::Freeze;
 use crate::optim::{Optimizer, Rule};
-use crate::train::fit::Freeze;
 use crate::{Gpu, Result, Tensor};
 use std::time::Instant;
 
 /// Images per second of each mode.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ModelBench {
+    /// Model name.
     pub model: String,
+    /// Square input side.
     pub input: usize,
+    /// Images per step.
     pub batch: usize,
+    /// Forward passes without gradients.
     pub inference_img_s: f64,
+    /// Training steps with the base frozen.
     pub frozen_base_train_img_s: f64,
+    /// Training steps through the whole network.
     pub whole_network_train_img_s: f64,
+    /// Head training steps from cached base features.
     pub cached_head_train_img_s: f64,
     /// One-time cost of compiling every pipeline the modes use.
     pub warmup_s: f64,
@@ -33,8 +40,11 @@ pub struct LayerTime {
     /// The layer (`features.0`, `head.fc1`, `maxpool 64x32x32`), `optimizer`, or `(other)`
     /// for unlabelled work (pooling to features, the loss).
     pub layer: String,
+    /// Milliseconds of the layer's forward dispatches.
     pub forward_ms: f64,
+    /// Milliseconds of its backward dispatches (`<layer> (bwd)` labels).
     pub backward_ms: f64,
+    /// How many dispatches the layer ran, both directions.
     pub dispatches: usize,
 }
 
@@ -134,7 +144,7 @@ pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<Mode
         optimizer.step(&model.params, &grads, 1e-4)
     };
     // Warm up every pipeline once so compile time is reported apart.
-    Freeze::None.apply(&mut model.params, 1.0)?;
+    model.set_trainable(Freeze::None)?;
     train_step(&model, &mut optimizer, &x, false)?;
     gpu.sync()?;
     let warmup_s = warm.elapsed().as_secs_f64();
@@ -148,7 +158,7 @@ pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<Mode
     let whole = throughput(gpu, batch, steps, || {
         train_step(&model, &mut optimizer, &x, false)
     })?;
-    Freeze::Base.apply(&mut model.params, 1.0)?;
+    model.set_trainable(Freeze::Base)?;
     let frozen = throughput(gpu, batch, steps, || {
         train_step(&model, &mut optimizer, &x, false)
     })?;

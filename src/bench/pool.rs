@@ -11,11 +11,17 @@ use std::time::Instant;
 /// A pooling shape: input `[n, c, hw, hw]`; `k == 0` means global average pooling.
 #[derive(Debug, Clone, Copy)]
 pub struct Case {
+    /// Shape label in reports.
     pub label: &'static str,
+    /// Batch size.
     pub n: usize,
+    /// Channels.
     pub c: usize,
+    /// Input height and width.
     pub hw: usize,
+    /// Window side (0 for global average pooling).
     pub k: usize,
+    /// Stride.
     pub stride: usize,
 }
 
@@ -48,6 +54,7 @@ pub const DEFAULT: &[Case] = &[
     gap("gap vgg @224", 32, 512, 7),
 ];
 
+/// Small shapes for quick runs and tests.
 pub const TINY: &[Case] = &[max("tiny 2x2/2", 2, 3, 8, 2, 2), gap("tiny gap", 2, 3, 5)];
 
 /// VGG16's pools and the global average pool at 32x32 input, batch 32.
@@ -96,6 +103,7 @@ pub fn cases(name: &str) -> Option<Vec<Case>> {
     })
 }
 
+/// Names accepted by `--shapes` for pool.
 pub const SHAPE_SETS: &str = "default, tiny, vgg16-32, vgg16-224, digits";
 
 /// The pooling kernel ids, in the order they are timed.

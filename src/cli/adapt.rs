@@ -3,14 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::data::folder::{dataset_from_tree, scan_tree};
-use crate::data::{mnistm, Dataset};
-use crate::models::dann::Backbone;
-use crate::train::adapt::{
-    self, AdaptConfig, AdaptData, AdaptRun, LambdaSchedule, LrSchedule, Method, Select,
-};
-use crate::train::adapt_callbacks::{Callback, JsonlWriter, ProgressPrinter};
-use crate::train::plot;
+use crate::data::{load_mnist_mnistm, AdaptData};
+use crate::models::dann::DannConfig;
+use crate::models::{Backbone, Dann};
+use crate::train::adapt::{self, AdaptConfig, LambdaSchedule, LrSchedule, Method, Select};
+use crate::train::callbacks::{JsonLines, Progress};
+use crate::train::{plot, Callback, EpochLogs, RunSummary};
 use crate::{Error, Gpu, Result};
 
 /// Arguments of `dak adapt`.
@@ -106,34 +104,8 @@ pub struct AdaptArgs {
     pub workers: usize,
 }
 
-/// Loads a target directory: labelled if it has class folders, else every image unlabelled.
-fn load_target(dir: &Path) -> Result<Dataset> {
-    let tree = scan_tree(dir)?;
-    if tree.classes.is_empty() {
-        Dataset::from_dir_unlabelled(dir)
-    } else {
-        dataset_from_tree(tree)
-    }
-}
-
-fn limited(ds: Dataset, limit: Option<usize>, seed: u64) -> Dataset {
-    match limit {
-        Some(n) if n < ds.len() => {
-            let mut idx: Vec<usize> = crate::data::rng::permutation(ds.len(), &[seed, 0x4c49_4d54])
-                [..n]
-                .iter()
-                .map(|&i| i as usize)
-                .collect();
-            idx.sort_unstable();
-            ds.subset(&idx)
-        }
-        _ => ds,
-    }
-}
-
 /// The datasets the arguments name (or the bundled benchmark).
 pub fn load_data(args: &AdaptArgs) -> Result<AdaptData> {
-    let limit = |ds: Dataset| limited(ds, args.limit, 0);
     let data = match (&args.source, &args.target) {
         (None, None) => {
             if args.target_test.is_some() || args.source_test.is_some() {
@@ -141,50 +113,28 @@ pub fn load_data(args: &AdaptArgs) -> Result<AdaptData> {
                     "--target-test/--source-test need --source and --target (without them dak runs the bundled MNIST -> MNIST-M benchmark)",
                 ));
             }
-            let bench = mnistm::benchmark(&mnistm::MnistMOptions::default())?;
-            AdaptData {
-                source: limit(bench.source_train),
-                target: Some(limit(bench.target_train.without_labels())),
-                target_eval: Some(limit(bench.target_test)),
-                source_eval: Some(limit(bench.source_test)),
-            }
+            load_mnist_mnistm()?
         }
         (None, Some(_)) => {
             return Err(Error::input(
                 "--target needs --source DIR (the labelled source domain)",
             ))
         }
-        (Some(source), target) => {
-            let source = Dataset::from_dir(source)?;
-            let target = target.as_deref().map(load_target).transpose()?;
-            let target_test = args
-                .target_test
-                .as_deref()
-                .map(Dataset::from_dir)
-                .transpose()?;
-            // Without a separate test set, a labelled target reports accuracy on its own images
-            // (the Office-31 protocol); labels never reach training.
-            let target_eval =
-                target_test.or_else(|| target.clone().filter(|t| t.labels().is_some()));
-            AdaptData {
-                source: limit(source),
-                target: target.map(limit),
-                target_eval: target_eval.map(limit),
-                source_eval: args
-                    .source_test
-                    .as_deref()
-                    .map(Dataset::from_dir)
-                    .transpose()?
-                    .map(limit),
-            }
-        }
+        (Some(source), target) => AdaptData::from_dirs(
+            source,
+            target.as_deref(),
+            args.target_test.as_deref(),
+            args.source_test.as_deref(),
+        )?,
     };
-    Ok(data)
+    Ok(match args.limit {
+        Some(n) => data.limit(n),
+        None => data,
+    })
 }
 
 /// The configuration the arguments describe (the method is `dann` for `--compare`).
 pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
-    let backbone = Backbone::parse(&args.backbone)?;
     let method = match args.method.as_str() {
         "source-only" => Method::SourceOnly,
         _ => Method::Dann,
@@ -194,15 +144,8 @@ pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
         "snd" => Select::Snd,
         _ => Select::Last,
     };
-    if args.score_samples < 2 {
-        return Err(Error::input("--score-samples must be at least 2"));
-    }
-    let config = AdaptConfig {
+    Ok(AdaptConfig {
         method,
-        backbone,
-        input_size: args.input_size,
-        bottleneck: args.bottleneck,
-        weights: args.weights.clone(),
         epochs: args.epochs,
         batch: args.batch,
         seed: args.seed,
@@ -231,9 +174,45 @@ pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
         score_samples: args.score_samples,
         pad: !args.no_pad,
         ..AdaptConfig::default()
-    };
-    adapt::model_config(&config, 2).validate()?; // before any data is read
-    Ok(config)
+    })
+}
+
+/// The network the arguments describe, checked before any data is read (`classes` is a
+/// placeholder until the data is known).
+pub fn model_config(args: &AdaptArgs, classes: usize) -> Result<DannConfig> {
+    let backbone = Backbone::parse(&args.backbone)?;
+    if backbone != Backbone::Vgg16 && (args.weights.is_some() || args.bottleneck.is_some()) {
+        return Err(Error::input(
+            "--weights and --bottleneck apply to --backbone vgg16; the digits network trains from scratch",
+        ));
+    }
+    if let Some(w) = args.weights.as_ref().filter(|w| !w.is_file()) {
+        return Err(Error::input(format!(
+            "--weights {}: no such file (ImageNet VGG16 safetensors or a dak model)",
+            w.display()
+        )));
+    }
+    let mut c = DannConfig::paper(backbone, classes);
+    c.input_size = args.input_size.or(c.input_size);
+    c.bottleneck = args.bottleneck.unwrap_or(c.bottleneck);
+    c.validate()?;
+    Ok(c)
+}
+
+/// A freshly initialised network for `classes` (every method of a run starts from it).
+fn new_model(args: &AdaptArgs, gpu: &Gpu, classes: &[String]) -> Result<Dann> {
+    let c = model_config(args, classes.len())?;
+    match Backbone::parse(&c.backbone)? {
+        Backbone::Vgg16 => Dann::vgg16(
+            gpu,
+            classes,
+            args.weights.as_deref(),
+            c.input_size(),
+            c.bottleneck,
+            args.seed,
+        ),
+        backbone => Dann::paper(gpu, backbone, classes, args.seed),
+    }
 }
 
 /// `out` with `-tag` before the extension (`model.safetensors` → `model-tag.safetensors`).
@@ -276,38 +255,32 @@ fn num(v: Option<f64>, d: usize) -> String {
 }
 
 /// Prints the summary table: one column per run.
-pub fn print_summary(runs: &[&AdaptRun]) {
+pub fn print_summary(runs: &[RunSummary]) {
     let mut header = vec!["".to_string()];
-    header.extend(runs.iter().map(|r| r.summary.method.clone()));
-    let row = |name: &str, f: &dyn Fn(&AdaptRun) -> String| -> Vec<String> {
+    header.extend(runs.iter().map(|r| r.method.clone()));
+    let row = |name: &str, f: &dyn Fn(&RunSummary) -> String| -> Vec<String> {
         let mut r = vec![name.to_string()];
-        r.extend(runs.iter().map(|run| f(run)));
+        r.extend(runs.iter().map(f));
         r
     };
     let rows = vec![
-        row("target acc (last epoch)", &|r| {
-            pct(r.summary.last.target_acc)
-        }),
-        row("target acc (selected)", &|r| pct(r.summary.target_test_acc)),
+        row("target acc (last epoch)", &|r| pct(r.last.target_acc)),
+        row("target acc (selected)", &|r| pct(r.target_test_acc)),
         row("selected epoch", &|r| {
-            format!("{} ({})", r.summary.selected.epoch, r.summary.select)
+            format!("{} ({})", r.selected.epoch, r.select)
         }),
-        row("source acc (held-out)", &|r| pct(r.summary.source_test_acc)),
-        row("source acc (train, last)", &|r| {
-            pct(Some(r.summary.last.source_acc))
-        }),
-        row("domain acc (last)", &|r| pct(r.summary.last.domain_acc)),
-        row("target entropy (last)", &|r| num(r.summary.last.entropy, 3)),
-        row("target IM (last)", &|r| num(r.summary.last.im, 3)),
-        row("target SND (last)", &|r| num(r.summary.last.snd, 3)),
-        row("PAD before", &|r| {
-            num(r.summary.pad_before.map(|p| p.pad), 3)
-        }),
-        row("PAD after", &|r| num(r.summary.pad_after.map(|p| p.pad), 3)),
+        row("source acc (held-out)", &|r| pct(r.source_test_acc)),
+        row("source acc (train, last)", &|r| pct(Some(r.last.train_acc))),
+        row("domain acc (last)", &|r| pct(r.last.domain_acc)),
+        row("target entropy (last)", &|r| num(r.last.entropy, 3)),
+        row("target IM (last)", &|r| num(r.last.im, 3)),
+        row("target SND (last)", &|r| num(r.last.snd, 3)),
+        row("PAD before", &|r| num(r.pad_before.map(|p| p.pad), 3)),
+        row("PAD after", &|r| num(r.pad_after.map(|p| p.pad), 3)),
         row("seconds / epoch", &|r| {
-            format!("{:.1}", r.summary.seconds_per_epoch)
+            format!("{:.1}", r.seconds_per_epoch)
         }),
-        row("images / s", &|r| format!("{:.0}", r.summary.images_per_s)),
+        row("images / s", &|r| format!("{:.0}", r.images_per_s)),
     ];
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     super::print_table(&header, &rows);
@@ -316,6 +289,8 @@ pub fn print_summary(runs: &[&AdaptRun]) {
 /// Runs `dak adapt`.
 pub fn run(args: &AdaptArgs) -> Result<()> {
     let base = config(args)?;
+    let backbone = Backbone::parse(&args.backbone)?;
+    model_config(args, 2)?;
     check_output(&args.out, "--out")?;
     for (p, flag) in [(&args.metrics, "--metrics"), (&args.plot, "--plot")] {
         if let Some(p) = p {
@@ -348,71 +323,67 @@ pub fn run(args: &AdaptArgs) -> Result<()> {
         data.target_eval
             .as_ref()
             .map_or(String::new(), |t| format!(" ({} labelled for reporting)", t.len())),
-        base.backbone.name(),
+        backbone.name(),
         base.epochs,
         base.batch,
         base.seed,
         gpu.adapter().name
     );
-    let mut jsonl = args
-        .metrics
-        .as_deref()
-        .map(JsonlWriter::create)
-        .transpose()?;
-    let mut progress = ProgressPrinter::new();
+    let mut jsonl = args.metrics.as_ref().map(JsonLines::create).transpose()?;
+    let mut progress = Progress::new();
     let mut runs = Vec::new();
     for c in &configs {
         let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress];
-        if let Some(j) = jsonl.as_mut() {
-            callbacks.push(j);
-        }
-        let run = adapt::train(&gpu, &data, c, &mut callbacks)?;
+        callbacks.extend(jsonl.as_mut().map(|j| j as &mut dyn Callback));
+        // Every method starts from the same seeded weights.
+        let mut model = new_model(args, &gpu, data.classes())?;
+        let history = model.fit(&data, c, &mut callbacks)?;
         let path = if args.compare && c.method == Method::SourceOnly {
             sibling(&args.out, "source-only")
         } else {
             args.out.clone()
         };
-        run.model.save(&path)?;
+        model.save(&path)?;
         println!("[{}] model written to {}", c.method.name(), path.display());
-        if !run.skipped.is_empty() {
+        if !history.skipped.is_empty() {
             println!(
                 "[{}] skipped {} unreadable image(s): {}",
                 c.method.name(),
-                run.skipped.len(),
-                run.skipped.join(", ")
+                history.skipped.len(),
+                history.skipped.join(", ")
             );
         }
-        runs.push(run);
+        runs.push(history);
     }
+    let summaries: Vec<RunSummary> = runs.iter().filter_map(|h| h.summary.clone()).collect();
     if let Some(j) = jsonl.as_mut() {
-        if runs.len() > 1 {
-            let by: serde_json::Map<String, serde_json::Value> = runs
+        if summaries.len() > 1 {
+            let by: serde_json::Map<String, serde_json::Value> = summaries
                 .iter()
                 .map(|r| {
                     (
-                        r.summary.method.clone(),
+                        r.method.clone(),
                         serde_json::json!({
-                            "target_acc_last": r.summary.last.target_acc,
-                            "target_acc_selected": r.summary.target_test_acc,
-                            "pad_after": r.summary.pad_after.map(|p| p.pad),
+                            "target_acc_last": r.last.target_acc,
+                            "target_acc_selected": r.target_test_acc,
+                            "pad_after": r.pad_after.map(|p| p.pad),
                         }),
                     )
                 })
                 .collect();
-            j.write_value(
-                &serde_json::json!({"type": "comparison", "seed": base.seed, "runs": by}),
-            )?;
+            j.write(&serde_json::json!({"type": "comparison", "seed": base.seed, "runs": by}))?;
         }
     }
     if let Some(p) = &args.plot {
-        let series: Vec<(&str, &[adapt::EpochMetrics])> = runs
+        let series: Vec<(&str, &[EpochLogs])> = runs
             .iter()
-            .map(|r| (r.summary.method.as_str(), r.history.as_slice()))
+            .zip(&methods)
+            .map(|(h, m)| (m.name(), h.epochs.as_slice()))
             .collect();
         plot::write_png(p, &series)?;
         println!("plot written to {}", p.display());
     }
     println!();
-    print_summary(&runs.iter().collect::<Vec<_>>());
+    print_summary(&summaries);
     Ok(())
 }

@@ -5,6 +5,7 @@ use crate::bench;
 use crate::{Error, Gpu, Result};
 use std::path::PathBuf;
 
+/// Arguments of `dak bench`.
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// What to benchmark, `OP[.DIRECTION]`: matmul[.fwd|.dgrad|.wgrad],
@@ -50,6 +51,7 @@ pub struct BenchArgs {
     pub json: Option<PathBuf>,
 }
 
+/// Runs `dak bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(files) = &args.compare {
         return compare(&files[0], &files[1]);

@@ -2,6 +2,7 @@
 
 use crate::{Error, Gpu, Result};
 
+/// Arguments of `dak devices`.
 #[derive(clap::Args, Debug)]
 pub struct DevicesArgs {
     /// Print machine-readable JSON.
@@ -9,6 +10,7 @@ pub struct DevicesArgs {
     pub json: bool,
 }
 
+/// Runs `dak devices`.
 pub fn run(args: &DevicesArgs) -> Result<()> {
     let (adapters, chosen) = Gpu::list_adapters();
     let chosen = chosen?;

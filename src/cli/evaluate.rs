@@ -1,12 +1,13 @@
 //! `dak evaluate` and `dak predict`.
 
 use super::print_table;
-use crate::data::{Preprocess, Transform};
-use crate::models::imagenet;
-use crate::train::evaluate::{self, EvalReport};
+use crate::data::Dataset;
+use crate::models::{self, imagenet::ImagenetVgg16, Model};
+use crate::train::evaluate::{self, EvalOptions, EvalReport};
 use crate::{Error, Gpu, Result};
 use std::path::PathBuf;
 
+/// Arguments of `dak evaluate`.
 #[derive(clap::Args, Debug)]
 pub struct EvaluateArgs {
     /// A model written by `dak fine-tune` or `dak adapt`.
@@ -15,6 +16,7 @@ pub struct EvaluateArgs {
     /// Labelled images: one sub-folder per class, the same classes as the model.
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
+    /// Images per batch.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
     /// Skip images that fail to decode (listed) instead of stopping.
@@ -25,6 +27,7 @@ pub struct EvaluateArgs {
     pub json: bool,
 }
 
+/// Arguments of `dak predict`.
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["model", "weights"])))]
 pub struct PredictArgs {
@@ -49,31 +52,19 @@ fn to_json(v: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string_pretty(v).map_err(|e| Error::runtime(e.to_string()))
 }
 
+/// Runs `dak evaluate`.
 pub fn run_evaluate(a: &EvaluateArgs) -> Result<()> {
-    if a.batch == 0 {
+    let options = EvalOptions {
+        batch: a.batch,
+        skip_bad: a.skip_bad,
+    };
+    if options.batch == 0 {
         return Err(Error::input("--batch must be at least 1"));
     }
+    let ds = Dataset::from_dir(&a.data)?;
     let gpu = Gpu::new()?;
-    let (info, _) = crate::models::file::load(&a.model)?;
-    if info.architecture.starts_with("dann-") {
-        // Adapted models from `dak adapt`: overall accuracy on the labelled folder.
-        let ds = crate::data::Dataset::from_dir(&a.data)?;
-        let accuracy = crate::train::adapt::evaluate(&gpu, &a.model, &ds)?;
-        if a.json {
-            let value = serde_json::json!({ "images": ds.len(), "accuracy": accuracy, "architecture": info.architecture });
-            println!("{}", to_json(&value)?);
-        } else {
-            println!(
-                "accuracy {:.2}% on {} images ({} model)",
-                accuracy * 100.0,
-                ds.len(),
-                info.architecture
-            );
-        }
-        return Ok(());
-    }
-    let (model, info) = evaluate::load_classifier(&gpu, &a.model)?;
-    let report = evaluate::evaluate(&model, &info, &a.data, a.batch, a.skip_bad)?;
+    let model = models::load(&gpu, &a.model)?;
+    let report = evaluate::evaluate(&*model, &ds, &options)?;
     if a.json {
         println!("{}", to_json(&report)?);
     } else {
@@ -113,31 +104,15 @@ fn print_report(r: &EvalReport) {
     }
 }
 
+/// Runs `dak predict`.
 pub fn run_predict(a: &PredictArgs) -> Result<()> {
     let gpu = Gpu::new()?;
-    let preds = match (&a.model, &a.weights) {
-        (Some(path), _) => {
-            let (model, info) = evaluate::load_classifier(&gpu, path)?;
-            evaluate::predict(&model, &info, &a.images, a.top_k)?
-        }
-        (None, Some(path)) => {
-            let net = imagenet::ImagenetVgg16::load(&gpu, path)?;
-            let size = imagenet::INPUT as u32;
-            // torchvision's evaluation: resize so the crop is 87.5% of the image, center crop 224.
-            let t = Transform::eval(size, size)
-                .with_crop_fraction(0.875)
-                .with_preprocess(Preprocess::Imagenet);
-            evaluate::predict_with(
-                &gpu,
-                &a.images,
-                &t,
-                &imagenet::class_names(),
-                a.top_k,
-                |x| net.logits(x),
-            )?
-        }
+    let model: Box<dyn Model> = match (&a.model, &a.weights) {
+        (Some(path), _) => models::load(&gpu, path)?,
+        (None, Some(path)) => Box::new(ImagenetVgg16::load(&gpu, path)?),
         (None, None) => return Err(Error::input("pass --model MODEL or --weights FILE")),
     };
+    let preds = evaluate::predict(&*model, &a.images, a.top_k)?;
     if a.json {
         println!("{}", to_json(&preds)?);
         return Ok(());

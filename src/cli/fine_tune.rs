@@ -1,16 +1,15 @@
 //! `dak fine-tune`: VGG16 base + GAP + Dense(hidden, ReLU) + Dropout + Dense(classes) on
 //! class-per-folder images.
 
-use crate::data::{folder, Dataset, Preprocess, Transform};
-use crate::models::classifier::{self, Classifier, HeadConfig};
-use crate::models::{file, vgg16};
-use crate::optim::{Optimizer, Rule, Schedule};
+use crate::data::folder;
+use crate::models::{Classifier, ClassifierSpec, Freeze, Weights};
+use crate::optim::{Rule, Schedule};
 use crate::train::callbacks::{Checkpoints, EarlyStopping, JsonLines, Progress};
-use crate::train::fit::{self, FitOptions, Freeze};
-use crate::train::{checkpoint, Callback};
+use crate::train::{Augment, Callback, FitOptions};
 use crate::{Error, Gpu, Result};
 use std::path::PathBuf;
 
+/// Arguments of `dak fine-tune`.
 #[derive(clap::Args, Debug)]
 pub struct FineTuneArgs {
     /// Training images: one sub-folder per class.
@@ -28,13 +27,16 @@ pub struct FineTuneArgs {
     /// Square input side in pixels (a multiple of 32).
     #[arg(long, default_value_t = 224)]
     pub input_size: usize,
+    /// Passes over the training images.
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
+    /// Images per step.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
     /// Base learning rate (default: 1e-3 for adam, 1e-2 for sgd).
     #[arg(long)]
     pub lr: Option<f32>,
+    /// Update rule.
     #[arg(long, default_value = "adam", value_parser = ["adam", "sgd"])]
     pub optimizer: String,
     /// Learning-rate schedule over the run.
@@ -55,14 +57,16 @@ pub struct FineTuneArgs {
     /// Hidden units of the head.
     #[arg(long, default_value_t = 1024)]
     pub hidden: usize,
+    /// Dropout rate after the hidden layer.
     #[arg(long, default_value_t = 0.5)]
     pub dropout: f32,
     /// Input preprocessing (default: imagenet, or unit with --weights none).
     #[arg(long, value_parser = ["imagenet", "caffe", "unit"])]
     pub preprocess: Option<String>,
+    /// Seed of the initial weights, the split, the batch order and dropout.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Where to write the model (the best one goes to <stem>.best.safetensors).
+    /// Where to write the model (the best one goes to `<stem>.best.safetensors`).
     #[arg(long, value_name = "MODEL")]
     pub out: PathBuf,
     /// Write one JSON object per epoch here.
@@ -71,7 +75,7 @@ pub struct FineTuneArgs {
     /// Start from the weights of a dak model with the same classes (e.g. after training the head).
     #[arg(long, value_name = "MODEL", conflicts_with = "resume")]
     pub init: Option<PathBuf>,
-    /// Resume from a <stem>.resume.safetensors checkpoint (parameters, optimizer, epoch).
+    /// Resume from a `<stem>.resume.safetensors` checkpoint (parameters, optimizer, epoch).
     #[arg(long, value_name = "CKPT")]
     pub resume: Option<PathBuf>,
     /// Stop after this many epochs without validation improvement.
@@ -103,158 +107,82 @@ fn parse_freeze(a: &FineTuneArgs) -> Result<Freeze> {
     })
 }
 
-pub fn run(a: &FineTuneArgs) -> Result<()> {
-    if a.input_size == 0 || a.input_size % 32 != 0 {
-        return Err(Error::input(format!(
-            "--input-size {}: VGG16 needs a multiple of 32 (32, 64, ..., 224)",
-            a.input_size
-        )));
-    }
-    if a.batch == 0 || a.epochs == 0 {
-        return Err(Error::input("--batch and --epochs must be at least 1"));
-    }
-    let all = Dataset::from_dir(&a.train)?;
-    let (train, val) = match (&a.val, a.val_split) {
-        (Some(dir), _) => {
-            let v = folder::scan_validation_dir(dir, &all)?;
-            (all, Some(v))
-        }
-        (None, Some(f)) => {
-            let (t, v) = all.split(f, a.seed)?;
-            (t, Some(v))
-        }
-        (None, None) => (all, None),
-    };
-    let classes = train.classes().to_vec();
-    let no_weights = a.weights == "none";
-    let preprocess_name = a
-        .preprocess
-        .clone()
-        .unwrap_or_else(|| if no_weights { "unit" } else { "imagenet" }.into());
-    let preprocess: Preprocess = preprocess_name.parse()?;
-    let size = a.input_size as u32;
-    let eval_t = Transform::eval(size, size).with_preprocess(preprocess);
-    let train_t = match a.augment.as_str() {
-        "flip" => eval_t.clone().with_hflip(true),
-        "crop-flip" => Transform::train(size, size).with_preprocess(preprocess),
-        _ => eval_t.clone(),
-    };
-
-    let gpu = Gpu::new()?;
-    let config = HeadConfig {
-        hidden: a.hidden,
-        dropout: a.dropout,
-        classes: classes.len(),
-    };
-    let mut model = Classifier::new(&gpu, config, a.seed)?;
-    if !no_weights {
-        let names = vgg16::load_base_weights(std::path::Path::new(&a.weights), &mut model.params)?;
-        println!("loaded VGG16 base from {} ({names:?} names)", a.weights);
-    }
-    let info = file::ModelInfo {
-        architecture: classifier::ARCHITECTURE.into(),
-        config: serde_json::to_value(config).map_err(|e| Error::runtime(e.to_string()))?,
-        classes: classes.clone(),
-        input_size: a.input_size,
-        preprocess: preprocess_name,
-    };
-    let rule = if a.optimizer == "sgd" {
-        Rule::Sgd {
-            momentum: 0.9,
-            nesterov: false,
-            weight_decay: 0.0,
-        }
-    } else {
-        Rule::adam()
-    };
-    let mut optimizer = Optimizer::new(rule);
-    let mut first_epoch = 0;
-    if let Some(path) = a.init.as_ref().or(a.resume.as_ref()) {
-        let ck = checkpoint::load(path)?;
-        if let Some(json) = ck.metadata.get("dak.model") {
-            let saved: file::ModelInfo = serde_json::from_str(json).map_err(|e| {
-                Error::input(format!(
-                    "{}: unreadable model description ({e})",
-                    path.display()
-                ))
-            })?;
-            if saved.classes != classes {
-                return Err(Error::input(format!(
-                    "{}: trained on classes {:?}, the training folder has {:?}",
-                    path.display(),
-                    saved.classes,
-                    classes
-                )));
-            }
-        }
-        ck.restore(&mut model.params, path)?;
-        if a.resume.is_some() {
-            ck.restore_optimizer(&gpu, &mut optimizer, &model.params)?;
-            first_epoch = ck
-                .metadata
-                .get("epoch")
-                .and_then(|e| e.parse().ok())
-                .unwrap_or(0);
-            println!("resuming after epoch {first_epoch}");
-        }
-    }
-    parse_freeze(a)?.apply(&mut model.params, a.backbone_lr_mult)?;
-    let schedule = match a.schedule.as_str() {
-        "cosine" => Schedule::Cosine { min_factor: 0.01 },
-        "step" => Schedule::Step {
-            every: (a.epochs / 3).max(1),
-            gamma: 0.1,
-        },
-        _ => Schedule::Constant,
-    };
-    let opts = FitOptions {
+/// The training settings the arguments describe.
+fn options(a: &FineTuneArgs) -> Result<FitOptions> {
+    let sgd = a.optimizer == "sgd";
+    Ok(FitOptions {
         epochs: a.epochs,
         batch: a.batch,
-        lr: a
-            .lr
-            .unwrap_or(if a.optimizer == "sgd" { 1e-2 } else { 1e-3 }),
-        rule,
-        schedule,
+        lr: a.lr.unwrap_or(if sgd { 1e-2 } else { 1e-3 }),
+        rule: if sgd {
+            Rule::sgd_momentum()
+        } else {
+            Rule::adam()
+        },
+        schedule: match a.schedule.as_str() {
+            "cosine" => Schedule::Cosine { min_factor: 0.01 },
+            "step" => Schedule::Step {
+                every: (a.epochs / 3).max(1),
+                gamma: 0.1,
+            },
+            _ => Schedule::Constant,
+        },
         seed: a.seed,
-        train_transform: train_t,
-        eval_transform: eval_t,
+        augment: Augment::parse(&a.augment)?,
+        backbone_lr_mult: a.backbone_lr_mult,
         cache: !a.no_cache,
         workers: a.workers,
         skip_bad: a.skip_bad,
+        resume: a.resume.clone(),
+    })
+}
+
+/// Runs `dak fine-tune`.
+pub fn run(a: &FineTuneArgs) -> Result<()> {
+    let options = options(a)?;
+    let freeze = parse_freeze(a)?;
+    let (train, val) =
+        folder::train_and_validation(&a.train, a.val.as_deref(), a.val_split, a.seed)?;
+    let spec = ClassifierSpec {
+        classes: train.classes().to_vec(),
+        weights: match a.weights.as_str() {
+            "none" => Weights::None,
+            path => Weights::File(path.into()),
+        },
+        input_size: a.input_size,
+        hidden: a.hidden,
+        dropout: a.dropout,
+        preprocess: a.preprocess.as_deref().map(str::parse).transpose()?,
+        seed: a.seed,
     };
+    spec.validate()?;
+    options.validate()?;
+    let gpu = Gpu::new()?;
+    let mut model = Classifier::vgg16(&gpu, &spec)?;
+    if let Weights::File(path) = &spec.weights {
+        println!("loaded VGG16 base from {}", path.display());
+    }
+    if let Some(path) = &a.init {
+        model.load_weights(path)?;
+    }
+    model.set_trainable(freeze)?;
     println!(
         "fine-tune: {} training / {} validation images, {} classes, input {}x{}, {} trainable parameters",
         train.len(),
         val.as_ref().map_or(0, |v| v.len()),
-        classes.len(),
+        model.classes.len(),
         a.input_size,
         a.input_size,
         model.params.trainable_count()
     );
-    let mut progress = Progress::default();
-    let mut ckpt = Checkpoints::new(a.out.clone(), info);
-    let mut jsonl = a.metrics.clone().map(JsonLines::create).transpose()?;
+    let mut progress = Progress::new();
+    let mut ckpt = Checkpoints::new(&a.out);
+    let mut jsonl = a.metrics.as_ref().map(JsonLines::create).transpose()?;
     let mut early = a.patience.map(EarlyStopping::new);
     let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress, &mut ckpt];
-    if let Some(j) = jsonl.as_mut() {
-        callbacks.push(j);
-    }
-    if let Some(e) = early.as_mut() {
-        callbacks.push(e);
-    }
-    let history = fit::fit(
-        &model,
-        &train,
-        val.as_ref(),
-        &opts,
-        &mut optimizer,
-        first_epoch,
-        &mut callbacks,
-    )?;
-    drop(callbacks);
-    if let Some(j) = jsonl.as_mut() {
-        j.write(&serde_json::json!({ "summary": history }))?;
-    }
+    callbacks.extend(jsonl.as_mut().map(|j| j as &mut dyn Callback));
+    callbacks.extend(early.as_mut().map(|e| e as &mut dyn Callback));
+    model.fit(&train, val.as_ref(), &options, &mut callbacks)?;
     println!(
         "saved {} (best: {})",
         ckpt.last.display(),

@@ -6,6 +6,7 @@ use crate::kernels::{self, CheckReport};
 use crate::{Error, Gpu, Result};
 use std::path::{Path, PathBuf};
 
+/// Subcommands of `dak kernels`.
 #[derive(clap::Subcommand, Debug)]
 pub enum KernelsCommand {
     /// Every kernel id, its shader file(s) and what it computes.
@@ -40,6 +41,7 @@ pub fn set_shader_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Runs `dak kernels`.
 pub fn run(cmd: KernelsCommand) -> Result<()> {
     match cmd {
         KernelsCommand::List { json } => list(json),

@@ -6,6 +6,7 @@ use crate::tune::{self, AdapterTune};
 use crate::{Error, Gpu, Result};
 use std::path::PathBuf;
 
+/// Arguments of `dak tune`.
 #[derive(clap::Args, Debug)]
 pub struct TuneArgs {
     /// `matmul`, `conv2d`, or `all`.
@@ -46,6 +47,7 @@ fn keys(r: &BenchRow) -> Vec<(String, String)> {
     Vec::new()
 }
 
+/// Runs `dak tune`.
 pub fn run(args: &TuneArgs) -> Result<()> {
     let ops: Vec<&str> = match args.op.as_str() {
         "all" => vec!["matmul", "conv2d"],

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use image::RgbImage;
 
 use super::decode::decode_file;
-use super::rng::{permutation, TAG_SPLIT};
+use super::rng::{permutation, TAG_SAMPLE, TAG_SPLIT};
 use crate::{Error, Result};
 
 /// Where a dataset's pixels live.
@@ -85,13 +85,13 @@ impl Dataset {
     }
 
     /// A class-per-folder directory with Keras semantics; see [`super::folder::scan_dir`].
-    pub fn from_dir(root: &Path) -> Result<Self> {
-        super::folder::scan_dir(root)
+    pub fn from_dir(root: impl AsRef<Path>) -> Result<Self> {
+        super::folder::scan_dir(root.as_ref())
     }
 
     /// All images under `root`, unlabelled; see [`super::folder::scan_unlabelled`].
-    pub fn from_dir_unlabelled(root: &Path) -> Result<Self> {
-        super::folder::scan_unlabelled(root)
+    pub fn from_dir_unlabelled(root: impl AsRef<Path>) -> Result<Self> {
+        super::folder::scan_unlabelled(root.as_ref())
     }
 
     /// Human-readable name used in messages (usually the root directory).
@@ -181,6 +181,25 @@ impl Dataset {
             items,
             labels,
         }
+    }
+
+    /// At most `n` images chosen at random (seeded; the same `seed` gives the same images),
+    /// kept in dataset order. The whole dataset when it has `n` images or fewer.
+    pub fn sample(&self, n: usize, seed: u64) -> Dataset {
+        self.sample_keyed(n, &[seed, TAG_SAMPLE])
+    }
+
+    /// [`Dataset::sample`] with the random stream keyed by `key` (callers keep their own tags).
+    pub(crate) fn sample_keyed(&self, n: usize, key: &[u64]) -> Dataset {
+        if self.len() <= n {
+            return self.clone();
+        }
+        let mut idx: Vec<usize> = permutation(self.len(), key)[..n]
+            .iter()
+            .map(|&i| i as usize)
+            .collect();
+        idx.sort_unstable();
+        self.subset(&idx)
     }
 
     /// The same images with the labels dropped (e.g. a domain-adaptation target).

@@ -221,6 +221,29 @@ pub fn scan_validation_dir(root: &Path, train: &Dataset) -> Result<Dataset> {
     Ok(val)
 }
 
+/// Training and validation sets as `dak fine-tune --train DIR [--val DIR | --val-split F]`
+/// reads them: a separate validation directory with the same classes, or a stratified, seeded
+/// fraction of `train` (see [`Dataset::split`]), or no validation at all.
+pub fn train_and_validation(
+    train: &Path,
+    val: Option<&Path>,
+    val_split: Option<f64>,
+    seed: u64,
+) -> Result<(Dataset, Option<Dataset>)> {
+    let all = scan_dir(train)?;
+    match (val, val_split) {
+        (Some(dir), _) => {
+            let v = scan_validation_dir(dir, &all)?;
+            Ok((all, Some(v)))
+        }
+        (None, Some(f)) => {
+            let (t, v) = all.split(f, seed)?;
+            Ok((t, Some(v)))
+        }
+        (None, None) => Ok((all, None)),
+    }
+}
+
 fn preview(names: &[&String]) -> String {
     const SHOW: usize = 8;
     let mut s: Vec<String> = names.iter().take(SHOW).map(|n| n.to_string()).collect();

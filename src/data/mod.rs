@@ -29,6 +29,7 @@ pub mod inspect;
 pub mod loader;
 pub mod mnistm;
 pub mod office31;
+pub mod pair;
 pub mod resample;
 pub mod rng;
 
@@ -36,3 +37,4 @@ pub use augment::{Preprocess, RandomResizedCrop, Transform};
 pub use dataset::Dataset;
 pub use domain::{DomainBatch, DomainLoader, DomainLoaderOptions};
 pub use loader::{Batch, Loader, LoaderOptions, Prefetch};
+pub use pair::{load_mnist_mnistm, load_office31, AdaptData};

@@ -12,6 +12,8 @@ pub(crate) const TAG_SHUFFLE: u64 = 0x5348_5546;
 pub(crate) const TAG_AUGMENT: u64 = 0x4155_474d;
 pub(crate) const TAG_SPLIT: u64 = 0x5350_4c54;
 pub(crate) const TAG_MNISTM: u64 = 0x4d4e_4d4d;
+/// `Dataset::sample` (the value `dak adapt --limit` has always used).
+pub(crate) const TAG_SAMPLE: u64 = 0x4c49_4d54;
 
 /// SplitMix64 finaliser: a cheap bijective mixer with good avalanche.
 fn mix64(mut z: u64) -> u64 {

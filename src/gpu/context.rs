@@ -14,12 +14,19 @@ pub(crate) const WANTED_FEATURES: wgpu::Features =
 /// One adapter as `dak devices` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AdapterSummary {
+    /// Adapter name, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`.
     pub name: String,
+    /// Backend: Vulkan, Metal, Dx12 or Gl.
     pub backend: String,
+    /// Device type: DiscreteGpu, IntegratedGpu, Cpu, ...
     pub device_type: String,
+    /// Driver name.
     pub driver: String,
+    /// Driver version details.
     pub driver_info: String,
+    /// Smallest subgroup size the adapter may use.
     pub subgroup_min_size: u32,
+    /// Largest subgroup size the adapter may use.
     pub subgroup_max_size: u32,
 }
 

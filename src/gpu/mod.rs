@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     features: wgpu::Features,
     pool: Mutex<BufferPool>,
     pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
+    /// WGSL registered at run time by file name; consulted before the built-in shaders.
+    registered: Mutex<HashMap<String, String>>,
     stream: Mutex<stream::Stream>,
     textures: Mutex<texture::TexturePool>,
     stats: Mutex<Stats>,
@@ -90,6 +92,7 @@ impl Gpu {
             queue,
             pool: Mutex::default(),
             pipelines: Mutex::default(),
+            registered: Mutex::default(),
             stream: Mutex::default(),
             textures: Mutex::default(),
             stats: Mutex::default(),
@@ -110,12 +113,15 @@ impl Gpu {
         (list, chosen)
     }
 
+    /// Name, backend, type and driver of the opened adapter.
     pub fn adapter(&self) -> AdapterSummary {
         AdapterSummary::from_info(&self.0.info)
     }
+    /// The device's limits (requested at the adapter's maximum).
     pub fn limits(&self) -> &wgpu::Limits {
         &self.0.limits
     }
+    /// The features enabled on the device.
     pub fn features(&self) -> wgpu::Features {
         self.0.features
     }
@@ -127,6 +133,7 @@ impl Gpu {
     pub fn has_subgroups(&self) -> bool {
         self.0.features.contains(wgpu::Features::SUBGROUP)
     }
+    /// GPU timestamps are available (`Gpu::sync_timed`).
     pub fn has_timestamps(&self) -> bool {
         self.0.features.contains(wgpu::Features::TIMESTAMP_QUERY)
     }
@@ -139,6 +146,7 @@ impl Gpu {
         self.0.limits.max_storage_buffer_binding_size
     }
 
+    /// Counters since the device was opened, and the pool's current bytes.
     pub fn stats(&self) -> Stats {
         let pool = lock(&self.0.pool);
         Stats {
@@ -164,6 +172,23 @@ impl Gpu {
         lock(&self.0.pool).trim();
     }
 
+    /// Registers WGSL `source` under the shader file name `file` on this device: a new kernel
+    /// (e.g. `user/relu_grad_x4.wgsl`, launched with [`Gpu::dispatch`]) or a variant that
+    /// replaces a built-in file (e.g. `elementwise/relu_grad.wgsl`, then used by the ops and
+    /// checked by `kernels::check`). Pipelines already compiled from `file` are dropped. The
+    /// source compiles at its first dispatch; errors name the file, line and column.
+    pub fn register_shader(&self, file: &str, source: impl Into<String>) {
+        lock(&self.0.registered).insert(file.to_string(), source.into());
+        lock(&self.0.pipelines).retain(|key, _| key.0 != file);
+    }
+
+    /// Removes a shader registered with [`Gpu::register_shader`] (a built-in file of that name
+    /// is used again). Returns whether one was registered.
+    pub fn unregister_shader(&self, file: &str) -> bool {
+        lock(&self.0.pipelines).retain(|key, _| key.0 != file);
+        lock(&self.0.registered).remove(file).is_some()
+    }
+
     /// Compile (or fetch from the cache) the pipeline for `file` with override `constants`.
     pub(crate) fn pipeline(
         &self,
@@ -180,7 +205,11 @@ impl Gpu {
         if let Some(p) = lock(&self.0.pipelines).get(&key) {
             return Ok(p.clone());
         }
-        let source = shaders::source(file)?;
+        let registered = lock(&self.0.registered).get(file).cloned();
+        let source = match &registered {
+            Some(src) => std::borrow::Cow::Owned(src.clone()),
+            None => shaders::source(file)?,
+        };
         let device = &self.0.device;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -200,6 +229,7 @@ impl Gpu {
         });
         if let Some(err) = pollster::block_on(scope.pop()) {
             let origin = match shaders::override_dir() {
+                _ if registered.is_some() => format!("registered {file}"),
                 Some(dir) if dir.join(file).exists() => dir.join(file).display().to_string(),
                 _ => format!("shaders/{file}"),
             };
@@ -267,12 +297,14 @@ impl GpuBuffer {
     pub fn len(&self) -> u64 {
         self.len
     }
+    /// True for a zero-length buffer.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
     pub(crate) fn raw(&self) -> &wgpu::Buffer {
         self.raw.as_ref().expect("buffer alive until drop")
     }
+    /// The device the buffer belongs to.
     pub fn gpu(&self) -> &Gpu {
         &self.gpu
     }

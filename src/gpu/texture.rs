@@ -22,9 +22,11 @@ pub struct GpuTexture {
 }
 
 impl GpuTexture {
+    /// Width in texels.
     pub fn width(&self) -> u32 {
         self.width
     }
+    /// Height in texels.
     pub fn height(&self) -> u32 {
         self.height
     }

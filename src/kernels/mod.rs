@@ -46,9 +46,13 @@ impl Kernel {
 /// A kernel's id, files and description.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct KernelInfo {
+    /// Stable kernel id.
     pub id: String,
+    /// Op family.
     pub op: String,
+    /// Shader files, relative to `shaders/`.
     pub files: Vec<String>,
+    /// What it computes, in one line.
     pub description: String,
 }
 
@@ -102,6 +106,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// How the status is printed (`pass`, `FAIL`, `ERROR`, `unsupported`).
     pub fn label(self) -> &'static str {
         match self {
             Status::Pass => "pass",
@@ -123,7 +128,9 @@ pub struct Mismatch {
     pub case: String,
     /// Flat index into that output.
     pub index: usize,
+    /// The kernel's value.
     pub got: f64,
+    /// The reference's value.
     pub want: f64,
     /// The tolerance: |got - want| must be at most `tol · (1 + |want|)`.
     pub tol: f64,
@@ -132,7 +139,9 @@ pub struct Mismatch {
 /// The outcome of checking one kernel.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CheckReport {
+    /// The kernel id (or the name a custom check was given).
     pub id: String,
+    /// How the check ended.
     pub status: Status,
     /// Shape cases run (up to and including the first failing one).
     pub cases: usize,
@@ -140,6 +149,7 @@ pub struct CheckReport {
     pub compared: usize,
     /// Largest `|got - want| / (1 + |want|)` seen.
     pub max_err: f64,
+    /// The first mismatch, if any.
     pub mismatch: Option<Mismatch>,
     /// The error message when the kernel could not run.
     pub error: Option<String>,
@@ -158,17 +168,18 @@ pub struct Checker {
 
 impl Checker {
     /// Start a new shape case.
-    pub(crate) fn case(&mut self) {
+    pub fn case(&mut self) {
         self.cases += 1;
     }
 
     /// True once an output has mismatched (checks stop at the first failing case).
-    pub(crate) fn failed(&self) -> bool {
+    pub fn failed(&self) -> bool {
         self.mismatch.is_some()
     }
 
-    /// Compare `got` with `want` element by element within `tol` (absolute + relative).
-    pub(crate) fn compare(&mut self, what: &str, got: &[f32], want: &[f32], tol: f32) {
+    /// Compare `got` with `want` element by element within `tol` (absolute + relative):
+    /// `|got - want| <= tol · (1 + |want|)`. `what` names the case in a mismatch.
+    pub fn compare(&mut self, what: &str, got: &[f32], want: &[f32], tol: f32) {
         if self.failed() {
             return;
         }
@@ -201,7 +212,7 @@ impl Checker {
     }
 
     /// Compare integer outputs (argmax indices, counters) exactly.
-    pub(crate) fn compare_u32(&mut self, what: &str, got: &[u32], want: &[u32]) {
+    pub fn compare_u32(&mut self, what: &str, got: &[u32], want: &[u32]) {
         let g: Vec<f32> = got.iter().map(|&v| v as f32).collect();
         let w: Vec<f32> = want.iter().map(|&v| v as f32).collect();
         if got.iter().all(|&v| v < 1 << 24) && want.iter().all(|&v| v < 1 << 24) {
@@ -220,29 +231,48 @@ impl Checker {
 }
 
 /// Tolerance for a reduction of length `k` in f32 (the same rule as the test suite).
-pub(crate) fn tol_for(k: usize) -> f32 {
+pub fn tol_for(k: usize) -> f32 {
     1e-5 * (k as f32).sqrt().max(1.0) * 4.0
 }
 
 /// Run `kernel`'s check on `gpu`. Never panics on a bad kernel: compile errors and GPU errors
 /// become `Status::Error` with the message.
 pub fn check(gpu: &Gpu, kernel: &Kernel) -> CheckReport {
-    let start = Instant::now();
-    let mut report = CheckReport {
-        id: kernel.id.to_string(),
-        status: Status::Unsupported,
-        cases: 0,
-        compared: 0,
-        max_err: 0.0,
-        mismatch: None,
-        error: None,
-        seconds: 0.0,
-    };
     if !kernel.supported(gpu) {
-        return report;
+        return CheckReport::unsupported(kernel.id);
     }
+    check_with(gpu, kernel.id, kernel.check)
+}
+
+/// Run a check written outside the registry — typically a kernel registered with
+/// [`Gpu::register_shader`] compared with an op's CPU reference — and report it like the
+/// built-in ones (`dak kernels check`): status, cases, values compared, largest error, time.
+///
+/// ```no_run
+/// use dak::kernels::{self, Status};
+/// use dak::ops::elementwise as ew;
+/// use dak::{Gpu, Tensor};
+/// # fn main() -> dak::Result<()> {
+/// let gpu = Gpu::new()?;
+/// let report = kernels::check_with(&gpu, "my.relu_grad", |gpu, c| {
+///     c.case();
+///     let (dy, y) = (vec![1.0, -2.0, 3.0], vec![0.5, 0.0, -1.0]);
+///     let got = ew::relu_grad(&Tensor::from_slice(gpu, &dy, &[3])?, &Tensor::from_slice(gpu, &y, &[3])?)?;
+///     c.compare("dx of [3]", &got.to_vec()?, &ew::reference::relu_grad(&dy, &y), 0.0);
+///     Ok(())
+/// });
+/// assert_eq!(report.status, Status::Pass);
+/// # Ok(()) }
+/// ```
+pub fn check_with(
+    gpu: &Gpu,
+    id: &str,
+    check: impl FnOnce(&Gpu, &mut Checker) -> Result<()>,
+) -> CheckReport {
+    let start = Instant::now();
+    let mut report = CheckReport::unsupported(id);
     let mut checker = Checker::default();
-    let outcome = (kernel.check)(gpu, &mut checker);
+    let outcome = check(gpu, &mut checker);
     // Leave nothing recorded behind for the next kernel (and surface late GPU errors).
     let outcome = outcome.and_then(|()| gpu.sync());
     report.cases = checker.cases;
@@ -260,6 +290,22 @@ pub fn check(gpu: &Gpu, kernel: &Kernel) -> CheckReport {
     report.mismatch = checker.mismatch;
     report.seconds = start.elapsed().as_secs_f64();
     report
+}
+
+impl CheckReport {
+    /// A report of a check that did not run (the starting point of every check).
+    fn unsupported(id: &str) -> CheckReport {
+        CheckReport {
+            id: id.to_string(),
+            status: Status::Unsupported,
+            cases: 0,
+            compared: 0,
+            max_err: 0.0,
+            mismatch: None,
+            error: None,
+            seconds: 0.0,
+        }
+    }
 }
 
 /// Check every kernel in `kernels`, calling `each` after each one (for progress output).

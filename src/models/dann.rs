@@ -17,8 +17,10 @@ use crate::autograd::{Lambda, Params, Tape, Var};
 use crate::data::Preprocess;
 use crate::models::dann_vgg::VggFeatures;
 use crate::models::file::{self, ModelInfo};
+use crate::models::Model;
 use crate::nn::{self, Conv2d, Dense, DenseInit, Dropout, Init, MaxPool2d};
 use crate::ops::conv2d::Spec;
+use crate::train::checkpoint::Checkpoint;
 use crate::{Error, Gpu, Result, Tensor};
 
 /// Which feature extractor a DANN uses.
@@ -81,8 +83,11 @@ impl Backbone {
 /// The digits feature extractor.
 #[derive(Debug, Clone, Copy)]
 pub struct DigitsFeatures {
+    /// First convolution: 3 → 32 channels, 5x5, ReLU.
     pub conv1: Conv2d,
+    /// Second convolution: 32 → 48 channels, 5x5, ReLU.
     pub conv2: Conv2d,
+    /// 2x2 max-pooling after each convolution.
     pub pool: MaxPool2d,
 }
 
@@ -136,7 +141,9 @@ impl DigitsFeatures {
 /// A feature extractor: one variant per [`Backbone`].
 #[derive(Debug, Clone)]
 pub enum Features {
+    /// The paper's digits network.
     Digits(DigitsFeatures),
+    /// VGG16 base + pooling (+ bottleneck).
     Vgg16(VggFeatures),
 }
 
@@ -177,6 +184,7 @@ impl Features {
         }
     }
 
+    /// Which backbone this is.
     pub fn backbone(&self) -> Backbone {
         match self {
             Features::Digits(_) => Backbone::Digits,
@@ -188,7 +196,9 @@ impl Features {
 /// A stack of dense layers, ReLU (then dropout, in training) between them and none after the last.
 #[derive(Debug, Clone)]
 pub struct Mlp {
+    /// The layers, in order.
     pub layers: Vec<Dense>,
+    /// Dropout after each hidden layer, in training only.
     pub dropout: Dropout,
 }
 
@@ -230,7 +240,8 @@ impl Mlp {
         })
     }
 
-    /// `train_seed`: Some(seed, new every step) in training, when dropout is active.
+    /// Runs the layers in order. `train_seed`: Some(seed, new every step) in training, when
+    /// dropout is active.
     pub fn forward(
         &self,
         tape: &mut Tape,
@@ -338,16 +349,63 @@ impl DannConfig {
 
 /// A DANN: parameters plus the three parts.
 pub struct Dann {
+    /// Every parameter: `features.*`, `label.*`, `domain.*`.
     pub params: Params,
+    /// The feature extractor G_f.
     pub features: Features,
+    /// The label predictor G_y.
     pub label: Mlp,
+    /// The domain classifier G_d (behind the gradient reversal).
     pub domain: Mlp,
+    /// Sizes, as stored in the model file.
     pub config: DannConfig,
     /// Class names in label order.
     pub classes: Vec<String>,
+    gpu: Gpu,
 }
 
 impl Dann {
+    /// The paper's digits network (MNIST -> MNIST-M: 28x28 inputs) for `classes`, seeded.
+    ///
+    /// ```no_run
+    /// # fn main() -> dak::Result<()> {
+    /// let gpu = dak::Gpu::new()?;
+    /// let data = dak::data::load_mnist_mnistm()?;
+    /// let dann = dak::models::Dann::digits(&gpu, data.classes(), 0)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn digits(gpu: &Gpu, classes: &[String], seed: u64) -> Result<Dann> {
+        Dann::paper(gpu, Backbone::Digits, classes, seed)
+    }
+
+    /// A VGG16 DANN (DESIGN §6, Office-31 setting) for `classes`: the base from `weights`
+    /// (ImageNet VGG16 with timm/torchvision names, or any dak model built on VGG16; `None`
+    /// starts from seeded He initialisation), inputs `input_size` square (a multiple of 32), a
+    /// `bottleneck`-wide layer after the pooling (0 for none).
+    pub fn vgg16(
+        gpu: &Gpu,
+        classes: &[String],
+        weights: Option<&Path>,
+        input_size: usize,
+        bottleneck: usize,
+        seed: u64,
+    ) -> Result<Dann> {
+        let mut config = DannConfig::paper(Backbone::Vgg16, classes.len());
+        config.input_size = Some(input_size);
+        config.bottleneck = bottleneck;
+        let mut model = Dann::new(gpu, config, classes.to_vec(), seed)?;
+        if let Some(w) = weights {
+            super::vgg16::load_base_weights(w, &mut model.params)?;
+        }
+        Ok(model)
+    }
+
+    /// The paper's heads on `backbone` for `classes`, seeded.
+    pub fn paper(gpu: &Gpu, backbone: Backbone, classes: &[String], seed: u64) -> Result<Dann> {
+        let config = DannConfig::paper(backbone, classes.len());
+        Dann::new(gpu, config, classes.to_vec(), seed)
+    }
+
     /// A freshly initialised network (seeded He / Glorot; biases zero).
     pub fn new(gpu: &Gpu, config: DannConfig, classes: Vec<String>, seed: u64) -> Result<Dann> {
         config.validate()?;
@@ -398,9 +456,11 @@ impl Dann {
             domain,
             config,
             classes,
+            gpu: gpu.clone(),
         })
     }
 
+    /// Which backbone the feature extractor is.
     pub fn backbone(&self) -> Backbone {
         self.features.backbone()
     }
@@ -446,26 +506,25 @@ impl Dann {
         Ok(tape.tensor(f).clone())
     }
 
-    /// What the model file says about this model.
-    pub fn info(&self) -> ModelInfo {
-        let backbone = self.backbone();
-        ModelInfo {
-            architecture: backbone.architecture(),
-            config: serde_json::to_value(&self.config).expect("plain JSON"),
-            classes: self.classes.clone(),
-            input_size: self.config.input_size(),
-            preprocess: backbone.preprocess().name().to_string(),
-        }
-    }
-
     /// Writes the model file (atomically).
-    pub fn save(&self, path: &Path) -> Result<()> {
-        file::save(path, &self.params, &self.info())
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        file::save(path.as_ref(), &self.params, &self.info())
     }
 
-    /// Reads a model file written by [`Dann::save`].
-    pub fn load(gpu: &Gpu, path: &Path) -> Result<Dann> {
+    /// Reads a model file written by [`Dann::save`] or `dak adapt`.
+    pub fn load(gpu: &Gpu, path: impl AsRef<Path>) -> Result<Dann> {
+        let path = path.as_ref();
         let (info, ck) = file::load(path)?;
+        Dann::from_file(gpu, info, &ck, path)
+    }
+
+    /// Builds the model a loaded file describes.
+    pub(crate) fn from_file(
+        gpu: &Gpu,
+        info: ModelInfo,
+        ck: &Checkpoint,
+        path: &Path,
+    ) -> Result<Dann> {
         let Some(backbone) = info.architecture.strip_prefix("dann-") else {
             return Err(Error::input(format!(
                 "{}: architecture `{}` is not a DANN (expected dann-<backbone>)",
@@ -489,5 +548,26 @@ impl Dann {
         let mut model = Dann::new(gpu, config, info.classes.clone(), 0)?;
         ck.restore(&mut model.params, path)?;
         Ok(model)
+    }
+}
+
+impl Model for Dann {
+    fn info(&self) -> ModelInfo {
+        let backbone = self.backbone();
+        ModelInfo {
+            architecture: backbone.architecture(),
+            config: serde_json::to_value(&self.config).expect("plain JSON"),
+            classes: self.classes.clone(),
+            input_size: self.config.input_size(),
+            preprocess: backbone.preprocess().name().to_string(),
+        }
+    }
+
+    fn logits(&self, images: &Tensor) -> Result<Tensor> {
+        self.predict_logits(images)
+    }
+
+    fn gpu(&self) -> &Gpu {
+        &self.gpu
     }
 }

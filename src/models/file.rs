@@ -26,7 +26,8 @@ pub struct ModelInfo {
 const INFO_KEY: &str = "dak.model";
 
 impl ModelInfo {
-    fn to_metadata(&self) -> Result<BTreeMap<String, String>> {
+    /// The metadata entries that describe the model in a safetensors header.
+    pub fn to_metadata(&self) -> Result<BTreeMap<String, String>> {
         let json = serde_json::to_string(self).map_err(|e| Error::runtime(e.to_string()))?;
         let mut meta = BTreeMap::from([(INFO_KEY.to_string(), json)]);
         // Flat copies for people who read the header with other tools.
@@ -49,15 +50,9 @@ pub fn save(path: &Path, params: &Params, info: &ModelInfo) -> Result<()> {
 /// Read a model file: its description and its tensors (on the host).
 pub fn load(path: &Path) -> Result<(ModelInfo, Checkpoint)> {
     let ck = checkpoint::load(path)?;
-    let json = ck.metadata.get(INFO_KEY).ok_or_else(|| {
+    let info = stored_info(&ck, path)?.ok_or_else(|| {
         Error::input(format!(
             "{}: a safetensors file without dak's model description; pass weights with --weights, or a model saved by dak",
-            path.display()
-        ))
-    })?;
-    let info: ModelInfo = serde_json::from_str(json).map_err(|e| {
-        Error::input(format!(
-            "{}: unreadable model description ({e})",
             path.display()
         ))
     })?;
@@ -74,4 +69,30 @@ pub fn load(path: &Path) -> Result<(ModelInfo, Checkpoint)> {
         )));
     }
     Ok((info, ck))
+}
+
+/// The model description stored in a checkpoint's metadata, if it has one.
+pub fn stored_info(ck: &Checkpoint, path: &Path) -> Result<Option<ModelInfo>> {
+    let Some(json) = ck.metadata.get(INFO_KEY) else {
+        return Ok(None);
+    };
+    serde_json::from_str(json).map(Some).map_err(|e| {
+        Error::input(format!(
+            "{}: unreadable model description ({e})",
+            path.display()
+        ))
+    })
+}
+
+/// Errors unless the checkpoint at `path` (if it describes its model) has these classes.
+pub fn check_classes(ck: &Checkpoint, path: &Path, classes: &[String]) -> Result<()> {
+    match stored_info(ck, path)? {
+        Some(saved) if saved.classes != classes => Err(Error::input(format!(
+            "{}: trained on classes {:?}, the training data has {:?}",
+            path.display(),
+            saved.classes,
+            classes
+        ))),
+        _ => Ok(()),
+    }
 }

@@ -3,8 +3,11 @@
 //! binding limit of many adapters (128 MiB on lavapipe), so it is split by output rows into
 //! chunks that fit, and the chunk outputs are placed side by side.
 
+use super::file::ModelInfo;
 use super::vgg16::{self, Vgg16, WeightNames};
+use super::Model;
 use crate::autograd::{Params, Tape};
+use crate::data::{Preprocess, Transform};
 use crate::nn::Init;
 use crate::ops::matmul::{self, Variant};
 use crate::train::checkpoint::{self, Checkpoint};
@@ -64,6 +67,7 @@ pub struct ImagenetVgg16 {
     fc6: SplitDense,
     fc7: SplitDense,
     fc8: SplitDense,
+    gpu: Gpu,
 }
 
 fn tensor<'a>(ck: &'a Checkpoint, name: &str, numel: usize, path: &Path) -> Result<&'a [f32]> {
@@ -85,7 +89,8 @@ fn tensor<'a>(ck: &'a Checkpoint, name: &str, numel: usize, path: &Path) -> Resu
 
 impl ImagenetVgg16 {
     /// Load the whole network from timm- or torchvision-named weights.
-    pub fn load(gpu: &Gpu, path: &Path) -> Result<ImagenetVgg16> {
+    pub fn load(gpu: &Gpu, path: impl AsRef<Path>) -> Result<ImagenetVgg16> {
+        let path = path.as_ref();
         let ck = checkpoint::load(path)?;
         let names = match vgg16::detect_names(&ck) {
             WeightNames::Timm => ["pre_logits.fc1", "pre_logits.fc2", "head.fc"],
@@ -116,6 +121,7 @@ impl ImagenetVgg16 {
             fc6,
             fc7,
             fc8,
+            gpu: gpu.clone(),
         })
     }
 
@@ -139,5 +145,33 @@ impl ImagenetVgg16 {
         let h6 = self.fc6.forward(&flat, true)?;
         let h7 = self.fc7.forward(&h6, true)?;
         self.fc8.forward(&h7, false)
+    }
+}
+
+impl Model for ImagenetVgg16 {
+    fn info(&self) -> ModelInfo {
+        ModelInfo {
+            architecture: "vgg16-imagenet".into(),
+            config: serde_json::Value::Null,
+            classes: class_names(),
+            input_size: INPUT,
+            preprocess: Preprocess::Imagenet.name().into(),
+        }
+    }
+
+    fn logits(&self, images: &Tensor) -> Result<Tensor> {
+        ImagenetVgg16::logits(self, images)
+    }
+
+    fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// torchvision's evaluation: resize so the crop is 87.5% of the image, center crop 224.
+    fn eval_transform(&self) -> Result<Transform> {
+        let side = INPUT as u32;
+        Ok(Transform::eval(side, side)
+            .with_crop_fraction(0.875)
+            .with_preprocess(Preprocess::Imagenet))
     }
 }

@@ -1,7 +1,61 @@
-//! Models built on the layers: VGG16, the transfer-learning classifier, DANN; and dak's model file.
+//! The networks: VGG16 (torchvision names), the transfer-learning [`Classifier`], VGG16 with
+//! its ImageNet classifier, [`Dann`]; dak's model file; and [`Model`], what evaluation and
+//! prediction need from any of them.
+//!
+//! Training methods (`fit`) and evaluation (`evaluate`, `predict`) are added to these types
+//! by `train/`, the layer above, so one type carries the whole Keras-like surface.
+
 pub mod classifier;
 pub mod dann;
 pub mod dann_vgg;
 pub mod file;
 pub mod imagenet;
 pub mod vgg16;
+
+pub use classifier::{Classifier, ClassifierSpec, Freeze, Weights};
+pub use dann::{Backbone, Dann};
+pub use file::ModelInfo;
+
+use std::path::Path;
+
+use crate::data::Transform;
+use crate::{Error, Gpu, Result, Tensor};
+
+/// A trained image classifier, as evaluation and prediction see it.
+pub trait Model {
+    /// What the model file says: classes, input size, preprocessing.
+    fn info(&self) -> ModelInfo;
+
+    /// Class logits [N, classes] of images [N, 3, S, S], recording nothing for gradients.
+    fn logits(&self, images: &Tensor) -> Result<Tensor>;
+
+    /// The device holding the parameters.
+    fn gpu(&self) -> &Gpu;
+
+    /// How images are prepared for it: resize + center crop to the input size, then the
+    /// model's preprocessing.
+    fn eval_transform(&self) -> Result<Transform> {
+        let info = self.info();
+        let side = info.input_size as u32;
+        Ok(Transform::eval(side, side).with_preprocess(info.preprocess.parse()?))
+    }
+}
+
+/// Reads any dak model file — a fine-tuned [`Classifier`] or an adapted [`Dann`] — by the
+/// architecture its metadata names.
+pub fn load(gpu: &Gpu, path: impl AsRef<Path>) -> Result<Box<dyn Model>> {
+    let path = path.as_ref();
+    let (info, ck) = file::load(path)?;
+    if info.architecture == classifier::ARCHITECTURE {
+        Ok(Box::new(Classifier::from_file(gpu, info, &ck, path)?))
+    } else if info.architecture.starts_with("dann-") {
+        Ok(Box::new(Dann::from_file(gpu, info, &ck, path)?))
+    } else {
+        Err(Error::input(format!(
+            "{}: unknown architecture `{}`; this dak reads `{}` and `dann-<backbone>` models",
+            path.display(),
+            info.architecture,
+            classifier::ARCHITECTURE
+        )))
+    }
+}

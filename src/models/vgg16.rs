@@ -110,7 +110,7 @@ pub fn check_input(shape: &[usize]) -> Result<()> {
 /// Which naming a weights file uses for the ImageNet classifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WeightNames {
-    /// timm `vgg16.tv_in1k`: `pre_logits.fc1` [4096,512,7,7], `pre_logits.fc2`, `head.fc`.
+    /// timm `vgg16.tv_in1k`: `pre_logits.fc1` `[4096,512,7,7]`, `pre_logits.fc2`, `head.fc`.
     Timm,
     /// torchvision state_dict: `classifier.{0,3,6}`.
     Torchvision,

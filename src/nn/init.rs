@@ -9,6 +9,7 @@ pub struct Init {
 }
 
 impl Init {
+    /// A seeded initialiser (the same seed gives the same weights).
     pub fn new(seed: u64) -> Self {
         Init {
             rng: ChaCha8Rng::seed_from_u64(seed),

@@ -20,10 +20,15 @@ pub enum DenseInit {
 /// Fully connected layer `act(x·Wᵀ + b)`, W [out, in] (PyTorch layout).
 #[derive(Debug, Clone, Copy)]
 pub struct Dense {
+    /// Weight [outputs, inputs].
     pub weight: ParamId,
+    /// Bias `[outputs]`.
     pub bias: ParamId,
+    /// Input features.
     pub inputs: usize,
+    /// Output features.
     pub outputs: usize,
+    /// Whether ReLU follows (fused into the GEMM).
     pub relu: bool,
 }
 
@@ -58,6 +63,7 @@ impl Dense {
         })
     }
 
+    /// `x [B, inputs]` → `[B, outputs]`.
     pub fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
         // Profiles show the layer's name next to its dispatches (the tape reuses it for backward).
         let gpu = params.get(self.weight).value.gpu();
@@ -71,6 +77,7 @@ impl Dense {
 /// Dropout that is active only in training.
 #[derive(Debug, Clone, Copy)]
 pub struct Dropout {
+    /// Fraction of activations zeroed while training.
     pub rate: f32,
 }
 
@@ -87,9 +94,13 @@ impl Dropout {
 /// 2-D convolution `act(conv(x, W) + b)`, W [out, in, k, k] (OIHW, PyTorch layout).
 #[derive(Debug, Clone, Copy)]
 pub struct Conv2d {
+    /// Weight [co, ci, k, k] (OIHW).
     pub weight: ParamId,
+    /// Bias `[co]`.
     pub bias: ParamId,
+    /// Stride and padding.
     pub spec: Spec,
+    /// Whether ReLU follows (fused into the convolution).
     pub relu: bool,
 }
 
@@ -122,6 +133,7 @@ impl Conv2d {
         })
     }
 
+    /// `x [N, ci, H, W]` → `[N, co, oH, oW]`.
     pub fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
         let gpu = params.get(self.weight).value.gpu();
         let _label = gpu.scoped_label(Some(&layer_name(params, self.weight)));
@@ -134,11 +146,14 @@ impl Conv2d {
 /// Max pooling with a square window.
 #[derive(Debug, Clone, Copy)]
 pub struct MaxPool2d {
+    /// Window side.
     pub kernel: usize,
+    /// Step between windows.
     pub stride: usize,
 }
 
 impl MaxPool2d {
+    /// `x [N, C, H, W]` → `[N, C, oH, oW]` (argmax saved for backward).
     pub fn forward(&self, tape: &mut Tape, x: Var) -> Result<Var> {
         let name = match tape.tensor(x).shape() {
             [_, c, h, w] => format!("maxpool {c}x{h}x{w}"),

@@ -12,7 +12,7 @@ struct P {
     _b: u32,
 }
 
-/// `scale · mean(max(x,0) - x·t + log(1 + e^{-|x|}))` as a [1] tensor. `targets` in [0, 1].
+/// `scale · mean(max(x,0) - x·t + log(1 + e^{-|x|}))` as a `[1]` tensor. `targets` in [0, 1].
 pub fn forward(logits: &Tensor, targets: &Tensor, scale: f32) -> Result<Tensor> {
     targets.expect_shape(logits.shape(), "binary cross-entropy", "targets")?;
     let gpu = logits.gpu();
@@ -54,7 +54,7 @@ pub fn backward(logits: &Tensor, targets: &Tensor, scale: f32) -> Result<Tensor>
     Ok(dx)
 }
 
-/// Accuracy counters of a one-logit binary classifier: `counts` ([2] u32: correct, counted)
+/// Accuracy counters of a one-logit binary classifier: `counts` (`[2]` u32: correct, counted)
 /// gets `#{(x > 0) == (t > 0.5)}` and `N` added. Nothing is read back.
 pub fn binary_correct(logits: &Tensor, targets: &Tensor, counts: &Tensor) -> Result<()> {
     targets.expect_shape(logits.shape(), "binary accuracy", "targets")?;
@@ -77,6 +77,7 @@ pub fn binary_correct(logits: &Tensor, targets: &Tensor, counts: &Tensor) -> Res
 
 /// Plain-Rust oracles.
 pub mod reference {
+    /// Mean binary cross-entropy with logits `x` and targets `t`, times `scale`.
     pub fn forward(x: &[f32], t: &[f32], scale: f32) -> f32 {
         let sum: f64 = x
             .iter()
@@ -89,6 +90,7 @@ pub mod reference {
         (scale as f64 * sum / x.len() as f64) as f32
     }
 
+    /// Gradient of [`forward`] with respect to the logits.
     pub fn backward(x: &[f32], t: &[f32], scale: f32) -> Vec<f32> {
         let n = x.len() as f64;
         x.iter()

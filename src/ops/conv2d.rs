@@ -43,15 +43,25 @@ impl Spec {
 /// output `[n, co, oh, ow]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Geometry {
+    /// Batch size.
     pub n: usize,
+    /// Input channels.
     pub ci: usize,
+    /// Input height.
     pub h: usize,
+    /// Input width.
     pub w: usize,
+    /// Output channels.
     pub co: usize,
+    /// Kernel height.
     pub kh: usize,
+    /// Kernel width.
     pub kw: usize,
+    /// Output height.
     pub oh: usize,
+    /// Output width.
     pub ow: usize,
+    /// Stride and padding.
     pub spec: Spec,
 }
 
@@ -118,21 +128,27 @@ impl Geometry {
         Ok(g)
     }
 
+    /// Input shape [N, Ci, H, W].
     pub fn x_shape(&self) -> [usize; 4] {
         [self.n, self.ci, self.h, self.w]
     }
+    /// Weight shape [Co, Ci, kH, kW].
     pub fn w_shape(&self) -> [usize; 4] {
         [self.co, self.ci, self.kh, self.kw]
     }
+    /// Output shape [N, Co, oH, oW].
     pub fn y_shape(&self) -> [usize; 4] {
         [self.n, self.co, self.oh, self.ow]
     }
+    /// Input elements.
     pub fn x_len(&self) -> usize {
         self.n * self.ci * self.h * self.w
     }
+    /// Weight elements.
     pub fn w_len(&self) -> usize {
         self.co * self.ci * self.kh * self.kw
     }
+    /// Output elements.
     pub fn y_len(&self) -> usize {
         self.n * self.co * self.oh * self.ow
     }
@@ -160,6 +176,7 @@ impl Geometry {
 /// The three passes of a convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pass {
+    /// Output Y.
     Forward,
     /// Input gradient dX.
     InputGrad,
@@ -168,6 +185,7 @@ pub enum Pass {
 }
 
 impl Pass {
+    /// Every pass.
     pub const ALL: [Pass; 3] = [Pass::Forward, Pass::InputGrad, Pass::WeightGrad];
     /// `fwd`, `dgrad`, `wgrad`.
     pub fn short(self) -> &'static str {
@@ -192,6 +210,7 @@ pub enum Variant {
 }
 
 impl Variant {
+    /// Every variant, oracle first.
     pub const ALL: [Variant; 3] = [Variant::Direct, Variant::Tiled, Variant::Subgroup];
 
     /// Stable id of this variant for `pass`, e.g. `conv2d.fwd.igemm_sgbc`.
@@ -545,8 +564,11 @@ pub fn backward_weight(
 /// The gradients a backward call produced; `None` where not asked for.
 #[derive(Debug, Default)]
 pub struct Grads {
+    /// Input gradient.
     pub dx: Option<Tensor>,
+    /// Weight gradient.
     pub dw: Option<Tensor>,
+    /// Bias gradient.
     pub db: Option<Tensor>,
 }
 

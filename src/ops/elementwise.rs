@@ -190,6 +190,7 @@ pub mod reference {
             .collect()
     }
 
+    /// `db[c] = Σ dy` over channel `c` of an (outer, channels, inner) layout.
     pub fn bias_grad(dy: &[f32], outer: usize, channels: usize, inner: usize) -> Vec<f32> {
         (0..channels)
             .map(|c| {
@@ -204,6 +205,7 @@ pub mod reference {
             .collect()
     }
 
+    /// `dx = dy` where `y > 0`, else 0.
     pub fn relu_grad(dy: &[f32], y: &[f32]) -> Vec<f32> {
         dy.iter()
             .zip(y)
@@ -222,6 +224,7 @@ pub mod reference {
         u >= rate
     }
 
+    /// Inverted dropout with the kernel's hash of (`seed`, index).
     pub fn dropout(x: &[f32], rate: f32, seed: u32) -> Vec<f32> {
         x.iter()
             .enumerate()

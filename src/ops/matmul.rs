@@ -23,6 +23,7 @@ pub enum Variant {
 }
 
 impl Variant {
+    /// Every variant, oracle first.
     pub const ALL: [Variant; 4] = [
         Variant::Naive,
         Variant::Tiled,
@@ -30,6 +31,7 @@ impl Variant {
         Variant::SubgroupTexture,
     ];
 
+    /// The stable id, e.g. `matmul.tiled_64x64`.
     pub fn id(self) -> &'static str {
         match self {
             Variant::Naive => "matmul.naive",
@@ -39,6 +41,7 @@ impl Variant {
         }
     }
 
+    /// The variant with this id.
     pub fn from_id(id: &str) -> Option<Variant> {
         Variant::ALL.into_iter().find(|v| v.id() == id)
     }
@@ -111,13 +114,17 @@ impl Variant {
 /// Shapes and options of one GEMM call.
 #[derive(Debug, Clone, Copy)]
 pub struct Gemm {
+    /// Rows of C.
     pub m: usize,
+    /// Columns of C.
     pub n: usize,
+    /// Reduction length.
     pub k: usize,
     /// A is stored [K, M] and read transposed.
     pub trans_a: bool,
     /// B is stored [N, K] and read transposed.
     pub trans_b: bool,
+    /// Apply ReLU to the output.
     pub relu: bool,
 }
 
@@ -334,6 +341,7 @@ pub fn dense_backward_weight(dy: &Tensor, x: &Tensor, variant: Variant) -> Resul
 pub mod reference {
     use super::Gemm;
 
+    /// `C = op(A)·op(B) (+bias)(ReLU)` with f64 accumulators.
     pub fn gemm(a: &[f32], b: &[f32], bias: Option<&[f32]>, g: Gemm) -> Vec<f32> {
         let mut c = vec![0f32; g.m * g.n];
         for i in 0..g.m {

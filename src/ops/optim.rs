@@ -6,20 +6,30 @@ use crate::{Error, Result, Tensor};
 /// SGD hyper-parameters (PyTorch semantics, dampening 0).
 #[derive(Debug, Clone, Copy)]
 pub struct Sgd {
+    /// Learning rate.
     pub lr: f32,
+    /// Momentum factor.
     pub momentum: f32,
+    /// Nesterov momentum.
     pub nesterov: bool,
+    /// L2 weight decay added to the gradient.
     pub weight_decay: f32,
 }
 
 /// Adam hyper-parameters; `step` is the 1-based step number (for bias correction).
 #[derive(Debug, Clone, Copy)]
 pub struct Adam {
+    /// Learning rate.
     pub lr: f32,
+    /// First-moment decay.
     pub beta1: f32,
+    /// Second-moment decay.
     pub beta2: f32,
+    /// Denominator epsilon.
     pub eps: f32,
+    /// L2 weight decay added to the gradient.
     pub weight_decay: f32,
+    /// 1-based step number.
     pub step: u32,
 }
 
@@ -106,6 +116,7 @@ pub fn adam_step(w: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, h: Adam) -> Res
 pub mod reference {
     use super::{Adam, Sgd};
 
+    /// One SGD update of `w` with velocity `v`.
     pub fn sgd_step(w: &mut [f32], g: &[f32], v: &mut [f32], h: Sgd) {
         for i in 0..w.len() {
             let d = g[i] + h.weight_decay * w[i];
@@ -119,6 +130,7 @@ pub mod reference {
         }
     }
 
+    /// One Adam update of `w` with moments `m` and `v`.
     pub fn adam_step(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: Adam) {
         let bc1 = 1.0 - (h.beta1 as f64).powi(h.step as i32);
         let bc2 = 1.0 - (h.beta2 as f64).powi(h.step as i32);

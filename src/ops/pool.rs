@@ -11,13 +11,21 @@ use crate::{DType, Error, Result, Tensor};
 /// Shapes of one max-pool: input `[n, c, h, w]`, output `[n, c, oh, ow]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PoolGeometry {
+    /// Batch size.
     pub n: usize,
+    /// Channels.
     pub c: usize,
+    /// Input height.
     pub h: usize,
+    /// Input width.
     pub w: usize,
+    /// Window side.
     pub k: usize,
+    /// Stride.
     pub stride: usize,
+    /// Output height.
     pub oh: usize,
+    /// Output width.
     pub ow: usize,
 }
 
@@ -53,15 +61,19 @@ impl PoolGeometry {
             ow: (w - k) / stride + 1,
         })
     }
+    /// Input shape [N, C, H, W].
     pub fn x_shape(&self) -> [usize; 4] {
         [self.n, self.c, self.h, self.w]
     }
+    /// Output shape [N, C, oH, oW].
     pub fn y_shape(&self) -> [usize; 4] {
         [self.n, self.c, self.oh, self.ow]
     }
+    /// Input elements.
     pub fn x_len(&self) -> usize {
         self.n * self.c * self.h * self.w
     }
+    /// Output elements.
     pub fn y_len(&self) -> usize {
         self.n * self.c * self.oh * self.ow
     }
@@ -318,6 +330,7 @@ pub mod reference {
             .collect()
     }
 
+    /// Gradient of global average pooling: `dy / hw` spread over each plane.
     pub fn global_avg_pool_backward(dy: &[f32], hw: usize) -> Vec<f32> {
         dy.iter()
             .flat_map(|&d| std::iter::repeat_n((d as f64 / hw as f64) as f32, hw))

@@ -25,7 +25,7 @@ fn check(logits: &Tensor, labels: &Tensor, weights: &Tensor, op: &str) -> Result
     Ok((rows, classes))
 }
 
-/// Mean cross-entropy over the samples with weight > 0, times `scale`, as a [1] tensor.
+/// Mean cross-entropy over the samples with weight > 0, times `scale`, as a `[1]` tensor.
 /// `weights` are per-sample 0/1 masks (or any non-negative weights).
 pub fn forward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) -> Result<Tensor> {
     let (rows, classes) = check(logits, labels, weights, "softmax cross-entropy")?;
@@ -78,7 +78,7 @@ pub fn backward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) 
     Ok(dz)
 }
 
-/// Argmax predictions [B] (u32), and `counts` ([2] u32: correct, counted) incremented for the
+/// Argmax predictions `[B]` (u32), and `counts` (`[2]` u32: correct, counted) incremented for the
 /// samples with weight > 0. Nothing is read back.
 pub fn argmax_correct(
     logits: &Tensor,
@@ -121,6 +121,7 @@ pub mod reference {
         (m, s)
     }
 
+    /// Weighted softmax cross-entropy of logits `z`, times `scale`.
     pub fn forward(z: &[f32], labels: &[u32], w: &[f32], classes: usize, scale: f32) -> f32 {
         let (mut acc, mut wsum) = (0f64, 0f64);
         for (i, row) in z.chunks(classes).enumerate() {
@@ -131,6 +132,7 @@ pub mod reference {
         (scale as f64 * acc / wsum.max(1.0)) as f32
     }
 
+    /// Gradient of [`forward`] with respect to the logits.
     pub fn backward(z: &[f32], labels: &[u32], w: &[f32], classes: usize, scale: f32) -> Vec<f32> {
         let wsum: f64 = w.iter().map(|&v| v as f64).sum::<f64>().max(1.0);
         let mut dz = vec![0f32; z.len()];
@@ -145,6 +147,7 @@ pub mod reference {
         dz
     }
 
+    /// Index of the largest logit of each row.
     pub fn argmax(z: &[f32], classes: usize) -> Vec<u32> {
         z.chunks(classes)
             .map(|row| {

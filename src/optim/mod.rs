@@ -13,15 +13,24 @@ use std::collections::BTreeMap;
 /// Which update rule, with its hyper-parameters (the learning rate comes per step).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rule {
+    /// Stochastic gradient descent with momentum.
     Sgd {
+        /// Momentum factor.
         momentum: f32,
+        /// Nesterov momentum.
         nesterov: bool,
+        /// L2 weight decay.
         weight_decay: f32,
     },
+    /// Adam (Kingma & Ba).
     Adam {
+        /// First-moment decay.
         beta1: f32,
+        /// Second-moment decay.
         beta2: f32,
+        /// Denominator epsilon.
         eps: f32,
+        /// L2 weight decay.
         weight_decay: f32,
     },
 }
@@ -50,6 +59,7 @@ impl Rule {
             Rule::Adam { .. } => 2,
         }
     }
+    /// `sgd` or `adam`.
     pub fn name(&self) -> &'static str {
         match self {
             Rule::Sgd { .. } => "sgd",
@@ -60,6 +70,7 @@ impl Rule {
 
 /// An optimizer: a rule plus per-parameter state, created on first use.
 pub struct Optimizer {
+    /// The update rule.
     pub rule: Rule,
     /// Steps taken so far (Adam's bias correction uses it).
     pub steps: u32,
@@ -67,6 +78,7 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
+    /// An optimizer with no state yet.
     pub fn new(rule: Rule) -> Self {
         Optimizer {
             rule,

@@ -3,24 +3,31 @@
 /// A learning-rate schedule. `progress` is p in [0, 1] over the whole run; `epoch` counts from 0.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Schedule {
+    /// The base rate throughout.
     Constant,
     /// Multiply by `gamma` every `every` epochs.
     Step {
+        /// Epochs between drops.
         every: usize,
+        /// Factor per drop.
         gamma: f32,
     },
     /// Cosine decay from the base rate to `min_factor`·base at the end.
     Cosine {
+        /// Final rate as a fraction of the base.
         min_factor: f32,
     },
     /// Ganin et al.: lr_p = lr0 / (1 + alpha·p)^beta (alpha 10, beta 0.75).
     Dann {
+        /// Progress multiplier (10).
         alpha: f32,
+        /// Exponent (0.75).
         beta: f32,
     },
 }
 
 impl Schedule {
+    /// The paper's schedule (alpha 10, beta 0.75).
     pub fn dann() -> Schedule {
         Schedule::Dann {
             alpha: 10.0,

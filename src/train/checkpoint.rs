@@ -3,6 +3,7 @@
 //! safetensors, so models move to PyTorch as they are.
 
 use crate::autograd::Params;
+use crate::models::file::{check_classes, ModelInfo};
 use crate::optim::Optimizer;
 use crate::{Error, Gpu, Result, Tensor};
 use safetensors::tensor::{Dtype, TensorView};
@@ -11,15 +12,20 @@ use std::path::Path;
 
 /// Metadata key naming the file format, and its value.
 pub const FORMAT_KEY: &str = "format";
+/// The value of [`FORMAT_KEY`].
 pub const FORMAT: &str = "dak";
+/// Metadata key of the format version.
 pub const VERSION_KEY: &str = "format_version";
+/// The format version this dak writes and reads.
 pub const VERSION: &str = "1";
 /// Prefix of optimizer-state tensor names.
 const OPTIM_PREFIX: &str = "optimizer.";
 
 /// A file's tensors on the host, by name, and its metadata.
 pub struct Checkpoint {
+    /// Tensors by name: shape and values.
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    /// String metadata of the file header.
     pub metadata: BTreeMap<String, String>,
 }
 
@@ -59,6 +65,47 @@ pub fn save(
     let bytes = safetensors::serialize(views, Some(meta))
         .map_err(|e| Error::runtime(format!("{}: could not serialise: {e}", path.display())))?;
     crate::io::write_atomic(path, &bytes)
+}
+
+/// Metadata key of the number of epochs a resume checkpoint has done.
+const EPOCH_KEY: &str = "epoch";
+
+/// Save a resume checkpoint: parameters, optimizer state, the model's description and the
+/// number of epochs done.
+pub fn save_resume(
+    path: &Path,
+    params: &Params,
+    optimizer: &Optimizer,
+    info: &ModelInfo,
+    epochs_done: usize,
+) -> Result<()> {
+    let mut meta = info.to_metadata()?;
+    meta.insert(EPOCH_KEY.into(), epochs_done.to_string());
+    save(path, params, Some(optimizer), &meta)
+}
+
+/// Restore a checkpoint written by [`save_resume`] into `params` and `optimizer` (the model
+/// must have the same classes and parameters); returns the number of epochs done.
+pub fn load_resume(
+    path: &Path,
+    params: &mut Params,
+    optimizer: &mut Optimizer,
+    classes: &[String],
+) -> Result<usize> {
+    let ck = load(path)?;
+    check_classes(&ck, path, classes)?;
+    ck.restore(params, path)?;
+    let gpu = params
+        .iter()
+        .next()
+        .map(|(_, p)| p.value.gpu().clone())
+        .ok_or_else(|| Error::input("resume: the model has no parameters"))?;
+    ck.restore_optimizer(&gpu, optimizer, params)?;
+    Ok(ck
+        .metadata
+        .get(EPOCH_KEY)
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(0))
 }
 
 /// Read a `.safetensors` file (f32, f16 or bf16 tensors) into host memory.

@@ -1,68 +1,64 @@
-//! Evaluation and prediction with a saved transfer-learning classifier.
+//! Evaluation (accuracy, per-class accuracy, confusion matrix) and prediction (top classes of
+//! image files) for any [`Model`]: a fine-tuned [`Classifier`], an adapted [`Dann`], or VGG16
+//! with its ImageNet classifier.
 
-use crate::autograd::Tape;
+use std::path::PathBuf;
+
 use crate::data::{folder, Dataset, Loader, LoaderOptions, Transform};
-use crate::models::classifier::{self, Classifier, HeadConfig};
-use crate::models::file::{self, ModelInfo};
+use crate::models::{Classifier, Dann, Model};
 use crate::ops::softmax_xent;
-use crate::{DType, Error, Gpu, Result, Tensor};
-use std::path::Path;
+use crate::{DType, Error, Result, Tensor};
 
-/// Load a model file written by `fine-tune`.
-pub fn load_classifier(gpu: &Gpu, path: &Path) -> Result<(Classifier, ModelInfo)> {
-    let (info, ck) = file::load(path)?;
-    if info.architecture != classifier::ARCHITECTURE {
-        return Err(Error::input(format!(
-            "{}: a `{}` model; this command needs a `{}` model from `dak fine-tune`",
-            path.display(),
-            info.architecture,
-            classifier::ARCHITECTURE
-        )));
-    }
-    let config: HeadConfig = serde_json::from_value(info.config.clone()).map_err(|e| {
-        Error::input(format!(
-            "{}: unreadable head configuration ({e})",
-            path.display()
-        ))
-    })?;
-    let mut model = Classifier::new(gpu, config, 0)?;
-    ck.restore(&mut model.params, path)?;
-    Ok((model, info))
+/// Settings of an evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvalOptions {
+    /// Images per batch.
+    pub batch: usize,
+    /// Skip images that fail to decode (listed in the report) instead of stopping.
+    pub skip_bad: bool,
 }
 
-/// The evaluation transform a model was trained with.
-pub fn eval_transform(info: &ModelInfo) -> Result<Transform> {
-    let size = info.input_size as u32;
-    Ok(Transform::eval(size, size).with_preprocess(info.preprocess.parse()?))
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            batch: 32,
+            skip_bad: false,
+        }
+    }
 }
 
 /// Accuracy, per-class accuracy and confusion matrix on a labelled dataset.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EvalReport {
+    /// Images evaluated.
     pub images: usize,
+    /// Fraction predicted correctly.
     pub accuracy: f64,
-    /// (class, accuracy, images) per class; accuracy is NaN-free (0 images gives 0).
+    /// (class, accuracy, images) per class; a class without images has accuracy 0.
     pub per_class: Vec<(String, f64, usize)>,
-    /// confusion[true][predicted]
+    /// `confusion[true][predicted]`: images of class `true` predicted as `predicted`.
     pub confusion: Vec<Vec<u32>>,
+    /// Class names in label order.
     pub classes: Vec<String>,
     /// Files skipped because they could not be decoded (`skip_bad`).
     pub skipped: Vec<String>,
 }
 
-/// Predicted class of every image of `ds`, in dataset order of the batches (with indices).
+/// (dataset index, predicted class) of every image read, and the files skipped.
+type Predictions = (Vec<(usize, u32)>, Vec<String>);
+
+/// Predicted class of every image of `ds`, with its index (batches in dataset order).
 fn predictions(
-    model: &Classifier,
+    model: &(impl Model + ?Sized),
     ds: &Dataset,
     t: &Transform,
-    batch: usize,
-    skip_bad: bool,
-) -> Result<(Vec<(usize, u32)>, Vec<String>)> {
-    let gpu = model.params.get(model.fc1.weight).value.gpu().clone();
+    o: &EvalOptions,
+) -> Result<Predictions> {
+    let gpu = model.gpu();
     let opts = LoaderOptions {
-        batch_size: batch,
+        batch_size: o.batch,
         shuffle: false,
-        skip_bad,
+        skip_bad: o.skip_bad,
         ..LoaderOptions::default()
     };
     let loader = Loader::new(ds.clone(), t.clone(), opts)?;
@@ -73,31 +69,36 @@ fn predictions(
             continue;
         }
         let n = b.len();
-        let mut tape = Tape::no_grad();
-        let x = tape.input(Tensor::from_slice(&gpu, &b.images, &b.shape())?);
-        let z = model.forward(&mut tape, x, false, 0)?;
-        let labels = Tensor::from_u32(&gpu, &vec![0; n], &[n])?;
-        let w = Tensor::from_slice(&gpu, &vec![0.0; n], &[n])?;
-        let counts = Tensor::zeros_of(&gpu, &[2], DType::U32)?;
-        let pred =
-            softmax_xent::argmax_correct(tape.tensor(z), &labels, &w, &counts)?.to_vec_u32()?;
+        let z = model.logits(&Tensor::from_slice(gpu, &b.images, &b.shape())?)?;
+        // argmax_correct returns the argmax of every row; zero weights count nothing.
+        let labels = Tensor::from_u32(gpu, &vec![0; n], &[n])?;
+        let w = Tensor::from_slice(gpu, &vec![0.0; n], &[n])?;
+        let counts = Tensor::zeros_of(gpu, &[2], DType::U32)?;
+        let pred = softmax_xent::argmax_correct(&z, &labels, &w, &counts)?.to_vec_u32()?;
         out.extend(b.indices.iter().copied().zip(pred));
     }
     Ok((out, loader.skipped()))
 }
 
-/// Evaluate on a class-per-folder directory whose classes match the model's.
+/// Evaluates `model` on a labelled dataset whose classes match the model's.
 pub fn evaluate(
-    model: &Classifier,
-    info: &ModelInfo,
-    data: &Path,
-    batch: usize,
-    skip_bad: bool,
+    model: &(impl Model + ?Sized),
+    ds: &Dataset,
+    o: &EvalOptions,
 ) -> Result<EvalReport> {
-    let ds = Dataset::from_dir(data)?;
-    folder::check_same_classes("model", &info.classes, ds.name(), ds.classes())?;
-    let (preds, skipped) = predictions(model, &ds, &eval_transform(info)?, batch, skip_bad)?;
-    let k = info.classes.len();
+    if o.batch == 0 {
+        return Err(Error::input("--batch must be at least 1"));
+    }
+    if ds.labels().is_none() {
+        return Err(Error::input(format!(
+            "{}: evaluation needs labelled images (a class-per-folder directory)",
+            ds.name()
+        )));
+    }
+    let classes = model.info().classes;
+    folder::check_same_classes("model", &classes, ds.name(), ds.classes())?;
+    let (preds, skipped) = predictions(model, ds, &model.eval_transform()?, o)?;
+    let k = classes.len();
     let mut confusion = vec![vec![0u32; k]; k];
     for (i, p) in &preds {
         let truth = ds.label(*i).expect("labelled dataset") as usize;
@@ -107,15 +108,12 @@ pub fn evaluate(
     let per_class = (0..k)
         .map(|c| {
             let n: u32 = confusion[c].iter().sum();
-            (
-                info.classes[c].clone(),
-                if n == 0 {
-                    0.0
-                } else {
-                    confusion[c][c] as f64 / n as f64
-                },
-                n as usize,
-            )
+            let acc = if n == 0 {
+                0.0
+            } else {
+                confusion[c][c] as f64 / n as f64
+            };
+            (classes[c].clone(), acc, n as usize)
         })
         .collect();
     Ok(EvalReport {
@@ -123,7 +121,7 @@ pub fn evaluate(
         accuracy: correct as f64 / preds.len().max(1) as f64,
         per_class,
         confusion,
-        classes: info.classes.clone(),
+        classes,
         skipped,
     })
 }
@@ -131,6 +129,7 @@ pub fn evaluate(
 /// One image's top classes.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Prediction {
+    /// The image file.
     pub file: String,
     /// (class, probability), most likely first.
     pub top: Vec<(String, f32)>,
@@ -146,40 +145,23 @@ pub fn softmax(row: &[f32]) -> Vec<f32> {
 
 /// Top-`k` classes of each image file.
 pub fn predict(
-    model: &Classifier,
-    info: &ModelInfo,
-    files: &[std::path::PathBuf],
+    model: &(impl Model + ?Sized),
+    files: &[PathBuf],
     k: usize,
 ) -> Result<Vec<Prediction>> {
-    let gpu = model.params.get(model.fc1.weight).value.gpu().clone();
-    predict_with(&gpu, files, &eval_transform(info)?, &info.classes, k, |x| {
-        let mut tape = Tape::no_grad();
-        let xv = tape.input(x.clone());
-        let z = model.forward(&mut tape, xv, false, 0)?;
-        Ok(tape.tensor(z).clone())
-    })
-}
-
-/// Top-`k` classes of each file, with `logits` mapping an image batch to [N, classes].
-pub fn predict_with(
-    gpu: &Gpu,
-    files: &[std::path::PathBuf],
-    transform: &Transform,
-    classes: &[String],
-    k: usize,
-    logits: impl Fn(&Tensor) -> Result<Tensor>,
-) -> Result<Vec<Prediction>> {
-    let ds = Dataset::from_files("images", classes.to_vec(), files.to_vec(), None)?;
+    let classes = model.info().classes;
+    let ds = Dataset::from_files("images", classes.clone(), files.to_vec(), None)?;
     let opts = LoaderOptions {
         batch_size: 16,
         shuffle: false,
         ..LoaderOptions::default()
     };
-    let loader = Loader::new(ds.clone(), transform.clone(), opts)?;
+    let loader = Loader::new(ds.clone(), model.eval_transform()?, opts)?;
     let mut out = Vec::new();
     for b in loader.epoch(0) {
         let b = b?;
-        let z = logits(&Tensor::from_slice(gpu, &b.images, &b.shape())?)?.to_vec()?;
+        let x = Tensor::from_slice(model.gpu(), &b.images, &b.shape())?;
+        let z = model.logits(&x)?.to_vec()?;
         for (row, &i) in z.chunks(classes.len()).zip(&b.indices) {
             let p = softmax(row);
             let mut order: Vec<usize> = (0..classes.len()).collect();
@@ -196,4 +178,30 @@ pub fn predict_with(
         }
     }
     Ok(out)
+}
+
+impl Classifier {
+    /// Accuracy, per-class accuracy and confusion matrix on a labelled dataset with the
+    /// model's classes (Keras: `model.evaluate`).
+    pub fn evaluate(&self, data: &Dataset) -> Result<EvalReport> {
+        evaluate(self, data, &EvalOptions::default())
+    }
+
+    /// Top-`k` classes and probabilities of each image file (Keras: `model.predict`).
+    pub fn predict(&self, files: &[PathBuf], k: usize) -> Result<Vec<Prediction>> {
+        predict(self, files, k)
+    }
+}
+
+impl Dann {
+    /// Accuracy, per-class accuracy and confusion matrix on a labelled dataset with the
+    /// model's classes (e.g. the target domain's test images).
+    pub fn evaluate(&self, data: &Dataset) -> Result<EvalReport> {
+        evaluate(self, data, &EvalOptions::default())
+    }
+
+    /// Top-`k` classes and probabilities of each image file.
+    pub fn predict(&self, files: &[PathBuf], k: usize) -> Result<Vec<Prediction>> {
+        predict(self, files, k)
+    }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use image::codecs::png::PngEncoder;
 use image::{ImageEncoder, Rgb, RgbImage};
 
-use super::adapt::EpochMetrics;
+use super::EpochLogs;
 use crate::{Error, Result};
 
 const W: u32 = 960;
@@ -127,10 +127,10 @@ impl Canvas {
     }
 }
 
-type Getter = fn(&EpochMetrics) -> Option<f64>;
+type Getter = fn(&EpochLogs) -> Option<f64>;
 
 /// Renders the curves of `runs` (name, per-epoch metrics) as an RGB image.
-pub fn render(runs: &[(&str, &[EpochMetrics])]) -> RgbImage {
+pub fn render(runs: &[(&str, &[EpochLogs])]) -> RgbImage {
     let mut cv = Canvas(RgbImage::from_pixel(W, H, Rgb([255, 255, 255])));
     let (black, grid) = (Rgb([0, 0, 0]), Rgb([225, 225, 225]));
     let epochs = runs
@@ -185,11 +185,11 @@ pub fn render(runs: &[(&str, &[EpochMetrics])]) -> RgbImage {
     cv.text((LEFT + RIGHT) / 2 - 30, BOTTOM + 34, "EPOCH", 2, black);
 
     let curves: [(&str, Rgb<u8>, Getter); 4] = [
-        ("SOURCE ACC", Rgb([31, 119, 180]), |m| Some(m.source_acc)),
+        ("SOURCE ACC", Rgb([31, 119, 180]), |m| Some(m.train_acc)),
         ("TARGET ACC", Rgb([214, 39, 40]), |m| m.target_acc),
         ("DOMAIN ACC", Rgb([44, 160, 44]), |m| m.domain_acc),
         ("LAMBDA (0-1)", Rgb([127, 127, 127]), |m| {
-            (m.method != "source-only").then_some(m.lambda)
+            m.lambda.filter(|_| m.method != "source-only")
         }),
     ];
     let mut legend_y = TOP;
@@ -234,7 +234,7 @@ pub fn render(runs: &[(&str, &[EpochMetrics])]) -> RgbImage {
 }
 
 /// Renders `runs` and writes the PNG to `path` atomically.
-pub fn write_png(path: &Path, runs: &[(&str, &[EpochMetrics])]) -> Result<()> {
+pub fn write_png(path: &Path, runs: &[(&str, &[EpochLogs])]) -> Result<()> {
     let img = render(runs);
     let mut bytes = Vec::new();
     PngEncoder::new(&mut bytes)

@@ -31,6 +31,27 @@ pub fn own_gpu() -> Gpu {
     Gpu::new().unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Runs the `dak` binary with `args` (Mesa's shader cache inside target/).
+pub fn dak(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dak"))
+        .args(args)
+        .env(
+            "MESA_SHADER_CACHE_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/mesa-shader-cache"),
+        )
+        .output()
+        .expect("run dak")
+}
+
+/// The JSON objects of a JSONL file, one per line.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// Deterministic values in [-1, 1) (xorshift; tests need no RNG crate).
 pub fn values(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -102,6 +123,22 @@ pub fn pattern(w: u32, h: u32, tag: u8) -> RgbImage {
 pub fn save(path: &Path, img: &RgbImage) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     img.save(path).unwrap();
+}
+
+/// A class-per-folder training set: 3 classes (`cat`, `dog`, `owl`) x 6 PNGs of 40x36 (resized
+/// to 32 by the transforms), each class its own colour pattern.
+pub fn class_folders(root: &Path) {
+    for (c, name) in ["cat", "dog", "owl"].iter().enumerate() {
+        for i in 0..6 {
+            let img = RgbImage::from_fn(40, 36, |x, y| {
+                let v = ((x as usize * (c + 1) + y as usize * (i + 2)) % 256) as u8;
+                let mut px = [v / 4; 3];
+                px[c] = 200u8.saturating_add(v / 8);
+                Rgb(px)
+            });
+            save(&root.join(name).join(format!("{i}.png")), &img);
+        }
+    }
 }
 
 /// Writes bytes to `path`, creating parent folders.

@@ -1,0 +1,142 @@
+//! [`AdaptData`]: the datasets of a domain-adaptation run — a labelled source, a target (its
+//! labels, if any, never reach training), and optional labelled sets that are only reported on.
+//!
+//! ```no_run
+//! # fn main() -> dak::Result<()> {
+//! let digits = dak::data::load_mnist_mnistm()?.limit(500); // the bundled MNIST -> MNIST-M pair
+//! let office = dak::data::load_office31("office31", "amazon", "webcam")?;
+//! assert_eq!(office.classes().len(), 31);
+//! # Ok(()) }
+//! ```
+
+use std::path::Path;
+
+use super::folder::{dataset_from_tree, scan_tree};
+use super::{mnistm, office31, Dataset};
+use crate::{Error, Result};
+
+/// The datasets of a domain-adaptation run.
+#[derive(Debug, Clone)]
+pub struct AdaptData {
+    /// Labelled source images (training).
+    pub source: Dataset,
+    /// Target images for training; their labels, if any, are dropped before training.
+    pub target: Option<Dataset>,
+    /// Labelled target images for reporting target accuracy (never for training or selection).
+    pub target_eval: Option<Dataset>,
+    /// Labelled held-out source images for reporting source accuracy at the end.
+    pub source_eval: Option<Dataset>,
+}
+
+impl AdaptData {
+    /// A source and a target domain. A labelled target also becomes the set target accuracy is
+    /// reported on (the Office-31 protocol); its labels never reach training.
+    pub fn new(source: Dataset, target: Dataset) -> AdaptData {
+        let target_eval = target.labels().is_some().then(|| target.clone());
+        AdaptData {
+            source,
+            target: Some(target),
+            target_eval,
+            source_eval: None,
+        }
+    }
+
+    /// A labelled source alone (the source-only baseline needs no target).
+    pub fn source_only(source: Dataset) -> AdaptData {
+        AdaptData {
+            source,
+            target: None,
+            target_eval: None,
+            source_eval: None,
+        }
+    }
+
+    /// Reports target accuracy on `ds` (labelled) instead.
+    pub fn with_target_eval(mut self, ds: Dataset) -> AdaptData {
+        self.target_eval = Some(ds);
+        self
+    }
+
+    /// Reports held-out source accuracy on `ds` (labelled) at the end of a run.
+    pub fn with_source_eval(mut self, ds: Dataset) -> AdaptData {
+        self.source_eval = Some(ds);
+        self
+    }
+
+    /// At most `n` images of every set (a seeded subset, the same on every call).
+    pub fn limit(self, n: usize) -> AdaptData {
+        let cut = |ds: Dataset| ds.sample(n, 0);
+        AdaptData {
+            source: cut(self.source),
+            target: self.target.map(cut),
+            target_eval: self.target_eval.map(cut),
+            source_eval: self.source_eval.map(cut),
+        }
+    }
+
+    /// The source's class names (every labelled set must list the same).
+    pub fn classes(&self) -> &[String] {
+        self.source.classes()
+    }
+
+    /// The sets named by `dak adapt --source DIR [--target DIR] [--target-test DIR]
+    /// [--source-test DIR]`: the source must have class folders; a target without class
+    /// folders is read as unlabelled images.
+    pub fn from_dirs(
+        source: &Path,
+        target: Option<&Path>,
+        target_test: Option<&Path>,
+        source_test: Option<&Path>,
+    ) -> Result<AdaptData> {
+        let source = Dataset::from_dir(source)?;
+        let mut data = match target.map(load_target).transpose()? {
+            Some(t) => AdaptData::new(source, t),
+            None => AdaptData::source_only(source),
+        };
+        if let Some(dir) = target_test {
+            data = data.with_target_eval(Dataset::from_dir(dir)?);
+        }
+        if let Some(dir) = source_test {
+            data = data.with_source_eval(Dataset::from_dir(dir)?);
+        }
+        Ok(data)
+    }
+}
+
+/// A target directory: labelled if it has class folders, else every image unlabelled.
+fn load_target(dir: &Path) -> Result<Dataset> {
+    let tree = scan_tree(dir)?;
+    if tree.classes.is_empty() {
+        Dataset::from_dir_unlabelled(dir)
+    } else {
+        dataset_from_tree(tree)
+    }
+}
+
+/// The bundled MNIST → MNIST-M benchmark (built in memory, no files): 4,000 labelled MNIST
+/// training digits (source), 4,000 unlabelled MNIST-M training images (target), and 1,000
+/// labelled test images per domain for reporting.
+pub fn load_mnist_mnistm() -> Result<AdaptData> {
+    let bench = mnistm::benchmark(&mnistm::MnistMOptions::default())?;
+    Ok(AdaptData {
+        source: bench.source_train,
+        target: Some(bench.target_train.without_labels()),
+        target_eval: Some(bench.target_test),
+        source_eval: Some(bench.source_test),
+    })
+}
+
+/// Two Office-31 domains under `root` (`amazon`, `dslr` or `webcam`), checked for the
+/// standard layout and 31 classes. Target accuracy is reported on the whole target domain.
+pub fn load_office31(root: impl AsRef<Path>, source: &str, target: &str) -> Result<AdaptData> {
+    let root = root.as_ref();
+    for name in [source, target] {
+        if office31::expected_images(name).is_none() {
+            return Err(Error::input(format!(
+                "unknown Office-31 domain `{name}`; use amazon, dslr or webcam"
+            )));
+        }
+    }
+    let (s, t) = office31::load_pair(&root.join(source), &root.join(target))?;
+    Ok(AdaptData::new(s, t))
+}

@@ -1,0 +1,321 @@
+//! `Dann::fit`: the epoch loop of an adaptation run — batches, schedules, per-epoch
+//! evaluation, label-free selection, the run summary — with callbacks at every step and epoch.
+
+use std::time::Instant;
+
+use super::scores::{accuracy, label_free, proxy_a_distance};
+use super::step::{restore, snapshot, step, EpochAccumulators, StepBatch};
+use super::{validate_model, AdaptConfig, Method, Select};
+use crate::autograd::Lambda;
+use crate::data::{AdaptData, Dataset, DomainLoader, DomainLoaderOptions, Loader, LoaderOptions};
+use crate::models::{Dann, Model};
+use crate::optim::{Optimizer, Rule};
+use crate::train::callback::Callbacks;
+use crate::train::metrics::ProxyADistance;
+use crate::train::{
+    BatchLogs, Callback, Control, EpochLogs, History, RunInfo, RunSummary, TrainState,
+};
+use crate::{Error, Result, Tensor};
+
+/// Tags of the seeded subsets scored each epoch and used for the proxy A-distance.
+const TAG_SCORES: u64 = 0x5343_4f52;
+const TAG_PAD: u64 = 0x5041_4453;
+
+/// Where the batches come from: half source / half target for DANN, source only otherwise.
+struct Batches {
+    domain: Option<DomainLoader>,
+    source: Loader,
+    steps_per_epoch: usize,
+}
+
+impl Batches {
+    fn new(
+        model: &Dann,
+        data: &AdaptData,
+        target: Option<&Dataset>,
+        c: &AdaptConfig,
+    ) -> Result<Self> {
+        let tf = model.eval_transform()?;
+        let domain = match (c.method, target) {
+            (Method::Dann, Some(t)) => Some(DomainLoader::new(
+                data.source.clone(),
+                t.clone(),
+                tf.clone(),
+                DomainLoaderOptions {
+                    batch_size_per_domain: c.batch,
+                    seed: c.seed,
+                    workers: c.workers,
+                    prefetch: 2,
+                    skip_bad: c.skip_bad,
+                },
+            )?),
+            _ => None,
+        };
+        let source = Loader::new(
+            data.source.clone(),
+            tf,
+            LoaderOptions {
+                batch_size: c.batch,
+                shuffle: true,
+                seed: c.seed,
+                workers: c.workers,
+                skip_bad: c.skip_bad,
+                ..Default::default()
+            },
+        )?;
+        let steps_per_epoch = match &domain {
+            Some(l) => l.steps_per_source_pass(),
+            None => source.batches_per_epoch(),
+        };
+        Ok(Batches {
+            domain,
+            source,
+            steps_per_epoch,
+        })
+    }
+
+    /// Images that could not be decoded, sorted, each once.
+    fn skipped(&self) -> Vec<String> {
+        let mut skipped = self.source.skipped();
+        if let Some(l) = &self.domain {
+            skipped.extend(l.skipped());
+        }
+        skipped.sort();
+        skipped.dedup();
+        skipped
+    }
+}
+
+impl Dann {
+    /// Trains by `config.method` on `data` — labelled source batches, plus unlabelled target
+    /// batches for DANN — evaluating after every epoch (target accuracy when target labels
+    /// exist, entropy / IM / SND of the target predictions). At the end the model holds the
+    /// parameters `config.select` chose. Callbacks see every step and epoch and may stop the
+    /// run. Keras: `history = model.fit(source_data, target_data)`.
+    ///
+    /// ```no_run
+    /// use dak::prelude::*;
+    /// # fn main() -> dak::Result<()> {
+    /// let gpu = Gpu::new()?;
+    /// let data = load_mnist_mnistm()?;
+    /// let mut dann = Dann::digits(&gpu, data.classes(), 0)?;
+    /// let history = dann.fit(&data, &AdaptConfig { epochs: 10, ..Default::default() }, &mut [])?;
+    /// println!("target accuracy {:?}", history.last().and_then(|e| e.target_acc));
+    /// # Ok(()) }
+    /// ```
+    pub fn fit(
+        &mut self,
+        data: &AdaptData,
+        config: &AdaptConfig,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<History> {
+        validate_model(self, config, data)?;
+        self.params.set_lr_mult("features", config.backbone_lr_mult);
+        run(self, data, config, &mut Callbacks(callbacks))
+    }
+}
+
+/// The run behind [`Dann::fit`].
+fn run(
+    model: &Dann,
+    data: &AdaptData,
+    config: &AdaptConfig,
+    callbacks: &mut Callbacks,
+) -> Result<History> {
+    let start = Instant::now();
+    let gpu = model.gpu();
+    let method = config.method;
+    let info = model.info();
+    let target_train = data.target.as_ref().map(|t| t.without_labels());
+    let score_set = target_train
+        .as_ref()
+        .map(|t| t.sample_keyed(config.score_samples, &[config.seed, TAG_SCORES]));
+    let pad_source = data
+        .source_eval
+        .as_ref()
+        .unwrap_or(&data.source)
+        .sample_keyed(config.score_samples, &[config.seed, TAG_PAD]);
+    let measure_pad = |model: &Dann| -> Result<Option<ProxyADistance>> {
+        match (&score_set, config.pad) {
+            (Some(t), true) => proxy_a_distance(model, &pad_source, t, config).map(Some),
+            _ => Ok(None),
+        }
+    };
+    let pad_before = measure_pad(model)?;
+
+    let batches = Batches::new(model, data, target_train.as_ref(), config)?;
+    let steps_per_epoch = batches.steps_per_epoch;
+    let total_steps = steps_per_epoch * config.epochs;
+    let mut stream = batches.domain.as_ref().map(|l| l.stream(0));
+    let mut opt = Optimizer::new(Rule::Sgd {
+        momentum: config.momentum,
+        nesterov: false,
+        weight_decay: 0.0,
+    });
+    let lambda = Lambda::new(0.0);
+    callbacks.begin(&RunInfo {
+        method: method.name().into(),
+        epochs: config.epochs,
+        first_epoch: 0,
+        steps_per_epoch,
+    })?;
+
+    let mut history = History::default();
+    let mut best: Option<(usize, f64, Vec<Tensor>)> = None;
+    let mut step_no = 0usize;
+    let mut images_total = 0usize;
+    for epoch in 0..config.epochs {
+        let t0 = Instant::now();
+        let acc = EpochAccumulators::new(gpu)?;
+        let (mut lr, mut lam) = (config.lr, 0.0f32);
+        let mut images = 0usize;
+        let mut run_step = |k: usize, b: &StepBatch, opt: &mut Optimizer| -> Result<()> {
+            let p = step_no as f32 / total_steps as f32;
+            lr = config.lr_schedule.at(config.lr, p);
+            lam = match method {
+                Method::Dann => config.lambda.at(p),
+                Method::SourceOnly => 0.0,
+            };
+            lambda.set(lam);
+            let seed = crate::train::fit::step_seed(config.seed, step_no as u64);
+            step(model, opt, &acc, b, &lambda, lr, seed)?;
+            step_no += 1;
+            images += b.n_source + b.n_target;
+            callbacks.batch(&BatchLogs {
+                epoch: epoch + 1,
+                epochs: config.epochs,
+                step: k + 1,
+                steps_per_epoch,
+                progress: step_no as f64 / total_steps as f64,
+                lr: lr as f64,
+                lambda: Some(lam as f64),
+                elapsed: start.elapsed(),
+            });
+            Ok(())
+        };
+        match stream.as_mut() {
+            Some(stream) => {
+                for k in 0..steps_per_epoch {
+                    let b = stream.next().unwrap_or_else(|| {
+                        Err(Error::runtime("the domain batch stream ended early"))
+                    })?;
+                    if b.n_source == 0 {
+                        continue;
+                    }
+                    let sb = StepBatch {
+                        images: &b.images,
+                        n_source: b.n_source,
+                        n_target: b.n_target,
+                        source_labels: &b.source_labels,
+                    };
+                    run_step(k, &sb, &mut opt)?;
+                }
+            }
+            None => {
+                for (k, b) in batches.source.epoch(epoch as u64).enumerate() {
+                    let b = b?;
+                    if b.is_empty() {
+                        continue;
+                    }
+                    let sb = StepBatch {
+                        images: &b.images,
+                        n_source: b.len(),
+                        n_target: 0,
+                        source_labels: &b.labels,
+                    };
+                    run_step(k, &sb, &mut opt)?;
+                }
+            }
+        }
+        let train_seconds = t0.elapsed().as_secs_f64();
+        images_total += images;
+
+        let means = acc.read(steps_per_epoch, method == Method::Dann)?;
+        let target_acc = match &data.target_eval {
+            Some(ds) => accuracy(model, ds, config)?,
+            None => None,
+        };
+        let scores = score_set
+            .as_ref()
+            .map(|ds| label_free(model, ds, config))
+            .transpose()?;
+        let logs = EpochLogs {
+            method: method.name().to_string(),
+            epoch: epoch + 1,
+            epochs: config.epochs,
+            steps: step_no,
+            progress: step_no as f64 / total_steps as f64,
+            lr: lr as f64,
+            lambda: Some(lam as f64),
+            train_loss: means.label_loss,
+            train_acc: means.source_acc,
+            val_loss: None,
+            val_acc: None,
+            domain_loss: means.domain.map(|d| d.0),
+            domain_acc: means.domain.and_then(|d| d.1),
+            target_acc,
+            entropy: scores.map(|s| s[0]),
+            im: scores.map(|s| s[1]),
+            snd: scores.map(|s| s[2]),
+            seconds: t0.elapsed().as_secs_f64(),
+            images_per_s: images as f64 / train_seconds.max(1e-9),
+            feature_cache: false,
+        };
+        // Keep the best parameters by the label-free rule.
+        let score = match config.select {
+            Select::Last => None,
+            Select::Entropy => logs.entropy.map(|h| -h),
+            Select::Snd => logs.snd,
+        };
+        if let Some(s) = score.filter(|s| s.is_finite()) {
+            if best.as_ref().is_none_or(|b| s > b.1) {
+                best = Some((epoch, s, snapshot(model)?));
+            }
+        }
+        history.epochs.push(logs.clone());
+        let state = TrainState {
+            params: &model.params,
+            optimizer: &opt,
+            info: &info,
+        };
+        if callbacks.epoch(&logs, &state)? == Control::Stop {
+            break;
+        }
+    }
+    drop(stream);
+    history.skipped = batches.skipped();
+
+    let last = history.epochs.last().cloned().expect("at least one epoch");
+    let selected = match &best {
+        Some((epoch, _, params)) => {
+            restore(model, params)?;
+            history.epochs[*epoch].clone()
+        }
+        None => last.clone(),
+    };
+    let source_test_acc = match &data.source_eval {
+        Some(ds) => accuracy(model, ds, config)?,
+        None => None,
+    };
+    let pad_after = measure_pad(model)?;
+    let epochs_run = history.len();
+    let train_seconds: f64 = history.epochs.iter().map(|m| m.seconds).sum();
+    history.summary = Some(RunSummary {
+        kind: "summary",
+        method: method.name().to_string(),
+        seed: config.seed,
+        epochs_run,
+        select: config.select.name().to_string(),
+        target_test_acc: selected.target_acc,
+        selected,
+        last,
+        source_test_acc,
+        pad_before,
+        pad_after,
+        seconds: start.elapsed().as_secs_f64(),
+        seconds_per_epoch: train_seconds / epochs_run as f64,
+        images_per_s: images_total as f64 / train_seconds.max(1e-9),
+    });
+    callbacks.end(&history)?;
+    Ok(history)
+}

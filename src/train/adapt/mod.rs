@@ -1,0 +1,226 @@
+//! Domain-adversarial training (DANN, Ganin et al. JMLR 2016) and its source-only baseline.
+//!
+//! One DANN step: a batch of `B` source and `B` target images (source rows first) goes through
+//! the feature extractor; the label head's softmax cross-entropy counts only the source rows
+//! (per-sample weight 1 for source, 0 for target); the domain head sits behind the gradient
+//! reversal layer and its binary cross-entropy with logits covers all rows (target 0 = source,
+//! 1 = target). Progress `p` runs from 0 to 1 over the whole run; by default
+//! `λ_p = 2 / (1 + e^{-10p}) - 1` and `lr_p = μ0 / (1 + 10p)^0.75`, SGD with momentum 0.9.
+//! The source-only baseline trains the same network on source batches of `B` without the
+//! domain loss.
+//!
+//! Per step nothing is read back: losses are summed and accuracies counted on the GPU, and read
+//! once per epoch. Each epoch then evaluates target accuracy (when target labels exist, for
+//! reporting only) and label-free scores of the target predictions, which `--select` may use.
+
+mod fit;
+mod scores;
+mod step;
+
+pub use scores::count_correct;
+
+use super::metrics;
+use crate::data::AdaptData;
+use crate::models::Dann;
+use crate::{Error, Result};
+
+/// Training method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Domain-adversarial training.
+    Dann,
+    /// The same network trained on labelled source data only (the baseline).
+    SourceOnly,
+}
+
+impl Method {
+    /// Name on the command line and in metrics (`dann`, `source-only`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Dann => "dann",
+            Method::SourceOnly => "source-only",
+        }
+    }
+}
+
+/// Which epoch's parameters end up in the saved model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Select {
+    /// The last epoch.
+    Last,
+    /// Lowest mean entropy of the target predictions.
+    Entropy,
+    /// Highest soft neighbourhood density of the target predictions.
+    Snd,
+}
+
+impl Select {
+    /// Name on the command line (`last`, `entropy`, `snd`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Select::Last => "last",
+            Select::Entropy => "entropy",
+            Select::Snd => "snd",
+        }
+    }
+}
+
+/// How the gradient-reversal coefficient evolves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LambdaSchedule {
+    /// `max · (2 / (1 + e^{-10p}) - 1)`.
+    Dann {
+        /// The value approached at the end of training (1 in the paper).
+        max: f32,
+    },
+    /// The same value throughout.
+    Constant(f32),
+}
+
+impl LambdaSchedule {
+    /// The coefficient at training progress `progress` in [0, 1].
+    pub fn at(self, progress: f32) -> f32 {
+        match self {
+            LambdaSchedule::Dann { max } => metrics::dann_lambda(progress, max),
+            LambdaSchedule::Constant(v) => v,
+        }
+    }
+}
+
+/// How the learning rate evolves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LrSchedule {
+    /// `μ0 / (1 + 10p)^0.75`.
+    Dann,
+    /// `μ0` throughout.
+    Constant,
+}
+
+impl LrSchedule {
+    /// The learning rate at training progress `progress` for base rate `mu0`.
+    pub fn at(self, mu0: f32, progress: f32) -> f32 {
+        match self {
+            LrSchedule::Dann => metrics::dann_lr(mu0, progress),
+            LrSchedule::Constant => mu0,
+        }
+    }
+}
+
+/// Everything that shapes a run besides the model and the data (Keras: the `fit` arguments).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdaptConfig {
+    /// DANN or the source-only baseline.
+    pub method: Method,
+    /// Passes over the source data.
+    pub epochs: usize,
+    /// Images per domain per step (a DANN step holds twice this many).
+    pub batch: usize,
+    /// Seed of the batch order and of the scored subsets (the model has its own seed).
+    pub seed: u64,
+    /// Base learning rate μ0.
+    pub lr: f32,
+    /// How the learning rate evolves.
+    pub lr_schedule: LrSchedule,
+    /// How the gradient-reversal coefficient evolves.
+    pub lambda: LambdaSchedule,
+    /// SGD momentum.
+    pub momentum: f32,
+    /// Learning-rate multiplier of the feature extractor (0.1 is usual for a pretrained one).
+    pub backbone_lr_mult: f32,
+    /// Which epoch's parameters the model keeps at the end.
+    pub select: Select,
+    /// Skip images that fail to decode instead of stopping.
+    pub skip_bad: bool,
+    /// Data-loading threads (0 = one per core).
+    pub workers: usize,
+    /// Images per evaluation batch.
+    pub eval_batch: usize,
+    /// Target images used for the label-free scores and the proxy A-distance (and as many source
+    /// images for the latter).
+    pub score_samples: usize,
+    /// Measure the proxy A-distance before and after training.
+    pub pad: bool,
+}
+
+impl Default for AdaptConfig {
+    fn default() -> Self {
+        AdaptConfig {
+            method: Method::Dann,
+            epochs: 10,
+            batch: 64,
+            seed: 0,
+            lr: 0.01,
+            lr_schedule: LrSchedule::Dann,
+            lambda: LambdaSchedule::Dann { max: 1.0 },
+            momentum: 0.9,
+            backbone_lr_mult: 1.0,
+            select: Select::Last,
+            skip_bad: false,
+            workers: 0,
+            eval_batch: 250,
+            score_samples: 1000,
+            pad: true,
+        }
+    }
+}
+
+/// Checks a configuration against the data before anything heavy starts.
+pub fn validate(config: &AdaptConfig, data: &AdaptData) -> Result<()> {
+    if config.score_samples < 2 {
+        return Err(Error::input("--score-samples must be at least 2"));
+    }
+    if config.epochs == 0 || config.batch == 0 || config.eval_batch == 0 {
+        return Err(Error::input("--epochs and --batch must be at least 1"));
+    }
+    if !(config.lr > 0.0 && config.lr.is_finite()) {
+        return Err(Error::input(format!(
+            "--lr must be a positive number, got {}",
+            config.lr
+        )));
+    }
+    if data.source.labels().is_none() {
+        return Err(Error::input(format!(
+            "{}: the source domain must be labelled (a class-per-folder directory)",
+            data.source.name()
+        )));
+    }
+    let classes = data.source.classes();
+    for ds in [&data.target, &data.target_eval, &data.source_eval]
+        .into_iter()
+        .flatten()
+    {
+        if ds.labels().is_some() {
+            crate::data::folder::check_same_classes(
+                &format!("source {}", data.source.name()),
+                classes,
+                ds.name(),
+                ds.classes(),
+            )?;
+        }
+    }
+    if data.target.is_none() {
+        if config.method == Method::Dann {
+            return Err(Error::input(
+                "--method dann needs target images: pass --target DIR (unlabelled is fine)",
+            ));
+        }
+        if config.select != Select::Last {
+            return Err(Error::input(format!(
+                "--select {} scores target predictions, but no target images were given; pass --target DIR or use --select last",
+                config.select.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `model` can train on `data` under `config`.
+fn validate_model(model: &Dann, config: &AdaptConfig, data: &AdaptData) -> Result<()> {
+    validate(config, data)?;
+    crate::data::folder::check_same_classes(
+        "the model",
+        &model.classes,
+        &format!("source {}", data.source.name()),
+        data.source.classes(),
+    )
+}

@@ -1,0 +1,131 @@
+//! One DANN (or source-only) optimizer step, the epoch's GPU-side accumulators, and parameter
+//! snapshots for label-free model selection.
+
+use super::scores::accuracy_of;
+use crate::autograd::{Lambda, Tape};
+use crate::models::{Dann, Model};
+use crate::ops::{bce, elementwise as ew, softmax_xent};
+use crate::optim::Optimizer;
+use crate::{DType, Gpu, Result, Tensor};
+
+/// GPU-side sums of one epoch: read once at its end.
+pub(super) struct EpochAccumulators {
+    label_loss: Tensor,
+    domain_loss: Tensor,
+    source_counts: Tensor,
+    domain_counts: Tensor,
+}
+
+/// The epoch's means, read from the accumulators.
+pub(super) struct EpochMeans {
+    pub label_loss: f64,
+    pub source_acc: f64,
+    /// Mean domain loss and domain accuracy (DANN steps only).
+    pub domain: Option<(f64, Option<f64>)>,
+}
+
+impl EpochAccumulators {
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        Ok(EpochAccumulators {
+            label_loss: Tensor::zeros(gpu, &[1])?,
+            domain_loss: Tensor::zeros(gpu, &[1])?,
+            source_counts: Tensor::zeros_of(gpu, &[2], DType::U32)?,
+            domain_counts: Tensor::zeros_of(gpu, &[2], DType::U32)?,
+        })
+    }
+
+    /// Means over `steps` steps; the domain part only when `adversarial`.
+    pub fn read(&self, steps: usize, adversarial: bool) -> Result<EpochMeans> {
+        let steps = steps.max(1) as f64;
+        let sc = self.source_counts.to_vec_u32()?;
+        let domain = if adversarial {
+            let dc = self.domain_counts.to_vec_u32()?;
+            Some((
+                self.domain_loss.to_vec()?[0] as f64 / steps,
+                accuracy_of((dc[0], dc[1])),
+            ))
+        } else {
+            None
+        };
+        Ok(EpochMeans {
+            label_loss: self.label_loss.to_vec()?[0] as f64 / steps,
+            source_acc: accuracy_of((sc[0], sc[1])).unwrap_or(0.0),
+            domain,
+        })
+    }
+}
+
+/// One step's images: `n_source` labelled source rows first, then `n_target` target rows.
+pub(super) struct StepBatch<'a> {
+    pub images: &'a [f32],
+    pub n_source: usize,
+    pub n_target: usize,
+    pub source_labels: &'a [u32],
+}
+
+/// One training step: label loss on the source rows, domain loss (behind the gradient
+/// reversal with coefficient `lambda`) on all rows when there are target rows. `train_seed`
+/// (new every step) draws the domain head's dropout masks.
+pub(super) fn step(
+    model: &Dann,
+    opt: &mut Optimizer,
+    acc: &EpochAccumulators,
+    b: &StepBatch,
+    lambda: &Lambda,
+    lr: f32,
+    train_seed: u32,
+) -> Result<()> {
+    let gpu = model.gpu();
+    let side = model.config.input_size();
+    let (n_source, n) = (b.n_source, b.n_source + b.n_target);
+    let x = Tensor::from_slice(gpu, b.images, &[n, 3, side, side])?;
+    let mut labels = b.source_labels.to_vec();
+    labels.resize(n, 0);
+    let mut weights = vec![1.0f32; n_source];
+    weights.resize(n, 0.0);
+    let labels = Tensor::from_u32(gpu, &labels, &[n])?;
+    let weights = Tensor::from_slice(gpu, &weights, &[n])?;
+
+    let mut tape = Tape::new();
+    let xv = tape.input(x);
+    let f = model.features(&mut tape, xv)?;
+    let z = model.label_logits(&mut tape, f)?;
+    let label_loss = tape.softmax_xent(z, &labels, &weights, 1.0)?;
+    softmax_xent::argmax_correct(tape.tensor(z), &labels, &weights, &acc.source_counts)?;
+    ew::accumulate(&acc.label_loss, tape.tensor(label_loss))?;
+    let mut roots = vec![label_loss];
+    if b.n_target > 0 {
+        let mut d = vec![0.0f32; n_source];
+        d.resize(n, 1.0);
+        let domains = Tensor::from_slice(gpu, &d, &[n, 1])?;
+        let dz = model.domain_logits(&mut tape, f, lambda, Some(train_seed))?;
+        let domain_loss = tape.bce(dz, &domains, 1.0)?;
+        bce::binary_correct(tape.tensor(dz), &domains, &acc.domain_counts)?;
+        ew::accumulate(&acc.domain_loss, tape.tensor(domain_loss))?;
+        roots.push(domain_loss);
+    }
+    let grads = tape.backward(&roots)?;
+    opt.step(&model.params, &grads, lr)?;
+    // One submit per step; wait so that progress and timing are honest.
+    gpu.sync()
+}
+
+/// Copies of every parameter (GPU-side, in stream order).
+pub(super) fn snapshot(model: &Dann) -> Result<Vec<Tensor>> {
+    model
+        .params
+        .iter()
+        .map(|(_, p)| p.value.deep_clone())
+        .collect()
+}
+
+/// Writes a snapshot back into the parameters.
+pub(super) fn restore(model: &Dann, saved: &[Tensor]) -> Result<()> {
+    for ((_, p), s) in model.params.iter().zip(saved) {
+        let bytes = p.value.numel() as u64 * 4;
+        p.value
+            .gpu()
+            .copy(s.buffer(), 0, p.value.buffer(), 0, bytes)?;
+    }
+    Ok(())
+}

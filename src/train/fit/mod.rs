@@ -1,0 +1,367 @@
+//! `fit` for the transfer-learning [`Classifier`]: the base frozen (or partly unfrozen) as
+//! the model says, the new head, augmentation, validation, callbacks. With a frozen base and no
+//! augmentation, base features are computed once and every epoch trains the head alone from
+//! them (the feature cache).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+mod cache;
+mod sums;
+
+use cache::{eval_features, FeatureCache};
+use sums::{evaluate_loss_acc, ones, Sums};
+
+use super::callback::Callbacks;
+use super::{checkpoint, BatchLogs, Callback, Control, EpochLogs, History, RunInfo, TrainState};
+use crate::autograd::Tape;
+use crate::data::{Dataset, Loader, LoaderOptions, Transform};
+use crate::models::{vgg16, Classifier, Model};
+use crate::optim::{Optimizer, Rule, Schedule};
+use crate::{Error, Result, Tensor};
+
+/// Random changes to training images (evaluation images are never augmented).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Augment {
+    /// None: the base's features can be cached when it is frozen.
+    #[default]
+    None,
+    /// Random horizontal flip.
+    Flip,
+    /// Random resized crop and horizontal flip.
+    CropFlip,
+}
+
+impl Augment {
+    /// Parses `none`, `flip` or `crop-flip`.
+    pub fn parse(s: &str) -> Result<Augment> {
+        match s {
+            "none" => Ok(Augment::None),
+            "flip" => Ok(Augment::Flip),
+            "crop-flip" => Ok(Augment::CropFlip),
+            other => Err(Error::input(format!(
+                "unknown augmentation `{other}`; use none, flip or crop-flip"
+            ))),
+        }
+    }
+}
+
+/// Settings of one `fit` (Keras: `compile` + `fit` arguments).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitOptions {
+    /// Epochs of the whole run (a resumed run continues up to this number).
+    pub epochs: usize,
+    /// Images per step.
+    pub batch: usize,
+    /// Base learning rate.
+    pub lr: f32,
+    /// Update rule (Adam by default).
+    pub rule: Rule,
+    /// How the learning rate changes over the run.
+    pub schedule: Schedule,
+    /// Seed of the batch order, augmentation and dropout.
+    pub seed: u64,
+    /// Training-image augmentation.
+    pub augment: Augment,
+    /// Learning-rate multiplier of trainable base layers (0.1 is usual for pretrained ones).
+    pub backbone_lr_mult: f32,
+    /// Train the head from cached base features when the base is frozen and nothing is
+    /// augmented (the same result, much faster).
+    pub cache: bool,
+    /// Image decoding threads (0 = one per core).
+    pub workers: usize,
+    /// Skip images that fail to decode instead of stopping.
+    pub skip_bad: bool,
+    /// Continue from a resume checkpoint written by `callbacks::Checkpoints` (parameters,
+    /// optimizer state and epoch).
+    pub resume: Option<PathBuf>,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            epochs: 10,
+            batch: 32,
+            lr: 1e-3,
+            rule: Rule::adam(),
+            schedule: Schedule::Constant,
+            seed: 0,
+            augment: Augment::None,
+            backbone_lr_mult: 0.1,
+            cache: true,
+            workers: 0,
+            skip_bad: false,
+            resume: None,
+        }
+    }
+}
+
+/// Evaluation and training transforms of `model` under `augment`.
+fn transforms(model: &Classifier, augment: Augment) -> (Transform, Transform) {
+    let side = model.input_size as u32;
+    let eval = Transform::eval(side, side).with_preprocess(model.preprocess);
+    let train = match augment {
+        Augment::None => eval.clone(),
+        Augment::Flip => eval.clone().with_hflip(true),
+        Augment::CropFlip => Transform::train(side, side).with_preprocess(model.preprocess),
+    };
+    (eval, train)
+}
+
+fn loader(ds: &Dataset, t: &Transform, o: &FitOptions, shuffle: bool) -> Result<Loader> {
+    let opts = LoaderOptions {
+        batch_size: o.batch,
+        shuffle,
+        drop_last: false,
+        seed: o.seed,
+        workers: o.workers,
+        prefetch: 2,
+        skip_bad: o.skip_bad,
+    };
+    Loader::new(ds.clone(), t.clone(), opts)
+}
+
+/// Per-step seed for dropout masks.
+pub(crate) fn step_seed(seed: u64, step: u64) -> u32 {
+    (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_mul(0xBF58_476D_1CE4_E5B9)) as u32
+}
+
+impl FitOptions {
+    /// Checks the settings without touching data or the GPU (`fit` calls it too).
+    pub fn validate(&self) -> Result<()> {
+        if self.batch == 0 || self.epochs == 0 {
+            return Err(Error::input("--batch and --epochs must be at least 1"));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(Error::input(format!(
+                "--lr must be a positive number, got {}",
+                self.lr
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn check(model: &Classifier, train: &Dataset, val: Option<&Dataset>, o: &FitOptions) -> Result<()> {
+    o.validate()?;
+    if train.labels().is_none() {
+        return Err(Error::input(format!(
+            "{}: training needs labelled images (class folders)",
+            train.name()
+        )));
+    }
+    let model_name = "the model";
+    crate::data::folder::check_same_classes(
+        model_name,
+        &model.classes,
+        train.name(),
+        train.classes(),
+    )?;
+    if let Some(v) = val {
+        crate::data::folder::check_same_classes(model_name, &model.classes, v.name(), v.classes())?;
+    }
+    Ok(())
+}
+
+impl Classifier {
+    /// Trains on `train`, validating on `val` after every epoch (Keras: `model.fit`). What
+    /// trains is what [`Classifier::freeze`] left trainable. Callbacks see every step and
+    /// epoch and may stop the run; the returned [`History`] holds every epoch's logs.
+    ///
+    /// ```no_run
+    /// use dak::prelude::*;
+    /// # fn main() -> dak::Result<()> {
+    /// let gpu = Gpu::new()?;
+    /// let (train, val) = Dataset::from_dir("photos/train")?.split(0.2, 0)?;
+    /// let spec = ClassifierSpec { classes: train.classes().to_vec(), input_size: 32, ..Default::default() };
+    /// let mut model = Classifier::vgg16(&gpu, &spec)?;
+    /// model.freeze("features")?;
+    /// let history = model.fit(&train, Some(&val), &FitOptions { epochs: 3, ..Default::default() }, &mut [])?;
+    /// println!("validation accuracy {:?}", history.last().and_then(|e| e.val_acc));
+    /// # Ok(()) }
+    /// ```
+    pub fn fit(
+        &mut self,
+        train: &Dataset,
+        val: Option<&Dataset>,
+        o: &FitOptions,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<History> {
+        check(self, train, val, o)?;
+        self.params.set_lr_mult("features", o.backbone_lr_mult);
+        let mut optimizer = Optimizer::new(o.rule);
+        let first_epoch = match &o.resume {
+            Some(path) => {
+                checkpoint::load_resume(path, &mut self.params, &mut optimizer, &self.classes)?
+            }
+            None => 0,
+        };
+        if first_epoch >= o.epochs {
+            return Err(Error::input(format!(
+                "the resume checkpoint has done {first_epoch} epoch(s) already; ask for more than {first_epoch} epochs"
+            )));
+        }
+        run(
+            self,
+            train,
+            val,
+            o,
+            &mut optimizer,
+            first_epoch,
+            &mut Callbacks(callbacks),
+        )
+    }
+}
+
+/// The epoch loop of [`Classifier::fit`].
+fn run(
+    model: &Classifier,
+    train: &Dataset,
+    val: Option<&Dataset>,
+    o: &FitOptions,
+    optimizer: &mut Optimizer,
+    first_epoch: usize,
+    callbacks: &mut Callbacks,
+) -> Result<History> {
+    let gpu = model.gpu().clone();
+    let run_start = Instant::now();
+    let (eval_t, train_t) = transforms(model, o.augment);
+    let info = model.info();
+    let base_frozen = model
+        .params
+        .iter()
+        .filter(|(_, p)| p.name.starts_with("features"))
+        .all(|(_, p)| !p.trainable);
+    let cached = o.cache && base_frozen && !train_t.is_random();
+    let train_cache = if cached {
+        Some(FeatureCache::new(model, train, &eval_t, o)?)
+    } else {
+        None
+    };
+    let val_cache = match (cached, val) {
+        (true, Some(v)) => Some(FeatureCache::new(model, v, &eval_t, o)?),
+        _ => None,
+    };
+    let train_loader = loader(train, &train_t, o, true)?;
+    let steps = train.len().div_ceil(o.batch);
+    let total_steps = (o.epochs * steps).max(1);
+    callbacks.begin(&RunInfo {
+        method: super::FINE_TUNE.into(),
+        epochs: o.epochs,
+        first_epoch,
+        steps_per_epoch: steps,
+    })?;
+    let mut history = History::default();
+    for epoch in first_epoch..o.epochs {
+        let start = Instant::now();
+        let progress = (epoch * steps) as f32 / total_steps as f32;
+        let lr = o.schedule.lr(o.lr, progress, epoch);
+        let mut sums = Sums::new(&gpu)?;
+        let mut step = 0usize;
+        let mut run_step = |images: Tensor, labels: &[u32]| -> Result<()> {
+            let n = labels.len();
+            let y = Tensor::from_u32(&gpu, labels, &[n])?;
+            let w = ones(&gpu, n)?;
+            let mut tape = Tape::new();
+            let x = tape.input(images);
+            let seed = step_seed(o.seed, (epoch * steps + step) as u64);
+            let logits = if cached {
+                model.head(&mut tape, x, true, seed)?
+            } else {
+                model.forward(&mut tape, x, true, seed)?
+            };
+            let loss = tape.softmax_xent(logits, &y, &w, 1.0)?;
+            let (lt, zt) = (tape.tensor(loss).clone(), tape.tensor(logits).clone());
+            let grads = tape.backward(&[loss])?;
+            optimizer.step(&model.params, &grads, lr)?;
+            sums.add(&lt, &zt, &y, &w, n)?;
+            gpu.flush()?; // one submit per step; no readback
+            step += 1;
+            callbacks.batch(&BatchLogs {
+                epoch: epoch + 1,
+                epochs: o.epochs,
+                step,
+                steps_per_epoch: steps,
+                progress: (epoch * steps + step) as f64 / total_steps as f64,
+                lr: lr as f64,
+                lambda: None,
+                elapsed: run_start.elapsed(),
+            });
+            Ok(())
+        };
+        if let Some(cache) = &train_cache {
+            let order = train_loader.epoch_order(epoch as u64);
+            for chunk in order.chunks(o.batch) {
+                let (f, l) = cache.gather(chunk);
+                if l.is_empty() {
+                    continue;
+                }
+                run_step(
+                    Tensor::from_slice(&gpu, &f, &[l.len(), vgg16::FEATURES])?,
+                    &l,
+                )?;
+            }
+        } else {
+            for batch in train_loader.epoch(epoch as u64) {
+                let batch = batch?;
+                if batch.is_empty() {
+                    continue;
+                }
+                run_step(
+                    Tensor::from_slice(&gpu, &batch.images, &batch.shape())?,
+                    &batch.labels,
+                )?;
+            }
+        }
+        let (train_loss, train_acc) = sums.read()?;
+        let seconds = start.elapsed().as_secs_f64();
+        let (val_loss, val_acc) = match val {
+            Some(v) => {
+                let (l, a) = match &val_cache {
+                    Some(cache) => eval_features(model, cache, o.batch)?,
+                    None => evaluate_loss_acc(model, v, &eval_t, o)?,
+                };
+                (Some(l as f64), Some(a as f64))
+            }
+            None => (None, None),
+        };
+        let done = (epoch + 1) * steps;
+        let logs = EpochLogs {
+            method: super::FINE_TUNE.into(),
+            epoch: epoch + 1,
+            epochs: o.epochs,
+            steps: done,
+            progress: done as f64 / total_steps as f64,
+            lr: lr as f64,
+            lambda: None,
+            train_loss: train_loss as f64,
+            train_acc: train_acc as f64,
+            val_loss,
+            val_acc,
+            domain_loss: None,
+            domain_acc: None,
+            target_acc: None,
+            entropy: None,
+            im: None,
+            snd: None,
+            seconds,
+            images_per_s: train.len() as f64 / seconds.max(1e-9),
+            feature_cache: cached,
+        };
+        history.epochs.push(logs.clone());
+        let state = TrainState {
+            params: &model.params,
+            optimizer,
+            info: &info,
+        };
+        if callbacks.epoch(&logs, &state)? == Control::Stop {
+            break;
+        }
+    }
+    history.skipped = match &train_cache {
+        Some(cache) => cache.skipped.clone(),
+        None => train_loader.skipped(),
+    };
+    callbacks.end(&history)?;
+    Ok(history)
+}

@@ -1,0 +1,76 @@
+//! What one epoch of fine-tuning measures: loss and accuracy sums kept on the GPU and read
+//! once, on the training batches and on a validation set.
+
+use super::{loader, FitOptions};
+use crate::autograd::Tape;
+use crate::data::{Dataset, Transform};
+use crate::models::{Classifier, Model};
+use crate::ops::{elementwise as ew, softmax_xent};
+use crate::{DType, Gpu, Result, Tensor};
+
+/// Per-sample weights of 1.
+pub(super) fn ones(gpu: &Gpu, n: usize) -> Result<Tensor> {
+    Tensor::from_slice(gpu, &vec![1.0; n], &[n])
+}
+
+/// Running sums of one epoch, kept on the GPU (read once per epoch).
+pub(super) struct Sums {
+    loss: Tensor,
+    counts: Tensor,
+    seen: usize,
+}
+
+impl Sums {
+    pub fn new(gpu: &Gpu) -> Result<Sums> {
+        Ok(Sums {
+            loss: Tensor::zeros(gpu, &[1])?,
+            counts: Tensor::zeros_of(gpu, &[2], DType::U32)?,
+            seen: 0,
+        })
+    }
+    pub fn add(
+        &mut self,
+        loss: &Tensor,
+        logits: &Tensor,
+        labels: &Tensor,
+        weights: &Tensor,
+        n: usize,
+    ) -> Result<()> {
+        ew::axpby(n as f32, loss, 1.0, &self.loss)?;
+        softmax_xent::argmax_correct(logits, labels, weights, &self.counts)?;
+        self.seen += n;
+        Ok(())
+    }
+    /// (mean loss, accuracy)
+    pub fn read(&self) -> Result<(f32, f32)> {
+        let loss = self.loss.to_vec()?[0] / self.seen.max(1) as f32;
+        let c = self.counts.to_vec_u32()?;
+        Ok((loss, c[0] as f32 / c[1].max(1) as f32))
+    }
+}
+
+/// Mean loss and accuracy of `model` on a labelled dataset.
+pub(super) fn evaluate_loss_acc(
+    model: &Classifier,
+    ds: &Dataset,
+    t: &Transform,
+    o: &FitOptions,
+) -> Result<(f32, f32)> {
+    let gpu = model.gpu();
+    let mut sums = Sums::new(gpu)?;
+    for batch in loader(ds, t, o, false)?.epoch(0) {
+        let batch = batch?;
+        if batch.is_empty() {
+            continue;
+        }
+        let n = batch.len();
+        let mut tape = Tape::no_grad();
+        let x = tape.input(Tensor::from_slice(gpu, &batch.images, &batch.shape())?);
+        let z = model.forward(&mut tape, x, false, 0)?;
+        let (y, w) = (Tensor::from_u32(gpu, &batch.labels, &[n])?, ones(gpu, n)?);
+        let loss = softmax_xent::forward(tape.tensor(z), &y, &w, 1.0)?;
+        sums.add(&loss, tape.tensor(z), &y, &w, n)?;
+        gpu.flush()?;
+    }
+    sums.read()
+}
