@@ -314,3 +314,54 @@ fn bad_input_gives_one_line_errors() {
         &["does not exist"],
     );
 }
+
+#[test]
+fn bench_model_digits_reports_throughput_and_a_per_layer_profile() {
+    let dir = TempDir::new("bench-digits");
+    let json = dir.path().join("digits.json");
+    let out = dak(&[
+        "bench",
+        "model",
+        "--model",
+        "digits",
+        "--batch",
+        "2",
+        "--repeat",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for field in [
+        "dann_train_img_s",
+        "source_only_train_img_s",
+        "inference_img_s",
+    ] {
+        assert!(r[field].as_f64().is_some_and(|v| v > 0.0), "{field}: {r}");
+    }
+    let layers: Vec<&str> = r["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["layer"].as_str().unwrap())
+        .collect();
+    for want in [
+        "features.conv1",
+        "features.conv2",
+        "label.fc1",
+        "domain.fc2",
+        "optimizer",
+    ] {
+        assert!(layers.contains(&want), "{want} missing from {layers:?}");
+    }
+    let conv2 = &r["layers"][layers.iter().position(|l| *l == "features.conv2").unwrap()];
+    assert!(
+        conv2["forward_ms"].as_f64().unwrap() > 0.0 && conv2["backward_ms"].as_f64().unwrap() > 0.0
+    );
+}

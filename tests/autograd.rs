@@ -386,14 +386,17 @@ fn a_profiled_step_times_every_dispatch_under_its_layer() {
         "head.fc (bwd)",
         "base.fc (bwd)",
         "outer",
+        "optimizer",
     ] {
         assert!(labels.contains(want), "{want} missing from {labels:?}");
     }
-    // Layers restore the label around them: the loss and the optimizer ran under `outer`.
+    // Layers and the optimizer restore the label around them: the loss ran under `outer`.
     assert!(times.iter().all(|t| t.label.is_some() && t.seconds >= 0.0));
     assert!(times
         .iter()
-        .any(|t| t.kernel.starts_with("optim/") && t.label.as_deref() == Some("outer")));
+        .filter(|t| t.kernel.starts_with("optim/"))
+        .all(|t| t.label.as_deref() == Some("optimizer")));
+    assert!(times.iter().any(|t| t.label.as_deref() == Some("outer")));
     // Profiling is off again: the next step is recorded, not run dispatch by dispatch.
     let submits = gpu.stats().submits;
     let mut tape = Tape::no_grad();

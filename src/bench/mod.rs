@@ -10,6 +10,7 @@
 
 pub mod compare;
 pub mod conv2d;
+pub mod dann;
 pub mod matmul;
 pub mod model;
 pub mod peak;

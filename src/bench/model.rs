@@ -85,14 +85,14 @@ pub fn profile(gpu: &Gpu, step: impl FnOnce() -> Result<()>) -> Result<Vec<Layer
     Ok(layers)
 }
 
-fn images(n: usize, side: usize) -> Vec<f32> {
+pub(crate) fn images(n: usize, side: usize) -> Vec<f32> {
     (0..n * 3 * side * side)
         .map(|i| ((i * 7919) % 255) as f32 / 255.0 - 0.5)
         .collect()
 }
 
 /// Time `steps` runs of `step` (after one warm-up run) and return images per second.
-fn throughput(
+pub(crate) fn throughput(
     gpu: &Gpu,
     batch: usize,
     steps: usize,
@@ -140,7 +140,6 @@ pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<Mode
         };
         let loss = tape.softmax_xent(z, &y, &w, 1.0)?;
         let grads = tape.backward(&[loss])?;
-        let _label = gpu.scoped_label(Some("optimizer"));
         optimizer.step(&model.params, &grads, 1e-4)
     };
     // Warm up every pipeline once so compile time is reported apart.

@@ -40,7 +40,7 @@ pub struct BenchArgs {
     /// Compare two saved runs (`--json` files): per-kernel ratios, regressions flagged.
     #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
     pub compare: Option<Vec<PathBuf>>,
-    /// Model benchmark: which model (vgg16).
+    /// Model benchmark: which model (vgg16, or digits: the DANN digits network).
     #[arg(long, default_value = "vgg16")]
     pub model: String,
     /// Model benchmark: square input side.
@@ -187,12 +187,47 @@ fn print_layers(layers: &[bench::model::LayerTime]) {
     println!("  {:<22} {:>21.2} ms", "total", total);
 }
 
+/// `dak bench model digits`: the DANN digits network.
+fn model_digits(args: &BenchArgs) -> Result<()> {
+    let gpu = Gpu::new()?;
+    let r = bench::dann::digits(&gpu, args.batch.unwrap_or(64).max(1), args.repeat.max(1))?;
+    println!(
+        "{} at 28x28, {} + {} images per step on {}",
+        r.model,
+        r.batch_per_domain,
+        r.batch_per_domain,
+        gpu.adapter().name
+    );
+    println!(
+        "  DANN training             {:>8.1} img/s",
+        r.dann_train_img_s
+    );
+    println!(
+        "  source-only training      {:>8.1} img/s",
+        r.source_only_train_img_s
+    );
+    println!(
+        "  inference                 {:>8.1} img/s",
+        r.inference_img_s
+    );
+    println!("  (pipeline warm-up {:.1} s)", r.warmup_s);
+    print_layers(&r.layers);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&r).map_err(|e| Error::runtime(e.to_string()))?;
+        crate::io::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(())
+}
+
 fn model(args: &BenchArgs) -> Result<()> {
-    if args.model != "vgg16" {
-        return Err(Error::input(format!(
-            "--model {}: known models: vgg16",
-            args.model
-        )));
+    match args.model.as_str() {
+        "vgg16" => {}
+        "digits" => return model_digits(args),
+        other => {
+            return Err(Error::input(format!(
+                "--model {other}: known models: vgg16, digits"
+            )))
+        }
     }
     crate::models::vgg16::check_input(&[1, 3, args.input, args.input])?;
     let gpu = Gpu::new()?;

@@ -150,7 +150,10 @@ impl Gpu {
         dst_offset: u64,
         bytes: u64,
     ) -> Result<()> {
-        if src_offset + bytes > src.len() || dst_offset + bytes > dst.len() || !bytes.is_multiple_of(4) {
+        if src_offset + bytes > src.len()
+            || dst_offset + bytes > dst.len()
+            || !bytes.is_multiple_of(4)
+        {
             return Err(Error::input(format!(
                 "copy of {bytes} bytes out of range (src {src_offset}/{}, dst {dst_offset}/{})",
                 src.len(),

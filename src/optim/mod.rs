@@ -95,6 +95,11 @@ impl Optimizer {
         lr: f32,
     ) -> Result<()> {
         self.steps += 1;
+        // Profiles show the update under one name.
+        let _label = grads
+            .values()
+            .next()
+            .map(|g| g.gpu().scoped_label(Some("optimizer")));
         for (&id, g) in grads {
             let p = params.get(id);
             if !p.trainable {

@@ -15,7 +15,7 @@
 
 mod fit;
 mod scores;
-mod step;
+pub(crate) mod step;
 
 pub use scores::count_correct;
 

@@ -9,7 +9,7 @@ use crate::optim::Optimizer;
 use crate::{DType, Gpu, Result, Tensor};
 
 /// GPU-side sums of one epoch: read once at its end.
-pub(super) struct EpochAccumulators {
+pub(crate) struct EpochAccumulators {
     label_loss: Tensor,
     domain_loss: Tensor,
     source_counts: Tensor,
@@ -17,7 +17,7 @@ pub(super) struct EpochAccumulators {
 }
 
 /// The epoch's means, read from the accumulators.
-pub(super) struct EpochMeans {
+pub(crate) struct EpochMeans {
     pub label_loss: f64,
     pub source_acc: f64,
     /// Mean domain loss and domain accuracy (DANN steps only).
@@ -56,7 +56,7 @@ impl EpochAccumulators {
 }
 
 /// One step's images: `n_source` labelled source rows first, then `n_target` target rows.
-pub(super) struct StepBatch<'a> {
+pub(crate) struct StepBatch<'a> {
     pub images: &'a [f32],
     pub n_source: usize,
     pub n_target: usize,
@@ -66,7 +66,7 @@ pub(super) struct StepBatch<'a> {
 /// One training step: label loss on the source rows, domain loss (behind the gradient
 /// reversal with coefficient `lambda`) on all rows when there are target rows. `train_seed`
 /// (new every step) draws the domain head's dropout masks.
-pub(super) fn step(
+pub(crate) fn step(
     model: &Dann,
     opt: &mut Optimizer,
     acc: &EpochAccumulators,

@@ -1,0 +1,74 @@
+//! `dak bench model digits`: the DANN digits network of the bundled MNIST → MNIST-M benchmark —
+//! DANN steps (source + target rows, both losses), source-only steps and inference, in images
+//! per second, and one DANN step's time per layer.
+
+use super::model::{images, profile, throughput, LayerTime};
+use crate::autograd::Lambda;
+use crate::models::{Backbone, Dann};
+use crate::optim::{Optimizer, Rule};
+use crate::train::adapt::step::{step, EpochAccumulators, StepBatch};
+use crate::{Gpu, Result, Tensor};
+use std::time::Instant;
+
+/// Images per second of each mode (a DANN step's images are source and target rows together).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DannBench {
+    /// `dann-digits`.
+    pub model: String,
+    /// Images per domain per step.
+    pub batch_per_domain: usize,
+    /// DANN training: label loss on the source rows, domain loss through the reversal on all.
+    pub dann_train_img_s: f64,
+    /// Source-only training on batches of `batch_per_domain` source images.
+    pub source_only_train_img_s: f64,
+    /// Class predictions.
+    pub inference_img_s: f64,
+    /// One-time cost of compiling every pipeline the modes use.
+    pub warmup_s: f64,
+    /// Time per layer of one DANN step.
+    pub layers: Vec<LayerTime>,
+}
+
+/// Benchmark the paper's digits DANN (28x28, 10 classes) with `batch` images per domain.
+pub fn digits(gpu: &Gpu, batch: usize, steps: usize) -> Result<DannBench> {
+    let warm = Instant::now();
+    let classes: Vec<String> = (0..10).map(|c| c.to_string()).collect();
+    let model = Dann::paper(gpu, Backbone::Digits, &classes, 0)?;
+    let side = model.config.input_size();
+    let pixels = images(2 * batch, side);
+    let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
+    let mut opt = Optimizer::new(Rule::sgd_momentum());
+    let acc = EpochAccumulators::new(gpu)?;
+    let lambda = Lambda::new(0.5);
+    let mut n = 0u32;
+    let mut train = |opt: &mut Optimizer, n_target: usize| -> Result<()> {
+        n += 1;
+        let b = StepBatch {
+            images: &pixels[..(batch + n_target) * 3 * side * side],
+            n_source: batch,
+            n_target,
+            source_labels: &labels,
+        };
+        step(&model, opt, &acc, &b, &lambda, 1e-3, n)
+    };
+    train(&mut opt, batch)?;
+    train(&mut opt, 0)?;
+    let x = Tensor::from_slice(gpu, &pixels, &[2 * batch, 3, side, side])?;
+    model.predict_logits(&x)?;
+    gpu.sync()?;
+    let warmup_s = warm.elapsed().as_secs_f64();
+
+    let layers = profile(gpu, || train(&mut opt, batch))?;
+    let dann = throughput(gpu, 2 * batch, steps, || train(&mut opt, batch))?;
+    let source_only = throughput(gpu, batch, steps, || train(&mut opt, 0))?;
+    let inference = throughput(gpu, 2 * batch, steps, || model.predict_logits(&x).map(drop))?;
+    Ok(DannBench {
+        model: "dann-digits".into(),
+        batch_per_domain: batch,
+        dann_train_img_s: dann,
+        source_only_train_img_s: source_only,
+        inference_img_s: inference,
+        warmup_s,
+        layers,
+    })
+}
