@@ -15,9 +15,9 @@ enum Command {
     /// List GPU adapters and show the chosen one's limits and features.
     Devices(cli::devices::DevicesArgs),
     /// Validate kernels against their CPU references, then time them.
-    Bench(cli::bench::BenchArgs),
+    Bench(Box<cli::bench::BenchArgs>),
     /// Transfer learning: VGG16 base + GAP + Dense(1024, ReLU) + Dense(classes) on image folders.
-    FineTune(cli::fine_tune::FineTuneArgs),
+    FineTune(Box<cli::fine_tune::FineTuneArgs>),
     /// Accuracy, per-class accuracy and confusion matrix of a model on labelled folders.
     Evaluate(cli::evaluate::EvaluateArgs),
     /// Top classes and probabilities of image files.

@@ -106,13 +106,14 @@ impl Optimizer {
                 continue;
             }
             let slots = self.rule.state_slots();
-            if !self.state.contains_key(&id) {
-                let fresh = (0..slots)
-                    .map(|_| Tensor::zeros(p.value.gpu(), p.value.shape()))
-                    .collect::<Result<Vec<_>>>()?;
-                self.state.insert(id, fresh);
-            }
-            let state = &self.state[&id];
+            let state = match self.state.entry(id) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(
+                    (0..slots)
+                        .map(|_| Tensor::zeros(p.value.gpu(), p.value.shape()))
+                        .collect::<Result<Vec<_>>>()?,
+                ),
+            };
             let lr = lr * p.lr_mult;
             match self.rule {
                 Rule::Sgd {
