@@ -1,8 +1,8 @@
 //! VGG16 transfer learning: weights import, freezing, the feature cache, the CLI.
 mod common;
 use common::*;
-use dak::data::Dataset;
-use dak::models::classifier::{Classifier, ClassifierSpec, Freeze, HeadConfig};
+use dak::data::{Dataset, Preprocess};
+use dak::models::classifier::{Classifier, ClassifierSpec, Freeze, HeadConfig, Weights};
 use dak::models::vgg16;
 use dak::train::FitOptions;
 use std::collections::HashMap;
@@ -370,4 +370,28 @@ fn an_interrupted_fine_tune_resumes_to_the_same_model() {
             .fold(0f32, f32::max);
         assert!(worst <= 1e-6, "{name} differs by {worst} after resuming");
     }
+}
+
+#[test]
+fn a_dak_model_as_base_weights_keeps_its_preprocessing() {
+    let gpu = gpu();
+    let dir = TempDir::new("ft-preprocess");
+    let spec = |weights, preprocess| ClassifierSpec {
+        classes: vec!["a".into(), "b".into()],
+        weights,
+        input_size: 32,
+        hidden: 4,
+        preprocess,
+        ..Default::default()
+    };
+    // Trained from scratch on [0, 1] pixels (`unit`, the default without weights).
+    let scratch = Classifier::vgg16(&gpu, &spec(Weights::None, None)).unwrap();
+    assert_eq!(scratch.preprocess, Preprocess::Unit);
+    let path = dir.path().join("scratch.safetensors");
+    scratch.save(&path).unwrap();
+    let reused = Classifier::vgg16(&gpu, &spec(Weights::File(path.clone()), None)).unwrap();
+    assert_eq!(reused.preprocess, Preprocess::Unit);
+    // An explicit choice still wins.
+    let caffe = Classifier::vgg16(&gpu, &spec(Weights::File(path), Some(Preprocess::Caffe)));
+    assert_eq!(caffe.unwrap().preprocess, Preprocess::Caffe);
 }

@@ -60,7 +60,8 @@ pub struct FineTuneArgs {
     /// Dropout rate after the hidden layer.
     #[arg(long, default_value_t = 0.5)]
     pub dropout: f32,
-    /// Input preprocessing (default: imagenet, or unit with --weights none).
+    /// Input preprocessing (default: what a dak model file given as --weights was trained with,
+    /// imagenet for ImageNet weights, unit with --weights none).
     #[arg(long, value_parser = ["imagenet", "caffe", "unit"])]
     pub preprocess: Option<String>,
     /// Seed of the initial weights, the split, the batch order and dropout.

@@ -66,7 +66,8 @@ pub struct ClassifierSpec {
     pub hidden: usize,
     /// Dropout rate of the head.
     pub dropout: f32,
-    /// Pixel preprocessing; `None` picks `imagenet` with weights and `unit` without.
+    /// Pixel preprocessing; `None` picks the weights file's own (a dak model), else `imagenet`
+    /// with weights and `unit` without.
     pub preprocess: Option<Preprocess>,
     /// Seed of the initial weights (the head, and the base without weights).
     pub seed: u64,
@@ -161,14 +162,19 @@ impl Classifier {
         let mut model = Classifier::new(gpu, config, spec.seed)?;
         model.classes = spec.classes.clone();
         model.input_size = spec.input_size;
+        // Unless given: what a dak model file was trained with, ImageNet's for ImageNet files,
+        // `unit` for a fresh base.
+        let stored = match &spec.weights {
+            Weights::File(path) => {
+                vgg16::load_base_weights_and_preprocess(path, &mut model.params)?.1
+            }
+            Weights::None => None,
+        };
         model.preprocess = match (spec.preprocess, &spec.weights) {
             (Some(p), _) => p,
             (None, Weights::None) => Preprocess::Unit,
-            (None, Weights::File(_)) => Preprocess::Imagenet,
+            (None, Weights::File(_)) => stored.unwrap_or(Preprocess::Imagenet),
         };
-        if let Weights::File(path) = &spec.weights {
-            vgg16::load_base_weights(path, &mut model.params)?;
-        }
         Ok(model)
     }
 

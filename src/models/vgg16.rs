@@ -4,6 +4,7 @@
 //! they are.
 
 use crate::autograd::{Params, Tape, Var};
+use crate::data::Preprocess;
 use crate::nn::{Conv2d, Init, MaxPool2d};
 use crate::ops::conv2d::Spec;
 use crate::train::checkpoint::Checkpoint;
@@ -133,6 +134,16 @@ pub fn detect_names(ck: &Checkpoint) -> WeightNames {
 /// Load ImageNet weights for the base from `path` into `params` (every `features.*` tensor,
 /// checked by name and shape). Returns the naming found.
 pub fn load_base_weights(path: &Path, params: &mut Params) -> Result<WeightNames> {
+    load_base_weights_and_preprocess(path, params).map(|(names, _)| names)
+}
+
+/// [`load_base_weights`], also returning the pixel preprocessing the file's model was trained
+/// with when the file is a dak model (ImageNet files carry none): a base trained from scratch
+/// on `unit` inputs must keep getting them.
+pub fn load_base_weights_and_preprocess(
+    path: &Path,
+    params: &mut Params,
+) -> Result<(WeightNames, Option<Preprocess>)> {
     let ck = crate::train::checkpoint::load(path)?;
     let names = detect_names(&ck);
     if !ck.tensors.keys().any(|k| k.starts_with("features.")) {
@@ -144,7 +155,11 @@ pub fn load_base_weights(path: &Path, params: &mut Params) -> Result<WeightNames
         )));
     }
     ck.restore_prefix(params, "features.", path)?;
-    Ok(names)
+    let preprocess = match super::file::stored_info(&ck, path)? {
+        Some(info) => Some(info.preprocess.parse()?),
+        None => None,
+    };
+    Ok((names, preprocess))
 }
 
 #[cfg(test)]
