@@ -58,20 +58,8 @@ fn vgg16_dann_runs_on_an_office31_tree_with_imported_base_weights() {
         let vals: Vec<f32> = values(n, n as u64).iter().map(|v| v * scale).collect();
         base.push((p.name.clone(), p.value.shape().to_vec(), vals));
     }
-    let views: Vec<_> = base
-        .iter()
-        .map(|(name, shape, vals)| {
-            let view = safetensors::tensor::TensorView::new(
-                safetensors::Dtype::F32,
-                shape.clone(),
-                bytemuck::cast_slice(vals),
-            )
-            .unwrap();
-            (name.clone(), view)
-        })
-        .collect();
     let weights = root.join("vgg16.safetensors");
-    std::fs::write(&weights, safetensors::serialize(views, None).unwrap()).unwrap();
+    write_safetensors(&weights, &base);
 
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let (model, metrics, plot) = (

@@ -83,19 +83,7 @@ fn vgg16_forward_and_one_sgd_step_match_numpy() {
     }
     let dir = TempDir::new("vgg16-numpy");
     let file = dir.path().join("vgg16.safetensors");
-    let views: Vec<_> = base
-        .iter()
-        .map(|(name, shape, vals)| {
-            let view = safetensors::tensor::TensorView::new(
-                safetensors::Dtype::F32,
-                shape.clone(),
-                bytemuck::cast_slice(vals),
-            )
-            .unwrap();
-            (name.clone(), view)
-        })
-        .collect();
-    std::fs::write(&file, safetensors::serialize(views, None).unwrap()).unwrap();
+    write_safetensors(&file, &base);
     let names = vgg16::load_base_weights(&file, &mut model.params).unwrap();
     assert_eq!(names, vgg16::WeightNames::FeaturesOnly); // no classifier.* tensors in the file
     for (name, vals) in &head {

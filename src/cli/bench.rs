@@ -187,6 +187,22 @@ fn print_layers(layers: &[bench::model::LayerTime]) {
     println!("  {:<22} {:>21.2} ms", "total", total);
 }
 
+/// The common end of a model benchmark: warm-up time, the per-layer profile, `--json`.
+fn finish_model_report(
+    r: &impl serde::Serialize,
+    warmup_s: f64,
+    layers: &[bench::model::LayerTime],
+    args: &BenchArgs,
+) -> Result<()> {
+    println!("  (pipeline warm-up {warmup_s:.1} s)");
+    print_layers(layers);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(r).map_err(|e| Error::runtime(e.to_string()))?;
+        crate::io::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// `dak bench model digits`: the DANN digits network.
 fn model_digits(args: &BenchArgs) -> Result<()> {
     let gpu = Gpu::new()?;
@@ -210,13 +226,7 @@ fn model_digits(args: &BenchArgs) -> Result<()> {
         "  inference                 {:>8.1} img/s",
         r.inference_img_s
     );
-    println!("  (pipeline warm-up {:.1} s)", r.warmup_s);
-    print_layers(&r.layers);
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&r).map_err(|e| Error::runtime(e.to_string()))?;
-        crate::io::write_atomic(path, text.as_bytes())?;
-    }
-    Ok(())
+    finish_model_report(&r, r.warmup_s, &r.layers, args)
 }
 
 fn model(args: &BenchArgs) -> Result<()> {
@@ -261,11 +271,5 @@ fn model(args: &BenchArgs) -> Result<()> {
         "  head from cached features {:>8.1} img/s",
         r.cached_head_train_img_s
     );
-    println!("  (pipeline warm-up {:.1} s)", r.warmup_s);
-    print_layers(&r.layers);
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&r).map_err(|e| Error::runtime(e.to_string()))?;
-        crate::io::write_atomic(path, text.as_bytes())?;
-    }
-    Ok(())
+    finish_model_report(&r, r.warmup_s, &r.layers, args)
 }

@@ -296,17 +296,7 @@ impl Gpu {
         let Some((readback, queries)) = pending else {
             return Ok(None);
         };
-        let (tx, rx) = std::sync::mpsc::channel();
-        readback.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
-        self.0
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::gpu(format!("waiting for the GPU failed: {e}")))?;
-        rx.recv()
-            .map_err(|_| Error::gpu("timestamp readback was never completed"))?
-            .map_err(|e| Error::gpu(format!("timestamp readback failed: {e}")))?;
+        self.map_for_reading(&readback, "timestamp readback")?;
         let ticks: Vec<u64> = {
             let view = readback
                 .get_mapped_range(..)
@@ -439,6 +429,21 @@ impl Gpu {
         self.check_errors().map(|()| timing)
     }
 
+    /// Map a MAP_READ buffer and wait until it is readable (`what` names it in errors).
+    fn map_for_reading(&self, buffer: &wgpu::Buffer, what: &str) -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.0
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::gpu(format!("waiting for the GPU failed: {e}")))?;
+        rx.recv()
+            .map_err(|_| Error::gpu(format!("{what} was never completed")))?
+            .map_err(|e| Error::gpu(format!("{what} failed: {e}")))
+    }
+
     /// Submit recorded work and block until the device has finished all of it.
     pub fn sync(&self) -> Result<()> {
         self.flush()?;
@@ -473,17 +478,7 @@ impl Gpu {
             bytes: copy_len,
         });
         self.flush()?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
-        self.0
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::gpu(format!("waiting for the GPU failed: {e}")))?;
-        rx.recv()
-            .map_err(|_| Error::gpu("readback was never completed"))?
-            .map_err(|e| Error::gpu(format!("readback failed: {e}")))?;
+        self.map_for_reading(&staging, "readback")?;
         let data = staging
             .get_mapped_range(..)
             .map_err(|e| Error::gpu(format!("readback mapping failed: {e}")))?[..bytes as usize]

@@ -191,3 +191,20 @@ pub fn dak_cli(args: &[&str]) -> std::process::Output {
         .output()
         .expect("run dak")
 }
+
+/// Writes f32 tensors `(name, shape, values)` as a safetensors file (weights fixtures).
+pub fn write_safetensors(path: &Path, tensors: &[(String, Vec<usize>, Vec<f32>)]) {
+    let views: Vec<_> = tensors
+        .iter()
+        .map(|(name, shape, vals)| {
+            let view = safetensors::tensor::TensorView::new(
+                safetensors::Dtype::F32,
+                shape.clone(),
+                bytemuck::cast_slice(vals),
+            )
+            .unwrap();
+            (name.clone(), view)
+        })
+        .collect();
+    write(path, &safetensors::serialize(views, None).unwrap());
+}
