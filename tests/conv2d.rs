@@ -31,6 +31,8 @@ const CASES: &[Case] = &[
     (4, 2, 12, 12, 5, 3, 3, 1, 1),  // long enough for a split weight gradient
     (8, 3, 16, 16, 4, 3, 3, 1, 0),  // first-layer-like: more splits
     (70, 1, 32, 32, 2, 1, 1, 1, 0), // N*oH*oW past 65535, llvmpipe's loop-iteration cap
+    (2, 3, 5, 4, 6, 1, 1, 1, 1),    // padding >= kernel: the texture input gradient falls back
+    (2, 6, 11, 10, 5, 2, 2, 3, 0),  // stride past the kernel: gaps in the dilated dY
 ];
 
 fn geometry(c: &Case) -> Geometry {
@@ -132,9 +134,13 @@ fn ids_are_stable_and_defaults_follow_the_adapter() {
     let gpu = gpu();
     let d = Variant::default_for(&gpu);
     assert!(d.supported(&gpu));
-    if gpu.is_cpu() && Variant::Subgroup.supported(&gpu) {
-        assert_eq!(d, Variant::Subgroup);
+    if gpu.is_cpu() && Variant::Texture.supported(&gpu) {
+        assert_eq!(d, Variant::Texture);
     }
+    assert_eq!(
+        Variant::Texture.id(Pass::InputGrad),
+        "conv2d.dgrad.igemm_tex"
+    );
 }
 
 /// conv(3->4, 3x3, p1)+ReLU, max-pool 2/2, conv(4->5, 3x3, p0)+ReLU, max-pool 3/1 (overlapping):

@@ -215,7 +215,7 @@ pub struct Selection {
     /// `fwd`, `dgrad`, `wgrad` (matmul: the dense-layer GEMM form; conv2d: the pass) or
     /// `fwd`, `bwd` (pool).
     pub direction: Option<String>,
-    /// `all`, a variant id, or (conv2d) `direct`, `tiled`, `sgbc`.
+    /// `all`, a variant id, or (conv2d) `direct`, `tiled`, `sgbc`, `tex`.
     pub variant: String,
     /// A named shape set or a JSON file (see [`shapes`]).
     pub shapes: String,
@@ -312,7 +312,7 @@ pub fn run(gpu: &Gpu, sel: &Selection) -> Result<Vec<BenchRow>> {
                     None => {
                         let (p, v) = Conv::from_id(name).ok_or_else(|| {
                             Error::input(format!(
-                                "--variant {name}: unknown for conv2d; use all, direct, tiled, sgbc or an id like conv2d.fwd.igemm_sgbc"
+                                "--variant {name}: unknown for conv2d; use all, direct, tiled, sgbc, tex or an id like conv2d.fwd.igemm_tex"
                             ))
                         })?;
                         passes.retain(|&q| q == p);

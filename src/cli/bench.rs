@@ -12,7 +12,7 @@ pub struct BenchArgs {
     /// conv2d[.fwd|.dgrad|.wgrad], pool[.fwd|.bwd], all, or data (image decoding + augmentation).
     #[arg(default_value = "matmul")]
     pub op: String,
-    /// Variant id to time, or `all` (conv2d also takes `direct`, `tiled`, `sgbc`).
+    /// Variant id to time, or `all` (conv2d also takes `direct`, `tiled`, `sgbc`, `tex`).
     #[arg(long, default_value = "all")]
     pub variant: String,
     /// Shape set: default, tiny, vgg16-32, vgg16-224, digits (conv2d also conv64, matmul also

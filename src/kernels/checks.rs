@@ -698,6 +698,19 @@ pub(super) static REGISTRY: &[Kernel] = &[
         "Y[P, Co] = im2col(X)·Wᵀ as implicit GEMM, one subgroup per 64x64 tile (broadcast)"
     ),
     conv!(
+        "conv2d.fwd.igemm_tex",
+        Forward,
+        Texture,
+        subgroups,
+        [
+            "conv2d/pack_input.wgsl",
+            "conv2d/pack_weight.wgsl",
+            "conv2d/fwd_igemm_tex_s8.wgsl",
+            "conv2d/fwd_igemm_tex_s16.wgsl"
+        ],
+        "Y[P, Co] as implicit GEMM on a zero-padded NHWC input texture and a weight texture (CPU adapters)"
+    ),
+    conv!(
         "conv2d.dgrad.direct",
         InputGrad,
         Direct,
@@ -723,6 +736,19 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/dgrad_igemm_sgbc_s16.wgsl"
         ],
         "dX[Q, Ci] = col(dY)·W' as implicit GEMM, one subgroup per 64x64 tile (STRIDED override)"
+    ),
+    conv!(
+        "conv2d.dgrad.igemm_tex",
+        InputGrad,
+        Texture,
+        subgroups,
+        [
+            "conv2d/pack_input.wgsl",
+            "conv2d/pack_weight.wgsl",
+            "conv2d/fwd_igemm_tex_s8.wgsl",
+            "conv2d/fwd_igemm_tex_s16.wgsl"
+        ],
+        "dX as the forward texture GEMM on dY dilated by the stride, padded k-1-p, with flipped W"
     ),
     conv!(
         "conv2d.wgrad.direct",
@@ -751,6 +777,20 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/wgrad_reduce.wgsl"
         ],
         "dW[Co, K] = dY[Co, P]·im2col(X), split-K partials (subgroup tiles) + reduce"
+    ),
+    conv!(
+        "conv2d.wgrad.splitk_tex",
+        WeightGrad,
+        Texture,
+        subgroups,
+        [
+            "conv2d/pack_input.wgsl",
+            "conv2d/pack_dy.wgsl",
+            "conv2d/wgrad_splitk_tex_s8.wgsl",
+            "conv2d/wgrad_splitk_tex_s16.wgsl",
+            "conv2d/wgrad_tex_reduce.wgsl"
+        ],
+        "dW from dY and X packed into textures, split-K partials + a reduce into OIHW order"
     ),
     Kernel {
         id: "pool.max_fwd",

@@ -205,13 +205,22 @@ pub enum Variant {
     /// Implicit GEMM with shared-memory 64x64 tiles: the choice on real GPUs.
     Tiled,
     /// Implicit GEMM with subgroup-broadcast register blocking, 64 rows x 64 columns per
-    /// subgroup: the choice on CPU adapters.
+    /// subgroup, operands read from storage buffers.
     Subgroup,
+    /// The same register blocking with both operands packed into rgba32float textures first
+    /// (zero-padded NHWC input): the choice on CPU adapters, where texel fetches are vectorised
+    /// and storage loads are not. Falls back to `Subgroup` for shapes the textures cannot hold.
+    Texture,
 }
 
 impl Variant {
     /// Every variant, oracle first.
-    pub const ALL: [Variant; 3] = [Variant::Direct, Variant::Tiled, Variant::Subgroup];
+    pub const ALL: [Variant; 4] = [
+        Variant::Direct,
+        Variant::Tiled,
+        Variant::Subgroup,
+        Variant::Texture,
+    ];
 
     /// Stable id of this variant for `pass`, e.g. `conv2d.fwd.igemm_sgbc`.
     pub fn id(self, pass: Pass) -> &'static str {
@@ -219,12 +228,15 @@ impl Variant {
             (Pass::Forward, Variant::Direct) => "conv2d.fwd.direct",
             (Pass::Forward, Variant::Tiled) => "conv2d.fwd.igemm_tiled",
             (Pass::Forward, Variant::Subgroup) => "conv2d.fwd.igemm_sgbc",
+            (Pass::Forward, Variant::Texture) => "conv2d.fwd.igemm_tex",
             (Pass::InputGrad, Variant::Direct) => "conv2d.dgrad.direct",
             (Pass::InputGrad, Variant::Tiled) => "conv2d.dgrad.igemm_tiled",
             (Pass::InputGrad, Variant::Subgroup) => "conv2d.dgrad.igemm_sgbc",
+            (Pass::InputGrad, Variant::Texture) => "conv2d.dgrad.igemm_tex",
             (Pass::WeightGrad, Variant::Direct) => "conv2d.wgrad.direct",
             (Pass::WeightGrad, Variant::Tiled) => "conv2d.wgrad.splitk_tiled",
             (Pass::WeightGrad, Variant::Subgroup) => "conv2d.wgrad.splitk_sgbc",
+            (Pass::WeightGrad, Variant::Texture) => "conv2d.wgrad.splitk_tex",
         }
     }
 
@@ -242,13 +254,16 @@ impl Variant {
             Variant::Direct => "direct",
             Variant::Tiled => "tiled",
             Variant::Subgroup => "sgbc",
+            Variant::Texture => "tex",
         }
     }
 
     /// Whether this variant can run on `gpu`.
     pub fn supported(self, gpu: &Gpu) -> bool {
         match self {
-            Variant::Subgroup => gpu.has_subgroups() && matches!(gpu.subgroup_size(), 8 | 16),
+            Variant::Subgroup | Variant::Texture => {
+                gpu.has_subgroups() && matches!(gpu.subgroup_size(), 8 | 16)
+            }
             _ => true,
         }
     }
@@ -276,8 +291,8 @@ impl Variant {
 
     /// The built-in rule, without the tuning cache.
     pub fn rule_for(gpu: &Gpu) -> Variant {
-        if gpu.is_cpu() && Variant::Subgroup.supported(gpu) {
-            Variant::Subgroup
+        if gpu.is_cpu() && Variant::Texture.supported(gpu) {
+            Variant::Texture
         } else {
             Variant::Tiled
         }
@@ -303,6 +318,17 @@ impl Variant {
                 ("conv2d/wgrad_splitk_sgbc_s16.wgsl", 64, 64)
             }
             (Pass::WeightGrad, Variant::Subgroup) => ("conv2d/wgrad_splitk_sgbc_s8.wgsl", 64, 64),
+            // The texture variant launches its own kernels (texture.rs); its fallback is sgbc.
+            (pass, Variant::Texture) => Variant::Subgroup.shader(pass, gpu),
+        }
+    }
+
+    /// The storage-buffer kernel a texture-variant call falls back to.
+    fn storage_fallback(self) -> Variant {
+        if self == Variant::Texture {
+            Variant::Subgroup
+        } else {
+            self
         }
     }
 
@@ -399,6 +425,9 @@ pub fn forward(
         }
     };
     let flags = bias.is_some() as u32 | (relu as u32) << 1;
+    if variant == Variant::Texture && texture::forward(x, w, b, flags, &g, &y)? {
+        return Ok(y);
+    }
     let uniform = ConvUniform::new(&g, flags, 0);
     let (file, rows, cols) = variant.shader(Pass::Forward, gpu);
     let groups = match variant {
@@ -435,6 +464,10 @@ pub fn backward_input(
     let gpu = dy.gpu();
     variant.check(Pass::InputGrad, gpu)?;
     let dx = Tensor::uninit(gpu, &g.x_shape(), DType::F32)?;
+    if variant == Variant::Texture && texture::backward_input(dy, w, &g, &dx)? {
+        return Ok(dx);
+    }
+    let variant = variant.storage_fallback();
     let uniform = ConvUniform::new(&g, 0, 0);
     let (file, rows, cols) = variant.shader(Pass::InputGrad, gpu);
     let strided = g.spec.stride != (1, 1);
@@ -448,7 +481,7 @@ pub fn backward_input(
             ],
             &[],
         ),
-        Variant::Subgroup => (
+        Variant::Subgroup | Variant::Texture => (
             [
                 g.ci.div_ceil(cols) as u32,
                 (g.n * g.h * g.w).div_ceil(rows) as u32,
@@ -518,6 +551,10 @@ pub fn backward_weight(
     let gpu = dy.gpu();
     variant.check(Pass::WeightGrad, gpu)?;
     let dw = Tensor::uninit(gpu, &g.w_shape(), DType::F32)?;
+    if variant == Variant::Texture && texture::backward_weight(dy, x, &g, &dw)? {
+        return Ok(dw);
+    }
+    let variant = variant.storage_fallback();
     let (file, rows, cols) = variant.shader(Pass::WeightGrad, gpu);
     let (splits, chunk) = wgrad_split(&g, gpu, variant);
     let uniform = ConvUniform::new(&g, 0, chunk);
@@ -604,117 +641,5 @@ pub fn backward(
 }
 
 /// Plain-Rust oracles (f32 data, f64 accumulation).
-pub mod reference {
-    use super::Geometry;
-
-    /// Input position of output `o` and kernel tap `k` along one axis, if inside the input.
-    fn at(o: usize, k: usize, stride: usize, pad: usize, len: usize) -> Option<usize> {
-        (o * stride + k).checked_sub(pad).filter(|&i| i < len)
-    }
-
-    /// `Y = conv(X, W) (+ bias) (ReLU)`.
-    pub fn forward(
-        g: &Geometry,
-        x: &[f32],
-        w: &[f32],
-        bias: Option<&[f32]>,
-        relu: bool,
-    ) -> Vec<f32> {
-        let (sh, sw) = g.spec.stride;
-        let (ph, pw) = g.spec.padding;
-        let mut y = vec![0f32; g.y_len()];
-        for n in 0..g.n {
-            for co in 0..g.co {
-                for oy in 0..g.oh {
-                    for ox in 0..g.ow {
-                        let mut acc = bias.map_or(0.0, |b| b[co] as f64);
-                        for ci in 0..g.ci {
-                            for ky in 0..g.kh {
-                                let Some(iy) = at(oy, ky, sh, ph, g.h) else {
-                                    continue;
-                                };
-                                for kx in 0..g.kw {
-                                    let Some(ix) = at(ox, kx, sw, pw, g.w) else {
-                                        continue;
-                                    };
-                                    let xv = x[((n * g.ci + ci) * g.h + iy) * g.w + ix];
-                                    let wv = w[((co * g.ci + ci) * g.kh + ky) * g.kw + kx];
-                                    acc += xv as f64 * wv as f64;
-                                }
-                            }
-                        }
-                        if relu {
-                            acc = acc.max(0.0);
-                        }
-                        y[((n * g.co + co) * g.oh + oy) * g.ow + ox] = acc as f32;
-                    }
-                }
-            }
-        }
-        y
-    }
-
-    /// Scatters every (output, tap) product the forward pass used into `f(x index, w index, y index)`.
-    fn for_each_tap(g: &Geometry, mut f: impl FnMut(usize, usize, usize)) {
-        let (sh, sw) = g.spec.stride;
-        let (ph, pw) = g.spec.padding;
-        for n in 0..g.n {
-            for co in 0..g.co {
-                for oy in 0..g.oh {
-                    for ox in 0..g.ow {
-                        let yi = ((n * g.co + co) * g.oh + oy) * g.ow + ox;
-                        for ci in 0..g.ci {
-                            for ky in 0..g.kh {
-                                let Some(iy) = at(oy, ky, sh, ph, g.h) else {
-                                    continue;
-                                };
-                                for kx in 0..g.kw {
-                                    let Some(ix) = at(ox, kx, sw, pw, g.w) else {
-                                        continue;
-                                    };
-                                    f(
-                                        ((n * g.ci + ci) * g.h + iy) * g.w + ix,
-                                        ((co * g.ci + ci) * g.kh + ky) * g.kw + kx,
-                                        yi,
-                                    );
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Input gradient dX for upstream gradient dY.
-    pub fn backward_input(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
-        let mut acc = vec![0f64; g.x_len()];
-        for_each_tap(g, |xi, wi, yi| acc[xi] += dy[yi] as f64 * w[wi] as f64);
-        acc.into_iter().map(|v| v as f32).collect()
-    }
-
-    /// Weight gradient dW for upstream gradient dY.
-    pub fn backward_weight(g: &Geometry, dy: &[f32], x: &[f32]) -> Vec<f32> {
-        let mut acc = vec![0f64; g.w_len()];
-        for_each_tap(g, |xi, wi, yi| acc[wi] += dy[yi] as f64 * x[xi] as f64);
-        acc.into_iter().map(|v| v as f32).collect()
-    }
-
-    /// Bias gradient: dY summed over batch and pixels, per output channel.
-    pub fn backward_bias(g: &Geometry, dy: &[f32]) -> Vec<f32> {
-        let plane = g.oh * g.ow;
-        (0..g.co)
-            .map(|co| {
-                let mut acc = 0f64;
-                for n in 0..g.n {
-                    let base = (n * g.co + co) * plane;
-                    acc += dy[base..base + plane]
-                        .iter()
-                        .map(|&v| v as f64)
-                        .sum::<f64>();
-                }
-                acc as f32
-            })
-            .collect()
-    }
-}
+pub mod reference;
+mod texture;

@@ -1,0 +1,386 @@
+//! The texture-operand variant (`*_tex`) of the three passes, for CPU adapters: both GEMM
+//! operands are packed into rgba32float textures (zero-padded NHWC input, reordered weights,
+//! dY by channel) and the register-blocked kernels read them with `textureLoad`. On llvmpipe a
+//! storage-buffer load is a per-lane loop with a branch and a stack round trip, a texel fetch is
+//! vectorised; the packing costs one pass over each operand. Layouts: `scripts/gen_conv2d_tex.py`.
+//!
+//! The input gradient runs the forward kernel on dY dilated by the stride and padded by
+//! `k - 1 - p`, with flipped, transposed weights and stride 1 (the transposed convolution as a
+//! plain one). Shapes whose textures exceed the adapter's limits (or padding >= kernel, for the
+//! input gradient) fall back to the storage-buffer `sgbc` kernels.
+
+use super::{Geometry, MAX_LOOP};
+use crate::gpu::{Binding, Gpu, GpuTexture};
+use crate::ops::grid_1d;
+use crate::{DType, Result, Tensor};
+
+/// Matches `struct ConvTex` in the generated `*_tex_s*.wgsl` kernels.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct TexUniform {
+    m: u32,
+    ncol: u32,
+    c4: u32,
+    kh: u32,
+    kw: u32,
+    oh: u32,
+    ow: u32,
+    sh: u32,
+    sw: u32,
+    hp: u32,
+    flags: u32,
+    chunk: u32,
+    gw: u32,
+    gr: u32,
+    p: u32,
+    maxrow: u32,
+}
+
+/// Matches `struct P` in `pack_input.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct PackInput {
+    n: u32,
+    c: u32,
+    h: u32,
+    w: u32,
+    c4: u32,
+    hp: u32,
+    wp: u32,
+    top: u32,
+    left: u32,
+    dy: u32,
+    dx: u32,
+    _pad: u32,
+}
+
+/// How an activation is laid into the padded NHWC texture: source `[n, c, h, w]`, padded size
+/// `hp` x `wp`, offset (`top`, `left`), one source row/column every `step` texture rows/columns.
+#[derive(Clone, Copy)]
+struct Placement {
+    src: [usize; 4],
+    hp: usize,
+    wp: usize,
+    top: usize,
+    left: usize,
+    step: (usize, usize),
+}
+
+impl Placement {
+    fn c4(&self) -> usize {
+        self.src[1].div_ceil(4)
+    }
+    fn size(&self) -> (usize, usize) {
+        (self.wp * self.c4(), self.src[0] * self.hp)
+    }
+    /// The input of the forward pass and the weight gradient.
+    fn input(g: &Geometry) -> Placement {
+        let (ph, pw) = g.spec.padding;
+        Placement {
+            src: g.x_shape(),
+            hp: g.h + 2 * ph,
+            wp: g.w + 2 * pw,
+            top: ph,
+            left: pw,
+            step: (1, 1),
+        }
+    }
+    /// dY for the input gradient: dilated by the stride, padded by k-1-p, sized so that a
+    /// stride-1 convolution yields H x W.
+    fn output_grad(g: &Geometry) -> Option<Placement> {
+        let (ph, pw) = g.spec.padding;
+        (ph < g.kh && pw < g.kw).then(|| Placement {
+            src: g.y_shape(),
+            hp: g.h + g.kh - 1,
+            wp: g.w + g.kw - 1,
+            top: g.kh - 1 - ph,
+            left: g.kw - 1 - pw,
+            step: g.spec.stride,
+        })
+    }
+}
+
+fn tile_cols(gpu: &Gpu) -> usize {
+    8 * gpu.subgroup_size() as usize
+}
+
+fn fits(gpu: &Gpu, sizes: &[(usize, usize)]) -> bool {
+    let max = gpu.max_texture_side() as usize;
+    sizes.iter().all(|&(w, h)| w <= max && h <= max)
+}
+
+/// Weight texture size for `cols` GEMM columns and `c` reduction channels.
+fn weight_size(gpu: &Gpu, g: &Geometry, cols: usize, c: usize) -> (usize, usize) {
+    let tn = tile_cols(gpu);
+    (cols.div_ceil(tn) * tn / 4, g.kh * g.kw * c.div_ceil(4) * 4)
+}
+
+fn texture(gpu: &Gpu, (w, h): (usize, usize), what: &str) -> Result<GpuTexture> {
+    gpu.texture(w as u32, h as u32, what)
+}
+
+fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuTexture> {
+    let gpu = src.gpu();
+    let size = pl.size();
+    let tex = texture(gpu, size, what)?;
+    let u = |v: usize| v as u32;
+    let [n, c, h, w] = pl.src;
+    let uniform = PackInput {
+        n: u(n),
+        c: u(c),
+        h: u(h),
+        w: u(w),
+        c4: u(pl.c4()),
+        hp: u(pl.hp),
+        wp: u(pl.wp),
+        top: u(pl.top),
+        left: u(pl.left),
+        dy: u(pl.step.0),
+        dx: u(pl.step.1),
+        _pad: 0,
+    };
+    gpu.dispatch(
+        "conv2d/pack_input.wgsl",
+        &[],
+        bytemuck::bytes_of(&uniform),
+        &[src.binding(), Binding::Texture(&tex)],
+        [u(size.0.div_ceil(8)), u(size.1.div_ceil(8)), 1],
+    )?;
+    Ok(tex)
+}
+
+/// Packs W `[Co, Ci, kH, kW]` as the GEMM's B operand: columns Co (forward) or, with `flip`,
+/// columns Ci over reduction channels Co with the kernel flipped (input gradient).
+fn pack_weight(w: &Tensor, g: &Geometry, flip: bool) -> Result<GpuTexture> {
+    let gpu = w.gpu();
+    let (cols, c) = if flip { (g.ci, g.co) } else { (g.co, g.ci) };
+    let size = weight_size(gpu, g, cols, c);
+    let tex = texture(gpu, size, "conv2d weight operand")?;
+    let u = |v: usize| v as u32;
+    let uniform = [
+        u(cols),
+        u(c),
+        u(g.kh),
+        u(g.kw),
+        u(c.div_ceil(4)),
+        u(size.0),
+        u(size.1),
+        0,
+    ];
+    gpu.dispatch(
+        "conv2d/pack_weight.wgsl",
+        &[("FLIP", if flip { 1.0 } else { 0.0 })],
+        bytemuck::cast_slice(&uniform),
+        &[w.binding(), Binding::Texture(&tex)],
+        [u(size.0.div_ceil(8)), u(size.1.div_ceil(8)), 1],
+    )?;
+    Ok(tex)
+}
+
+fn shader(gpu: &Gpu, kind: &str) -> String {
+    format!("conv2d/{kind}_tex_s{}.wgsl", gpu.subgroup_size())
+}
+
+/// The GEMM of the forward kernel over a packed input: `rows` output pixels of `oh` x `ow`
+/// images, `cols` output channels, kernel `kh` x `kw` with `stride`.
+#[allow(clippy::too_many_arguments)]
+fn forward_gemm(
+    gpu: &Gpu,
+    input: &GpuTexture,
+    pl: Placement,
+    weight: &GpuTexture,
+    bias: &Tensor,
+    flags: u32,
+    out: &Tensor,
+    (oh, ow, cols): (usize, usize, usize),
+    (kh, kw): (usize, usize),
+    stride: (usize, usize),
+) -> Result<()> {
+    let u = |v: usize| v as u32;
+    let m = pl.src[0] * oh * ow;
+    let uniform = TexUniform {
+        m: u(m),
+        ncol: u(cols),
+        c4: u(pl.c4()),
+        kh: u(kh),
+        kw: u(kw),
+        oh: u(oh),
+        ow: u(ow),
+        sh: u(stride.0),
+        sw: u(stride.1),
+        hp: u(pl.hp),
+        flags,
+        ..Default::default()
+    };
+    gpu.dispatch(
+        &shader(gpu, "fwd_igemm"),
+        &[],
+        bytemuck::bytes_of(&uniform),
+        &[
+            Binding::Texture(input),
+            Binding::Texture(weight),
+            bias.binding(),
+            out.binding(),
+        ],
+        [u(cols.div_ceil(tile_cols(gpu))), u(m.div_ceil(64)), 1],
+    )
+}
+
+/// Forward pass into `y`, or `false` when the operands do not fit the adapter's textures.
+pub(super) fn forward(
+    x: &Tensor,
+    w: &Tensor,
+    bias: &Tensor,
+    flags: u32,
+    g: &Geometry,
+    y: &Tensor,
+) -> Result<bool> {
+    let gpu = x.gpu();
+    let pl = Placement::input(g);
+    if !fits(gpu, &[pl.size(), weight_size(gpu, g, g.co, g.ci)]) {
+        return Ok(false);
+    }
+    let input = pack_input(x, pl, "conv2d input operand")?;
+    let weight = pack_weight(w, g, false)?;
+    forward_gemm(
+        gpu,
+        &input,
+        pl,
+        &weight,
+        bias,
+        flags,
+        y,
+        (g.oh, g.ow, g.co),
+        (g.kh, g.kw),
+        g.spec.stride,
+    )?;
+    Ok(true)
+}
+
+/// Input gradient into `dx`, or `false` when this variant cannot take the shape.
+pub(super) fn backward_input(dy: &Tensor, w: &Tensor, g: &Geometry, dx: &Tensor) -> Result<bool> {
+    let gpu = dy.gpu();
+    let Some(pl) = Placement::output_grad(g) else {
+        return Ok(false);
+    };
+    if !fits(gpu, &[pl.size(), weight_size(gpu, g, g.ci, g.co)]) {
+        return Ok(false);
+    }
+    let input = pack_input(dy, pl, "conv2d output-gradient operand")?;
+    let weight = pack_weight(w, g, true)?;
+    let dummy = Tensor::uninit(gpu, &[1], DType::F32)?;
+    forward_gemm(
+        gpu,
+        &input,
+        pl,
+        &weight,
+        &dummy,
+        0,
+        dx,
+        (g.h, g.w, g.ci),
+        (g.kh, g.kw),
+        (1, 1),
+    )?;
+    Ok(true)
+}
+
+/// Layout of dY by channel for the weight gradient: (texels per row GW, rows per channel GR).
+fn dy_layout(gpu: &Gpu, g: &Geometry) -> (usize, usize) {
+    let groups = (g.n * g.oh * g.ow).div_ceil(4);
+    let gw = groups.min(gpu.max_texture_side() as usize);
+    (gw, groups.div_ceil(gw))
+}
+
+/// Weight gradient into `dw` (OIHW), or `false` when the operands do not fit the textures.
+pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor) -> Result<bool> {
+    let gpu = dy.gpu();
+    let pl = Placement::input(g);
+    let (gw, gr) = dy_layout(gpu, g);
+    if !fits(gpu, &[pl.size(), (gw, g.co * gr)]) {
+        return Ok(false);
+    }
+    let u = |v: usize| v as u32;
+    let p = g.n * g.oh * g.ow;
+    let dyt = texture(gpu, (gw, g.co * gr), "conv2d output-gradient operand")?;
+    let pack = [u(g.co), u(g.oh * g.ow), u(p), u(gw), u(gr), 0, 0, 0];
+    gpu.dispatch(
+        "conv2d/pack_dy.wgsl",
+        &[],
+        bytemuck::cast_slice(&pack),
+        &[dy.binding(), Binding::Texture(&dyt)],
+        [u(gw.div_ceil(8)), u((g.co * gr).div_ceil(8)), 1],
+    )?;
+    let input = pack_input(x, pl, "conv2d input operand")?;
+    let ncol = g.kh * g.kw * pl.c4() * 4;
+    let (splits, chunk) = split(g, gpu, ncol);
+    let part = Tensor::uninit(gpu, &[splits, g.co * ncol], DType::F32)?;
+    let uniform = TexUniform {
+        m: u(g.co),
+        ncol: u(ncol),
+        c4: u(pl.c4()),
+        kh: u(g.kh),
+        kw: u(g.kw),
+        oh: u(g.oh),
+        ow: u(g.ow),
+        sh: u(g.spec.stride.0),
+        sw: u(g.spec.stride.1),
+        hp: u(pl.hp),
+        flags: 0,
+        chunk: u(chunk),
+        gw: u(gw),
+        gr: u(gr),
+        p: u(p),
+        maxrow: u(pl.size().1 - 1),
+    };
+    gpu.dispatch(
+        &shader(gpu, "wgrad_splitk"),
+        &[],
+        bytemuck::bytes_of(&uniform),
+        &[
+            Binding::Texture(&dyt),
+            Binding::Texture(&input),
+            part.binding(),
+        ],
+        [
+            u(ncol.div_ceil(tile_cols(gpu))),
+            u(g.co.div_ceil(64)),
+            u(splits),
+        ],
+    )?;
+    let reduce = [
+        u(g.co),
+        u(g.ci),
+        u(g.kh),
+        u(g.kw),
+        u(pl.c4()),
+        u(splits),
+        0,
+        0,
+    ];
+    gpu.dispatch(
+        "conv2d/wgrad_tex_reduce.wgsl",
+        &[],
+        bytemuck::cast_slice(&reduce),
+        &[part.binding(), dw.binding()],
+        grid_1d(g.w_len()),
+    )?;
+    Ok(true)
+}
+
+/// (splits, chunk of pixels) for the weight gradient: enough workgroups for every core, chunks
+/// of at least 256 pixels (a multiple of 16), partials under 64 MiB, loops under `MAX_LOOP`.
+fn split(g: &Geometry, gpu: &Gpu, ncol: usize) -> (usize, usize) {
+    let p = g.n * g.oh * g.ow;
+    let tiles = g.co.div_ceil(64) * ncol.div_ceil(tile_cols(gpu));
+    let by_groups = 64usize.div_ceil(tiles);
+    let by_length = (p / 256).max(1);
+    let by_memory = ((64usize << 20) / (4 * g.co * ncol)).max(1);
+    let by_loop = p.div_ceil(4 * MAX_LOOP);
+    let splits = by_groups
+        .min(by_length)
+        .min(by_memory)
+        .max(by_loop)
+        .clamp(1, 4096);
+    let chunk = p.div_ceil(splits).next_multiple_of(16);
+    (p.div_ceil(chunk), chunk)
+}
