@@ -1,4 +1,5 @@
-// matmul.pack_b — packs op(B)[K, N] into an rgba32float texture for the sgbc_tex kernel:
+// matmul.pack_b — packs op(B)[K, N] (and, with (K, N) = (M, K), op(A)) into an rgba32float
+// texture for the sgbc_tex kernel:
 //   texel (x, y) = (op(B)[y, 4x], op(B)[y, 4x+1], op(B)[y, 4x+2], op(B)[y, 4x+3]),
 //   zero wherever y >= K or the column >= N (the GEMM then needs no bounds checks on B).
 // op(B) = B [K, N] row-major, or Bᵀ when TRANS_B (B stored [N, K]): the transpose happens here.

@@ -6,30 +6,20 @@
 // Per k-step of 4: lane l loads op(A) rows r*8+l as vec4 over k and its 8 columns of op(B) for
 // the 4 k's; then for each row ("ik" order) the row's A vec4 is broadcast from the lane that
 // loaded it and FMA'd into that row's 8 accumulators. Rows/columns past the edge are clamped for
-// loading and skipped when storing; k past K is masked to zero.
-// B is read with textureLoad from an rgba32float texture holding op(B) [K, N] zero-padded
-// to whole tiles (packed by pack_b.wgsl; texture reads are faster than storage reads on llvmpipe).
+// loading and skipped when storing; k past K reads the textures' zero padding.
+// Both operands are read with textureLoad from rgba32float textures packed by pack_b.wgsl:
+// op(A) [M, K] as texels of 4 k's per row, op(B) [K, N] as texels of 4 columns per k, zero-padded
+// (llvmpipe turns storage loads into per-lane loops; texel fetches are vectorised).
 // Grid (ceil(N/64), ceil(M/64)), workgroup (8).
 
 // flags: bit 0 = add bias, bit 1 = ReLU (runtime: they only touch the store, not the loop)
 struct Shape { m: u32, n: u32, k: u32, flags: u32 }
 
-override TRANS_A: bool = false;
-
 @group(0) @binding(0) var<uniform> s: Shape;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var at: texture_2d<f32>;
 @group(0) @binding(2) var bt: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
-
-fn ld_a(row: u32, kk: u32) -> f32 {
-    if (TRANS_A) { return a[kk * s.m + row]; }
-    return a[row * s.k + kk];
-}
-
-fn a_row(row: u32, k0: u32, k1: u32, k2: u32, k3: u32, mask: vec4<bool>) -> vec4<f32> {
-    return select(vec4<f32>(0.0), vec4<f32>(ld_a(row, k0), ld_a(row, k1), ld_a(row, k2), ld_a(row, k3)), mask);
-}
 
 fn store(row: u32, col: u32, v: vec4<f32>) {
     for (var j = 0u; j < 4u; j++) {
@@ -48,7 +38,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     let row0 = wid.y * 64u;
     let col = wid.x * 64u + lane * 8u;
     let last_row = s.m - 1u;
-    let last_k = s.k - 1u;
     let ar0 = min(row0 + 0u + lane, last_row);
     let ar1 = min(row0 + 8u + lane, last_row);
     let ar2 = min(row0 + 16u + lane, last_row);
@@ -123,18 +112,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     var c62_0 = vec4<f32>(0.0); var c62_1 = vec4<f32>(0.0);
     var c63_0 = vec4<f32>(0.0); var c63_1 = vec4<f32>(0.0);
     for (var k = 0u; k < s.k; k += 4u) {
-        let k1 = min(k + 1u, last_k);
-        let k2 = min(k + 2u, last_k);
-        let k3 = min(k + 3u, last_k);
-        let mask = vec4<bool>(true, k + 1u < s.k, k + 2u < s.k, k + 3u < s.k);
-        let a0 = a_row(ar0, k, k1, k2, k3, mask);
-        let a1 = a_row(ar1, k, k1, k2, k3, mask);
-        let a2 = a_row(ar2, k, k1, k2, k3, mask);
-        let a3 = a_row(ar3, k, k1, k2, k3, mask);
-        let a4 = a_row(ar4, k, k1, k2, k3, mask);
-        let a5 = a_row(ar5, k, k1, k2, k3, mask);
-        let a6 = a_row(ar6, k, k1, k2, k3, mask);
-        let a7 = a_row(ar7, k, k1, k2, k3, mask);
+        let a0 = textureLoad(at, vec2<i32>(i32(k / 4u), i32(ar0)), 0);
+        let a1 = textureLoad(at, vec2<i32>(i32(k / 4u), i32(ar1)), 0);
+        let a2 = textureLoad(at, vec2<i32>(i32(k / 4u), i32(ar2)), 0);
+        let a3 = textureLoad(at, vec2<i32>(i32(k / 4u), i32(ar3)), 0);
+        let a4 = textureLoad(at, vec2<i32>(i32(k / 4u), i32(ar4)), 0);
+        let a5 = textureLoad(at, vec2<i32>(i32(k / 4u), i32(ar5)), 0);
+        let a6 = textureLoad(at, vec2<i32>(i32(k / 4u), i32(ar6)), 0);
+        let a7 = textureLoad(at, vec2<i32>(i32(k / 4u), i32(ar7)), 0);
         let b0_0 = textureLoad(bt, vec2<i32>(tx + 0, i32(k + 0u)), 0);
         let b0_1 = textureLoad(bt, vec2<i32>(tx + 1, i32(k + 0u)), 0);
         let b1_0 = textureLoad(bt, vec2<i32>(tx + 0, i32(k + 1u)), 0);

@@ -46,10 +46,10 @@ impl Variant {
         Variant::ALL.into_iter().find(|v| v.id() == id)
     }
 
-    /// Kernels one GEMM launches with this variant (the texture variant packs B first).
+    /// Kernels one GEMM launches with this variant (the texture variant packs both operands first).
     pub fn dispatches(self) -> u64 {
         if self == Variant::SubgroupTexture {
-            2
+            3
         } else {
             1
         }
@@ -191,8 +191,11 @@ pub fn gemm(
         (g.n.div_ceil(tile_n) * tile_n / 4) as u32,
         g.k.next_multiple_of(4) as u32,
     );
-    if variant == Variant::SubgroupTexture && tex_w.max(tex_h) > gpu.max_texture_side() {
-        variant = Variant::Subgroup; // B does not fit one texture: read it from the buffer
+    let (a_w, a_h) = (g.k.div_ceil(4) as u32, g.m as u32);
+    if variant == Variant::SubgroupTexture
+        && tex_w.max(tex_h).max(a_w).max(a_h) > gpu.max_texture_side()
+    {
+        variant = Variant::Subgroup; // an operand does not fit one texture: read the buffers
     }
     let (file, tile_n, tile_m) = variant.shader(gpu);
     let flags = bias.is_some() as u32 | (g.relu as u32) << 1;
@@ -207,27 +210,17 @@ pub fn gemm(
     let ta = ("TRANS_A", flag(g.trans_a));
     let tb = ("TRANS_B", flag(g.trans_b));
     if variant == Variant::SubgroupTexture {
-        let tex = gpu.texture(tex_w, tex_h, "matmul B operand")?;
-        let pack = PackUniform {
-            k: g.k as u32,
-            n: g.n as u32,
-            width: tex_w,
-            height: tex_h,
-        };
-        gpu.dispatch(
-            "matmul/pack_b.wgsl",
-            &[tb],
-            bytemuck::bytes_of(&pack),
-            &[b.binding(), Binding::Texture(&tex)],
-            [tex_w.div_ceil(8), tex_h.div_ceil(8), 1],
-        )?;
+        // op(B) [K, N] as texels of 4 columns; op(A) [M, K] the same way with (rows, columns)
+        // = (M, K): texels of 4 consecutive k, which is what a k-step of 4 reads per row.
+        let b_tex = pack(b, (g.k, g.n), g.trans_b, (tex_w, tex_h), "matmul B operand")?;
+        let a_tex = pack(a, (g.m, g.k), g.trans_a, (a_w, a_h), "matmul A operand")?;
         let bindings = [
-            a.binding(),
-            Binding::Texture(&tex),
+            Binding::Texture(&a_tex),
+            Binding::Texture(&b_tex),
             bias_t.binding(),
             c.binding(),
         ];
-        gpu.dispatch(file, &[ta], bytemuck::bytes_of(&uniform), &bindings, grid)?;
+        gpu.dispatch(file, &[], bytemuck::bytes_of(&uniform), &bindings, grid)?;
     } else {
         let bindings = [a.binding(), b.binding(), bias_t.binding(), c.binding()];
         gpu.dispatch(
@@ -239,6 +232,33 @@ pub fn gemm(
         )?;
     }
     Ok(c)
+}
+
+/// Packs `op(t)` ([rows, cols], stored transposed when `trans`) into a `size` rgba32float texture
+/// of 4 consecutive columns per texel, zero outside the matrix.
+fn pack(
+    t: &Tensor,
+    (rows, cols): (usize, usize),
+    trans: bool,
+    (width, height): (u32, u32),
+    what: &str,
+) -> Result<crate::gpu::GpuTexture> {
+    let gpu = t.gpu();
+    let tex = gpu.texture(width, height, what)?;
+    let uniform = PackUniform {
+        k: rows as u32,
+        n: cols as u32,
+        width,
+        height,
+    };
+    gpu.dispatch(
+        "matmul/pack_b.wgsl",
+        &[("TRANS_B", if trans { 1.0 } else { 0.0 })],
+        bytemuck::bytes_of(&uniform),
+        &[t.binding(), Binding::Texture(&tex)],
+        [width.div_ceil(8), height.div_ceil(8), 1],
+    )?;
+    Ok(tex)
 }
 
 fn dims2(t: &Tensor, op: &str, name: &str) -> Result<(usize, usize)> {
