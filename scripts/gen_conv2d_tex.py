@@ -46,7 +46,7 @@ UNIFORM = """struct ConvTex {
 def fma_block(sg, w):
     for r in range(TM):
         w(f"        {{ let v = subgroupBroadcast(a{r // sg}, {r % sg}u);")
-        for h in range(2):
+        for h in range(COLS // 4):
             w(f"          c{r}_{h} = fma(vec4<f32>(v.x), b0_{h}, c{r}_{h}); c{r}_{h} = fma(vec4<f32>(v.y), b1_{h}, c{r}_{h});"
               f" c{r}_{h} = fma(vec4<f32>(v.z), b2_{h}, c{r}_{h}); c{r}_{h} = fma(vec4<f32>(v.w), b3_{h}, c{r}_{h});")
         w("        }")
@@ -54,7 +54,7 @@ def fma_block(sg, w):
 
 def accumulators(w):
     for r in range(TM):
-        w(f"    var c{r}_0 = vec4<f32>(0.0); var c{r}_1 = vec4<f32>(0.0);")
+        w("    " + " ".join(f"var c{r}_{h} = vec4<f32>(0.0);" for h in range(COLS // 4)))
 
 
 def forward(sg: int) -> str:
@@ -97,7 +97,7 @@ fn store(p: u32, co: u32, v: vec4<f32>) {{
 @compute @workgroup_size({sg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {{
     let row0 = wid.y * {TM}u;
-    let col = wid.x * {tn}u + lane * 8u;
+    let col = wid.x * {tn}u + lane * {COLS}u;
     let ohw = s.oh * s.ow;""")
     for i in range(rpl):
         w(f"    let p{i} = min(row0 + {i * sg}u + lane, s.m - 1u); let q{i} = p{i} % ohw;")
@@ -114,14 +114,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     for i in range(rpl):
         w(f"        let a{i} = textureLoad(xt, vec2<i32>(bx{i} + dx, by{i} + oy), 0);")
     for q in range(4):
-        for h in range(2):
+        for h in range(COLS // 4):
             w(f"        let b{q}_{h} = textureLoad(wt, vec2<i32>(tx + {h}, kr + {q}), 0);")
     fma_block(sg, w)
     w("""        dx += 1;
         if (dx == row_end) { dx = 0; oy += 1; }
     }""")
     for r in range(TM):
-        w(f"    if (row0 + {r}u < s.m) {{ store(row0 + {r}u, col, c{r}_0); store(row0 + {r}u, col + 4u, c{r}_1); }}")
+        stores = " ".join(f"store(row0 + {r}u, {'col + %du' % (4 * h) if h else 'col'}, c{r}_{h});"
+                          for h in range(COLS // 4))
+        w(f"    if (row0 + {r}u < s.m) {{ {stores} }}")
     w("}")
     return "\n".join(out) + "\n"
 
@@ -200,6 +202,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
 
 
 if __name__ == "__main__":
+    import sys
+    if len(sys.argv) == 3:  # experiments: gen_conv2d_tex.py COLS OUT_DIR
+        COLS = int(sys.argv[1])
+        OUT = Path(sys.argv[2]) / "conv2d"
     OUT.mkdir(parents=True, exist_ok=True)
     for sg in (8, 16):
         (OUT / f"fwd_igemm_tex_s{sg}.wgsl").write_text(forward(sg))

@@ -565,7 +565,7 @@ fn check_adam(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 
 fn check_fma(gpu: &Gpu, c: &mut Checker) -> Result<()> {
     c.case();
-    let (groups, iters, seed) = (2u32, 5u32, 0.5f32);
+    let (groups, iters, seed) = (2u32, 6u32, 0.5f32);
     let out = Tensor::uninit(gpu, &[groups as usize * 64], DType::F32)?;
     let p = [iters, seed.to_bits(), 0, 0];
     gpu.dispatch(
@@ -579,9 +579,10 @@ fn check_fma(gpu: &Gpu, c: &mut Checker) -> Result<()> {
         .map(|i| {
             let x = i as f64 * 1e-7 + seed as f64;
             let mut sum = 0f64;
-            for j in 0..8 {
+            // 4 chains of 2 steps per round
+            for j in 0..4 {
                 let mut a = x + j as f64;
-                for _ in 0..iters {
+                for _ in 0..2 * iters {
                     a = a * 0.999999 + x;
                 }
                 sum += 4.0 * a;
