@@ -4,38 +4,48 @@
 //   zero in columns >= cols and channels >= C (the GEMM then needs no bounds checks).
 // Forward: M[col, c, ky, kx] = W[col, c, ky, kx] (columns = Co, reduction channels = Ci).
 // FLIP (input gradient): M[col, c, ky, kx] = W[c, col, kH-1-ky, kW-1-kx] (columns = Ci, channels = Co).
-// One invocation per texel; workgroup 8x8; grid (ceil(width/8), ceil(height/8)).
+// One invocation per texel; lanes run along the channels of one kernel tap (nearby source values),
+// the tap comes from the workgroup id, so no lane divides. Workgroup 8x8;
+// grid (ceil(4*C4/8), ceil(width/8), kH*kW): gid = (channel c, texel column, tap ky*kW + kx).
 
 struct P {
     cols: u32, c: u32, kh: u32, kw: u32,     // GEMM columns; reduction channels; kernel size
-    c4: u32, width: u32, height: u32, _pad: u32,
+    c4: u32, width: u32, height: u32, shift: u32, // texels per pixel; texture size; log2 mirror width
 }
 
 override FLIP: bool = false;
 
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> wsrc: array<f32>;
+@group(0) @binding(1) var src: texture_2d<f32>;
 @group(0) @binding(2) var out: texture_storage_2d<rgba32float, write>;
+
+// Source value at flat index i, read from its r32float mirror (Gpu::mirror): a vectorised texel
+// fetch instead of llvmpipe's per-lane storage-load loop.
+fn ld(i: u32) -> f32 {
+    return textureLoad(src, vec2<i32>(i32(i & ((1u << p.shift) - 1u)), i32(i >> p.shift)), 0).x;
+}
 
 @compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    if (gid.x >= p.width || gid.y >= p.height) { return; }
-    let c = (gid.y / 4u % p.c4) * 4u + gid.y % 4u;
-    let kyx = gid.y / 4u / p.c4;
+    let x = gid.y;
+    let c = gid.x;
+    if (x >= p.width || c >= 4u * p.c4) { return; }
+    let kyx = gid.z;
     let ky = kyx / p.kw;
     let kx = kyx % p.kw;
+    let row = kyx * 4u * p.c4 + c;
     var v = vec4<f32>(0.0);
     if (c < p.c) {
         for (var j = 0u; j < 4u; j++) {
-            let col = 4u * gid.x + j;
+            let col = 4u * x + j;
             if (col < p.cols) {
                 if (FLIP) {
-                    v[j] = wsrc[((c * p.cols + col) * p.kh + p.kh - 1u - ky) * p.kw + p.kw - 1u - kx];
+                    v[j] = ld(((c * p.cols + col) * p.kh + p.kh - 1u - ky) * p.kw + p.kw - 1u - kx);
                 } else {
-                    v[j] = wsrc[((col * p.c + c) * p.kh + ky) * p.kw + kx];
+                    v[j] = ld(((col * p.c + c) * p.kh + ky) * p.kw + kx);
                 }
             }
         }
     }
-    textureStore(out, vec2<i32>(gid.xy), v);
+    textureStore(out, vec2<i32>(i32(x), i32(row)), v);
 }

@@ -15,7 +15,7 @@ pub use shaders::{
     override_dir as shader_override_dir, source as shader_source, BUILTIN as BUILTIN_SHADERS,
 };
 pub use stream::{Binding, DispatchTime, LabelScope};
-pub use texture::GpuTexture;
+pub use texture::{GpuTexture, Mirror};
 
 use crate::{Error, Result};
 use pool::BufferPool;

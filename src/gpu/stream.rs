@@ -37,6 +37,12 @@ enum Cmd {
         dst: wgpu::Buffer,
         bytes: u64,
     },
+    /// The first `floats` values of `src` into the rows of an r32float texture.
+    ToTexture {
+        src: wgpu::Buffer,
+        dst: wgpu::Texture,
+        floats: u32,
+    },
 }
 
 #[derive(Default)]
@@ -168,6 +174,16 @@ impl Gpu {
             bytes,
         });
         Ok(())
+    }
+
+    /// Record copying the first `floats` f32 values of `src` row by row into the r32float
+    /// texture `dst` (whose rows hold `dst.width()` values; the last row may be partial).
+    pub(crate) fn copy_to_texture(&self, src: &GpuBuffer, dst: &GpuTexture, floats: usize) {
+        lock(&self.0.stream).cmds.push(Cmd::ToTexture {
+            src: src.raw().clone(),
+            dst: dst.raw().clone(),
+            floats: floats as u32,
+        });
     }
 
     /// Record filling the first `len` bytes of `dst` with zeros.
@@ -403,6 +419,10 @@ impl Gpu {
                     encoder.clear_buffer(dst, 0, Some(*bytes));
                     i += 1;
                 }
+                Cmd::ToTexture { src, dst, floats } => {
+                    copy_rows(&mut encoder, src, dst, *floats);
+                    i += 1;
+                }
             }
         }
         let timing = query_set.map(|qs| {
@@ -524,4 +544,45 @@ fn bind(
         layout: &pipeline.get_bind_group_layout(0),
         entries: &entries,
     })
+}
+
+/// Encode a buffer-to-texture copy of `floats` values: the full rows in one copy, then the
+/// partial last row (bytes per row must be a multiple of 256 only for multi-row copies).
+fn copy_rows(
+    encoder: &mut wgpu::CommandEncoder,
+    src: &wgpu::Buffer,
+    dst: &wgpu::Texture,
+    floats: u32,
+) {
+    let width = dst.width();
+    let (full, rest) = (floats / width, floats % width);
+    let copy = |encoder: &mut wgpu::CommandEncoder, row: u32, w: u32, h: u32| {
+        encoder.copy_buffer_to_texture(
+            wgpu::TexelCopyBufferInfo {
+                buffer: src,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 4 * row as u64 * width as u64,
+                    bytes_per_row: Some(4 * width),
+                    rows_per_image: None,
+                },
+            },
+            wgpu::TexelCopyTextureInfo {
+                texture: dst,
+                mip_level: 0,
+                origin: wgpu::Origin3d { x: 0, y: row, z: 0 },
+                aspect: wgpu::TextureAspect::All,
+            },
+            wgpu::Extent3d {
+                width: w,
+                height: h,
+                depth_or_array_layers: 1,
+            },
+        );
+    };
+    if full > 0 {
+        copy(encoder, 0, width, full);
+    }
+    if rest > 0 {
+        copy(encoder, full, rest, 1);
+    }
 }

@@ -1,23 +1,30 @@
-//! Pooled rgba32float 2-D textures. On CPU adapters (llvmpipe) a kernel reading an operand with
-//! `textureLoad` runs 1.5-2x faster than with storage-buffer loads (DESIGN §9), so kernels pack
-//! operands into textures with a small compute pass and read them from there.
+//! Pooled 2-D textures. On CPU adapters (llvmpipe) every storage-buffer load compiles to a loop
+//! over the lanes with a store-to-stack per lane, while a `textureLoad` is one vectorised fetch,
+//! so kernels read their big operands from textures:
+//!
+//! - rgba32float *operand* textures, written by a packing kernel in the layout the reader wants
+//!   ([`Gpu::texture`]);
+//! - r32float *mirrors* of a buffer ([`Gpu::mirror`]), filled by a buffer-to-texture copy (a
+//!   memcpy on llvmpipe) and read by packing kernels at flat index `i` as texel
+//!   `(i & (W - 1), i >> log2 W)`, so that even the packing avoids storage loads.
 
-use super::{lock, Gpu};
+use super::{lock, Gpu, GpuBuffer};
 use crate::{Error, Result};
 use std::collections::HashMap;
 
-/// Free textures by (width, height).
+/// Free textures by (width, height, format).
 #[derive(Default)]
 pub(crate) struct TexturePool {
-    free: HashMap<(u32, u32), Vec<wgpu::Texture>>,
+    free: HashMap<(u32, u32, wgpu::TextureFormat), Vec<wgpu::Texture>>,
 }
 
-/// An rgba32float texture from the pool; returned to it when dropped.
+/// A texture from the pool; returned to it when dropped.
 pub struct GpuTexture {
     raw: Option<wgpu::Texture>,
     view: wgpu::TextureView,
     width: u32,
     height: u32,
+    format: wgpu::TextureFormat,
     gpu: Gpu,
 }
 
@@ -33,6 +40,9 @@ impl GpuTexture {
     pub(crate) fn view(&self) -> &wgpu::TextureView {
         &self.view
     }
+    pub(crate) fn raw(&self) -> &wgpu::Texture {
+        self.raw.as_ref().expect("a live texture")
+    }
 }
 
 impl Drop for GpuTexture {
@@ -40,11 +50,19 @@ impl Drop for GpuTexture {
         if let Some(raw) = self.raw.take() {
             lock(&self.gpu.0.textures)
                 .free
-                .entry((self.width, self.height))
+                .entry((self.width, self.height, self.format))
                 .or_default()
                 .push(raw);
         }
     }
+}
+
+/// A buffer mirrored into an r32float texture: width `1 << shift` texels, row-major.
+pub struct Mirror {
+    /// The texture.
+    pub texture: GpuTexture,
+    /// log2 of the texture width (kernels split a flat index with a shift and a mask).
+    pub shift: u32,
 }
 
 impl Gpu {
@@ -56,6 +74,45 @@ impl Gpu {
     /// A `width` x `height` rgba32float texture (contents undefined), bindable both as a
     /// sampled texture and as a write-only storage texture.
     pub fn texture(&self, width: u32, height: u32, what: &str) -> Result<GpuTexture> {
+        self.pooled_texture(width, height, wgpu::TextureFormat::Rgba32Float, what)
+    }
+
+    /// Mirror the first `floats` f32 values of `src` into an r32float texture (the copy is
+    /// recorded in stream order), or `None` when they do not fit one texture.
+    pub fn mirror(&self, src: &GpuBuffer, floats: usize, what: &str) -> Result<Option<Mirror>> {
+        if !self.can_mirror(floats) || 4 * floats as u64 > src.len() {
+            return Ok(None);
+        }
+        let shift = self.mirror_shift();
+        let width = 1usize << shift;
+        let rows = floats.div_ceil(width);
+        let texture = self.pooled_texture(
+            width as u32,
+            rows as u32,
+            wgpu::TextureFormat::R32Float,
+            what,
+        )?;
+        self.copy_to_texture(src, &texture, floats);
+        Ok(Some(Mirror { texture, shift }))
+    }
+
+    /// Whether `floats` values fit one mirror texture.
+    pub fn can_mirror(&self, floats: usize) -> bool {
+        floats > 0 && floats.div_ceil(1 << self.mirror_shift()) <= self.max_texture_side() as usize
+    }
+
+    /// log2 of a mirror's width: the widest power-of-two row the adapter allows.
+    fn mirror_shift(&self) -> u32 {
+        31 - self.max_texture_side().leading_zeros()
+    }
+
+    fn pooled_texture(
+        &self,
+        width: u32,
+        height: u32,
+        format: wgpu::TextureFormat,
+        what: &str,
+    ) -> Result<GpuTexture> {
         let max = self.max_texture_side();
         if width == 0 || height == 0 || width > max || height > max {
             return Err(Error::input(format!(
@@ -64,7 +121,7 @@ impl Gpu {
         }
         let reused = lock(&self.0.textures)
             .free
-            .get_mut(&(width, height))
+            .get_mut(&(width, height, format))
             .and_then(Vec::pop);
         let raw = reused.unwrap_or_else(|| {
             self.0.device.create_texture(&wgpu::TextureDescriptor {
@@ -77,8 +134,10 @@ impl Gpu {
                 mip_level_count: 1,
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rgba32Float,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::STORAGE_BINDING,
+                format,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING
+                    | wgpu::TextureUsages::STORAGE_BINDING
+                    | wgpu::TextureUsages::COPY_DST,
                 view_formats: &[],
             })
         });
@@ -88,6 +147,7 @@ impl Gpu {
             view,
             width,
             height,
+            format,
             gpu: self.clone(),
         })
     }

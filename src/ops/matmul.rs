@@ -145,6 +145,8 @@ struct PackUniform {
     n: u32,
     width: u32,
     height: u32,
+    shift: u32,
+    _pad: [u32; 3],
 }
 
 /// `C = op(A)·op(B) (+ bias) (ReLU)` into a new [M, N] tensor.
@@ -193,7 +195,9 @@ pub fn gemm(
     );
     let (a_w, a_h) = (g.k.div_ceil(4) as u32, g.m as u32);
     if variant == Variant::SubgroupTexture
-        && tex_w.max(tex_h).max(a_w).max(a_h) > gpu.max_texture_side()
+        && (tex_w.max(tex_h).max(a_w).max(a_h) > gpu.max_texture_side()
+            || !gpu.can_mirror(a.numel())
+            || !gpu.can_mirror(b.numel()))
     {
         variant = Variant::Subgroup; // an operand does not fit one texture: read the buffers
     }
@@ -245,18 +249,27 @@ fn pack(
 ) -> Result<crate::gpu::GpuTexture> {
     let gpu = t.gpu();
     let tex = gpu.texture(width, height, what)?;
+    let m = gpu
+        .mirror(t.buffer(), t.numel(), what)?
+        .ok_or_else(|| Error::gpu(format!("{what}: {:?} does not fit a texture", t.shape())))?;
     let uniform = PackUniform {
         k: rows as u32,
         n: cols as u32,
         width,
         height,
+        shift: m.shift,
+        _pad: [0; 3],
     };
     gpu.dispatch(
         "matmul/pack_b.wgsl",
         &[("TRANS_B", if trans { 1.0 } else { 0.0 })],
         bytemuck::bytes_of(&uniform),
-        &[t.binding(), Binding::Texture(&tex)],
-        [width.div_ceil(8), height.div_ceil(8), 1],
+        &[Binding::Texture(&m.texture), Binding::Texture(&tex)],
+        if trans {
+            [height.div_ceil(8), width.div_ceil(8), 1]
+        } else {
+            [width.div_ceil(8), height.div_ceil(8), 1]
+        },
     )?;
     Ok(tex)
 }

@@ -10,7 +10,7 @@
 //! input gradient) fall back to the storage-buffer `sgbc` kernels.
 
 use super::{Geometry, MAX_LOOP};
-use crate::gpu::{Binding, Gpu, GpuTexture};
+use crate::gpu::{Binding, Gpu, GpuTexture, Mirror};
 use crate::ops::grid_1d;
 use crate::{DType, Result, Tensor};
 
@@ -51,7 +51,7 @@ struct PackInput {
     left: u32,
     dy: u32,
     dx: u32,
-    _pad: u32,
+    shift: u32,
 }
 
 /// How an activation is laid into the padded NHWC texture: source `[n, c, h, w]`, padded size
@@ -72,6 +72,10 @@ impl Placement {
     }
     fn size(&self) -> (usize, usize) {
         (self.wp * self.c4(), self.src[0] * self.hp)
+    }
+    /// Whether the packing grid (images x channel quads on one axis) is within dispatch limits.
+    fn grid_fits(&self) -> bool {
+        self.src[0] * self.c4() <= 65535
     }
     /// The input of the forward pass and the weight gradient.
     fn input(g: &Geometry) -> Placement {
@@ -104,9 +108,17 @@ fn tile_cols(gpu: &Gpu) -> usize {
     8 * gpu.subgroup_size() as usize
 }
 
-fn fits(gpu: &Gpu, sizes: &[(usize, usize)]) -> bool {
+/// Whether the packed textures of `sizes` and the mirrors of `sources` (their lengths) fit.
+fn fits(gpu: &Gpu, sizes: &[(usize, usize)], sources: &[usize]) -> bool {
     let max = gpu.max_texture_side() as usize;
-    sizes.iter().all(|&(w, h)| w <= max && h <= max)
+    sizes.iter().all(|&(w, h)| w <= max && h <= max) && sources.iter().all(|&n| gpu.can_mirror(n))
+}
+
+/// The r32float mirror of `t` that a packing kernel reads (the caller checked it fits).
+fn mirror(t: &Tensor, what: &str) -> Result<Mirror> {
+    t.gpu()
+        .mirror(t.buffer(), t.numel(), what)?
+        .ok_or_else(|| crate::Error::gpu(format!("{what}: {:?} does not fit a texture", t.shape())))
 }
 
 /// Weight texture size for `cols` GEMM columns and `c` reduction channels.
@@ -123,6 +135,7 @@ fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuTexture> {
     let gpu = src.gpu();
     let size = pl.size();
     let tex = texture(gpu, size, what)?;
+    let m = mirror(src, what)?;
     let u = |v: usize| v as u32;
     let [n, c, h, w] = pl.src;
     let uniform = PackInput {
@@ -137,14 +150,15 @@ fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuTexture> {
         left: u(pl.left),
         dy: u(pl.step.0),
         dx: u(pl.step.1),
-        _pad: 0,
+        shift: m.shift,
     };
+    let dilated = if pl.step == (1, 1) { 0.0 } else { 1.0 };
     gpu.dispatch(
         "conv2d/pack_input.wgsl",
-        &[],
+        &[("DILATED", dilated)],
         bytemuck::bytes_of(&uniform),
-        &[src.binding(), Binding::Texture(&tex)],
-        [u(size.0.div_ceil(8)), u(size.1.div_ceil(8)), 1],
+        &[Binding::Texture(&m.texture), Binding::Texture(&tex)],
+        [u(pl.wp.div_ceil(8)), u(pl.hp.div_ceil(8)), u(n * pl.c4())],
     )?;
     Ok(tex)
 }
@@ -156,6 +170,7 @@ fn pack_weight(w: &Tensor, g: &Geometry, flip: bool) -> Result<GpuTexture> {
     let (cols, c) = if flip { (g.ci, g.co) } else { (g.co, g.ci) };
     let size = weight_size(gpu, g, cols, c);
     let tex = texture(gpu, size, "conv2d weight operand")?;
+    let m = mirror(w, "conv2d weight")?;
     let u = |v: usize| v as u32;
     let uniform = [
         u(cols),
@@ -165,14 +180,18 @@ fn pack_weight(w: &Tensor, g: &Geometry, flip: bool) -> Result<GpuTexture> {
         u(c.div_ceil(4)),
         u(size.0),
         u(size.1),
-        0,
+        m.shift,
     ];
     gpu.dispatch(
         "conv2d/pack_weight.wgsl",
         &[("FLIP", if flip { 1.0 } else { 0.0 })],
         bytemuck::cast_slice(&uniform),
-        &[w.binding(), Binding::Texture(&tex)],
-        [u(size.0.div_ceil(8)), u(size.1.div_ceil(8)), 1],
+        &[Binding::Texture(&m.texture), Binding::Texture(&tex)],
+        [
+            u((4 * c.div_ceil(4)).div_ceil(8)),
+            u(size.0.div_ceil(8)),
+            u(g.kh * g.kw),
+        ],
     )?;
     Ok(tex)
 }
@@ -237,7 +256,14 @@ pub(super) fn forward(
 ) -> Result<bool> {
     let gpu = x.gpu();
     let pl = Placement::input(g);
-    if !fits(gpu, &[pl.size(), weight_size(gpu, g, g.co, g.ci)]) {
+    if !fits(
+        gpu,
+        &[pl.size(), weight_size(gpu, g, g.co, g.ci)],
+        &[g.x_len(), g.w_len()],
+    ) {
+        return Ok(false);
+    }
+    if !pl.grid_fits() {
         return Ok(false);
     }
     let input = pack_input(x, pl, "conv2d input operand")?;
@@ -263,7 +289,12 @@ pub(super) fn backward_input(dy: &Tensor, w: &Tensor, g: &Geometry, dx: &Tensor)
     let Some(pl) = Placement::output_grad(g) else {
         return Ok(false);
     };
-    if !fits(gpu, &[pl.size(), weight_size(gpu, g, g.ci, g.co)]) {
+    if !fits(
+        gpu,
+        &[pl.size(), weight_size(gpu, g, g.ci, g.co)],
+        &[g.y_len(), g.w_len()],
+    ) || !pl.grid_fits()
+    {
         return Ok(false);
     }
     let input = pack_input(dy, pl, "conv2d output-gradient operand")?;
@@ -296,19 +327,20 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
     let gpu = dy.gpu();
     let pl = Placement::input(g);
     let (gw, gr) = dy_layout(gpu, g);
-    if !fits(gpu, &[pl.size(), (gw, g.co * gr)]) {
+    if !fits(gpu, &[pl.size(), (gw, g.co * gr)], &[g.y_len(), g.x_len()]) || !pl.grid_fits() {
         return Ok(false);
     }
     let u = |v: usize| v as u32;
     let p = g.n * g.oh * g.ow;
     let dyt = texture(gpu, (gw, g.co * gr), "conv2d output-gradient operand")?;
-    let pack = [u(g.co), u(g.oh * g.ow), u(p), u(gw), u(gr), 0, 0, 0];
+    let m = mirror(dy, "conv2d output gradient")?;
+    let pack = [u(g.co), u(g.oh * g.ow), u(p), u(gw), u(gr), m.shift, 0, 0];
     gpu.dispatch(
         "conv2d/pack_dy.wgsl",
         &[],
         bytemuck::cast_slice(&pack),
-        &[dy.binding(), Binding::Texture(&dyt)],
-        [u(gw.div_ceil(8)), u((g.co * gr).div_ceil(8)), 1],
+        &[Binding::Texture(&m.texture), Binding::Texture(&dyt)],
+        [u(gw.div_ceil(8)), u(gr.div_ceil(8)), u(g.co)],
     )?;
     let input = pack_input(x, pl, "conv2d input operand")?;
     let ncol = g.kh * g.kw * pl.c4() * 4;
