@@ -88,3 +88,26 @@ fn skinny_and_square_shapes() {
         }
     }
 }
+
+/// Operands longer than two rows of a texture mirror (16,384 floats per row on lavapipe), with a
+/// partial last row, in every operand form: the texture variant's buffer-to-texture copies.
+#[test]
+fn operands_spanning_several_mirror_rows() {
+    let gpu = gpu();
+    let v = Variant::default_for(&gpu);
+    for (trans_a, trans_b) in [(false, true), (true, false), (false, false)] {
+        check(
+            v,
+            Gemm {
+                m: 70,
+                n: 67,
+                k: 515,
+                trans_a,
+                trans_b,
+                relu: false,
+            },
+            false,
+            7,
+        );
+    }
+}
