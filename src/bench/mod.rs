@@ -321,7 +321,7 @@ pub fn run(gpu: &Gpu, sel: &Selection) -> Result<Vec<BenchRow>> {
                 },
             };
             let cases = shapes::conv2d(&sel.shapes, sel.batch)?;
-            conv2d::run(gpu, &cases, &passes, &variants, repeat)
+            conv2d::run(gpu, &cases, &passes, &variants, repeat, sel.unchecked)
         }
         "pool" => {
             if sel.variant != "all" && !pool::IDS.contains(&sel.variant.as_str()) {
