@@ -16,7 +16,9 @@ inner loop has no bounds checks and no divisions.
     weight texture W~ [kH*kW*C4*4 rows, columns/4 texels]: row k' = ((ky*kW + kx)*C4 + c/4)*4 + c%4,
                    texel (col/4, k') = W[col..col+4, c, ky, kx] (flipped and transposed for dgrad)
     dY texture     D~ [Co*GR rows, GW texels]: the pixel groups g = p/4 of channel co at
-                   (g % GW, co*GR + g / GW) = dY[co, p..p+4] (zero past P)
+                   (g % GW, co*GR + g / GW) = dY[co, p..p+4] (zero past P); or, when oH*oW is a
+                   multiple of 4 (override NCHW_DY), dY's own NCHW buffer copied into an
+                   rgba32float mirror, where 4 consecutive pixels of a plane already are one texel
 
 GEMM views, the same register blocking as matmul.sgbc_tex (one subgroup = one workgroup computes
 64 rows x 8*sg columns; lane l owns all 64 rows x columns [8l, 8l+8) in 128 named vec4
@@ -40,6 +42,7 @@ UNIFORM = """struct ConvTex {
     kw: u32, oh: u32, ow: u32, sh: u32,    // kernel width; output size; vertical stride
     sw: u32, hp: u32, flags: u32, chunk: u32, // horizontal stride; padded input rows per image; bit 0 bias, bit 1 ReLU; split-K pixels
     gw: u32, gr: u32, p: u32, maxrow: u32, // dY texture width and rows per channel; pixels P; last input-texture row
+    plane4: u32, shift: u32, _a: u32, _b: u32, // NCHW_DY: texels per dY plane (oH*oW/4); log2 of the mirror's width
 }"""
 
 
@@ -145,6 +148,8 @@ def wgrad(sg: int) -> str:
 
 {UNIFORM}
 
+override NCHW_DY: bool = false;
+
 @group(0) @binding(0) var<uniform> s: ConvTex;
 @group(0) @binding(1) var dyt: texture_2d<f32>;
 @group(0) @binding(2) var xt: texture_2d<f32>;
@@ -154,6 +159,11 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {{
     for (var j = 0u; j < 4u; j++) {{
         if (col + j < s.ncol) {{ part[base + row * s.ncol + col + j] = v[j]; }}
     }}
+}}
+
+// Coordinates of flat texel t in the NCHW_DY mirror.
+fn mirror_at(t: u32) -> vec2<i32> {{
+    return vec2<i32>(i32(t & ((1u << s.shift) - 1u)), i32(t >> s.shift));
 }}
 
 // Texture coordinates of pixel p's window origin in X~.
@@ -167,7 +177,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     let col = wid.x * {tn}u + lane * 8u;
     let last_t = s.ncol / 4u - 1u;""")
     for i in range(rpl):
-        w(f"    let ay{i} = i32(min(row0 + {i * sg}u + lane, s.m - 1u) * s.gr);")
+        w(f"    let co{i} = min(row0 + {i * sg}u + lane, s.m - 1u);")
+        w(f"    let ay{i} = i32(co{i} * s.gr); let ao{i} = co{i} * s.plane4;")
     for h in range(2):
         w(f"    let t{h} = min(col / 4u + {h}u, last_t); let kyx{h} = t{h} / s.c4;")
         w(f"    let d{h} = vec2<i32>(i32((kyx{h} % s.kw) * s.c4 + t{h} % s.c4), i32(kyx{h} / s.kw));")
@@ -179,11 +190,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     var ox = p0 % s.ow;
     var g = p0 / 4u;
     var gx = i32(g % s.gw);
-    var gy = i32(g / s.gw);""")
+    var gy = i32(g / s.gw);
+    // NCHW_DY: flat mirror texel of (image n, channel 0, this pixel group); r4 = group in the plane
+    var r4 = (p0 % ohw) / 4u;
+    var tg = n * s.m * s.plane4 + r4;""")
     accumulators(w)
     w("""    for (var pp = p0; pp < p1; pp += 4u) {""")
     for i in range(rpl):
-        w(f"        let a{i} = textureLoad(dyt, vec2<i32>(gx, ay{i} + gy), 0);")
+        w(f"        let a{i} = textureLoad(dyt, select(vec2<i32>(gx, ay{i} + gy), mirror_at(tg + ao{i}), NCHW_DY), 0);")
     for q in range(4):
         w(f"        let o{q} = origin(n, oy, ox);")
         for h in range(2):
@@ -193,6 +207,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     fma_block(sg, w)
     w("""        gx += 1;
         if (u32(gx) == s.gw) { gx = 0; gy += 1; }
+        tg += 1u;
+        r4 += 1u;
+        if (r4 == s.plane4) { r4 = 0u; tg += (s.m - 1u) * s.plane4; }
     }
     let base = wid.z * s.m * s.ncol;""")
     for r in range(TM):

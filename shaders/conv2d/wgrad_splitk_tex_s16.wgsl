@@ -13,7 +13,10 @@ struct ConvTex {
     kw: u32, oh: u32, ow: u32, sh: u32,    // kernel width; output size; vertical stride
     sw: u32, hp: u32, flags: u32, chunk: u32, // horizontal stride; padded input rows per image; bit 0 bias, bit 1 ReLU; split-K pixels
     gw: u32, gr: u32, p: u32, maxrow: u32, // dY texture width and rows per channel; pixels P; last input-texture row
+    plane4: u32, shift: u32, _a: u32, _b: u32, // NCHW_DY: texels per dY plane (oH*oW/4); log2 of the mirror's width
 }
+
+override NCHW_DY: bool = false;
 
 @group(0) @binding(0) var<uniform> s: ConvTex;
 @group(0) @binding(1) var dyt: texture_2d<f32>;
@@ -26,6 +29,11 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
     }
 }
 
+// Coordinates of flat texel t in the NCHW_DY mirror.
+fn mirror_at(t: u32) -> vec2<i32> {
+    return vec2<i32>(i32(t & ((1u << s.shift) - 1u)), i32(t >> s.shift));
+}
+
 // Texture coordinates of pixel p's window origin in X~.
 fn origin(n: u32, oy: u32, ox: u32) -> vec2<i32> {
     return vec2<i32>(i32(ox * s.sw * s.c4), i32(min(n * s.hp + oy * s.sh, s.maxrow)));
@@ -36,10 +44,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     let row0 = wid.y * 64u;
     let col = wid.x * 128u + lane * 8u;
     let last_t = s.ncol / 4u - 1u;
-    let ay0 = i32(min(row0 + 0u + lane, s.m - 1u) * s.gr);
-    let ay1 = i32(min(row0 + 16u + lane, s.m - 1u) * s.gr);
-    let ay2 = i32(min(row0 + 32u + lane, s.m - 1u) * s.gr);
-    let ay3 = i32(min(row0 + 48u + lane, s.m - 1u) * s.gr);
+    let co0 = min(row0 + 0u + lane, s.m - 1u);
+    let ay0 = i32(co0 * s.gr); let ao0 = co0 * s.plane4;
+    let co1 = min(row0 + 16u + lane, s.m - 1u);
+    let ay1 = i32(co1 * s.gr); let ao1 = co1 * s.plane4;
+    let co2 = min(row0 + 32u + lane, s.m - 1u);
+    let ay2 = i32(co2 * s.gr); let ao2 = co2 * s.plane4;
+    let co3 = min(row0 + 48u + lane, s.m - 1u);
+    let ay3 = i32(co3 * s.gr); let ao3 = co3 * s.plane4;
     let t0 = min(col / 4u + 0u, last_t); let kyx0 = t0 / s.c4;
     let d0 = vec2<i32>(i32((kyx0 % s.kw) * s.c4 + t0 % s.c4), i32(kyx0 / s.kw));
     let t1 = min(col / 4u + 1u, last_t); let kyx1 = t1 / s.c4;
@@ -53,6 +65,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     var g = p0 / 4u;
     var gx = i32(g % s.gw);
     var gy = i32(g / s.gw);
+    // NCHW_DY: flat mirror texel of (image n, channel 0, this pixel group); r4 = group in the plane
+    var r4 = (p0 % ohw) / 4u;
+    var tg = n * s.m * s.plane4 + r4;
     var c0_0 = vec4<f32>(0.0); var c0_1 = vec4<f32>(0.0);
     var c1_0 = vec4<f32>(0.0); var c1_1 = vec4<f32>(0.0);
     var c2_0 = vec4<f32>(0.0); var c2_1 = vec4<f32>(0.0);
@@ -118,10 +133,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     var c62_0 = vec4<f32>(0.0); var c62_1 = vec4<f32>(0.0);
     var c63_0 = vec4<f32>(0.0); var c63_1 = vec4<f32>(0.0);
     for (var pp = p0; pp < p1; pp += 4u) {
-        let a0 = textureLoad(dyt, vec2<i32>(gx, ay0 + gy), 0);
-        let a1 = textureLoad(dyt, vec2<i32>(gx, ay1 + gy), 0);
-        let a2 = textureLoad(dyt, vec2<i32>(gx, ay2 + gy), 0);
-        let a3 = textureLoad(dyt, vec2<i32>(gx, ay3 + gy), 0);
+        let a0 = textureLoad(dyt, select(vec2<i32>(gx, ay0 + gy), mirror_at(tg + ao0), NCHW_DY), 0);
+        let a1 = textureLoad(dyt, select(vec2<i32>(gx, ay1 + gy), mirror_at(tg + ao1), NCHW_DY), 0);
+        let a2 = textureLoad(dyt, select(vec2<i32>(gx, ay2 + gy), mirror_at(tg + ao2), NCHW_DY), 0);
+        let a3 = textureLoad(dyt, select(vec2<i32>(gx, ay3 + gy), mirror_at(tg + ao3), NCHW_DY), 0);
         let o0 = origin(n, oy, ox);
         let b0_0 = textureLoad(xt, o0 + d0, 0);
         let b0_1 = textureLoad(xt, o0 + d1, 0);
@@ -400,6 +415,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
         }
         gx += 1;
         if (u32(gx) == s.gw) { gx = 0; gy += 1; }
+        tg += 1u;
+        r4 += 1u;
+        if (r4 == s.plane4) { r4 = 0u; tg += (s.m - 1u) * s.plane4; }
     }
     let base = wid.z * s.m * s.ncol;
     if (row0 + 0u < s.m) { store(base, row0 + 0u, col, c0_0); store(base, row0 + 0u, col + 4u, c0_1); }

@@ -2,7 +2,7 @@
 //! DANN steps (source + target rows, both losses), source-only steps and inference, in images
 //! per second, and one DANN step's time per layer.
 
-use super::model::{images, profile, throughput, LayerTime};
+use super::model::{images, profile, throughput, KernelTime, LayerTime};
 use crate::autograd::Lambda;
 use crate::models::{Backbone, Dann};
 use crate::optim::{Optimizer, Rule};
@@ -27,6 +27,8 @@ pub struct DannBench {
     pub warmup_s: f64,
     /// Time per layer of one DANN step.
     pub layers: Vec<LayerTime>,
+    /// Time per kernel of the same step, slowest first.
+    pub kernels: Vec<KernelTime>,
 }
 
 /// Benchmark the paper's digits DANN (28x28, 10 classes) with `batch` images per domain.
@@ -58,7 +60,7 @@ pub fn digits(gpu: &Gpu, batch: usize, steps: usize) -> Result<DannBench> {
     gpu.sync()?;
     let warmup_s = warm.elapsed().as_secs_f64();
 
-    let layers = profile(gpu, || train(&mut opt, batch))?;
+    let (layers, kernels) = profile(gpu, || train(&mut opt, batch))?;
     let dann = throughput(gpu, 2 * batch, steps, || train(&mut opt, batch))?;
     let source_only = throughput(gpu, batch, steps, || train(&mut opt, 0))?;
     let inference = throughput(gpu, 2 * batch, steps, || model.predict_logits(&x).map(drop))?;
@@ -70,5 +72,6 @@ pub fn digits(gpu: &Gpu, batch: usize, steps: usize) -> Result<DannBench> {
         inference_img_s: inference,
         warmup_s,
         layers,
+        kernels,
     })
 }

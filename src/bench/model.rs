@@ -32,6 +32,8 @@ pub struct ModelBench {
     pub warmup_s: f64,
     /// Time per layer of one whole-network training step.
     pub layers: Vec<LayerTime>,
+    /// Time per kernel of the same step, slowest first.
+    pub kernels: Vec<KernelTime>,
 }
 
 /// Time of one layer in a profiled step (its dispatches run alone, wall clock).
@@ -48,13 +50,42 @@ pub struct LayerTime {
     pub dispatches: usize,
 }
 
+/// Time of one kernel (shader file) summed over a profiled step: which kernels to work on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KernelTime {
+    /// Shader file, e.g. `conv2d/fwd_igemm_tex_s8.wgsl`.
+    pub kernel: String,
+    /// Milliseconds over all its dispatches in the step.
+    pub ms: f64,
+    /// How many times it ran.
+    pub dispatches: usize,
+}
+
 /// Runs `step` with every dispatch run and timed alone (`Gpu::start_profile`) and sums the
-/// times per layer, in the order the layers first ran.
-pub fn profile(gpu: &Gpu, step: impl FnOnce() -> Result<()>) -> Result<Vec<LayerTime>> {
+/// times per layer, in the order the layers first ran, and per kernel, slowest first.
+pub fn profile(
+    gpu: &Gpu,
+    step: impl FnOnce() -> Result<()>,
+) -> Result<(Vec<LayerTime>, Vec<KernelTime>)> {
     gpu.start_profile()?;
     let ran = step();
     let times = gpu.finish_profile()?;
     ran?;
+    let mut kernels: Vec<KernelTime> = Vec::new();
+    for t in &times {
+        match kernels.iter_mut().find(|k| k.kernel == t.kernel) {
+            Some(k) => {
+                k.ms += t.seconds * 1e3;
+                k.dispatches += 1;
+            }
+            None => kernels.push(KernelTime {
+                kernel: t.kernel.clone(),
+                ms: t.seconds * 1e3,
+                dispatches: 1,
+            }),
+        }
+    }
+    kernels.sort_by(|a, b| b.ms.total_cmp(&a.ms));
     let mut layers: Vec<LayerTime> = Vec::new();
     for t in times {
         let label = t.label.unwrap_or_else(|| "(other)".to_string());
@@ -82,7 +113,7 @@ pub fn profile(gpu: &Gpu, step: impl FnOnce() -> Result<()>) -> Result<Vec<Layer
         }
         layers[i].dispatches += 1;
     }
-    Ok(layers)
+    Ok((layers, kernels))
 }
 
 pub(crate) fn images(n: usize, side: usize) -> Vec<f32> {
@@ -147,7 +178,7 @@ pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<Mode
     train_step(&model, &mut optimizer, &x, false)?;
     gpu.sync()?;
     let warmup_s = warm.elapsed().as_secs_f64();
-    let layers = profile(gpu, || train_step(&model, &mut optimizer, &x, false))?;
+    let (layers, kernels) = profile(gpu, || train_step(&model, &mut optimizer, &x, false))?;
 
     let inference = throughput(gpu, batch, steps, || {
         let mut tape = Tape::no_grad();
@@ -178,5 +209,6 @@ pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<Mode
         cached_head_train_img_s: cached,
         warmup_s,
         layers,
+        kernels,
     })
 }

@@ -187,15 +187,37 @@ fn print_layers(layers: &[bench::model::LayerTime]) {
     println!("  {:<22} {:>21.2} ms", "total", total);
 }
 
-/// The common end of a model benchmark: warm-up time, the per-layer profile, `--json`.
+fn print_kernels(kernels: &[bench::model::KernelTime]) {
+    let total: f64 = kernels.iter().map(|k| k.ms).sum();
+    println!("\nthe same step, time per kernel (slowest first):");
+    println!(
+        "  {:<40} {:>10} {:>7} {:>10}",
+        "kernel", "ms", "share", "dispatches"
+    );
+    for k in kernels.iter().take(12) {
+        let share = 100.0 * k.ms / total.max(1e-12);
+        println!(
+            "  {:<40} {:>10.2} {:>6.1}% {:>10}",
+            k.kernel, k.ms, share, k.dispatches
+        );
+    }
+    if kernels.len() > 12 {
+        println!("  ({} more kernels in --json)", kernels.len() - 12);
+    }
+}
+
+/// The common end of a model benchmark: warm-up time, the per-layer and per-kernel profiles,
+/// `--json`.
 fn finish_model_report(
     r: &impl serde::Serialize,
     warmup_s: f64,
     layers: &[bench::model::LayerTime],
+    kernels: &[bench::model::KernelTime],
     args: &BenchArgs,
 ) -> Result<()> {
     println!("  (pipeline warm-up {warmup_s:.1} s)");
     print_layers(layers);
+    print_kernels(kernels);
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(r).map_err(|e| Error::runtime(e.to_string()))?;
         crate::io::write_atomic(path, text.as_bytes())?;
@@ -226,7 +248,7 @@ fn model_digits(args: &BenchArgs) -> Result<()> {
         "  inference                 {:>8.1} img/s",
         r.inference_img_s
     );
-    finish_model_report(&r, r.warmup_s, &r.layers, args)
+    finish_model_report(&r, r.warmup_s, &r.layers, &r.kernels, args)
 }
 
 fn model(args: &BenchArgs) -> Result<()> {
@@ -271,5 +293,5 @@ fn model(args: &BenchArgs) -> Result<()> {
         "  head from cached features {:>8.1} img/s",
         r.cached_head_train_img_s
     );
-    finish_model_report(&r, r.warmup_s, &r.layers, args)
+    finish_model_report(&r, r.warmup_s, &r.layers, &r.kernels, args)
 }

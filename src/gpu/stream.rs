@@ -37,11 +37,12 @@ enum Cmd {
         dst: wgpu::Buffer,
         bytes: u64,
     },
-    /// The first `floats` values of `src` into the rows of an r32float texture.
+    /// The first `texels` texels' worth of `src` into the rows of a texture.
     ToTexture {
         src: wgpu::Buffer,
         dst: wgpu::Texture,
-        floats: u32,
+        texels: u32,
+        texel_bytes: u32,
     },
 }
 
@@ -176,13 +177,20 @@ impl Gpu {
         Ok(())
     }
 
-    /// Record copying the first `floats` f32 values of `src` row by row into the r32float
-    /// texture `dst` (whose rows hold `dst.width()` values; the last row may be partial).
-    pub(crate) fn copy_to_texture(&self, src: &GpuBuffer, dst: &GpuTexture, floats: usize) {
+    /// Record copying the first `texels` texels (`texel_bytes` each) of `src` row by row into
+    /// the texture `dst` (whose rows hold `dst.width()` texels; the last row may be partial).
+    pub(crate) fn copy_to_texture(
+        &self,
+        src: &GpuBuffer,
+        dst: &GpuTexture,
+        texels: usize,
+        texel_bytes: u32,
+    ) {
         lock(&self.0.stream).cmds.push(Cmd::ToTexture {
             src: src.raw().clone(),
             dst: dst.raw().clone(),
-            floats: floats as u32,
+            texels: texels as u32,
+            texel_bytes,
         });
     }
 
@@ -419,8 +427,13 @@ impl Gpu {
                     encoder.clear_buffer(dst, 0, Some(*bytes));
                     i += 1;
                 }
-                Cmd::ToTexture { src, dst, floats } => {
-                    copy_rows(&mut encoder, src, dst, *floats);
+                Cmd::ToTexture {
+                    src,
+                    dst,
+                    texels,
+                    texel_bytes,
+                } => {
+                    copy_rows(&mut encoder, src, dst, *texels, *texel_bytes);
                     i += 1;
                 }
             }
@@ -546,23 +559,24 @@ fn bind(
     })
 }
 
-/// Encode a buffer-to-texture copy of `floats` values: the full rows in one copy, then the
+/// Encode a buffer-to-texture copy of `texels` texels: the full rows in one copy, then the
 /// partial last row (bytes per row must be a multiple of 256 only for multi-row copies).
 fn copy_rows(
     encoder: &mut wgpu::CommandEncoder,
     src: &wgpu::Buffer,
     dst: &wgpu::Texture,
-    floats: u32,
+    texels: u32,
+    texel_bytes: u32,
 ) {
     let width = dst.width();
-    let (full, rest) = (floats / width, floats % width);
+    let (full, rest) = (texels / width, texels % width);
     let copy = |encoder: &mut wgpu::CommandEncoder, row: u32, w: u32, h: u32| {
         encoder.copy_buffer_to_texture(
             wgpu::TexelCopyBufferInfo {
                 buffer: src,
                 layout: wgpu::TexelCopyBufferLayout {
-                    offset: 4 * row as u64 * width as u64,
-                    bytes_per_row: Some(4 * width),
+                    offset: (texel_bytes * width) as u64 * row as u64,
+                    bytes_per_row: Some(texel_bytes * width),
                     rows_per_image: None,
                 },
             },

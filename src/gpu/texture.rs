@@ -6,7 +6,9 @@
 //!   ([`Gpu::texture`]);
 //! - r32float *mirrors* of a buffer ([`Gpu::mirror`]), filled by a buffer-to-texture copy (a
 //!   memcpy on llvmpipe) and read by packing kernels at flat index `i` as texel
-//!   `(i & (W - 1), i >> log2 W)`, so that even the packing avoids storage loads.
+//!   `(i & (W - 1), i >> log2 W)`, so that even the packing avoids storage loads; and
+//!   rgba32float mirrors ([`Gpu::mirror_rgba`]), where each texel is 4 consecutive values, for
+//!   kernels that can read a buffer's own layout 4 values at a time.
 
 use super::{lock, Gpu, GpuBuffer};
 use crate::{Error, Result};
@@ -80,25 +82,45 @@ impl Gpu {
     /// Mirror the first `floats` f32 values of `src` into an r32float texture (the copy is
     /// recorded in stream order), or `None` when they do not fit one texture.
     pub fn mirror(&self, src: &GpuBuffer, floats: usize, what: &str) -> Result<Option<Mirror>> {
-        if !self.can_mirror(floats) || 4 * floats as u64 > src.len() {
+        self.mirror_as(src, floats, wgpu::TextureFormat::R32Float, 4, what)
+    }
+
+    /// Mirror the first `values` f32 values of `src` (a multiple of 4) into an rgba32float
+    /// texture, texel `t` holding values `4t..4t+4`, or `None` when they do not fit.
+    pub fn mirror_rgba(
+        &self,
+        src: &GpuBuffer,
+        values: usize,
+        what: &str,
+    ) -> Result<Option<Mirror>> {
+        if !values.is_multiple_of(4) {
+            return Ok(None);
+        }
+        self.mirror_as(src, values / 4, wgpu::TextureFormat::Rgba32Float, 16, what)
+    }
+
+    fn mirror_as(
+        &self,
+        src: &GpuBuffer,
+        texels: usize,
+        format: wgpu::TextureFormat,
+        texel_bytes: u32,
+        what: &str,
+    ) -> Result<Option<Mirror>> {
+        if !self.can_mirror(texels) || texel_bytes as u64 * texels as u64 > src.len() {
             return Ok(None);
         }
         let shift = self.mirror_shift();
-        let width = 1usize << shift;
-        let rows = floats.div_ceil(width);
-        let texture = self.pooled_texture(
-            width as u32,
-            rows as u32,
-            wgpu::TextureFormat::R32Float,
-            what,
-        )?;
-        self.copy_to_texture(src, &texture, floats);
+        let rows = texels.div_ceil(1 << shift);
+        let texture = self.pooled_texture(1 << shift, rows as u32, format, what)?;
+        self.copy_to_texture(src, &texture, texels, texel_bytes);
         Ok(Some(Mirror { texture, shift }))
     }
 
-    /// Whether `floats` values fit one mirror texture.
-    pub fn can_mirror(&self, floats: usize) -> bool {
-        floats > 0 && floats.div_ceil(1 << self.mirror_shift()) <= self.max_texture_side() as usize
+    /// Whether `texels` texels fit one mirror texture (values for [`Gpu::mirror`], groups of
+    /// 4 values for [`Gpu::mirror_rgba`]).
+    pub fn can_mirror(&self, texels: usize) -> bool {
+        texels > 0 && texels.div_ceil(1 << self.mirror_shift()) <= self.max_texture_side() as usize
     }
 
     /// log2 of a mirror's width: the widest power-of-two row the adapter allows.

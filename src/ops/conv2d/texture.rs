@@ -34,6 +34,9 @@ struct TexUniform {
     gr: u32,
     p: u32,
     maxrow: u32,
+    plane4: u32,
+    shift: u32,
+    _pad: [u32; 2],
 }
 
 /// Matches `struct P` in `pack_input.wgsl`.
@@ -332,16 +335,30 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
     }
     let u = |v: usize| v as u32;
     let p = g.n * g.oh * g.ow;
-    let dyt = texture(gpu, (gw, g.co * gr), "conv2d output-gradient operand")?;
-    let m = mirror(dy, "conv2d output gradient")?;
-    let pack = [u(g.co), u(g.oh * g.ow), u(p), u(gw), u(gr), m.shift, 0, 0];
-    gpu.dispatch(
-        "conv2d/pack_dy.wgsl",
-        &[],
-        bytemuck::cast_slice(&pack),
-        &[Binding::Texture(&m.texture), Binding::Texture(&dyt)],
-        [u(gw.div_ceil(8)), u(gr.div_ceil(8)), u(g.co)],
-    )?;
+    let ohw = g.oh * g.ow;
+    // When a plane holds whole groups of 4 pixels, dY's NCHW buffer copied into an rgba32float
+    // mirror already is the operand; otherwise pack it by channel.
+    let nchw = if ohw.is_multiple_of(4) {
+        gpu.mirror_rgba(dy.buffer(), g.y_len(), "conv2d output gradient")?
+    } else {
+        None
+    };
+    let (dyt, plane4, shift) = match nchw {
+        Some(m) => (m.texture, u(ohw / 4), m.shift),
+        None => {
+            let dyt = texture(gpu, (gw, g.co * gr), "conv2d output-gradient operand")?;
+            let m = mirror(dy, "conv2d output gradient")?;
+            let pack = [u(g.co), u(ohw), u(p), u(gw), u(gr), m.shift, 0, 0];
+            gpu.dispatch(
+                "conv2d/pack_dy.wgsl",
+                &[],
+                bytemuck::cast_slice(&pack),
+                &[Binding::Texture(&m.texture), Binding::Texture(&dyt)],
+                [u(gw.div_ceil(8)), u(gr.div_ceil(8)), u(g.co)],
+            )?;
+            (dyt, 0, 0)
+        }
+    };
     let input = pack_input(x, pl, "conv2d input operand")?;
     let ncol = g.kh * g.kw * pl.c4() * 4;
     let (splits, chunk) = split(g, gpu, ncol);
@@ -363,10 +380,13 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
         gr: u(gr),
         p: u(p),
         maxrow: u(pl.size().1 - 1),
+        plane4,
+        shift,
+        _pad: [0; 2],
     };
     gpu.dispatch(
         &shader(gpu, "wgrad_splitk"),
-        &[],
+        &[("NCHW_DY", if plane4 > 0 { 1.0 } else { 0.0 })],
         bytemuck::bytes_of(&uniform),
         &[
             Binding::Texture(&dyt),
