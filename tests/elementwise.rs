@@ -3,13 +3,14 @@ use common::*;
 use dak::ops::elementwise::{self as ew, reference};
 use dak::Tensor;
 
-const SHAPES: [&[usize]; 6] = [
+const SHAPES: [&[usize]; 7] = [
     &[1, 1],
     &[3, 7],
     &[31, 33],
     &[2, 3, 5, 7],
     &[1, 3, 1, 1],
     &[65, 129],
+    &[3, 7, 40, 41], // past two rows of a texture mirror (16,384 values per row on lavapipe)
 ];
 
 #[test]
@@ -38,23 +39,31 @@ fn bias_act_matches_reference() {
 
 #[test]
 fn bias_grad_and_relu_grad_match_reference() {
-    let gpu = gpu();
+    with_both_read_paths(|gpu, path| bias_and_relu_grads(gpu, path));
+}
+
+fn bias_and_relu_grads(gpu: &dak::Gpu, path: &str) {
     for (s, shape) in SHAPES.iter().enumerate() {
         let n: usize = shape.iter().product();
         let dy = values(n, 7 + s as u64);
         let y = values(n, 17 + s as u64);
-        let tdy = Tensor::from_slice(&gpu, &dy, shape).unwrap();
-        let ty = Tensor::from_slice(&gpu, &y, shape).unwrap();
+        let tdy = Tensor::from_slice(gpu, &dy, shape).unwrap();
+        let ty = Tensor::from_slice(gpu, &y, shape).unwrap();
         let (outer, channels, inner) = ew::channel_layout(&tdy);
         let db = ew::bias_grad(&tdy).unwrap().to_vec().unwrap();
         assert_close(
             &db,
             &reference::bias_grad(&dy, outer, channels, inner),
             tol_for(outer * inner),
-            "bias_grad",
+            &format!("bias_grad {shape:?}, {path}"),
         );
         let dx = ew::relu_grad(&tdy, &ty).unwrap().to_vec().unwrap();
-        assert_close(&dx, &reference::relu_grad(&dy, &y), 0.0, "relu_grad");
+        assert_close(
+            &dx,
+            &reference::relu_grad(&dy, &y),
+            0.0,
+            &format!("relu_grad {shape:?}, {path}"),
+        );
     }
 }
 

@@ -1,16 +1,31 @@
 // elementwise.relu_grad — dx = dy where y > 0, else 0 (y is the ReLU output saved in forward).
+// MIRROR (CPU adapters): dy and y are read from r32float mirrors of their buffers (Gpu::mirror),
+// vectorised texel fetches instead of llvmpipe's per-lane storage-load loops; the storage
+// bindings are then dummies, and the other way round.
 // One invocation per element; 2-D grid as in bias_act.wgsl.
 
-struct P { n: u32, _a: u32, _b: u32, _c: u32 }
+struct P { n: u32, shift: u32, _b: u32, _c: u32 } // shift: log2 of the mirrors' width
+
+override MIRROR: bool = false;
 
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(4) var dy_m: texture_2d<f32>;
+@group(0) @binding(5) var y_m: texture_2d<f32>;
+
+fn at(i: u32) -> vec2<i32> {
+    return vec2<i32>(i32(i & ((1u << p.shift) - 1u)), i32(i >> p.shift));
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.y * nwg.x * 256u + gid.x;
     if (i >= p.n) { return; }
-    dx[i] = select(0.0, dy[i], y[i] > 0.0);
+    if (MIRROR) {
+        dx[i] = select(0.0, textureLoad(dy_m, at(i), 0).x, textureLoad(y_m, at(i), 0).x > 0.0);
+    } else {
+        dx[i] = select(0.0, dy[i], y[i] > 0.0);
+    }
 }

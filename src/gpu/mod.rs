@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     /// Dispatches per shader file, for tests that prove which kernels ran how often.
     dispatches_by_kernel: Mutex<HashMap<String, u64>>,
     errors: Arc<Mutex<Vec<String>>>,
+    /// Whether kernels with a `MIRROR` override may read texture mirrors (CPU adapters).
+    read_mirrors: std::sync::atomic::AtomicBool,
 }
 
 /// A handle to the opened device. Cheap to clone; all clones share one queue, pool and cache.
@@ -98,6 +100,7 @@ impl Gpu {
             stats: Mutex::default(),
             dispatches_by_kernel: Mutex::default(),
             errors,
+            read_mirrors: std::sync::atomic::AtomicBool::new(true),
         })))
     }
 

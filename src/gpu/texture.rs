@@ -79,6 +79,29 @@ impl Gpu {
         self.pooled_texture(width, height, wgpu::TextureFormat::Rgba32Float, what)
     }
 
+    /// Whether element-wise kernels read their inputs through r32float mirrors
+    /// ([`crate::gpu::Gpu::mirror`]): on CPU adapters, unless turned off with
+    /// [`Gpu::set_read_mirrors`] (tests use that to run the storage-buffer path there too).
+    pub fn read_mirrors(&self) -> bool {
+        self.is_cpu()
+            && self
+                .0
+                .read_mirrors
+                .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Allow or forbid [`Gpu::read_mirrors`] for this device (default: allowed).
+    pub fn set_read_mirrors(&self, on: bool) {
+        self.0
+            .read_mirrors
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A `width` x `height` r32float texture (contents undefined).
+    pub fn texture_r32(&self, width: u32, height: u32, what: &str) -> Result<GpuTexture> {
+        self.pooled_texture(width, height, wgpu::TextureFormat::R32Float, what)
+    }
+
     /// Mirror the first `floats` f32 values of `src` into an r32float texture (the copy is
     /// recorded in stream order), or `None` when they do not fit one texture.
     pub fn mirror(&self, src: &GpuBuffer, floats: usize, what: &str) -> Result<Option<Mirror>> {

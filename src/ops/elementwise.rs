@@ -67,17 +67,22 @@ pub fn bias_grad(dy: &Tensor) -> Result<Tensor> {
     let gpu = dy.gpu();
     let (outer, channels, inner) = channel_layout(dy);
     let db = Tensor::uninit(gpu, &[channels], DType::F32)?;
+    let m = super::Mirrors::of(&[dy])?;
     let p = Four {
         a: outer as u32,
         b: channels as u32,
         c: inner as u32,
-        d: 0,
+        d: m.shift,
     };
+    let bindings: Vec<_> = [dy.binding(), db.binding()]
+        .into_iter()
+        .chain(m.bindings())
+        .collect();
     gpu.dispatch(
         "elementwise/bias_grad.wgsl",
-        &[],
+        &[m.constant()],
         bytemuck::bytes_of(&p),
-        &[dy.binding(), db.binding()],
+        &bindings,
         [channels as u32, 1, 1],
     )?;
     Ok(db)
@@ -88,17 +93,22 @@ pub fn relu_grad(dy: &Tensor, y: &Tensor) -> Result<Tensor> {
     y.expect_shape(dy.shape(), "relu backward", "saved output")?;
     let gpu = dy.gpu();
     let dx = Tensor::uninit(gpu, dy.shape(), DType::F32)?;
+    let m = super::Mirrors::of(&[dy, y])?;
     let p = Four {
         a: dy.numel() as u32,
-        b: 0,
+        b: m.shift,
         c: 0,
         d: 0,
     };
+    let bindings: Vec<_> = [dy.binding(), y.binding(), dx.binding()]
+        .into_iter()
+        .chain(m.bindings())
+        .collect();
     gpu.dispatch(
         "elementwise/relu_grad.wgsl",
-        &[],
+        &[m.constant()],
         bytemuck::bytes_of(&p),
-        &[dy.binding(), y.binding(), dx.binding()],
+        &bindings,
         grid_1d(dy.numel()),
     )?;
     Ok(dx)

@@ -15,3 +15,55 @@ pub(crate) fn grid_1d(n: usize) -> [u32; 3] {
     let x = groups.min(65535);
     [x as u32, groups.div_ceil(x) as u32, 1]
 }
+
+/// Texture copies of a kernel's input buffers for its `MIRROR` override: on CPU adapters
+/// (llvmpipe compiles every storage load into a per-lane loop, a texel fetch is vectorised)
+/// each input is copied into an r32float mirror ([`crate::gpu::Gpu::mirror`]) and the kernel
+/// reads those; elsewhere, or when one does not fit, the kernel reads its storage bindings and
+/// the texture bindings are 1x1 dummies.
+pub(crate) struct Mirrors {
+    /// One texture per input, in order: the mirror or a dummy.
+    pub textures: Vec<crate::gpu::GpuTexture>,
+    /// log2 of the mirrors' width (the kernel's `shift` uniform).
+    pub shift: u32,
+    /// The value of the kernel's `MIRROR` override.
+    pub on: bool,
+}
+
+impl Mirrors {
+    pub(crate) fn of(inputs: &[&crate::Tensor]) -> crate::Result<Mirrors> {
+        let gpu = inputs[0].gpu();
+        let on = gpu.read_mirrors() && inputs.iter().all(|t| gpu.can_mirror(t.numel()));
+        let mut textures = Vec::with_capacity(inputs.len());
+        let mut shift = 0;
+        for t in inputs {
+            match on {
+                true => {
+                    let m = gpu
+                        .mirror(t.buffer(), t.numel(), "kernel input")?
+                        .ok_or_else(|| {
+                            crate::Error::gpu(format!("{:?} does not fit a texture", t.shape()))
+                        })?;
+                    shift = m.shift;
+                    textures.push(m.texture);
+                }
+                false => textures.push(gpu.texture_r32(1, 1, "unused mirror")?),
+            }
+        }
+        Ok(Mirrors {
+            textures,
+            shift,
+            on,
+        })
+    }
+
+    /// The `MIRROR` override constant.
+    pub(crate) fn constant(&self) -> (&'static str, f64) {
+        ("MIRROR", if self.on { 1.0 } else { 0.0 })
+    }
+
+    /// The texture bindings, in input order.
+    pub(crate) fn bindings(&self) -> impl Iterator<Item = crate::gpu::Binding<'_>> {
+        self.textures.iter().map(crate::gpu::Binding::Texture)
+    }
+}

@@ -41,7 +41,8 @@ struct SgdP {
     momentum: f32,
     weight_decay: f32,
     nesterov: u32,
-    _pad: [u32; 3],
+    shift: u32,
+    _pad: [u32; 2],
 }
 
 #[repr(C)]
@@ -55,6 +56,8 @@ struct AdamP {
     bc1: f32,
     bc2: f32,
     weight_decay: f32,
+    shift: u32,
+    _pad: [u32; 3],
 }
 
 fn same_size(ts: &[&Tensor], op: &str) -> Result<()> {
@@ -76,13 +79,23 @@ pub fn sgd_step(w: &Tensor, g: &Tensor, v: &Tensor, h: Sgd) -> Result<()> {
         momentum: h.momentum,
         weight_decay: h.weight_decay,
         nesterov: h.nesterov as u32,
-        _pad: [0; 3],
+        shift: 0,
+        _pad: [0; 2],
     };
+    let mirrors = super::Mirrors::of(&[g, w, v])?;
+    let p = SgdP {
+        shift: mirrors.shift,
+        ..p
+    };
+    let bindings: Vec<_> = [g.binding(), w.binding(), v.binding()]
+        .into_iter()
+        .chain(mirrors.bindings())
+        .collect();
     w.gpu().dispatch(
         "optim/sgd.wgsl",
-        &[],
+        &[mirrors.constant()],
         bytemuck::bytes_of(&p),
-        &[g.binding(), w.binding(), v.binding()],
+        &bindings,
         grid_1d(w.numel()),
     )
 }
@@ -102,12 +115,23 @@ pub fn adam_step(w: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, h: Adam) -> Res
         bc1: 1.0 - h.beta1.powi(h.step as i32),
         bc2: 1.0 - h.beta2.powi(h.step as i32),
         weight_decay: h.weight_decay,
+        shift: 0,
+        _pad: [0; 3],
     };
+    let mirrors = super::Mirrors::of(&[g, w, m, v])?;
+    let p = AdamP {
+        shift: mirrors.shift,
+        ..p
+    };
+    let bindings: Vec<_> = [g.binding(), w.binding(), m.binding(), v.binding()]
+        .into_iter()
+        .chain(mirrors.bindings())
+        .collect();
     w.gpu().dispatch(
         "optim/adam.wgsl",
-        &[],
+        &[mirrors.constant()],
         bytemuck::bytes_of(&p),
-        &[g.binding(), w.binding(), m.binding(), v.binding()],
+        &bindings,
         grid_1d(w.numel()),
     )
 }

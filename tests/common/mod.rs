@@ -14,6 +14,16 @@ pub fn gpu() -> Gpu {
     GPU.get_or_init(own_gpu).clone()
 }
 
+/// Runs `body` on the shared device and on a fresh one with texture mirrors turned off, so
+/// kernels with a `MIRROR` override are checked on both their read paths (CPU adapters use
+/// mirrors by default; real GPUs never do).
+pub fn with_both_read_paths(body: impl Fn(&Gpu, &str)) {
+    body(&gpu(), "default reads");
+    let plain = own_gpu();
+    plain.set_read_mirrors(false);
+    body(&plain, "storage reads");
+}
+
 /// A fresh device for tests that count dispatches, submits or pipelines.
 pub fn own_gpu() -> Gpu {
     static ENV: std::sync::Once = std::sync::Once::new();
