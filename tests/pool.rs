@@ -12,7 +12,10 @@ fn tied_values(n: usize, seed: u64) -> Vec<f32> {
 
 #[test]
 fn max_pool_matches_reference() {
-    let gpu = gpu();
+    with_both_read_paths(max_pool_cases);
+}
+
+fn max_pool_cases(gpu: &dak::Gpu, path: &str) {
     // (shape, k, stride): non-overlapping, overlapping 3x3/2, stride 1, odd sizes, window = input.
     let cases: &[([usize; 4], usize, usize)] = &[
         ([2, 3, 8, 8], 2, 2),
@@ -23,6 +26,7 @@ fn max_pool_matches_reference() {
         ([1, 1, 1, 1], 1, 1),
         ([2, 3, 16, 12], 2, 2), // planes large enough for the per-plane grid
         ([2, 2, 7, 9], 2, 2),   // non-overlapping windows that leave the last row and column out
+        ([3, 5, 48, 50], 2, 2), // past two rows of a texture mirror (16,384 values per row)
     ];
     for (i, &(shape, k, s)) in cases.iter().enumerate() {
         let g = PoolGeometry::new(&shape, k, s, "test").unwrap();
@@ -35,14 +39,14 @@ fn max_pool_matches_reference() {
             .iter()
             .map(|v| v * 2.0 + 0.5)
             .collect();
-        let tx = Tensor::from_slice(&gpu, &x, &shape).unwrap();
+        let tx = Tensor::from_slice(gpu, &x, &shape).unwrap();
         let (y, arg) = pool::max_pool2d(&tx, k, s).unwrap();
         let (want_y, want_arg) = reference::max_pool2d(&g, &x);
-        let what = format!("max_pool2d {shape:?} k{k} s{s}");
+        let what = format!("max_pool2d {shape:?} k{k} s{s}, {path}");
         assert_eq!(y.shape(), &g.y_shape());
         assert_eq!(y.to_vec().unwrap(), want_y, "{what}");
         assert_eq!(arg.to_vec_u32().unwrap(), want_arg, "{what} argmax");
-        let tdy = Tensor::from_slice(&gpu, &dy, &g.y_shape()).unwrap();
+        let tdy = Tensor::from_slice(gpu, &dy, &g.y_shape()).unwrap();
         let dx = pool::max_pool2d_backward(&tdy, &arg, &shape, k, s).unwrap();
         let want_dx = reference::max_pool2d_backward(&g, &dy, &want_arg);
         assert_close(

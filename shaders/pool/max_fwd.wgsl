@@ -5,12 +5,24 @@
 // locate() (planes on the y axis when planes are large, one flat index when they are small).
 
 // plane0: first plane of this dispatch; planes: planes in it; flat: 1 = flat mode (see locate).
-struct Pool { plane0: u32, planes: u32, flat: u32, _pad: u32, h: u32, w: u32, oh: u32, ow: u32, k: u32, s: u32, _a: u32, _b: u32 }
+struct Pool { plane0: u32, planes: u32, flat: u32, shift: u32, h: u32, w: u32, oh: u32, ow: u32, k: u32, s: u32, _a: u32, _b: u32 }
 
 @group(0) @binding(0) var<uniform> p: Pool;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> arg: array<u32>;
+@group(0) @binding(4) var x_m: texture_2d<f32>;
+
+// MIRROR (CPU adapters): x is read from an r32float mirror (Gpu::mirror; shift = log2 of its
+// width), vectorised fetches instead of llvmpipe's per-lane storage-load loops.
+override MIRROR: bool = false;
+
+fn ld(i: u32) -> f32 {
+    if (MIRROR) {
+        return textureLoad(x_m, vec2<i32>(i32(i & ((1u << p.shift) - 1u)), i32(i >> p.shift)), 0).x;
+    }
+    return x[i];
+}
 
 // (plane, position in plane) of this invocation; position >= per_plane means none. Per-plane mode:
 // gid.x = position, gid.y + plane0 = plane (no division). Flat mode (small planes): one index
@@ -33,11 +45,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let i = plane_i * p.oh * p.ow + at_out;
     let plane = plane_i * p.h * p.w;
     var best_at = (oy * p.s) * p.w + ox * p.s;
-    var best = x[plane + best_at];
+    var best = ld(plane + best_at);
     for (var dy = 0u; dy < p.k; dy++) {
         for (var dx = 0u; dx < p.k; dx++) {
             let at = (oy * p.s + dy) * p.w + ox * p.s + dx;
-            let v = x[plane + at];
+            let v = ld(plane + at);
             if (v > best) {
                 best = v;
                 best_at = at;

@@ -88,7 +88,8 @@ struct PoolUniform {
     planes: u32,
     /// 1: one flat index over all planes (small planes), 0: planes on the grid's y axis.
     flat: u32,
-    _pad0: u32,
+    /// log2 of the mirror width (kernels with a `MIRROR` override).
+    shift: u32,
     h: u32,
     w: u32,
     oh: u32,
@@ -104,7 +105,7 @@ impl PoolUniform {
             plane0: 0,
             planes: 0,
             flat: 0,
-            _pad0: 0,
+            shift: 0,
             h: g.h as u32,
             w: g.w as u32,
             oh: g.oh as u32,
@@ -124,6 +125,7 @@ impl PoolUniform {
 fn per_plane(
     gpu: &crate::Gpu,
     file: &str,
+    constants: &[(&str, f64)],
     uniform: impl Fn(u32, u32, u32) -> Vec<u8>,
     bindings: &[crate::gpu::Binding<'_>],
     per_plane: usize,
@@ -131,7 +133,13 @@ fn per_plane(
 ) -> Result<()> {
     if per_plane < 32 {
         let u = uniform(0, planes as u32, 1);
-        return gpu.dispatch(file, &[], &u, bindings, grid_1d_64(per_plane * planes));
+        return gpu.dispatch(
+            file,
+            constants,
+            &u,
+            bindings,
+            grid_1d_64(per_plane * planes),
+        );
     }
     let max = gpu.limits().max_compute_workgroups_per_dimension as usize;
     let mut plane0 = 0;
@@ -139,7 +147,7 @@ fn per_plane(
         let count = (planes - plane0).min(max);
         let groups = [per_plane.div_ceil(64) as u32, count as u32, 1];
         let u = uniform(plane0 as u32, count as u32, 0);
-        gpu.dispatch(file, &[], &u, bindings, groups)?;
+        gpu.dispatch(file, constants, &u, bindings, groups)?;
         plane0 += count;
     }
     Ok(())
@@ -161,10 +169,19 @@ pub fn max_pool2d(x: &Tensor, k: usize, stride: usize) -> Result<(Tensor, Tensor
     let gpu = x.gpu();
     let y = Tensor::uninit(gpu, &g.y_shape(), DType::F32)?;
     let arg = Tensor::uninit(gpu, &g.y_shape(), DType::U32)?;
-    let u = PoolUniform::new(&g);
+    let m = super::Mirrors::of(&[x])?;
+    let u = PoolUniform {
+        shift: m.shift,
+        ..PoolUniform::new(&g)
+    };
+    let bindings: Vec<_> = [x.binding(), y.binding(), arg.binding()]
+        .into_iter()
+        .chain(m.bindings())
+        .collect();
     per_plane(
         gpu,
         "pool/max_fwd.wgsl",
+        &[m.constant()],
         |plane0, planes, flat| {
             bytemuck::bytes_of(&PoolUniform {
                 plane0,
@@ -174,7 +191,7 @@ pub fn max_pool2d(x: &Tensor, k: usize, stride: usize) -> Result<(Tensor, Tensor
             })
             .to_vec()
         },
-        &[x.binding(), y.binding(), arg.binding()],
+        &bindings,
         g.oh * g.ow,
         g.n * g.c,
     )?;
@@ -216,6 +233,7 @@ pub fn max_pool2d_backward(
         per_plane(
             gpu,
             "pool/max_bwd_scatter.wgsl",
+            &[],
             uniform,
             &bindings,
             g.oh * g.ow,
@@ -225,6 +243,7 @@ pub fn max_pool2d_backward(
         per_plane(
             gpu,
             "pool/max_bwd.wgsl",
+            &[],
             uniform,
             &bindings,
             g.h * g.w,
@@ -272,6 +291,7 @@ pub fn global_avg_pool_backward(dy: &Tensor, x_shape: &[usize]) -> Result<Tensor
     per_plane(
         gpu,
         "pool/gap_bwd.wgsl",
+        &[],
         |plane0, planes, flat| {
             bytemuck::cast_slice(&[plane0, planes, flat, 0, hw as u32, 0, 0, 0, 0, 0, 0, 0])
                 .to_vec()
