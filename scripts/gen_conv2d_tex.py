@@ -22,7 +22,9 @@ inner loop has no bounds checks and no divisions.
 
 GEMM views, the same register blocking as matmul.sgbc_tex (one subgroup = one workgroup computes
 64 rows x 8*sg columns; lane l owns all 64 rows x columns [8l, 8l+8) in 128 named vec4
-accumulators; per k-step of 4 each row's A vec4 is broadcast from the lane that loaded it):
+accumulators; per k-step of 4 each row's A vec4 is broadcast from the lane that loaded it).
+The forward kernel also comes as `fwd_igemm_n4_tex_s*` with 4 columns per lane (32 or 64
+columns per tile), for layers with few output channels (DANN's 32-channel convolutions):
 
     forward  Y[P, Co]  = X~-gather[P, K'] . W~[K', Co]     rows = output pixels, columns = Co
     wgrad    dW[Co, K'] = D~[Co, P] . X~-gather[P, K']     rows = Co, columns = K', P split in chunks
@@ -72,7 +74,7 @@ def forward(sg: int) -> str:
 // no bounds checks, no divisions in the loop. The input gradient runs this kernel too, on dY
 // dilated by the stride and padded by k-1-p, with flipped, transposed weights and stride 1.
 // Rows = output pixels (N*oH*oW), columns = output channels; one {sg}-lane subgroup computes
-// {TM} pixels x {tn} channels, lane l owning columns [8l, 8l+8) of all {TM} rows.
+// {TM} pixels x {tn} channels, lane l owning columns [{COLS}l, {COLS}l+{COLS}) of all {TM} rows.
 // Grid (ceil(Co/{tn}), ceil(P/{TM})), workgroup ({sg}).
 
 {UNIFORM}
@@ -219,11 +221,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
 
 
 if __name__ == "__main__":
-    import sys
-    if len(sys.argv) == 3:  # experiments: gen_conv2d_tex.py COLS OUT_DIR
-        COLS = int(sys.argv[1])
-        OUT = Path(sys.argv[2]) / "conv2d"
     OUT.mkdir(parents=True, exist_ok=True)
     for sg in (8, 16):
         (OUT / f"fwd_igemm_tex_s{sg}.wgsl").write_text(forward(sg))
         (OUT / f"wgrad_splitk_tex_s{sg}.wgsl").write_text(wgrad(sg))
+    COLS = 4
+    for sg in (8, 16):
+        (OUT / f"fwd_igemm_n4_tex_s{sg}.wgsl").write_text(
+            forward(sg).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_tex, 4 columns per lane ("))

@@ -52,6 +52,8 @@ builtin_shaders!(
     "conv2d/wgrad_splitk_sgbc_s16.wgsl",
     "conv2d/fwd_igemm_tex_s8.wgsl",
     "conv2d/fwd_igemm_tex_s16.wgsl",
+    "conv2d/fwd_igemm_n4_tex_s8.wgsl",
+    "conv2d/fwd_igemm_n4_tex_s16.wgsl",
     "conv2d/wgrad_splitk_tex_s8.wgsl",
     "conv2d/wgrad_splitk_tex_s16.wgsl",
     "conv2d/pack_input.wgsl",

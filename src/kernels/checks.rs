@@ -707,7 +707,9 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/pack_input.wgsl",
             "conv2d/pack_weight.wgsl",
             "conv2d/fwd_igemm_tex_s8.wgsl",
-            "conv2d/fwd_igemm_tex_s16.wgsl"
+            "conv2d/fwd_igemm_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n4_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n4_tex_s16.wgsl"
         ],
         "Y[P, Co] as implicit GEMM on a zero-padded NHWC input texture and a weight texture (CPU adapters)"
     ),
@@ -747,7 +749,9 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/pack_input.wgsl",
             "conv2d/pack_weight.wgsl",
             "conv2d/fwd_igemm_tex_s8.wgsl",
-            "conv2d/fwd_igemm_tex_s16.wgsl"
+            "conv2d/fwd_igemm_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n4_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n4_tex_s16.wgsl"
         ],
         "dX as the forward texture GEMM on dY dilated by the stride, padded k-1-p, with flipped W"
     ),

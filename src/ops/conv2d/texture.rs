@@ -111,6 +111,18 @@ fn tile_cols(gpu: &Gpu) -> usize {
     8 * gpu.subgroup_size() as usize
 }
 
+/// Column tile and kernel of the forward GEMM for `cols` output columns: 4 columns per lane
+/// when they fit one such tile (a 64-column tile would idle half its lanes' work on the
+/// 32-channel layers of small networks), else 8.
+fn forward_tile(gpu: &Gpu, cols: usize) -> (usize, &'static str) {
+    let narrow = 4 * gpu.subgroup_size() as usize;
+    if cols <= narrow {
+        (narrow, "fwd_igemm_n4")
+    } else {
+        (tile_cols(gpu), "fwd_igemm")
+    }
+}
+
 /// Whether the packed textures of `sizes` and the mirrors of `sources` (their lengths) fit.
 fn fits(gpu: &Gpu, sizes: &[(usize, usize)], sources: &[usize]) -> bool {
     let max = gpu.max_texture_side() as usize;
@@ -124,9 +136,9 @@ fn mirror(t: &Tensor, what: &str) -> Result<Mirror> {
         .ok_or_else(|| crate::Error::gpu(format!("{what}: {:?} does not fit a texture", t.shape())))
 }
 
-/// Weight texture size for `cols` GEMM columns and `c` reduction channels.
+/// Weight texture size for `cols` GEMM columns of the forward kernel and `c` reduction channels.
 fn weight_size(gpu: &Gpu, g: &Geometry, cols: usize, c: usize) -> (usize, usize) {
-    let tn = tile_cols(gpu);
+    let tn = forward_tile(gpu, cols).0;
     (cols.div_ceil(tn) * tn / 4, g.kh * g.kw * c.div_ceil(4) * 4)
 }
 
@@ -234,8 +246,9 @@ fn forward_gemm(
         flags,
         ..Default::default()
     };
+    let (tile, kernel) = forward_tile(gpu, cols);
     gpu.dispatch(
-        &shader(gpu, "fwd_igemm"),
+        &shader(gpu, kernel),
         &[],
         bytemuck::bytes_of(&uniform),
         &[
@@ -244,7 +257,7 @@ fn forward_gemm(
             bias.binding(),
             out.binding(),
         ],
-        [u(cols.div_ceil(tile_cols(gpu))), u(m.div_ceil(64)), 1],
+        [u(cols.div_ceil(tile)), u(m.div_ceil(64)), 1],
     )
 }
 
