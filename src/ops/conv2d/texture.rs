@@ -11,7 +11,6 @@
 
 use super::{Geometry, MAX_LOOP};
 use crate::gpu::{Binding, Gpu, GpuTexture, Mirror};
-use crate::ops::grid_1d;
 use crate::{DType, Result, Tensor};
 
 /// Matches `struct ConvTex` in the generated `*_tex_s*.wgsl` kernels.
@@ -343,7 +342,10 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
     let gpu = dy.gpu();
     let pl = Placement::input(g);
     let (gw, gr) = dy_layout(gpu, g);
-    if !fits(gpu, &[pl.size(), (gw, g.co * gr)], &[g.y_len(), g.x_len()]) || !pl.grid_fits() {
+    let ncol = g.kh * g.kw * pl.c4() * 4;
+    let (splits, chunk) = split(g, gpu, ncol);
+    let sources = [g.y_len(), g.x_len(), splits * g.co * ncol];
+    if !fits(gpu, &[pl.size(), (gw, g.co * gr)], &sources) || !pl.grid_fits() || g.co > 65535 {
         return Ok(false);
     }
     let u = |v: usize| v as u32;
@@ -373,8 +375,6 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
         }
     };
     let input = pack_input(x, pl, "conv2d input operand")?;
-    let ncol = g.kh * g.kw * pl.c4() * 4;
-    let (splits, chunk) = split(g, gpu, ncol);
     let part = Tensor::uninit(gpu, &[splits, g.co * ncol], DType::F32)?;
     let uniform = TexUniform {
         m: u(g.co),
@@ -412,6 +412,7 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
             u(splits),
         ],
     )?;
+    let part_m = mirror(&part, "conv2d weight-gradient partials")?;
     let reduce = [
         u(g.co),
         u(g.ci),
@@ -419,15 +420,15 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
         u(g.kw),
         u(pl.c4()),
         u(splits),
-        0,
+        part_m.shift,
         0,
     ];
     gpu.dispatch(
         "conv2d/wgrad_tex_reduce.wgsl",
         &[],
         bytemuck::cast_slice(&reduce),
-        &[part.binding(), dw.binding()],
-        grid_1d(g.w_len()),
+        &[Binding::Texture(&part_m.texture), dw.binding()],
+        [u(g.ci.div_ceil(64)), u(g.kh * g.kw), u(g.co)],
     )?;
     Ok(true)
 }
