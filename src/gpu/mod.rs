@@ -59,7 +59,7 @@ pub(crate) struct Inner {
     dispatches_by_kernel: Mutex<HashMap<String, u64>>,
     errors: Arc<Mutex<Vec<String>>>,
     /// Whether kernels with a `MIRROR` override may read texture mirrors (CPU adapters).
-    read_mirrors: std::sync::atomic::AtomicBool,
+    cpu_paths: std::sync::atomic::AtomicBool,
 }
 
 /// A handle to the opened device. Cheap to clone; all clones share one queue, pool and cache.
@@ -100,7 +100,7 @@ impl Gpu {
             stats: Mutex::default(),
             dispatches_by_kernel: Mutex::default(),
             errors,
-            read_mirrors: std::sync::atomic::AtomicBool::new(true),
+            cpu_paths: std::sync::atomic::AtomicBool::new(true),
         })))
     }
 

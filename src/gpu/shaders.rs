@@ -24,6 +24,7 @@ builtin_shaders!(
     "matmul/pack_b.wgsl",
     "elementwise/bias_act.wgsl",
     "elementwise/bias_grad.wgsl",
+    "elementwise/bias_grad_sg.wgsl",
     "elementwise/relu_grad.wgsl",
     "elementwise/axpby.wgsl",
     "elementwise/dropout.wgsl",

@@ -79,21 +79,18 @@ impl Gpu {
         self.pooled_texture(width, height, wgpu::TextureFormat::Rgba32Float, what)
     }
 
-    /// Whether element-wise kernels read their inputs through r32float mirrors
-    /// ([`crate::gpu::Gpu::mirror`]): on CPU adapters, unless turned off with
-    /// [`Gpu::set_read_mirrors`] (tests use that to run the storage-buffer path there too).
-    pub fn read_mirrors(&self) -> bool {
-        self.is_cpu()
-            && self
-                .0
-                .read_mirrors
-                .load(std::sync::atomic::Ordering::Relaxed)
+    /// Whether kernels take their CPU-adapter paths: element-wise kernels reading inputs through
+    /// r32float mirrors ([`Gpu::mirror`]), subgroup reductions where a portable one exists. True
+    /// on CPU adapters unless turned off with [`Gpu::set_cpu_paths`] (tests use that to run the
+    /// portable paths on lavapipe too).
+    pub fn cpu_paths(&self) -> bool {
+        self.is_cpu() && self.0.cpu_paths.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Allow or forbid [`Gpu::read_mirrors`] for this device (default: allowed).
-    pub fn set_read_mirrors(&self, on: bool) {
+    /// Allow or forbid [`Gpu::cpu_paths`] for this device (default: allowed).
+    pub fn set_cpu_paths(&self, on: bool) {
         self.0
-            .read_mirrors
+            .cpu_paths
             .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 

@@ -840,7 +840,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "elementwise.bias_grad",
         op: "elementwise",
-        files: &["elementwise/bias_grad.wgsl"],
+        files: &["elementwise/bias_grad.wgsl", "elementwise/bias_grad_sg.wgsl"],
         description: "db[c] = Σ dy over batch and pixels of channel c",
         supported: always,
         check: check_bias_grad,

@@ -78,8 +78,14 @@ pub fn bias_grad(dy: &Tensor) -> Result<Tensor> {
         .into_iter()
         .chain(m.bindings())
         .collect();
+    // CPU adapters reduce with subgroupAdd (fewer barriers); the order is fixed per subgroup size.
+    let file = if gpu.cpu_paths() && gpu.has_subgroups() {
+        "elementwise/bias_grad_sg.wgsl"
+    } else {
+        "elementwise/bias_grad.wgsl"
+    };
     gpu.dispatch(
-        "elementwise/bias_grad.wgsl",
+        file,
         &[m.constant()],
         bytemuck::bytes_of(&p),
         &bindings,

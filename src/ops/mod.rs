@@ -33,7 +33,7 @@ pub(crate) struct Mirrors {
 impl Mirrors {
     pub(crate) fn of(inputs: &[&crate::Tensor]) -> crate::Result<Mirrors> {
         let gpu = inputs[0].gpu();
-        let on = gpu.read_mirrors() && inputs.iter().all(|t| gpu.can_mirror(t.numel()));
+        let on = gpu.cpu_paths() && inputs.iter().all(|t| gpu.can_mirror(t.numel()));
         let mut textures = Vec::with_capacity(inputs.len());
         let mut shift = 0;
         for t in inputs {

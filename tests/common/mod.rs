@@ -14,14 +14,14 @@ pub fn gpu() -> Gpu {
     GPU.get_or_init(own_gpu).clone()
 }
 
-/// Runs `body` on the shared device and on a fresh one with texture mirrors turned off, so
-/// kernels with a `MIRROR` override are checked on both their read paths (CPU adapters use
-/// mirrors by default; real GPUs never do).
+/// Runs `body` on the shared device and on a fresh one with the CPU-adapter paths turned off
+/// (`Gpu::set_cpu_paths`), so kernels with a `MIRROR` override or a subgroup reduction are
+/// checked on both their paths (CPU adapters take them by default; real GPUs never do).
 pub fn with_both_read_paths(body: impl Fn(&Gpu, &str)) {
-    body(&gpu(), "default reads");
+    body(&gpu(), "default paths");
     let plain = own_gpu();
-    plain.set_read_mirrors(false);
-    body(&plain, "storage reads");
+    plain.set_cpu_paths(false);
+    body(&plain, "portable paths");
 }
 
 /// A fresh device for tests that count dispatches, submits or pipelines.
