@@ -39,7 +39,7 @@ fn bias_act_matches_reference() {
 
 #[test]
 fn bias_grad_and_relu_grad_match_reference() {
-    with_both_read_paths(bias_and_relu_grads);
+    with_cpu_and_portable_paths(bias_and_relu_grads);
 }
 
 fn bias_and_relu_grads(gpu: &dak::Gpu, path: &str) {

@@ -5,7 +5,7 @@ use dak::Tensor;
 
 #[test]
 fn sgd_variants_match_reference_over_steps() {
-    with_both_read_paths(sgd_over_steps);
+    with_cpu_and_portable_paths(sgd_over_steps);
 }
 
 fn sgd_over_steps(gpu: &dak::Gpu, path: &str) {
@@ -47,7 +47,7 @@ fn sgd_over_steps(gpu: &dak::Gpu, path: &str) {
 
 #[test]
 fn adam_matches_reference_over_steps() {
-    with_both_read_paths(adam_over_steps);
+    with_cpu_and_portable_paths(adam_over_steps);
 }
 
 fn adam_over_steps(gpu: &dak::Gpu, path: &str) {

@@ -12,7 +12,7 @@ fn tied_values(n: usize, seed: u64) -> Vec<f32> {
 
 #[test]
 fn max_pool_matches_reference() {
-    with_both_read_paths(max_pool_cases);
+    with_cpu_and_portable_paths(max_pool_cases);
 }
 
 fn max_pool_cases(gpu: &dak::Gpu, path: &str) {

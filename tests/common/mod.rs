@@ -17,7 +17,7 @@ pub fn gpu() -> Gpu {
 /// Runs `body` on the shared device and on a fresh one with the CPU-adapter paths turned off
 /// (`Gpu::set_cpu_paths`), so kernels with a `MIRROR` override or a subgroup reduction are
 /// checked on both their paths (CPU adapters take them by default; real GPUs never do).
-pub fn with_both_read_paths(body: impl Fn(&Gpu, &str)) {
+pub fn with_cpu_and_portable_paths(body: impl Fn(&Gpu, &str)) {
     body(&gpu(), "default paths");
     let plain = own_gpu();
     plain.set_cpu_paths(false);
