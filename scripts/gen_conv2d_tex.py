@@ -24,7 +24,8 @@ GEMM views, the same register blocking as matmul.sgbc_tex (one subgroup = one wo
 64 rows x 8*sg columns; lane l owns all 64 rows x columns [8l, 8l+8) in 128 named vec4
 accumulators; per k-step of 4 each row's A vec4 is broadcast from the lane that loaded it).
 The forward kernel also comes as `fwd_igemm_n4_tex_s*` with 4 columns per lane (32 or 64
-columns per tile), for layers with few output channels (DANN's 32-channel convolutions):
+columns per tile), and the weight gradient as `wgrad_splitk_m32_tex_s*` with 32 rows (output
+channels) per tile, for layers with few output channels (DANN's 32-channel convolutions):
 
     forward  Y[P, Co]  = X~-gather[P, K'] . W~[K', Co]     rows = output pixels, columns = Co
     wgrad    dW[Co, K'] = D~[Co, P] . X~-gather[P, K']     rows = Co, columns = K', P split in chunks
@@ -229,3 +230,7 @@ if __name__ == "__main__":
     for sg in (8, 16):
         (OUT / f"fwd_igemm_n4_tex_s{sg}.wgsl").write_text(
             forward(sg).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_tex, 4 columns per lane ("))
+    COLS, TM = 8, 32
+    for sg in (8, 16):
+        (OUT / f"wgrad_splitk_m32_tex_s{sg}.wgsl").write_text(
+            wgrad(sg).replace("conv2d.wgrad.splitk_tex (", "conv2d.wgrad.splitk_tex, 32 rows ("))

@@ -57,6 +57,8 @@ builtin_shaders!(
     "conv2d/fwd_igemm_n4_tex_s16.wgsl",
     "conv2d/wgrad_splitk_tex_s8.wgsl",
     "conv2d/wgrad_splitk_tex_s16.wgsl",
+    "conv2d/wgrad_splitk_m32_tex_s8.wgsl",
+    "conv2d/wgrad_splitk_m32_tex_s16.wgsl",
     "conv2d/pack_input.wgsl",
     "conv2d/pack_weight.wgsl",
     "conv2d/pack_dy.wgsl",

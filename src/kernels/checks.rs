@@ -793,6 +793,8 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/pack_dy.wgsl",
             "conv2d/wgrad_splitk_tex_s8.wgsl",
             "conv2d/wgrad_splitk_tex_s16.wgsl",
+            "conv2d/wgrad_splitk_m32_tex_s8.wgsl",
+            "conv2d/wgrad_splitk_m32_tex_s16.wgsl",
             "conv2d/wgrad_tex_reduce.wgsl"
         ],
         "dW from dY and X packed into textures, split-K partials + a reduce into OIHW order"

@@ -135,6 +135,16 @@ fn mirror(t: &Tensor, what: &str) -> Result<Mirror> {
         .ok_or_else(|| crate::Error::gpu(format!("{what}: {:?} does not fit a texture", t.shape())))
 }
 
+/// Row tile and kernel of the weight-gradient GEMM (rows = output channels): 32 rows when the
+/// layer has at most 32 output channels (a 64-row tile would compute half zeros), else 64.
+fn wgrad_tile(co: usize) -> (usize, &'static str) {
+    if co <= 32 {
+        (32, "wgrad_splitk_m32")
+    } else {
+        (64, "wgrad_splitk")
+    }
+}
+
 /// Weight texture size for `cols` GEMM columns of the forward kernel and `c` reduction channels.
 fn weight_size(gpu: &Gpu, g: &Geometry, cols: usize, c: usize) -> (usize, usize) {
     let tn = forward_tile(gpu, cols).0;
@@ -397,8 +407,9 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
         shift,
         _pad: [0; 2],
     };
+    let (rows_tile, kernel) = wgrad_tile(g.co);
     gpu.dispatch(
-        &shader(gpu, "wgrad_splitk"),
+        &shader(gpu, kernel),
         &[("NCHW_DY", if plane4 > 0 { 1.0 } else { 0.0 })],
         bytemuck::bytes_of(&uniform),
         &[
@@ -408,7 +419,7 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
         ],
         [
             u(ncol.div_ceil(tile_cols(gpu))),
-            u(g.co.div_ceil(64)),
+            u(g.co.div_ceil(rows_tile)),
             u(splits),
         ],
     )?;
@@ -437,7 +448,7 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
 /// of at least 256 pixels (a multiple of 16), partials under 64 MiB, loops under `MAX_LOOP`.
 fn split(g: &Geometry, gpu: &Gpu, ncol: usize) -> (usize, usize) {
     let p = g.n * g.oh * g.ow;
-    let tiles = g.co.div_ceil(64) * ncol.div_ceil(tile_cols(gpu));
+    let tiles = g.co.div_ceil(wgrad_tile(g.co).0) * ncol.div_ceil(tile_cols(gpu));
     let by_groups = 64usize.div_ceil(tiles);
     let by_length = (p / 256).max(1);
     let by_memory = ((64usize << 20) / (4 * g.co * ncol)).max(1);
