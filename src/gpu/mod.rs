@@ -6,15 +6,17 @@
 
 mod context;
 mod pool;
+mod profile;
 mod shaders;
 mod stream;
 mod texture;
 
 pub use context::{AdapterSummary, NO_ADAPTER};
+pub use profile::{DispatchTime, LabelScope};
 pub use shaders::{
     override_dir as shader_override_dir, source as shader_source, BUILTIN as BUILTIN_SHADERS,
 };
-pub use stream::{Binding, DispatchTime, LabelScope};
+pub use stream::Binding;
 pub use texture::{GpuTexture, Mirror};
 
 use crate::{Error, Result};
