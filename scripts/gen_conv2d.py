@@ -21,6 +21,9 @@ Edit here, then run:
     python3 scripts/gen_conv2d.py
 """
 from pathlib import Path
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sgbc_block import accumulators, fma_block  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "shaders" / "conv2d"
@@ -456,16 +459,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     let row0 = wid.y * {TM}u;
     let col = wid.x * {tn}u + lane * {cp}u;""")
     out.extend(pro)
-    for r in range(TM):
-        w("    " + " ".join(f"var c{r}_{h} = vec4<f32>(0.0);" for h in range(nh)))
+    accumulators(w, TM, nh)
     w(f"    for (var k = {kb}; k < {ke}; k += 4u) {{")
     out.extend(step)
-    for r in range(TM):
-        w(f"        {{ let v = subgroupBroadcast(a{r // sg}, {r % sg}u);")
-        for h in range(nh):
-            w(f"          c{r}_{h} = fma(vec4<f32>(v.x), b0_{h}, c{r}_{h}); c{r}_{h} = fma(vec4<f32>(v.y), b1_{h}, c{r}_{h});"
-              f" c{r}_{h} = fma(vec4<f32>(v.z), b2_{h}, c{r}_{h}); c{r}_{h} = fma(vec4<f32>(v.w), b3_{h}, c{r}_{h});")
-        w("        }")
+    fma_block(w, sg, TM, nh)
     w("    }")
     m = d["m"]
     w(f"    let m_rows = {m};")

@@ -34,6 +34,9 @@ Edit here, then run:
     python3 scripts/gen_conv2d_tex.py
 """
 from pathlib import Path
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sgbc_block import accumulators, fma_block  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "shaders" / "conv2d"
@@ -47,20 +50,6 @@ UNIFORM = """struct ConvTex {
     gw: u32, gr: u32, p: u32, maxrow: u32, // dY texture width and rows per channel; pixels P; last input-texture row
     plane4: u32, shift: u32, _a: u32, _b: u32, // NCHW_DY: texels per dY plane (oH*oW/4); log2 of the mirror's width
 }"""
-
-
-def fma_block(sg, w):
-    for r in range(TM):
-        w(f"        {{ let v = subgroupBroadcast(a{r // sg}, {r % sg}u);")
-        for h in range(COLS // 4):
-            w(f"          c{r}_{h} = fma(vec4<f32>(v.x), b0_{h}, c{r}_{h}); c{r}_{h} = fma(vec4<f32>(v.y), b1_{h}, c{r}_{h});"
-              f" c{r}_{h} = fma(vec4<f32>(v.z), b2_{h}, c{r}_{h}); c{r}_{h} = fma(vec4<f32>(v.w), b3_{h}, c{r}_{h});")
-        w("        }")
-
-
-def accumulators(w):
-    for r in range(TM):
-        w("    " + " ".join(f"var c{r}_{h} = vec4<f32>(0.0);" for h in range(COLS // 4)))
 
 
 def forward(sg: int) -> str:
@@ -109,7 +98,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
         w(f"    let p{i} = min(row0 + {i * sg}u + lane, s.m - 1u); let q{i} = p{i} % ohw;")
         w(f"    let bx{i} = i32((q{i} % s.ow) * s.sw * s.c4); let by{i} = i32((p{i} / ohw) * s.hp + (q{i} / s.ow) * s.sh);")
     w("    let tx = i32(col / 4u);")
-    accumulators(w)
+    accumulators(w, TM, COLS // 4)
     # One flat loop over the k-steps (nested loops cost LLVM minutes of compile time with 512
     # loop-carried values): (dx, oy) walk the kernel window, cq counts texels within a pixel.
     w("""    let steps = i32(s.kh * s.kw * s.c4);
@@ -122,7 +111,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     for q in range(4):
         for h in range(COLS // 4):
             w(f"        let b{q}_{h} = textureLoad(wt, vec2<i32>(tx + {h}, kr + {q}), 0);")
-    fma_block(sg, w)
+    fma_block(w, sg, TM, COLS // 4)
     w("""        dx += 1;
         if (dx == row_end) { dx = 0; oy += 1; }
     }""")
@@ -197,7 +186,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     // NCHW_DY: flat mirror texel of (image n, channel 0, this pixel group); r4 = group in the plane
     var r4 = (p0 % ohw) / 4u;
     var tg = n * s.m * s.plane4 + r4;""")
-    accumulators(w)
+    accumulators(w, TM, COLS // 4)
     w("""    for (var pp = p0; pp < p1; pp += 4u) {""")
     for i in range(rpl):
         w(f"        let a{i} = textureLoad(dyt, select(vec2<i32>(gx, ay{i} + gy), mirror_at(tg + ao{i}), NCHW_DY), 0);")
@@ -207,7 +196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
             w(f"        let b{q}_{h} = textureLoad(xt, o{q} + d{h}, 0);")
         w("""        ox += 1u;
         if (ox == s.ow) { ox = 0u; oy += 1u; if (oy == s.oh) { oy = 0u; n += 1u; } }""")
-    fma_block(sg, w)
+    fma_block(w, sg, TM, COLS // 4)
     w("""        gx += 1;
         if (u32(gx) == s.gw) { gx = 0; gy += 1; }
         tg += 1u;

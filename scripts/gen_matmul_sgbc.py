@@ -7,6 +7,9 @@ written by this script, once per subgroup size. Edit here, then run:
     python3 scripts/gen_matmul_sgbc.py
 """
 from pathlib import Path
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sgbc_block import accumulators, fma_block  # noqa: E402
 
 TM = 64          # rows of C per workgroup (= per subgroup)
 COLS = 8         # columns of C per lane
@@ -90,8 +93,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     else:
         for j in range(COLS):
             w(f"    let bc{j} = min(col + {j}u, last_col);")
-    for r in range(TM):
-        w(f"    var c{r}_0 = vec4<f32>(0.0); var c{r}_1 = vec4<f32>(0.0);")
+    accumulators(w, TM, 2)
     w("    for (var k = 0u; k < s.k; k += 4u) {")
     if not tex:
         w("""        let k1 = min(k + 1u, last_k);
@@ -110,12 +112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
         else:
             w(f"        let b{q}_0 = b_quad({kk}, bc0, bc1, bc2, bc3);")
             w(f"        let b{q}_1 = b_quad({kk}, bc4, bc5, bc6, bc7);")
-    for r in range(TM):
-        w(f"        {{ let v = subgroupBroadcast(a{r // sg}, {r % sg}u);")
-        for h in range(2):
-            w(f"          c{r}_{h} = fma(vec4<f32>(v.x), b0_{h}, c{r}_{h}); c{r}_{h} = fma(vec4<f32>(v.y), b1_{h}, c{r}_{h});"
-              f" c{r}_{h} = fma(vec4<f32>(v.z), b2_{h}, c{r}_{h}); c{r}_{h} = fma(vec4<f32>(v.w), b3_{h}, c{r}_{h});")
-        w("        }")
+    fma_block(w, sg, TM, 2)
     w("    }")
     for r in range(TM):
         w(f"    if (row0 + {r}u < s.m) {{ store(row0 + {r}u, col, c{r}_0); store(row0 + {r}u, col + 4u, c{r}_1); }}")
