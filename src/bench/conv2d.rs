@@ -2,7 +2,7 @@
 //! VGG16's and the DANN digits network's layer shapes. Each variant is validated at sampled
 //! outputs against a direct f64 sum, then timed round-robin with the other variants.
 
-use super::{fill, inner_count, time_once, BenchRow, Launch};
+use super::{dispatch_split, fill, inner_count, time_once, BenchRow, Launch};
 use crate::ops::conv2d::{self, Geometry, Pass, Spec, Variant};
 use crate::{Gpu, Result, Tensor};
 use std::time::Instant;
@@ -346,6 +346,10 @@ pub fn run(
                         "validated {} on {shape} (first launch {first_ms:.0} ms)",
                         v.id(pass)
                     );
+                }
+                let mut one: Launch = Box::new(|| launch(pass, v, &g, &x, &w, &b, &dy).map(drop));
+                if let Some(split) = dispatch_split(gpu, &mut one)? {
+                    eprintln!("  one launch: {split}");
                 }
                 live.push((v, first_ms, err, Vec::new()));
             }

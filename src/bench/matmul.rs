@@ -1,6 +1,6 @@
 //! `dak bench matmul`: GEMM variants on square and dense-layer shapes.
 
-use super::{fill, inner_count, time_once, BenchRow, Launch};
+use super::{dispatch_split, fill, inner_count, time_once, BenchRow, Launch};
 use crate::ops::matmul::{self, Gemm, Variant};
 use crate::{Gpu, Result, Tensor};
 use std::time::Instant;
@@ -272,6 +272,10 @@ pub fn run(
                 "validated {} on {shape} (first launch {first_ms:.0} ms)",
                 v.id()
             );
+            let mut one: Launch = Box::new(|| matmul::gemm(&a, &b, None, g, v).map(drop));
+            if let Some(split) = dispatch_split(gpu, &mut one)? {
+                eprintln!("  one launch: {split}");
+            }
             live.push((v, first_ms, err, Vec::new()));
         }
         for _ in 0..rounds {

@@ -190,6 +190,25 @@ pub(crate) fn time_once(gpu: &Gpu, launch: &mut Launch<'_>, inner: usize) -> Res
     Ok(gpu_s.unwrap_or(wall) / inner as f64)
 }
 
+/// For a launch of several dispatches (packing kernels + the kernel proper), one profiled run
+/// split per dispatch, e.g. `pack_b.wgsl 2.1 ms + sgbc_tex_s8.wgsl 81.0 ms`, so a kernel
+/// developer sees where a variant's time goes. None for a single dispatch.
+pub(crate) fn dispatch_split(gpu: &Gpu, launch: &mut Launch<'_>) -> Result<Option<String>> {
+    gpu.sync()?;
+    gpu.start_profile()?;
+    let ran = launch();
+    let times = gpu.finish_profile()?;
+    ran?;
+    if times.len() < 2 {
+        return Ok(None);
+    }
+    let parts: Vec<String> = times
+        .iter()
+        .map(|t| format!("{} {:.2} ms", t.kernel, t.seconds * 1e3))
+        .collect();
+    Ok(Some(parts.join(" + ")))
+}
+
 /// How many dispatches per submit make a sample last about `target_s`.
 pub(crate) fn inner_count(one_s: f64, target_s: f64) -> usize {
     ((target_s / one_s.max(1e-7)).ceil() as usize).clamp(1, 1000)

@@ -43,6 +43,8 @@ enum Cmd {
         dst: wgpu::Texture,
         texels: u32,
         texel_bytes: u32,
+        /// Texels per row (the texture may be allocated wider).
+        width: u32,
     },
 }
 
@@ -167,6 +169,7 @@ impl Gpu {
             dst: dst.raw().clone(),
             texels: texels as u32,
             texel_bytes,
+            width: dst.width(),
         });
     }
 
@@ -328,8 +331,9 @@ impl Gpu {
                     dst,
                     texels,
                     texel_bytes,
+                    width,
                 } => {
-                    copy_rows(&mut encoder, src, dst, *texels, *texel_bytes);
+                    copy_rows(&mut encoder, src, dst, *texels, *texel_bytes, *width);
                     i += 1;
                 }
             }
@@ -463,8 +467,8 @@ fn copy_rows(
     dst: &wgpu::Texture,
     texels: u32,
     texel_bytes: u32,
+    width: u32,
 ) {
-    let width = dst.width();
     let (full, rest) = (texels / width, texels % width);
     let copy = |encoder: &mut wgpu::CommandEncoder, row: u32, w: u32, h: u32| {
         encoder.copy_buffer_to_texture(

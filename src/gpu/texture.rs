@@ -169,7 +169,7 @@ impl Gpu {
             self.0.device.create_texture(&wgpu::TextureDescriptor {
                 label: Some("dak.texture"),
                 size: wgpu::Extent3d {
-                    width,
+                    width: padded_width(width, format, max),
                     height,
                     depth_or_array_layers: 1,
                 },
@@ -193,4 +193,19 @@ impl Gpu {
             gpu: self.clone(),
         })
     }
+}
+
+/// The width a texture is allocated with: `width` plus at most a few texels so that a row
+/// spans an odd number of 64-byte lines. CPU adapters store textures row-major; with a row
+/// stride that is a multiple of 4 KiB (a 1024-wide r32float texture, a 256-wide rgba32float
+/// one) the rows a tile reads together all land in one L1 cache set and evict each other
+/// (measured: matmul 1024^3 ... ). Kernels only ever address the first `width` texels.
+fn padded_width(width: u32, format: wgpu::TextureFormat, max: u32) -> u32 {
+    let texel_bytes = if format == wgpu::TextureFormat::R32Float { 4 } else { 16 };
+    let lines = |w: u32| (w.next_multiple_of(4) * texel_bytes).div_ceil(64);
+    let mut padded = width;
+    while lines(padded) % 2 == 0 {
+        padded = padded.next_multiple_of(4) + 1;
+    }
+    if padded <= max && std::env::var_os("DAK_NO_TEX_PAD").is_none() { padded } else { width }
 }
