@@ -347,3 +347,42 @@ fn bad_shapes_give_clear_errors() {
     let msg = input_err(pool::global_avg_pool(&z(&[4, 4])));
     assert!(msg.contains("global_avg_pool"), "{msg}");
 }
+
+#[test]
+fn packed_weights_are_reused_until_the_weight_changes() {
+    let gpu = own_gpu();
+    if !Variant::Texture.supported(&gpu) {
+        assert!(!gpu.is_cpu(), "CPU adapters run the texture variant");
+        return; // nothing is packed without subgroups (real GPUs use the tiled variant)
+    }
+    let g = geometry(&CASES[4]);
+    let x_host = values(g.x_len(), 41);
+    let mut w_host = values(g.w_len(), 42);
+    let x = Tensor::from_slice(&gpu, &x_host, &g.x_shape()).unwrap();
+    let w = Tensor::from_slice(&gpu, &w_host, &g.w_shape()).unwrap();
+    let tol = tol_for(g.ci * g.kh * g.kw);
+    let run = |w_host: &[f32], what: &str| {
+        let y = conv2d::forward(&x, &w, None, false, g.spec, Variant::Texture).unwrap();
+        let want = reference::forward(&g, &x_host, w_host, None, false);
+        assert_close(&y.to_vec().unwrap(), &want, tol, what);
+        gpu.derived_stats()
+    };
+    let (hits, misses) = run(&w_host, "first forward");
+    assert_eq!((hits, misses), (0, 1), "the first forward packs the weight");
+    assert_eq!(run(&w_host, "second forward"), (1, 1), "unchanged weight: reused");
+
+    // A host write changes the weight: packed again.
+    w_host.iter_mut().for_each(|v| *v = -*v);
+    w.write(&w_host).unwrap();
+    assert_eq!(run(&w_host, "after a host write"), (1, 2));
+
+    // So does a kernel that updates it in place (as an optimizer step does).
+    let ones = Tensor::from_slice(&gpu, &vec![1.0; g.w_len()], &g.w_shape()).unwrap();
+    ew::axpby(0.5, &ones, 1.0, &w).unwrap();
+    w_host.iter_mut().for_each(|v| *v += 0.5);
+    assert_eq!(run(&w_host, "after an in-place kernel"), (1, 3));
+
+    // Reading the weight elsewhere (a kernel that only reads it) keeps the packed copy.
+    let _scaled = ew::scale(&w, 2.0).unwrap();
+    assert_eq!(run(&w_host, "after a read-only kernel"), (2, 3));
+}

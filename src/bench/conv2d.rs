@@ -349,7 +349,7 @@ pub fn run(
                 }
                 let mut one: Launch = Box::new(|| launch(pass, v, &g, &x, &w, &b, &dy).map(drop));
                 if let Some(split) = dispatch_split(gpu, &mut one)? {
-                    eprintln!("  one launch: {split}");
+                    eprintln!("  per dispatch, median of 5: {split}");
                 }
                 live.push((v, first_ms, err, Vec::new()));
             }

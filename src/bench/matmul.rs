@@ -274,7 +274,7 @@ pub fn run(
             );
             let mut one: Launch = Box::new(|| matmul::gemm(&a, &b, None, g, v).map(drop));
             if let Some(split) = dispatch_split(gpu, &mut one)? {
-                eprintln!("  one launch: {split}");
+                eprintln!("  per dispatch, median of 5: {split}");
             }
             live.push((v, first_ms, err, Vec::new()));
         }

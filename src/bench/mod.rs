@@ -190,21 +190,29 @@ pub(crate) fn time_once(gpu: &Gpu, launch: &mut Launch<'_>, inner: usize) -> Res
     Ok(gpu_s.unwrap_or(wall) / inner as f64)
 }
 
-/// For a launch of several dispatches (packing kernels + the kernel proper), one profiled run
-/// split per dispatch, e.g. `pack_b.wgsl 2.1 ms + sgbc_tex_s8.wgsl 81.0 ms`, so a kernel
-/// developer sees where a variant's time goes. None for a single dispatch.
+/// For a launch of several dispatches (packing kernels + the kernel proper), the median over
+/// a few profiled runs of each dispatch, e.g. `pack_b.wgsl 2.1 ms + sgbc_tex_s8.wgsl 81.0 ms`,
+/// so a kernel developer sees where a variant's time goes. None for a single dispatch.
 pub(crate) fn dispatch_split(gpu: &Gpu, launch: &mut Launch<'_>) -> Result<Option<String>> {
-    gpu.sync()?;
-    gpu.start_profile()?;
-    let ran = launch();
-    let times = gpu.finish_profile()?;
-    ran?;
-    if times.len() < 2 {
-        return Ok(None);
+    const RUNS: usize = 5;
+    let mut runs = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        gpu.sync()?;
+        gpu.start_profile()?;
+        let ran = launch();
+        let times = gpu.finish_profile()?;
+        ran?;
+        if times.len() < 2 {
+            return Ok(None);
+        }
+        runs.push(times);
     }
-    let parts: Vec<String> = times
-        .iter()
-        .map(|t| format!("{} {:.2} ms", t.kernel, t.seconds * 1e3))
+    let parts: Vec<String> = (0..runs[0].len())
+        .map(|i| {
+            let mut ms: Vec<f64> = runs.iter().map(|r| r[i].seconds * 1e3).collect();
+            let (median, _, _) = summary(&mut ms);
+            format!("{} {median:.2} ms", runs[0][i].kernel)
+        })
         .collect();
     Ok(Some(parts.join(" + ")))
 }

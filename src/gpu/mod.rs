@@ -5,6 +5,7 @@
 //! (`read`), so a training step costs one submit and one small read.
 
 mod context;
+mod derived;
 mod pool;
 mod profile;
 mod shaders;
@@ -62,6 +63,10 @@ pub(crate) struct Inner {
     errors: Arc<Mutex<Vec<String>>>,
     /// Whether kernels with a `MIRROR` override may read texture mirrors (CPU adapters).
     cpu_paths: std::sync::atomic::AtomicBool,
+    /// Which bindings of each shader file the shader may write (bit i = `@binding(i)`).
+    writable: Mutex<HashMap<String, u64>>,
+    next_buffer_id: std::sync::atomic::AtomicU64,
+    derived: Mutex<derived::DerivedCache>,
 }
 
 /// A handle to the opened device. Cheap to clone; all clones share one queue, pool and cache.
@@ -103,6 +108,9 @@ impl Gpu {
             dispatches_by_kernel: Mutex::default(),
             errors,
             cpu_paths: std::sync::atomic::AtomicBool::new(true),
+            writable: Mutex::default(),
+            next_buffer_id: Default::default(),
+            derived: Mutex::default(),
         })))
     }
 
@@ -185,12 +193,14 @@ impl Gpu {
     pub fn register_shader(&self, file: &str, source: impl Into<String>) {
         lock(&self.0.registered).insert(file.to_string(), source.into());
         lock(&self.0.pipelines).retain(|key, _| key.0 != file);
+        lock(&self.0.writable).remove(file);
     }
 
     /// Removes a shader registered with [`Gpu::register_shader`] (a built-in file of that name
     /// is used again). Returns whether one was registered.
     pub fn unregister_shader(&self, file: &str) -> bool {
         lock(&self.0.pipelines).retain(|key, _| key.0 != file);
+        lock(&self.0.writable).remove(file);
         lock(&self.0.registered).remove(file).is_some()
     }
 
@@ -215,6 +225,7 @@ impl Gpu {
             Some(src) => std::borrow::Cow::Owned(src.clone()),
             None => shaders::source(file)?,
         };
+        lock(&self.0.writable).insert(file.to_string(), derived::writable_bindings(&source));
         let device = &self.0.device;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -295,6 +306,10 @@ pub struct GpuBuffer {
     /// Bytes the owner asked for (the class size may be larger).
     len: u64,
     gpu: Gpu,
+    /// Unique per allocation (a pooled buffer reused later gets a new id).
+    id: u64,
+    /// Bumped by every recorded write (see `derived.rs`).
+    version: std::sync::atomic::AtomicU64,
 }
 
 impl GpuBuffer {
@@ -313,6 +328,15 @@ impl GpuBuffer {
     pub fn gpu(&self) -> &Gpu {
         &self.gpu
     }
+    /// Note that a write to this buffer has been recorded.
+    pub(crate) fn touch(&self) {
+        self.version.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    /// (allocation id, content version): equal pairs mean equal contents.
+    pub(crate) fn content(&self) -> (u64, u64) {
+        let version = self.version.load(std::sync::atomic::Ordering::Relaxed);
+        (self.id, version)
+    }
 }
 
 impl Drop for GpuBuffer {
@@ -320,6 +344,7 @@ impl Drop for GpuBuffer {
         if let Some(raw) = self.raw.take() {
             lock(&self.gpu.0.pool).release(raw);
         }
+        self.gpu.forget_derived(self.id);
     }
 }
 
@@ -336,10 +361,13 @@ impl Gpu {
             )));
         }
         let raw = lock(&self.0.pool).acquire(&self.0.device, bytes);
+        let id = self.0.next_buffer_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(GpuBuffer {
             raw: Some(raw),
             len: bytes,
             gpu: self.clone(),
+            id,
+            version: Default::default(),
         })
     }
 }

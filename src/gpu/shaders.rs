@@ -60,6 +60,7 @@ builtin_shaders!(
     "conv2d/wgrad_splitk_m32_tex_s8.wgsl",
     "conv2d/wgrad_splitk_m32_tex_s16.wgsl",
     "conv2d/pack_input.wgsl",
+    "conv2d/pack_input_x4.wgsl",
     "conv2d/pack_weight.wgsl",
     "conv2d/pack_dy.wgsl",
     "conv2d/wgrad_tex_reduce.wgsl",

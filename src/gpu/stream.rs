@@ -95,6 +95,14 @@ impl Gpu {
         if groups.contains(&0) {
             return Ok(()); // nothing to compute
         }
+        let writable = lock(&self.0.writable).get(file).copied().unwrap_or(u64::MAX);
+        for (i, b) in bindings.iter().enumerate() {
+            if let Binding::Buffer(buf) = b {
+                if writable & (1 << (i + 1).min(63)) != 0 {
+                    buf.touch();
+                }
+            }
+        }
         let align = self.0.limits.min_uniform_buffer_offset_alignment as usize;
         let mut stream = lock(&self.0.stream);
         let start = stream.uniforms.len().next_multiple_of(align);
@@ -145,6 +153,7 @@ impl Gpu {
                 dst.len()
             )));
         }
+        dst.touch();
         lock(&self.0.stream).cmds.push(Cmd::Copy {
             src: src.raw().clone(),
             src_offset,
@@ -175,6 +184,7 @@ impl Gpu {
 
     /// Record filling the first `len` bytes of `dst` with zeros.
     pub fn zero(&self, dst: &GpuBuffer) {
+        dst.touch();
         let bytes = dst.len().next_multiple_of(4);
         lock(&self.0.stream).cmds.push(Cmd::Clear {
             dst: dst.raw().clone(),
@@ -198,6 +208,7 @@ impl Gpu {
                 dst.len()
             )));
         }
+        dst.touch();
         let padded = (data.len() as u64).next_multiple_of(4);
         let mut stream = lock(&self.0.stream);
         if stream.cmds.is_empty() {

@@ -88,6 +88,8 @@ const CONV_CASES: &[ConvCase] = &[
     (2, 3, 9, 7, 70, 5, 2, 2), // 5x5, stride 2, Co past one 64-tile
     (2, 5, 6, 6, 3, 1, 1, 0),  // 1x1 kernel
     (2, 66, 5, 5, 7, 3, 2, 1), // Ci past one tile (input-gradient columns), stride 2
+    (2, 5, 6, 8, 6, 3, 1, 2),  // W a multiple of 4 (4-column packing), pad 2, C = 5
+    (1, 3, 6, 8, 4, 3, 1, 1),  // W and oW multiples of 4: every pass packs 4 columns at a time
 ];
 
 fn check_conv(gpu: &Gpu, c: &mut Checker, pass: Pass, v: conv2d::Variant) -> Result<()> {
@@ -705,6 +707,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
         subgroups,
         [
             "conv2d/pack_input.wgsl",
+            "conv2d/pack_input_x4.wgsl",
             "conv2d/pack_weight.wgsl",
             "conv2d/fwd_igemm_tex_s8.wgsl",
             "conv2d/fwd_igemm_tex_s16.wgsl",
@@ -747,6 +750,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
         subgroups,
         [
             "conv2d/pack_input.wgsl",
+            "conv2d/pack_input_x4.wgsl",
             "conv2d/pack_weight.wgsl",
             "conv2d/fwd_igemm_tex_s8.wgsl",
             "conv2d/fwd_igemm_tex_s16.wgsl",
@@ -790,6 +794,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
         subgroups,
         [
             "conv2d/pack_input.wgsl",
+            "conv2d/pack_input_x4.wgsl",
             "conv2d/pack_dy.wgsl",
             "conv2d/wgrad_splitk_tex_s8.wgsl",
             "conv2d/wgrad_splitk_tex_s16.wgsl",

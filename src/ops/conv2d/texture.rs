@@ -12,6 +12,7 @@
 use super::{Geometry, MAX_LOOP};
 use crate::gpu::{Binding, Gpu, GpuTexture, Mirror};
 use crate::{DType, Result, Tensor};
+use std::sync::Arc;
 
 /// Matches `struct ConvTex` in the generated `*_tex_s*.wgsl` kernels.
 #[repr(C)]
@@ -159,6 +160,12 @@ fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuTexture> {
     let gpu = src.gpu();
     let size = pl.size();
     let tex = texture(gpu, size, what)?;
+    if pl.step == (1, 1) && pl.src[3].is_multiple_of(4) {
+        if let Some(m) = gpu.mirror_rgba(src.buffer(), src.numel(), what)? {
+            pack_input_x4(src, pl, &m, &tex)?;
+            return Ok(tex);
+        }
+    }
     let m = mirror(src, what)?;
     let u = |v: usize| v as u32;
     let [n, c, h, w] = pl.src;
@@ -187,9 +194,48 @@ fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuTexture> {
     Ok(tex)
 }
 
+/// [`pack_input`] four source columns per invocation, from the rgba mirror `m` (no dilation,
+/// W a multiple of 4): a quarter of the texel fetches.
+fn pack_input_x4(src: &Tensor, pl: Placement, m: &Mirror, tex: &GpuTexture) -> Result<()> {
+    let u = |v: usize| v as u32;
+    let [n, c, h, w] = pl.src;
+    let uniform = [
+        u(n),
+        u(c),
+        u(h),
+        u(w),
+        u(pl.c4()),
+        u(pl.hp),
+        u(pl.wp),
+        u(pl.top),
+        u(pl.left),
+        m.shift,
+        0,
+        0,
+    ];
+    src.gpu().dispatch(
+        "conv2d/pack_input_x4.wgsl",
+        &[],
+        bytemuck::cast_slice(&uniform),
+        &[Binding::Texture(&m.texture), Binding::Texture(tex)],
+        [u(pl.wp.div_ceil(4).div_ceil(8)), u(pl.hp.div_ceil(8)), u(n * pl.c4())],
+    )
+}
+
+/// W packed as the GEMM's B operand ([`pack_weight_now`]), reused while W is unchanged: frozen
+/// weights, and every weight during evaluation, are packed once.
+fn pack_weight(w: &Tensor, g: &Geometry, flip: bool) -> Result<Arc<GpuTexture>> {
+    let tag = format!(
+        "conv2d weight operand {}x{}x{}x{} flip={flip}",
+        g.co, g.ci, g.kh, g.kw
+    );
+    w.gpu()
+        .derived_texture(w.buffer(), &tag, || pack_weight_now(w, g, flip))
+}
+
 /// Packs W `[Co, Ci, kH, kW]` as the GEMM's B operand: columns Co (forward) or, with `flip`,
 /// columns Ci over reduction channels Co with the kernel flipped (input gradient).
-fn pack_weight(w: &Tensor, g: &Geometry, flip: bool) -> Result<GpuTexture> {
+fn pack_weight_now(w: &Tensor, g: &Geometry, flip: bool) -> Result<GpuTexture> {
     let gpu = w.gpu();
     let (cols, c) = if flip { (g.ci, g.co) } else { (g.co, g.ci) };
     let size = weight_size(gpu, g, cols, c);

@@ -1,0 +1,72 @@
+// conv2d.pack_input_x4 — the same zero-padded NHWC rgba32float texture as pack_input.wgsl, for
+// the common case of no dilation and W a multiple of 4, four source columns per invocation:
+//   texel (px*C4 + q, n*Hp + py) = (X[n, 4q..4q+4, py - top, px - left]), zero in the padding
+//   and in channels >= C.
+// The source is read from its rgba32float mirror (Gpu::mirror_rgba: texel t holds values
+// 4t..4t+3, i.e. 4 neighbouring columns of one row, as W % 4 == 0): one fetch per channel gives
+// 4 pixels, and a 4x4 transpose turns 4 channels x 4 pixels into 4 NHWC texels, a quarter of the
+// fetches of pack_input.wgsl (each a gather on llvmpipe).
+// Invocation gx of a row: in a data row, gx < W/4 packs source columns 4gx..4gx+3 and the others
+// zero the padding columns (the k-th of them: k < left ? k : W + k); in a padding row every
+// invocation zeroes columns 4gx..4gx+3. Workgroup 8x8; grid (ceil(ceil(Wp/4)/8), ceil(Hp/8), N*C4).
+
+struct P {
+    n: u32, c: u32, h: u32, w: u32,       // source [N, C, H, W]
+    c4: u32, hp: u32, wp: u32, top: u32,  // texels per pixel; padded rows and columns; row offset
+    left: u32, shift: u32, _a: u32, _b: u32, // column offset; log2 mirror width
+}
+
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var src: texture_2d<f32>;
+@group(0) @binding(2) var out: texture_storage_2d<rgba32float, write>;
+
+// Texel t of the rgba mirror: values 4t..4t+3 of the source.
+fn ld4(t: u32) -> vec4<f32> {
+    return textureLoad(src, vec2<i32>(i32(t & ((1u << p.shift) - 1u)), i32(t >> p.shift)), 0);
+}
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let quads = p.w / 4u;
+    if (gid.x >= (p.wp + 3u) / 4u || gid.y >= p.hp) { return; }
+    let n = wid.z / p.c4;
+    let q = wid.z % p.c4;
+    let data_row = gid.y >= p.top && gid.y < p.top + p.h;
+    let data = data_row && gid.x < quads;
+    var v0 = vec4<f32>(0.0); var v1 = vec4<f32>(0.0); var v2 = vec4<f32>(0.0); var v3 = vec4<f32>(0.0);
+    var px0 = 4u * gid.x;
+    if (data) {
+        // Channel c of source row iy, columns 4gx..4gx+3, is mirror texel (plane(c) + iy*W)/4 + gx.
+        let iy = gid.y - p.top;
+        let t0 = ((n * p.c + 4u * q) * p.h + iy) * quads + gid.x;
+        let plane = p.h * quads;
+        let last = ((n + 1u) * p.c * p.h) * quads - 1u; // clamp: channels past C are zeroed below
+        let c0 = ld4(t0);
+        let c1 = ld4(min(t0 + plane, last));
+        let c2 = ld4(min(t0 + 2u * plane, last));
+        let c3 = ld4(min(t0 + 3u * plane, last));
+        let keep = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.c);
+        let z = vec4<f32>(0.0);
+        v0 = select(z, vec4<f32>(c0.x, c1.x, c2.x, c3.x), keep);
+        v1 = select(z, vec4<f32>(c0.y, c1.y, c2.y, c3.y), keep);
+        v2 = select(z, vec4<f32>(c0.z, c1.z, c2.z, c3.z), keep);
+        v3 = select(z, vec4<f32>(c0.w, c1.w, c2.w, c3.w), keep);
+        px0 = p.left + 4u * gid.x;
+    }
+    let row = i32(n * p.hp + gid.y);
+    if (data || !data_row) {
+        // Four consecutive padded columns (data, or a whole padding row).
+        if (px0 < p.wp) { textureStore(out, vec2<i32>(i32(px0 * p.c4 + q), row), v0); }
+        if (px0 + 1u < p.wp) { textureStore(out, vec2<i32>(i32((px0 + 1u) * p.c4 + q), row), v1); }
+        if (px0 + 2u < p.wp) { textureStore(out, vec2<i32>(i32((px0 + 2u) * p.c4 + q), row), v2); }
+        if (px0 + 3u < p.wp) { textureStore(out, vec2<i32>(i32((px0 + 3u) * p.c4 + q), row), v3); }
+    } else {
+        // Padding columns of a data row: the k-th is k (left) or W + k (right).
+        let k0 = 4u * (gid.x - quads);
+        for (var j = 0u; j < 4u; j++) {
+            let k = k0 + j;
+            let px = select(p.w + k, k, k < p.left);
+            if (px < p.wp) { textureStore(out, vec2<i32>(i32(px * p.c4 + q), row), vec4<f32>(0.0)); }
+        }
+    }
+}
