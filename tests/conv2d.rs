@@ -369,7 +369,11 @@ fn packed_weights_are_reused_until_the_weight_changes() {
     };
     let (hits, misses) = run(&w_host, "first forward");
     assert_eq!((hits, misses), (0, 1), "the first forward packs the weight");
-    assert_eq!(run(&w_host, "second forward"), (1, 1), "unchanged weight: reused");
+    assert_eq!(
+        run(&w_host, "second forward"),
+        (1, 1),
+        "unchanged weight: reused"
+    );
 
     // A host write changes the weight: packed again.
     w_host.iter_mut().for_each(|v| *v = -*v);

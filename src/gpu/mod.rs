@@ -330,7 +330,8 @@ impl GpuBuffer {
     }
     /// Note that a write to this buffer has been recorded.
     pub(crate) fn touch(&self) {
-        self.version.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     /// (allocation id, content version): equal pairs mean equal contents.
     pub(crate) fn content(&self) -> (u64, u64) {
@@ -361,7 +362,10 @@ impl Gpu {
             )));
         }
         let raw = lock(&self.0.pool).acquire(&self.0.device, bytes);
-        let id = self.0.next_buffer_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self
+            .0
+            .next_buffer_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(GpuBuffer {
             raw: Some(raw),
             len: bytes,

@@ -95,7 +95,10 @@ impl Gpu {
         if groups.contains(&0) {
             return Ok(()); // nothing to compute
         }
-        let writable = lock(&self.0.writable).get(file).copied().unwrap_or(u64::MAX);
+        let writable = lock(&self.0.writable)
+            .get(file)
+            .copied()
+            .unwrap_or(u64::MAX);
         for (i, b) in bindings.iter().enumerate() {
             if let Binding::Buffer(buf) = b {
                 if writable & (1 << (i + 1).min(63)) != 0 {

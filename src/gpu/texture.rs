@@ -202,7 +202,11 @@ impl Gpu {
 /// Measured on matmul 1024^3 (A is read 64 rows at a time): 5-10% faster, within the noise on
 /// the conv shapes. Kernels only ever address the first `width` texels.
 fn padded_width(width: u32, format: wgpu::TextureFormat, max: u32) -> u32 {
-    let texel_bytes = if format == wgpu::TextureFormat::R32Float { 4 } else { 16 };
+    let texel_bytes = if format == wgpu::TextureFormat::R32Float {
+        4
+    } else {
+        16
+    };
     let lines = |w: u32| (w.next_multiple_of(4) * texel_bytes).div_ceil(64);
     let mut padded = width;
     while lines(padded) % 2 == 0 {

@@ -218,7 +218,11 @@ fn pack_input_x4(src: &Tensor, pl: Placement, m: &Mirror, tex: &GpuTexture) -> R
         &[],
         bytemuck::cast_slice(&uniform),
         &[Binding::Texture(&m.texture), Binding::Texture(tex)],
-        [u(pl.wp.div_ceil(4).div_ceil(8)), u(pl.hp.div_ceil(8)), u(n * pl.c4())],
+        [
+            u(pl.wp.div_ceil(4).div_ceil(8)),
+            u(pl.hp.div_ceil(8)),
+            u(n * pl.c4()),
+        ],
     )
 }
 

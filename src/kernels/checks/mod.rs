@@ -1,0 +1,381 @@
+//! The registry table and each kernel's check: the awkward-shape cases, run through the op's
+//! launch function and compared with its `reference` module.
+
+mod dense;
+mod pointwise;
+
+use super::{tol_for, Checker, Kernel};
+use crate::ops::conv2d::{self, Pass};
+use crate::ops::matmul;
+use crate::Gpu;
+use dense::*;
+use pointwise::*;
+
+/// Deterministic values in [-1, 1).
+pub(super) fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// `NxCxHxW`.
+pub(super) fn label4(s: &[usize]) -> String {
+    s.iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
+}
+
+fn always(_: &Gpu) -> bool {
+    true
+}
+
+fn subgroups(gpu: &Gpu) -> bool {
+    matmul::Variant::Subgroup.supported(gpu)
+}
+
+// ---------------------------------------------------------------------------------------------
+// the table
+
+macro_rules! conv {
+    ($id:literal, $pass:ident, $variant:ident, $supported:expr, [$($file:literal),*], $desc:literal) => {
+        Kernel {
+            id: $id,
+            op: "conv2d",
+            files: &[$($file),*],
+            description: $desc,
+            supported: $supported,
+            check: |gpu, c| check_conv(gpu, c, Pass::$pass, conv2d::Variant::$variant),
+        }
+    };
+}
+
+pub(super) static REGISTRY: &[Kernel] = &[
+    Kernel {
+        id: "matmul.naive",
+        op: "matmul",
+        files: &["matmul/naive.wgsl"],
+        description: "C = op(A)·op(B) (+bias)(ReLU); one invocation per output (GPU oracle)",
+        supported: always,
+        check: |gpu, c| check_gemm(gpu, c, matmul::Variant::Naive),
+    },
+    Kernel {
+        id: "matmul.tiled_64x64",
+        op: "matmul",
+        files: &["matmul/tiled.wgsl"],
+        description: "GEMM, 64x64 workgroup-memory tiles, 4x4 outputs per thread (real GPUs)",
+        supported: always,
+        check: |gpu, c| check_gemm(gpu, c, matmul::Variant::Tiled),
+    },
+    Kernel {
+        id: "matmul.sgbc_64x8sg",
+        op: "matmul",
+        files: &["matmul/sgbc_s8.wgsl", "matmul/sgbc_s16.wgsl"],
+        description:
+            "GEMM, one subgroup per 64x(8·sg) tile, A rows broadcast with subgroupBroadcast",
+        supported: subgroups,
+        check: |gpu, c| check_gemm(gpu, c, matmul::Variant::Subgroup),
+    },
+    Kernel {
+        id: "matmul.sgbc_tex_64x8sg",
+        op: "matmul",
+        files: &[
+            "matmul/pack_b.wgsl",
+            "matmul/sgbc_tex_s8.wgsl",
+            "matmul/sgbc_tex_s16.wgsl",
+        ],
+        description: "subgroup GEMM with B packed into an rgba32float texture (CPU adapters)",
+        supported: subgroups,
+        check: |gpu, c| check_gemm(gpu, c, matmul::Variant::SubgroupTexture),
+    },
+    conv!(
+        "conv2d.fwd.direct",
+        Forward,
+        Direct,
+        always,
+        ["conv2d/fwd_direct.wgsl"],
+        "Y = conv(X, W) (+bias)(ReLU); one invocation per output (GPU oracle)"
+    ),
+    conv!(
+        "conv2d.fwd.igemm_tiled",
+        Forward,
+        Tiled,
+        always,
+        ["conv2d/fwd_igemm_tiled.wgsl"],
+        "Y[P, Co] = im2col(X)·Wᵀ as implicit GEMM, 64x64 workgroup-memory tiles"
+    ),
+    conv!(
+        "conv2d.fwd.igemm_sgbc",
+        Forward,
+        Subgroup,
+        subgroups,
+        [
+            "conv2d/fwd_igemm_sgbc_s8.wgsl",
+            "conv2d/fwd_igemm_sgbc_s16.wgsl"
+        ],
+        "Y[P, Co] = im2col(X)·Wᵀ as implicit GEMM, one subgroup per 64x64 tile (broadcast)"
+    ),
+    conv!(
+        "conv2d.fwd.igemm_tex",
+        Forward,
+        Texture,
+        subgroups,
+        [
+            "conv2d/pack_input.wgsl",
+            "conv2d/pack_input_x4.wgsl",
+            "conv2d/pack_weight.wgsl",
+            "conv2d/fwd_igemm_tex_s8.wgsl",
+            "conv2d/fwd_igemm_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n4_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n4_tex_s16.wgsl"
+        ],
+        "Y[P, Co] as implicit GEMM on a zero-padded NHWC input texture and a weight texture (CPU adapters)"
+    ),
+    conv!(
+        "conv2d.dgrad.direct",
+        InputGrad,
+        Direct,
+        always,
+        ["conv2d/dgrad_direct.wgsl"],
+        "dX = conv of dY with flipped W (pad k-1-p); one invocation per input element"
+    ),
+    conv!(
+        "conv2d.dgrad.igemm_tiled",
+        InputGrad,
+        Tiled,
+        always,
+        ["conv2d/dgrad_igemm_tiled.wgsl"],
+        "dX[Q, Ci] = col(dY)·W' as implicit GEMM, 64x64 workgroup-memory tiles"
+    ),
+    conv!(
+        "conv2d.dgrad.igemm_sgbc",
+        InputGrad,
+        Subgroup,
+        subgroups,
+        [
+            "conv2d/dgrad_igemm_sgbc_s8.wgsl",
+            "conv2d/dgrad_igemm_sgbc_s16.wgsl"
+        ],
+        "dX[Q, Ci] = col(dY)·W' as implicit GEMM, one subgroup per 64x64 tile (STRIDED override)"
+    ),
+    conv!(
+        "conv2d.dgrad.igemm_tex",
+        InputGrad,
+        Texture,
+        subgroups,
+        [
+            "conv2d/pack_input.wgsl",
+            "conv2d/pack_input_x4.wgsl",
+            "conv2d/pack_weight.wgsl",
+            "conv2d/fwd_igemm_tex_s8.wgsl",
+            "conv2d/fwd_igemm_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n4_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n4_tex_s16.wgsl"
+        ],
+        "dX as the forward texture GEMM on dY dilated by the stride, padded k-1-p, with flipped W"
+    ),
+    conv!(
+        "conv2d.wgrad.direct",
+        WeightGrad,
+        Direct,
+        always,
+        ["conv2d/wgrad_direct.wgsl", "conv2d/wgrad_reduce.wgsl"],
+        "dW = Σ dY·X per weight, split over images + fixed-order reduce"
+    ),
+    conv!(
+        "conv2d.wgrad.splitk_tiled",
+        WeightGrad,
+        Tiled,
+        always,
+        ["conv2d/wgrad_splitk_tiled.wgsl", "conv2d/wgrad_reduce.wgsl"],
+        "dW[Co, K] = dY[Co, P]·im2col(X), split-K partials (64x64 tiles) + reduce"
+    ),
+    conv!(
+        "conv2d.wgrad.splitk_sgbc",
+        WeightGrad,
+        Subgroup,
+        subgroups,
+        [
+            "conv2d/wgrad_splitk_sgbc_s8.wgsl",
+            "conv2d/wgrad_splitk_sgbc_s16.wgsl",
+            "conv2d/wgrad_reduce.wgsl"
+        ],
+        "dW[Co, K] = dY[Co, P]·im2col(X), split-K partials (subgroup tiles) + reduce"
+    ),
+    conv!(
+        "conv2d.wgrad.splitk_tex",
+        WeightGrad,
+        Texture,
+        subgroups,
+        [
+            "conv2d/pack_input.wgsl",
+            "conv2d/pack_input_x4.wgsl",
+            "conv2d/pack_dy.wgsl",
+            "conv2d/wgrad_splitk_tex_s8.wgsl",
+            "conv2d/wgrad_splitk_tex_s16.wgsl",
+            "conv2d/wgrad_splitk_m32_tex_s8.wgsl",
+            "conv2d/wgrad_splitk_m32_tex_s16.wgsl",
+            "conv2d/wgrad_tex_reduce.wgsl"
+        ],
+        "dW from dY and X packed into textures, split-K partials + a reduce into OIHW order"
+    ),
+    Kernel {
+        id: "pool.max_fwd",
+        op: "pool",
+        files: &["pool/max_fwd.wgsl"],
+        description: "k x k / stride s max pooling, saves the argmax (index in the input plane)",
+        supported: always,
+        check: check_max_fwd,
+    },
+    Kernel {
+        id: "pool.max_bwd",
+        op: "pool",
+        files: &["pool/max_bwd.wgsl", "pool/max_bwd_scatter.wgsl"],
+        description: "max-pool backward through the argmax: gather (overlapping) or scatter",
+        supported: always,
+        check: check_max_bwd,
+    },
+    Kernel {
+        id: "pool.gap_fwd",
+        op: "pool",
+        files: &["pool/gap_fwd.wgsl"],
+        description: "global average pooling [N, C, H, W] -> [N, C]",
+        supported: always,
+        check: |gpu, c| check_gap(gpu, c, false),
+    },
+    Kernel {
+        id: "pool.gap_bwd",
+        op: "pool",
+        files: &["pool/gap_bwd.wgsl"],
+        description: "global average pooling backward: dX = dY / (H·W) broadcast",
+        supported: always,
+        check: |gpu, c| check_gap(gpu, c, true),
+    },
+    Kernel {
+        id: "elementwise.bias_act",
+        op: "elementwise",
+        files: &["elementwise/bias_act.wgsl"],
+        description: "y = act(x + bias[channel]) for [B, C] and NCHW",
+        supported: always,
+        check: check_bias_act,
+    },
+    Kernel {
+        id: "elementwise.bias_grad",
+        op: "elementwise",
+        files: &["elementwise/bias_grad.wgsl", "elementwise/bias_grad_sg.wgsl"],
+        description: "db[c] = Σ dy over batch and pixels of channel c",
+        supported: always,
+        check: check_bias_grad,
+    },
+    Kernel {
+        id: "elementwise.relu_grad",
+        op: "elementwise",
+        files: &["elementwise/relu_grad.wgsl"],
+        description: "dx = dy · [y > 0] from the saved ReLU output",
+        supported: always,
+        check: check_relu_grad,
+    },
+    Kernel {
+        id: "elementwise.axpby",
+        op: "elementwise",
+        files: &["elementwise/axpby.wgsl"],
+        description: "y ← αx + βy in place (scale, accumulate, gradient reversal)",
+        supported: always,
+        check: check_axpby,
+    },
+    Kernel {
+        id: "elementwise.dropout",
+        op: "elementwise",
+        files: &["elementwise/dropout.wgsl"],
+        description: "inverted dropout, mask a hash of (seed, index)",
+        supported: always,
+        check: check_dropout,
+    },
+    Kernel {
+        id: "loss.softmax_xent_fwd",
+        op: "loss",
+        files: &["loss/softmax_xent_fwd.wgsl"],
+        description: "weighted mean softmax cross-entropy (max-subtracted log-softmax) -> [1]",
+        supported: always,
+        check: |gpu, c| check_xent(gpu, c, false),
+    },
+    Kernel {
+        id: "loss.softmax_xent_bwd",
+        op: "loss",
+        files: &["loss/softmax_xent_bwd.wgsl"],
+        description: "dz = scale·w·(softmax(z) - onehot)/Σw",
+        supported: always,
+        check: |gpu, c| check_xent(gpu, c, true),
+    },
+    Kernel {
+        id: "loss.argmax_correct",
+        op: "loss",
+        files: &["loss/argmax_correct.wgsl"],
+        description: "argmax predictions and (correct, counted) counters on the GPU",
+        supported: always,
+        check: check_argmax,
+    },
+    Kernel {
+        id: "loss.bce_fwd",
+        op: "loss",
+        files: &["loss/bce_fwd.wgsl"],
+        description: "binary cross-entropy with logits, mean, numerically stable -> [1]",
+        supported: always,
+        check: |gpu, c| check_bce(gpu, c, false),
+    },
+    Kernel {
+        id: "loss.bce_bwd",
+        op: "loss",
+        files: &["loss/bce_bwd.wgsl"],
+        description: "dx = scale·(sigmoid(x) - t)/N",
+        supported: always,
+        check: |gpu, c| check_bce(gpu, c, true),
+    },
+    Kernel {
+        id: "loss.binary_correct",
+        op: "loss",
+        files: &["loss/binary_correct.wgsl"],
+        description:
+            "(correct, counted) counters of a one-logit binary classifier (DANN domain accuracy)",
+        supported: always,
+        check: check_binary_correct,
+    },
+    Kernel {
+        id: "optim.sgd",
+        op: "optim",
+        files: &["optim/sgd.wgsl"],
+        description: "SGD step in place: momentum, Nesterov, weight decay",
+        supported: always,
+        check: check_sgd,
+    },
+    Kernel {
+        id: "optim.adam",
+        op: "optim",
+        files: &["optim/adam.wgsl"],
+        description: "Adam step in place with bias correction and weight decay",
+        supported: always,
+        check: check_adam,
+    },
+    Kernel {
+        id: "bench.fma",
+        op: "bench",
+        files: &["bench/fma.wgsl"],
+        description: "compute roof for `dak bench --peak`: 8 independent vec4 multiply-add chains",
+        supported: always,
+        check: check_fma,
+    },
+    Kernel {
+        id: "bench.copy",
+        op: "bench",
+        files: &["bench/copy.wgsl"],
+        description: "bandwidth roof for `dak bench --peak`: vec4 copy",
+        supported: always,
+        check: check_copy,
+    },
+];
