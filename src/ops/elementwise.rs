@@ -74,10 +74,7 @@ pub fn bias_grad(dy: &Tensor) -> Result<Tensor> {
         c: inner as u32,
         d: m.shift,
     };
-    let bindings: Vec<_> = [dy.binding(), db.binding()]
-        .into_iter()
-        .chain(m.bindings())
-        .collect();
+    let bindings = m.after(&[dy.binding(), db.binding()]);
     // CPU adapters reduce with subgroupAdd (fewer barriers); the order is fixed per subgroup size.
     let file = if gpu.cpu_paths() && gpu.has_subgroups() {
         "elementwise/bias_grad_sg.wgsl"
@@ -106,10 +103,7 @@ pub fn relu_grad(dy: &Tensor, y: &Tensor) -> Result<Tensor> {
         c: 0,
         d: 0,
     };
-    let bindings: Vec<_> = [dy.binding(), y.binding(), dx.binding()]
-        .into_iter()
-        .chain(m.bindings())
-        .collect();
+    let bindings = m.after(&[dy.binding(), y.binding(), dx.binding()]);
     gpu.dispatch(
         "elementwise/relu_grad.wgsl",
         &[m.constant()],

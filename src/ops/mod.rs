@@ -62,8 +62,12 @@ impl Mirrors {
         ("MIRROR", if self.on { 1.0 } else { 0.0 })
     }
 
-    /// The texture bindings, in input order.
-    pub(crate) fn bindings(&self) -> impl Iterator<Item = crate::gpu::Binding<'_>> {
-        self.textures.iter().map(crate::gpu::Binding::Texture)
+    /// A kernel's bindings: its `buffers` (in binding order), then the mirror textures.
+    pub(crate) fn after<'a>(
+        &'a self,
+        buffers: &[crate::gpu::Binding<'a>],
+    ) -> Vec<crate::gpu::Binding<'a>> {
+        let mirrors = self.textures.iter().map(crate::gpu::Binding::Texture);
+        buffers.iter().copied().chain(mirrors).collect()
     }
 }

@@ -87,10 +87,7 @@ pub fn sgd_step(w: &Tensor, g: &Tensor, v: &Tensor, h: Sgd) -> Result<()> {
         shift: mirrors.shift,
         ..p
     };
-    let bindings: Vec<_> = [g.binding(), w.binding(), v.binding()]
-        .into_iter()
-        .chain(mirrors.bindings())
-        .collect();
+    let bindings = mirrors.after(&[g.binding(), w.binding(), v.binding()]);
     w.gpu().dispatch(
         "optim/sgd.wgsl",
         &[mirrors.constant()],
@@ -123,10 +120,7 @@ pub fn adam_step(w: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, h: Adam) -> Res
         shift: mirrors.shift,
         ..p
     };
-    let bindings: Vec<_> = [g.binding(), w.binding(), m.binding(), v.binding()]
-        .into_iter()
-        .chain(mirrors.bindings())
-        .collect();
+    let bindings = mirrors.after(&[g.binding(), w.binding(), m.binding(), v.binding()]);
     w.gpu().dispatch(
         "optim/adam.wgsl",
         &[mirrors.constant()],

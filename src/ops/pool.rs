@@ -174,10 +174,7 @@ pub fn max_pool2d(x: &Tensor, k: usize, stride: usize) -> Result<(Tensor, Tensor
         shift: m.shift,
         ..PoolUniform::new(&g)
     };
-    let bindings: Vec<_> = [x.binding(), y.binding(), arg.binding()]
-        .into_iter()
-        .chain(m.bindings())
-        .collect();
+    let bindings = m.after(&[x.binding(), y.binding(), arg.binding()]);
     per_plane(
         gpu,
         "pool/max_fwd.wgsl",
