@@ -7,6 +7,7 @@
 
 pub mod classifier;
 pub mod dann;
+mod dann_nets;
 pub mod dann_vgg;
 pub mod file;
 pub mod imagenet;

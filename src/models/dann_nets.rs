@@ -1,0 +1,248 @@
+//! The networks a DANN is built from: the backbones ([`Backbone`], [`Features`]: the paper's
+//! digits network or a VGG16 base) and the dense heads ([`Mlp`]).
+
+use crate::autograd::{Params, Tape, Var};
+use crate::data::Preprocess;
+use crate::models::dann_vgg::VggFeatures;
+use crate::nn::{self, Conv2d, Dense, DenseInit, Dropout, Init, MaxPool2d};
+use crate::ops::conv2d::Spec;
+use crate::{Error, Gpu, Result};
+
+/// Which feature extractor a DANN uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backbone {
+    /// The paper's MNIST network: conv5x5x32-ReLU-maxpool2 / conv5x5x48-ReLU-maxpool2 on 28x28
+    /// inputs (no padding: 28→24→12→8→4), a 768-d feature.
+    Digits,
+    /// The VGG16 base (ImageNet weights or a dak model, or trained from scratch), global
+    /// average pooling, optionally a bottleneck; any input side that is a multiple of 32.
+    Vgg16,
+}
+
+impl Backbone {
+    /// All backbones, for help texts and errors.
+    pub const ALL: [Backbone; 2] = [Backbone::Digits, Backbone::Vgg16];
+
+    /// Name on the command line and in model files (`dann-<name>`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Backbone::Digits => "digits",
+            Backbone::Vgg16 => "vgg16",
+        }
+    }
+
+    /// Parses a command-line name.
+    pub fn parse(s: &str) -> Result<Backbone> {
+        match s {
+            "digits" => Ok(Backbone::Digits),
+            "vgg16" => Ok(Backbone::Vgg16),
+            other => Err(Error::input(format!(
+                "unknown --backbone `{other}`; choose one of: {}",
+                Backbone::ALL.map(|b| b.name()).join(", ")
+            ))),
+        }
+    }
+
+    /// Default square input side (the digits network takes only 28).
+    pub fn input_size(self) -> usize {
+        match self {
+            Backbone::Digits => 28,
+            Backbone::Vgg16 => 224,
+        }
+    }
+
+    /// Pixel preprocessing the backbone is trained with.
+    pub fn preprocess(self) -> Preprocess {
+        match self {
+            Backbone::Digits => Preprocess::Unit,
+            Backbone::Vgg16 => Preprocess::Imagenet,
+        }
+    }
+
+    /// Architecture name stored in model files.
+    pub fn architecture(self) -> String {
+        format!("dann-{}", self.name())
+    }
+}
+
+/// The digits feature extractor.
+#[derive(Debug, Clone, Copy)]
+pub struct DigitsFeatures {
+    /// First convolution: 3 → 32 channels, 5x5, ReLU.
+    pub conv1: Conv2d,
+    /// Second convolution: 32 → 48 channels, 5x5, ReLU.
+    pub conv2: Conv2d,
+    /// 2x2 max-pooling after each convolution.
+    pub pool: MaxPool2d,
+}
+
+impl DigitsFeatures {
+    /// Feature size: 48 channels x 4 x 4.
+    pub const DIM: usize = 768;
+
+    fn new(gpu: &Gpu, params: &mut Params, prefix: &str, init: &mut Init) -> Result<Self> {
+        let spec = Spec::new(1, 0);
+        let conv1 = Conv2d::new(
+            gpu,
+            params,
+            &format!("{prefix}.conv1"),
+            3,
+            32,
+            5,
+            spec,
+            true,
+            init,
+        )?;
+        let conv2 = Conv2d::new(
+            gpu,
+            params,
+            &format!("{prefix}.conv2"),
+            32,
+            48,
+            5,
+            spec,
+            true,
+            init,
+        )?;
+        Ok(DigitsFeatures {
+            conv1,
+            conv2,
+            pool: MaxPool2d {
+                kernel: 2,
+                stride: 2,
+            },
+        })
+    }
+
+    fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
+        let h = self.conv1.forward(tape, params, x)?; // [B, 32, 24, 24], ReLU fused
+        let h = self.pool.forward(tape, h)?; // [B, 32, 12, 12]
+        let h = self.conv2.forward(tape, params, h)?; // [B, 48, 8, 8]
+        let h = self.pool.forward(tape, h)?; // [B, 48, 4, 4]
+        nn::flatten(tape, h)
+    }
+}
+
+/// A feature extractor: one variant per [`Backbone`].
+#[derive(Debug, Clone)]
+pub enum Features {
+    /// The paper's digits network.
+    Digits(DigitsFeatures),
+    /// VGG16 base + pooling (+ bottleneck).
+    Vgg16(VggFeatures),
+}
+
+impl Features {
+    /// Creates the backbone's parameters under `prefix` (`features`).
+    /// (`bottleneck`: width of the VGG16 bottleneck, 0 for none; the digits network has none.)
+    pub fn new(
+        backbone: Backbone,
+        gpu: &Gpu,
+        params: &mut Params,
+        prefix: &str,
+        bottleneck: usize,
+        init: &mut Init,
+    ) -> Result<Features> {
+        match backbone {
+            Backbone::Digits => Ok(Features::Digits(DigitsFeatures::new(
+                gpu, params, prefix, init,
+            )?)),
+            Backbone::Vgg16 => Ok(Features::Vgg16(VggFeatures::new(
+                gpu, params, bottleneck, init,
+            )?)),
+        }
+    }
+
+    /// Images [B, 3, S, S] → features [B, dim].
+    pub fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
+        match self {
+            Features::Digits(f) => f.forward(tape, params, x),
+            Features::Vgg16(f) => f.forward(tape, params, x),
+        }
+    }
+
+    /// Feature size.
+    pub fn dim(&self) -> usize {
+        match self {
+            Features::Digits(_) => DigitsFeatures::DIM,
+            Features::Vgg16(f) => f.dim(),
+        }
+    }
+
+    /// Which backbone this is.
+    pub fn backbone(&self) -> Backbone {
+        match self {
+            Features::Digits(_) => Backbone::Digits,
+            Features::Vgg16(_) => Backbone::Vgg16,
+        }
+    }
+}
+
+/// A stack of dense layers, ReLU (then dropout, in training) between them and none after the last.
+#[derive(Debug, Clone)]
+pub struct Mlp {
+    /// The layers, in order.
+    pub layers: Vec<Dense>,
+    /// Dropout after each hidden layer, in training only.
+    pub dropout: Dropout,
+}
+
+impl Mlp {
+    /// `sizes` = [inputs, hidden..., outputs]; layers are named `<prefix>.fc1`, `fc2`, ...
+    pub(crate) fn new(
+        gpu: &Gpu,
+        params: &mut Params,
+        prefix: &str,
+        sizes: &[usize],
+        dropout: f32,
+        init: &mut Init,
+    ) -> Result<Mlp> {
+        let last = sizes.len() - 2;
+        let layers = sizes
+            .windows(2)
+            .enumerate()
+            .map(|(i, io)| {
+                let hidden = i < last;
+                Dense::new(
+                    gpu,
+                    params,
+                    &format!("{prefix}.fc{}", i + 1),
+                    io[0],
+                    io[1],
+                    hidden,
+                    if hidden {
+                        DenseInit::He
+                    } else {
+                        DenseInit::Glorot
+                    },
+                    init,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Mlp {
+            layers,
+            dropout: Dropout { rate: dropout },
+        })
+    }
+
+    /// Runs the layers in order. `train_seed`: Some(seed, new every step) in training, when
+    /// dropout is active.
+    pub fn forward(
+        &self,
+        tape: &mut Tape,
+        params: &Params,
+        mut x: Var,
+        train_seed: Option<u32>,
+    ) -> Result<Var> {
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(tape, params, x)?;
+            if let (Some(seed), true) = (train_seed, i < last) {
+                x = self
+                    .dropout
+                    .forward(tape, x, true, seed.wrapping_add(i as u32))?;
+            }
+        }
+        Ok(x)
+    }
+}
