@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+mod backward;
+
 /// A value on the tape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Var(usize);
@@ -390,115 +392,12 @@ impl Tape {
             let bwd_label = node.label.as_ref().map(|l| format!("{l} (bwd)"));
             let _label = gpu.scoped_label(bwd_label.as_deref());
             let needs_x = self.values[node.input.0].requires_grad;
-            let dx: Option<Tensor> = match node.op {
-                Op::SoftmaxXent {
-                    labels,
-                    weights,
-                    scale,
-                } => {
-                    ensure_root(roots[out], "softmax cross-entropy")?;
-                    Some(softmax_xent::backward(
-                        self.tensor(node.input),
-                        &labels,
-                        &weights,
-                        scale,
-                    )?)
-                }
-                Op::Bce { targets, scale } => {
-                    ensure_root(roots[out], "binary cross-entropy")?;
-                    Some(bce::backward(self.tensor(node.input), &targets, scale)?)
-                }
-                Op::Conv2d {
-                    w,
-                    b,
-                    relu,
-                    spec,
-                    saved_x,
-                    saved_w,
-                    x_shape,
-                } => {
-                    let mut dy = dy.expect("non-root has a gradient");
-                    if relu {
-                        dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
-                    }
-                    let variant = conv2d::Variant::default_for(dy.gpu());
-                    if let Some(xt) = saved_x {
-                        let wt = self.tensor(w);
-                        let dw = conv2d::backward_weight(&dy, &xt, wt.shape(), spec, variant)?;
-                        self.accumulate(&mut grads, w, dw)?;
-                    }
-                    if let Some(b) = b.filter(|b| self.values[b.0].requires_grad) {
-                        let db = ew::bias_grad(&dy)?;
-                        self.accumulate(&mut grads, b, db)?;
-                    }
-                    match saved_w {
-                        Some(wt) if needs_x => {
-                            Some(conv2d::backward_input(&dy, &wt, &x_shape, spec, variant)?)
-                        }
-                        _ => None,
-                    }
-                }
-                Op::MaxPool {
-                    argmax,
-                    x_shape,
-                    k,
-                    stride,
-                } => {
-                    let dy = dy.expect("non-root has a gradient");
-                    Some(pool::max_pool2d_backward(
-                        &dy, &argmax, &x_shape, k, stride,
-                    )?)
-                }
-                Op::GlobalAvgPool { x_shape } => {
-                    let dy = dy.expect("non-root has a gradient");
-                    Some(pool::global_avg_pool_backward(&dy, &x_shape)?)
-                }
-                Op::Relu => {
-                    let dy = dy.expect("non-root has a gradient");
-                    Some(ew::relu_grad(&dy, &self.values[out].tensor)?)
-                }
-                Op::Reshape => {
-                    let dy = dy.expect("non-root has a gradient");
-                    Some(dy.reshape(self.tensor(node.input).shape())?)
-                }
-                Op::Dropout { rate, seed } => {
-                    Some(ew::dropout(&dy.expect("gradient"), rate, seed)?)
-                }
-                Op::GradReverse { lambda } => {
-                    Some(ew::scale(&dy.expect("gradient"), -lambda.get())?)
-                }
-                Op::Dense {
-                    w,
-                    b,
-                    relu,
-                    saved_x,
-                    saved_w,
-                } => {
-                    let mut dy = dy.expect("non-root has a gradient");
-                    if relu {
-                        dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
-                    }
-                    let variant = matmul::Variant::default_for(dy.gpu());
-                    if let Some(xt) = saved_x {
-                        let dw = matmul::dense_backward_weight(&dy, &xt, variant)?;
-                        self.accumulate(&mut grads, w, dw)?;
-                    }
-                    if let Some(b) = b.filter(|b| self.values[b.0].requires_grad) {
-                        let db = ew::bias_grad(&dy)?;
-                        self.accumulate(&mut grads, b, db)?;
-                    }
-                    match saved_w {
-                        Some(wt) if needs_x => {
-                            Some(matmul::dense_backward_input(&dy, &wt, variant)?)
-                        }
-                        _ => None,
-                    }
-                }
-            };
+            let input = node.input;
+            let dx = self.node_backward(node, dy, roots[out], needs_x, &mut grads)?;
             // The node's output is no longer needed by anyone below.
             self.values[out].requires_grad = false;
             if let (true, Some(dx)) = (needs_x, dx) {
-                self.accumulate(&mut grads, node.input, dx)?;
+                self.accumulate(&mut grads, input, dx)?;
             }
         }
         for (i, g) in grads.into_iter().enumerate() {

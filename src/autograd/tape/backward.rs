@@ -1,0 +1,120 @@
+//! The backward rule of every op on the tape: one `match` over the closed `Op` enum.
+
+use super::{ensure_root, Node, Op, Tape};
+use crate::ops::{bce, conv2d, elementwise as ew, matmul, pool, softmax_xent};
+use crate::{Result, Tensor};
+
+impl Tape {
+    /// The gradient `node` passes to its input (None when the input needs none), given the
+    /// upstream gradient `dy` (None only for a root). Weight and bias gradients go straight
+    /// into `grads`.
+    pub(super) fn node_backward(
+        &mut self,
+        node: Node,
+        dy: Option<Tensor>,
+        is_root: bool,
+        needs_x: bool,
+        grads: &mut [Option<Tensor>],
+    ) -> Result<Option<Tensor>> {
+        let out = node.output.0;
+        Ok(match node.op {
+            Op::SoftmaxXent {
+                labels,
+                weights,
+                scale,
+            } => {
+                ensure_root(is_root, "softmax cross-entropy")?;
+                Some(softmax_xent::backward(
+                    self.tensor(node.input),
+                    &labels,
+                    &weights,
+                    scale,
+                )?)
+            }
+            Op::Bce { targets, scale } => {
+                ensure_root(is_root, "binary cross-entropy")?;
+                Some(bce::backward(self.tensor(node.input), &targets, scale)?)
+            }
+            Op::Conv2d {
+                w,
+                b,
+                relu,
+                spec,
+                saved_x,
+                saved_w,
+                x_shape,
+            } => {
+                let mut dy = dy.expect("non-root has a gradient");
+                if relu {
+                    dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
+                }
+                let variant = conv2d::Variant::default_for(dy.gpu());
+                if let Some(xt) = saved_x {
+                    let wt = self.tensor(w);
+                    let dw = conv2d::backward_weight(&dy, &xt, wt.shape(), spec, variant)?;
+                    self.accumulate(grads, w, dw)?;
+                }
+                if let Some(b) = b.filter(|b| self.values[b.0].requires_grad) {
+                    let db = ew::bias_grad(&dy)?;
+                    self.accumulate(grads, b, db)?;
+                }
+                match saved_w {
+                    Some(wt) if needs_x => {
+                        Some(conv2d::backward_input(&dy, &wt, &x_shape, spec, variant)?)
+                    }
+                    _ => None,
+                }
+            }
+            Op::MaxPool {
+                argmax,
+                x_shape,
+                k,
+                stride,
+            } => {
+                let dy = dy.expect("non-root has a gradient");
+                Some(pool::max_pool2d_backward(
+                    &dy, &argmax, &x_shape, k, stride,
+                )?)
+            }
+            Op::GlobalAvgPool { x_shape } => {
+                let dy = dy.expect("non-root has a gradient");
+                Some(pool::global_avg_pool_backward(&dy, &x_shape)?)
+            }
+            Op::Relu => {
+                let dy = dy.expect("non-root has a gradient");
+                Some(ew::relu_grad(&dy, &self.values[out].tensor)?)
+            }
+            Op::Reshape => {
+                let dy = dy.expect("non-root has a gradient");
+                Some(dy.reshape(self.tensor(node.input).shape())?)
+            }
+            Op::Dropout { rate, seed } => Some(ew::dropout(&dy.expect("gradient"), rate, seed)?),
+            Op::GradReverse { lambda } => Some(ew::scale(&dy.expect("gradient"), -lambda.get())?),
+            Op::Dense {
+                w,
+                b,
+                relu,
+                saved_x,
+                saved_w,
+            } => {
+                let mut dy = dy.expect("non-root has a gradient");
+                if relu {
+                    dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
+                }
+                let variant = matmul::Variant::default_for(dy.gpu());
+                if let Some(xt) = saved_x {
+                    let dw = matmul::dense_backward_weight(&dy, &xt, variant)?;
+                    self.accumulate(grads, w, dw)?;
+                }
+                if let Some(b) = b.filter(|b| self.values[b.0].requires_grad) {
+                    let db = ew::bias_grad(&dy)?;
+                    self.accumulate(grads, b, db)?;
+                }
+                match saved_w {
+                    Some(wt) if needs_x => Some(matmul::dense_backward_input(&dy, &wt, variant)?),
+                    _ => None,
+                }
+            }
+        })
+    }
+}
