@@ -218,3 +218,45 @@ fn padded_width(width: u32, format: wgpu::TextureFormat, max: u32) -> u32 {
         width
     }
 }
+
+/// Encode a buffer-to-texture copy of `texels` texels: the full rows in one copy, then the
+/// partial last row (bytes per row must be a multiple of 256 only for multi-row copies).
+pub(super) fn copy_rows(
+    encoder: &mut wgpu::CommandEncoder,
+    src: &wgpu::Buffer,
+    dst: &wgpu::Texture,
+    texels: u32,
+    texel_bytes: u32,
+    width: u32,
+) {
+    let (full, rest) = (texels / width, texels % width);
+    let copy = |encoder: &mut wgpu::CommandEncoder, row: u32, w: u32, h: u32| {
+        encoder.copy_buffer_to_texture(
+            wgpu::TexelCopyBufferInfo {
+                buffer: src,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: (texel_bytes * width) as u64 * row as u64,
+                    bytes_per_row: Some(texel_bytes * width),
+                    rows_per_image: None,
+                },
+            },
+            wgpu::TexelCopyTextureInfo {
+                texture: dst,
+                mip_level: 0,
+                origin: wgpu::Origin3d { x: 0, y: row, z: 0 },
+                aspect: wgpu::TextureAspect::All,
+            },
+            wgpu::Extent3d {
+                width: w,
+                height: h,
+                depth_or_array_layers: 1,
+            },
+        );
+    };
+    if full > 0 {
+        copy(encoder, 0, width, full);
+    }
+    if rest > 0 {
+        copy(encoder, full, rest, 1);
+    }
+}

@@ -489,6 +489,7 @@ pub fn backward(
 
 /// Plain-Rust oracles (f32 data, f64 accumulation).
 mod geometry;
+mod pack;
 pub mod reference;
 mod texture;
 

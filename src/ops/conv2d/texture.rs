@@ -9,10 +9,10 @@
 //! plain one). Shapes whose textures exceed the adapter's limits (or padding >= kernel, for the
 //! input gradient) fall back to the storage-buffer `sgbc` kernels.
 
+use super::pack::{pack_input, pack_weight, Placement};
 use super::{Geometry, MAX_LOOP};
 use crate::gpu::{Binding, Gpu, GpuTexture, Mirror};
 use crate::{DType, Result, Tensor};
-use std::sync::Arc;
 
 /// Matches `struct ConvTex` in the generated `*_tex_s*.wgsl` kernels.
 #[repr(C)]
@@ -39,74 +39,6 @@ struct TexUniform {
     _pad: [u32; 2],
 }
 
-/// Matches `struct P` in `pack_input.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PackInput {
-    n: u32,
-    c: u32,
-    h: u32,
-    w: u32,
-    c4: u32,
-    hp: u32,
-    wp: u32,
-    top: u32,
-    left: u32,
-    dy: u32,
-    dx: u32,
-    shift: u32,
-}
-
-/// How an activation is laid into the padded NHWC texture: source `[n, c, h, w]`, padded size
-/// `hp` x `wp`, offset (`top`, `left`), one source row/column every `step` texture rows/columns.
-#[derive(Clone, Copy)]
-struct Placement {
-    src: [usize; 4],
-    hp: usize,
-    wp: usize,
-    top: usize,
-    left: usize,
-    step: (usize, usize),
-}
-
-impl Placement {
-    fn c4(&self) -> usize {
-        self.src[1].div_ceil(4)
-    }
-    fn size(&self) -> (usize, usize) {
-        (self.wp * self.c4(), self.src[0] * self.hp)
-    }
-    /// Whether the packing grid (images x channel quads on one axis) is within dispatch limits.
-    fn grid_fits(&self) -> bool {
-        self.src[0] * self.c4() <= 65535
-    }
-    /// The input of the forward pass and the weight gradient.
-    fn input(g: &Geometry) -> Placement {
-        let (ph, pw) = g.spec.padding;
-        Placement {
-            src: g.x_shape(),
-            hp: g.h + 2 * ph,
-            wp: g.w + 2 * pw,
-            top: ph,
-            left: pw,
-            step: (1, 1),
-        }
-    }
-    /// dY for the input gradient: dilated by the stride, padded by k-1-p, sized so that a
-    /// stride-1 convolution yields H x W.
-    fn output_grad(g: &Geometry) -> Option<Placement> {
-        let (ph, pw) = g.spec.padding;
-        (ph < g.kh && pw < g.kw).then(|| Placement {
-            src: g.y_shape(),
-            hp: g.h + g.kh - 1,
-            wp: g.w + g.kw - 1,
-            top: g.kh - 1 - ph,
-            left: g.kw - 1 - pw,
-            step: g.spec.stride,
-        })
-    }
-}
-
 fn tile_cols(gpu: &Gpu) -> usize {
     8 * gpu.subgroup_size() as usize
 }
@@ -130,7 +62,7 @@ fn fits(gpu: &Gpu, sizes: &[(usize, usize)], sources: &[usize]) -> bool {
 }
 
 /// The r32float mirror of `t` that a packing kernel reads (the caller checked it fits).
-fn mirror(t: &Tensor, what: &str) -> Result<Mirror> {
+pub(super) fn mirror(t: &Tensor, what: &str) -> Result<Mirror> {
     t.gpu()
         .mirror(t.buffer(), t.numel(), what)?
         .ok_or_else(|| crate::Error::gpu(format!("{what}: {:?} does not fit a texture", t.shape())))
@@ -147,127 +79,13 @@ fn wgrad_tile(co: usize) -> (usize, &'static str) {
 }
 
 /// Weight texture size for `cols` GEMM columns of the forward kernel and `c` reduction channels.
-fn weight_size(gpu: &Gpu, g: &Geometry, cols: usize, c: usize) -> (usize, usize) {
+pub(super) fn weight_size(gpu: &Gpu, g: &Geometry, cols: usize, c: usize) -> (usize, usize) {
     let tn = forward_tile(gpu, cols).0;
     (cols.div_ceil(tn) * tn / 4, g.kh * g.kw * c.div_ceil(4) * 4)
 }
 
-fn texture(gpu: &Gpu, (w, h): (usize, usize), what: &str) -> Result<GpuTexture> {
+pub(super) fn texture(gpu: &Gpu, (w, h): (usize, usize), what: &str) -> Result<GpuTexture> {
     gpu.texture(w as u32, h as u32, what)
-}
-
-fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuTexture> {
-    let gpu = src.gpu();
-    let size = pl.size();
-    let tex = texture(gpu, size, what)?;
-    if pl.step == (1, 1) && pl.src[3].is_multiple_of(4) {
-        if let Some(m) = gpu.mirror_rgba(src.buffer(), src.numel(), what)? {
-            pack_input_x4(src, pl, &m, &tex)?;
-            return Ok(tex);
-        }
-    }
-    let m = mirror(src, what)?;
-    let u = |v: usize| v as u32;
-    let [n, c, h, w] = pl.src;
-    let uniform = PackInput {
-        n: u(n),
-        c: u(c),
-        h: u(h),
-        w: u(w),
-        c4: u(pl.c4()),
-        hp: u(pl.hp),
-        wp: u(pl.wp),
-        top: u(pl.top),
-        left: u(pl.left),
-        dy: u(pl.step.0),
-        dx: u(pl.step.1),
-        shift: m.shift,
-    };
-    let dilated = if pl.step == (1, 1) { 0.0 } else { 1.0 };
-    gpu.dispatch(
-        "conv2d/pack_input.wgsl",
-        &[("DILATED", dilated)],
-        bytemuck::bytes_of(&uniform),
-        &[Binding::Texture(&m.texture), Binding::Texture(&tex)],
-        [u(pl.wp.div_ceil(8)), u(pl.hp.div_ceil(8)), u(n * pl.c4())],
-    )?;
-    Ok(tex)
-}
-
-/// [`pack_input`] four source columns per invocation, from the rgba mirror `m` (no dilation,
-/// W a multiple of 4): a quarter of the texel fetches.
-fn pack_input_x4(src: &Tensor, pl: Placement, m: &Mirror, tex: &GpuTexture) -> Result<()> {
-    let u = |v: usize| v as u32;
-    let [n, c, h, w] = pl.src;
-    let uniform = [
-        u(n),
-        u(c),
-        u(h),
-        u(w),
-        u(pl.c4()),
-        u(pl.hp),
-        u(pl.wp),
-        u(pl.top),
-        u(pl.left),
-        m.shift,
-        0,
-        0,
-    ];
-    src.gpu().dispatch(
-        "conv2d/pack_input_x4.wgsl",
-        &[],
-        bytemuck::cast_slice(&uniform),
-        &[Binding::Texture(&m.texture), Binding::Texture(tex)],
-        [
-            u(pl.wp.div_ceil(4).div_ceil(8)),
-            u(pl.hp.div_ceil(8)),
-            u(n * pl.c4()),
-        ],
-    )
-}
-
-/// W packed as the GEMM's B operand ([`pack_weight_now`]), reused while W is unchanged: frozen
-/// weights, and every weight during evaluation, are packed once.
-fn pack_weight(w: &Tensor, g: &Geometry, flip: bool) -> Result<Arc<GpuTexture>> {
-    let tag = format!(
-        "conv2d weight operand {}x{}x{}x{} flip={flip}",
-        g.co, g.ci, g.kh, g.kw
-    );
-    w.gpu()
-        .derived_texture(w.buffer(), &tag, || pack_weight_now(w, g, flip))
-}
-
-/// Packs W `[Co, Ci, kH, kW]` as the GEMM's B operand: columns Co (forward) or, with `flip`,
-/// columns Ci over reduction channels Co with the kernel flipped (input gradient).
-fn pack_weight_now(w: &Tensor, g: &Geometry, flip: bool) -> Result<GpuTexture> {
-    let gpu = w.gpu();
-    let (cols, c) = if flip { (g.ci, g.co) } else { (g.co, g.ci) };
-    let size = weight_size(gpu, g, cols, c);
-    let tex = texture(gpu, size, "conv2d weight operand")?;
-    let m = mirror(w, "conv2d weight")?;
-    let u = |v: usize| v as u32;
-    let uniform = [
-        u(cols),
-        u(c),
-        u(g.kh),
-        u(g.kw),
-        u(c.div_ceil(4)),
-        u(size.0),
-        u(size.1),
-        m.shift,
-    ];
-    gpu.dispatch(
-        "conv2d/pack_weight.wgsl",
-        &[("FLIP", if flip { 1.0 } else { 0.0 })],
-        bytemuck::cast_slice(&uniform),
-        &[Binding::Texture(&m.texture), Binding::Texture(&tex)],
-        [
-            u((4 * c.div_ceil(4)).div_ceil(8)),
-            u(size.0.div_ceil(8)),
-            u(g.kh * g.kw),
-        ],
-    )?;
-    Ok(tex)
 }
 
 fn shader(gpu: &Gpu, kind: &str) -> String {
