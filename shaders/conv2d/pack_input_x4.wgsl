@@ -8,12 +8,16 @@
 // fetches of pack_input.wgsl (each a gather on llvmpipe).
 // Invocation gx of a row: in a data row, gx < W/4 packs source columns 4gx..4gx+3 and the others
 // zero the padding columns (the k-th of them: k < left ? k : W + k); in a padding row every
-// invocation zeroes columns 4gx..4gx+3. Workgroup 8x8; grid (ceil(ceil(Wp/4)/8), ceil(Hp/8), N*C4).
+// invocation zeroes columns 4gx..4gx+3. Positions (image n, channel quad q, row, gx) are numbered
+// flat, 64 per workgroup, so small images do not leave most lanes of a workgroup idle (llvmpipe
+// runs idle lanes at full cost). Indices are split with float divisions, exact below 2^23
+// positions (the caller checks; vector integer division is scalarised on llvmpipe).
+// Workgroup 64; 2-D grid of ceil(total/64) workgroups, flattened with num_workgroups.x.
 
 struct P {
     n: u32, c: u32, h: u32, w: u32,       // source [N, C, H, W]
     c4: u32, hp: u32, wp: u32, top: u32,  // texels per pixel; padded rows and columns; row offset
-    left: u32, shift: u32, _a: u32, _b: u32, // column offset; log2 mirror width
+    left: u32, shift: u32, total: u32, _b: u32, // column offset; log2 mirror width; N*C4*positions
 }
 
 @group(0) @binding(0) var<uniform> p: P;
@@ -25,12 +29,25 @@ fn ld4(t: u32) -> vec4<f32> {
     return textureLoad(src, vec2<i32>(i32(t & ((1u << p.shift) - 1u)), i32(t >> p.shift)), 0);
 }
 
-@compute @workgroup_size(8, 8)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+// floor(a / b) for a < 2^23 (exact: a + 0.5 is at least 0.5 away from every multiple of b).
+fn div(a: u32, b: u32) -> u32 {
+    return u32((f32(a) + 0.5) / f32(b));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = (wid.y * nwg.x + wid.x) * 64u + lane;
+    if (t >= p.total) { return; }
     let quads = p.w / 4u;
-    if (gid.x >= (p.wp + 3u) / 4u || gid.y >= p.hp) { return; }
-    let n = wid.z / p.c4;
-    let q = wid.z % p.c4;
+    let per_row = (p.wp + 3u) / 4u;
+    let positions = per_row * p.hp;
+    let plane = div(t, positions);
+    let pos = t - plane * positions;
+    let y = div(pos, per_row);
+    let gid = vec2<u32>(pos - y * per_row, y);
+    let n = div(plane, p.c4);
+    let q = plane - n * p.c4;
     let data_row = gid.y >= p.top && gid.y < p.top + p.h;
     let data = data_row && gid.x < quads;
     var v0 = vec4<f32>(0.0); var v1 = vec4<f32>(0.0); var v2 = vec4<f32>(0.0); var v3 = vec4<f32>(0.0);

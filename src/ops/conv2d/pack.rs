@@ -79,7 +79,9 @@ pub(super) fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuT
     let gpu = src.gpu();
     let size = pl.size();
     let tex = texture(gpu, size, what)?;
-    if pl.step == (1, 1) && pl.src[3].is_multiple_of(4) {
+    // The 4-column kernel splits a flat position index with float divisions: exact below 2^23.
+    let x4_fits = x4_positions(&pl) < 1 << 23;
+    if pl.step == (1, 1) && pl.src[3].is_multiple_of(4) && x4_fits {
         if let Some(m) = gpu.mirror_rgba(src.buffer(), src.numel(), what)? {
             pack_input_x4(src, pl, &m, &tex)?;
             return Ok(tex);
@@ -134,20 +136,23 @@ pub(super) fn pack_input_x4(
         u(pl.top),
         u(pl.left),
         m.shift,
-        0,
+        u(x4_positions(&pl)),
         0,
     ];
+    let groups = x4_positions(&pl).div_ceil(64);
+    let x = groups.min(65535);
     src.gpu().dispatch(
         "conv2d/pack_input_x4.wgsl",
         &[],
         bytemuck::cast_slice(&uniform),
         &[Binding::Texture(&m.texture), Binding::Texture(tex)],
-        [
-            u(pl.wp.div_ceil(4).div_ceil(8)),
-            u(pl.hp.div_ceil(8)),
-            u(n * pl.c4()),
-        ],
+        [u(x), u(groups.div_ceil(x)), 1],
     )
+}
+
+/// Invocations of `pack_input_x4.wgsl`: 4 padded columns x every row, image and channel quad.
+fn x4_positions(pl: &Placement) -> usize {
+    pl.wp.div_ceil(4) * pl.hp * pl.src[0] * pl.c4()
 }
 
 /// W packed as the GEMM's B operand ([`pack_weight_now`]), reused while W is unchanged: frozen
