@@ -10,8 +10,8 @@
 // zero the padding columns (the k-th of them: k < left ? k : W + k); in a padding row every
 // invocation zeroes columns 4gx..4gx+3. Positions (image n, channel quad q, row, gx) are numbered
 // flat, 64 per workgroup, so small images do not leave most lanes of a workgroup idle (llvmpipe
-// runs idle lanes at full cost). Indices are split with float divisions, exact below 2^23
-// positions (the caller checks; vector integer division is scalarised on llvmpipe).
+// runs idle lanes at full cost). Indices are split with float divisions (`div`), exact below
+// 2^23 positions (the caller checks; vector integer division is scalarised on llvmpipe).
 // Workgroup 64; 2-D grid of ceil(total/64) workgroups, flattened with num_workgroups.x.
 
 struct P {
@@ -29,9 +29,13 @@ fn ld4(t: u32) -> vec4<f32> {
     return textureLoad(src, vec2<i32>(i32(t & ((1u << p.shift) - 1u)), i32(t >> p.shift)), 0);
 }
 
-// floor(a / b) for a < 2^23 (exact: a + 0.5 is at least 0.5 away from every multiple of b).
+// floor(a / b) for a < 2^23: a + 0.5 is exact in f32 and at least 0.5 away from every multiple
+// of b, so a correctly rounded quotient truncates to the right integer; the select steps correct
+// a quotient one off (a compiler that divides through an approximate reciprocal).
 fn div(a: u32, b: u32) -> u32 {
-    return u32((f32(a) + 0.5) / f32(b));
+    var q = u32((f32(a) + 0.5) / f32(b));
+    q = select(q, q - 1u, q * b > a);
+    return select(q, q + 1u, (q + 1u) * b <= a);
 }
 
 @compute @workgroup_size(64)
