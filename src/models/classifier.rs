@@ -25,7 +25,7 @@ use super::Model;
 use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
 use crate::nn::{Dense, DenseInit, Dropout, Init};
-use crate::train::checkpoint::{self, Checkpoint};
+use super::file::{read_tensors, TensorFile};
 use crate::{Error, Gpu, Result, Tensor};
 
 /// Architecture name stored in model files.
@@ -289,7 +289,7 @@ impl Classifier {
     pub(crate) fn from_file(
         gpu: &Gpu,
         info: ModelInfo,
-        ck: &Checkpoint,
+        ck: &TensorFile,
         path: &Path,
     ) -> Result<Classifier> {
         if info.architecture != ARCHITECTURE {
@@ -317,7 +317,7 @@ impl Classifier {
     /// head trained in a first stage), keeping this model's settings.
     pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let ck = checkpoint::load(path)?;
+        let ck = read_tensors(path)?;
         file::check_classes(&ck, path, &self.classes)?;
         ck.restore(&mut self.params, path)
     }

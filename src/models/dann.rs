@@ -17,7 +17,7 @@ use crate::autograd::{Lambda, Params, Tape, Var};
 use crate::models::file::{self, ModelInfo};
 use crate::models::Model;
 use crate::nn::Init;
-use crate::train::checkpoint::Checkpoint;
+use crate::models::file::TensorFile;
 use crate::{Error, Gpu, Result, Tensor};
 
 pub use super::dann_nets::{Backbone, DigitsFeatures, Features, Mlp};
@@ -282,7 +282,7 @@ impl Dann {
     pub(crate) fn from_file(
         gpu: &Gpu,
         info: ModelInfo,
-        ck: &Checkpoint,
+        ck: &TensorFile,
         path: &Path,
     ) -> Result<Dann> {
         let Some(backbone) = info.architecture.strip_prefix("dann-") else {

@@ -10,7 +10,7 @@ use crate::autograd::{Params, Tape};
 use crate::data::{Preprocess, Transform};
 use crate::nn::Init;
 use crate::ops::matmul::{self, Variant};
-use crate::train::checkpoint::{self, Checkpoint};
+use super::file::{read_tensors, TensorFile};
 use crate::{Error, Gpu, Result, Tensor};
 use std::path::Path;
 
@@ -70,7 +70,7 @@ pub struct ImagenetVgg16 {
     gpu: Gpu,
 }
 
-fn tensor<'a>(ck: &'a Checkpoint, name: &str, numel: usize, path: &Path) -> Result<&'a [f32]> {
+fn tensor<'a>(ck: &'a TensorFile, name: &str, numel: usize, path: &Path) -> Result<&'a [f32]> {
     let (shape, data) = ck.tensors.get(name).ok_or_else(|| {
         Error::input(format!(
             "{}: missing tensor `{name}` of the ImageNet classifier",
@@ -91,7 +91,7 @@ impl ImagenetVgg16 {
     /// Load the whole network from timm- or torchvision-named weights.
     pub fn load(gpu: &Gpu, path: impl AsRef<Path>) -> Result<ImagenetVgg16> {
         let path = path.as_ref();
-        let ck = checkpoint::load(path)?;
+        let ck = read_tensors(path)?;
         let names = match vgg16::detect_names(&ck) {
             WeightNames::Timm => ["pre_logits.fc1", "pre_logits.fc2", "head.fc"],
             WeightNames::Torchvision => ["classifier.0", "classifier.3", "classifier.6"],

@@ -7,7 +7,7 @@ use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
 use crate::nn::{Conv2d, Init, MaxPool2d};
 use crate::ops::conv2d::Spec;
-use crate::train::checkpoint::Checkpoint;
+use crate::models::file::TensorFile;
 use crate::{Error, Gpu, Result};
 use std::path::Path;
 
@@ -120,7 +120,7 @@ pub enum WeightNames {
 }
 
 /// Detect the naming from a file's tensor names.
-pub fn detect_names(ck: &Checkpoint) -> WeightNames {
+pub fn detect_names(ck: &TensorFile) -> WeightNames {
     if ck.tensors.contains_key("pre_logits.fc1.weight") || ck.tensors.contains_key("head.fc.weight")
     {
         WeightNames::Timm
@@ -144,7 +144,7 @@ pub fn load_base_weights_and_preprocess(
     path: &Path,
     params: &mut Params,
 ) -> Result<(WeightNames, Option<Preprocess>)> {
-    let ck = crate::train::checkpoint::load(path)?;
+    let ck = super::file::read_tensors(path)?;
     let names = detect_names(&ck);
     if !ck.tensors.keys().any(|k| k.starts_with("features.")) {
         let some: Vec<&str> = ck.tensors.keys().map(String::as_str).take(5).collect();

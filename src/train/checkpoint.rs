@@ -1,33 +1,19 @@
-//! Checkpoints: parameters (and optimizer state, for resuming) in one `.safetensors` file with a
-//! string metadata map. Written atomically (temporary file + rename). Readable by Python's
-//! safetensors, so models move to PyTorch as they are.
+//! Resume checkpoints: a model file (`models::file`) plus optimizer state and the number of
+//! epochs done, in one `.safetensors` file. Written atomically (temporary file + rename).
+//! Readable by Python's safetensors, so models move to PyTorch as they are.
 
 use crate::autograd::Params;
-use crate::models::file::{check_classes, ModelInfo};
+use crate::models::file::{self, check_classes, host_params, ModelInfo, StoreType};
 use crate::optim::Optimizer;
 use crate::{Error, Gpu, Result, Tensor};
-use safetensors::tensor::{Dtype, TensorView};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Metadata key naming the file format, and its value.
-pub const FORMAT_KEY: &str = "format";
-/// The value of [`FORMAT_KEY`].
-pub const FORMAT: &str = "dak";
-/// Metadata key of the format version.
-pub const VERSION_KEY: &str = "format_version";
-/// The format version this dak writes and reads.
-pub const VERSION: &str = "1";
+pub use crate::models::file::{read_tensors as load, TensorFile as Checkpoint};
+pub use crate::models::file::{FORMAT, FORMAT_KEY, VERSION, VERSION_KEY};
+
 /// Prefix of optimizer-state tensor names.
 const OPTIM_PREFIX: &str = "optimizer.";
-
-/// A file's tensors on the host, by name, and its metadata.
-pub struct Checkpoint {
-    /// Tensors by name: shape and values.
-    pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
-    /// String metadata of the file header.
-    pub metadata: BTreeMap<String, String>,
-}
 
 /// Save `params` (and `optimizer` state if given) with `metadata` to `path`, atomically.
 pub fn save(
@@ -36,13 +22,8 @@ pub fn save(
     optimizer: Option<&Optimizer>,
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
-    let mut host: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
-    for (_, p) in params.iter() {
-        host.push((p.name.clone(), p.value.shape().to_vec(), p.value.to_vec()?));
-    }
-    let mut meta: HashMap<String, String> = metadata.clone().into_iter().collect();
-    meta.insert(FORMAT_KEY.into(), FORMAT.into());
-    meta.insert(VERSION_KEY.into(), VERSION.into());
+    let mut host = host_params(params)?;
+    let mut meta = metadata.clone();
     if let Some(opt) = optimizer {
         for (name, t) in opt.named_state(params) {
             host.push((
@@ -54,17 +35,7 @@ pub fn save(
         meta.insert("optimizer.rule".into(), opt.rule.name().into());
         meta.insert("optimizer.steps".into(), opt.steps.to_string());
     }
-    let views = host
-        .iter()
-        .map(|(name, shape, data)| {
-            TensorView::new(Dtype::F32, shape.clone(), bytemuck::cast_slice(data))
-                .map(|v| (name.clone(), v))
-                .map_err(|e| Error::runtime(format!("{}: tensor `{name}`: {e}", path.display())))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let bytes = safetensors::serialize(views, Some(meta))
-        .map_err(|e| Error::runtime(format!("{}: could not serialise: {e}", path.display())))?;
-    crate::io::write_atomic(path, &bytes)
+    file::write_tensors(path, &host, &meta, StoreType::F32)
 }
 
 /// Metadata key of the number of epochs a resume checkpoint has done.
@@ -108,84 +79,7 @@ pub fn load_resume(
         .unwrap_or(0))
 }
 
-/// Read a `.safetensors` file (f32, f16 or bf16 tensors) into host memory.
-pub fn load(path: &Path) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse(&bytes).map_err(|why| {
-        Error::input(format!("{}: not a readable safetensors file ({why}); was it truncated or is it another format?", path.display()))
-    })
-}
-
-fn parse(bytes: &[u8]) -> std::result::Result<Checkpoint, String> {
-    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
-    let metadata = header
-        .metadata()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
-    let mut tensors = BTreeMap::new();
-    for (name, view) in file.tensors() {
-        let data: Vec<f32> = match view.dtype() {
-            Dtype::F32 => bytemuck::pod_collect_to_vec(view.data()),
-            Dtype::F16 => view
-                .data()
-                .chunks_exact(2)
-                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            Dtype::BF16 => view
-                .data()
-                .chunks_exact(2)
-                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            other => {
-                return Err(format!(
-                    "tensor `{name}` has dtype {other:?}; only F32, F16 and BF16 are supported"
-                ))
-            }
-        };
-        tensors.insert(name, (view.shape().to_vec(), data));
-    }
-    Ok(Checkpoint { tensors, metadata })
-}
-
 impl Checkpoint {
-    /// Copy every parameter of `params` from this checkpoint, by name, checking shapes.
-    pub fn restore(&self, params: &mut Params, origin: &Path) -> Result<()> {
-        self.restore_prefix(params, "", origin)
-    }
-
-    /// Copy the parameters whose names start with `prefix` (all of them must be present).
-    pub fn restore_prefix(&self, params: &mut Params, prefix: &str, origin: &Path) -> Result<()> {
-        let mut missing = Vec::new();
-        for (_, p) in params.iter().filter(|(_, p)| p.name.starts_with(prefix)) {
-            match self.tensors.get(&p.name) {
-                None => missing.push(p.name.clone()),
-                Some((shape, data)) => {
-                    if shape.as_slice() != p.value.shape() {
-                        return Err(Error::input(format!(
-                            "{}: tensor `{}` has shape {shape:?}, the model expects {:?}",
-                            origin.display(),
-                            p.name,
-                            p.value.shape()
-                        )));
-                    }
-                    p.value.write(data)?;
-                }
-            }
-        }
-        if !missing.is_empty() {
-            return Err(Error::input(format!(
-                "{}: missing {} tensor(s) the model needs: {}",
-                origin.display(),
-                missing.len(),
-                missing.join(", ")
-            )));
-        }
-        Ok(())
-    }
-
     /// Restore optimizer state saved with `save(.., Some(optimizer), ..)`.
     pub fn restore_optimizer(
         &self,
