@@ -39,6 +39,7 @@
 //! |---|---|
 //! | `cli` | clap commands: parse arguments, call the library, print |
 //! | [`train`] | `fit` for [`models::Classifier`] and [`models::Dann`], [`train::EpochLogs`] / [`train::History`], the [`train::Callback`] trait and the CLI's callbacks, evaluation, metrics, checkpoints |
+//! | [`export`] | ONNX export and f16 model files (reads model files; no GPU) |
 //! | [`models`] | VGG16 (torchvision names), the transfer classifier, DANN, dak's model file |
 //! | [`data`] | image folders, Office-31, MNIST IDX, the MNIST-M composer, augmentation, loaders on CPU threads |
 //! | [`nn`], [`optim`] | layers with seeded init; SGD / Adam over named parameters |
@@ -58,6 +59,7 @@ pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod export;
 pub mod gpu;
 pub mod io;
 pub mod kernels;

@@ -22,6 +22,8 @@ enum Command {
     Evaluate(cli::evaluate::EvaluateArgs),
     /// Top classes and probabilities of image files.
     Predict(cli::evaluate::PredictArgs),
+    /// Deploy: write a model as ONNX (for ONNX Runtime, TensorRT, OpenVINO, ...) or with f16 tensors.
+    Export(Box<cli::export::ExportArgs>),
     /// Datasets: write the bundled MNIST -> MNIST-M benchmark, inspect an image folder.
     #[command(subcommand)]
     Data(cli::data::DataCommand),
@@ -45,6 +47,7 @@ fn main() {
         Command::FineTune(args) => cli::fine_tune::run(&args),
         Command::Evaluate(args) => cli::evaluate::run_evaluate(&args),
         Command::Predict(args) => cli::evaluate::run_predict(&args),
+        Command::Export(args) => cli::export::run(&args),
         Command::Adapt(args) => cli::adapt::run(&args),
     };
     if let Err(e) = result {

@@ -1,6 +1,8 @@
 //! VGG16 with its ImageNet classifier from plain weight files: timm and torchvision names give
 //! the same outputs, fc6 is split to fit the adapter's binding limit, class names are shipped.
 mod common;
+#[path = "common/onnx.rs"]
+mod onnx;
 use common::*;
 use dak::models::imagenet::{self, ImagenetVgg16};
 use dak::Tensor;
@@ -129,6 +131,34 @@ fn timm_and_torchvision_files_predict_the_same() {
     assert_eq!(a.len(), 1000);
     assert!(a.iter().all(|v| v.is_finite()));
     assert_eq!(a, b, "timm and torchvision names load the same network");
+
+    // `dak export --weights` gives the same network as ONNX (timm's 4-D fc6 included), run by
+    // tract from pixels in [0, 1]: the graph's own preprocessing turns them back into `x`.
+    let loaded = dak::export::load(&dak::export::Source::Weights(timm.clone())).unwrap();
+    let onnx_path = dir.path().join("vgg16.onnx");
+    dak::export::write_onnx(&loaded, &Default::default(), &onnx_path).unwrap();
+    let (mean, std) = ([0.485f32, 0.456, 0.406], [0.229f32, 0.224, 0.225]);
+    let xs = values(3 * 224 * 224, 9);
+    let pixels = onnx::Pixels {
+        values: xs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * std[i / (224 * 224)] + mean[i / (224 * 224)])
+            .collect(),
+        shape: [1, 3, 224, 224],
+    };
+    let run = onnx::tract_run(&onnx_path, &pixels);
+    let probs = onnx::softmax_rows(&a, 1000);
+    assert_close(&run.outputs[0], &probs, 1e-4, "ONNX probabilities");
+    let scale = a.iter().fold(1f32, |m, v| m.max(v.abs()));
+    let rel = |z: &[f32]| z.iter().map(|v| v / scale).collect::<Vec<f32>>();
+    assert_close(&rel(&run.outputs[1]), &rel(&a), 1e-3, "ONNX logits");
+    assert!(run.metadata["classes"].contains("tabby"));
+    assert!(
+        run.metadata["resize"].contains("256"),
+        "{}",
+        run.metadata["resize"]
+    );
     assert!(a.iter().any(|v| *v != a[0]), "logits vary across classes");
     assert_eq!(imagenet::class_names().len(), 1000);
     assert_eq!(imagenet::class_names()[281], "tabby");

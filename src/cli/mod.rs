@@ -4,6 +4,7 @@ pub mod bench;
 pub mod data;
 pub mod devices;
 pub mod evaluate;
+pub mod export;
 pub mod fine_tune;
 pub mod kernels;
 pub mod tune;

@@ -40,7 +40,7 @@ impl Preprocess {
     }
 
     /// Per output channel `(source channel, scale, offset)`: `out = v * scale + offset`, `v` in 0..255.
-    fn affine(self) -> [(usize, f32, f32); 3] {
+    pub fn affine(self) -> [(usize, f32, f32); 3] {
         match self {
             Preprocess::Imagenet => {
                 const MEAN: [f32; 3] = [0.485, 0.456, 0.406];

@@ -20,12 +20,12 @@
 use std::path::{Path, PathBuf};
 
 use super::file::{self, ModelInfo};
+use super::file::{read_tensors, TensorFile};
 use super::vgg16::{self, Vgg16};
 use super::Model;
 use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
 use crate::nn::{Dense, DenseInit, Dropout, Init};
-use super::file::{read_tensors, TensorFile};
 use crate::{Error, Gpu, Result, Tensor};
 
 /// Architecture name stored in model files.

@@ -14,10 +14,10 @@
 use std::path::Path;
 
 use crate::autograd::{Lambda, Params, Tape, Var};
+use crate::models::file::TensorFile;
 use crate::models::file::{self, ModelInfo};
 use crate::models::Model;
 use crate::nn::Init;
-use crate::models::file::TensorFile;
 use crate::{Error, Gpu, Result, Tensor};
 
 pub use super::dann_nets::{Backbone, DigitsFeatures, Features, Mlp};

@@ -4,6 +4,7 @@
 use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
 use crate::models::dann_vgg::VggFeatures;
+use crate::models::graph::Layer;
 use crate::nn::{self, Conv2d, Dense, DenseInit, Dropout, Init, MaxPool2d};
 use crate::ops::conv2d::Spec;
 use crate::{Error, Gpu, Result};
@@ -79,31 +80,29 @@ pub struct DigitsFeatures {
 impl DigitsFeatures {
     /// Feature size: 48 channels x 4 x 4.
     pub const DIM: usize = 768;
+    /// (input, output) channels of conv1 and conv2.
+    pub const CHANNELS: [(usize, usize); 2] = [(3, 32), (32, 48)];
+    /// Kernel side of both convolutions (no padding, stride 1).
+    pub const KERNEL: usize = 5;
 
     fn new(gpu: &Gpu, params: &mut Params, prefix: &str, init: &mut Init) -> Result<Self> {
-        let spec = Spec::new(1, 0);
-        let conv1 = Conv2d::new(
-            gpu,
-            params,
-            &format!("{prefix}.conv1"),
-            3,
-            32,
-            5,
-            spec,
-            true,
-            init,
-        )?;
-        let conv2 = Conv2d::new(
-            gpu,
-            params,
-            &format!("{prefix}.conv2"),
-            32,
-            48,
-            5,
-            spec,
-            true,
-            init,
-        )?;
+        let mut conv = |i: usize| {
+            let (inputs, outputs) = Self::CHANNELS[i];
+            let name = format!("{prefix}.conv{}", i + 1);
+            let spec = Spec::new(1, 0);
+            Conv2d::new(
+                gpu,
+                params,
+                &name,
+                inputs,
+                outputs,
+                Self::KERNEL,
+                spec,
+                true,
+                init,
+            )
+        };
+        let (conv1, conv2) = (conv(0)?, conv(1)?);
         Ok(DigitsFeatures {
             conv1,
             conv2,
@@ -112,6 +111,28 @@ impl DigitsFeatures {
                 stride: 2,
             },
         })
+    }
+
+    /// The same network as an inference description (for export).
+    pub fn layers(prefix: &str) -> Vec<Layer> {
+        let mut layers = Vec::new();
+        for (i, (inputs, outputs)) in Self::CHANNELS.into_iter().enumerate() {
+            layers.push(Layer::Conv {
+                name: format!("{prefix}.conv{}", i + 1),
+                inputs,
+                outputs,
+                kernel: Self::KERNEL,
+                stride: 1,
+                pad: 0,
+                relu: true,
+            });
+            layers.push(Layer::MaxPool {
+                kernel: 2,
+                stride: 2,
+            });
+        }
+        layers.push(Layer::Flatten);
+        layers
     }
 
     fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {

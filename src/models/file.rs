@@ -135,7 +135,12 @@ pub fn host_params(params: &Params) -> Result<Vec<(String, Vec<usize>, Vec<f32>)
 
 /// Write `params` and `info` to `path` (atomically, f32).
 pub fn save(path: &Path, params: &Params, info: &ModelInfo) -> Result<()> {
-    write_tensors(path, &host_params(params)?, &info.to_metadata()?, StoreType::F32)
+    write_tensors(
+        path,
+        &host_params(params)?,
+        &info.to_metadata()?,
+        StoreType::F32,
+    )
 }
 
 /// Read a `.safetensors` file (f32, f16 or bf16 tensors) into host memory as f32.
@@ -226,7 +231,11 @@ pub fn load(path: &Path) -> Result<(ModelInfo, TensorFile)> {
             path.display()
         ))
     })?;
-    let version = ck.metadata.get(VERSION_KEY).map(String::as_str).unwrap_or("?");
+    let version = ck
+        .metadata
+        .get(VERSION_KEY)
+        .map(String::as_str)
+        .unwrap_or("?");
     if version != VERSION {
         return Err(Error::input(format!(
             "{}: model format version {version}; this dak reads version {VERSION}",

@@ -4,13 +4,13 @@
 //! chunks that fit, and the chunk outputs are placed side by side.
 
 use super::file::ModelInfo;
+use super::file::{read_tensors, TensorFile};
 use super::vgg16::{self, Vgg16, WeightNames};
 use super::Model;
 use crate::autograd::{Params, Tape};
 use crate::data::{Preprocess, Transform};
 use crate::nn::Init;
 use crate::ops::matmul::{self, Variant};
-use super::file::{read_tensors, TensorFile};
 use crate::{Error, Gpu, Result, Tensor};
 use std::path::Path;
 
@@ -148,15 +148,20 @@ impl ImagenetVgg16 {
     }
 }
 
+/// The description of VGG16 with its ImageNet classifier (it has no dak model file).
+pub fn model_info() -> ModelInfo {
+    ModelInfo {
+        architecture: "vgg16-imagenet".into(),
+        config: serde_json::Value::Null,
+        classes: class_names(),
+        input_size: INPUT,
+        preprocess: Preprocess::Imagenet.name().into(),
+    }
+}
+
 impl Model for ImagenetVgg16 {
     fn info(&self) -> ModelInfo {
-        ModelInfo {
-            architecture: "vgg16-imagenet".into(),
-            config: serde_json::Value::Null,
-            classes: class_names(),
-            input_size: INPUT,
-            preprocess: Preprocess::Imagenet.name().into(),
-        }
+        model_info()
     }
 
     fn logits(&self, images: &Tensor) -> Result<Tensor> {

@@ -10,6 +10,7 @@ pub mod dann;
 mod dann_nets;
 pub mod dann_vgg;
 pub mod file;
+pub mod graph;
 pub mod imagenet;
 pub mod vgg16;
 

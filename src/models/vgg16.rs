@@ -5,14 +5,14 @@
 
 use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
+use crate::models::file::TensorFile;
 use crate::nn::{Conv2d, Init, MaxPool2d};
 use crate::ops::conv2d::Spec;
-use crate::models::file::TensorFile;
 use crate::{Error, Gpu, Result};
 use std::path::Path;
 
 /// Output channels per conv, 0 = max-pool (torchvision's configuration "D").
-const CONFIG: [usize; 18] = [
+pub(crate) const CONFIG: [usize; 18] = [
     64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0,
 ];
 

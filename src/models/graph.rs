@@ -1,0 +1,306 @@
+//! A model's inference graph, layer by layer, read from its file alone (no GPU): what an
+//! exporter needs to rebuild the label path outside dak. Each architecture's description is
+//! built from the same constants and configuration as its network (`vgg16::CONFIG`,
+//! [`DigitsFeatures`], the head sizes in the file), and `tests/export.rs` runs the exported
+//! graph in another runtime against dak's own predictions, so the two cannot drift apart.
+
+use super::classifier::{self, HeadConfig};
+use super::dann::{Backbone, DannConfig, DigitsFeatures};
+use super::file::{ModelInfo, TensorFile};
+use super::vgg16::{self, WeightNames};
+use crate::data::Preprocess;
+use crate::{Error, Result};
+use std::path::Path;
+
+/// One inference step. Parameter tensors are named `<name>.weight` / `<name>.bias`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Layer {
+    /// Square convolution, weight `[outputs, inputs, kernel, kernel]`, with bias, then ReLU if set.
+    Conv {
+        /// Parameter prefix, e.g. `features.0`.
+        name: String,
+        /// Input channels.
+        inputs: usize,
+        /// Output channels.
+        outputs: usize,
+        /// Kernel side.
+        kernel: usize,
+        /// Stride in both directions.
+        stride: usize,
+        /// Zero padding on every side.
+        pad: usize,
+        /// ReLU after the bias.
+        relu: bool,
+    },
+    /// Max-pooling over `kernel`x`kernel` windows (sizes rounded down).
+    MaxPool {
+        /// Window side.
+        kernel: usize,
+        /// Step between windows.
+        stride: usize,
+    },
+    /// Mean over H and W: `[N, C, H, W]` → `[N, C]`.
+    GlobalAvgPool,
+    /// `[N, C, H, W]` → `[N, C*H*W]` in C, H, W order.
+    Flatten,
+    /// `y = x Wᵀ + b` with weight `[outputs, inputs]` (stored as `[outputs, c, h, w]` by timm's
+    /// fc6: the same values), then ReLU if set. Dropout is the identity at inference.
+    Dense {
+        /// Parameter prefix, e.g. `head.fc1`.
+        name: String,
+        /// Input features.
+        inputs: usize,
+        /// Output features.
+        outputs: usize,
+        /// ReLU after the bias.
+        relu: bool,
+    },
+    /// The value here is an output the user can ask for.
+    Tap(Tap),
+}
+
+/// Named values of the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tap {
+    /// What the label head reads: the backbone's output (adapted models) or the pooled base
+    /// (fine-tuned classifiers).
+    Features,
+    /// Class scores before the softmax.
+    Logits,
+}
+
+/// A model's inference graph and what its file says about it.
+#[derive(Debug, Clone)]
+pub struct InferenceGraph {
+    /// The model description (classes, input size, preprocessing, architecture).
+    pub info: ModelInfo,
+    /// Pixel preprocessing, parsed.
+    pub preprocess: Preprocess,
+    /// The steps in order, from preprocessed images `[N, 3, S, S]`.
+    pub layers: Vec<Layer>,
+}
+
+impl InferenceGraph {
+    /// Size of the features tap, if the graph has one.
+    pub fn feature_dim(&self) -> Option<usize> {
+        let tap = Layer::Tap(Tap::Features);
+        self.layers.contains(&tap).then(|| self.values_at(&tap))
+    }
+
+    /// Values per image where `tap` stands, following the shapes through the layers.
+    fn values_at(&self, tap: &Layer) -> usize {
+        let (mut c, mut side, mut flat) = (3, self.info.input_size, None);
+        for layer in self.layers.iter().take_while(|l| *l != tap) {
+            match layer {
+                Layer::Conv {
+                    outputs,
+                    kernel,
+                    stride,
+                    pad,
+                    ..
+                } => {
+                    c = *outputs;
+                    side = (side + 2 * pad - kernel) / stride + 1;
+                }
+                Layer::MaxPool { kernel, stride } => side = (side - kernel) / stride + 1,
+                Layer::GlobalAvgPool => flat = Some(c),
+                Layer::Flatten => flat = Some(c * side * side),
+                Layer::Dense { outputs, .. } => flat = Some(*outputs),
+                Layer::Tap(_) => {}
+            }
+        }
+        flat.unwrap_or(c * side * side)
+    }
+
+    /// Checks that `file` holds every tensor the layers name, with the right number of values.
+    pub fn check_tensors(&self, file: &TensorFile, origin: &Path) -> Result<()> {
+        for layer in &self.layers {
+            let (name, weight, outputs) = match layer {
+                Layer::Conv {
+                    name,
+                    inputs,
+                    outputs,
+                    kernel,
+                    ..
+                } => (name, outputs * inputs * kernel * kernel, *outputs),
+                Layer::Dense {
+                    name,
+                    inputs,
+                    outputs,
+                    ..
+                } => (name, outputs * inputs, *outputs),
+                _ => continue,
+            };
+            for (suffix, numel) in [("weight", weight), ("bias", outputs)] {
+                let key = format!("{name}.{suffix}");
+                match file.tensors.get(&key) {
+                    None => {
+                        return Err(Error::input(format!(
+                            "{}: no tensor `{key}`, which a `{}` model needs; is this file from another dak or architecture?",
+                            origin.display(),
+                            self.info.architecture
+                        )))
+                    }
+                    Some((shape, data)) if data.len() != numel => {
+                        return Err(Error::input(format!(
+                            "{}: tensor `{key}` has shape {shape:?}, a `{}` model needs {numel} values there",
+                            origin.display(),
+                            self.info.architecture
+                        )))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The VGG16 base: 13 3x3 convolutions (padding 1, ReLU) and 5 2x2 max-pools.
+fn vgg16_base() -> Vec<Layer> {
+    let mut layers = Vec::new();
+    let (mut channels, mut index) = (3, 0);
+    for &c in &vgg16::CONFIG {
+        if c == 0 {
+            layers.push(Layer::MaxPool {
+                kernel: 2,
+                stride: 2,
+            });
+            index += 1;
+        } else {
+            layers.push(Layer::Conv {
+                name: format!("features.{index}"),
+                inputs: channels,
+                outputs: c,
+                kernel: 3,
+                stride: 1,
+                pad: 1,
+                relu: true,
+            });
+            channels = c;
+            index += 2;
+        }
+    }
+    layers
+}
+
+/// Dense layers `<prefix>.fc1..` over `sizes` = [inputs, hidden..., outputs], ReLU between.
+fn mlp(prefix: &str, sizes: &[usize]) -> Vec<Layer> {
+    let last = sizes.len().saturating_sub(2);
+    sizes
+        .windows(2)
+        .enumerate()
+        .map(|(i, io)| Layer::Dense {
+            name: format!("{prefix}.fc{}", i + 1),
+            inputs: io[0],
+            outputs: io[1],
+            relu: i < last,
+        })
+        .collect()
+}
+
+fn config<T: serde::de::DeserializeOwned>(info: &ModelInfo, origin: &Path) -> Result<T> {
+    serde_json::from_value(info.config.clone()).map_err(|e| {
+        Error::input(format!(
+            "{}: unreadable `{}` configuration ({e})",
+            origin.display(),
+            info.architecture
+        ))
+    })
+}
+
+/// The inference graph of a dak model file (`dak fine-tune` or `dak adapt`), checked against
+/// its tensors.
+pub fn describe(info: &ModelInfo, file: &TensorFile, origin: &Path) -> Result<InferenceGraph> {
+    let mut layers;
+    if info.architecture == classifier::ARCHITECTURE {
+        let head: HeadConfig = config(info, origin)?;
+        layers = vgg16_base();
+        layers.push(Layer::GlobalAvgPool);
+        layers.push(Layer::Tap(Tap::Features));
+        layers.extend(mlp("head", &[vgg16::FEATURES, head.hidden, head.classes]));
+    } else if let Some(backbone) = info.architecture.strip_prefix("dann-") {
+        let dann: DannConfig = config(info, origin)?;
+        let dim = match Backbone::parse(backbone)? {
+            Backbone::Digits => {
+                layers = DigitsFeatures::layers("features");
+                DigitsFeatures::DIM
+            }
+            Backbone::Vgg16 => {
+                layers = vgg16_base();
+                layers.push(Layer::GlobalAvgPool);
+                if dann.bottleneck > 0 {
+                    layers.extend(mlp("bottleneck", &[vgg16::FEATURES, dann.bottleneck]));
+                    if let Some(Layer::Dense { relu, .. }) = layers.last_mut() {
+                        *relu = true; // the bottleneck is Dense + ReLU
+                    }
+                    dann.bottleneck
+                } else {
+                    vgg16::FEATURES
+                }
+            }
+        };
+        layers.push(Layer::Tap(Tap::Features));
+        let mut sizes = vec![dim];
+        sizes.extend(&dann.label_hidden);
+        sizes.push(dann.classes);
+        layers.extend(mlp("label", &sizes));
+    } else {
+        return Err(Error::input(format!(
+            "{}: architecture `{}` cannot be described; this dak knows `{}` and `dann-<backbone>` models",
+            origin.display(),
+            info.architecture,
+            classifier::ARCHITECTURE
+        )));
+    }
+    layers.push(Layer::Tap(Tap::Logits));
+    finish(info.clone(), layers, file, origin)
+}
+
+/// The inference graph of plain VGG16 ImageNet weights (timm or torchvision names) with their
+/// 1,000-class classifier.
+pub fn describe_imagenet(file: &TensorFile, origin: &Path) -> Result<InferenceGraph> {
+    let names = match vgg16::detect_names(file) {
+        WeightNames::Timm => ["pre_logits.fc1", "pre_logits.fc2", "head.fc"],
+        WeightNames::Torchvision => ["classifier.0", "classifier.3", "classifier.6"],
+        WeightNames::FeaturesOnly => {
+            return Err(Error::input(format!(
+                "{}: VGG16 weights without the ImageNet classifier (no `pre_logits.fc1` or `classifier.0`); pass a dak model with --model instead",
+                origin.display()
+            )))
+        }
+    };
+    let mut layers = vgg16_base();
+    layers.push(Layer::Flatten);
+    let sizes = [
+        (512 * 7 * 7, 4096, true),
+        (4096, 4096, true),
+        (4096, 1000, false),
+    ];
+    for (name, (inputs, outputs, relu)) in names.iter().zip(sizes) {
+        layers.push(Layer::Dense {
+            name: name.to_string(),
+            inputs,
+            outputs,
+            relu,
+        });
+    }
+    layers.push(Layer::Tap(Tap::Logits));
+    let info = super::imagenet::model_info();
+    finish(info, layers, file, origin)
+}
+
+fn finish(
+    info: ModelInfo,
+    layers: Vec<Layer>,
+    file: &TensorFile,
+    origin: &Path,
+) -> Result<InferenceGraph> {
+    let graph = InferenceGraph {
+        preprocess: info.preprocess.parse()?,
+        info,
+        layers,
+    };
+    graph.check_tensors(file, origin)?;
+    Ok(graph)
+}
