@@ -32,7 +32,8 @@ pub struct AdaptArgs {
     #[arg(long, default_value = "digits")]
     pub backbone: String,
     /// VGG16 base weights: ImageNet VGG16 safetensors (timm or torchvision names) or a dak model
-    /// built on VGG16 (e.g. from `dak fine-tune`). Without it the base starts from seeded He init.
+    /// built on VGG16 (e.g. from `dak fine-tune`); f32, f16 or bf16 tensors (computed in f32).
+    /// Without it the base starts from seeded He init.
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
     /// Square input side for --backbone vgg16 (a multiple of 32) [default: 224].

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// Arguments of `dak evaluate`.
 #[derive(clap::Args, Debug)]
 pub struct EvaluateArgs {
-    /// A model written by `dak fine-tune` or `dak adapt`.
+    /// A model written by `dak fine-tune` or `dak adapt` (f32, f16 or bf16 tensors, computed in f32).
     #[arg(long, value_name = "MODEL")]
     pub model: PathBuf,
     /// Labelled images: one sub-folder per class, the same classes as the model.
@@ -31,10 +31,11 @@ pub struct EvaluateArgs {
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["model", "weights"])))]
 pub struct PredictArgs {
-    /// A model written by `dak fine-tune`.
+    /// A model written by `dak fine-tune` or `dak adapt` (f32, f16 or bf16 tensors, computed in f32).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<PathBuf>,
-    /// Plain VGG16 ImageNet weights (timm or torchvision names): predict the 1,000 ImageNet classes.
+    /// Plain VGG16 ImageNet weights (timm or torchvision names; f32, f16 or bf16): predict the
+    /// 1,000 ImageNet classes.
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
     /// Image files to classify.

@@ -21,7 +21,8 @@ pub struct FineTuneArgs {
     /// Hold out this fraction of the training images for validation (stratified, seeded).
     #[arg(long, value_name = "F")]
     pub val_split: Option<f64>,
-    /// VGG16 ImageNet weights (.safetensors, timm or torchvision names), or `none` (He init).
+    /// VGG16 ImageNet weights (.safetensors, timm or torchvision names; f32, f16 or bf16
+    /// tensors, computed in f32), or `none` (He init).
     #[arg(long, value_name = "FILE|none")]
     pub weights: String,
     /// Square input side in pixels (a multiple of 32).
@@ -73,7 +74,8 @@ pub struct FineTuneArgs {
     /// Write one JSON object per epoch here.
     #[arg(long, value_name = "FILE.jsonl")]
     pub metrics: Option<PathBuf>,
-    /// Start from the weights of a dak model with the same classes (e.g. after training the head).
+    /// Start from the weights of a dak model with the same classes (e.g. after training the
+    /// head); f32, f16 or bf16 tensors.
     #[arg(long, value_name = "MODEL", conflicts_with = "resume")]
     pub init: Option<PathBuf>,
     /// Resume from a `<stem>.resume.safetensors` checkpoint (parameters, optimizer, epoch).
