@@ -7,7 +7,7 @@
 use super::classifier::{self, HeadConfig};
 use super::dann::{Backbone, DannConfig, DigitsFeatures};
 use super::file::{ModelInfo, TensorFile};
-use super::vgg16::{self, WeightNames};
+use super::vgg16;
 use crate::data::Preprocess;
 use crate::{Error, Result};
 use std::path::Path;
@@ -260,16 +260,7 @@ pub fn describe(info: &ModelInfo, file: &TensorFile, origin: &Path) -> Result<In
 /// The inference graph of plain VGG16 ImageNet weights (timm or torchvision names) with their
 /// 1,000-class classifier.
 pub fn describe_imagenet(file: &TensorFile, origin: &Path) -> Result<InferenceGraph> {
-    let names = match vgg16::detect_names(file) {
-        WeightNames::Timm => ["pre_logits.fc1", "pre_logits.fc2", "head.fc"],
-        WeightNames::Torchvision => ["classifier.0", "classifier.3", "classifier.6"],
-        WeightNames::FeaturesOnly => {
-            return Err(Error::input(format!(
-                "{}: VGG16 weights without the ImageNet classifier (no `pre_logits.fc1` or `classifier.0`); pass a dak model with --model instead",
-                origin.display()
-            )))
-        }
-    };
+    let names = super::imagenet::classifier_names(file, origin)?;
     let mut layers = vgg16_base();
     layers.push(Layer::Flatten);
     let sizes = [

@@ -87,21 +87,24 @@ fn tensor<'a>(ck: &'a TensorFile, name: &str, numel: usize, path: &Path) -> Resu
     Ok(data)
 }
 
+/// The names of fc6, fc7 and fc8 in a weights file (timm or torchvision naming).
+pub fn classifier_names(file: &TensorFile, path: &Path) -> Result<[&'static str; 3]> {
+    match vgg16::detect_names(file) {
+        WeightNames::Timm => Ok(["pre_logits.fc1", "pre_logits.fc2", "head.fc"]),
+        WeightNames::Torchvision => Ok(["classifier.0", "classifier.3", "classifier.6"]),
+        WeightNames::FeaturesOnly => Err(Error::input(format!(
+            "{}: VGG16 weights without the ImageNet classifier (no `pre_logits.fc1` or `classifier.0`); pass a dak model with --model instead",
+            path.display()
+        ))),
+    }
+}
+
 impl ImagenetVgg16 {
     /// Load the whole network from timm- or torchvision-named weights.
     pub fn load(gpu: &Gpu, path: impl AsRef<Path>) -> Result<ImagenetVgg16> {
         let path = path.as_ref();
         let ck = read_tensors(path)?;
-        let names = match vgg16::detect_names(&ck) {
-            WeightNames::Timm => ["pre_logits.fc1", "pre_logits.fc2", "head.fc"],
-            WeightNames::Torchvision => ["classifier.0", "classifier.3", "classifier.6"],
-            WeightNames::FeaturesOnly => {
-                return Err(Error::input(format!(
-                    "{}: VGG16 weights without the ImageNet classifier; pass a model from `dak fine-tune` with --model instead",
-                    path.display()
-                )))
-            }
-        };
+        let names = classifier_names(&ck, path)?;
         let mut params = Params::new();
         let base = Vgg16::new(gpu, &mut params, &mut Init::new(0))?;
         ck.restore_prefix(&mut params, "features.", path)?;
