@@ -61,7 +61,8 @@ pub fn read_header(path: &Path) -> Result<Header> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let size = f.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut len = [0u8; 8];
-    f.read_exact(&mut len).map_err(|_| bad("shorter than 8 bytes".into()))?;
+    f.read_exact(&mut len)
+        .map_err(|_| bad("shorter than 8 bytes".into()))?;
     let n = u64::from_le_bytes(len);
     if n > 100 << 20 || n + 8 > size {
         return Err(bad(format!("header length {n} does not fit the file")));
@@ -70,18 +71,26 @@ pub fn read_header(path: &Path) -> Result<Header> {
     f.read_exact(&mut json).map_err(|e| bad(e.to_string()))?;
     let value: serde_json::Value =
         serde_json::from_slice(&json).map_err(|e| bad(format!("header: {e}")))?;
-    let map = value.as_object().ok_or_else(|| bad("header is not a JSON object".into()))?;
+    let map = value
+        .as_object()
+        .ok_or_else(|| bad("header is not a JSON object".into()))?;
     let mut h = Header::default();
     for (name, v) in map {
         if name == "__metadata__" {
             for (k, s) in v.as_object().into_iter().flatten() {
-                h.metadata.insert(k.clone(), s.as_str().unwrap_or_default().to_string());
+                h.metadata
+                    .insert(k.clone(), s.as_str().unwrap_or_default().to_string());
             }
             continue;
         }
         let shape = v["shape"]
             .as_array()
-            .map(|a| a.iter().filter_map(|d| d.as_u64()).map(|d| d as usize).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_u64())
+                    .map(|d| d as usize)
+                    .collect()
+            })
             .ok_or_else(|| bad(format!("tensor `{name}` has no shape")))?;
         h.shapes.insert(name.clone(), shape);
     }
@@ -90,9 +99,25 @@ pub fn read_header(path: &Path) -> Result<Header> {
 
 /// VGG16's convolution shapes by torchvision name.
 fn vgg16_convs() -> Vec<(String, Vec<usize>)> {
-    let cfg = [(0, 3, 64), (2, 64, 64), (5, 64, 128), (7, 128, 128), (10, 128, 256)];
-    let more = [(12, 256, 256), (14, 256, 256), (17, 256, 512), (19, 512, 512)];
-    let last = [(21, 512, 512), (24, 512, 512), (26, 512, 512), (28, 512, 512)];
+    let cfg = [
+        (0, 3, 64),
+        (2, 64, 64),
+        (5, 64, 128),
+        (7, 128, 128),
+        (10, 128, 256),
+    ];
+    let more = [
+        (12, 256, 256),
+        (14, 256, 256),
+        (17, 256, 512),
+        (19, 512, 512),
+    ];
+    let last = [
+        (21, 512, 512),
+        (24, 512, 512),
+        (26, 512, 512),
+        (28, 512, 512),
+    ];
     cfg.iter()
         .chain(&more)
         .chain(&last)

@@ -109,14 +109,21 @@ fn check_run(ck: &Checkpoint, path: &Path, run: &RunId) -> Result<()> {
             path.display()
         )));
     }
-    if let Some(m) = ck.metadata.get(RUN_METHOD_KEY).filter(|m| **m != run.method) {
+    if let Some(m) = ck
+        .metadata
+        .get(RUN_METHOD_KEY)
+        .filter(|m| **m != run.method)
+    {
         return Err(Error::input(format!(
             "--resume {}: written by a `{m}` run, this is a `{}` run; resume with the same command",
             path.display(),
             run.method
         )));
     }
-    let images = ck.metadata.get(RUN_IMAGES_KEY).and_then(|n| n.parse::<usize>().ok());
+    let images = ck
+        .metadata
+        .get(RUN_IMAGES_KEY)
+        .and_then(|n| n.parse::<usize>().ok());
     if let Some(n) = images.filter(|n| *n != run.images) {
         return Err(Error::input(format!(
             "--resume {}: trained on {n} images, this run has {}; resume with the same data (and --limit, --skip-bad)",

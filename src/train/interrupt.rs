@@ -35,7 +35,9 @@ pub fn install_signal_handler() -> Result<()> {
         request_stop();
     }) {
         Ok(()) | Err(ctrlc::Error::MultipleHandlers) => Ok(()),
-        Err(e) => Err(Error::runtime(format!("could not install the Ctrl-C handler: {e}"))),
+        Err(e) => Err(Error::runtime(format!(
+            "could not install the Ctrl-C handler: {e}"
+        ))),
     }
 }
 

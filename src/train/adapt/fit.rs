@@ -133,7 +133,14 @@ impl Dann {
                 "the resume checkpoint has done {first_epoch} epoch(s) already; ask for more than {first_epoch} epochs"
             )));
         }
-        run(self, data, config, opt, first_epoch, &mut Callbacks(callbacks))
+        run(
+            self,
+            data,
+            config,
+            opt,
+            first_epoch,
+            &mut Callbacks(callbacks),
+        )
     }
 }
 
