@@ -16,6 +16,12 @@ pub enum Error {
     /// Any other failure while doing valid work.
     #[error("{0}")]
     Runtime(String),
+    /// Training stopped because a loss became non-finite or exploded (exit code 1).
+    #[error("{0}")]
+    Diverged(String),
+    /// The user interrupted the run (Ctrl-C, SIGTERM): exit code 130.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -39,6 +45,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input(_) => 2,
+            Error::Interrupted(_) => 130,
             _ => 1,
         }
     }

@@ -2,20 +2,69 @@
 
 use crate::{Error, Result};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, flushed, then
-/// renamed over the target, so an interrupted write never leaves a corrupt file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
+/// The marker in the name of a file being written: `<name>.dak-partial-<pid>`, next to the
+/// target. A file with this name is the unfinished save of a process that was killed.
+pub const PARTIAL_MARKER: &str = ".dak-partial-";
+
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
         .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+        .unwrap_or(Path::new("."))
+}
+
+/// Whether process `pid` is still running (Linux: `/proc/<pid>`; elsewhere assume it is, so
+/// nothing another writer still needs is removed).
+fn pid_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Removes the temporary files that interrupted saves to `path` left behind (their process no
+/// longer runs). Returns the files removed.
+pub fn remove_stale_partials(path: &Path) -> Vec<PathBuf> {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().to_string()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{name}{PARTIAL_MARKER}");
+    // The names written by dak before the marker existed: `.<name>.tmp<pid>`.
+    let legacy = format!(".{name}.tmp");
+    let Ok(entries) = std::fs::read_dir(parent_dir(path)) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().to_string();
+        let pid = file
+            .strip_prefix(&prefix)
+            .or_else(|| file.strip_prefix(&legacy))
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !pid_alive(p)) {
+            if std::fs::remove_file(entry.path()).is_ok() {
+                removed.push(entry.path());
+            }
+        }
+    }
+    removed
+}
+
+/// Write `bytes` to `path` atomically: `<name>.dak-partial-<pid>` in the same directory,
+/// flushed, then renamed over the target, so an interrupted write never leaves a corrupt file.
+/// Partial files of earlier interrupted saves to the same path are removed first.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::input(format!("{}: not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
+    remove_stale_partials(path);
+    let tmp = parent_dir(path).join(format!(
+        "{}{PARTIAL_MARKER}{}",
         name.to_string_lossy(),
         std::process::id()
     ));

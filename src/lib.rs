@@ -71,6 +71,7 @@ pub mod prelude;
 pub mod tensor;
 pub mod train;
 pub mod tune;
+pub mod validate;
 
 pub use error::{Error, Result};
 pub use gpu::Gpu;

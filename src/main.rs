@@ -51,7 +51,10 @@ fn main() {
         Command::Adapt(args) => cli::adapt::run(&args),
     };
     if let Err(e) = result {
-        eprintln!("error: {e}");
+        match e {
+            dak::Error::Interrupted(_) => eprintln!("{e}"),
+            _ => eprintln!("error: {e}"),
+        }
         std::process::exit(e.exit_code());
     }
 }

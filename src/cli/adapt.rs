@@ -7,7 +7,7 @@ use crate::data::{load_mnist_mnistm, AdaptData};
 use crate::models::dann::DannConfig;
 use crate::models::{Backbone, Dann};
 use crate::train::adapt::{self, AdaptConfig, LambdaSchedule, LrSchedule, Method, Select};
-use crate::train::callbacks::{JsonLines, Progress};
+use crate::train::callbacks::{Checkpoints, JsonLines, Progress};
 use crate::train::{plot, Callback, EpochLogs, RunSummary};
 use crate::{Error, Gpu, Result};
 
@@ -103,6 +103,10 @@ pub struct AdaptArgs {
     /// Data-loading threads (0 = one per CPU core).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
+    /// Continue from `<out stem>.resume.safetensors`, written after every epoch (same command,
+    /// data and --select last; not with --compare). --metrics is appended to.
+    #[arg(long, value_name = "CKPT", conflicts_with = "compare")]
+    pub resume: Option<PathBuf>,
 }
 
 /// The datasets the arguments name (or the bundled benchmark).
@@ -174,6 +178,7 @@ pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
         workers: args.workers,
         score_samples: args.score_samples,
         pad: !args.no_pad,
+        resume: args.resume.clone(),
         ..AdaptConfig::default()
     })
 }
@@ -226,27 +231,6 @@ fn sibling(out: &Path, tag: &str) -> PathBuf {
     out.with_file_name(name)
 }
 
-fn check_output(path: &Path, flag: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        return Err(Error::input(format!(
-            "{flag} {}: directory {} does not exist; create it first",
-            path.display(),
-            dir.display()
-        )));
-    }
-    if path.is_dir() {
-        return Err(Error::input(format!(
-            "{flag} {}: is a directory; give a file name",
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
 fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v))
 }
@@ -287,18 +271,65 @@ pub fn print_summary(runs: &[RunSummary]) {
     super::print_table(&header, &rows);
 }
 
+/// Every check that needs no GPU and no data: numbers, output paths, weights and resume files.
+fn check_args(args: &AdaptArgs) -> Result<()> {
+    use crate::models::expect::{check, Expect};
+    use crate::validate::{count, number, number_opt, output_file, output_opt, Range};
+    count("--epochs", args.epochs, 1)?;
+    count("--batch", args.batch, 1)?;
+    count("--score-samples", args.score_samples, 2)?;
+    if let Some(n) = args.limit {
+        count("--limit", n, 1)?;
+    }
+    number("--lr", args.lr.into(), Range::Positive)?;
+    number("--lambda-max", args.lambda_max.into(), Range::NonNegative)?;
+    number_opt(
+        "--constant-lambda",
+        args.constant_lambda.map(f64::from),
+        Range::NonNegative,
+    )?;
+    number(
+        "--momentum",
+        args.momentum.into(),
+        Range::HalfOpen(0.0, 1.0),
+    )?;
+    number_opt(
+        "--backbone-lr-mult",
+        args.backbone_lr_mult.map(f64::from),
+        Range::NonNegative,
+    )?;
+    output_file("--out", &args.out)?;
+    output_opt("--metrics", args.metrics.as_deref())?;
+    output_opt("--plot", args.plot.as_deref())?;
+    if let Some(w) = &args.weights {
+        check("--weights", w, Expect::Vgg16Base)?;
+    }
+    if let Some(r) = &args.resume {
+        check("--resume", r, Expect::Resume("dann-"))?;
+    }
+    Ok(())
+}
+
 /// Runs `dak adapt`.
 pub fn run(args: &AdaptArgs) -> Result<()> {
+    run_with(args, &Gpu::new)
+}
+
+/// [`run`] on the device `open_gpu` gives, called only once every argument, file and image
+/// has passed its checks.
+pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
+    check_args(args)?;
     let base = config(args)?;
     let backbone = Backbone::parse(&args.backbone)?;
     model_config(args, 2)?;
-    check_output(&args.out, "--out")?;
-    for (p, flag) in [(&args.metrics, "--metrics"), (&args.plot, "--plot")] {
-        if let Some(p) = p {
-            check_output(p, flag)?;
-        }
+    let (data, skipped_up_front) = load_data(args)?.check_images(args.skip_bad)?;
+    if !skipped_up_front.is_empty() {
+        println!(
+            "skipping {} unreadable image(s): {}",
+            skipped_up_front.len(),
+            skipped_up_front.join(", ")
+        );
     }
-    let data = load_data(args)?;
     let methods = if args.compare {
         vec![Method::SourceOnly, Method::Dann]
     } else {
@@ -315,7 +346,8 @@ pub fn run(args: &AdaptArgs) -> Result<()> {
     for c in &configs {
         adapt::validate(c, &data)?;
     }
-    let gpu = Gpu::new()?;
+    let gpu = open_gpu()?;
+    super::print_run_header(&gpu);
     println!(
         "adapt: {} source images ({} classes), {} target images{}, backbone {}, {} epochs, batch {} per domain, seed {}, on {}",
         data.source.len(),
@@ -330,25 +362,47 @@ pub fn run(args: &AdaptArgs) -> Result<()> {
         base.seed,
         gpu.adapter().name
     );
-    let mut jsonl = args.metrics.as_ref().map(JsonLines::create).transpose()?;
+    let mut jsonl = match (&args.metrics, &args.resume) {
+        (Some(m), Some(_)) => Some(JsonLines::append(m)?),
+        (Some(m), None) => Some(JsonLines::create(m)?),
+        _ => None,
+    };
     let mut progress = Progress::new();
     let mut runs = Vec::new();
+    crate::train::interrupt::install_signal_handler()?;
     for c in &configs {
-        let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress];
-        callbacks.extend(jsonl.as_mut().map(|j| j as &mut dyn Callback));
-        // Every method starts from the same seeded weights.
-        let mut model = new_model(args, &gpu, data.classes())?;
-        let history = model.fit(&data, c, &mut callbacks)?;
         let path = if args.compare && c.method == Method::SourceOnly {
             sibling(&args.out, "source-only")
         } else {
             args.out.clone()
         };
+        let mut ckpt = Checkpoints::resume_only(&path);
+        let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress, &mut ckpt];
+        callbacks.extend(jsonl.as_mut().map(|j| j as &mut dyn Callback));
+        // Every method starts from the same seeded weights.
+        let mut model = new_model(args, &gpu, data.classes())?;
+        let result = model.fit(&data, c, &mut callbacks);
+        let resumed = args.resume.as_deref().map(|p| (p, super::resumed_epoch(p)));
+        let resume = ckpt
+            .written_resume
+            .map(|e| (ckpt.resume.as_path(), e))
+            .or(resumed);
+        let history = match result {
+            Ok(h) => h,
+            Err(e) => return super::explain_stop(Err(e), resume, None),
+        };
         model.save(&path)?;
         println!("[{}] model written to {}", c.method.name(), path.display());
+        if let Some(epoch) = ckpt.written_resume {
+            println!(
+                "[{}] resume checkpoint (epoch {epoch}) written to {}",
+                c.method.name(),
+                ckpt.resume.display()
+            );
+        }
         if !history.skipped.is_empty() {
             println!(
-                "[{}] skipped {} unreadable image(s): {}",
+                "[{}] skipped {} more image(s) that failed to decode: {}",
                 c.method.name(),
                 history.skipped.len(),
                 history.skipped.join(", ")

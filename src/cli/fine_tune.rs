@@ -140,12 +140,75 @@ fn options(a: &FineTuneArgs) -> Result<FitOptions> {
     })
 }
 
+/// Every check that needs no GPU: numbers, output paths, the weights, init and resume files.
+fn check_args(a: &FineTuneArgs) -> Result<()> {
+    use crate::models::expect::{check, Expect};
+    use crate::validate::{count, number, number_opt, output_file, output_opt, Range};
+    count("--epochs", a.epochs, 1)?;
+    count("--batch", a.batch, 1)?;
+    count("--hidden", a.hidden, 1)?;
+    number_opt("--lr", a.lr.map(f64::from), Range::Positive)?;
+    number_opt("--val-split", a.val_split, Range::Open(0.0, 1.0))?;
+    number(
+        "--backbone-lr-mult",
+        a.backbone_lr_mult.into(),
+        Range::NonNegative,
+    )?;
+    number("--dropout", a.dropout.into(), Range::HalfOpen(0.0, 1.0))?;
+    if let Some(p) = a.patience {
+        count("--patience", p, 1)?;
+    }
+    output_file("--out", &a.out)?;
+    output_opt("--metrics", a.metrics.as_deref())?;
+    if a.weights != "none" {
+        check(
+            "--weights",
+            std::path::Path::new(&a.weights),
+            Expect::Vgg16Base,
+        )?;
+    }
+    if let Some(p) = &a.init {
+        check("--init", p, Expect::Classifier)?;
+    }
+    if let Some(p) = &a.resume {
+        check(
+            "--resume",
+            p,
+            Expect::Resume(crate::models::classifier::ARCHITECTURE),
+        )?;
+    }
+    Ok(())
+}
+
 /// Runs `dak fine-tune`.
 pub fn run(a: &FineTuneArgs) -> Result<()> {
+    run_with(a, &Gpu::new)
+}
+
+/// [`run`] on the device `open_gpu` gives, called only once every argument, file and image
+/// has passed its checks (tests count the kernels a refused run dispatched: none).
+pub fn run_with(a: &FineTuneArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
+    check_args(a)?;
     let options = options(a)?;
     let freeze = parse_freeze(a)?;
     let (train, val) =
         folder::train_and_validation(&a.train, a.val.as_deref(), a.val_split, a.seed)?;
+    let (train, mut skipped) = train.check_images(a.skip_bad)?;
+    let val = match val {
+        Some(v) => {
+            let (v, bad) = v.check_images(a.skip_bad)?;
+            skipped.extend(bad);
+            Some(v)
+        }
+        None => None,
+    };
+    if !skipped.is_empty() {
+        println!(
+            "skipping {} unreadable image(s): {}",
+            skipped.len(),
+            skipped.join(", ")
+        );
+    }
     let spec = ClassifierSpec {
         classes: train.classes().to_vec(),
         weights: match a.weights.as_str() {
@@ -160,13 +223,15 @@ pub fn run(a: &FineTuneArgs) -> Result<()> {
     };
     spec.validate()?;
     options.validate()?;
-    let gpu = Gpu::new()?;
+    let gpu = open_gpu()?;
+    super::print_run_header(&gpu);
     let mut model = Classifier::vgg16(&gpu, &spec)?;
     if let Weights::File(path) = &spec.weights {
         println!("loaded VGG16 base from {}", path.display());
     }
     if let Some(path) = &a.init {
         model.load_weights(path)?;
+        println!("starting from the weights of {}", path.display());
     }
     model.set_trainable(freeze)?;
     println!(
@@ -178,18 +243,51 @@ pub fn run(a: &FineTuneArgs) -> Result<()> {
         a.input_size,
         model.params.trainable_count()
     );
+    crate::train::interrupt::install_signal_handler()?;
     let mut progress = Progress::new();
     let mut ckpt = Checkpoints::new(&a.out);
-    let mut jsonl = a.metrics.as_ref().map(JsonLines::create).transpose()?;
+    let mut jsonl = match (&a.metrics, &a.resume) {
+        (Some(m), Some(_)) => Some(JsonLines::append(m)?),
+        (Some(m), None) => Some(JsonLines::create(m)?),
+        _ => None,
+    };
     let mut early = a.patience.map(EarlyStopping::new);
     let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress, &mut ckpt];
     callbacks.extend(jsonl.as_mut().map(|j| j as &mut dyn Callback));
     callbacks.extend(early.as_mut().map(|e| e as &mut dyn Callback));
-    model.fit(&train, val.as_ref(), &options, &mut callbacks)?;
-    println!(
-        "saved {} (best: {})",
-        ckpt.last.display(),
-        ckpt.best.display()
-    );
+    let result = model.fit(&train, val.as_ref(), &options, &mut callbacks);
+    let resumed = a.resume.as_deref().map(|p| (p, super::resumed_epoch(p)));
+    let resume = ckpt
+        .written_resume
+        .map(|e| (ckpt.resume.as_path(), e))
+        .or(resumed);
+    let last_good = ckpt.written_last.map(|e| (ckpt.last.as_path(), e));
+    let history = match result {
+        Ok(h) => h,
+        Err(e) => return super::explain_stop(Err(e), resume, last_good),
+    };
+    skipped.extend(history.skipped.iter().cloned());
+    if !history.skipped.is_empty() {
+        println!(
+            "skipped {} more image(s) that failed to decode: {}",
+            history.skipped.len(),
+            history.skipped.join(", ")
+        );
+    }
+    let mut saved = format!("saved {}", ckpt.last.display());
+    if let Some((epoch, acc)) = ckpt.written_best {
+        saved += &format!(
+            "; best validation accuracy {:.2}% (epoch {epoch}): {}",
+            acc * 100.0,
+            ckpt.best.display()
+        );
+    }
+    if let Some(epoch) = ckpt.written_resume {
+        saved += &format!(
+            "; resume checkpoint (epoch {epoch}): {}",
+            ckpt.resume.display()
+        );
+    }
+    println!("{saved}");
     Ok(())
 }

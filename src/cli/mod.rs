@@ -30,3 +30,115 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
         line(row.iter().map(String::as_str).collect());
     }
 }
+
+/// This process's command line with `--resume <ckpt>` in place of any `--resume`/`--init`,
+/// quoted for a POSIX shell: what a user types to continue an interrupted run.
+pub fn resume_command(ckpt: &std::path::Path) -> String {
+    let mut out = vec!["dak".to_string()];
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--resume" || a == "--init" {
+            args.next();
+            continue;
+        }
+        if a.starts_with("--resume=") || a.starts_with("--init=") {
+            continue;
+        }
+        out.push(a);
+    }
+    out.push("--resume".into());
+    out.push(ckpt.display().to_string());
+    out.iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn shell_quote(a: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !a.is_empty() && a.chars().all(plain) {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
+}
+
+/// The one-line outcome of a training run that ended early: an interruption names the resume
+/// checkpoint on disk (`resume`: its path and epoch, if one exists) and the command that
+/// continues; a divergence names the last good files. Other results pass through.
+pub fn explain_stop(
+    result: crate::Result<()>,
+    resume: Option<(&std::path::Path, usize)>,
+    last_good: Option<(&std::path::Path, usize)>,
+) -> crate::Result<()> {
+    use crate::Error;
+    match result {
+        Err(Error::Interrupted(msg)) => Err(Error::Interrupted(match resume {
+            Some((path, epoch)) => format!(
+                "{msg}; resume checkpoint {} holds epoch {epoch}; continue with: {}",
+                path.display(),
+                resume_command(path)
+            ),
+            None => format!(
+                "{msg}; nothing saved: no epoch finished (checkpoints are written at the end of each epoch)"
+            ),
+        })),
+        Err(Error::Diverged(msg)) => Err(Error::Diverged(match (last_good, resume) {
+            (Some((model, epoch)), _) => {
+                format!("{msg}; the last good model (epoch {epoch}) is {}", model.display())
+            }
+            (None, Some((path, epoch))) => format!(
+                "{msg}; the last good state (epoch {epoch}) is the resume checkpoint {}",
+                path.display()
+            ),
+            (None, None) => format!("{msg}; no model was written"),
+        })),
+        other => other,
+    }
+}
+
+/// The lines a training or benchmark command prints before its work: the adapter and its
+/// backend, a warning with the fix when that backend is GL, and the shader overrides in use.
+pub fn run_header(
+    adapter: &crate::gpu::AdapterSummary,
+    overrides: Option<&(std::path::PathBuf, Vec<String>)>,
+) -> Vec<String> {
+    let mut lines = vec![format!(
+        "device: {} ({} backend, {}, driver {})",
+        adapter.name, adapter.backend, adapter.device_type, adapter.driver
+    )];
+    if adapter.backend.eq_ignore_ascii_case("gl") {
+        lines.push(
+            "warning: running on the GL backend, which is about 10x slower than Vulkan on the same device; install the Vulkan driver (e.g. `apt-get install mesa-vulkan-drivers`) or check WGPU_BACKEND".into(),
+        );
+    }
+    if let Some((dir, files)) = overrides {
+        lines.push(format!(
+            "kernel overrides active: {} replaces {} built-in shader(s): {}",
+            dir.display(),
+            files.len(),
+            if files.is_empty() {
+                "none".to_string()
+            } else {
+                files.join(", ")
+            }
+        ));
+    }
+    lines
+}
+
+/// Prints [`run_header`] for `gpu`.
+pub fn print_run_header(gpu: &crate::Gpu) {
+    let overrides = crate::gpu::shader_overrides().ok().flatten();
+    for line in run_header(&gpu.adapter(), overrides.as_ref()) {
+        println!("{line}");
+    }
+}
+
+/// The epoch a resume checkpoint holds (0 if its header does not say).
+pub(crate) fn resumed_epoch(path: &std::path::Path) -> usize {
+    crate::models::expect::read_header(path)
+        .ok()
+        .and_then(|h| h.resume_epoch())
+        .unwrap_or(0)
+}

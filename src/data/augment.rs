@@ -162,7 +162,8 @@ impl Transform {
         self
     }
 
-    /// Sets the center-crop fraction (evaluation geometry).
+    /// Sets the center-crop fraction (evaluation geometry). Below 1 the image is resized first
+    /// and then cropped, as torchvision evaluates ([`resize_then_center_crop`]).
     pub fn with_crop_fraction(mut self, f: f32) -> Self {
         self.crop_fraction = f;
         self
@@ -230,6 +231,9 @@ impl Transform {
     pub fn apply_rgb<R: Rng + ?Sized>(&self, img: &RgbImage, rng: &mut R) -> RgbImage {
         let mut out = match self.random_resized_crop {
             Some(p) => random_resized_crop(img, self.height, self.width, p, rng),
+            None if self.crop_fraction < 1.0 => {
+                resize_then_center_crop(img, self.height, self.width, self.crop_fraction)
+            }
             None => resize_center_crop(img, self.height, self.width, self.crop_fraction),
         };
         if self.hflip && rng.random_bool(0.5) {
@@ -282,6 +286,26 @@ pub fn resize_center_crop(img: &RgbImage, height: u32, width: u32, crop_fraction
     let x = (img.width() - rw) / 2;
     let y = (img.height() - rh) / 2;
     resize_region(img, (x, y, rw, rh), width, height)
+}
+
+/// torchvision's evaluation transform, `Resize(round(side / fraction))` then `CenterCrop`:
+/// the short side resized to `round(max(height, width) / fraction)` (the long side truncated,
+/// as torchvision computes it) with PIL's BILINEAR to 8-bit pixels, then the centred
+/// `width x height` window at torchvision's offsets (`int(round((size - crop) / 2))`). With
+/// `fraction = 0.875` and 224 this is ImageNet's resize 256 / crop 224.
+pub fn resize_then_center_crop(img: &RgbImage, height: u32, width: u32, fraction: f32) -> RgbImage {
+    let side = (height.max(width) as f64 / fraction as f64).round() as u64;
+    let (iw, ih) = (img.width() as u64, img.height() as u64);
+    let (nw, nh) = if iw <= ih {
+        (side, side * ih / iw)
+    } else {
+        (side * iw / ih, side)
+    };
+    let (nw, nh) = (nw.max(width as u64) as u32, nh.max(height as u64) as u32);
+    let resized = resize_region(img, (0, 0, img.width(), img.height()), nw, nh);
+    let offset = |size: u32, crop: u32| ((size - crop) as f64 / 2.0).round_ties_even() as u32;
+    let (x, y) = (offset(nw, width), offset(nh, height));
+    image::imageops::crop_imm(&resized, x, y, width, height).to_image()
 }
 
 /// torchvision's `RandomResizedCrop`: up to 10 tries to sample a region with area fraction in

@@ -210,6 +210,29 @@ impl Dataset {
         }
     }
 
+    /// Checks every image file's header before any work starts ([`super::decode::check_file`];
+    /// in-memory images are already decoded). Without `skip_bad` the first bad file is an
+    /// error; with it the bad files are left out and returned, so what a run reports as
+    /// skipped is exactly what it did not use.
+    pub fn check_images(&self, skip_bad: bool) -> Result<(Dataset, Vec<String>)> {
+        let Items::Files(files) = &self.items else {
+            return Ok((self.clone(), Vec::new()));
+        };
+        let mut keep = Vec::with_capacity(files.len());
+        let mut bad = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            match super::decode::check_file(f) {
+                Ok(()) => keep.push(i),
+                Err(_) if skip_bad => bad.push(f.display().to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+        if keep.len() == files.len() {
+            return Ok((self.clone(), bad));
+        }
+        Ok((self.subset(&keep), bad))
+    }
+
     /// Renames the dataset (the name appears in messages).
     pub fn with_name(mut self, name: impl Into<String>) -> Dataset {
         self.name = name.into();

@@ -74,6 +74,26 @@ impl AdaptData {
         }
     }
 
+    /// [`Dataset::check_images`] on every set: the bad files are an error, or with `skip_bad`
+    /// left out and returned (sorted, each once).
+    pub fn check_images(self, skip_bad: bool) -> Result<(AdaptData, Vec<String>)> {
+        let mut bad = Vec::new();
+        let mut check = |ds: Dataset| -> Result<Dataset> {
+            let (ds, b) = ds.check_images(skip_bad)?;
+            bad.extend(b);
+            Ok(ds)
+        };
+        let data = AdaptData {
+            source: check(self.source)?,
+            target: self.target.map(&mut check).transpose()?,
+            target_eval: self.target_eval.map(&mut check).transpose()?,
+            source_eval: self.source_eval.map(&mut check).transpose()?,
+        };
+        bad.sort();
+        bad.dedup();
+        Ok((data, bad))
+    }
+
     /// The source's class names (every labelled set must list the same).
     pub fn classes(&self) -> &[String] {
         self.source.classes()

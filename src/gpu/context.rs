@@ -5,7 +5,7 @@ use crate::{Error, Result};
 /// What the user is told when no adapter exists.
 pub const NO_ADAPTER: &str = "no GPU adapter found; on a machine without a GPU install Mesa's \
 software Vulkan driver, e.g. `apt-get install mesa-vulkan-drivers` (or pick a backend with \
-WGPU_BACKEND=vulkan|metal|dx12)";
+WGPU_BACKEND=vulkan|metal|dx12|gl)";
 
 /// Optional features dak uses when the adapter has them.
 pub(crate) const WANTED_FEATURES: wgpu::Features =
@@ -86,10 +86,35 @@ pub(crate) fn instance() -> wgpu::Instance {
     wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
 }
 
+/// The values `WGPU_BACKEND` accepts (a comma-separated list of them).
+pub const BACKEND_NAMES: &str = "vulkan, metal, dx12, gl";
+
+/// The backends `WGPU_BACKEND` allows (all when unset); an unknown name is an error.
+pub(crate) fn backends_from_env() -> Result<wgpu::Backends> {
+    let Ok(value) = std::env::var("WGPU_BACKEND") else {
+        return Ok(wgpu::Backends::all());
+    };
+    let mut backends = wgpu::Backends::empty();
+    for name in value.split(',').map(|n| n.trim().to_lowercase()) {
+        backends |= match name.as_str() {
+            "vulkan" | "vk" => wgpu::Backends::VULKAN,
+            "metal" | "mtl" => wgpu::Backends::METAL,
+            "dx12" | "d3d12" => wgpu::Backends::DX12,
+            "gl" | "gles" | "opengl" => wgpu::Backends::GL,
+            _ => {
+                return Err(Error::input(format!(
+                    "WGPU_BACKEND={value}: unknown backend `{name}`; use one or more of {BACKEND_NAMES} (comma-separated), or unset it"
+                )))
+            }
+        };
+    }
+    Ok(backends)
+}
+
 /// All adapters of the backends allowed by `WGPU_BACKEND`.
-pub(crate) fn adapters(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
-    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
-    pollster::block_on(instance.enumerate_adapters(backends))
+pub(crate) fn adapters(instance: &wgpu::Instance) -> Result<Vec<wgpu::Adapter>> {
+    let backends = backends_from_env()?;
+    Ok(pollster::block_on(instance.enumerate_adapters(backends)))
 }
 
 fn type_rank(t: wgpu::DeviceType) -> u8 {

@@ -12,10 +12,11 @@ mod shaders;
 mod stream;
 mod texture;
 
-pub use context::{AdapterSummary, NO_ADAPTER};
+pub use context::{AdapterSummary, BACKEND_NAMES, NO_ADAPTER};
 pub use profile::{DispatchTime, LabelScope};
 pub use shaders::{
-    override_dir as shader_override_dir, source as shader_source, BUILTIN as BUILTIN_SHADERS,
+    override_dir as shader_override_dir, overrides as shader_overrides, source as shader_source,
+    BUILTIN as BUILTIN_SHADERS,
 };
 pub use stream::Binding;
 pub use texture::{GpuTexture, Mirror};
@@ -80,8 +81,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Gpu {
     /// Open the chosen adapter (see `dak devices`): `DAK_ADAPTER`, `WGPU_BACKEND` honoured.
     pub fn new() -> Result<Gpu> {
+        shaders::overrides()?;
         let instance = context::instance();
-        let adapters = context::adapters(&instance);
+        let adapters = context::adapters(&instance)?;
         let index = context::choose(&adapters)?;
         Gpu::from_adapter(&adapters[index])
     }
@@ -117,8 +119,13 @@ impl Gpu {
     /// Every adapter wgpu can see, and the index of the one `Gpu::new` would choose.
     pub fn list_adapters() -> (Vec<AdapterSummary>, Result<usize>) {
         let instance = context::instance();
-        let adapters = context::adapters(&instance);
-        let chosen = context::choose(&adapters);
+        let (adapters, chosen) = match context::adapters(&instance) {
+            Ok(a) => {
+                let chosen = context::choose(&a);
+                (a, chosen)
+            }
+            Err(e) => (Vec::new(), Err(e)),
+        };
         let list = adapters
             .iter()
             .map(|a| AdapterSummary::from_info(&a.get_info()))

@@ -78,6 +78,47 @@ pub fn override_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// The override directory (if one is set) and the built-in files it replaces, sorted. A
+/// `.wgsl` file there that matches no built-in shader is an error: a misspelt name would
+/// otherwise leave the built-in shader in use and a check of it "pass".
+pub fn overrides() -> Result<Option<(PathBuf, Vec<String>)>> {
+    let Some(dir) = override_dir() else {
+        return Ok(None);
+    };
+    if !dir.is_dir() {
+        return Err(Error::input(format!(
+            "DAK_SHADER_DIR {}: not a directory; point it at a copy of shaders/ or unset it",
+            dir.display()
+        )));
+    }
+    let mut found = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "wgsl") {
+                let rel = path.strip_prefix(&dir).unwrap_or(&path);
+                let name: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().to_string())
+                    .collect();
+                found.push(name.join("/"));
+            }
+        }
+    }
+    found.sort();
+    if let Some(bad) = found.iter().find(|f| !BUILTIN.iter().any(|(b, _)| b == f)) {
+        return Err(Error::input(format!(
+            "shader override {}: `{bad}` matches no built-in shader (misspelt?); use the names `dak kernels list` shows, e.g. matmul/naive.wgsl",
+            dir.display()
+        )));
+    }
+    Ok(Some((dir, found)))
+}
+
 /// Source of shader `file` (e.g. `"matmul/naive.wgsl"`).
 pub fn source(file: &str) -> Result<Cow<'static, str>> {
     if let Some(dir) = override_dir() {

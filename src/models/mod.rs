@@ -9,6 +9,7 @@ pub mod classifier;
 pub mod dann;
 mod dann_nets;
 pub mod dann_vgg;
+pub mod expect;
 pub mod file;
 pub mod graph;
 pub mod imagenet;

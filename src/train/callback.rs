@@ -79,6 +79,8 @@ pub struct TrainState<'a> {
     pub optimizer: &'a Optimizer,
     /// The model's description (what its model file stores besides the tensors).
     pub info: &'a ModelInfo,
+    /// The run (method, training images), recorded in resume checkpoints.
+    pub run: &'a checkpoint::RunId,
 }
 
 impl TrainState<'_> {
@@ -91,7 +93,14 @@ impl TrainState<'_> {
     /// Writes a resume checkpoint: parameters, optimizer state and the number of epochs done
     /// (`FitOptions::resume` continues from it).
     pub fn save_resume(&self, path: &Path, epochs_done: usize) -> Result<()> {
-        checkpoint::save_resume(path, self.params, self.optimizer, self.info, epochs_done)
+        checkpoint::save_resume(
+            path,
+            self.params,
+            self.optimizer,
+            self.info,
+            self.run,
+            epochs_done,
+        )
     }
 }
 

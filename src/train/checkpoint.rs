@@ -41,29 +41,82 @@ pub fn save(
 /// Metadata key of the number of epochs a resume checkpoint has done.
 const EPOCH_KEY: &str = "epoch";
 
-/// Save a resume checkpoint: parameters, optimizer state, the model's description and the
-/// number of epochs done.
+/// Metadata keys of what run wrote a resume checkpoint: its method and training images.
+const RUN_METHOD_KEY: &str = "run.method";
+const RUN_IMAGES_KEY: &str = "run.images";
+
+/// Which run a resume checkpoint belongs to: `method` (`fine-tune`, `dann`, `source-only`)
+/// and the number of training images it used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunId {
+    /// The training method.
+    pub method: String,
+    /// Training images (source images for adaptation).
+    pub images: usize,
+}
+
+/// Save a resume checkpoint: parameters, optimizer state, the model's description, the run
+/// it belongs to and the number of epochs done.
 pub fn save_resume(
     path: &Path,
     params: &Params,
     optimizer: &Optimizer,
     info: &ModelInfo,
+    run: &RunId,
     epochs_done: usize,
 ) -> Result<()> {
     let mut meta = info.to_metadata()?;
     meta.insert(EPOCH_KEY.into(), epochs_done.to_string());
+    meta.insert(RUN_METHOD_KEY.into(), run.method.clone());
+    meta.insert(RUN_IMAGES_KEY.into(), run.images.to_string());
     save(path, params, Some(optimizer), &meta)
 }
 
+/// Errors unless the checkpoint was written by a run like `run` (when it says which).
+fn check_run(ck: &Checkpoint, path: &Path, run: &RunId) -> Result<()> {
+    if !ck.metadata.contains_key(EPOCH_KEY) {
+        return Err(Error::input(format!(
+            "--resume {}: a model file, not a resume checkpoint (<out stem>.resume.safetensors); to start from its weights use --init",
+            path.display()
+        )));
+    }
+    if let Some(m) = ck
+        .metadata
+        .get(RUN_METHOD_KEY)
+        .filter(|m| **m != run.method)
+    {
+        return Err(Error::input(format!(
+            "--resume {}: written by a `{m}` run, this is a `{}` run; resume with the same command",
+            path.display(),
+            run.method
+        )));
+    }
+    let images = ck
+        .metadata
+        .get(RUN_IMAGES_KEY)
+        .and_then(|n| n.parse::<usize>().ok());
+    if let Some(n) = images.filter(|n| *n != run.images) {
+        return Err(Error::input(format!(
+            "--resume {}: trained on {n} images, this run has {}; resume with the same data (and --limit, --skip-bad)",
+            path.display(),
+            run.images
+        )));
+    }
+    Ok(())
+}
+
 /// Restore a checkpoint written by [`save_resume`] into `params` and `optimizer` (the model
-/// must have the same classes and parameters); returns the number of epochs done.
+/// must have the same classes and parameters, the run the same method and image count);
+/// returns the number of epochs done.
 pub fn load_resume(
     path: &Path,
     params: &mut Params,
     optimizer: &mut Optimizer,
     classes: &[String],
+    run: &RunId,
 ) -> Result<usize> {
     let ck = load(path)?;
+    check_run(&ck, path, run)?;
     check_classes(&ck, path, classes)?;
     ck.restore(params, path)?;
     let gpu = params

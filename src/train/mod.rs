@@ -8,6 +8,7 @@ pub mod callbacks;
 pub mod checkpoint;
 pub mod evaluate;
 pub mod fit;
+pub mod interrupt;
 pub mod logs;
 pub mod metrics;
 pub mod plot;

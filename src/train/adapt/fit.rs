@@ -11,6 +11,8 @@ use crate::data::{AdaptData, Dataset, DomainLoader, DomainLoaderOptions, Loader,
 use crate::models::{Dann, Model};
 use crate::optim::{Optimizer, Rule};
 use crate::train::callback::Callbacks;
+use crate::train::checkpoint::{self, RunId};
+use crate::train::interrupt::{check_loss, interrupted, stop_requested};
 use crate::train::metrics::ProxyADistance;
 use crate::train::{
     BatchLogs, Callback, Control, EpochLogs, History, RunInfo, RunSummary, TrainState,
@@ -111,7 +113,42 @@ impl Dann {
     ) -> Result<History> {
         validate_model(self, config, data)?;
         self.params.set_lr_mult("features", config.backbone_lr_mult);
-        run(self, data, config, &mut Callbacks(callbacks))
+        let mut opt = Optimizer::new(Rule::Sgd {
+            momentum: config.momentum,
+            nesterov: false,
+            weight_decay: 0.0,
+        });
+        let first_epoch = match &config.resume {
+            Some(path) => checkpoint::load_resume(
+                path,
+                &mut self.params,
+                &mut opt,
+                &self.classes,
+                &run_id(config, data),
+            )?,
+            None => 0,
+        };
+        if first_epoch >= config.epochs {
+            return Err(Error::input(format!(
+                "the resume checkpoint has done {first_epoch} epoch(s) already; ask for more than {first_epoch} epochs"
+            )));
+        }
+        run(
+            self,
+            data,
+            config,
+            opt,
+            first_epoch,
+            &mut Callbacks(callbacks),
+        )
+    }
+}
+
+/// What an adaptation run's resume checkpoints say about it.
+fn run_id(config: &AdaptConfig, data: &AdaptData) -> RunId {
+    RunId {
+        method: config.method.name().into(),
+        images: data.source.len(),
     }
 }
 
@@ -120,6 +157,8 @@ fn run(
     model: &Dann,
     data: &AdaptData,
     config: &AdaptConfig,
+    mut opt: Optimizer,
+    first_epoch: usize,
     callbacks: &mut Callbacks,
 ) -> Result<History> {
     let start = Instant::now();
@@ -141,30 +180,30 @@ fn run(
             _ => Ok(None),
         }
     };
-    let pad_before = measure_pad(model)?;
+    let run_id = run_id(config, data);
+    // A resumed run's "before" is not the initial network: no PAD before.
+    let pad_before = match first_epoch {
+        0 => measure_pad(model)?,
+        _ => None,
+    };
 
     let batches = Batches::new(model, data, target_train.as_ref(), config)?;
     let steps_per_epoch = batches.steps_per_epoch;
     let total_steps = steps_per_epoch * config.epochs;
-    let mut stream = batches.domain.as_ref().map(|l| l.stream(0));
-    let mut opt = Optimizer::new(Rule::Sgd {
-        momentum: config.momentum,
-        nesterov: false,
-        weight_decay: 0.0,
-    });
+    let mut step_no = first_epoch * steps_per_epoch;
+    let mut stream = batches.domain.as_ref().map(|l| l.stream(step_no as u64));
     let lambda = Lambda::new(0.0);
     callbacks.begin(&RunInfo {
         method: method.name().into(),
         epochs: config.epochs,
-        first_epoch: 0,
+        first_epoch,
         steps_per_epoch,
     })?;
 
     let mut history = History::default();
     let mut best: Option<(usize, f64, Vec<Tensor>)> = None;
-    let mut step_no = 0usize;
     let mut images_total = 0usize;
-    for epoch in 0..config.epochs {
+    for epoch in first_epoch..config.epochs {
         let t0 = Instant::now();
         let acc = EpochAccumulators::new(gpu)?;
         let (mut lr, mut lam) = (config.lr, 0.0f32);
@@ -191,6 +230,9 @@ fn run(
                 lambda: Some(lam as f64),
                 elapsed: start.elapsed(),
             });
+            if stop_requested() {
+                return Err(interrupted(epoch + 1, k + 1, steps_per_epoch));
+            }
             Ok(())
         };
         match stream.as_mut() {
@@ -231,6 +273,10 @@ fn run(
         images_total += images;
 
         let means = acc.read(steps_per_epoch, method == Method::Dann)?;
+        check_loss("label", means.label_loss, epoch + 1, lr as f64)?;
+        if let Some((domain_loss, _)) = means.domain {
+            check_loss("domain", domain_loss, epoch + 1, lr as f64)?;
+        }
         let target_acc = match &data.target_eval {
             Some(ds) => accuracy(model, ds, config)?,
             None => None,
@@ -269,7 +315,7 @@ fn run(
         };
         if let Some(s) = score.filter(|s| s.is_finite()) {
             if best.as_ref().is_none_or(|b| s > b.1) {
-                best = Some((epoch, s, snapshot(model)?));
+                best = Some((history.epochs.len(), s, snapshot(model)?));
             }
         }
         history.epochs.push(logs.clone());
@@ -277,6 +323,7 @@ fn run(
             params: &model.params,
             optimizer: &opt,
             info: &info,
+            run: &run_id,
         };
         if callbacks.epoch(&logs, &state)? == Control::Stop {
             break;

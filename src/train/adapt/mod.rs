@@ -140,6 +140,11 @@ pub struct AdaptConfig {
     pub score_samples: usize,
     /// Measure the proxy A-distance before and after training.
     pub pad: bool,
+    /// Continue from a resume checkpoint of the same kind of run (written by
+    /// `callbacks::Checkpoints::resume_only` at the end of every epoch): parameters, momentum,
+    /// epochs done. Only with `Select::Last` (the best-so-far parameters of a label-free
+    /// selection are not in the checkpoint).
+    pub resume: Option<std::path::PathBuf>,
 }
 
 impl Default for AdaptConfig {
@@ -160,12 +165,19 @@ impl Default for AdaptConfig {
             eval_batch: 250,
             score_samples: 1000,
             pad: true,
+            resume: None,
         }
     }
 }
 
 /// Checks a configuration against the data before anything heavy starts.
 pub fn validate(config: &AdaptConfig, data: &AdaptData) -> Result<()> {
+    if config.resume.is_some() && config.select != Select::Last {
+        return Err(Error::input(format!(
+            "--resume continues a run with --select last; the best epoch of --select {} is not in the checkpoint (start again, or use --select last)",
+            config.select.name()
+        )));
+    }
     if config.score_samples < 2 {
         return Err(Error::input("--score-samples must be at least 2"));
     }

@@ -13,6 +13,7 @@ use cache::{eval_features, FeatureCache};
 use sums::{evaluate_loss_acc, ones, Sums};
 
 use super::callback::Callbacks;
+use super::interrupt::{check_loss, interrupted, stop_requested};
 use super::{checkpoint, BatchLogs, Callback, Control, EpochLogs, History, RunInfo, TrainState};
 use crate::autograd::Tape;
 use crate::data::{Dataset, Loader, LoaderOptions, Transform};
@@ -191,9 +192,13 @@ impl Classifier {
         self.params.set_lr_mult("features", o.backbone_lr_mult);
         let mut optimizer = Optimizer::new(o.rule);
         let first_epoch = match &o.resume {
-            Some(path) => {
-                checkpoint::load_resume(path, &mut self.params, &mut optimizer, &self.classes)?
-            }
+            Some(path) => checkpoint::load_resume(
+                path,
+                &mut self.params,
+                &mut optimizer,
+                &self.classes,
+                &run_id(train),
+            )?,
             None => 0,
         };
         if first_epoch >= o.epochs {
@@ -213,6 +218,14 @@ impl Classifier {
     }
 }
 
+/// What a fine-tuning run's resume checkpoints say about it.
+fn run_id(train: &Dataset) -> checkpoint::RunId {
+    checkpoint::RunId {
+        method: super::FINE_TUNE.into(),
+        images: train.len(),
+    }
+}
+
 /// The epoch loop of [`Classifier::fit`].
 fn run(
     model: &Classifier,
@@ -227,6 +240,7 @@ fn run(
     let run_start = Instant::now();
     let (eval_t, train_t) = transforms(model, o.augment);
     let info = model.info();
+    let run_id = run_id(train);
     let base_frozen = model
         .params
         .iter()
@@ -287,6 +301,9 @@ fn run(
                 lambda: None,
                 elapsed: run_start.elapsed(),
             });
+            if stop_requested() {
+                return Err(interrupted(epoch + 1, step, steps));
+            }
             Ok(())
         };
         if let Some(cache) = &train_cache {
@@ -314,6 +331,7 @@ fn run(
             }
         }
         let (train_loss, train_acc) = sums.read()?;
+        check_loss("training", train_loss as f64, epoch + 1, lr as f64)?;
         let seconds = start.elapsed().as_secs_f64();
         let (val_loss, val_acc) = match val {
             Some(v) => {
@@ -325,6 +343,9 @@ fn run(
             }
             None => (None, None),
         };
+        if let Some(l) = val_loss {
+            check_loss("validation", l, epoch + 1, lr as f64)?;
+        }
         let done = (epoch + 1) * steps;
         let logs = EpochLogs {
             method: super::FINE_TUNE.into(),
@@ -353,6 +374,7 @@ fn run(
             params: &model.params,
             optimizer,
             info: &info,
+            run: &run_id,
         };
         if callbacks.epoch(&logs, &state)? == Control::Stop {
             break;

@@ -1,0 +1,70 @@
+//! Stopping a run on request (Ctrl-C / SIGTERM in the CLI): the training loops check a flag
+//! after every step — a host-side load, no GPU work — and end the run with
+//! [`Error::Interrupted`] without finishing the epoch. The resume checkpoint of the last
+//! finished epoch stays as it was.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::{Error, Result};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Asks every running training loop of this process to stop after its current step.
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Whether a stop was requested (and not yet cleared).
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// Clears a stop request (before a new run in the same process).
+pub fn clear() {
+    STOP.store(false, Ordering::SeqCst);
+}
+
+/// Routes SIGINT and SIGTERM to [`request_stop`]; a second signal ends the process at once
+/// (exit code 130). Installing twice is harmless.
+pub fn install_signal_handler() -> Result<()> {
+    match ctrlc::set_handler(|| {
+        if stop_requested() {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: stopping after the current step (press Ctrl-C again to quit now)");
+        request_stop();
+    }) {
+        Ok(()) | Err(ctrlc::Error::MultipleHandlers) => Ok(()),
+        Err(e) => Err(Error::runtime(format!(
+            "could not install the Ctrl-C handler: {e}"
+        ))),
+    }
+}
+
+/// The error a loop returns when it stops on request in `epoch` (counted from 1) after
+/// `step` of `steps` steps.
+pub(crate) fn interrupted(epoch: usize, step: usize, steps: usize) -> Error {
+    Error::Interrupted(format!(
+        "interrupted in epoch {epoch} after step {step} of {steps}; that epoch was abandoned"
+    ))
+}
+
+/// A loss that is NaN, infinite or above this is taken as divergence.
+pub const LOSS_LIMIT: f64 = 1e4;
+
+/// `Err(Error::Diverged)` when an epoch's mean `loss` (named `which`) is not usable. The
+/// epoch sums include every step, and NaN or infinity in any step survives the sum, so this
+/// check at the end of the epoch sees a divergence anywhere in it without a per-step readback.
+pub(crate) fn check_loss(which: &str, loss: f64, epoch: usize, lr: f64) -> Result<()> {
+    if loss.is_finite() && loss <= LOSS_LIMIT {
+        return Ok(());
+    }
+    let what = if loss.is_finite() {
+        format!("exploded to {loss:.3e} (limit {LOSS_LIMIT:e})")
+    } else {
+        format!("became {loss}")
+    };
+    Err(Error::Diverged(format!(
+        "training diverged in epoch {epoch}: the {which} loss {what}; nothing of this epoch was saved; try a lower learning rate (--lr, this epoch used {lr:.3e})"
+    )))
+}

@@ -1,0 +1,158 @@
+//! The checks every command runs before it opens the GPU: output paths, numeric flags. Input
+//! files have their own up-front checks where their format lives (`Dataset::check_images`,
+//! `models::file::expect`). Each failure is one line naming the flag and the fix (exit 2).
+
+use crate::{Error, Result};
+use std::path::Path;
+
+/// `path` can be written: its folder exists and is writable, and it is not a folder itself.
+/// The write test creates and removes a `.dak-write-test-<pid>` file in that folder.
+pub fn output_file(flag: &str, path: &Path) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if path.file_name().is_none() || path.is_dir() {
+        return Err(Error::input(format!(
+            "{flag} {}: is a directory; give a file name inside it",
+            path.display()
+        )));
+    }
+    if !dir.is_dir() {
+        return Err(Error::input(format!(
+            "{flag} {}: folder {} does not exist; create it first (mkdir -p {})",
+            path.display(),
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let probe = dir.join(format!(".dak-write-test-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+        }
+        Err(e) => {
+            return Err(Error::input(format!(
+                "{flag} {}: cannot write in {} ({e}); choose a writable folder",
+                path.display(),
+                dir.display()
+            )))
+        }
+    }
+    if path.exists() && std::fs::OpenOptions::new().append(true).open(path).is_err() {
+        return Err(Error::input(format!(
+            "{flag} {}: the file exists and is not writable; remove it or choose another name",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// [`output_file`] for an optional flag.
+pub fn output_opt(flag: &str, path: Option<&Path>) -> Result<()> {
+    path.map_or(Ok(()), |p| output_file(flag, p))
+}
+
+/// An input file that must exist (`what` says what it should be, for the message).
+pub fn input_file(flag: &str, path: &Path, what: &str) -> Result<()> {
+    if path.is_file() {
+        return Ok(());
+    }
+    let why = if path.is_dir() {
+        "is a directory"
+    } else {
+        "no such file"
+    };
+    Err(Error::input(format!(
+        "{flag} {}: {why}; pass {what}",
+        path.display()
+    )))
+}
+
+/// Where a number must lie.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Range {
+    /// `> 0`.
+    Positive,
+    /// `>= 0`.
+    NonNegative,
+    /// `[lo, hi)`.
+    HalfOpen(f64, f64),
+    /// `(lo, hi)`.
+    Open(f64, f64),
+    /// `[lo, hi]`.
+    Closed(f64, f64),
+}
+
+impl Range {
+    fn contains(self, v: f64) -> bool {
+        match self {
+            Range::Positive => v > 0.0,
+            Range::NonNegative => v >= 0.0,
+            Range::HalfOpen(lo, hi) => v >= lo && v < hi,
+            Range::Open(lo, hi) => v > lo && v < hi,
+            Range::Closed(lo, hi) => v >= lo && v <= hi,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Range::Positive => "a positive number".into(),
+            Range::NonNegative => "a number >= 0".into(),
+            Range::HalfOpen(lo, hi) => format!("a number in [{lo}, {hi})"),
+            Range::Open(lo, hi) => format!("a number strictly between {lo} and {hi}"),
+            Range::Closed(lo, hi) => format!("a number in [{lo}, {hi}]"),
+        }
+    }
+}
+
+/// A finite number (never NaN or infinite) inside `range`.
+pub fn number(flag: &str, v: f64, range: Range) -> Result<()> {
+    if v.is_finite() && range.contains(v) {
+        return Ok(());
+    }
+    Err(Error::input(format!(
+        "{flag} {v}: must be {}",
+        range.describe()
+    )))
+}
+
+/// [`number`] for an optional flag.
+pub fn number_opt(flag: &str, v: Option<f64>, range: Range) -> Result<()> {
+    v.map_or(Ok(()), |v| number(flag, v, range))
+}
+
+/// A count of at least `min`.
+pub fn count(flag: &str, v: usize, min: usize) -> Result<()> {
+    if v >= min {
+        return Ok(());
+    }
+    Err(Error::input(format!("{flag} {v}: must be at least {min}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_refuse_nan_infinity_and_out_of_range() {
+        assert!(number("--lr", f64::NAN, Range::Positive).is_err());
+        assert!(number("--lr", f64::INFINITY, Range::Positive).is_err());
+        assert!(number("--lr", -0.1, Range::Positive).is_err());
+        assert!(number("--lr", 0.1, Range::Positive).is_ok());
+        assert!(number("--dropout", 1.0, Range::HalfOpen(0.0, 1.0)).is_err());
+        assert!(number("--dropout", 0.0, Range::HalfOpen(0.0, 1.0)).is_ok());
+        let e = number("--val-split", 1.5, Range::Open(0.0, 1.0)).unwrap_err();
+        assert!(e.to_string().starts_with("--val-split 1.5"), "{e}");
+    }
+
+    #[test]
+    fn outputs_need_an_existing_writable_folder_and_a_file_name() {
+        let dir = std::env::temp_dir();
+        assert!(output_file("--out", &dir.join("dak-validate-ok.bin")).is_ok());
+        let e = output_file("--out", Path::new("/no/such/dir/m.safetensors")).unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        let e = output_file("--out", &dir).unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+    }
+}
