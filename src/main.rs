@@ -1,4 +1,4 @@
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use dak::cli;
 
 /// dak — the Domain Adaptation Kit: transfer learning and domain adaptation on a hand-written
@@ -37,7 +37,8 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let matches = cli::help::decorate(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Devices(args) => cli::devices::run(&args),
         Command::Bench(args) => cli::bench::run(&args),

@@ -111,8 +111,13 @@ pub fn number(flag: &str, v: f64, range: Range) -> Result<()> {
     if v.is_finite() && range.contains(v) {
         return Ok(());
     }
+    // A flag parsed as f32 prints as the user wrote it, not as its f64 widening.
+    let shown = match (v as f32) as f64 == v {
+        true => format!("{}", v as f32),
+        false => format!("{v}"),
+    };
     Err(Error::input(format!(
-        "{flag} {v}: must be {}",
+        "{flag} {shown}: must be {}",
         range.describe()
     )))
 }

@@ -69,7 +69,7 @@ fn vgg16_dann_runs_on_an_office31_tree_with_imported_base_weights() {
     );
     let source = root.join("amazon/images");
     let target = root.join("webcam/images");
-    let out = dak_cli(&[
+    let out = dak(&[
         "adapt",
         "--source",
         &s(&source),
@@ -140,7 +140,7 @@ fn vgg16_dann_runs_on_an_office31_tree_with_imported_base_weights() {
         );
     }
 
-    let out = dak_cli(&[
+    let out = dak(&[
         "evaluate",
         "--model",
         &s(&model),

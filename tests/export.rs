@@ -353,7 +353,7 @@ fn export_cli_writes_files_and_refuses_bad_input() {
         ),
         (
             vec!["--model", m, "--onnx", dir.path().to_str().unwrap()],
-            "folder",
+            "is a directory",
         ),
     ];
     for (args, want) in cases {

@@ -193,6 +193,9 @@ fn validate(out: &[f32], a: &[f32], b: &[f32], g: Gemm) -> f64 {
     worst
 }
 
+/// One launch longer than this (seconds) is timed once instead of `rounds` times.
+const SLOW_LAUNCH_S: f64 = 1.0;
+
 /// Validate, then time each variant on each case (variants round-robin, `rounds` samples).
 /// A variant that fails validation or cannot run gets a FAILED/ERROR row and is not timed (with
 /// `unchecked`, a wrong variant is still timed and its error reported: kernel experiments only).
@@ -273,13 +276,26 @@ pub fn run(
                 v.id()
             );
             let mut one: Launch = Box::new(|| matmul::gemm(&a, &b, None, g, v).map(drop));
-            if let Some(split) = dispatch_split(gpu, &mut one)? {
+            // The first sample, now that the pipeline is compiled: a variant slower than
+            // SLOW_LAUNCH_S per launch (a real-GPU tiling on a CPU adapter) keeps that one
+            // sample, so the default run stays within minutes.
+            let first = time_once(gpu, &mut one, 1)?;
+            if first > SLOW_LAUNCH_S {
+                eprintln!(
+                    "  {} takes {first:.1} s per launch here: timed once",
+                    v.id()
+                );
+            } else if let Some(split) = dispatch_split(gpu, &mut one)? {
                 eprintln!("  per dispatch, median of 5: {split}");
             }
-            live.push((v, first_ms, err, Vec::new()));
+            let slow = first > SLOW_LAUNCH_S;
+            live.push((v, first_ms, err, if slow { vec![first] } else { vec![] }));
         }
         for _ in 0..rounds {
             for (v, _, _, samples) in live.iter_mut() {
+                if samples.first().is_some_and(|&s| s > SLOW_LAUNCH_S) {
+                    continue;
+                }
                 let v = *v;
                 let mut launch: Launch = Box::new(|| matmul::gemm(&a, &b, None, g, v).map(drop));
                 let one = time_once(gpu, &mut launch, 1)?;

@@ -74,6 +74,13 @@ impl BenchRow {
         err: f64,
     ) -> BenchRow {
         let (median, min, max) = summary(samples);
+        // Each row as it completes: a long run shows its results while it goes.
+        eprintln!(
+            "timed {kernel} on {shape}: median {:.3} ms, {:.2} GFLOP/s ({} sample(s))",
+            median * 1e3,
+            flops / median / 1e9,
+            samples.len()
+        );
         BenchRow {
             kernel: kernel.to_string(),
             shape: shape.to_string(),

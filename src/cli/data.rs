@@ -72,7 +72,14 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             } else {
                 print!("{}", report.to_text());
             }
-            Ok(())
+            match report.blocking.is_empty() {
+                true => Ok(()),
+                false => Err(Error::input(format!(
+                    "{}: cannot be trained on as it is: {}",
+                    dir.display(),
+                    report.blocking.join("; ")
+                ))),
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ pub fn run(args: &DevicesArgs) -> Result<()> {
     let chosen = chosen?;
     let gpu = Gpu::new()?;
     let limits = gpu.limits();
-    let features = format!("{:?}", gpu.features());
+    let features = feature_names(gpu.features());
     if args.json {
         let value = serde_json::json!({
             "adapters": adapters,
@@ -81,9 +81,26 @@ pub fn run(args: &DevicesArgs) -> Result<()> {
         "  max 2-D texture dimension      {:>12}",
         limits.max_texture_dimension_2d
     );
-    println!("features enabled: {features}");
+    println!(
+        "features enabled: {}",
+        match features.is_empty() {
+            true => "none".to_string(),
+            false => features.join(", "),
+        }
+    );
     if let Ok(width) = std::env::var("LP_NATIVE_VECTOR_WIDTH") {
         println!("LP_NATIVE_VECTOR_WIDTH={width}");
     }
     Ok(())
+}
+
+/// wgpu's kebab-case names of the enabled features (`subgroup`, `timestamp-query`).
+fn feature_names(features: wgpu::Features) -> Vec<String> {
+    features
+        .iter()
+        .map(|f| match f.as_str() {
+            Some(name) => name.to_string(),
+            None => format!("{f:?}"),
+        })
+        .collect()
 }

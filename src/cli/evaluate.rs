@@ -55,17 +55,33 @@ fn to_json(v: &impl serde::Serialize) -> Result<String> {
 
 /// Runs `dak evaluate`.
 pub fn run_evaluate(a: &EvaluateArgs) -> Result<()> {
+    run_evaluate_with(a, &Gpu::new)
+}
+
+/// [`run_evaluate`] on the device `open_gpu` gives, opened only after the model file's header,
+/// the folder, its classes and every image have passed their checks.
+pub fn run_evaluate_with(a: &EvaluateArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
+    use crate::models::expect::{check, Expect};
     let options = EvalOptions {
         batch: a.batch,
         skip_bad: a.skip_bad,
     };
-    if options.batch == 0 {
-        return Err(Error::input("--batch must be at least 1"));
-    }
+    crate::validate::count("--batch", a.batch, 1)?;
+    let header = check("--model", &a.model, Expect::DakModel)?;
     let ds = Dataset::from_dir(&a.data)?;
-    let gpu = Gpu::new()?;
+    if let Some(classes) = header.classes() {
+        crate::data::folder::check_same_classes(
+            &format!("--model {}", a.model.display()),
+            &classes,
+            &format!("--data {}", a.data.display()),
+            ds.classes(),
+        )?;
+    }
+    let (ds, skipped) = ds.check_images(a.skip_bad)?;
+    let gpu = open_gpu()?;
     let model = models::load(&gpu, &a.model)?;
-    let report = evaluate::evaluate(&*model, &ds, &options)?;
+    let mut report = evaluate::evaluate(&*model, &ds, &options)?;
+    report.skipped.splice(0..0, skipped);
     if a.json {
         println!("{}", to_json(&report)?);
     } else {
@@ -107,7 +123,24 @@ fn print_report(r: &EvalReport) {
 
 /// Runs `dak predict`.
 pub fn run_predict(a: &PredictArgs) -> Result<()> {
-    let gpu = Gpu::new()?;
+    run_predict_with(a, &Gpu::new)
+}
+
+/// [`run_predict`] on the device `open_gpu` gives, opened only after the weights file's header
+/// and every image file have passed their checks.
+pub fn run_predict_with(a: &PredictArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
+    use crate::models::expect::{check, Expect};
+    crate::validate::count("--top-k", a.top_k, 1)?;
+    match (&a.model, &a.weights) {
+        (Some(path), _) => check("--model", path, Expect::DakModel)?,
+        (None, Some(path)) => check("--weights", path, Expect::Vgg16Imagenet)?,
+        (None, None) => return Err(Error::input("pass --model MODEL or --weights FILE")),
+    };
+    for image in &a.images {
+        crate::validate::input_file("IMAGE", image, "an image file (PNG, JPEG, ...)")?;
+        crate::data::decode::check_file(image)?;
+    }
+    let gpu = open_gpu()?;
     let model: Box<dyn Model> = match (&a.model, &a.weights) {
         (Some(path), _) => models::load(&gpu, path)?,
         (None, Some(path)) => Box::new(ImagenetVgg16::load(&gpu, path)?),

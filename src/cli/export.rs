@@ -3,17 +3,13 @@
 use crate::export::{self, onnx, Batch, OnnxOptions, Output, Source};
 use crate::models::file::StoreType;
 use crate::{Error, Result};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Arguments of `dak export`.
 #[derive(clap::Args, Debug)]
 #[command(
     group(clap::ArgGroup::new("source").required(true).args(["model", "weights"])),
-    group(clap::ArgGroup::new("target").required(true).multiple(true).args(["onnx", "safetensors"])),
-    after_help = "Examples:\n  dak export --model dann-mnistm.safetensors --onnx dann-mnistm.onnx\n  \
-        dak export --model flowers.safetensors --onnx flowers.onnx --dtype f16 --batch 1\n  \
-        dak export --model dann-mnistm.safetensors --onnx f.onnx --outputs features,probabilities\n  \
-        dak export --model flowers.safetensors --safetensors flowers-f16.safetensors --dtype f16"
+    group(clap::ArgGroup::new("target").required(true).multiple(true).args(["onnx", "safetensors"]))
 )]
 pub struct ExportArgs {
     /// A model written by `dak fine-tune` or `dak adapt` (f32, f16 or bf16 tensors).
@@ -44,28 +40,6 @@ pub struct ExportArgs {
     pub outputs: String,
 }
 
-/// An output path must name a file in a folder that exists.
-fn check_output(flag: &str, path: &Path) -> Result<()> {
-    if path.is_dir() {
-        return Err(Error::input(format!(
-            "{flag} {}: is a folder; give a file name",
-            path.display()
-        )));
-    }
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !parent.is_dir() {
-        return Err(Error::input(format!(
-            "{flag} {}: folder {} does not exist; create it first",
-            path.display(),
-            parent.display()
-        )));
-    }
-    Ok(())
-}
-
 fn megabytes(bytes: usize) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
@@ -81,10 +55,10 @@ pub fn run(a: &ExportArgs) -> Result<()> {
     };
     onnx::check_opset(a.opset)?;
     if let Some(p) = &a.onnx {
-        check_output("--onnx", p)?;
+        crate::validate::output_file("--onnx", p)?;
     }
     if let Some(p) = &a.safetensors {
-        check_output("--safetensors", p)?;
+        crate::validate::output_file("--safetensors", p)?;
     }
     let source = match (&a.model, &a.weights) {
         (Some(m), _) => Source::Model(m.clone()),

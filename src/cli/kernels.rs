@@ -2,6 +2,9 @@
 //! command line. With `--shader-dir` an edited copy of a shader is checked without rebuilding.
 
 use super::print_table;
+
+/// Columns `kernels list` fits in.
+const LIST_WIDTH: usize = 100;
 use crate::kernels::{self, CheckReport};
 use crate::{Error, Gpu, Result};
 use std::path::{Path, PathBuf};
@@ -66,17 +69,16 @@ fn list(json: bool) -> Result<()> {
         println!("{text}");
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = kernels::all()
-        .iter()
-        .map(|k| {
-            vec![
-                k.id.to_string(),
-                k.files.join(", "),
-                k.description.to_string(),
-            ]
-        })
-        .collect();
-    print_table(&["id", "shader files", "computes"], &rows);
+    // One block per kernel, wrapped to fit 100 columns (a table of three columns did not).
+    for k in kernels::all() {
+        println!("{}", k.id);
+        for line in wrap(k.description, LIST_WIDTH - 4) {
+            println!("    {line}");
+        }
+        for line in wrap(&format!("shaders: {}", k.files.join(", ")), LIST_WIDTH - 4) {
+            println!("    {line}");
+        }
+    }
     Ok(())
 }
 
@@ -146,4 +148,23 @@ fn check(ids: &[String], json: Option<&Path>) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// `text` broken at spaces into lines of at most `width` characters (a longer word stays whole).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }

@@ -6,6 +6,7 @@ pub mod devices;
 pub mod evaluate;
 pub mod export;
 pub mod fine_tune;
+pub mod help;
 pub mod kernels;
 pub mod tune;
 

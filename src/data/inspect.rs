@@ -66,6 +66,8 @@ pub struct InspectReport {
     pub loose_images: usize,
     /// Things worth fixing before training.
     pub warnings: Vec<String>,
+    /// Why training on this folder would be refused (empty: it can be trained on).
+    pub blocking: Vec<String>,
 }
 
 /// Per image: `(width, height, colour type)` or the decoding error.
@@ -158,9 +160,37 @@ pub fn inspect_dir(root: &Path, threads: usize) -> Result<InspectReport> {
         ignored_files: tree.ignored.len(),
         loose_images: tree.loose_images.len(),
         warnings: Vec::new(),
+        blocking: Vec::new(),
     };
     report.warnings = warnings(&report);
+    report.blocking = blocking(&report);
     Ok(report)
+}
+
+/// The problems that make `fine-tune` / `adapt --source` refuse the folder.
+fn blocking(r: &InspectReport) -> Vec<String> {
+    let mut b = Vec::new();
+    match r.classes.len() {
+        0 => b.push("no class sub-folders".to_string()),
+        1 => b.push("only one class (a classifier needs at least two)".to_string()),
+        _ => {}
+    }
+    let empty: Vec<&str> = r
+        .classes
+        .iter()
+        .filter(|c| c.images == 0)
+        .map(|c| c.name.as_str())
+        .collect();
+    if !empty.is_empty() {
+        b.push(format!("empty class folder(s): {}", empty.join(", ")));
+    }
+    if !r.unreadable.is_empty() {
+        b.push(format!(
+            "{} unreadable file(s) (train with --skip-bad to leave them out)",
+            r.unreadable.len()
+        ));
+    }
+    b
 }
 
 fn warnings(r: &InspectReport) -> Vec<String> {
@@ -297,8 +327,10 @@ impl InspectReport {
         for w in &self.warnings {
             s += &format!("warning: {w}\n");
         }
-        if self.warnings.is_empty() {
+        if self.blocking.is_empty() {
             s += "ok: ready for training\n";
+        } else {
+            s += &format!("not ready for training: {}\n", self.blocking.join("; "));
         }
         s
     }

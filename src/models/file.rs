@@ -146,9 +146,20 @@ pub fn save(path: &Path, params: &Params, info: &ModelInfo) -> Result<()> {
 /// Read a `.safetensors` file (f32, f16 or bf16 tensors) into host memory as f32.
 pub fn read_tensors(path: &Path) -> Result<TensorFile> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse(&bytes).map_err(|why| {
+    let file = parse(&bytes).map_err(|why| {
         Error::input(format!("{}: not a readable safetensors file ({why}); was it truncated or is it another format?", path.display()))
-    })
+    })?;
+    // A NaN or infinite weight (a diverged run, a corrupt copy) would only show up later as
+    // garbage predictions; refuse the file here, naming the tensor.
+    for (name, (_, data)) in &file.tensors {
+        if let Some(bad) = data.iter().find(|v| !v.is_finite()) {
+            return Err(Error::input(format!(
+                "{}: tensor `{name}` holds {bad} values; the file was saved from a diverged run or is corrupt (use an earlier model or retrain with a lower --lr)",
+                path.display()
+            )));
+        }
+    }
+    Ok(file)
 }
 
 fn parse(bytes: &[u8]) -> std::result::Result<TensorFile, String> {

@@ -69,6 +69,9 @@ pub struct BatchLogs {
     pub lambda: Option<f64>,
     /// Time since the run began.
     pub elapsed: Duration,
+    /// The part of `elapsed` that was one-time work (the first step's kernel compilation, a
+    /// feature cache): left out of speed estimates, which then cover the steps after the first.
+    pub one_time: Duration,
 }
 
 /// The model being trained, as a callback may save it.

@@ -163,6 +163,12 @@ pub fn predict(
         let x = Tensor::from_slice(model.gpu(), &b.images, &b.shape())?;
         let z = model.logits(&x)?.to_vec()?;
         for (row, &i) in z.chunks(classes.len()).zip(&b.indices) {
+            if !row.iter().all(|v| v.is_finite()) {
+                return Err(Error::runtime(format!(
+                    "{}: the model's outputs are not finite numbers (NaN or infinity); its weights are broken, e.g. saved from a diverged run; retrain with a lower --lr",
+                    ds.describe(i)
+                )));
+            }
             let p = softmax(row);
             let mut order: Vec<usize> = (0..classes.len()).collect();
             order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));

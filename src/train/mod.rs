@@ -6,6 +6,7 @@ pub mod adapt;
 pub mod callback;
 pub mod callbacks;
 pub mod checkpoint;
+mod clock;
 pub mod evaluate;
 pub mod fit;
 pub mod interrupt;

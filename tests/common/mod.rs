@@ -190,18 +190,6 @@ pub fn fd_check(
     }
 }
 
-/// Runs the `dak` binary with `args` (Mesa's shader cache inside target/).
-pub fn dak_cli(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_dak"))
-        .args(args)
-        .env(
-            "MESA_SHADER_CACHE_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/target/mesa-shader-cache"),
-        )
-        .output()
-        .expect("run dak")
-}
-
 /// Writes f32 tensors `(name, shape, values)` as a safetensors file (weights fixtures).
 pub fn write_safetensors(path: &Path, tensors: &[(String, Vec<usize>, Vec<f32>)]) {
     let views: Vec<_> = tensors

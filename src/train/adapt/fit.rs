@@ -11,6 +11,8 @@ use crate::data::{AdaptData, Dataset, DomainLoader, DomainLoaderOptions, Loader,
 use crate::models::{Dann, Model};
 use crate::optim::{Optimizer, Rule};
 use crate::train::callback::Callbacks;
+use crate::train::clock::RunClock;
+use crate::train::fit::steady_rate;
 use crate::train::checkpoint::{self, RunId};
 use crate::train::interrupt::{check_loss, interrupted, stop_requested};
 use crate::train::metrics::ProxyADistance;
@@ -161,7 +163,7 @@ fn run(
     first_epoch: usize,
     callbacks: &mut Callbacks,
 ) -> Result<History> {
-    let start = Instant::now();
+    let mut clock = RunClock::start();
     let gpu = model.gpu();
     let method = config.method;
     let info = model.info();
@@ -208,6 +210,8 @@ fn run(
         let acc = EpochAccumulators::new(gpu)?;
         let (mut lr, mut lam) = (config.lr, 0.0f32);
         let mut images = 0usize;
+        // The run's first step, when it falls in this epoch: (its time, its images).
+        let mut first_step = None;
         let mut run_step = |k: usize, b: &StepBatch, opt: &mut Optimizer| -> Result<()> {
             let p = step_no as f32 / total_steps as f32;
             lr = config.lr_schedule.at(config.lr, p);
@@ -217,7 +221,11 @@ fn run(
             };
             lambda.set(lam);
             let seed = crate::train::fit::step_seed(config.seed, step_no as u64);
+            clock.before_step();
             step(model, opt, &acc, b, &lambda, lr, seed)?;
+            if let Some(d) = clock.after_step(gpu)? {
+                first_step = Some((d, b.n_source + b.n_target));
+            }
             step_no += 1;
             images += b.n_source + b.n_target;
             callbacks.batch(&BatchLogs {
@@ -228,7 +236,8 @@ fn run(
                 progress: step_no as f64 / total_steps as f64,
                 lr: lr as f64,
                 lambda: Some(lam as f64),
-                elapsed: start.elapsed(),
+                elapsed: clock.elapsed(),
+                one_time: clock.one_time(),
             });
             if stop_requested() {
                 return Err(interrupted(epoch + 1, k + 1, steps_per_epoch));
@@ -304,7 +313,7 @@ fn run(
             im: scores.map(|s| s[1]),
             snd: scores.map(|s| s[2]),
             seconds: t0.elapsed().as_secs_f64(),
-            images_per_s: images as f64 / train_seconds.max(1e-9),
+            images_per_s: steady_rate(images, train_seconds, first_step),
             feature_cache: false,
         };
         // Keep the best parameters by the label-free rule.
@@ -359,7 +368,7 @@ fn run(
         source_test_acc,
         pad_before,
         pad_after,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds: clock.elapsed().as_secs_f64(),
         seconds_per_epoch: train_seconds / epochs_run as f64,
         images_per_s: images_total as f64 / train_seconds.max(1e-9),
     });

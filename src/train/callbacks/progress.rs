@@ -135,7 +135,12 @@ impl Callback for Progress {
         let done = (s.epoch - 1).saturating_sub(first) * s.steps_per_epoch + s.step;
         let left = (s.epochs * s.steps_per_epoch)
             .saturating_sub((s.epoch - 1) * s.steps_per_epoch + s.step);
-        let eta = s.elapsed.mul_f64(left as f64 / done.max(1) as f64);
+        // The first step (kernel compilation) is in `one_time`; the rate is that of the rest.
+        let steady = s.elapsed.saturating_sub(s.one_time);
+        let eta = match done > 1 {
+            true => clock(steady.mul_f64(left as f64 / (done - 1) as f64)),
+            false => "--".into(),
+        };
         let width = 24;
         let filled = width * s.step.min(s.steps_per_epoch) / s.steps_per_epoch.max(1);
         eprint!(
@@ -148,7 +153,7 @@ impl Callback for Progress {
             s.step,
             s.steps_per_epoch,
             clock(s.elapsed),
-            clock(eta)
+            eta
         );
         let _ = std::io::stderr().flush();
     }

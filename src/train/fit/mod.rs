@@ -4,7 +4,7 @@
 //! them (the feature cache).
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 mod cache;
 mod sums;
@@ -13,6 +13,7 @@ use cache::{eval_features, FeatureCache};
 use sums::{evaluate_loss_acc, ones, Sums};
 
 use super::callback::Callbacks;
+use super::clock::RunClock;
 use super::interrupt::{check_loss, interrupted, stop_requested};
 use super::{checkpoint, BatchLogs, Callback, Control, EpochLogs, History, RunInfo, TrainState};
 use crate::autograd::Tape;
@@ -237,7 +238,7 @@ fn run(
     callbacks: &mut Callbacks,
 ) -> Result<History> {
     let gpu = model.gpu().clone();
-    let run_start = Instant::now();
+    let mut clock = RunClock::start();
     let (eval_t, train_t) = transforms(model, o.augment);
     let info = model.info();
     let run_id = run_id(train);
@@ -247,6 +248,7 @@ fn run(
         .filter(|(_, p)| p.name.starts_with("features"))
         .all(|(_, p)| !p.trainable);
     let cached = o.cache && base_frozen && !train_t.is_random();
+    let cache_start = Instant::now();
     let train_cache = if cached {
         Some(FeatureCache::new(model, train, &eval_t, o)?)
     } else {
@@ -256,6 +258,7 @@ fn run(
         (true, Some(v)) => Some(FeatureCache::new(model, v, &eval_t, o)?),
         _ => None,
     };
+    clock.exclude(cache_start.elapsed());
     let train_loader = loader(train, &train_t, o, true)?;
     let steps = train.len().div_ceil(o.batch);
     let total_steps = (o.epochs * steps).max(1);
@@ -272,8 +275,11 @@ fn run(
         let lr = o.schedule.lr(o.lr, progress, epoch);
         let mut sums = Sums::new(&gpu)?;
         let mut step = 0usize;
+        // The run's first step, when it falls in this epoch: (its time, its images).
+        let mut first_step: Option<(Duration, usize)> = None;
         let mut run_step = |images: Tensor, labels: &[u32]| -> Result<()> {
             let n = labels.len();
+            clock.before_step();
             let y = Tensor::from_u32(&gpu, labels, &[n])?;
             let w = ones(&gpu, n)?;
             let mut tape = Tape::new();
@@ -290,6 +296,9 @@ fn run(
             optimizer.step(&model.params, &grads, lr)?;
             sums.add(&lt, &zt, &y, &w, n)?;
             gpu.flush()?; // one submit per step; no readback
+            if let Some(d) = clock.after_step(&gpu)? {
+                first_step = Some((d, n));
+            }
             step += 1;
             callbacks.batch(&BatchLogs {
                 epoch: epoch + 1,
@@ -299,7 +308,8 @@ fn run(
                 progress: (epoch * steps + step) as f64 / total_steps as f64,
                 lr: lr as f64,
                 lambda: None,
-                elapsed: run_start.elapsed(),
+                elapsed: clock.elapsed(),
+                one_time: clock.one_time(),
             });
             if stop_requested() {
                 return Err(interrupted(epoch + 1, step, steps));
@@ -366,7 +376,7 @@ fn run(
             im: None,
             snd: None,
             seconds,
-            images_per_s: train.len() as f64 / seconds.max(1e-9),
+            images_per_s: steady_rate(train.len(), seconds, first_step),
             feature_cache: cached,
         };
         history.epochs.push(logs.clone());
@@ -386,4 +396,15 @@ fn run(
     };
     callbacks.end(&history)?;
     Ok(history)
+}
+
+/// Images per second of an epoch of `images` in `seconds`, leaving out the run's first step
+/// (kernel compilation) when it fell in this epoch; with that step alone, its own rate.
+pub(crate) fn steady_rate(images: usize, seconds: f64, first: Option<(Duration, usize)>) -> f64 {
+    match first {
+        Some((d, n)) if images > n && seconds > d.as_secs_f64() => {
+            (images - n) as f64 / (seconds - d.as_secs_f64())
+        }
+        _ => images as f64 / seconds.max(1e-9),
+    }
 }
