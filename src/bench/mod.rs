@@ -382,7 +382,7 @@ pub fn run(gpu: &Gpu, sel: &Selection) -> Result<Vec<BenchRow>> {
             pool::run(gpu, &cases, repeat, &keep)
         }
         other => Err(Error::input(format!(
-            "dak bench {other}: unknown op; known: matmul, conv2d, pool, all, data"
+            "dak bench {other}: unknown op; known: matmul, conv2d, pool, all, data, model"
         ))),
     }
 }

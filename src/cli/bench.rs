@@ -9,7 +9,8 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// What to benchmark, `OP[.DIRECTION]`: matmul[.fwd|.dgrad|.wgrad],
-    /// conv2d[.fwd|.dgrad|.wgrad], pool[.fwd|.bwd], all, or data (image decoding + augmentation).
+    /// conv2d[.fwd|.dgrad|.wgrad], pool[.fwd|.bwd], all, data (image decoding + augmentation),
+    /// or model (a whole network's training and inference img/s, see --model).
     #[arg(default_value = "matmul")]
     pub op: String,
     /// Variant id to time, or `all` (conv2d also takes `direct`, `tiled`, `sgbc`, `tex`).
@@ -56,6 +57,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(files) = &args.compare {
         return compare(&files[0], &files[1]);
     }
+    // The results are written after minutes of timing: check where they go first.
+    crate::validate::output_opt("--json", args.json.as_deref())?;
+    crate::validate::count("--repeat", args.repeat, 1)?;
     if args.op == "model" {
         return model(args);
     }

@@ -97,6 +97,7 @@ fn mismatch_text(r: &CheckReport) -> String {
 
 fn check(ids: &[String], json: Option<&Path>) -> Result<()> {
     let selected = kernels::select(ids)?;
+    crate::validate::output_opt("--json", json)?;
     let gpu = Gpu::new()?;
     let adapter = gpu.adapter();
     println!(

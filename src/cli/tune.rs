@@ -58,8 +58,12 @@ pub fn run(args: &TuneArgs) -> Result<()> {
             )))
         }
     };
+    crate::validate::count("--repeat", args.repeat, 1)?;
     let path = match &args.file {
-        Some(p) => p.clone(),
+        Some(p) => {
+            crate::validate::output_file("--file", p)?;
+            p.clone()
+        }
         None => tune::path().ok_or_else(|| {
             Error::input("no cache folder: set DAK_TUNE_FILE or XDG_CACHE_HOME, or pass --file")
         })?,

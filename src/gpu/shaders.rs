@@ -27,6 +27,7 @@ builtin_shaders!(
     "elementwise/bias_grad_sg.wgsl",
     "elementwise/relu_grad.wgsl",
     "elementwise/axpby.wgsl",
+    "watch/first_bad.wgsl",
     "elementwise/dropout.wgsl",
     "loss/softmax_xent_fwd.wgsl",
     "loss/softmax_xent_bwd.wgsl",

@@ -7,6 +7,7 @@ pub mod matmul;
 pub mod optim;
 pub mod pool;
 pub mod softmax_xent;
+pub mod watch;
 
 /// Workgroups for one invocation per element at 256 per workgroup, spread over a 2-D grid so
 /// that more than 65535 workgroups fit (shaders flatten with `num_workgroups.x`).

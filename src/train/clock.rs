@@ -22,7 +22,7 @@ impl RunClock {
     /// Starts the clock and says, once per process, that kernels compile first.
     pub fn start() -> Self {
         NOTICE.call_once(|| {
-            eprintln!("compiling kernels (one time; the driver caches them for later runs)");
+            println!("compiling kernels (one time; the driver caches them for later runs)");
         });
         RunClock {
             start: Instant::now(),
@@ -55,7 +55,7 @@ impl RunClock {
         let d = t0.elapsed();
         self.one_time += d;
         if d > Duration::from_secs(1) {
-            eprintln!(
+            println!(
                 "first step: {:.1} s with kernel compilation (left out of img/s and the ETA)",
                 d.as_secs_f64()
             );

@@ -52,19 +52,35 @@ pub(crate) fn interrupted(epoch: usize, step: usize, steps: usize) -> Error {
 /// A loss that is NaN, infinite or above this is taken as divergence.
 pub const LOSS_LIMIT: f64 = 1e4;
 
-/// `Err(Error::Diverged)` when an epoch's mean `loss` (named `which`) is not usable. The
-/// epoch sums include every step, and NaN or infinity in any step survives the sum, so this
-/// check at the end of the epoch sees a divergence anywhere in it without a per-step readback.
-pub(crate) fn check_loss(which: &str, loss: f64, epoch: usize, lr: f64) -> Result<()> {
-    if loss.is_finite() && loss <= LOSS_LIMIT {
+/// Where a loss is checked: the epoch, the first bad step the GPU-side watch
+/// ([`crate::ops::watch`]) recorded, the epoch's steps and learning rate.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BadLoss {
+    pub epoch: usize,
+    pub first_bad_step: Option<u32>,
+    pub steps: usize,
+    pub lr: f64,
+}
+
+/// `Err(Error::Diverged)` when an epoch's mean `loss` (named `which`) is not usable or a step
+/// of it was. The watch flag and the sums are read once, at the end of the epoch.
+pub(crate) fn check_loss(which: &str, loss: f64, at: &BadLoss) -> Result<()> {
+    let mean_ok = loss.is_finite() && loss <= LOSS_LIMIT;
+    if mean_ok && at.first_bad_step.is_none() {
         return Ok(());
     }
-    let what = if loss.is_finite() {
+    let what = if !loss.is_finite() {
+        format!("became {loss}")
+    } else if !mean_ok {
         format!("exploded to {loss:.3e} (limit {LOSS_LIMIT:e})")
     } else {
-        format!("became {loss}")
+        format!("went over {LOSS_LIMIT:e} (epoch mean {loss:.3e})")
     };
+    let step = at
+        .first_bad_step
+        .map_or(String::new(), |s| format!(" at step {s} of {}", at.steps));
     Err(Error::Diverged(format!(
-        "training diverged in epoch {epoch}: the {which} loss {what}; nothing of this epoch was saved; try a lower learning rate (--lr, this epoch used {lr:.3e})"
+        "training diverged in epoch {}{step}: the {which} loss {what}; nothing of this epoch was saved; try a lower learning rate (--lr, this epoch used {:.3e})",
+        at.epoch, at.lr
     )))
 }

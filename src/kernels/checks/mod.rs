@@ -290,6 +290,14 @@ pub(super) static REGISTRY: &[Kernel] = &[
         check: check_axpby,
     },
     Kernel {
+        id: "watch.first_bad",
+        op: "watch",
+        files: &["watch/first_bad.wgsl"],
+        description: "first step whose loss is NaN, infinite or over a limit (divergence flag)",
+        supported: always,
+        check: check_first_bad,
+    },
+    Kernel {
         id: "elementwise.dropout",
         op: "elementwise",
         files: &["elementwise/dropout.wgsl"],

@@ -107,6 +107,38 @@ pub(super) fn check_axpby(gpu: &Gpu, c: &mut Checker) -> Result<()> {
     Ok(())
 }
 
+pub(super) fn check_first_bad(gpu: &Gpu, c: &mut Checker) -> Result<()> {
+    use crate::ops::watch;
+    let bad = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 2.0e4];
+    for (i, &n) in LENGTHS.iter().enumerate() {
+        c.case();
+        // Steps 0..6 of `n` values each; steps 4 and 2 get one bad value (in that order, so
+        // the flag must keep the minimum), the others stay under the limit of 1e4.
+        let flag = watch::new_flag(gpu)?;
+        let mut steps = Vec::new();
+        for step in [5u32, 4, 0, 2, 1, 3] {
+            let mut v = values(n, 440 + i as u64 + step as u64);
+            if step == 4 || step == 2 {
+                v[(step as usize * 7) % n] = bad[(i + step as usize) % bad.len()];
+            }
+            watch::note(&Tensor::from_slice(gpu, &v, &[n])?, 1e4, step, &flag)?;
+            steps.push((step, v));
+        }
+        let got = watch::read(&flag)?;
+        let want = watch::reference::first_bad(&steps, 1e4);
+        let as_f = |s: Option<u32>| vec![s.map_or(-1.0, |s| s as f32)];
+        c.compare(&format!("first bad step of [{n}]"), &as_f(got), &as_f(want), 0.0);
+        // A clean epoch leaves the flag unset.
+        let clean = watch::new_flag(gpu)?;
+        watch::note(&Tensor::from_slice(gpu, &steps[0].1, &[n])?, 1e4, 0, &clean)?;
+        c.compare(&format!("clean [{n}]"), &as_f(watch::read(&clean)?), &[-1.0], 0.0);
+        if c.failed() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn check_dropout(gpu: &Gpu, c: &mut Checker) -> Result<()> {
     for (i, &n) in LENGTHS.iter().enumerate() {
         c.case();

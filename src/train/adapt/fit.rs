@@ -14,7 +14,7 @@ use crate::train::callback::Callbacks;
 use crate::train::clock::RunClock;
 use crate::train::fit::steady_rate;
 use crate::train::checkpoint::{self, RunId};
-use crate::train::interrupt::{check_loss, interrupted, stop_requested};
+use crate::train::interrupt::{check_loss, interrupted, stop_requested, BadLoss};
 use crate::train::metrics::ProxyADistance;
 use crate::train::{
     BatchLogs, Callback, Control, EpochLogs, History, RunInfo, RunSummary, TrainState,
@@ -282,9 +282,19 @@ fn run(
         images_total += images;
 
         let means = acc.read(steps_per_epoch, method == Method::Dann)?;
-        check_loss("label", means.label_loss, epoch + 1, lr as f64)?;
+        let at = BadLoss {
+            epoch: epoch + 1,
+            first_bad_step: means.first_bad_label,
+            steps: steps_per_epoch,
+            lr: lr as f64,
+        };
+        check_loss("label", means.label_loss, &at)?;
         if let Some((domain_loss, _)) = means.domain {
-            check_loss("domain", domain_loss, epoch + 1, lr as f64)?;
+            let at = BadLoss {
+                first_bad_step: means.first_bad_domain,
+                ..at
+            };
+            check_loss("domain", domain_loss, &at)?;
         }
         let target_acc = match &data.target_eval {
             Some(ds) => accuracy(model, ds, config)?,

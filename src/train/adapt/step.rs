@@ -4,7 +4,9 @@
 use super::scores::accuracy_of;
 use crate::autograd::{Lambda, Tape};
 use crate::models::{Dann, Model};
-use crate::ops::{bce, elementwise as ew, softmax_xent};
+use crate::ops::{bce, elementwise as ew, softmax_xent, watch};
+use crate::train::interrupt::LOSS_LIMIT;
+use std::cell::Cell;
 use crate::optim::Optimizer;
 use crate::{DType, Gpu, Result, Tensor};
 
@@ -14,6 +16,10 @@ pub(crate) struct EpochAccumulators {
     domain_loss: Tensor,
     source_counts: Tensor,
     domain_counts: Tensor,
+    /// The first step (from 1) whose label / domain loss was unusable (GPU-side flags).
+    bad_label: Tensor,
+    bad_domain: Tensor,
+    steps: Cell<u32>,
 }
 
 /// The epoch's means, read from the accumulators.
@@ -22,6 +28,9 @@ pub(crate) struct EpochMeans {
     pub source_acc: f64,
     /// Mean domain loss and domain accuracy (DANN steps only).
     pub domain: Option<(f64, Option<f64>)>,
+    /// The first step whose label loss, or domain loss, was NaN, infinite or over the limit.
+    pub first_bad_label: Option<u32>,
+    pub first_bad_domain: Option<u32>,
 }
 
 impl EpochAccumulators {
@@ -31,6 +40,9 @@ impl EpochAccumulators {
             domain_loss: Tensor::zeros(gpu, &[1])?,
             source_counts: Tensor::zeros_of(gpu, &[2], DType::U32)?,
             domain_counts: Tensor::zeros_of(gpu, &[2], DType::U32)?,
+            bad_label: watch::new_flag(gpu)?,
+            bad_domain: watch::new_flag(gpu)?,
+            steps: Cell::new(0),
         })
     }
 
@@ -51,6 +63,11 @@ impl EpochAccumulators {
             label_loss: self.label_loss.to_vec()?[0] as f64 / steps,
             source_acc: accuracy_of((sc[0], sc[1])).unwrap_or(0.0),
             domain,
+            first_bad_label: watch::read(&self.bad_label)?,
+            first_bad_domain: match adversarial {
+                true => watch::read(&self.bad_domain)?,
+                false => None,
+            },
         })
     }
 }
@@ -93,6 +110,10 @@ pub(crate) fn step(
     let label_loss = tape.softmax_xent(z, &labels, &weights, 1.0)?;
     softmax_xent::argmax_correct(tape.tensor(z), &labels, &weights, &acc.source_counts)?;
     ew::accumulate(&acc.label_loss, tape.tensor(label_loss))?;
+    let step_no = acc.steps.get() + 1;
+    acc.steps.set(step_no);
+    let limit = LOSS_LIMIT as f32;
+    watch::note(tape.tensor(label_loss), limit, step_no, &acc.bad_label)?;
     let mut roots = vec![label_loss];
     if b.n_target > 0 {
         let mut d = vec![0.0f32; n_source];
@@ -102,6 +123,7 @@ pub(crate) fn step(
         let domain_loss = tape.bce(dz, &domains, 1.0)?;
         bce::binary_correct(tape.tensor(dz), &domains, &acc.domain_counts)?;
         ew::accumulate(&acc.domain_loss, tape.tensor(domain_loss))?;
+        watch::note(tape.tensor(domain_loss), limit, step_no, &acc.bad_domain)?;
         roots.push(domain_loss);
     }
     let grads = tape.backward(&roots)?;

@@ -14,7 +14,7 @@ use sums::{evaluate_loss_acc, ones, Sums};
 
 use super::callback::Callbacks;
 use super::clock::RunClock;
-use super::interrupt::{check_loss, interrupted, stop_requested};
+use super::interrupt::{check_loss, interrupted, stop_requested, BadLoss};
 use super::{checkpoint, BatchLogs, Callback, Control, EpochLogs, History, RunInfo, TrainState};
 use crate::autograd::Tape;
 use crate::data::{Dataset, Loader, LoaderOptions, Transform};
@@ -341,7 +341,13 @@ fn run(
             }
         }
         let (train_loss, train_acc) = sums.read()?;
-        check_loss("training", train_loss as f64, epoch + 1, lr as f64)?;
+        let at = BadLoss {
+            epoch: epoch + 1,
+            first_bad_step: sums.first_bad()?,
+            steps,
+            lr: lr as f64,
+        };
+        check_loss("training", train_loss as f64, &at)?;
         let seconds = start.elapsed().as_secs_f64();
         let (val_loss, val_acc) = match val {
             Some(v) => {
@@ -354,7 +360,12 @@ fn run(
             None => (None, None),
         };
         if let Some(l) = val_loss {
-            check_loss("validation", l, epoch + 1, lr as f64)?;
+            // Validation batches are not steps: name no step.
+            let at = BadLoss {
+                first_bad_step: None,
+                ..at
+            };
+            check_loss("validation", l, &at)?;
         }
         let done = (epoch + 1) * steps;
         let logs = EpochLogs {

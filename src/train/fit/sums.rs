@@ -5,7 +5,8 @@ use super::{loader, FitOptions};
 use crate::autograd::Tape;
 use crate::data::{Dataset, Transform};
 use crate::models::{Classifier, Model};
-use crate::ops::{elementwise as ew, softmax_xent};
+use crate::ops::{elementwise as ew, softmax_xent, watch};
+use crate::train::interrupt::LOSS_LIMIT;
 use crate::{DType, Gpu, Result, Tensor};
 
 /// Per-sample weights of 1.
@@ -18,6 +19,9 @@ pub(super) struct Sums {
     loss: Tensor,
     counts: Tensor,
     seen: usize,
+    /// The first step (from 1) whose loss was unusable, kept on the GPU.
+    first_bad: Tensor,
+    steps: u32,
 }
 
 impl Sums {
@@ -26,6 +30,8 @@ impl Sums {
             loss: Tensor::zeros(gpu, &[1])?,
             counts: Tensor::zeros_of(gpu, &[2], DType::U32)?,
             seen: 0,
+            first_bad: watch::new_flag(gpu)?,
+            steps: 0,
         })
     }
     pub fn add(
@@ -37,9 +43,15 @@ impl Sums {
         n: usize,
     ) -> Result<()> {
         ew::axpby(n as f32, loss, 1.0, &self.loss)?;
+        self.steps += 1;
+        watch::note(loss, LOSS_LIMIT as f32, self.steps, &self.first_bad)?;
         softmax_xent::argmax_correct(logits, labels, weights, &self.counts)?;
         self.seen += n;
         Ok(())
+    }
+    /// The first batch (counted from 1) whose loss was NaN, infinite or over the limit.
+    pub fn first_bad(&self) -> Result<Option<u32>> {
+        watch::read(&self.first_bad)
     }
     /// (mean loss, accuracy)
     pub fn read(&self) -> Result<(f32, f32)> {
