@@ -51,7 +51,16 @@ pub fn digits(gpu: &Gpu, batch: usize, steps: usize) -> Result<DannBench> {
             n_target,
             source_labels: &labels,
         };
-        step(&model, opt, &acc, &b, &lambda, 1e-3, n)
+        step(
+            &model,
+            crate::train::Method::DANN,
+            opt,
+            &acc,
+            &b,
+            &lambda,
+            1e-3,
+            n,
+        )
     };
     train(&mut opt, batch)?;
     train(&mut opt, 0)?;

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::scores::{accuracy, label_free, proxy_a_distance};
 use super::step::{restore, snapshot, step, EpochAccumulators, StepBatch};
-use super::{validate_model, AdaptConfig, Method, Select};
+use super::{validate_model, AdaptConfig};
 use crate::autograd::Lambda;
 use crate::data::{AdaptData, Dataset, DomainLoader, DomainLoaderOptions, Loader, LoaderOptions};
 use crate::models::{Dann, Model};
@@ -23,7 +23,8 @@ use crate::{Error, Result, Tensor};
 const TAG_SCORES: u64 = 0x5343_4f52;
 const TAG_PAD: u64 = 0x5041_4453;
 
-/// Where the batches come from: half source / half target for DANN, source only otherwise.
+/// Where the batches come from: half source / half target when the method needs target rows,
+/// source only otherwise.
 struct Batches {
     domain: Option<DomainLoader>,
     source: Loader,
@@ -38,8 +39,8 @@ impl Batches {
         c: &AdaptConfig,
     ) -> Result<Self> {
         let tf = model.eval_transform()?;
-        let domain = match (c.method, target) {
-            (Method::Dann, Some(t)) => Some(DomainLoader::new(
+        let domain = match (c.method.get().needs_target(), target) {
+            (true, Some(t)) => Some(DomainLoader::new(
                 data.source.clone(),
                 t.clone(),
                 tf.clone(),
@@ -211,13 +212,13 @@ fn run(
         let mut run_step = |k: usize, b: &StepBatch, opt: &mut Optimizer| -> Result<()> {
             let p = step_no as f32 / total_steps as f32;
             lr = config.lr_schedule.at(config.lr, p);
-            lam = match method {
-                Method::Dann => config.lambda.at(p),
-                Method::SourceOnly => 0.0,
+            lam = match method.get().adversarial() {
+                true => config.lambda.at(p),
+                false => 0.0,
             };
             lambda.set(lam);
             let seed = crate::train::fit::step_seed(config.seed, step_no as u64);
-            step(model, opt, &acc, b, &lambda, lr, seed)?;
+            step(model, method, opt, &acc, b, &lambda, lr, seed)?;
             step_no += 1;
             images += b.n_source + b.n_target;
             callbacks.batch(&BatchLogs {
@@ -272,7 +273,7 @@ fn run(
         let train_seconds = t0.elapsed().as_secs_f64();
         images_total += images;
 
-        let means = acc.read(steps_per_epoch, method == Method::Dann)?;
+        let means = acc.read(steps_per_epoch, method.get().adversarial())?;
         check_loss("label", means.label_loss, epoch + 1, lr as f64)?;
         if let Some((domain_loss, _)) = means.domain {
             check_loss("domain", domain_loss, epoch + 1, lr as f64)?;
@@ -308,12 +309,7 @@ fn run(
             feature_cache: false,
         };
         // Keep the best parameters by the label-free rule.
-        let score = match config.select {
-            Select::Last => None,
-            Select::Entropy => logs.entropy.map(|h| -h),
-            Select::Snd => logs.snd,
-        };
-        if let Some(s) = score.filter(|s| s.is_finite()) {
+        if let Some(s) = config.select.score(&logs) {
             if best.as_ref().is_none_or(|b| s > b.1) {
                 best = Some((history.epochs.len(), s, snapshot(model)?));
             }

@@ -13,55 +13,74 @@
 //! once per epoch. Each epoch then evaluates target accuracy (when target labels exist, for
 //! reporting only) and label-free scores of the target predictions, which `--select` may use.
 
+pub mod compare;
 mod fit;
+pub mod methods;
 mod scores;
 pub(crate) mod step;
+
+pub use methods::{AdaptMethod, Method, StepContext};
 
 pub use scores::count_correct;
 
 use super::metrics;
+use super::EpochLogs;
 use crate::data::AdaptData;
 use crate::models::Dann;
 use crate::{Error, Result};
 
-/// Training method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// Domain-adversarial training.
-    Dann,
-    /// The same network trained on labelled source data only (the baseline).
-    SourceOnly,
-}
-
-impl Method {
-    /// Name on the command line and in metrics (`dann`, `source-only`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Dann => "dann",
-            Method::SourceOnly => "source-only",
-        }
-    }
-}
-
-/// Which epoch's parameters end up in the saved model.
+/// Which epoch's parameters end up in the saved model (and, with several methods, which
+/// method's). Every validator reads only the label-free scores of the target training images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Select {
     /// The last epoch.
     Last,
     /// Lowest mean entropy of the target predictions.
     Entropy,
+    /// Highest information maximisation of the target predictions.
+    Im,
     /// Highest soft neighbourhood density of the target predictions.
     Snd,
 }
 
 impl Select {
-    /// Name on the command line (`last`, `entropy`, `snd`).
+    /// Every validator, in the order errors list them.
+    pub const ALL: [Select; 4] = [Select::Last, Select::Entropy, Select::Im, Select::Snd];
+
+    /// Name on the command line (`last`, `entropy`, `im`, `snd`).
     pub fn name(self) -> &'static str {
         match self {
             Select::Last => "last",
             Select::Entropy => "entropy",
+            Select::Im => "im",
             Select::Snd => "snd",
         }
+    }
+
+    /// The validator called `name`, or an error naming `arg` and the accepted names.
+    pub fn parse(name: &str, arg: &str) -> Result<Select> {
+        Select::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Select::ALL.iter().map(|s| s.name()).collect();
+                Error::input(format!(
+                    "{arg} `{name}`: unknown validator; accepted: {}",
+                    names.join(", ")
+                ))
+            })
+    }
+
+    /// The epoch's score under this validator, higher = better (None for `last`, or when the
+    /// epoch has no label-free scores). Never reads target labels.
+    pub fn score(self, e: &EpochLogs) -> Option<f64> {
+        match self {
+            Select::Last => None,
+            Select::Entropy => e.entropy.map(|h| -h),
+            Select::Im => e.im,
+            Select::Snd => e.snd,
+        }
+        .filter(|s| s.is_finite())
     }
 }
 
@@ -109,7 +128,7 @@ impl LrSchedule {
 /// Everything that shapes a run besides the model and the data (Keras: the `fit` arguments).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdaptConfig {
-    /// DANN or the source-only baseline.
+    /// The adaptation method (see [`methods`]).
     pub method: Method,
     /// Passes over the source data.
     pub epochs: usize,
@@ -150,7 +169,7 @@ pub struct AdaptConfig {
 impl Default for AdaptConfig {
     fn default() -> Self {
         AdaptConfig {
-            method: Method::Dann,
+            method: Method::DANN,
             epochs: 10,
             batch: 64,
             seed: 0,
@@ -211,10 +230,11 @@ pub fn validate(config: &AdaptConfig, data: &AdaptData) -> Result<()> {
         }
     }
     if data.target.is_none() {
-        if config.method == Method::Dann {
-            return Err(Error::input(
-                "--method dann needs target images: pass --target DIR (unlabelled is fine)",
-            ));
+        if config.method.get().needs_target() {
+            return Err(Error::input(format!(
+                "--method {} needs target images: pass --target DIR (unlabelled is fine)",
+                config.method.name()
+            )));
         }
         if config.select != Select::Last {
             return Err(Error::input(format!(

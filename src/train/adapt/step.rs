@@ -1,19 +1,20 @@
-//! One DANN (or source-only) optimizer step, the epoch's GPU-side accumulators, and parameter
+//! One adaptation optimizer step (the source label loss plus the method's losses), the epoch's GPU-side accumulators, and parameter
 //! snapshots for label-free model selection.
 
+use super::methods::{Method, StepContext};
 use super::scores::accuracy_of;
 use crate::autograd::{Lambda, Tape};
 use crate::models::{Dann, Model};
-use crate::ops::{bce, elementwise as ew, softmax_xent};
+use crate::ops::{elementwise as ew, softmax_xent};
 use crate::optim::Optimizer;
 use crate::{DType, Gpu, Result, Tensor};
 
 /// GPU-side sums of one epoch: read once at its end.
 pub(crate) struct EpochAccumulators {
     label_loss: Tensor,
-    domain_loss: Tensor,
+    pub(crate) domain_loss: Tensor,
     source_counts: Tensor,
-    domain_counts: Tensor,
+    pub(crate) domain_counts: Tensor,
 }
 
 /// The epoch's means, read from the accumulators.
@@ -63,11 +64,13 @@ pub(crate) struct StepBatch<'a> {
     pub source_labels: &'a [u32],
 }
 
-/// One training step: label loss on the source rows, domain loss (behind the gradient
-/// reversal with coefficient `lambda`) on all rows when there are target rows. `train_seed`
-/// (new every step) draws the domain head's dropout masks.
+/// One training step: label loss on the source rows, plus `method`'s losses when there are
+/// target rows (`lambda`: the gradient-reversal coefficient of adversarial methods).
+/// `train_seed` (new every step) draws the domain head's dropout masks.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn step(
     model: &Dann,
+    method: Method,
     opt: &mut Optimizer,
     acc: &EpochAccumulators,
     b: &StepBatch,
@@ -95,14 +98,17 @@ pub(crate) fn step(
     ew::accumulate(&acc.label_loss, tape.tensor(label_loss))?;
     let mut roots = vec![label_loss];
     if b.n_target > 0 {
-        let mut d = vec![0.0f32; n_source];
-        d.resize(n, 1.0);
-        let domains = Tensor::from_slice(gpu, &d, &[n, 1])?;
-        let dz = model.domain_logits(&mut tape, f, lambda, Some(train_seed))?;
-        let domain_loss = tape.bce(dz, &domains, 1.0)?;
-        bce::binary_correct(tape.tensor(dz), &domains, &acc.domain_counts)?;
-        ew::accumulate(&acc.domain_loss, tape.tensor(domain_loss))?;
-        roots.push(domain_loss);
+        let ctx = StepContext {
+            model,
+            features: f,
+            logits: z,
+            n_source,
+            n_target: b.n_target,
+            lambda,
+            train_seed,
+            acc,
+        };
+        roots.extend(method.get().losses(&mut tape, &ctx)?);
     }
     let grads = tape.backward(&roots)?;
     opt.step(&model.params, &grads, lr)?;
