@@ -151,6 +151,36 @@ fn selection_never_reads_target_labels() {
     assert_eq!(picks[0]["scores"], picks[1]["scores"], "{picks:?}");
 }
 
+#[test]
+fn source_val_holds_out_source_images_and_picks_by_them() {
+    let dir = TempDir::new("methods-source-val");
+    trees(dir.path());
+    let lines = run(
+        dir.path(),
+        "sv",
+        &[
+            "--method",
+            "mcc",
+            "--select",
+            "source-val",
+            "--source-val-split",
+            "0.34",
+        ],
+    );
+    let epochs: Vec<_> = lines.iter().filter(|v| v["type"] == "epoch").collect();
+    assert_eq!(epochs.len(), 2);
+    // 18 source images, 2 of 6 per class held out: 12 train, batches of 4 -> 3 steps.
+    assert_eq!(epochs[0]["steps"], 3, "{:?}", epochs[0]);
+    let acc: Vec<f64> = epochs
+        .iter()
+        .map(|e| e["source_val_acc"].as_f64().unwrap())
+        .collect();
+    let summary = lines.iter().find(|v| v["type"] == "summary").unwrap();
+    let best = if acc[1] > acc[0] { 2 } else { 1 };
+    assert_eq!(summary["select"], "source-val");
+    assert_eq!(summary["selected"]["epoch"], best, "{acc:?} {summary}");
+}
+
 fn fails_with(args: &[&str], needles: &[&str]) {
     let o = dak(args);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -174,7 +204,7 @@ fn bad_method_validator_and_compare_names() {
     );
     fails_with(
         &["adapt", "--select", "oracle", "--out", &out],
-        &["--select `oracle`", "last, entropy, im, snd"],
+        &["--select `oracle`", "last, entropy, im, snd, source-val"],
     );
     fails_with(
         &["adapt", "--compare", "dann,,mcc", "--out", &out],

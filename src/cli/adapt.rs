@@ -87,9 +87,14 @@ pub struct AdaptArgs {
     pub backbone_lr_mult: Option<f32>,
     /// Which epoch's parameters to save (with --compare also which method's): `last`, or the
     /// best label-free score of the target predictions: lowest mean `entropy`, highest
-    /// information maximisation `im`, highest soft neighbourhood density `snd`.
+    /// information maximisation `im`, highest soft neighbourhood density `snd`; or the
+    /// highest accuracy on a held-out source split `source-val` (--source-val-split).
     #[arg(long, default_value = "last")]
     pub select: String,
+    /// Fraction of the source held out and scored each epoch (stratified, seeded; training
+    /// uses the rest) [default: 0.1 with --select source-val].
+    #[arg(long, value_name = "F")]
+    pub source_val_split: Option<f64>,
     /// Model file to write (safetensors with dak's model description).
     #[arg(long, value_name = "MODEL")]
     pub out: PathBuf,
@@ -178,6 +183,7 @@ pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
             1.0
         }),
         select,
+        source_val_split: args.source_val_split,
         skip_bad: args.skip_bad,
         workers: args.workers,
         score_samples: args.score_samples,
@@ -286,6 +292,11 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
         count("--limit", n, 1)?;
     }
     number("--lr", args.lr.into(), Range::Positive)?;
+    number_opt(
+        "--source-val-split",
+        args.source_val_split,
+        Range::Open(0.0, 1.0),
+    )?;
     number("--lambda-max", args.lambda_max.into(), Range::NonNegative)?;
     number_opt(
         "--constant-lambda",

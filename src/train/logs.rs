@@ -37,7 +37,8 @@ pub struct EpochLogs {
     pub train_acc: f64,
     /// Mean loss on the validation set (fine-tuning with validation data).
     pub val_loss: Option<f64>,
-    /// Accuracy on the validation set (fine-tuning with validation data).
+    /// Accuracy on the validation set (fine-tuning with validation data; in adaptation the
+    /// held-out source split of `--select source-val`).
     pub val_acc: Option<f64>,
     /// Mean domain (binary cross-entropy) loss of the epoch's steps (DANN).
     pub domain_loss: Option<f64>,
@@ -96,6 +97,9 @@ struct AdaptLine<'a> {
     label_loss: f64,
     domain_loss: Option<f64>,
     source_acc: f64,
+    /// Accuracy on the held-out source split (`--select source-val`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_val_acc: Option<f64>,
     target_acc: Option<f64>,
     domain_acc: Option<f64>,
     entropy: Option<f64>,
@@ -134,6 +138,7 @@ impl Serialize for EpochLogs {
             label_loss: self.train_loss,
             domain_loss: self.domain_loss,
             source_acc: self.train_acc,
+            source_val_acc: self.val_acc,
             target_acc: self.target_acc,
             domain_acc: self.domain_acc,
             entropy: self.entropy,

@@ -163,6 +163,18 @@ fn run(
     callbacks: &mut Callbacks,
 ) -> Result<History> {
     let start = Instant::now();
+    // `--select source-val`: train on the rest of the source, score the held-out part.
+    let train_data;
+    let (data, source_val) = match super::source_split(config, data)? {
+        Some((train, val)) => {
+            train_data = AdaptData {
+                source: train,
+                ..data.clone()
+            };
+            (&train_data, Some(val))
+        }
+        None => (data, None),
+    };
     let gpu = model.gpu();
     let method = config.method;
     let info = model.info();
@@ -297,7 +309,10 @@ fn run(
             train_loss: means.label_loss,
             train_acc: means.source_acc,
             val_loss: None,
-            val_acc: None,
+            val_acc: match &source_val {
+                Some(ds) => accuracy(model, ds, config)?,
+                None => None,
+            },
             domain_loss: means.domain.map(|d| d.0),
             domain_acc: means.domain.and_then(|d| d.1),
             target_acc,

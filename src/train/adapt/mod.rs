@@ -41,19 +41,28 @@ pub enum Select {
     Im,
     /// Highest soft neighbourhood density of the target predictions.
     Snd,
+    /// Highest accuracy on a held-out split of the source (`AdaptConfig::source_val_split`).
+    SourceVal,
 }
 
 impl Select {
     /// Every validator, in the order errors list them.
-    pub const ALL: [Select; 4] = [Select::Last, Select::Entropy, Select::Im, Select::Snd];
+    pub const ALL: [Select; 5] = [
+        Select::Last,
+        Select::Entropy,
+        Select::Im,
+        Select::Snd,
+        Select::SourceVal,
+    ];
 
-    /// Name on the command line (`last`, `entropy`, `im`, `snd`).
+    /// Name on the command line (`last`, `entropy`, `im`, `snd`, `source-val`).
     pub fn name(self) -> &'static str {
         match self {
             Select::Last => "last",
             Select::Entropy => "entropy",
             Select::Im => "im",
             Select::Snd => "snd",
+            Select::SourceVal => "source-val",
         }
     }
 
@@ -79,6 +88,7 @@ impl Select {
             Select::Entropy => e.entropy.map(|h| -h),
             Select::Im => e.im,
             Select::Snd => e.snd,
+            Select::SourceVal => e.val_acc,
         }
         .filter(|s| s.is_finite())
     }
@@ -148,6 +158,9 @@ pub struct AdaptConfig {
     pub backbone_lr_mult: f32,
     /// Which epoch's parameters the model keeps at the end.
     pub select: Select,
+    /// Fraction of the source held out (stratified, seeded) and scored each epoch; `None`:
+    /// 0.1 when `select` is `source-val`, else no split (training uses the whole source).
+    pub source_val_split: Option<f64>,
     /// Skip images that fail to decode instead of stopping.
     pub skip_bad: bool,
     /// Data-loading threads (0 = one per core).
@@ -179,6 +192,7 @@ impl Default for AdaptConfig {
             momentum: 0.9,
             backbone_lr_mult: 1.0,
             select: Select::Last,
+            source_val_split: None,
             skip_bad: false,
             workers: 0,
             eval_batch: 250,
@@ -187,6 +201,33 @@ impl Default for AdaptConfig {
             resume: None,
         }
     }
+}
+
+impl AdaptConfig {
+    /// The held-out source fraction this run uses, if any.
+    pub fn source_val_fraction(&self) -> Option<f64> {
+        match (self.source_val_split, self.select) {
+            (Some(f), _) => Some(f),
+            (None, Select::SourceVal) => Some(0.1),
+            (None, _) => None,
+        }
+    }
+}
+
+/// The source split into (training, held-out validation) images when `config` asks for one.
+pub(crate) fn source_split(
+    config: &AdaptConfig,
+    data: &AdaptData,
+) -> Result<Option<(crate::data::Dataset, crate::data::Dataset)>> {
+    let Some(f) = config.source_val_fraction() else {
+        return Ok(None);
+    };
+    data.source.split(f, config.seed).map(Some).map_err(|e| {
+        Error::input(format!(
+            "--source-val-split {f} (for --select source-val): {}",
+            e.to_string().lines().next().unwrap_or_default()
+        ))
+    })
 }
 
 /// Checks a configuration against the data before anything heavy starts.
@@ -215,6 +256,7 @@ pub fn validate(config: &AdaptConfig, data: &AdaptData) -> Result<()> {
             data.source.name()
         )));
     }
+    source_split(config, data)?;
     let classes = data.source.classes();
     for ds in [&data.target, &data.target_eval, &data.source_eval]
         .into_iter()
