@@ -130,6 +130,21 @@ fn compare_every_method_with_a_repeat() {
     assert!(epoch("dann+mcc")["domain_loss"].as_f64().is_some());
     assert!(epoch("mcc")["domain_loss"].is_null());
     assert!(epoch("mcc")["label_loss"].as_f64().unwrap().is_finite());
+    // adapt_loss: the method's own losses (DANN: its domain loss; none for source-only).
+    let mcc_loss = epoch("mcc")["adapt_loss"].as_f64().unwrap();
+    assert!(
+        mcc_loss > 0.0 && mcc_loss < 1.0,
+        "MCC loss {mcc_loss} outside (0, 1)"
+    );
+    let dann = epoch("dann");
+    let (a, d) = (
+        dann["adapt_loss"].as_f64().unwrap(),
+        dann["domain_loss"].as_f64().unwrap(),
+    );
+    assert!((a - d).abs() < 1e-5 * (1.0 + d), "{dann}");
+    let both = epoch("dann+mcc");
+    assert!(both["adapt_loss"].as_f64().unwrap() > both["domain_loss"].as_f64().unwrap());
+    assert!(epoch("source-only")["adapt_loss"].is_null());
 }
 
 #[test]

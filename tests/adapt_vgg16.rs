@@ -190,7 +190,11 @@ fn vgg16_runs_mcc_and_dann_plus_mcc() {
         "--metrics",
         &s(&metrics),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines = read_jsonl(&metrics);
     let c = lines.iter().find(|l| l["type"] == "comparison").unwrap();
     let methods = c["methods"].as_array().unwrap();

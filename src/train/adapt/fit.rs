@@ -285,10 +285,17 @@ fn run(
         let train_seconds = t0.elapsed().as_secs_f64();
         images_total += images;
 
-        let means = acc.read(steps_per_epoch, method.get().adversarial())?;
+        let means = acc.read(
+            steps_per_epoch,
+            method.get().adversarial(),
+            method.get().needs_target(),
+        )?;
         check_loss("label", means.label_loss, epoch + 1, lr as f64)?;
         if let Some((domain_loss, _)) = means.domain {
             check_loss("domain", domain_loss, epoch + 1, lr as f64)?;
+        }
+        if let Some(l) = means.adapt_loss {
+            check_loss(method.name(), l, epoch + 1, lr as f64)?;
         }
         let target_acc = match &data.target_eval {
             Some(ds) => accuracy(model, ds, config)?,
@@ -314,6 +321,7 @@ fn run(
                 None => None,
             },
             domain_loss: means.domain.map(|d| d.0),
+            adapt_loss: means.adapt_loss,
             domain_acc: means.domain.and_then(|d| d.1),
             target_acc,
             entropy: scores.map(|s| s[0]),

@@ -15,14 +15,17 @@ pub(crate) struct EpochAccumulators {
     pub(crate) domain_loss: Tensor,
     source_counts: Tensor,
     pub(crate) domain_counts: Tensor,
+    adapt_loss: Tensor,
 }
 
 /// The epoch's means, read from the accumulators.
 pub(crate) struct EpochMeans {
     pub label_loss: f64,
     pub source_acc: f64,
-    /// Mean domain loss and domain accuracy (DANN steps only).
+    /// Mean domain loss and domain accuracy (adversarial methods only).
     pub domain: Option<(f64, Option<f64>)>,
+    /// Mean sum of the method's own losses (methods with target rows only).
+    pub adapt_loss: Option<f64>,
 }
 
 impl EpochAccumulators {
@@ -32,11 +35,13 @@ impl EpochAccumulators {
             domain_loss: Tensor::zeros(gpu, &[1])?,
             source_counts: Tensor::zeros_of(gpu, &[2], DType::U32)?,
             domain_counts: Tensor::zeros_of(gpu, &[2], DType::U32)?,
+            adapt_loss: Tensor::zeros(gpu, &[1])?,
         })
     }
 
-    /// Means over `steps` steps; the domain part only when `adversarial`.
-    pub fn read(&self, steps: usize, adversarial: bool) -> Result<EpochMeans> {
+    /// Means over `steps` steps; the domain part only when `adversarial`, the method's loss
+    /// only when `adapts` (its steps hold target rows).
+    pub fn read(&self, steps: usize, adversarial: bool, adapts: bool) -> Result<EpochMeans> {
         let steps = steps.max(1) as f64;
         let sc = self.source_counts.to_vec_u32()?;
         let domain = if adversarial {
@@ -52,6 +57,10 @@ impl EpochAccumulators {
             label_loss: self.label_loss.to_vec()?[0] as f64 / steps,
             source_acc: accuracy_of((sc[0], sc[1])).unwrap_or(0.0),
             domain,
+            adapt_loss: match adapts {
+                true => Some(self.adapt_loss.to_vec()?[0] as f64 / steps),
+                false => None,
+            },
         })
     }
 }
@@ -108,7 +117,11 @@ pub(crate) fn step(
             train_seed,
             acc,
         };
-        roots.extend(method.get().losses(&mut tape, &ctx)?);
+        let losses = method.get().losses(&mut tape, &ctx)?;
+        for &l in &losses {
+            ew::accumulate(&acc.adapt_loss, tape.tensor(l))?;
+        }
+        roots.extend(losses);
     }
     let grads = tape.backward(&roots)?;
     opt.step(&model.params, &grads, lr)?;
