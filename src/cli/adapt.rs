@@ -154,7 +154,7 @@ pub fn load_data(args: &AdaptArgs) -> Result<AdaptData> {
     })
 }
 
-/// The configuration the arguments describe (the method is `dann` for `--compare`).
+/// The configuration the arguments describe (`--compare` replaces its method per run).
 pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
     let method = Method::parse(&args.method, "--method")?;
     let select = Select::parse(&args.select, "--select")?;
@@ -426,7 +426,9 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
     let summaries: Vec<RunSummary> = runs.iter().filter_map(|h| h.summary.clone()).collect();
     if args.compare.is_some() {
         let picked = compare::pick(&summaries, base.select);
-        let chosen = &summaries[picked];
+        let chosen = summaries
+            .get(picked)
+            .ok_or_else(|| Error::runtime("--compare: no run finished"))?;
         let from = sibling(&args.out, &chosen.method);
         let bytes = std::fs::read(&from)
             .map_err(|e| Error::runtime(format!("reading {}: {e}", from.display())))?;
