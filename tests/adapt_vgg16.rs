@@ -156,3 +156,54 @@ fn vgg16_dann_runs_on_an_office31_tree_with_imported_base_weights() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["images"], 12, "{report}");
 }
+
+#[test]
+fn vgg16_runs_mcc_and_dann_plus_mcc() {
+    let dir = TempDir::new("methods-vgg16");
+    let root = dir.path();
+    office31(root);
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (model, metrics) = (root.join("m.safetensors"), root.join("m.jsonl"));
+    let out = dak(&[
+        "adapt",
+        "--source",
+        &s(&root.join("amazon/images")),
+        "--target",
+        &s(&root.join("webcam/images")),
+        "--backbone",
+        "vgg16",
+        "--input-size",
+        "32",
+        "--compare",
+        "mcc,dann+mcc",
+        "--select",
+        "entropy",
+        "--epochs",
+        "1",
+        "--batch",
+        "4",
+        "--score-samples",
+        "12",
+        "--no-pad",
+        "--out",
+        &s(&model),
+        "--metrics",
+        &s(&metrics),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = read_jsonl(&metrics);
+    let c = lines.iter().find(|l| l["type"] == "comparison").unwrap();
+    let methods = c["methods"].as_array().unwrap();
+    assert_eq!(methods.len(), 3, "{c}");
+    for m in methods {
+        assert!(m["score"].as_f64().is_some_and(f64::is_finite), "{m}");
+    }
+    for e in lines.iter().filter(|l| l["type"] == "epoch") {
+        assert!(e["label_loss"].as_f64().is_some_and(f64::is_finite), "{e}");
+    }
+    assert_eq!(Dann::load(&gpu(), &model).unwrap().config.backbone, "vgg16");
+}

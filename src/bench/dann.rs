@@ -1,12 +1,14 @@
 //! `dak bench model digits`: the DANN digits network of the bundled MNIST → MNIST-M benchmark —
 //! DANN steps (source + target rows, both losses), source-only steps and inference, in images
-//! per second, and one DANN step's time per layer.
+//! per second, one DANN step's time per layer, and optionally another method's steps
+//! (`--method NAME`) with their cost relative to a DANN step.
 
 use super::model::{images, profile, throughput, KernelTime, LayerTime};
 use crate::autograd::Lambda;
 use crate::models::{Backbone, Dann};
 use crate::optim::{Optimizer, Rule};
 use crate::train::adapt::step::{step, EpochAccumulators, StepBatch};
+use crate::train::Method;
 use crate::{Gpu, Result, Tensor};
 use std::time::Instant;
 
@@ -23,6 +25,9 @@ pub struct DannBench {
     pub source_only_train_img_s: f64,
     /// Class predictions.
     pub inference_img_s: f64,
+    /// The method asked for with `--method` (source and target rows, its losses), if any:
+    /// its name, its training img/s, and a step's time relative to a DANN step.
+    pub method: Option<MethodBench>,
     /// One-time cost of compiling every pipeline the modes use.
     pub warmup_s: f64,
     /// Time per layer of one DANN step.
@@ -31,8 +36,20 @@ pub struct DannBench {
     pub kernels: Vec<KernelTime>,
 }
 
-/// Benchmark the paper's digits DANN (28x28, 10 classes) with `batch` images per domain.
-pub fn digits(gpu: &Gpu, batch: usize, steps: usize) -> Result<DannBench> {
+/// Training throughput of one adaptation method.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MethodBench {
+    /// Registry name.
+    pub method: String,
+    /// Training images per second (source and target rows together).
+    pub train_img_s: f64,
+    /// Time of one of its steps over the time of one DANN step.
+    pub step_vs_dann: f64,
+}
+
+/// Benchmark the paper's digits DANN (28x28, 10 classes) with `batch` images per domain, and
+/// `method`'s steps when given.
+pub fn digits(gpu: &Gpu, batch: usize, steps: usize, method: Option<Method>) -> Result<DannBench> {
     let warm = Instant::now();
     let classes: Vec<String> = (0..10).map(|c| c.to_string()).collect();
     let model = Dann::paper(gpu, Backbone::Digits, &classes, 0)?;
@@ -43,7 +60,7 @@ pub fn digits(gpu: &Gpu, batch: usize, steps: usize) -> Result<DannBench> {
     let acc = EpochAccumulators::new(gpu)?;
     let lambda = Lambda::new(0.5);
     let mut n = 0u32;
-    let mut train = |opt: &mut Optimizer, n_target: usize| -> Result<()> {
+    let mut train = |opt: &mut Optimizer, n_target: usize, m: Method| -> Result<()> {
         n += 1;
         let b = StepBatch {
             images: &pixels[..(batch + n_target) * 3 * side * side],
@@ -51,18 +68,33 @@ pub fn digits(gpu: &Gpu, batch: usize, steps: usize) -> Result<DannBench> {
             n_target,
             source_labels: &labels,
         };
-        step(&model, opt, &acc, &b, &lambda, 1e-3, n)
+        step(&model, m, opt, &acc, &b, &lambda, 1e-3, n)
     };
-    train(&mut opt, batch)?;
-    train(&mut opt, 0)?;
+    let dann_m = Method::DANN;
+    train(&mut opt, batch, dann_m)?;
+    train(&mut opt, 0, dann_m)?;
+    if let Some(m) = method {
+        train(&mut opt, batch, m)?;
+    }
     let x = Tensor::from_slice(gpu, &pixels, &[2 * batch, 3, side, side])?;
     model.predict_logits(&x)?;
     gpu.sync()?;
     let warmup_s = warm.elapsed().as_secs_f64();
 
-    let (layers, kernels) = profile(gpu, || train(&mut opt, batch))?;
-    let dann = throughput(gpu, 2 * batch, steps, || train(&mut opt, batch))?;
-    let source_only = throughput(gpu, batch, steps, || train(&mut opt, 0))?;
+    let (layers, kernels) = profile(gpu, || train(&mut opt, batch, dann_m))?;
+    let dann = throughput(gpu, 2 * batch, steps, || train(&mut opt, batch, dann_m))?;
+    let source_only = throughput(gpu, batch, steps, || train(&mut opt, 0, dann_m))?;
+    let method = match method {
+        Some(m) => {
+            let img_s = throughput(gpu, 2 * batch, steps, || train(&mut opt, batch, m))?;
+            Some(MethodBench {
+                method: m.name().into(),
+                train_img_s: img_s,
+                step_vs_dann: dann / img_s,
+            })
+        }
+        None => None,
+    };
     let inference = throughput(gpu, 2 * batch, steps, || model.predict_logits(&x).map(drop))?;
     Ok(DannBench {
         model: "dann-digits".into(),
@@ -70,6 +102,7 @@ pub fn digits(gpu: &Gpu, batch: usize, steps: usize) -> Result<DannBench> {
         dann_train_img_s: dann,
         source_only_train_img_s: source_only,
         inference_img_s: inference,
+        method,
         warmup_s,
         layers,
         kernels,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::data::{load_mnist_mnistm, AdaptData};
 use crate::models::dann::DannConfig;
 use crate::models::{Backbone, Dann};
-use crate::train::adapt::{self, AdaptConfig, LambdaSchedule, LrSchedule, Method, Select};
+use crate::train::adapt::{self, compare, AdaptConfig, LambdaSchedule, LrSchedule, Method, Select};
 use crate::train::callbacks::{Checkpoints, JsonLines, Progress};
 use crate::train::{plot, Callback, EpochLogs, RunSummary};
 use crate::{Error, Gpu, Result};
@@ -42,12 +42,22 @@ pub struct AdaptArgs {
     /// Width of the bottleneck after the VGG16 base; 0 for none [default: 256].
     #[arg(long, value_name = "N")]
     pub bottleneck: Option<usize>,
-    /// `dann` (domain-adversarial) or `source-only` (the baseline, no domain loss).
-    #[arg(long, default_value = "dann", value_parser = ["dann", "source-only"])]
+    /// Adaptation method: `dann` (domain-adversarial), `source-only` (the baseline, no target)
+    /// or another from docs/methods.md (an unknown name lists them all).
+    #[arg(long, default_value = "dann")]
     pub method: String,
-    /// Train source-only and DANN with the same seed and print them side by side.
-    #[arg(long)]
-    pub compare: bool,
+    /// Train several methods from the same initial weights and seed and print them side by
+    /// side: a comma-separated list (`source-only,dann,mcc`; bare `--compare`: source-only and
+    /// dann). Source-only is always trained. Each method's model goes to `<out stem>-<method>`;
+    /// --out gets the one --select picks (with `last`, the last listed).
+    #[arg(
+        long,
+        value_name = "LIST",
+        num_args = 0..=1,
+        default_missing_value = "source-only,dann",
+        require_equals = false
+    )]
+    pub compare: Option<String>,
     /// Passes over the source data.
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
@@ -75,10 +85,16 @@ pub struct AdaptArgs {
     /// Learning-rate multiplier of the feature extractor [default: 0.1 with --weights, else 1].
     #[arg(long, value_name = "MULT")]
     pub backbone_lr_mult: Option<f32>,
-    /// Which epoch's parameters to save: `last`, or the best label-free score of the target
-    /// predictions: lowest mean `entropy`, highest soft neighbourhood density `snd`.
-    #[arg(long, default_value = "last", value_parser = ["last", "entropy", "snd"])]
+    /// Which epoch's parameters to save (with --compare also which method's): `last`, or the
+    /// best label-free score of the target predictions: lowest mean `entropy`, highest
+    /// information maximisation `im`, highest soft neighbourhood density `snd`; or the
+    /// highest accuracy on a held-out source split `source-val` (--source-val-split).
+    #[arg(long, default_value = "last")]
     pub select: String,
+    /// Fraction of the source held out and scored each epoch (stratified, seeded; training
+    /// uses the rest) [default: 0.1 with --select source-val].
+    #[arg(long, value_name = "F")]
+    pub source_val_split: Option<f64>,
     /// Model file to write (safetensors with dak's model description).
     #[arg(long, value_name = "MODEL")]
     pub out: PathBuf,
@@ -138,17 +154,10 @@ pub fn load_data(args: &AdaptArgs) -> Result<AdaptData> {
     })
 }
 
-/// The configuration the arguments describe (the method is `dann` for `--compare`).
+/// The configuration the arguments describe (`--compare` replaces its method per run).
 pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
-    let method = match args.method.as_str() {
-        "source-only" => Method::SourceOnly,
-        _ => Method::Dann,
-    };
-    let select = match args.select.as_str() {
-        "entropy" => Select::Entropy,
-        "snd" => Select::Snd,
-        _ => Select::Last,
-    };
+    let method = Method::parse(&args.method, "--method")?;
+    let select = Select::parse(&args.select, "--select")?;
     Ok(AdaptConfig {
         method,
         epochs: args.epochs,
@@ -174,6 +183,7 @@ pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
             1.0
         }),
         select,
+        source_val_split: args.source_val_split,
         skip_bad: args.skip_bad,
         workers: args.workers,
         score_samples: args.score_samples,
@@ -282,6 +292,11 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
         count("--limit", n, 1)?;
     }
     number("--lr", args.lr.into(), Range::Positive)?;
+    number_opt(
+        "--source-val-split",
+        args.source_val_split,
+        Range::Open(0.0, 1.0),
+    )?;
     number("--lambda-max", args.lambda_max.into(), Range::NonNegative)?;
     number_opt(
         "--constant-lambda",
@@ -320,6 +335,10 @@ pub fn run(args: &AdaptArgs) -> Result<()> {
 pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
     check_args(args)?;
     let base = config(args)?;
+    let methods = match &args.compare {
+        Some(list) => compare::parse_list(list)?,
+        None => vec![base.method],
+    };
     let backbone = Backbone::parse(&args.backbone)?;
     model_config(args, 2)?;
     let (data, skipped_up_front) = load_data(args)?.check_images(args.skip_bad)?;
@@ -330,11 +349,6 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
             skipped_up_front.join(", ")
         );
     }
-    let methods = if args.compare {
-        vec![Method::SourceOnly, Method::Dann]
-    } else {
-        vec![base.method]
-    };
     let configs: Vec<AdaptConfig> = methods
         .iter()
         .map(|&method| AdaptConfig {
@@ -371,10 +385,9 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
     let mut runs = Vec::new();
     crate::train::interrupt::install_signal_handler()?;
     for c in &configs {
-        let path = if args.compare && c.method == Method::SourceOnly {
-            sibling(&args.out, "source-only")
-        } else {
-            args.out.clone()
+        let path = match args.compare {
+            Some(_) => sibling(&args.out, c.method.name()),
+            None => args.out.clone(),
         };
         let mut ckpt = Checkpoints::resume_only(&path);
         let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress, &mut ckpt];
@@ -411,22 +424,24 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
         runs.push(history);
     }
     let summaries: Vec<RunSummary> = runs.iter().filter_map(|h| h.summary.clone()).collect();
-    if let Some(j) = jsonl.as_mut() {
-        if summaries.len() > 1 {
-            let by: serde_json::Map<String, serde_json::Value> = summaries
-                .iter()
-                .map(|r| {
-                    (
-                        r.method.clone(),
-                        serde_json::json!({
-                            "target_acc_last": r.last.target_acc,
-                            "target_acc_selected": r.target_test_acc,
-                            "pad_after": r.pad_after.map(|p| p.pad),
-                        }),
-                    )
-                })
-                .collect();
-            j.write(&serde_json::json!({"type": "comparison", "seed": base.seed, "runs": by}))?;
+    if args.compare.is_some() {
+        let picked = compare::pick(&summaries, base.select);
+        let chosen = summaries
+            .get(picked)
+            .ok_or_else(|| Error::runtime("--compare: no run finished"))?;
+        let from = sibling(&args.out, &chosen.method);
+        let bytes = std::fs::read(&from)
+            .map_err(|e| Error::runtime(format!("reading {}: {e}", from.display())))?;
+        crate::io::write_atomic(&args.out, &bytes)?;
+        println!(
+            "[{}] selected by {} (epoch {}); model written to {}",
+            chosen.method,
+            base.select.name(),
+            chosen.selected.epoch,
+            args.out.display()
+        );
+        if let Some(j) = jsonl.as_mut() {
+            j.write(&compare::record(&summaries, base.select, picked, base.seed))?;
         }
     }
     if let Some(p) = &args.plot {

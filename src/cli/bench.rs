@@ -44,6 +44,9 @@ pub struct BenchArgs {
     /// Model benchmark: which model (vgg16, or digits: the DANN digits network).
     #[arg(long, default_value = "vgg16")]
     pub model: String,
+    /// Model benchmark of digits: also time this adaptation method's steps (`mcc`, ...).
+    #[arg(long, value_name = "NAME")]
+    pub method: Option<String>,
     /// Model benchmark: square input side.
     #[arg(long, default_value_t = 32)]
     pub input: usize,
@@ -231,8 +234,14 @@ fn finish_model_report(
 
 /// `dak bench model digits`: the DANN digits network.
 fn model_digits(args: &BenchArgs) -> Result<()> {
+    let method = args
+        .method
+        .as_deref()
+        .map(|m| crate::train::Method::parse(m, "--method"))
+        .transpose()?;
     let gpu = Gpu::new()?;
-    let r = bench::dann::digits(&gpu, args.batch.unwrap_or(64).max(1), args.repeat.max(1))?;
+    let batch = args.batch.unwrap_or(64).max(1);
+    let r = bench::dann::digits(&gpu, batch, args.repeat.max(1), method)?;
     println!(
         "{} at 28x28, {} + {} images per step on {}",
         r.model,
@@ -252,11 +261,24 @@ fn model_digits(args: &BenchArgs) -> Result<()> {
         "  inference                 {:>8.1} img/s",
         r.inference_img_s
     );
+    if let Some(m) = &r.method {
+        println!(
+            "  {:<25} {:>8.1} img/s  (a step costs {:.2}x a DANN step)",
+            format!("{} training", m.method),
+            m.train_img_s,
+            m.step_vs_dann
+        );
+    }
     finish_model_report(&r, r.warmup_s, &r.layers, &r.kernels, args)
 }
 
 fn model(args: &BenchArgs) -> Result<()> {
     match args.model.as_str() {
+        "vgg16" if args.method.is_some() => {
+            return Err(Error::input(
+                "--method applies to --model digits (the adaptation network)",
+            ))
+        }
         "vgg16" => {}
         "digits" => return model_digits(args),
         other => {

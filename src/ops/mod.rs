@@ -1,11 +1,13 @@
 //! Ops: one file per op family, each with its GPU launch code (forward and backward) and a
 //! plain-Rust `reference` module (f32 data, f64 accumulation) that serves as the oracle.
 pub mod bce;
+pub mod confusion;
 pub mod conv2d;
 pub mod elementwise;
 pub mod matmul;
 pub mod optim;
 pub mod pool;
+pub mod prob;
 pub mod softmax_xent;
 pub mod watch;
 

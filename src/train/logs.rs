@@ -37,10 +37,14 @@ pub struct EpochLogs {
     pub train_acc: f64,
     /// Mean loss on the validation set (fine-tuning with validation data).
     pub val_loss: Option<f64>,
-    /// Accuracy on the validation set (fine-tuning with validation data).
+    /// Accuracy on the validation set (fine-tuning with validation data; in adaptation the
+    /// held-out source split of `--select source-val`).
     pub val_acc: Option<f64>,
     /// Mean domain (binary cross-entropy) loss of the epoch's steps (DANN).
     pub domain_loss: Option<f64>,
+    /// Mean sum of the adaptation method's own losses per step (DANN: the domain loss; MCC:
+    /// the class-confusion loss; `dann+mcc`: both); None for source-only and fine-tuning.
+    pub adapt_loss: Option<f64>,
     /// Domain-classifier accuracy on the epoch's training batches (DANN; ~0.5 = aligned).
     pub domain_acc: Option<f64>,
     /// Accuracy on the labelled target evaluation set (adaptation; reporting only).
@@ -95,7 +99,11 @@ struct AdaptLine<'a> {
     lr: f64,
     label_loss: f64,
     domain_loss: Option<f64>,
+    adapt_loss: Option<f64>,
     source_acc: f64,
+    /// Accuracy on the held-out source split (`--select source-val`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_val_acc: Option<f64>,
     target_acc: Option<f64>,
     domain_acc: Option<f64>,
     entropy: Option<f64>,
@@ -133,7 +141,9 @@ impl Serialize for EpochLogs {
             lr: self.lr,
             label_loss: self.train_loss,
             domain_loss: self.domain_loss,
+            adapt_loss: self.adapt_loss,
             source_acc: self.train_acc,
+            source_val_acc: self.val_acc,
             target_acc: self.target_acc,
             domain_acc: self.domain_acc,
             entropy: self.entropy,

@@ -1,8 +1,8 @@
 //! The backward rule of every op on the tape: one `match` over the closed `Op` enum.
 
 use super::{ensure_root, Node, Op, Tape};
-use crate::ops::{bce, conv2d, elementwise as ew, matmul, pool, softmax_xent};
-use crate::{Result, Tensor};
+use crate::ops::{bce, confusion, conv2d, elementwise as ew, matmul, pool, prob, softmax_xent};
+use crate::{Error, Result, Tensor};
 
 impl Tape {
     /// The gradient `node` passes to its input (None when the input needs none), given the
@@ -34,6 +34,43 @@ impl Tape {
             Op::Bce { targets, scale } => {
                 ensure_root(is_root, "binary cross-entropy")?;
                 Some(bce::backward(self.tensor(node.input), &targets, scale)?)
+            }
+            Op::ConfusionLoss { scale } => {
+                ensure_root(is_root, "class confusion loss")?;
+                Some(confusion::loss_backward(self.tensor(node.input), scale)?)
+            }
+            Op::Confusion { weights } => {
+                let dy = dy.expect("non-root has a gradient");
+                Some(confusion::matrix_backward(
+                    self.tensor(node.input),
+                    &weights,
+                    &dy,
+                )?)
+            }
+            Op::SoftmaxT { temperature } => {
+                let dy = dy.expect("non-root has a gradient");
+                let y = &self.values[out].tensor;
+                Some(prob::softmax_t_backward(y, &dy, temperature)?)
+            }
+            Op::Entropy => {
+                let dy = dy.expect("non-root has a gradient");
+                Some(prob::entropy_backward(self.tensor(node.input), &dy)?)
+            }
+            Op::Rows { start, rows } => {
+                let dy = dy.expect("non-root has a gradient");
+                let [count, cols] = *dy.shape() else {
+                    return Err(Error::runtime("rows: the upstream gradient is not 2-D"));
+                };
+                let dx = Tensor::zeros(dy.gpu(), &[rows, cols])?;
+                let row_bytes = cols as u64 * 4;
+                dy.gpu().copy(
+                    dy.buffer(),
+                    0,
+                    dx.buffer(),
+                    start as u64 * row_bytes,
+                    count as u64 * row_bytes,
+                )?;
+                Some(dx)
             }
             Op::Conv2d {
                 w,

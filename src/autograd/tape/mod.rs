@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 mod backward;
+mod probs;
 
 /// A value on the tape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +92,16 @@ enum Op {
     },
     /// Mean binary cross-entropy with logits (a root).
     Bce { targets: Tensor, scale: f32 },
+    /// Rows `start..start + count` of a [rows, cols] value (a copy).
+    Rows { start: usize, rows: usize },
+    /// softmax(x / temperature) per row; the output is its own saved value.
+    SoftmaxT { temperature: f32 },
+    /// Per-row entropy of probabilities.
+    Entropy,
+    /// Class confusion (P·w)ᵀ·P with constant per-sample weights.
+    Confusion { weights: Tensor },
+    /// MCC loss of a confusion matrix (a root).
+    ConfusionLoss { scale: f32 },
 }
 
 struct Node {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::scores::{accuracy, label_free, proxy_a_distance};
 use super::step::{restore, snapshot, step, EpochAccumulators, StepBatch};
-use super::{validate_model, AdaptConfig, Method, Select};
+use super::{validate_model, AdaptConfig};
 use crate::autograd::Lambda;
 use crate::data::{AdaptData, Dataset, DomainLoader, DomainLoaderOptions, Loader, LoaderOptions};
 use crate::models::{Dann, Model};
@@ -25,7 +25,8 @@ use crate::{Error, Result, Tensor};
 const TAG_SCORES: u64 = 0x5343_4f52;
 const TAG_PAD: u64 = 0x5041_4453;
 
-/// Where the batches come from: half source / half target for DANN, source only otherwise.
+/// Where the batches come from: half source / half target when the method needs target rows,
+/// source only otherwise.
 struct Batches {
     domain: Option<DomainLoader>,
     source: Loader,
@@ -40,8 +41,8 @@ impl Batches {
         c: &AdaptConfig,
     ) -> Result<Self> {
         let tf = model.eval_transform()?;
-        let domain = match (c.method, target) {
-            (Method::Dann, Some(t)) => Some(DomainLoader::new(
+        let domain = match (c.method.get().needs_target(), target) {
+            (true, Some(t)) => Some(DomainLoader::new(
                 data.source.clone(),
                 t.clone(),
                 tf.clone(),
@@ -164,6 +165,18 @@ fn run(
     callbacks: &mut Callbacks,
 ) -> Result<History> {
     let mut clock = RunClock::start();
+    // `--select source-val`: train on the rest of the source, score the held-out part.
+    let train_data;
+    let (data, source_val) = match super::source_split(config, data)? {
+        Some((train, val)) => {
+            train_data = AdaptData {
+                source: train,
+                ..data.clone()
+            };
+            (&train_data, Some(val))
+        }
+        None => (data, None),
+    };
     let gpu = model.gpu();
     let method = config.method;
     let info = model.info();
@@ -215,14 +228,14 @@ fn run(
         let mut run_step = |k: usize, b: &StepBatch, opt: &mut Optimizer| -> Result<()> {
             let p = step_no as f32 / total_steps as f32;
             lr = config.lr_schedule.at(config.lr, p);
-            lam = match method {
-                Method::Dann => config.lambda.at(p),
-                Method::SourceOnly => 0.0,
+            lam = match method.get().adversarial() {
+                true => config.lambda.at(p),
+                false => 0.0,
             };
             lambda.set(lam);
             let seed = crate::train::fit::step_seed(config.seed, step_no as u64);
             clock.before_step();
-            step(model, opt, &acc, b, &lambda, lr, seed)?;
+            step(model, method, opt, &acc, b, &lambda, lr, seed)?;
             if let Some(d) = clock.after_step(gpu)? {
                 first_step = Some((d, b.n_source + b.n_target));
             }
@@ -281,7 +294,11 @@ fn run(
         let train_seconds = t0.elapsed().as_secs_f64();
         images_total += images;
 
-        let means = acc.read(steps_per_epoch, method == Method::Dann)?;
+        let means = acc.read(
+            steps_per_epoch,
+            method.get().adversarial(),
+            method.get().needs_target(),
+        )?;
         let at = BadLoss {
             epoch: epoch + 1,
             first_bad_step: means.first_bad_label,
@@ -289,12 +306,16 @@ fn run(
             lr: lr as f64,
         };
         check_loss("label", means.label_loss, &at)?;
+        // The watch covers every loss of the method (the domain loss among them).
+        let at = BadLoss {
+            first_bad_step: means.first_bad_adapt,
+            ..at
+        };
         if let Some((domain_loss, _)) = means.domain {
-            let at = BadLoss {
-                first_bad_step: means.first_bad_domain,
-                ..at
-            };
             check_loss("domain", domain_loss, &at)?;
+        }
+        if let Some(l) = means.adapt_loss {
+            check_loss(method.name(), l, &at)?;
         }
         let target_acc = match &data.target_eval {
             Some(ds) => accuracy(model, ds, config)?,
@@ -315,8 +336,12 @@ fn run(
             train_loss: means.label_loss,
             train_acc: means.source_acc,
             val_loss: None,
-            val_acc: None,
+            val_acc: match &source_val {
+                Some(ds) => accuracy(model, ds, config)?,
+                None => None,
+            },
             domain_loss: means.domain.map(|d| d.0),
+            adapt_loss: means.adapt_loss,
             domain_acc: means.domain.and_then(|d| d.1),
             target_acc,
             entropy: scores.map(|s| s[0]),
@@ -327,12 +352,7 @@ fn run(
             feature_cache: false,
         };
         // Keep the best parameters by the label-free rule.
-        let score = match config.select {
-            Select::Last => None,
-            Select::Entropy => logs.entropy.map(|h| -h),
-            Select::Snd => logs.snd,
-        };
-        if let Some(s) = score.filter(|s| s.is_finite()) {
+        if let Some(s) = config.select.score(&logs) {
             if best.as_ref().is_none_or(|b| s > b.1) {
                 best = Some((history.epochs.len(), s, snapshot(model)?));
             }

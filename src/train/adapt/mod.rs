@@ -13,55 +13,84 @@
 //! once per epoch. Each epoch then evaluates target accuracy (when target labels exist, for
 //! reporting only) and label-free scores of the target predictions, which `--select` may use.
 
+pub mod compare;
 mod fit;
+pub mod methods;
 mod scores;
 pub(crate) mod step;
+
+pub use methods::{AdaptMethod, Method, StepContext};
 
 pub use scores::count_correct;
 
 use super::metrics;
+use super::EpochLogs;
 use crate::data::AdaptData;
 use crate::models::Dann;
 use crate::{Error, Result};
 
-/// Training method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// Domain-adversarial training.
-    Dann,
-    /// The same network trained on labelled source data only (the baseline).
-    SourceOnly,
-}
-
-impl Method {
-    /// Name on the command line and in metrics (`dann`, `source-only`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Dann => "dann",
-            Method::SourceOnly => "source-only",
-        }
-    }
-}
-
-/// Which epoch's parameters end up in the saved model.
+/// Which epoch's parameters end up in the saved model (and, with several methods, which
+/// method's). Every validator reads only the label-free scores of the target training images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Select {
     /// The last epoch.
     Last,
     /// Lowest mean entropy of the target predictions.
     Entropy,
+    /// Highest information maximisation of the target predictions.
+    Im,
     /// Highest soft neighbourhood density of the target predictions.
     Snd,
+    /// Highest accuracy on a held-out split of the source (`AdaptConfig::source_val_split`).
+    SourceVal,
 }
 
 impl Select {
-    /// Name on the command line (`last`, `entropy`, `snd`).
+    /// Every validator, in the order errors list them.
+    pub const ALL: [Select; 5] = [
+        Select::Last,
+        Select::Entropy,
+        Select::Im,
+        Select::Snd,
+        Select::SourceVal,
+    ];
+
+    /// Name on the command line (`last`, `entropy`, `im`, `snd`, `source-val`).
     pub fn name(self) -> &'static str {
         match self {
             Select::Last => "last",
             Select::Entropy => "entropy",
+            Select::Im => "im",
             Select::Snd => "snd",
+            Select::SourceVal => "source-val",
         }
+    }
+
+    /// The validator called `name`, or an error naming `arg` and the accepted names.
+    pub fn parse(name: &str, arg: &str) -> Result<Select> {
+        Select::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Select::ALL.iter().map(|s| s.name()).collect();
+                Error::input(format!(
+                    "{arg} `{name}`: unknown validator; accepted: {}",
+                    names.join(", ")
+                ))
+            })
+    }
+
+    /// The epoch's score under this validator, higher = better (None for `last`, or when the
+    /// epoch has no label-free scores). Never reads target labels.
+    pub fn score(self, e: &EpochLogs) -> Option<f64> {
+        match self {
+            Select::Last => None,
+            Select::Entropy => e.entropy.map(|h| -h),
+            Select::Im => e.im,
+            Select::Snd => e.snd,
+            Select::SourceVal => e.val_acc,
+        }
+        .filter(|s| s.is_finite())
     }
 }
 
@@ -109,7 +138,7 @@ impl LrSchedule {
 /// Everything that shapes a run besides the model and the data (Keras: the `fit` arguments).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdaptConfig {
-    /// DANN or the source-only baseline.
+    /// The adaptation method (see [`methods`]).
     pub method: Method,
     /// Passes over the source data.
     pub epochs: usize,
@@ -129,6 +158,9 @@ pub struct AdaptConfig {
     pub backbone_lr_mult: f32,
     /// Which epoch's parameters the model keeps at the end.
     pub select: Select,
+    /// Fraction of the source held out (stratified, seeded) and scored each epoch; `None`:
+    /// 0.1 when `select` is `source-val`, else no split (training uses the whole source).
+    pub source_val_split: Option<f64>,
     /// Skip images that fail to decode instead of stopping.
     pub skip_bad: bool,
     /// Data-loading threads (0 = one per core).
@@ -150,7 +182,7 @@ pub struct AdaptConfig {
 impl Default for AdaptConfig {
     fn default() -> Self {
         AdaptConfig {
-            method: Method::Dann,
+            method: Method::DANN,
             epochs: 10,
             batch: 64,
             seed: 0,
@@ -160,6 +192,7 @@ impl Default for AdaptConfig {
             momentum: 0.9,
             backbone_lr_mult: 1.0,
             select: Select::Last,
+            source_val_split: None,
             skip_bad: false,
             workers: 0,
             eval_batch: 250,
@@ -168,6 +201,33 @@ impl Default for AdaptConfig {
             resume: None,
         }
     }
+}
+
+impl AdaptConfig {
+    /// The held-out source fraction this run uses, if any.
+    pub fn source_val_fraction(&self) -> Option<f64> {
+        match (self.source_val_split, self.select) {
+            (Some(f), _) => Some(f),
+            (None, Select::SourceVal) => Some(0.1),
+            (None, _) => None,
+        }
+    }
+}
+
+/// The source split into (training, held-out validation) images when `config` asks for one.
+pub(crate) fn source_split(
+    config: &AdaptConfig,
+    data: &AdaptData,
+) -> Result<Option<(crate::data::Dataset, crate::data::Dataset)>> {
+    let Some(f) = config.source_val_fraction() else {
+        return Ok(None);
+    };
+    data.source.split(f, config.seed).map(Some).map_err(|e| {
+        Error::input(format!(
+            "--source-val-split {f} (for --select source-val): {}",
+            e.to_string().lines().next().unwrap_or_default()
+        ))
+    })
 }
 
 /// Checks a configuration against the data before anything heavy starts.
@@ -196,6 +256,7 @@ pub fn validate(config: &AdaptConfig, data: &AdaptData) -> Result<()> {
             data.source.name()
         )));
     }
+    source_split(config, data)?;
     let classes = data.source.classes();
     for ds in [&data.target, &data.target_eval, &data.source_eval]
         .into_iter()
@@ -211,10 +272,11 @@ pub fn validate(config: &AdaptConfig, data: &AdaptData) -> Result<()> {
         }
     }
     if data.target.is_none() {
-        if config.method == Method::Dann {
-            return Err(Error::input(
-                "--method dann needs target images: pass --target DIR (unlabelled is fine)",
-            ));
+        if config.method.get().needs_target() {
+            return Err(Error::input(format!(
+                "--method {} needs target images: pass --target DIR (unlabelled is fine)",
+                config.method.name()
+            )));
         }
         if config.select != Select::Last {
             return Err(Error::input(format!(

@@ -1,10 +1,11 @@
-//! One DANN (or source-only) optimizer step, the epoch's GPU-side accumulators, and parameter
+//! One adaptation optimizer step (the source label loss plus the method's losses), the epoch's GPU-side accumulators, and parameter
 //! snapshots for label-free model selection.
 
+use super::methods::{Method, StepContext};
 use super::scores::accuracy_of;
 use crate::autograd::{Lambda, Tape};
 use crate::models::{Dann, Model};
-use crate::ops::{bce, elementwise as ew, softmax_xent, watch};
+use crate::ops::{elementwise as ew, softmax_xent, watch};
 use crate::train::interrupt::LOSS_LIMIT;
 use std::cell::Cell;
 use crate::optim::Optimizer;
@@ -13,12 +14,13 @@ use crate::{DType, Gpu, Result, Tensor};
 /// GPU-side sums of one epoch: read once at its end.
 pub(crate) struct EpochAccumulators {
     label_loss: Tensor,
-    domain_loss: Tensor,
+    pub(crate) domain_loss: Tensor,
     source_counts: Tensor,
-    domain_counts: Tensor,
-    /// The first step (from 1) whose label / domain loss was unusable (GPU-side flags).
+    pub(crate) domain_counts: Tensor,
+    adapt_loss: Tensor,
+    /// The first step (from 1) whose label loss / a method loss was unusable (GPU-side flags).
     bad_label: Tensor,
-    bad_domain: Tensor,
+    bad_adapt: Tensor,
     steps: Cell<u32>,
 }
 
@@ -26,11 +28,14 @@ pub(crate) struct EpochAccumulators {
 pub(crate) struct EpochMeans {
     pub label_loss: f64,
     pub source_acc: f64,
-    /// Mean domain loss and domain accuracy (DANN steps only).
+    /// Mean domain loss and domain accuracy (adversarial methods only).
     pub domain: Option<(f64, Option<f64>)>,
-    /// The first step whose label loss, or domain loss, was NaN, infinite or over the limit.
+    /// Mean sum of the method's own losses (methods with target rows only).
+    pub adapt_loss: Option<f64>,
+    /// The first step whose label loss, or one of the method's losses, was NaN, infinite or
+    /// over the limit.
     pub first_bad_label: Option<u32>,
-    pub first_bad_domain: Option<u32>,
+    pub first_bad_adapt: Option<u32>,
 }
 
 impl EpochAccumulators {
@@ -40,14 +45,16 @@ impl EpochAccumulators {
             domain_loss: Tensor::zeros(gpu, &[1])?,
             source_counts: Tensor::zeros_of(gpu, &[2], DType::U32)?,
             domain_counts: Tensor::zeros_of(gpu, &[2], DType::U32)?,
+            adapt_loss: Tensor::zeros(gpu, &[1])?,
             bad_label: watch::new_flag(gpu)?,
-            bad_domain: watch::new_flag(gpu)?,
+            bad_adapt: watch::new_flag(gpu)?,
             steps: Cell::new(0),
         })
     }
 
-    /// Means over `steps` steps; the domain part only when `adversarial`.
-    pub fn read(&self, steps: usize, adversarial: bool) -> Result<EpochMeans> {
+    /// Means over `steps` steps; the domain part only when `adversarial`, the method's loss
+    /// only when `adapts` (its steps hold target rows).
+    pub fn read(&self, steps: usize, adversarial: bool, adapts: bool) -> Result<EpochMeans> {
         let steps = steps.max(1) as f64;
         let sc = self.source_counts.to_vec_u32()?;
         let domain = if adversarial {
@@ -64,8 +71,12 @@ impl EpochAccumulators {
             source_acc: accuracy_of((sc[0], sc[1])).unwrap_or(0.0),
             domain,
             first_bad_label: watch::read(&self.bad_label)?,
-            first_bad_domain: match adversarial {
-                true => watch::read(&self.bad_domain)?,
+            first_bad_adapt: match adapts {
+                true => watch::read(&self.bad_adapt)?,
+                false => None,
+            },
+            adapt_loss: match adapts {
+                true => Some(self.adapt_loss.to_vec()?[0] as f64 / steps),
                 false => None,
             },
         })
@@ -80,11 +91,13 @@ pub(crate) struct StepBatch<'a> {
     pub source_labels: &'a [u32],
 }
 
-/// One training step: label loss on the source rows, domain loss (behind the gradient
-/// reversal with coefficient `lambda`) on all rows when there are target rows. `train_seed`
-/// (new every step) draws the domain head's dropout masks.
+/// One training step: label loss on the source rows, plus `method`'s losses when there are
+/// target rows (`lambda`: the gradient-reversal coefficient of adversarial methods).
+/// `train_seed` (new every step) draws the domain head's dropout masks.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn step(
     model: &Dann,
+    method: Method,
     opt: &mut Optimizer,
     acc: &EpochAccumulators,
     b: &StepBatch,
@@ -116,15 +129,22 @@ pub(crate) fn step(
     watch::note(tape.tensor(label_loss), limit, step_no, &acc.bad_label)?;
     let mut roots = vec![label_loss];
     if b.n_target > 0 {
-        let mut d = vec![0.0f32; n_source];
-        d.resize(n, 1.0);
-        let domains = Tensor::from_slice(gpu, &d, &[n, 1])?;
-        let dz = model.domain_logits(&mut tape, f, lambda, Some(train_seed))?;
-        let domain_loss = tape.bce(dz, &domains, 1.0)?;
-        bce::binary_correct(tape.tensor(dz), &domains, &acc.domain_counts)?;
-        ew::accumulate(&acc.domain_loss, tape.tensor(domain_loss))?;
-        watch::note(tape.tensor(domain_loss), limit, step_no, &acc.bad_domain)?;
-        roots.push(domain_loss);
+        let ctx = StepContext {
+            model,
+            features: f,
+            logits: z,
+            n_source,
+            n_target: b.n_target,
+            lambda,
+            train_seed,
+            acc,
+        };
+        let losses = method.get().losses(&mut tape, &ctx)?;
+        for &l in &losses {
+            ew::accumulate(&acc.adapt_loss, tape.tensor(l))?;
+            watch::note(tape.tensor(l), limit, step_no, &acc.bad_adapt)?;
+        }
+        roots.extend(losses);
     }
     let grads = tape.backward(&roots)?;
     opt.step(&model.params, &grads, lr)?;

@@ -50,7 +50,7 @@ pub fn fit_epoch_line(m: &EpochLogs) -> String {
 /// `dak adapt`'s epoch line: accuracies, domain accuracy, lambda, learning rate, losses, scores.
 pub fn adapt_epoch_line(m: &EpochLogs) -> String {
     format!(
-        "[{}] epoch {:>3}/{}  src {}  tgt {}  dom {}  λ {:.3}  lr {:.5}  loss y {:.4} d {}  H {}  IM {}  SND {}  {:.1}s {:.0} img/s",
+        "[{}] epoch {:>3}/{}  src {}  tgt {}  dom {}  λ {:.3}  lr {:.5}  loss y {:.4} d {} a {}  H {}  IM {}  SND {}  {:.1}s {:.0} img/s",
         m.method,
         m.epoch,
         m.epochs,
@@ -61,6 +61,7 @@ pub fn adapt_epoch_line(m: &EpochLogs) -> String {
         m.lr,
         m.train_loss,
         opt(m.domain_loss, 4),
+        opt(m.adapt_loss, 4),
         opt(m.entropy, 3),
         opt(m.im, 3),
         opt(m.snd, 3),

@@ -381,6 +381,7 @@ fn run(
             val_loss,
             val_acc,
             domain_loss: None,
+            adapt_loss: None,
             domain_acc: None,
             target_acc: None,
             entropy: None,

@@ -1,0 +1,123 @@
+//! Checks of the adaptation-method kernels (softmax with temperature, entropy, entropy weights,
+//! class confusion and its loss) against their CPU references.
+
+use super::{tol_for, values, Checker};
+use crate::ops::{confusion as cf, prob};
+use crate::{Gpu, Result, Tensor};
+
+/// Which kernel of a family a check runs.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Which {
+    Fwd,
+    Bwd,
+    Weights,
+    LossFwd,
+    LossBwd,
+}
+
+const SHAPES: &[(usize, usize)] = &[(1, 3), (3, 7), (64, 31), (2, 768)];
+
+fn probs(rows: usize, classes: usize, seed: u64) -> Vec<f32> {
+    let z: Vec<f32> = values(rows * classes, seed)
+        .iter()
+        .map(|v| 2.0 * v)
+        .collect();
+    prob::reference::softmax_t(&z, classes, 1.0)
+}
+
+pub(super) fn check_softmax_t(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<()> {
+    for (i, &(rows, classes)) in SHAPES.iter().enumerate() {
+        c.case();
+        let z: Vec<f32> = values(rows * classes, 600 + i as u64)
+            .iter()
+            .map(|v| 6.0 * v)
+            .collect();
+        let tz = Tensor::from_slice(gpu, &z, &[rows, classes])?;
+        let y = prob::softmax_t(&tz, 2.5)?;
+        let want = prob::reference::softmax_t(&z, classes, 2.5);
+        let what = format!("[{rows}, {classes}]");
+        if which == Which::Fwd {
+            c.compare(&what, &y.to_vec()?, &want, tol_for(classes));
+        } else {
+            let up = values(rows * classes, 610 + i as u64);
+            let tup = Tensor::from_slice(gpu, &up, &[rows, classes])?;
+            let dz = prob::softmax_t_backward(&y, &tup, 2.5)?;
+            let want_dz = prob::reference::softmax_t_backward(&want, &up, classes, 2.5);
+            c.compare(&what, &dz.to_vec()?, &want_dz, tol_for(classes));
+        }
+        if c.failed() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_entropy(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<()> {
+    for (i, &(rows, classes)) in SHAPES.iter().enumerate() {
+        c.case();
+        let p = probs(rows, classes, 620 + i as u64);
+        let tp = Tensor::from_slice(gpu, &p, &[rows, classes])?;
+        let h = prob::entropy(&tp)?;
+        let want_h = prob::reference::entropy(&p, classes);
+        let what = format!("[{rows}, {classes}]");
+        match which {
+            Which::Fwd => c.compare(&what, &h.to_vec()?, &want_h, tol_for(classes)),
+            Which::Bwd => {
+                let dh = values(rows, 630 + i as u64);
+                let tdh = Tensor::from_slice(gpu, &dh, &[rows])?;
+                let dp = prob::entropy_backward(&tp, &tdh)?;
+                let want = prob::reference::entropy_backward(&p, &dh, classes);
+                c.compare(&what, &dp.to_vec()?, &want, tol_for(1));
+            }
+            _ => {
+                let w = prob::entropy_weights(&h)?;
+                let want = prob::reference::entropy_weights(&want_h);
+                c.compare(&what, &w.to_vec()?, &want, tol_for(rows));
+            }
+        }
+        if c.failed() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_confusion(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<()> {
+    for (i, &(rows, classes)) in SHAPES.iter().enumerate() {
+        c.case();
+        let p = probs(rows, classes, 640 + i as u64);
+        let w: Vec<f32> = values(rows, 650 + i as u64)
+            .iter()
+            .map(|v| 1.0 + 0.5 * v)
+            .collect();
+        let tp = Tensor::from_slice(gpu, &p, &[rows, classes])?;
+        let tw = Tensor::from_slice(gpu, &w, &[rows])?;
+        let m = cf::matrix(&tp, &tw)?;
+        let want_m = cf::reference::matrix(&p, &w, classes);
+        let what = format!("[{rows}, {classes}]");
+        match which {
+            Which::Fwd => c.compare(&what, &m.to_vec()?, &want_m, tol_for(rows)),
+            Which::Bwd => {
+                let dc = values(classes * classes, 660 + i as u64);
+                let tdc = Tensor::from_slice(gpu, &dc, &[classes, classes])?;
+                let dp = cf::matrix_backward(&tp, &tw, &tdc)?;
+                let want = cf::reference::matrix_backward(&p, &w, &dc, classes);
+                c.compare(&what, &dp.to_vec()?, &want, tol_for(classes));
+            }
+            Which::LossFwd => {
+                let l = cf::loss(&m, 0.8)?;
+                let want = cf::reference::loss(&want_m, classes, 0.8);
+                c.compare(&what, &l.to_vec()?, &[want], tol_for(classes));
+            }
+            _ => {
+                let g = cf::loss_backward(&m, 0.8)?;
+                let want = cf::reference::loss_backward(&want_m, classes, 0.8);
+                c.compare(&what, &g.to_vec()?, &want, tol_for(classes));
+            }
+        }
+        if c.failed() {
+            break;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! A sum of methods (`dann+mcc`, `cdan-e+mcc`): every part's losses with the part's own
+//! trade-off, as in MCC's paper (Jin et al., ECCV 2020, Table 5), where MCC is added to DANN
+//! and CDAN with weight 1.
+
+use super::{AdaptMethod, StepContext};
+use crate::autograd::{Tape, Var};
+use crate::Result;
+
+pub(super) struct Combined {
+    pub name: &'static str,
+    pub parts: &'static [&'static dyn AdaptMethod],
+}
+
+impl AdaptMethod for Combined {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn reference(&self) -> &'static str {
+        "Jin et al., Minimum Class Confusion for Versatile Domain Adaptation, ECCV 2020 (MCC added to another method)"
+    }
+    fn needs_target(&self) -> bool {
+        self.parts.iter().any(|p| p.needs_target())
+    }
+    fn adversarial(&self) -> bool {
+        self.parts.iter().any(|p| p.adversarial())
+    }
+    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<Vec<Var>> {
+        let mut roots = Vec::new();
+        for p in self.parts {
+            roots.extend(p.losses(tape, c)?);
+        }
+        Ok(roots)
+    }
+}

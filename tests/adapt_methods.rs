@@ -1,0 +1,248 @@
+//! The adaptation methods through the binary: every registered method in one `--compare` (a
+//! repeated name trains once), label-free selection across epochs and methods that does not
+//! change when the target-test labels are shuffled, and one-line errors for bad names.
+mod common;
+use common::*;
+use std::path::Path;
+
+/// Source and target trees of 3 classes x 6 images (the target a colour negative), and the
+/// target again with its labels rotated (cat -> dog -> owl -> cat) for the shuffled test set.
+fn trees(root: &Path) {
+    class_folders(&root.join("src"));
+    for (i, name) in ["cat", "dog", "owl"].iter().enumerate() {
+        let shuffled = ["dog", "owl", "cat"][i];
+        for entry in std::fs::read_dir(root.join("src").join(name)).unwrap() {
+            let path = entry.unwrap().path();
+            let img = image::open(&path).unwrap().to_rgb8();
+            let neg = image::RgbImage::from_fn(img.width(), img.height(), |x, y| {
+                image::Rgb(img.get_pixel(x, y).0.map(|p| 255 - p))
+            });
+            let file = path.file_name().unwrap();
+            save(&root.join("tgt").join(name).join(file), &neg);
+            save(&root.join("tgt-shuffled").join(shuffled).join(file), &neg);
+        }
+    }
+}
+
+fn run(root: &Path, tag: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let p = |s: &str| root.join(s).to_str().unwrap().to_string();
+    let (out, metrics) = (p(&format!("{tag}.safetensors")), p(&format!("{tag}.jsonl")));
+    let (src, tgt) = (p("src"), p("tgt"));
+    let mut args = vec![
+        "adapt",
+        "--source",
+        &src,
+        "--target",
+        &tgt,
+        "--epochs",
+        "2",
+        "--batch",
+        "4",
+        "--score-samples",
+        "6",
+        "--no-pad",
+        "--workers",
+        "1",
+        "--out",
+        &out,
+        "--metrics",
+        &metrics,
+    ];
+    args.extend_from_slice(extra);
+    let o = dak(&args);
+    assert!(
+        o.status.success(),
+        "dak adapt {extra:?} failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    read_jsonl(Path::new(&metrics))
+}
+
+fn comparison(lines: &[serde_json::Value]) -> &serde_json::Value {
+    let c: Vec<_> = lines.iter().filter(|v| v["type"] == "comparison").collect();
+    assert_eq!(c.len(), 1, "{lines:?}");
+    c[0]
+}
+
+#[test]
+fn compare_every_method_with_a_repeat() {
+    let dir = TempDir::new("methods-all");
+    trees(dir.path());
+    let tt = dir.path().join("tgt").to_str().unwrap().to_string();
+    let lines = run(
+        dir.path(),
+        "all",
+        &[
+            "--compare",
+            "dann,mcc,dann+mcc,mcc",
+            "--select",
+            "entropy",
+            "--target-test",
+            &tt,
+        ],
+    );
+    let c = comparison(&lines);
+    let names: Vec<&str> = c["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["source-only", "dann", "mcc", "dann+mcc"]);
+    for m in c["methods"].as_array().unwrap() {
+        assert!(
+            m["target_acc"]
+                .as_f64()
+                .is_some_and(|a| (0.0..=1.0).contains(&a)),
+            "{m}"
+        );
+        assert!(m["score"].as_f64().is_some_and(f64::is_finite), "{m}");
+    }
+    // The pick is the best entropy score, and --out holds that method's model.
+    let best = c["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by(|a, b| {
+            a["score"]
+                .as_f64()
+                .partial_cmp(&b["score"].as_f64())
+                .unwrap()
+        })
+        .unwrap();
+    let sel = &c["selected"];
+    assert_eq!(sel["validator"], "entropy");
+    assert_eq!(sel["method"], best["method"], "{c}");
+    let method = sel["method"].as_str().unwrap();
+    let picked = std::fs::read(dir.path().join(format!("all-{method}.safetensors"))).unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("all.safetensors")).unwrap(),
+        picked
+    );
+    // Epoch lines: the adversarial methods report a domain loss, MCC alone does not.
+    let epoch = |m: &str| {
+        lines
+            .iter()
+            .find(|v| v["type"] == "epoch" && v["method"] == m)
+            .unwrap()
+    };
+    assert!(epoch("dann+mcc")["domain_loss"].as_f64().is_some());
+    assert!(epoch("mcc")["domain_loss"].is_null());
+    assert!(epoch("mcc")["label_loss"].as_f64().unwrap().is_finite());
+    // adapt_loss: the method's own losses (DANN: its domain loss; none for source-only).
+    let mcc_loss = epoch("mcc")["adapt_loss"].as_f64().unwrap();
+    assert!(
+        mcc_loss > 0.0 && mcc_loss < 1.0,
+        "MCC loss {mcc_loss} outside (0, 1)"
+    );
+    let dann = epoch("dann");
+    let (a, d) = (
+        dann["adapt_loss"].as_f64().unwrap(),
+        dann["domain_loss"].as_f64().unwrap(),
+    );
+    assert!((a - d).abs() < 1e-5 * (1.0 + d), "{dann}");
+    let both = epoch("dann+mcc");
+    assert!(both["adapt_loss"].as_f64().unwrap() > both["domain_loss"].as_f64().unwrap());
+    assert!(epoch("source-only")["adapt_loss"].is_null());
+}
+
+#[test]
+fn selection_never_reads_target_labels() {
+    let dir = TempDir::new("methods-shuffled");
+    trees(dir.path());
+    let picks: Vec<serde_json::Value> = ["tgt", "tgt-shuffled"]
+        .iter()
+        .map(|t| {
+            let tt = dir.path().join(t).to_str().unwrap().to_string();
+            let args = ["--compare", "mcc", "--select", "snd", "--target-test", &tt];
+            let c = comparison(&run(dir.path(), t, &args)).clone();
+            let scores: Vec<_> = c["methods"].as_array().unwrap().iter().map(|m| m["score"].clone()).collect();
+            serde_json::json!({"selected": [c["selected"]["method"].clone(), c["selected"]["epoch"].clone()],
+                               "scores": scores, "acc": c["methods"][0]["target_acc"].clone()})
+        })
+        .collect();
+    assert_eq!(picks[0]["selected"], picks[1]["selected"], "{picks:?}");
+    assert_eq!(picks[0]["scores"], picks[1]["scores"], "{picks:?}");
+}
+
+#[test]
+fn source_val_holds_out_source_images_and_picks_by_them() {
+    let dir = TempDir::new("methods-source-val");
+    trees(dir.path());
+    let lines = run(
+        dir.path(),
+        "sv",
+        &[
+            "--method",
+            "mcc",
+            "--select",
+            "source-val",
+            "--source-val-split",
+            "0.34",
+        ],
+    );
+    let epochs: Vec<_> = lines.iter().filter(|v| v["type"] == "epoch").collect();
+    assert_eq!(epochs.len(), 2);
+    // 18 source images, 2 of 6 per class held out: 12 train, batches of 4 -> 3 steps.
+    assert_eq!(epochs[0]["steps"], 3, "{:?}", epochs[0]);
+    let acc: Vec<f64> = epochs
+        .iter()
+        .map(|e| e["source_val_acc"].as_f64().unwrap())
+        .collect();
+    let summary = lines.iter().find(|v| v["type"] == "summary").unwrap();
+    let best = if acc[1] > acc[0] { 2 } else { 1 };
+    assert_eq!(summary["select"], "source-val");
+    assert_eq!(summary["selected"]["epoch"], best, "{acc:?} {summary}");
+}
+
+fn fails_with(args: &[&str], needles: &[&str]) {
+    let o = dak(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line expected: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
+    }
+}
+
+#[test]
+fn bad_method_validator_and_compare_names() {
+    let dir = TempDir::new("methods-bad");
+    let p = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
+    class_folders(&dir.path().join("src"));
+    let out = p("m.safetensors");
+    let accepted = "source-only, dann, mcc, dann+mcc";
+    fails_with(
+        &["adapt", "--method", "cdann", "--out", &out],
+        &["--method `cdann`", accepted],
+    );
+    fails_with(
+        &["adapt", "--select", "oracle", "--out", &out],
+        &["--select `oracle`", "last, entropy, im, snd, source-val"],
+    );
+    fails_with(
+        &["adapt", "--compare", "dann,,mcc", "--out", &out],
+        &["--compare `dann,,mcc`", "empty", accepted],
+    );
+    fails_with(
+        &["adapt", "--compare", "", "--out", &out],
+        &["--compare", "empty"],
+    );
+    fails_with(
+        &["adapt", "--compare", "dann,xyz", "--out", &out],
+        &["--compare `xyz`", accepted],
+    );
+    fails_with(
+        &[
+            "adapt",
+            "--source",
+            &p("src"),
+            "--method",
+            "mcc",
+            "--out",
+            &out,
+        ],
+        &["--method mcc needs target images"],
+    );
+}
