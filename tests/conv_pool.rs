@@ -93,7 +93,11 @@ fn the_texture_variant_pools_in_the_gemm_store() {
     y.to_vec().unwrap();
     let fused = format!("conv2d/fwd_igemm_n4_pool_tex_s{}", gpu.subgroup_size());
     assert_eq!(gpu.dispatches_of(&fused), 1);
-    assert_eq!(gpu.dispatches_of("pool/max_fwd"), 0, "no separate pooling pass");
+    assert_eq!(
+        gpu.dispatches_of("pool/max_fwd"),
+        0,
+        "no separate pooling pass"
+    );
 }
 
 #[test]
@@ -180,10 +184,8 @@ fn fd_where_smooth(
 #[test]
 fn fused_reference_backward_matches_finite_differences() {
     // Odd output (5x7 -> 2x3 with a row and column dropped), stride 2 with padding, batch 2.
-    let cases: &[([usize; 4], usize, usize, usize, usize)] = &[
-        ([1, 3, 7, 9], 2, 3, 1, 0),
-        ([2, 2, 9, 8], 3, 3, 2, 1),
-    ];
+    let cases: &[([usize; 4], usize, usize, usize, usize)] =
+        &[([1, 3, 7, 9], 2, 3, 1, 0), ([2, 2, 9, 8], 3, 3, 2, 1)];
     for (i, case) in cases.iter().enumerate() {
         let g = geometry(case);
         let pg: PoolGeometry = pooled::pool_geometry(&g).unwrap();
@@ -205,9 +207,21 @@ fn fused_reference_backward_matches_finite_differences() {
         let nw = fd_where_smooth(&w, &dw, &up, |w| fwd(&x, w, &b), &format!("dW {what}"));
         let nb = fd_where_smooth(&b, &db, &up, |b| fwd(&x, &w, b), &format!("db {what}"));
         // The check must actually cover the gradients, not skip them all.
-        assert!(nx * 10 >= x.len() * 8, "dX {what}: only {nx}/{} checked", x.len());
-        assert!(nw * 10 >= w.len() * 8, "dW {what}: only {nw}/{} checked", w.len());
-        assert!(nb * 10 >= b.len() * 5, "db {what}: only {nb}/{} checked", b.len());
+        assert!(
+            nx * 10 >= x.len() * 8,
+            "dX {what}: only {nx}/{} checked",
+            x.len()
+        );
+        assert!(
+            nw * 10 >= w.len() * 8,
+            "dW {what}: only {nw}/{} checked",
+            w.len()
+        );
+        assert!(
+            nb * 10 >= b.len() * 5,
+            "db {what}: only {nb}/{} checked",
+            b.len()
+        );
         assert!(dx.iter().any(|&v| v != 0.0) && dw.iter().any(|&v| v != 0.0));
     }
 }
@@ -215,18 +229,30 @@ fn fused_reference_backward_matches_finite_differences() {
 #[test]
 fn relu_pool_backward_kernel_matches_its_reference() {
     let gpu = gpu();
-    for &(shape, k, s) in &[([1usize, 3, 7, 9], 2usize, 2usize), ([2, 5, 16, 18], 2, 2), ([1, 3, 10, 11], 2, 3)] {
+    for &(shape, k, s) in &[
+        ([1usize, 3, 7, 9], 2usize, 2usize),
+        ([2, 5, 16, 18], 2, 2),
+        ([1, 3, 10, 11], 2, 3),
+    ] {
         let g = PoolGeometry::new(&shape, k, s, "test").unwrap();
         let z = values(g.x_len(), 3);
         let (y, arg) = pool::reference::max_pool2d(&g, &z);
         let y: Vec<f32> = y.iter().map(|v| v.max(0.0)).collect();
         assert!(y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v > 0.0));
-        let dy: Vec<f32> = values(g.y_len(), 4).iter().map(|v| 2.0 * v + 0.25).collect();
+        let dy: Vec<f32> = values(g.y_len(), 4)
+            .iter()
+            .map(|v| 2.0 * v + 0.25)
+            .collect();
         let t = |v: &[f32]| Tensor::from_slice(&gpu, v, &g.y_shape()).unwrap();
         let targ = Tensor::from_u32(&gpu, &arg, &g.y_shape()).unwrap();
         let dz = pool::max_pool2d_relu_backward(&t(&dy), &t(&y), &targ, &shape, k, s).unwrap();
         let want = pool::reference::max_pool2d_relu_backward(&g, &dy, &y, &arg);
-        assert_close(&dz.to_vec().unwrap(), &want, 0.0, &format!("{shape:?} k{k} s{s}"));
+        assert_close(
+            &dz.to_vec().unwrap(),
+            &want,
+            0.0,
+            &format!("{shape:?} k{k} s{s}"),
+        );
     }
 }
 
@@ -237,9 +263,34 @@ fn the_fused_tape_node_matches_the_unfused_layers() {
     let gpu = gpu();
     let mut params = Params::new();
     let mut init = Init::new(5);
-    let conv1 = Conv2d::new(&gpu, &mut params, "c1", 3, 5, 3, Spec::new(1, 0), true, &mut init).unwrap();
-    let conv2 = Conv2d::new(&gpu, &mut params, "c2", 5, 6, 3, Spec::new(1, 1), true, &mut init).unwrap();
-    let pool = MaxPool2d { kernel: 2, stride: 2 };
+    let conv1 = Conv2d::new(
+        &gpu,
+        &mut params,
+        "c1",
+        3,
+        5,
+        3,
+        Spec::new(1, 0),
+        true,
+        &mut init,
+    )
+    .unwrap();
+    let conv2 = Conv2d::new(
+        &gpu,
+        &mut params,
+        "c2",
+        5,
+        6,
+        3,
+        Spec::new(1, 1),
+        true,
+        &mut init,
+    )
+    .unwrap();
+    let pool = MaxPool2d {
+        kernel: 2,
+        stride: 2,
+    };
     // Non-zero biases so the bias gradient path is exercised with a shifted activation.
     for (_, p) in params.iter() {
         if p.name.ends_with(".bias") {

@@ -1,8 +1,8 @@
 //! The backward rule of every op on the tape: one `match` over the closed `Op` enum.
 
 use super::{ensure_root, Node, Op, Tape};
-use crate::ops::{bce, conv2d, elementwise as ew, matmul, pool, softmax_xent};
 use crate::ops::conv2d::pooled::POOL;
+use crate::ops::{bce, conv2d, elementwise as ew, matmul, pool, softmax_xent};
 use crate::{Result, Tensor};
 
 impl Tape {

@@ -31,8 +31,7 @@ pub(super) fn check_conv_pool_fwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
         let tw = Tensor::from_slice(gpu, &wt, &g.w_shape())?;
         let tb = Tensor::from_slice(gpu, &b, &[co])?;
         let variant = conv2d::Variant::Texture;
-        let (y, arg) =
-            pooled::forward(&tx, &tw, with_bias.then_some(&tb), g.spec, variant)?;
+        let (y, arg) = pooled::forward(&tx, &tw, with_bias.then_some(&tb), g.spec, variant)?;
         let (want_y, want_arg) =
             pooled::reference::forward(&g, &x, &wt, with_bias.then_some(&b[..]));
         let what = format!("{} -> {co}, k{k} s{s} p{p}", label4(&g.x_shape()));
@@ -60,8 +59,11 @@ pub(super) fn check_conv_pool_fwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 
 pub(super) fn check_relu_pool_bwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
     // ([n, c, h, w], k, stride): odd sides, an exact tiling, and windows with gaps (k < s).
-    let cases: [([usize; 4], usize, usize); 3] =
-        [([1, 3, 7, 9], 2, 2), ([2, 5, 16, 18], 2, 2), ([1, 3, 10, 11], 2, 3)];
+    let cases: [([usize; 4], usize, usize); 3] = [
+        ([1, 3, 7, 9], 2, 2),
+        ([2, 5, 16, 18], 2, 2),
+        ([1, 3, 10, 11], 2, 3),
+    ];
     for (i, &(shape, k, s)) in cases.iter().enumerate() {
         c.case();
         let g = pool::PoolGeometry::new(&shape, k, s, "check")?;
