@@ -7,14 +7,28 @@
 //! `matmul/<bucket>`, `conv2d.<pass>/<bucket>` (variant ids; see [`bucket`]). The ops only use a
 //! choice that names a variant this build knows and the adapter supports; anything else falls
 //! back to the built-in rule (register blocking on CPU adapters, shared-memory tiles on GPUs).
+//!
+//! Layering: `ops/` reads this cache, so it imports nothing above `gpu/`; the benchmarks that
+//! fill it (`bench/`, `bench::winners`) sit above and write plain records into it.
 
-use crate::bench::peak::Peak;
-use crate::bench::BenchRow;
 use crate::gpu::AdapterSummary;
 use crate::{Error, Gpu, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+/// Measured roofs of one adapter.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Peak {
+    /// FMA throughput, GFLOP/s (a multiply-add counts as 2).
+    pub gflops: f64,
+    /// Copy bandwidth, GB/s (bytes read + bytes written).
+    pub gbps: f64,
+    /// Wall time of one tiny dispatch in its own submit, including the wait, µs.
+    pub single_dispatch_us: f64,
+    /// Per-dispatch time of 1,000 tiny dispatches in one submit, µs.
+    pub batched_dispatch_us: f64,
+}
 
 /// The whole cache file.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -138,59 +152,5 @@ pub fn bucket(flops: f64) -> &'static str {
         "medium"
     } else {
         "large"
-    }
-}
-
-/// Winners from benchmark rows: `group(row)` gives the keys a row counts toward and the name
-/// recorded for its variant there. Per key, the variant with the smallest total median time
-/// among those that ran and validated on every shape of that key wins.
-pub fn winners(
-    rows: &[BenchRow],
-    group: impl Fn(&BenchRow) -> Vec<(String, String)>,
-) -> (
-    BTreeMap<String, String>,
-    BTreeMap<String, BTreeMap<String, f64>>,
-) {
-    // key -> shapes seen; key -> variant -> (ok shapes, total ms)
-    let mut shapes: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
-    let mut per: BTreeMap<String, BTreeMap<String, (usize, f64)>> = BTreeMap::new();
-    for r in rows {
-        for (key, name) in group(r) {
-            shapes.entry(key.clone()).or_default().insert(format!(
-                "{}|{}",
-                r.shape,
-                kernel_pass(&r.kernel)
-            ));
-            if r.ok() {
-                let e = per.entry(key).or_default().entry(name).or_insert((0, 0.0));
-                e.0 += 1;
-                e.1 += r.median_ms;
-            }
-        }
-    }
-    let mut choices = BTreeMap::new();
-    let mut totals = BTreeMap::new();
-    for (key, variants) in per {
-        let need = shapes.get(&key).map_or(0, |s| s.len());
-        let complete: BTreeMap<String, f64> = variants
-            .into_iter()
-            .filter(|(_, (n, _))| *n == need)
-            .map(|(v, (_, ms))| (v, ms))
-            .collect();
-        if let Some((best, _)) = complete.iter().min_by(|a, b| a.1.total_cmp(b.1)) {
-            choices.insert(key.clone(), best.clone());
-        }
-        totals.insert(key, complete);
-    }
-    (choices, totals)
-}
-
-/// The pass part of a conv id (`conv2d.fwd.direct` -> `fwd`), empty for others: rows of one
-/// shape but different passes are different measurements.
-fn kernel_pass(id: &str) -> &str {
-    let mut parts = id.split('.');
-    match (parts.next(), parts.next()) {
-        (Some("conv2d"), Some(pass)) => pass,
-        _ => "",
     }
 }

@@ -326,7 +326,7 @@ fn tuning_picks_the_fastest_variant_that_passed_everywhere() {
         row("matmul.mid", "a", 2.0, true),
     ];
     let (choices, totals) =
-        dak::tune::winners(&rows, |r| vec![("matmul".into(), r.kernel.clone())]);
+        dak::bench::winners::winners(&rows, |r| vec![("matmul".into(), r.kernel.clone())]);
     assert_eq!(choices["matmul"], "matmul.slow");
     assert_eq!(totals["matmul"]["matmul.slow"], 6.0);
     assert!(!totals["matmul"].contains_key("matmul.fast"));

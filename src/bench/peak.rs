@@ -6,18 +6,7 @@ use crate::ops::grid_1d;
 use crate::{DType, Gpu, Result, Tensor};
 use std::time::Instant;
 
-/// Measured roofs of one adapter.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Peak {
-    /// FMA throughput, GFLOP/s (a multiply-add counts as 2).
-    pub gflops: f64,
-    /// Copy bandwidth, GB/s (bytes read + bytes written).
-    pub gbps: f64,
-    /// Wall time of one tiny dispatch in its own submit, including the wait, µs.
-    pub single_dispatch_us: f64,
-    /// Per-dispatch time of 1,000 tiny dispatches in one submit, µs.
-    pub batched_dispatch_us: f64,
-}
+pub use crate::tune::Peak;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

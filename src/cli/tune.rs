@@ -90,7 +90,7 @@ pub fn run(args: &TuneArgs) -> Result<()> {
     }
     bench::apply_peak(&mut rows, &peak);
     bench::print_rows(&rows);
-    let (choices, totals) = tune::winners(&rows, keys);
+    let (choices, totals) = bench::winners::winners(&rows, keys);
     let key = tune::adapter_key(&adapter);
     let entry = cache.adapters.entry(key).or_insert_with(|| AdapterTune {
         adapter: adapter.name.clone(),

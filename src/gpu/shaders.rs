@@ -65,6 +65,10 @@ builtin_shaders!(
     "conv2d/fwd_igemm_tex_s16.wgsl",
     "conv2d/fwd_igemm_n4_tex_s8.wgsl",
     "conv2d/fwd_igemm_n4_tex_s16.wgsl",
+    "conv2d/fwd_igemm_pool_tex_s8.wgsl",
+    "conv2d/fwd_igemm_pool_tex_s16.wgsl",
+    "conv2d/fwd_igemm_n4_pool_tex_s8.wgsl",
+    "conv2d/fwd_igemm_n4_pool_tex_s16.wgsl",
     "conv2d/wgrad_splitk_tex_s8.wgsl",
     "conv2d/wgrad_splitk_tex_s16.wgsl",
     "conv2d/wgrad_splitk_m32_tex_s8.wgsl",
@@ -77,6 +81,7 @@ builtin_shaders!(
     "pool/max_fwd.wgsl",
     "pool/max_bwd.wgsl",
     "pool/max_bwd_scatter.wgsl",
+    "pool/max_relu_bwd_scatter.wgsl",
     "pool/gap_fwd.wgsl",
     "pool/gap_bwd.wgsl",
 );

@@ -136,10 +136,10 @@ impl DigitsFeatures {
     }
 
     fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
-        let h = self.conv1.forward(tape, params, x)?; // [B, 32, 24, 24], ReLU fused
-        let h = self.pool.forward(tape, h)?; // [B, 32, 12, 12]
-        let h = self.conv2.forward(tape, params, h)?; // [B, 48, 8, 8]
-        let h = self.pool.forward(tape, h)?; // [B, 48, 4, 4]
+        // conv + ReLU + pool as one fused op each: [B, 32, 24, 24] -> [B, 32, 12, 12], then
+        // [B, 48, 8, 8] -> [B, 48, 4, 4].
+        let h = self.conv1.forward_pooled(tape, params, x, &self.pool)?;
+        let h = self.conv2.forward_pooled(tape, params, h, &self.pool)?;
         nn::flatten(tape, h)
     }
 }

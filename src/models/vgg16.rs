@@ -88,10 +88,16 @@ impl Vgg16 {
         let shape = tape.tensor(x).shape().to_vec();
         check_input(&shape)?;
         let mut h = x;
-        for layer in &self.layers {
-            h = match layer {
-                Layer::Conv(c) => c.forward(tape, params, h)?,
-                Layer::Pool(p) => p.forward(tape, h)?,
+        let mut layers = self.layers.iter().peekable();
+        while let Some(layer) = layers.next() {
+            h = match (layer, layers.peek()) {
+                // A block's last convolution and its pool run as one fused op.
+                (Layer::Conv(c), Some(Layer::Pool(p))) => {
+                    layers.next();
+                    c.forward_pooled(tape, params, h, p)?
+                }
+                (Layer::Conv(c), _) => c.forward(tape, params, h)?,
+                (Layer::Pool(p), _) => p.forward(tape, h)?,
             };
         }
         Ok(h)

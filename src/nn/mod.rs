@@ -141,6 +141,35 @@ impl Conv2d {
         let b = tape.param(params, self.bias);
         tape.conv2d(x, w, Some(b), self.relu, self.spec)
     }
+
+    /// This layer followed by `pool`: one fused op (`ops::conv2d::pooled`) when the layer has
+    /// its ReLU and the pool is 2x2 with stride 2 (the digits network, VGG16's block ends),
+    /// unless [`fusion`] is off; otherwise the two layers one after the other.
+    pub fn forward_pooled(
+        &self,
+        tape: &mut Tape,
+        params: &Params,
+        x: Var,
+        pool: &MaxPool2d,
+    ) -> Result<Var> {
+        let fusable = self.relu && pool.kernel == 2 && pool.stride == 2;
+        if !(fusable && fusion()) {
+            let h = self.forward(tape, params, x)?;
+            return pool.forward(tape, h);
+        }
+        let gpu = params.get(self.weight).value.gpu();
+        let _label = gpu.scoped_label(Some(&layer_name(params, self.weight)));
+        let w = tape.param(params, self.weight);
+        let b = tape.param(params, self.bias);
+        tape.conv2d_pool(x, w, Some(b), self.spec)
+    }
+}
+
+/// Whether layers fuse (convolution + ReLU + pool); `DAK_NO_FUSE=1` turns fusion off, which
+/// runs the unfused reference path (for comparisons and benchmarks).
+pub fn fusion() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("DAK_NO_FUSE").is_none_or(|v| v.is_empty() || v == "0"))
 }
 
 /// Max pooling with a square window.

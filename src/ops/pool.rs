@@ -250,6 +250,56 @@ pub fn max_pool2d_backward(
     Ok(dx)
 }
 
+/// Backward of ReLU then max pooling with non-overlapping windows (k <= stride), in one pass:
+/// dZ `[N, C, H, W]` (`z_shape`) from dY, the pooled output Y = pool(ReLU(Z)) (its sign is the
+/// ReLU's mask) and the saved argmax. The fused conv + ReLU + pool layer's backward.
+pub fn max_pool2d_relu_backward(
+    dy: &Tensor,
+    y: &Tensor,
+    argmax: &Tensor,
+    z_shape: &[usize],
+    k: usize,
+    stride: usize,
+) -> Result<Tensor> {
+    const OP: &str = "max_pool2d_relu backward";
+    let g = PoolGeometry::new(z_shape, k, stride, OP)?;
+    if k > stride {
+        return Err(Error::input(format!(
+            "{OP}: windows overlap (kernel {k} > stride {stride}); use max_pool2d_backward"
+        )));
+    }
+    dy.expect_dtype(DType::F32, OP)?;
+    y.expect_dtype(DType::F32, OP)?;
+    argmax.expect_dtype(DType::U32, OP)?;
+    dy.expect_shape(&g.y_shape(), OP, "output gradient")?;
+    y.expect_shape(&g.y_shape(), OP, "pooled output")?;
+    argmax.expect_shape(&g.y_shape(), OP, "argmax")?;
+    let gpu = dy.gpu();
+    let dz = Tensor::uninit(gpu, &g.x_shape(), DType::F32)?;
+    if k < stride || g.oh * k != g.h || g.ow * k != g.w {
+        gpu.zero(dz.buffer());
+    }
+    let u = PoolUniform::new(&g);
+    per_plane(
+        gpu,
+        "pool/max_relu_bwd_scatter.wgsl",
+        &[],
+        |plane0, planes, flat| {
+            bytemuck::bytes_of(&PoolUniform {
+                plane0,
+                planes,
+                flat,
+                ..u
+            })
+            .to_vec()
+        },
+        &[dy.binding(), argmax.binding(), y.binding(), dz.binding()],
+        g.oh * g.ow,
+        g.n * g.c,
+    )?;
+    Ok(dz)
+}
+
 fn nchw(shape: &[usize], op: &str) -> Result<(usize, usize)> {
     match *shape {
         [n, c, h, w] => Ok((n * c, h * w)),
@@ -338,6 +388,22 @@ pub mod reference {
             dx[(o / plane_out) * g.h * g.w + a as usize] += d as f64;
         }
         dx.into_iter().map(|v| v as f32).collect()
+    }
+
+    /// Backward of ReLU then max pooling: dY goes to the argmax where the pooled output
+    /// `y` is positive.
+    pub fn max_pool2d_relu_backward(
+        g: &PoolGeometry,
+        dy: &[f32],
+        y: &[f32],
+        arg: &[u32],
+    ) -> Vec<f32> {
+        let masked: Vec<f32> = dy
+            .iter()
+            .zip(y)
+            .map(|(&d, &v)| if v > 0.0 { d } else { 0.0 })
+            .collect();
+        max_pool2d_backward(g, &masked, arg)
     }
 
     /// Global average pooling over planes of `hw` elements.

@@ -1,6 +1,7 @@
 //! The backward rule of every op on the tape: one `match` over the closed `Op` enum.
 
 use super::{ensure_root, Node, Op, Tape};
+use crate::ops::conv2d::pooled::POOL;
 use crate::ops::{bce, confusion, conv2d, elementwise as ew, matmul, pool, prob, softmax_xent};
 use crate::{Error, Result, Tensor};
 
@@ -85,22 +86,26 @@ impl Tape {
                 if relu {
                     dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
                 }
-                let variant = conv2d::Variant::default_for(dy.gpu());
-                if let Some(xt) = saved_x {
-                    let wt = self.tensor(w);
-                    let dw = conv2d::backward_weight(&dy, &xt, wt.shape(), spec, variant)?;
-                    self.accumulate(grads, w, dw)?;
-                }
-                if let Some(b) = b.filter(|b| self.values[b.0].requires_grad) {
-                    let db = ew::bias_grad(&dy)?;
-                    self.accumulate(grads, b, db)?;
-                }
-                match saved_w {
-                    Some(wt) if needs_x => {
-                        Some(conv2d::backward_input(&dy, &wt, &x_shape, spec, variant)?)
-                    }
-                    _ => None,
-                }
+                let saved = (saved_x, saved_w);
+                self.conv_backward(&dy, w, b, spec, saved, &x_shape, needs_x, grads)?
+            }
+            Op::ConvPool {
+                w,
+                b,
+                spec,
+                saved_x,
+                saved_w,
+                x_shape,
+                z_shape,
+                argmax,
+            } => {
+                let dy = dy.expect("non-root has a gradient");
+                // Pool and ReLU gradient in one pass; the output's sign is the ReLU mask.
+                let y = &self.values[out].tensor;
+                let dz = pool::max_pool2d_relu_backward(&dy, y, &argmax, &z_shape, POOL, POOL)?;
+                drop(argmax);
+                let saved = (saved_x, saved_w);
+                self.conv_backward(&dz, w, b, spec, saved, &x_shape, needs_x, grads)?
             }
             Op::MaxPool {
                 argmax,
@@ -152,6 +157,36 @@ impl Tape {
                     _ => None,
                 }
             }
+        })
+    }
+
+    /// dW, db and (when wanted) dX of a convolution, from dZ at its output (after the ReLU's
+    /// and any pooling's gradient).
+    #[allow(clippy::too_many_arguments)]
+    fn conv_backward(
+        &mut self,
+        dz: &Tensor,
+        w: super::Var,
+        b: Option<super::Var>,
+        spec: conv2d::Spec,
+        (saved_x, saved_w): (Option<Tensor>, Option<Tensor>),
+        x_shape: &[usize],
+        needs_x: bool,
+        grads: &mut [Option<Tensor>],
+    ) -> Result<Option<Tensor>> {
+        let variant = conv2d::Variant::default_for(dz.gpu());
+        if let Some(xt) = saved_x {
+            let wt = self.tensor(w);
+            let dw = conv2d::backward_weight(dz, &xt, wt.shape(), spec, variant)?;
+            self.accumulate(grads, w, dw)?;
+        }
+        if let Some(b) = b.filter(|b| self.values[b.0].requires_grad) {
+            let db = ew::bias_grad(dz)?;
+            self.accumulate(grads, b, db)?;
+        }
+        Ok(match saved_w {
+            Some(wt) if needs_x => Some(conv2d::backward_input(dz, &wt, x_shape, spec, variant)?),
+            _ => None,
         })
     }
 }

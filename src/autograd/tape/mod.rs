@@ -67,6 +67,18 @@ enum Op {
         saved_w: Option<Tensor>,
         x_shape: Vec<usize>,
     },
+    /// y = maxpool2x2(relu(conv(x, W) + b)) as one fused op; `y` (the output) is the ReLU
+    /// mask, the argmax routes gradients back to the convolution's output of shape `z_shape`.
+    ConvPool {
+        w: Var,
+        b: Option<Var>,
+        spec: Spec,
+        saved_x: Option<Tensor>,
+        saved_w: Option<Tensor>,
+        x_shape: Vec<usize>,
+        z_shape: Vec<usize>,
+        argmax: Tensor,
+    },
     /// Max pooling; the argmax routes gradients back.
     MaxPool {
         argmax: Tensor,
@@ -270,6 +282,42 @@ impl Tape {
                 saved_x,
                 saved_w,
                 x_shape,
+            },
+            x,
+            y,
+        ))
+    }
+
+    /// `maxpool2x2(relu(conv(x, W) + b))` in one op (`ops::conv2d::pooled`): the pooling runs
+    /// in the convolution's store where the variant allows, and one node is recorded.
+    pub fn conv2d_pool(&mut self, x: Var, w: Var, b: Option<Var>, spec: Spec) -> Result<Var> {
+        let xt = self.tensor(x).clone();
+        let variant = conv2d::Variant::default_for(xt.gpu());
+        let (y, argmax) = conv2d::pooled::forward(
+            &xt,
+            self.tensor(w),
+            b.map(|b| self.tensor(b)),
+            spec,
+            variant,
+        )?;
+        let (gx, gw) = (self.requires_grad(x), self.requires_grad(w));
+        let gb = b.is_some_and(|b| self.requires_grad(b));
+        if !(gx || gw || gb) {
+            return Ok(self.constant(y));
+        }
+        let g = conv2d::Geometry::new(xt.shape(), self.tensor(w).shape(), spec, "conv2d + pool")?;
+        let saved_x = gw.then(|| xt.clone());
+        let saved_w = gx.then(|| self.tensor(w).clone());
+        Ok(self.record(
+            Op::ConvPool {
+                w,
+                b,
+                spec,
+                saved_x,
+                saved_w,
+                x_shape: xt.shape().to_vec(),
+                z_shape: g.y_shape().to_vec(),
+                argmax,
             },
             x,
             y,

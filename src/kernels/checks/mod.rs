@@ -3,6 +3,7 @@
 
 mod adapt;
 mod dense;
+mod fused;
 mod pointwise;
 
 use super::{tol_for, Checker, Kernel};
@@ -11,6 +12,7 @@ use crate::ops::matmul;
 use crate::Gpu;
 use adapt::{check_confusion, check_entropy, check_softmax_t, Which};
 use dense::*;
+use fused::*;
 use pointwise::*;
 
 /// Deterministic values in [-1, 1).
@@ -228,6 +230,19 @@ pub(super) static REGISTRY: &[Kernel] = &[
         "dW from dY and X packed into textures, split-K partials + a reduce into OIHW order"
     ),
     Kernel {
+        id: "conv2d.fwd_pool.igemm_tex",
+        op: "conv2d",
+        files: &[
+            "conv2d/fwd_igemm_pool_tex_s8.wgsl",
+            "conv2d/fwd_igemm_pool_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n4_pool_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n4_pool_tex_s16.wgsl",
+        ],
+        description: "maxpool2x2(ReLU(conv + bias)) with the pool in the texture GEMM's store (argmax saved)",
+        supported: subgroups,
+        check: check_conv_pool_fwd,
+    },
+    Kernel {
         id: "pool.max_fwd",
         op: "pool",
         files: &["pool/max_fwd.wgsl"],
@@ -242,6 +257,14 @@ pub(super) static REGISTRY: &[Kernel] = &[
         description: "max-pool backward through the argmax: gather (overlapping) or scatter",
         supported: always,
         check: check_max_bwd,
+    },
+    Kernel {
+        id: "pool.max_relu_bwd",
+        op: "pool",
+        files: &["pool/max_relu_bwd_scatter.wgsl"],
+        description: "ReLU + max-pool backward in one pass: dY to the argmax where the pooled output is > 0",
+        supported: always,
+        check: check_relu_pool_bwd,
     },
     Kernel {
         id: "pool.gap_fwd",

@@ -490,6 +490,7 @@ pub fn backward(
 /// Plain-Rust oracles (f32 data, f64 accumulation).
 mod geometry;
 mod pack;
+pub mod pooled;
 pub mod reference;
 mod texture;
 

@@ -36,7 +36,9 @@ struct TexUniform {
     maxrow: u32,
     plane4: u32,
     shift: u32,
-    _pad: [u32; 2],
+    /// Pooled width and height (the fused-pool forward kernels).
+    pool_w: u32,
+    pool_h: u32,
 }
 
 fn tile_cols(gpu: &Gpu) -> usize {
@@ -176,6 +178,69 @@ pub(super) fn forward(
     Ok(true)
 }
 
+/// Forward pass with the 2x2/2 max-pool fused into the GEMM's store (`fwd_igemm*_pool_tex`):
+/// the pooled output into `y` `[N, Co, oH/2, oW/2]` and its argmax into `arg` (index in the
+/// conv-output plane), or `false` when the operands do not fit the adapter's textures.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn forward_pool(
+    x: &Tensor,
+    w: &Tensor,
+    bias: &Tensor,
+    flags: u32,
+    g: &Geometry,
+    (ph, pw): (usize, usize),
+    y: &Tensor,
+    arg: &Tensor,
+) -> Result<bool> {
+    let gpu = x.gpu();
+    let pl = Placement::input(g);
+    // Rows are the pixels of whole windows: 4 per pooled output.
+    let m = 4 * g.n * ph * pw;
+    if !fits(
+        gpu,
+        &[pl.size(), weight_size(gpu, g, g.co, g.ci)],
+        &[g.x_len(), g.w_len()],
+    ) || !pl.grid_fits()
+        || m.div_ceil(64) > 65535
+    {
+        return Ok(false);
+    }
+    let input = pack_input(x, pl, "conv2d input operand")?;
+    let weight = pack_weight(w, g, false)?;
+    let u = |v: usize| v as u32;
+    let uniform = TexUniform {
+        m: u(m),
+        ncol: u(g.co),
+        c4: u(pl.c4()),
+        kh: u(g.kh),
+        kw: u(g.kw),
+        oh: u(g.oh),
+        ow: u(g.ow),
+        sh: u(g.spec.stride.0),
+        sw: u(g.spec.stride.1),
+        hp: u(pl.hp),
+        flags,
+        pool_w: u(pw),
+        pool_h: u(ph),
+        ..Default::default()
+    };
+    let (tile, kernel) = forward_tile(gpu, g.co);
+    gpu.dispatch(
+        &shader(gpu, &format!("{kernel}_pool")),
+        &[],
+        bytemuck::bytes_of(&uniform),
+        &[
+            Binding::Texture(&input),
+            Binding::Texture(&weight),
+            bias.binding(),
+            y.binding(),
+            arg.binding(),
+        ],
+        [u(g.co.div_ceil(tile)), u(m.div_ceil(64)), 1],
+    )?;
+    Ok(true)
+}
+
 /// Input gradient into `dx`, or `false` when this variant cannot take the shape.
 pub(super) fn backward_input(dy: &Tensor, w: &Tensor, g: &Geometry, dx: &Tensor) -> Result<bool> {
     let gpu = dy.gpu();
@@ -273,7 +338,7 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
         maxrow: u(pl.size().1 - 1),
         plane4,
         shift,
-        _pad: [0; 2],
+        ..Default::default()
     };
     let (rows_tile, kernel) = wgrad_tile(g.co);
     gpu.dispatch(

@@ -1,0 +1,88 @@
+//! Checks of the fused kernels: convolution + bias + ReLU + 2x2/2 max-pool, and the one-pass
+//! backward of ReLU + pool, against the unfused reference chain.
+
+use super::{label4, tol_for, values, Checker};
+use crate::ops::conv2d::{self, pooled, Geometry, Spec};
+use crate::ops::pool;
+use crate::{Gpu, Result, Tensor};
+
+/// (n, ci, h, w, co, k, stride, pad): odd conv outputs (a row and a column in no window),
+/// batch 1 with 3 channels, the digits layers (32 and 48 output channels: the 4- and 8-column
+/// tiles), 70 channels (a partial wide tile) and stride 2.
+pub(super) const POOL_CASES: &[(usize, usize, usize, usize, usize, usize, usize, usize)] = &[
+    (1, 3, 9, 11, 5, 3, 1, 1),
+    (2, 3, 28, 28, 32, 5, 1, 0),
+    (3, 32, 12, 12, 48, 5, 1, 0),
+    (2, 6, 15, 13, 70, 3, 2, 1),
+];
+
+pub(super) fn check_conv_pool_fwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
+    for (i, &(n, ci, h, w, co, k, s, p)) in POOL_CASES.iter().enumerate() {
+        c.case();
+        let g = Geometry::new(&[n, ci, h, w], &[co, ci, k, k], Spec::new(s, p), "check")?;
+        let seed = 400 + 10 * i as u64;
+        let (x, wt, b) = (
+            values(g.x_len(), seed),
+            values(g.w_len(), seed + 1),
+            values(co, seed + 2),
+        );
+        let with_bias = i != 1;
+        let tx = Tensor::from_slice(gpu, &x, &g.x_shape())?;
+        let tw = Tensor::from_slice(gpu, &wt, &g.w_shape())?;
+        let tb = Tensor::from_slice(gpu, &b, &[co])?;
+        let variant = conv2d::Variant::Texture;
+        let (y, arg) = pooled::forward(&tx, &tw, with_bias.then_some(&tb), g.spec, variant)?;
+        let (want_y, want_arg) =
+            pooled::reference::forward(&g, &x, &wt, with_bias.then_some(&b[..]));
+        let what = format!("{} -> {co}, k{k} s{s} p{p}", label4(&g.x_shape()));
+        let tol = tol_for(ci * k * k);
+        c.compare(&format!("y of {what}"), &y.to_vec()?, &want_y, tol);
+        // Where the window's maximum is <= 0 the ReLU ties every element at 0 and any argmax is
+        // right (its gradient is masked); elsewhere the argmax must be the reference's.
+        let mask = |a: &[u32]| -> Vec<u32> {
+            a.iter()
+                .zip(&want_y)
+                .map(|(&a, &v)| if v > tol { a } else { 0 })
+                .collect()
+        };
+        c.compare_u32(
+            &format!("argmax of {what}"),
+            &mask(&arg.to_vec_u32()?),
+            &mask(&want_arg),
+        );
+        if c.failed() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_relu_pool_bwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
+    // ([n, c, h, w], k, stride): odd sides, an exact tiling, and windows with gaps (k < s).
+    let cases: [([usize; 4], usize, usize); 3] = [
+        ([1, 3, 7, 9], 2, 2),
+        ([2, 5, 16, 18], 2, 2),
+        ([1, 3, 10, 11], 2, 3),
+    ];
+    for (i, &(shape, k, s)) in cases.iter().enumerate() {
+        c.case();
+        let g = pool::PoolGeometry::new(&shape, k, s, "check")?;
+        let z = values(g.x_len(), 500 + i as u64);
+        let (y, arg) = pool::reference::max_pool2d(&g, &z);
+        let y: Vec<f32> = y.iter().map(|v| v.max(0.0)).collect();
+        let dy: Vec<f32> = values(g.y_len(), 510 + i as u64)
+            .iter()
+            .map(|v| 2.0 * v + 0.25)
+            .collect();
+        let t = |v: &[f32]| Tensor::from_slice(gpu, v, &g.y_shape());
+        let targ = Tensor::from_u32(gpu, &arg, &g.y_shape())?;
+        let dz = pool::max_pool2d_relu_backward(&t(&dy)?, &t(&y)?, &targ, &shape, k, s)?;
+        let want = pool::reference::max_pool2d_relu_backward(&g, &dy, &y, &arg);
+        let what = format!("dz of {} k{k} s{s}", label4(&shape));
+        c.compare(&what, &dz.to_vec()?, &want, 0.0);
+        if c.failed() {
+            break;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Convolution + bias + ReLU + 2x2/2 max-pool as one op (`conv2d.fwd.igemm_pool_tex` on CPU
+//! adapters): the layer sequence of the digits network and of every VGG16 block's last conv.
+//!
+//! Forward: on the texture variant the pool runs in the GEMM's store (rows ordered by pooling
+//! window), so the unpooled activation is never written and the separate pooling pass goes.
+//! Every other variant, and shapes the textures cannot hold, compose the unfused kernels
+//! (convolution with ReLU, then `pool::max_pool2d`): same outputs, same saved tensors.
+//!
+//! Saved for backward: the pooled output Y (its sign is the ReLU's mask, since
+//! pool(ReLU(Z)) = ReLU(pool(Z))) and the argmax (index in the conv-output plane). Backward:
+//! one pass turns dY into dZ (pool and ReLU gradient together, `pool::max_pool2d_relu_backward`),
+//! then the convolution's own dX / dW / db kernels.
+
+use super::{texture, Geometry, Grads, Spec, Variant};
+use crate::ops::pool::{self, PoolGeometry};
+use crate::{DType, Result, Tensor};
+
+/// Window side and stride of the fused pool.
+pub const POOL: usize = 2;
+
+/// The pooling over the convolution's output.
+pub fn pool_geometry(g: &Geometry) -> Result<PoolGeometry> {
+    PoolGeometry::new(&g.y_shape(), POOL, POOL, "conv2d + pool")
+}
+
+/// `maxpool2x2(ReLU(conv(X, W) + bias))`: returns the pooled Y `[N, Co, oH/2, oW/2]` (floor)
+/// and its argmax (u32, index `oy*oW + ox` inside each conv-output plane).
+pub fn forward(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    spec: Spec,
+    variant: Variant,
+) -> Result<(Tensor, Tensor)> {
+    const OP: &str = "conv2d + pool forward";
+    let g = Geometry::new(x.shape(), w.shape(), spec, OP)?;
+    let pg = pool_geometry(&g)?;
+    if variant == Variant::Texture && variant.supported(x.gpu()) {
+        x.expect_dtype(DType::F32, OP)?;
+        w.expect_dtype(DType::F32, OP)?;
+        if let Some(b) = bias {
+            b.expect_shape(&[g.co], OP, "bias")?;
+        }
+        let gpu = x.gpu();
+        let y = Tensor::uninit(gpu, &pg.y_shape(), DType::F32)?;
+        let arg = Tensor::uninit(gpu, &pg.y_shape(), DType::U32)?;
+        let dummy;
+        let b = match bias {
+            Some(b) => b,
+            None => {
+                dummy = Tensor::uninit(gpu, &[1], DType::F32)?;
+                &dummy
+            }
+        };
+        let flags = bias.is_some() as u32 | 2;
+        if texture::forward_pool(x, w, b, flags, &g, (pg.oh, pg.ow), &y, &arg)? {
+            return Ok((y, arg));
+        }
+    }
+    let z = super::forward(x, w, bias, true, spec, variant)?;
+    pool::max_pool2d(&z, POOL, POOL)
+}
+
+/// dZ `[N, Co, oH, oW]` (the gradient at the convolution's output, before its ReLU) from the
+/// pooled output's gradient `dy`, the pooled output `y` and the `argmax` [`forward`] saved.
+pub fn backward_to_conv(dy: &Tensor, y: &Tensor, argmax: &Tensor, g: &Geometry) -> Result<Tensor> {
+    pool::max_pool2d_relu_backward(dy, y, argmax, &g.y_shape(), POOL, POOL)
+}
+
+/// Backward of [`forward`]: `needs` = [dX, dW, db] as in [`super::backward`].
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    x: &Tensor,
+    w: &Tensor,
+    dy: &Tensor,
+    y: &Tensor,
+    argmax: &Tensor,
+    spec: Spec,
+    needs: [bool; 3],
+    variant: Variant,
+) -> Result<Grads> {
+    let g = Geometry::new(x.shape(), w.shape(), spec, "conv2d + pool backward")?;
+    let dz = backward_to_conv(dy, y, argmax, &g)?;
+    super::backward(x, w, &dz, spec, needs, variant)
+}
+
+/// Plain-Rust oracles: the unfused chain conv -> ReLU -> pool.
+pub mod reference {
+    use super::super::{reference as conv, Geometry};
+    use crate::ops::pool::reference as pool;
+
+    /// (pooled Y, argmax) of `maxpool2x2(ReLU(conv(X, W) + bias))`.
+    pub fn forward(
+        g: &Geometry,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+    ) -> (Vec<f32>, Vec<u32>) {
+        let z = conv::forward(g, x, w, bias, true);
+        let pg = super::pool_geometry(g).expect("the caller checked the pooled shape");
+        pool::max_pool2d(&pg, &z)
+    }
+
+    /// (dX, dW, db) from the pooled output's gradient `dy`, the pooled `y` and its `arg`.
+    pub fn backward(
+        g: &Geometry,
+        x: &[f32],
+        w: &[f32],
+        dy: &[f32],
+        y: &[f32],
+        arg: &[u32],
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let pg = super::pool_geometry(g).expect("the caller checked the pooled shape");
+        let dz = pool::max_pool2d_relu_backward(&pg, dy, y, arg);
+        (
+            conv::backward_input(g, &dz, w),
+            conv::backward_weight(g, &dz, x),
+            conv::backward_bias(g, &dz),
+        )
+    }
+}
