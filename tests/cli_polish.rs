@@ -147,21 +147,8 @@ fn poisoned(model: &Path) -> std::path::PathBuf {
         .collect();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     tensors[0].2[0] = f32::NAN;
-    let views: Vec<_> = tensors
-        .iter()
-        .map(|(n, s, v)| {
-            let view = safetensors::tensor::TensorView::new(
-                safetensors::Dtype::F32,
-                s.clone(),
-                bytemuck::cast_slice(v),
-            )
-            .unwrap();
-            (n.clone(), view)
-        })
-        .collect();
     let path = model.with_file_name("nan.safetensors");
-    let meta = header.metadata().clone();
-    write(&path, &safetensors::serialize(views, meta).unwrap());
+    write_safetensors_with(&path, &tensors, header.metadata().clone());
     path
 }
 

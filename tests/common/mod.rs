@@ -192,6 +192,15 @@ pub fn fd_check(
 
 /// Writes f32 tensors `(name, shape, values)` as a safetensors file (weights fixtures).
 pub fn write_safetensors(path: &Path, tensors: &[(String, Vec<usize>, Vec<f32>)]) {
+    write_safetensors_with(path, tensors, None);
+}
+
+/// [`write_safetensors`] with `__metadata__` (e.g. a dak model's description).
+pub fn write_safetensors_with(
+    path: &Path,
+    tensors: &[(String, Vec<usize>, Vec<f32>)],
+    metadata: Option<std::collections::HashMap<String, String>>,
+) {
     let views: Vec<_> = tensors
         .iter()
         .map(|(name, shape, vals)| {
@@ -204,5 +213,5 @@ pub fn write_safetensors(path: &Path, tensors: &[(String, Vec<usize>, Vec<f32>)]
             (name.clone(), view)
         })
         .collect();
-    write(path, &safetensors::serialize(views, None).unwrap());
+    write(path, &safetensors::serialize(views, metadata).unwrap());
 }
