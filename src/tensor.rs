@@ -229,6 +229,25 @@ impl Tensor {
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
+    /// The raw 32-bit words of a tensor of any element type (f32 as bits): saving GPU-side
+    /// state such as an interrupted epoch's sums.
+    pub fn to_words(&self) -> Result<Vec<u32>> {
+        let bytes = self.gpu().read(&self.buffer, 0, self.numel() as u64 * 4)?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Overwrite the contents with raw 32-bit words (the inverse of [`Tensor::to_words`]).
+    pub fn write_words(&self, words: &[u32]) -> Result<()> {
+        if words.len() != self.numel() {
+            return Err(Error::input(format!(
+                "write: {} words for a tensor of shape {:?}",
+                words.len(),
+                self.shape
+            )));
+        }
+        self.gpu().write(&self.buffer, bytemuck::cast_slice(words))
+    }
+
     /// Error unless the tensor has element type `dtype`.
     pub fn expect_dtype(&self, dtype: DType, op: &str) -> Result<()> {
         if self.dtype != dtype {

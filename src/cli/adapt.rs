@@ -395,10 +395,10 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
         // Every method starts from the same seeded weights.
         let mut model = new_model(args, &gpu, data.classes())?;
         let result = model.fit(&data, c, &mut callbacks);
-        let resumed = args.resume.as_deref().map(|p| (p, super::resumed_epoch(p)));
+        let resumed = args.resume.as_deref().map(|p| (p, super::resume_holds(p)));
         let resume = ckpt
             .written_resume
-            .map(|e| (ckpt.resume.as_path(), e))
+            .map(|e| (ckpt.resume.as_path(), super::holds(e, ckpt.written_resume_step)))
             .or(resumed);
         let history = match result {
             Ok(h) => h,

@@ -256,10 +256,10 @@ pub fn run_with(a: &FineTuneArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
     callbacks.extend(jsonl.as_mut().map(|j| j as &mut dyn Callback));
     callbacks.extend(early.as_mut().map(|e| e as &mut dyn Callback));
     let result = model.fit(&train, val.as_ref(), &options, &mut callbacks);
-    let resumed = a.resume.as_deref().map(|p| (p, super::resumed_epoch(p)));
+    let resumed = a.resume.as_deref().map(|p| (p, super::resume_holds(p)));
     let resume = ckpt
         .written_resume
-        .map(|e| (ckpt.resume.as_path(), e))
+        .map(|e| (ckpt.resume.as_path(), super::holds(e, ckpt.written_resume_step)))
         .or(resumed);
     let last_good = ckpt.written_last.map(|e| (ckpt.last.as_path(), e));
     let history = match result {

@@ -69,27 +69,25 @@ fn shell_quote(a: &str) -> String {
 /// continues; a divergence names the last good files. Other results pass through.
 pub fn explain_stop(
     result: crate::Result<()>,
-    resume: Option<(&std::path::Path, usize)>,
+    resume: Option<(&std::path::Path, String)>,
     last_good: Option<(&std::path::Path, usize)>,
 ) -> crate::Result<()> {
     use crate::Error;
     match result {
         Err(Error::Interrupted(msg)) => Err(Error::Interrupted(match resume {
-            Some((path, epoch)) => format!(
-                "{msg}; resume checkpoint {} holds epoch {epoch}; continue with: {}",
+            Some((path, holds)) => format!(
+                "{msg}; resume checkpoint {} holds {holds}; continue with: {}",
                 path.display(),
                 resume_command(path)
             ),
-            None => format!(
-                "{msg}; nothing saved: no epoch finished (checkpoints are written at the end of each epoch)"
-            ),
+            None => format!("{msg}; nothing saved: no training step had finished"),
         })),
         Err(Error::Diverged(msg)) => Err(Error::Diverged(match (last_good, resume) {
             (Some((model, epoch)), _) => {
                 format!("{msg}; the last good model (epoch {epoch}) is {}", model.display())
             }
-            (None, Some((path, epoch))) => format!(
-                "{msg}; the last good state (epoch {epoch}) is the resume checkpoint {}",
+            (None, Some((path, holds))) => format!(
+                "{msg}; the last good state ({holds}) is the resume checkpoint {}",
                 path.display()
             ),
             (None, None) => format!("{msg}; no model was written"),
@@ -136,10 +134,21 @@ pub fn print_run_header(gpu: &crate::Gpu) {
     }
 }
 
-/// The epoch a resume checkpoint holds (0 if its header does not say).
-pub(crate) fn resumed_epoch(path: &std::path::Path) -> usize {
-    crate::models::expect::read_header(path)
-        .ok()
-        .and_then(|h| h.resume_epoch())
-        .unwrap_or(0)
+/// What a resume checkpoint holds, from its header: `epoch 3` or `epoch 3 and 5 steps of epoch 4`.
+pub(crate) fn resume_holds(path: &std::path::Path) -> String {
+    let header = crate::models::expect::read_header(path).ok();
+    let epochs = header.as_ref().and_then(|h| h.resume_epoch()).unwrap_or(0);
+    let step = header
+        .as_ref()
+        .and_then(|h| h.metadata.get("partial.step"))
+        .and_then(|s| s.parse().ok());
+    holds(epochs, step)
+}
+
+/// `epoch 3`, or `epoch 3 and 5 steps of epoch 4` for a checkpoint written inside an epoch.
+pub(crate) fn holds(epochs: usize, step: Option<usize>) -> String {
+    match step {
+        None => format!("epoch {epochs}"),
+        Some(s) => format!("epoch {epochs} and {s} step(s) of epoch {}", epochs + 1),
+    }
 }

@@ -45,6 +45,8 @@ pub struct RunInfo {
     pub epochs: usize,
     /// Epochs already done before this call (non-zero when resuming).
     pub first_epoch: usize,
+    /// Steps of the next epoch already done (a run resumed after an interruption inside it).
+    pub first_step: usize,
     /// Optimizer steps per epoch.
     pub steps_per_epoch: usize,
 }
@@ -93,9 +95,15 @@ impl TrainState<'_> {
         file::save(path, self.params, self.info)
     }
 
-    /// Writes a resume checkpoint: parameters, optimizer state and the number of epochs done
-    /// (`FitOptions::resume` continues from it).
-    pub fn save_resume(&self, path: &Path, epochs_done: usize) -> Result<()> {
+    /// Writes a resume checkpoint: parameters, optimizer state, the number of epochs done
+    /// and, inside an interrupted epoch, how far it got (`FitOptions::resume` continues from
+    /// it).
+    pub fn save_resume(
+        &self,
+        path: &Path,
+        epochs_done: usize,
+        partial: Option<&checkpoint::Partial>,
+    ) -> Result<()> {
         checkpoint::save_resume(
             path,
             self.params,
@@ -103,6 +111,7 @@ impl TrainState<'_> {
             self.info,
             self.run,
             epochs_done,
+            partial,
         )
     }
 }
@@ -121,6 +130,16 @@ pub trait Callback {
     }
     /// After the run, with every epoch's logs (and, for adaptation, the run summary).
     fn on_train_end(&mut self, _history: &History) -> Result<()> {
+        Ok(())
+    }
+    /// When a stop was requested (Ctrl-C) inside an epoch, after its last finished step:
+    /// `epochs_done` finished epochs and `partial` of the next (checkpoints save it here).
+    fn on_interrupt(
+        &mut self,
+        _state: &TrainState,
+        _epochs_done: usize,
+        _partial: &checkpoint::Partial,
+    ) -> Result<()> {
         Ok(())
     }
 }
@@ -171,6 +190,17 @@ impl Callbacks<'_, '_> {
             }
         }
         Ok(control)
+    }
+
+    pub fn interrupt(
+        &mut self,
+        state: &TrainState,
+        epochs_done: usize,
+        partial: &checkpoint::Partial,
+    ) -> Result<()> {
+        self.0
+            .iter_mut()
+            .try_for_each(|cb| cb.on_interrupt(state, epochs_done, partial))
     }
 
     pub fn end(&mut self, history: &History) -> Result<()> {

@@ -55,8 +55,63 @@ pub struct RunId {
     pub images: usize,
 }
 
+/// Metadata keys of an interrupted epoch: its steps done and its GPU-side sums so far.
+const PARTIAL_STEP_KEY: &str = "partial.step";
+const PARTIAL_SUMS_KEY: &str = "partial.sums";
+
+/// How far an interrupted run got into the epoch after its finished ones: the steps done and
+/// the epoch's sums so far (the accumulators' words, f32 as bits), so that the resumed epoch
+/// reports the same means as an uninterrupted one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Partial {
+    /// Steps of the epoch done.
+    pub step: usize,
+    /// The epoch's accumulators, as their fit loop writes and reads them.
+    pub sums: Vec<u32>,
+}
+
+impl Partial {
+    /// The words of `tensors`, in order (read back once, at the interruption).
+    pub(crate) fn words_of(tensors: &[&Tensor]) -> Result<Vec<u32>> {
+        let mut words = Vec::new();
+        for t in tensors {
+            words.extend(t.to_words()?);
+        }
+        Ok(words)
+    }
+
+    /// Writes `self.sums` back into `tensors` (the same tensors, in the same order).
+    pub(crate) fn restore_into(&self, tensors: &[&Tensor]) -> Result<()> {
+        let want: usize = tensors.iter().map(|t| t.numel()).sum();
+        if want != self.sums.len() {
+            return Err(Error::input(format!(
+                "--resume: the interrupted epoch holds {} sums, this run keeps {want}; resume with the same version and method",
+                self.sums.len()
+            )));
+        }
+        let mut at = 0;
+        for t in tensors {
+            t.write_words(&self.sums[at..at + t.numel()])?;
+            at += t.numel();
+        }
+        Ok(())
+    }
+}
+
+/// Where a resumed run continues: after `epochs` finished epochs, and `partial` steps into
+/// the next one when it was interrupted there.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResumePoint {
+    /// Epochs finished.
+    pub epochs: usize,
+    /// The interrupted epoch, if any.
+    pub partial: Option<Partial>,
+}
+
 /// Save a resume checkpoint: parameters, optimizer state, the model's description, the run
-/// it belongs to and the number of epochs done.
+/// it belongs to, the number of epochs done and, after an interruption inside an epoch, how
+/// far into it the run got.
+#[allow(clippy::too_many_arguments)]
 pub fn save_resume(
     path: &Path,
     params: &Params,
@@ -64,9 +119,15 @@ pub fn save_resume(
     info: &ModelInfo,
     run: &RunId,
     epochs_done: usize,
+    partial: Option<&Partial>,
 ) -> Result<()> {
     let mut meta = info.to_metadata()?;
     meta.insert(EPOCH_KEY.into(), epochs_done.to_string());
+    if let Some(p) = partial {
+        meta.insert(PARTIAL_STEP_KEY.into(), p.step.to_string());
+        let words: Vec<String> = p.sums.iter().map(u32::to_string).collect();
+        meta.insert(PARTIAL_SUMS_KEY.into(), words.join(","));
+    }
     meta.insert(RUN_METHOD_KEY.into(), run.method.clone());
     meta.insert(RUN_IMAGES_KEY.into(), run.images.to_string());
     save(path, params, Some(optimizer), &meta)
@@ -107,14 +168,14 @@ fn check_run(ck: &Checkpoint, path: &Path, run: &RunId) -> Result<()> {
 
 /// Restore a checkpoint written by [`save_resume`] into `params` and `optimizer` (the model
 /// must have the same classes and parameters, the run the same method and image count);
-/// returns the number of epochs done.
+/// returns where the run continues.
 pub fn load_resume(
     path: &Path,
     params: &mut Params,
     optimizer: &mut Optimizer,
     classes: &[String],
     run: &RunId,
-) -> Result<usize> {
+) -> Result<ResumePoint> {
     let ck = load(path)?;
     check_run(&ck, path, run)?;
     check_classes(&ck, path, classes)?;
@@ -125,11 +186,35 @@ pub fn load_resume(
         .map(|(_, p)| p.value.gpu().clone())
         .ok_or_else(|| Error::input("resume: the model has no parameters"))?;
     ck.restore_optimizer(&gpu, optimizer, params)?;
-    Ok(ck
+    let epochs = ck
         .metadata
         .get(EPOCH_KEY)
         .and_then(|e| e.parse().ok())
-        .unwrap_or(0))
+        .unwrap_or(0);
+    let partial = match ck.metadata.get(PARTIAL_STEP_KEY) {
+        None => None,
+        Some(step) => {
+            let bad = || {
+                Error::input(format!(
+                    "--resume {}: its interrupted-epoch record is damaged; resume from an epoch-end checkpoint or start again",
+                    path.display()
+                ))
+            };
+            let sums = ck
+                .metadata
+                .get(PARTIAL_SUMS_KEY)
+                .ok_or_else(bad)?
+                .split(',')
+                .filter(|w| !w.is_empty())
+                .map(|w| w.parse::<u32>().map_err(|_| bad()))
+                .collect::<Result<Vec<u32>>>()?;
+            Some(Partial {
+                step: step.parse().map_err(|_| bad())?,
+                sums,
+            })
+        }
+    };
+    Ok(ResumePoint { epochs, partial })
 }
 
 impl Checkpoint {

@@ -121,7 +121,7 @@ impl Dann {
             nesterov: false,
             weight_decay: 0.0,
         });
-        let first_epoch = match &config.resume {
+        let resume_at = match &config.resume {
             Some(path) => checkpoint::load_resume(
                 path,
                 &mut self.params,
@@ -129,8 +129,9 @@ impl Dann {
                 &self.classes,
                 &run_id(config, data),
             )?,
-            None => 0,
+            None => checkpoint::ResumePoint::default(),
         };
+        let first_epoch = resume_at.epochs;
         if first_epoch >= config.epochs {
             return Err(Error::input(format!(
                 "the resume checkpoint has done {first_epoch} epoch(s) already; ask for more than {first_epoch} epochs"
@@ -141,7 +142,7 @@ impl Dann {
             data,
             config,
             opt,
-            first_epoch,
+            resume_at,
             &mut Callbacks(callbacks),
         )
     }
@@ -161,9 +162,12 @@ fn run(
     data: &AdaptData,
     config: &AdaptConfig,
     mut opt: Optimizer,
-    first_epoch: usize,
+    resume_at: checkpoint::ResumePoint,
     callbacks: &mut Callbacks,
 ) -> Result<History> {
+    let first_epoch = resume_at.epochs;
+    // Steps of `first_epoch` an interrupted run had done already.
+    let first_skip = resume_at.partial.as_ref().map_or(0, |p| p.step);
     let mut clock = RunClock::start();
     // `--select source-val`: train on the rest of the source, score the held-out part.
     let train_data;
@@ -205,13 +209,14 @@ fn run(
     let batches = Batches::new(model, data, target_train.as_ref(), config)?;
     let steps_per_epoch = batches.steps_per_epoch;
     let total_steps = steps_per_epoch * config.epochs;
-    let mut step_no = first_epoch * steps_per_epoch;
+    let mut step_no = first_epoch * steps_per_epoch + first_skip;
     let mut stream = batches.domain.as_ref().map(|l| l.stream(step_no as u64));
     let lambda = Lambda::new(0.0);
     callbacks.begin(&RunInfo {
         method: method.name().into(),
         epochs: config.epochs,
         first_epoch,
+        first_step: first_skip,
         steps_per_epoch,
     })?;
 
@@ -221,6 +226,13 @@ fn run(
     for epoch in first_epoch..config.epochs {
         let t0 = Instant::now();
         let acc = EpochAccumulators::new(gpu)?;
+        let skip = match (&resume_at.partial, epoch == first_epoch) {
+            (Some(p), true) => {
+                acc.restore(p)?;
+                p.step
+            }
+            _ => 0,
+        };
         let (mut lr, mut lam) = (config.lr, 0.0f32);
         let mut images = 0usize;
         // The run's first step, when it falls in this epoch: (its time, its images).
@@ -253,13 +265,20 @@ fn run(
                 one_time: clock.one_time(),
             });
             if stop_requested() {
+                let state = TrainState {
+                    params: &model.params,
+                    optimizer: opt,
+                    info: &info,
+                    run: &run_id,
+                };
+                callbacks.interrupt(&state, epoch, &acc.partial(k + 1)?)?;
                 return Err(interrupted(epoch + 1, k + 1, steps_per_epoch));
             }
             Ok(())
         };
         match stream.as_mut() {
             Some(stream) => {
-                for k in 0..steps_per_epoch {
+                for k in skip..steps_per_epoch {
                     let b = stream.next().unwrap_or_else(|| {
                         Err(Error::runtime("the domain batch stream ended early"))
                     })?;
@@ -276,7 +295,7 @@ fn run(
                 }
             }
             None => {
-                for (k, b) in batches.source.epoch(epoch as u64).enumerate() {
+                for (k, b) in batches.source.epoch(epoch as u64).enumerate().skip(skip) {
                     let b = b?;
                     if b.is_empty() {
                         continue;

@@ -9,7 +9,8 @@ use crate::ops::{elementwise as ew, softmax_xent, watch};
 use crate::train::interrupt::LOSS_LIMIT;
 use std::cell::Cell;
 use crate::optim::Optimizer;
-use crate::{DType, Gpu, Result, Tensor};
+use crate::train::checkpoint::Partial;
+use crate::{DType, Error, Gpu, Result, Tensor};
 
 /// GPU-side sums of one epoch: read once at its end.
 pub(crate) struct EpochAccumulators {
@@ -50,6 +51,40 @@ impl EpochAccumulators {
             bad_adapt: watch::new_flag(gpu)?,
             steps: Cell::new(0),
         })
+    }
+
+    /// The GPU-side sums, in a fixed order (with the host's step count last).
+    fn tensors(&self) -> [&Tensor; 7] {
+        [
+            &self.label_loss,
+            &self.domain_loss,
+            &self.source_counts,
+            &self.domain_counts,
+            &self.adapt_loss,
+            &self.bad_label,
+            &self.bad_adapt,
+        ]
+    }
+
+    /// The epoch so far, `steps` steps in (one readback, at an interruption).
+    pub fn partial(&self, steps: usize) -> Result<Partial> {
+        let mut sums = Partial::words_of(&self.tensors())?;
+        sums.push(self.steps.get());
+        Ok(Partial { step: steps, sums })
+    }
+
+    /// Continues the epoch an interrupted run saved.
+    pub fn restore(&self, p: &Partial) -> Result<()> {
+        let Some((&count, sums)) = p.sums.split_last() else {
+            return Err(Error::input("--resume: the interrupted epoch holds no sums"));
+        };
+        let part = Partial {
+            step: p.step,
+            sums: sums.to_vec(),
+        };
+        part.restore_into(&self.tensors())?;
+        self.steps.set(count);
+        Ok(())
     }
 
     /// Means over `steps` steps; the domain part only when `adversarial`, the method's loss

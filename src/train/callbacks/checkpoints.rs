@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::train::checkpoint::Partial;
 use crate::train::{Callback, Control, EpochLogs, TrainState};
 use crate::Result;
 
@@ -23,8 +24,10 @@ pub struct Checkpoints {
     pub written_last: Option<usize>,
     /// Epoch and validation accuracy of the model written to `best`.
     pub written_best: Option<(usize, f64)>,
-    /// Epoch of the latest resume checkpoint written.
+    /// Epochs done in the latest resume checkpoint written.
     pub written_resume: Option<usize>,
+    /// Steps into the next epoch of that checkpoint, when it was written at an interruption.
+    pub written_resume_step: Option<usize>,
 }
 
 impl Checkpoints {
@@ -40,6 +43,7 @@ impl Checkpoints {
             written_last: None,
             written_best: None,
             written_resume: None,
+            written_resume_step: None,
         }
     }
 
@@ -79,8 +83,16 @@ impl Callback for Checkpoints {
                 }
             }
         }
-        state.save_resume(&self.resume, m.epoch)?;
+        state.save_resume(&self.resume, m.epoch, None)?;
         self.written_resume = Some(m.epoch);
+        self.written_resume_step = None;
         Ok(Control::Continue)
+    }
+
+    fn on_interrupt(&mut self, state: &TrainState, epochs: usize, partial: &Partial) -> Result<()> {
+        state.save_resume(&self.resume, epochs, Some(partial))?;
+        self.written_resume = Some(epochs);
+        self.written_resume_step = Some(partial.step);
+        Ok(())
     }
 }

@@ -108,8 +108,14 @@ impl Default for Progress {
 
 impl Callback for Progress {
     fn on_train_begin(&mut self, run: &RunInfo) -> Result<()> {
-        if run.first_epoch > 0 {
-            println!("resuming after epoch {}", run.first_epoch);
+        match (run.first_epoch, run.first_step) {
+            (0, 0) => {}
+            (e, 0) => println!("resuming after epoch {e}"),
+            (e, s) => println!(
+                "resuming after epoch {e} and step {s} of {} of epoch {}",
+                run.steps_per_epoch,
+                e + 1
+            ),
         }
         self.run = Some(run.clone());
         Ok(())
@@ -128,12 +134,14 @@ impl Callback for Progress {
             return;
         }
         self.last_draw = Some(Instant::now());
-        let (method, first) = self
+        let (method, first, first_step) = self
             .run
             .as_ref()
-            .map_or(("", 0), |r| (r.method.as_str(), r.first_epoch));
-        // Steps done and left in this call (a resumed run starts after `first` epochs).
-        let done = (s.epoch - 1).saturating_sub(first) * s.steps_per_epoch + s.step;
+            .map_or(("", 0, 0), |r| (r.method.as_str(), r.first_epoch, r.first_step));
+        // Steps done and left in this call (a resumed run starts `first_step` steps after
+        // `first` epochs).
+        let done = ((s.epoch - 1).saturating_sub(first) * s.steps_per_epoch + s.step)
+            .saturating_sub(first_step);
         let left = (s.epochs * s.steps_per_epoch)
             .saturating_sub((s.epoch - 1) * s.steps_per_epoch + s.step);
         // The first step (kernel compilation) is in `one_time`; the rate is that of the rest.

@@ -192,7 +192,7 @@ impl Classifier {
         check(self, train, val, o)?;
         self.params.set_lr_mult("features", o.backbone_lr_mult);
         let mut optimizer = Optimizer::new(o.rule);
-        let first_epoch = match &o.resume {
+        let start = match &o.resume {
             Some(path) => checkpoint::load_resume(
                 path,
                 &mut self.params,
@@ -200,8 +200,9 @@ impl Classifier {
                 &self.classes,
                 &run_id(train),
             )?,
-            None => 0,
+            None => checkpoint::ResumePoint::default(),
         };
+        let first_epoch = start.epochs;
         if first_epoch >= o.epochs {
             return Err(Error::input(format!(
                 "the resume checkpoint has done {first_epoch} epoch(s) already; ask for more than {first_epoch} epochs"
@@ -213,7 +214,7 @@ impl Classifier {
             val,
             o,
             &mut optimizer,
-            first_epoch,
+            start,
             &mut Callbacks(callbacks),
         )
     }
@@ -234,9 +235,10 @@ fn run(
     val: Option<&Dataset>,
     o: &FitOptions,
     optimizer: &mut Optimizer,
-    first_epoch: usize,
+    resume_at: checkpoint::ResumePoint,
     callbacks: &mut Callbacks,
 ) -> Result<History> {
+    let first_epoch = resume_at.epochs;
     let gpu = model.gpu().clone();
     let mut clock = RunClock::start();
     let (eval_t, train_t) = transforms(model, o.augment);
@@ -266,6 +268,7 @@ fn run(
         method: super::FINE_TUNE.into(),
         epochs: o.epochs,
         first_epoch,
+        first_step: resume_at.partial.as_ref().map_or(0, |p| p.step),
         steps_per_epoch: steps,
     })?;
     let mut history = History::default();
@@ -274,7 +277,15 @@ fn run(
         let progress = (epoch * steps) as f32 / total_steps as f32;
         let lr = o.schedule.lr(o.lr, progress, epoch);
         let mut sums = Sums::new(&gpu)?;
-        let mut step = 0usize;
+        // A run interrupted inside this epoch continues after its last finished step.
+        let skip = match (&resume_at.partial, epoch == first_epoch) {
+            (Some(p), true) => {
+                sums.restore(p)?;
+                p.step
+            }
+            _ => 0,
+        };
+        let mut step = skip;
         // The run's first step, when it falls in this epoch: (its time, its images).
         let mut first_step: Option<(Duration, usize)> = None;
         let mut run_step = |images: Tensor, labels: &[u32]| -> Result<()> {
@@ -312,13 +323,20 @@ fn run(
                 one_time: clock.one_time(),
             });
             if stop_requested() {
+                let state = TrainState {
+                    params: &model.params,
+                    optimizer,
+                    info: &info,
+                    run: &run_id,
+                };
+                callbacks.interrupt(&state, epoch, &sums.partial(step)?)?;
                 return Err(interrupted(epoch + 1, step, steps));
             }
             Ok(())
         };
         if let Some(cache) = &train_cache {
             let order = train_loader.epoch_order(epoch as u64);
-            for chunk in order.chunks(o.batch) {
+            for chunk in order.chunks(o.batch).skip(skip) {
                 let (f, l) = cache.gather(chunk);
                 if l.is_empty() {
                     continue;
@@ -329,7 +347,8 @@ fn run(
                 )?;
             }
         } else {
-            for batch in train_loader.epoch(epoch as u64) {
+            // The loader decodes the batches it skips: at most one epoch's decoding, once.
+            for batch in train_loader.epoch(epoch as u64).skip(skip) {
                 let batch = batch?;
                 if batch.is_empty() {
                     continue;

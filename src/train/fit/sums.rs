@@ -7,7 +7,8 @@ use crate::data::{Dataset, Transform};
 use crate::models::{Classifier, Model};
 use crate::ops::{elementwise as ew, softmax_xent, watch};
 use crate::train::interrupt::LOSS_LIMIT;
-use crate::{DType, Gpu, Result, Tensor};
+use crate::train::checkpoint::Partial;
+use crate::{DType, Error, Gpu, Result, Tensor};
 
 /// Per-sample weights of 1.
 pub(super) fn ones(gpu: &Gpu, n: usize) -> Result<Tensor> {
@@ -49,6 +50,30 @@ impl Sums {
         self.seen += n;
         Ok(())
     }
+    /// The epoch so far, `steps` steps in (one readback, at an interruption); the host's
+    /// counts of images and steps come last.
+    pub fn partial(&self, steps: usize) -> Result<Partial> {
+        let mut sums = Partial::words_of(&[&self.loss, &self.counts, &self.first_bad])?;
+        sums.extend([self.seen as u32, self.steps]);
+        Ok(Partial { step: steps, sums })
+    }
+
+    /// Continues the epoch an interrupted run saved.
+    pub fn restore(&mut self, p: &Partial) -> Result<()> {
+        let n = p.sums.len();
+        if n < 2 {
+            return Err(Error::input("--resume: the interrupted epoch holds no sums"));
+        }
+        let gpu_part = Partial {
+            step: p.step,
+            sums: p.sums[..n - 2].to_vec(),
+        };
+        gpu_part.restore_into(&[&self.loss, &self.counts, &self.first_bad])?;
+        self.seen = p.sums[n - 2] as usize;
+        self.steps = p.sums[n - 1];
+        Ok(())
+    }
+
     /// The first batch (counted from 1) whose loss was NaN, infinite or over the limit.
     pub fn first_bad(&self) -> Result<Option<u32>> {
         watch::read(&self.first_bad)
