@@ -1,7 +1,7 @@
 //! Stopping a run on request (Ctrl-C / SIGTERM in the CLI): the training loops check a flag
 //! after every step — a host-side load, no GPU work — and end the run with
-//! [`Error::Interrupted`] without finishing the epoch. The resume checkpoint of the last
-//! finished epoch stays as it was.
+//! [`Error::Interrupted`] after telling their callbacks, which write a resume checkpoint of
+//! that step (`Checkpoints::on_interrupt`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -45,7 +45,7 @@ pub fn install_signal_handler() -> Result<()> {
 /// `step` of `steps` steps.
 pub(crate) fn interrupted(epoch: usize, step: usize, steps: usize) -> Error {
     Error::Interrupted(format!(
-        "interrupted in epoch {epoch} after step {step} of {steps}; that epoch was abandoned"
+        "interrupted in epoch {epoch} after step {step} of {steps}"
     ))
 }
 
