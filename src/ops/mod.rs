@@ -5,6 +5,7 @@ pub mod confusion;
 pub mod conv2d;
 pub mod elementwise;
 pub mod matmul;
+pub mod mmd;
 pub mod optim;
 pub mod pool;
 pub mod prob;

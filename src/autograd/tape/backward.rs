@@ -2,7 +2,9 @@
 
 use super::{ensure_root, Node, Op, Tape};
 use crate::ops::conv2d::pooled::POOL;
-use crate::ops::{bce, confusion, conv2d, elementwise as ew, matmul, pool, prob, softmax_xent};
+use crate::ops::{
+    bce, confusion, conv2d, elementwise as ew, matmul, mmd, pool, prob, softmax_xent,
+};
 use crate::{Error, Result, Tensor};
 
 impl Tape {
@@ -39,6 +41,20 @@ impl Tape {
             Op::ConfusionLoss { scale } => {
                 ensure_root(is_root, "class confusion loss")?;
                 Some(confusion::loss_backward(self.tensor(node.input), scale)?)
+            }
+            Op::MkMmd {
+                index,
+                mu,
+                alphas,
+                scale,
+            } => {
+                ensure_root(is_root, "MK-MMD loss")?;
+                let d = self.tensor(node.input);
+                Some(mmd::loss_backward(d, &index, &mu, &alphas, scale)?)
+            }
+            Op::SqDistances => {
+                let dy = dy.expect("non-root has a gradient");
+                Some(mmd::sq_distances_backward(self.tensor(node.input), &dy)?)
             }
             Op::Confusion { weights } => {
                 let dy = dy.expect("non-root has a gradient");

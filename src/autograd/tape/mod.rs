@@ -114,6 +114,15 @@ enum Op {
     Confusion { weights: Tensor },
     /// MCC loss of a confusion matrix (a root).
     ConfusionLoss { scale: f32 },
+    /// Pairwise squared distances of the rows of a [n, dim] value.
+    SqDistances,
+    /// MK-MMD loss of pairwise distances (a root); `mu` is the detached bandwidth base.
+    MkMmd {
+        index: Tensor,
+        mu: Tensor,
+        alphas: Vec<f32>,
+        scale: f32,
+    },
 }
 
 struct Node {

@@ -1,9 +1,10 @@
 //! Recorders of the probability ops the adaptation methods build their losses from (rows,
-//! detach, softmax with temperature, entropy, class confusion and its loss); their backward
+//! detach, softmax with temperature, entropy, class confusion and its loss, pairwise distances
+//! and the MK-MMD loss); their backward
 //! rules are in `backward.rs` with every other op's.
 
 use super::{Op, Tape, Var};
-use crate::ops::{confusion, prob};
+use crate::ops::{confusion, mmd, prob};
 use crate::{Error, Result, Tensor};
 
 impl Tape {
@@ -82,5 +83,30 @@ impl Tape {
             return Ok(self.constant(loss));
         }
         Ok(self.record(Op::ConfusionLoss { scale }, c, loss))
+    }
+
+    /// Pairwise squared distances [n, n] of the rows of `x` [n, dim].
+    pub fn sq_distances(&mut self, x: Var) -> Result<Var> {
+        let d = mmd::sq_distances(self.tensor(x))?;
+        if !self.requires_grad(x) {
+            return Ok(self.constant(d));
+        }
+        Ok(self.record(Op::SqDistances, x, d))
+    }
+
+    /// MK-MMD loss `scale · Σ_ij M_ij Σ_k exp(-D_ij / (2 α_k μ))` of distances `d` [n, n] with
+    /// the constant index matrix `index` [n, n]; μ = mean(D) is detached.
+    pub fn mk_mmd(&mut self, d: Var, index: &Tensor, alphas: &[f32], scale: f32) -> Result<Var> {
+        let (loss, mu) = mmd::loss(self.tensor(d), index, alphas, scale)?;
+        if !self.requires_grad(d) {
+            return Ok(self.constant(loss));
+        }
+        let op = Op::MkMmd {
+            index: index.clone(),
+            mu,
+            alphas: alphas.to_vec(),
+            scale,
+        };
+        Ok(self.record(op, d, loss))
     }
 }

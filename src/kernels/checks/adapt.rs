@@ -2,7 +2,7 @@
 //! class confusion and its loss) against their CPU references.
 
 use super::{tol_for, values, Checker};
-use crate::ops::{confusion as cf, prob};
+use crate::ops::{confusion as cf, mmd, prob};
 use crate::{Gpu, Result, Tensor};
 
 /// Which kernel of a family a check runs.
@@ -113,6 +113,52 @@ pub(super) fn check_confusion(gpu: &Gpu, c: &mut Checker, which: Which) -> Resul
                 let g = cf::loss_backward(&m, 0.8)?;
                 let want = cf::reference::loss_backward(&want_m, classes, 0.8);
                 c.compare(&what, &g.to_vec()?, &want, tol_for(classes));
+            }
+        }
+        if c.failed() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_mmd(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<()> {
+    const ALPHAS: [f32; 5] = [0.125, 0.25, 0.5, 1.0, 2.0];
+    for (i, &(b, dim)) in [(1usize, 7usize), (3, 31), (2, 768)].iter().enumerate() {
+        c.case();
+        let n = 2 * b;
+        let x = values(n * dim, 670 + i as u64);
+        let tx = Tensor::from_slice(gpu, &x, &[n, dim])?;
+        let d = mmd::sq_distances(&tx)?;
+        let want_d = mmd::reference::sq_distances(&x, dim);
+        let m = mmd::linear_index(b)?;
+        let tm = Tensor::from_slice(gpu, &m, &[n, n])?;
+        let what = format!("[{n}, {dim}]");
+        match which {
+            Which::Fwd => c.compare(&what, &d.to_vec()?, &want_d, tol_for(dim)),
+            Which::Bwd => {
+                let dd = values(n * n, 680 + i as u64);
+                let tdd = Tensor::from_slice(gpu, &dd, &[n, n])?;
+                let dx = mmd::sq_distances_backward(&tx, &tdd)?;
+                let want = mmd::reference::sq_distances_backward(&x, &dd, dim);
+                c.compare(&what, &dx.to_vec()?, &want, tol_for(n));
+            }
+            Which::LossFwd => {
+                let (l, _) = mmd::loss(&d, &tm, &ALPHAS, 0.8)?;
+                let want = mmd::reference::loss(&want_d, &m, &ALPHAS, 0.8, None);
+                c.compare(&what, &l.to_vec()?, &[want], tol_for(n));
+            }
+            _ => {
+                let (_, mu) = mmd::loss(&d, &tm, &ALPHAS, 0.8)?;
+                let g = mmd::loss_backward(&d, &tm, &mu, &ALPHAS, 0.8)?;
+                let want = mmd::reference::loss_backward(
+                    &want_d,
+                    &m,
+                    &ALPHAS,
+                    0.8,
+                    mmd::reference::bandwidth(&want_d),
+                );
+                c.compare(&what, &g.to_vec()?, &want, tol_for(n));
             }
         }
         if c.failed() {

@@ -10,7 +10,7 @@ use super::{tol_for, Checker, Kernel};
 use crate::ops::conv2d::{self, Pass};
 use crate::ops::matmul;
 use crate::Gpu;
-use adapt::{check_confusion, check_entropy, check_softmax_t, Which};
+use adapt::{check_confusion, check_entropy, check_mmd, check_softmax_t, Which};
 use dense::*;
 use fused::*;
 use pointwise::*;
@@ -466,6 +466,38 @@ pub(super) static REGISTRY: &[Kernel] = &[
         description: "dC = scale / K · (C_ii / r_i² - δ_ij / r_i)",
         supported: always,
         check: |gpu, c| check_confusion(gpu, c, Which::LossBwd),
+    },
+    Kernel {
+        id: "mmd.dist",
+        op: "mmd",
+        files: &["mmd/dist.wgsl"],
+        description: "pairwise squared distances of rows (DAN)",
+        supported: always,
+        check: |gpu, c| check_mmd(gpu, c, Which::Fwd),
+    },
+    Kernel {
+        id: "mmd.dist_bwd",
+        op: "mmd",
+        files: &["mmd/dist_bwd.wgsl"],
+        description: "dx_i = 2·Σ_j (dD_ij + dD_ji)(x_i - x_j)",
+        supported: always,
+        check: |gpu, c| check_mmd(gpu, c, Which::Bwd),
+    },
+    Kernel {
+        id: "mmd.loss_fwd",
+        op: "mmd",
+        files: &["mmd/loss_fwd.wgsl"],
+        description: "multi-kernel MMD loss, bandwidth from mean distance",
+        supported: always,
+        check: |gpu, c| check_mmd(gpu, c, Which::LossFwd),
+    },
+    Kernel {
+        id: "mmd.loss_bwd",
+        op: "mmd",
+        files: &["mmd/loss_bwd.wgsl"],
+        description: "MK-MMD gradient w.r.t. distances, bandwidth detached",
+        supported: always,
+        check: |gpu, c| check_mmd(gpu, c, Which::LossBwd),
     },
     Kernel {
         id: "bench.fma",
