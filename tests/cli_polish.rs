@@ -80,7 +80,10 @@ fn a_negative_number_reaches_the_range_check_that_names_the_flag() {
         let o = dak(&args);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{err}");
-        assert!(err.contains("--lr -0.1: must be a positive number"), "{err}");
+        assert!(
+            err.contains("--lr -0.1: must be a positive number"),
+            "{err}"
+        );
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
 }
@@ -103,7 +106,10 @@ fn kernels_list_fits_100_columns_and_devices_names_features() {
         .lines()
         .find(|l| l.starts_with("features enabled:"))
         .unwrap_or_else(|| panic!("no features line:\n{text}"));
-    assert!(!features.contains('{') && !features.contains("Features"), "{features}");
+    assert!(
+        !features.contains('{') && !features.contains("Features"),
+        "{features}"
+    );
 }
 
 #[test]
@@ -121,7 +127,11 @@ fn data_inspect_exits_non_zero_when_the_folder_cannot_be_trained_on() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("empty") && err.contains("unreadable"), "{err}");
-    assert!(stdout(&o).contains("not ready for training"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("not ready for training"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 /// A saved digits model of the classes of `class_folders`.
@@ -143,7 +153,13 @@ fn poisoned(model: &Path) -> std::path::PathBuf {
     let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = file
         .tensors()
         .into_iter()
-        .map(|(n, v)| (n, v.shape().to_vec(), bytemuck::pod_collect_to_vec(v.data())))
+        .map(|(n, v)| {
+            (
+                n,
+                v.shape().to_vec(),
+                bytemuck::pod_collect_to_vec(v.data()),
+            )
+        })
         .collect();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     tensors[0].2[0] = f32::NAN;
@@ -178,10 +194,19 @@ fn evaluate_and_predict_refuse_bad_input_before_any_kernel() {
     let i = img.to_str().unwrap();
 
     let evaluate: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--model", m, "--data", bad_data.to_str().unwrap()], "9.png"),
+        (
+            vec!["--model", m, "--data", bad_data.to_str().unwrap()],
+            "9.png",
+        ),
         (vec!["--model", m, "--data", other.to_str().unwrap()], "emu"),
-        (vec!["--model", plain.to_str().unwrap(), "--data", d], "not a dak model"),
-        (vec!["--model", "/no/such.safetensors", "--data", d], "no such file"),
+        (
+            vec!["--model", plain.to_str().unwrap(), "--data", d],
+            "not a dak model",
+        ),
+        (
+            vec!["--model", "/no/such.safetensors", "--data", d],
+            "no such file",
+        ),
         (vec!["--model", m, "--data", d, "--batch", "0"], "--batch"),
         (vec!["--model", n, "--data", d], "NaN"),
     ];
@@ -192,9 +217,16 @@ fn evaluate_and_predict_refuse_bad_input_before_any_kernel() {
             .a;
         let e = dak::cli::evaluate::run_evaluate_with(&a, &|| Ok(gpu.clone())).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains(want), "{args:?}: `{msg}` should mention `{want}`");
+        assert!(
+            msg.contains(want),
+            "{args:?}: `{msg}` should mention `{want}`"
+        );
         assert_eq!(e.exit_code(), 2, "{args:?}: {msg}");
-        assert_eq!(gpu.stats().dispatches, before, "{args:?}: dispatched kernels");
+        assert_eq!(
+            gpu.stats().dispatches,
+            before,
+            "{args:?}: dispatched kernels"
+        );
     }
 
     let broken = bad_data.join("owl/9.png");
@@ -212,24 +244,58 @@ fn evaluate_and_predict_refuse_bad_input_before_any_kernel() {
             .a;
         let e = dak::cli::evaluate::run_predict_with(&a, &|| Ok(gpu.clone())).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains(want), "{args:?}: `{msg}` should mention `{want}`");
-        assert_eq!(gpu.stats().dispatches, before, "{args:?}: dispatched kernels");
+        assert!(
+            msg.contains(want),
+            "{args:?}: `{msg}` should mention `{want}`"
+        );
+        assert_eq!(
+            gpu.stats().dispatches,
+            before,
+            "{args:?}: dispatched kernels"
+        );
     }
 
     // The good model evaluates; a skipped unreadable image is listed and not counted.
-    let o = dak(&["evaluate", "--model", m, "--data", bad_data.to_str().unwrap(), "--skip-bad"]);
+    let o = dak(&[
+        "evaluate",
+        "--model",
+        m,
+        "--data",
+        bad_data.to_str().unwrap(),
+        "--skip-bad",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(text.contains("on 18 images"), "{text}");
-    assert!(text.contains("skipped 1 unreadable file(s)") && text.contains("9.png"), "{text}");
+    assert!(
+        text.contains("skipped 1 unreadable file(s)") && text.contains("9.png"),
+        "{text}"
+    );
 }
 
 #[test]
 fn bench_prints_each_row_as_it_completes() {
-    let o = dak(&["bench", "matmul", "--shapes", "tiny", "--repeat", "1", "--no-peak"]);
+    let o = dak(&[
+        "bench",
+        "matmul",
+        "--shapes",
+        "tiny",
+        "--repeat",
+        "1",
+        "--no-peak",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let progress = stderr(&o);
-    let timed = progress.lines().filter(|l| l.starts_with("timed matmul.")).count();
-    let rows = stdout(&o).lines().filter(|l| l.starts_with("matmul.")).count();
-    assert!(rows > 0 && timed == rows, "{timed} progress lines for {rows} rows:\n{progress}");
+    let timed = progress
+        .lines()
+        .filter(|l| l.starts_with("timed matmul."))
+        .count();
+    let rows = stdout(&o)
+        .lines()
+        .filter(|l| l.starts_with("matmul."))
+        .count();
+    assert!(
+        rows > 0 && timed == rows,
+        "{timed} progress lines for {rows} rows:\n{progress}"
+    );
 }

@@ -81,7 +81,10 @@ fn a_run_interrupted_inside_an_epoch_resumes_to_the_uninterrupted_result() {
     let mut ckpt = Checkpoints::resume_only(&out);
     let mut model = new_model();
     interrupted(model.fit(&ds, None, &opts, &mut [&mut StopAt(1, 2), &mut ckpt]));
-    assert_eq!((ckpt.written_resume, ckpt.written_resume_step), (Some(0), Some(2)));
+    assert_eq!(
+        (ckpt.written_resume, ckpt.written_resume_step),
+        (Some(0), Some(2))
+    );
     assert_eq!(partial_step(&ckpt.resume).as_deref(), Some("2"));
 
     let resume = FitOptions {
@@ -117,7 +120,10 @@ fn a_run_interrupted_inside_an_epoch_resumes_to_the_uninterrupted_result() {
     let mut ckpt = Checkpoints::resume_only(&out);
     let mut model = new_dann();
     interrupted(model.fit(&pair, &config, &mut [&mut StopAt(1, 2), &mut ckpt]));
-    assert_eq!((ckpt.written_resume, ckpt.written_resume_step), (Some(0), Some(2)));
+    assert_eq!(
+        (ckpt.written_resume, ckpt.written_resume_step),
+        (Some(0), Some(2))
+    );
 
     let resume = AdaptConfig {
         resume: Some(ckpt.resume.clone()),
@@ -128,8 +134,16 @@ fn a_run_interrupted_inside_an_epoch_resumes_to_the_uninterrupted_result() {
     assert_eq!(h.epochs.len(), 2);
     for (a, b) in h_whole.epochs.iter().zip(&h.epochs) {
         assert_eq!(a.train_loss, b.train_loss, "epoch {} label loss", a.epoch);
-        assert_eq!(a.domain_loss, b.domain_loss, "epoch {} domain loss", a.epoch);
-        assert_eq!(a.domain_acc, b.domain_acc, "epoch {} domain accuracy", a.epoch);
+        assert_eq!(
+            a.domain_loss, b.domain_loss,
+            "epoch {} domain loss",
+            a.epoch
+        );
+        assert_eq!(
+            a.domain_acc, b.domain_acc,
+            "epoch {} domain accuracy",
+            a.epoch
+        );
     }
     assert_eq!(params_of(&whole.params), params_of(&resumed.params));
 }

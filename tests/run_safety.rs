@@ -156,7 +156,10 @@ fn a_diverging_run_stops_with_a_message_and_writes_nothing_poisoned() {
     ]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("diverged in epoch 1 at step "), "names the step: {stderr}");
+    assert!(
+        stderr.contains("diverged in epoch 1 at step "),
+        "names the step: {stderr}"
+    );
     assert!(stderr.contains("--lr"), "names the fix: {stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(!out.exists() || all_finite(&out), "no NaN model at --out");
@@ -184,7 +187,10 @@ fn a_diverging_run_stops_with_a_message_and_writes_nothing_poisoned() {
     ]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("training diverged in epoch 1 at step "), "{stderr}");
+    assert!(
+        stderr.contains("training diverged in epoch 1 at step "),
+        "{stderr}"
+    );
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(!out.exists() || all_finite(&out), "no NaN model at --out");
 }

@@ -398,7 +398,12 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
         let resumed = args.resume.as_deref().map(|p| (p, super::resume_holds(p)));
         let resume = ckpt
             .written_resume
-            .map(|e| (ckpt.resume.as_path(), super::holds(e, ckpt.written_resume_step)))
+            .map(|e| {
+                (
+                    ckpt.resume.as_path(),
+                    super::holds(e, ckpt.written_resume_step),
+                )
+            })
             .or(resumed);
         let history = match result {
             Ok(h) => h,

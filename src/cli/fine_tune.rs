@@ -259,7 +259,12 @@ pub fn run_with(a: &FineTuneArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
     let resumed = a.resume.as_deref().map(|p| (p, super::resume_holds(p)));
     let resume = ckpt
         .written_resume
-        .map(|e| (ckpt.resume.as_path(), super::holds(e, ckpt.written_resume_step)))
+        .map(|e| {
+            (
+                ckpt.resume.as_path(),
+                super::holds(e, ckpt.written_resume_step),
+            )
+        })
         .or(resumed);
     let last_good = ckpt.written_last.map(|e| (ckpt.last.as_path(), e));
     let history = match result {

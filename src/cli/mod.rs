@@ -84,7 +84,10 @@ pub fn explain_stop(
         })),
         Err(Error::Diverged(msg)) => Err(Error::Diverged(match (last_good, resume) {
             (Some((model, epoch)), _) => {
-                format!("{msg}; the last good model (epoch {epoch}) is {}", model.display())
+                format!(
+                    "{msg}; the last good model (epoch {epoch}) is {}",
+                    model.display()
+                )
             }
             (None, Some((path, holds))) => format!(
                 "{msg}; the last good state ({holds}) is the resume checkpoint {}",

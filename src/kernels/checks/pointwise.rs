@@ -127,11 +127,21 @@ pub(super) fn check_first_bad(gpu: &Gpu, c: &mut Checker) -> Result<()> {
         let got = watch::read(&flag)?;
         let want = watch::reference::first_bad(&steps, 1e4);
         let as_f = |s: Option<u32>| vec![s.map_or(-1.0, |s| s as f32)];
-        c.compare(&format!("first bad step of [{n}]"), &as_f(got), &as_f(want), 0.0);
+        c.compare(
+            &format!("first bad step of [{n}]"),
+            &as_f(got),
+            &as_f(want),
+            0.0,
+        );
         // A clean epoch leaves the flag unset.
         let clean = watch::new_flag(gpu)?;
         watch::note(&Tensor::from_slice(gpu, &steps[0].1, &[n])?, 1e4, 0, &clean)?;
-        c.compare(&format!("clean [{n}]"), &as_f(watch::read(&clean)?), &[-1.0], 0.0);
+        c.compare(
+            &format!("clean [{n}]"),
+            &as_f(watch::read(&clean)?),
+            &[-1.0],
+            0.0,
+        );
         if c.failed() {
             break;
         }

@@ -11,9 +11,9 @@ use crate::data::{AdaptData, Dataset, DomainLoader, DomainLoaderOptions, Loader,
 use crate::models::{Dann, Model};
 use crate::optim::{Optimizer, Rule};
 use crate::train::callback::Callbacks;
+use crate::train::checkpoint::{self, RunId};
 use crate::train::clock::RunClock;
 use crate::train::fit::steady_rate;
-use crate::train::checkpoint::{self, RunId};
 use crate::train::interrupt::{check_loss, interrupted, stop_requested, BadLoss};
 use crate::train::metrics::ProxyADistance;
 use crate::train::{

@@ -6,11 +6,11 @@ use super::scores::accuracy_of;
 use crate::autograd::{Lambda, Tape};
 use crate::models::{Dann, Model};
 use crate::ops::{elementwise as ew, softmax_xent, watch};
-use crate::train::interrupt::LOSS_LIMIT;
-use std::cell::Cell;
 use crate::optim::Optimizer;
 use crate::train::checkpoint::Partial;
+use crate::train::interrupt::LOSS_LIMIT;
 use crate::{DType, Error, Gpu, Result, Tensor};
+use std::cell::Cell;
 
 /// GPU-side sums of one epoch: read once at its end.
 pub(crate) struct EpochAccumulators {
@@ -76,7 +76,9 @@ impl EpochAccumulators {
     /// Continues the epoch an interrupted run saved.
     pub fn restore(&self, p: &Partial) -> Result<()> {
         let Some((&count, sums)) = p.sums.split_last() else {
-            return Err(Error::input("--resume: the interrupted epoch holds no sums"));
+            return Err(Error::input(
+                "--resume: the interrupted epoch holds no sums",
+            ));
         };
         let part = Partial {
             step: p.step,

@@ -134,10 +134,9 @@ impl Callback for Progress {
             return;
         }
         self.last_draw = Some(Instant::now());
-        let (method, first, first_step) = self
-            .run
-            .as_ref()
-            .map_or(("", 0, 0), |r| (r.method.as_str(), r.first_epoch, r.first_step));
+        let (method, first, first_step) = self.run.as_ref().map_or(("", 0, 0), |r| {
+            (r.method.as_str(), r.first_epoch, r.first_step)
+        });
         // Steps done and left in this call (a resumed run starts `first_step` steps after
         // `first` epochs).
         let done = ((s.epoch - 1).saturating_sub(first) * s.steps_per_epoch + s.step)

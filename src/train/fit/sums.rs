@@ -6,8 +6,8 @@ use crate::autograd::Tape;
 use crate::data::{Dataset, Transform};
 use crate::models::{Classifier, Model};
 use crate::ops::{elementwise as ew, softmax_xent, watch};
-use crate::train::interrupt::LOSS_LIMIT;
 use crate::train::checkpoint::Partial;
+use crate::train::interrupt::LOSS_LIMIT;
 use crate::{DType, Error, Gpu, Result, Tensor};
 
 /// Per-sample weights of 1.
@@ -62,7 +62,9 @@ impl Sums {
     pub fn restore(&mut self, p: &Partial) -> Result<()> {
         let n = p.sums.len();
         if n < 2 {
-            return Err(Error::input("--resume: the interrupted epoch holds no sums"));
+            return Err(Error::input(
+                "--resume: the interrupted epoch holds no sums",
+            ));
         }
         let gpu_part = Partial {
             step: p.step,
