@@ -52,7 +52,12 @@ pub struct MethodBench {
 pub fn digits(gpu: &Gpu, batch: usize, steps: usize, method: Option<Method>) -> Result<DannBench> {
     let warm = Instant::now();
     let classes: Vec<String> = (0..10).map(|c| c.to_string()).collect();
-    let model = Dann::paper(gpu, Backbone::Digits, &classes, 0)?;
+    let mut model = Dann::paper(gpu, Backbone::Digits, &classes, 0)?;
+    let dann_state = Method::DANN.prepare(&mut model, 0)?;
+    let method_state = match method {
+        Some(m) => m.prepare(&mut model, 0)?,
+        None => Default::default(),
+    };
     let side = model.config.input_size();
     let pixels = images(2 * batch, side);
     let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
@@ -68,7 +73,11 @@ pub fn digits(gpu: &Gpu, batch: usize, steps: usize, method: Option<Method>) -> 
             n_target,
             source_labels: &labels,
         };
-        step(&model, m, opt, &acc, &b, &lambda, 1e-3, n)
+        let state = match m == Method::DANN {
+            true => &dann_state,
+            false => &method_state,
+        };
+        step(&model, m, state, opt, &acc, &b, &lambda, 1e-3, n)
     };
     let dann_m = Method::DANN;
     train(&mut opt, batch, dann_m)?;

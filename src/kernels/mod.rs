@@ -12,6 +12,7 @@ use crate::{Error, Gpu, Result};
 use std::time::Instant;
 
 /// One kernel (or kernel family sharing an id) of the engine.
+#[derive(Clone, Copy)]
 pub struct Kernel {
     /// Stable id, e.g. `conv2d.fwd.igemm_sgbc`; the same id `dak bench` and the tuning cache use.
     pub id: &'static str,
@@ -58,7 +59,10 @@ pub struct KernelInfo {
 
 /// Every kernel, in a stable order (op families, then the variant ladder within each).
 pub fn all() -> &'static [Kernel] {
-    checks::REGISTRY
+    static ALL: std::sync::LazyLock<Vec<Kernel>> = std::sync::LazyLock::new(|| {
+        [checks::REGISTRY, checks::adapt::KERNELS].concat()
+    });
+    &ALL
 }
 
 /// The kernel with exactly this id.

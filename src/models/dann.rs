@@ -42,6 +42,27 @@ pub struct DannConfig {
     /// Square input side (None = the backbone's default: 28 digits, 224 VGG16).
     #[serde(default)]
     pub input_size: Option<usize>,
+    /// Heads an adaptation method added (CDAN's conditional domain head, MDD's adversary), in
+    /// the order their parameters were created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heads: Vec<HeadConfig>,
+}
+
+/// A dense head an adaptation method adds to the network (its parameters are
+/// `<name>.fc1.weight`, ...; ReLU and training-time dropout between the layers).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HeadConfig {
+    /// Parameter prefix and the name the method looks the head up by.
+    pub name: String,
+    /// Width of its input.
+    pub input: usize,
+    /// Hidden sizes.
+    pub hidden: Vec<usize>,
+    /// Width of its output.
+    pub outputs: usize,
+    /// Dropout after each hidden layer, in training.
+    #[serde(default)]
+    pub dropout: f32,
 }
 
 impl DannConfig {
@@ -58,6 +79,7 @@ impl DannConfig {
                 domain_dropout: 0.0,
                 bottleneck: 0,
                 input_size: None,
+                heads: Vec::new(),
             },
             Backbone::Vgg16 => DannConfig {
                 backbone: backbone.name().to_string(),
@@ -67,6 +89,7 @@ impl DannConfig {
                 domain_dropout: 0.5,
                 bottleneck: 256,
                 input_size: None,
+                heads: Vec::new(),
             },
         }
     }
@@ -117,6 +140,8 @@ pub struct Dann {
     pub label: Mlp,
     /// The domain classifier G_d (behind the gradient reversal).
     pub domain: Mlp,
+    /// The heads of `config.heads`, in the same order.
+    pub heads: Vec<Mlp>,
     /// Sizes, as stored in the model file.
     pub config: DannConfig,
     /// Class names in label order.
@@ -167,7 +192,7 @@ impl Dann {
     }
 
     /// A freshly initialised network (seeded He / Glorot; biases zero).
-    pub fn new(gpu: &Gpu, config: DannConfig, classes: Vec<String>, seed: u64) -> Result<Dann> {
+    pub fn new(gpu: &Gpu, mut config: DannConfig, classes: Vec<String>, seed: u64) -> Result<Dann> {
         config.validate()?;
         let backbone = Backbone::parse(&config.backbone)?;
         if config.classes < 2 || config.classes != classes.len() {
@@ -209,15 +234,72 @@ impl Dann {
             config.domain_dropout,
             &mut init,
         )?;
-        Ok(Dann {
+        let heads = std::mem::take(&mut config.heads);
+        let mut model = Dann {
             params,
             features,
             label,
             domain,
+            heads: Vec::new(),
             config,
             classes,
             gpu: gpu.clone(),
-        })
+        };
+        model.attach_heads(&heads, &mut init)?;
+        Ok(model)
+    }
+
+    /// Adds every head of `heads` the network does not have yet (by name), initialised from
+    /// `seed` (He / Glorot, biases zero). Existing parameters keep their ids.
+    pub fn add_heads(&mut self, heads: &[HeadConfig], seed: u64) -> Result<()> {
+        self.attach_heads(heads, &mut Init::new(seed))
+    }
+
+    fn attach_heads(&mut self, heads: &[HeadConfig], init: &mut Init) -> Result<()> {
+        for h in heads {
+            if self.config.heads.iter().any(|have| have.name == h.name) {
+                continue;
+            }
+            if h.input == 0 || h.outputs == 0 || !(0.0..1.0).contains(&h.dropout) {
+                return Err(Error::input(format!(
+                    "head `{}`: needs inputs and outputs and a dropout in [0, 1)",
+                    h.name
+                )));
+            }
+            let mut sizes = vec![h.input];
+            sizes.extend_from_slice(&h.hidden);
+            sizes.push(h.outputs);
+            let mlp = Mlp::new(&self.gpu, &mut self.params, &h.name, &sizes, h.dropout, init)?;
+            self.heads.push(mlp);
+            self.config.heads.push(h.clone());
+        }
+        Ok(())
+    }
+
+    /// The head a method added under `name`.
+    pub fn head(&self, name: &str) -> Result<&Mlp> {
+        self.config
+            .heads
+            .iter()
+            .position(|h| h.name == name)
+            .map(|i| &self.heads[i])
+            .ok_or_else(|| {
+                Error::runtime(format!(
+                    "the network has no `{name}` head (the method adds it before training)"
+                ))
+            })
+    }
+
+    /// `x` through the head called `name` (no gradient reversal; `train_seed` turns its
+    /// dropout on).
+    pub fn head_logits(
+        &self,
+        tape: &mut Tape,
+        name: &str,
+        x: Var,
+        train_seed: Option<u32>,
+    ) -> Result<Var> {
+        self.head(name)?.forward(tape, &self.params, x, train_seed)
     }
 
     /// Which backbone the feature extractor is.

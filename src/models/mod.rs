@@ -16,7 +16,7 @@ pub mod imagenet;
 pub mod vgg16;
 
 pub use classifier::{Classifier, ClassifierSpec, Freeze, Weights};
-pub use dann::{Backbone, Dann};
+pub use dann::{Backbone, Dann, HeadConfig};
 pub use file::ModelInfo;
 
 use std::path::Path;

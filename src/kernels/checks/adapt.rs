@@ -1,7 +1,8 @@
 //! Checks of the adaptation-method kernels (softmax with temperature, entropy, entropy weights,
 //! class confusion and its loss) against their CPU references.
 
-use super::{tol_for, values, Checker};
+use super::{always, tol_for, values, Checker};
+use crate::kernels::Kernel;
 use crate::ops::{confusion as cf, mmd, prob};
 use crate::{Gpu, Result, Tensor};
 
@@ -167,3 +168,111 @@ pub(super) fn check_mmd(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<()> 
     }
     Ok(())
 }
+
+/// The adaptation methods' kernels (after the engine's in `dak kernels list`).
+pub(in crate::kernels) static KERNELS: &[Kernel] = &[
+    Kernel {
+        id: "prob.softmax_t_fwd",
+        op: "prob",
+        files: &["prob/softmax_t_fwd.wgsl"],
+        description: "softmax(z / T) per row (MCC's temperature)",
+        supported: always,
+        check: |gpu, c| check_softmax_t(gpu, c, Which::Fwd),
+    },
+    Kernel {
+        id: "prob.softmax_t_bwd",
+        op: "prob",
+        files: &["prob/softmax_t_bwd.wgsl"],
+        description: "dz = P·(dP - Σ dP·P) / T",
+        supported: always,
+        check: |gpu, c| check_softmax_t(gpu, c, Which::Bwd),
+    },
+    Kernel {
+        id: "prob.entropy_fwd",
+        op: "prob",
+        files: &["prob/entropy_fwd.wgsl"],
+        description: "per-row entropy -Σ p·ln(p + 1e-5)",
+        supported: always,
+        check: |gpu, c| check_entropy(gpu, c, Which::Fwd),
+    },
+    Kernel {
+        id: "prob.entropy_bwd",
+        op: "prob",
+        files: &["prob/entropy_bwd.wgsl"],
+        description: "dP = -dH·(ln(p + 1e-5) + p / (p + 1e-5))",
+        supported: always,
+        check: |gpu, c| check_entropy(gpu, c, Which::Bwd),
+    },
+    Kernel {
+        id: "prob.entropy_weights",
+        op: "prob",
+        files: &["prob/entropy_weights.wgsl"],
+        description: "weights 1 + e^-H normalised to sum R (MCC, CDAN+E)",
+        supported: always,
+        check: |gpu, c| check_entropy(gpu, c, Which::Weights),
+    },
+    Kernel {
+        id: "confusion.fwd",
+        op: "confusion",
+        files: &["confusion/fwd.wgsl"],
+        description: "class confusion C = (P·w)ᵀ·P (MCC)",
+        supported: always,
+        check: |gpu, c| check_confusion(gpu, c, Which::Fwd),
+    },
+    Kernel {
+        id: "confusion.bwd",
+        op: "confusion",
+        files: &["confusion/bwd.wgsl"],
+        description: "dP = w·P·(dC + dCᵀ)",
+        supported: always,
+        check: |gpu, c| check_confusion(gpu, c, Which::Bwd),
+    },
+    Kernel {
+        id: "confusion.loss_fwd",
+        op: "confusion",
+        files: &["confusion/loss_fwd.wgsl"],
+        description: "MCC loss (ΣC̃ - trace C̃) / K, rows of C normalised -> [1]",
+        supported: always,
+        check: |gpu, c| check_confusion(gpu, c, Which::LossFwd),
+    },
+    Kernel {
+        id: "confusion.loss_bwd",
+        op: "confusion",
+        files: &["confusion/loss_bwd.wgsl"],
+        description: "dC = scale / K · (C_ii / r_i² - δ_ij / r_i)",
+        supported: always,
+        check: |gpu, c| check_confusion(gpu, c, Which::LossBwd),
+    },
+    Kernel {
+        id: "mmd.dist",
+        op: "mmd",
+        files: &["mmd/dist.wgsl"],
+        description: "pairwise squared distances of rows (DAN)",
+        supported: always,
+        check: |gpu, c| check_mmd(gpu, c, Which::Fwd),
+    },
+    Kernel {
+        id: "mmd.dist_bwd",
+        op: "mmd",
+        files: &["mmd/dist_bwd.wgsl"],
+        description: "dx_i = 2·Σ_j (dD_ij + dD_ji)(x_i - x_j)",
+        supported: always,
+        check: |gpu, c| check_mmd(gpu, c, Which::Bwd),
+    },
+    Kernel {
+        id: "mmd.loss_fwd",
+        op: "mmd",
+        files: &["mmd/loss_fwd.wgsl"],
+        description: "multi-kernel MMD loss, bandwidth from mean distance",
+        supported: always,
+        check: |gpu, c| check_mmd(gpu, c, Which::LossFwd),
+    },
+    Kernel {
+        id: "mmd.loss_bwd",
+        op: "mmd",
+        files: &["mmd/loss_bwd.wgsl"],
+        description: "MK-MMD gradient w.r.t. distances, bandwidth detached",
+        supported: always,
+        check: |gpu, c| check_mmd(gpu, c, Which::LossBwd),
+    },
+];

@@ -1,7 +1,7 @@
 //! The registry table and each kernel's check: the awkward-shape cases, run through the op's
 //! launch function and compared with its `reference` module.
 
-mod adapt;
+pub(super) mod adapt;
 mod dense;
 mod fused;
 mod pointwise;
@@ -10,7 +10,6 @@ use super::{tol_for, Checker, Kernel};
 use crate::ops::conv2d::{self, Pass};
 use crate::ops::matmul;
 use crate::Gpu;
-use adapt::{check_confusion, check_entropy, check_mmd, check_softmax_t, Which};
 use dense::*;
 use fused::*;
 use pointwise::*;
@@ -36,7 +35,7 @@ pub(super) fn label4(s: &[usize]) -> String {
         .join("x")
 }
 
-fn always(_: &Gpu) -> bool {
+pub(super) fn always(_: &Gpu) -> bool {
     true
 }
 
@@ -60,6 +59,7 @@ macro_rules! conv {
     };
 }
 
+/// The engine's kernels; the adaptation methods' are in [`adapt::KERNELS`].
 pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "matmul.naive",
@@ -394,110 +394,6 @@ pub(super) static REGISTRY: &[Kernel] = &[
         description: "Adam step in place with bias correction and weight decay",
         supported: always,
         check: check_adam,
-    },
-    Kernel {
-        id: "prob.softmax_t_fwd",
-        op: "prob",
-        files: &["prob/softmax_t_fwd.wgsl"],
-        description: "softmax(z / T) per row (MCC's temperature)",
-        supported: always,
-        check: |gpu, c| check_softmax_t(gpu, c, Which::Fwd),
-    },
-    Kernel {
-        id: "prob.softmax_t_bwd",
-        op: "prob",
-        files: &["prob/softmax_t_bwd.wgsl"],
-        description: "dz = P·(dP - Σ dP·P) / T",
-        supported: always,
-        check: |gpu, c| check_softmax_t(gpu, c, Which::Bwd),
-    },
-    Kernel {
-        id: "prob.entropy_fwd",
-        op: "prob",
-        files: &["prob/entropy_fwd.wgsl"],
-        description: "per-row entropy -Σ p·ln(p + 1e-5)",
-        supported: always,
-        check: |gpu, c| check_entropy(gpu, c, Which::Fwd),
-    },
-    Kernel {
-        id: "prob.entropy_bwd",
-        op: "prob",
-        files: &["prob/entropy_bwd.wgsl"],
-        description: "dP = -dH·(ln(p + 1e-5) + p / (p + 1e-5))",
-        supported: always,
-        check: |gpu, c| check_entropy(gpu, c, Which::Bwd),
-    },
-    Kernel {
-        id: "prob.entropy_weights",
-        op: "prob",
-        files: &["prob/entropy_weights.wgsl"],
-        description: "weights 1 + e^-H normalised to sum R (MCC, CDAN+E)",
-        supported: always,
-        check: |gpu, c| check_entropy(gpu, c, Which::Weights),
-    },
-    Kernel {
-        id: "confusion.fwd",
-        op: "confusion",
-        files: &["confusion/fwd.wgsl"],
-        description: "class confusion C = (P·w)ᵀ·P (MCC)",
-        supported: always,
-        check: |gpu, c| check_confusion(gpu, c, Which::Fwd),
-    },
-    Kernel {
-        id: "confusion.bwd",
-        op: "confusion",
-        files: &["confusion/bwd.wgsl"],
-        description: "dP = w·P·(dC + dCᵀ)",
-        supported: always,
-        check: |gpu, c| check_confusion(gpu, c, Which::Bwd),
-    },
-    Kernel {
-        id: "confusion.loss_fwd",
-        op: "confusion",
-        files: &["confusion/loss_fwd.wgsl"],
-        description: "MCC loss (ΣC̃ - trace C̃) / K, rows of C normalised -> [1]",
-        supported: always,
-        check: |gpu, c| check_confusion(gpu, c, Which::LossFwd),
-    },
-    Kernel {
-        id: "confusion.loss_bwd",
-        op: "confusion",
-        files: &["confusion/loss_bwd.wgsl"],
-        description: "dC = scale / K · (C_ii / r_i² - δ_ij / r_i)",
-        supported: always,
-        check: |gpu, c| check_confusion(gpu, c, Which::LossBwd),
-    },
-    Kernel {
-        id: "mmd.dist",
-        op: "mmd",
-        files: &["mmd/dist.wgsl"],
-        description: "pairwise squared distances of rows (DAN)",
-        supported: always,
-        check: |gpu, c| check_mmd(gpu, c, Which::Fwd),
-    },
-    Kernel {
-        id: "mmd.dist_bwd",
-        op: "mmd",
-        files: &["mmd/dist_bwd.wgsl"],
-        description: "dx_i = 2·Σ_j (dD_ij + dD_ji)(x_i - x_j)",
-        supported: always,
-        check: |gpu, c| check_mmd(gpu, c, Which::Bwd),
-    },
-    Kernel {
-        id: "mmd.loss_fwd",
-        op: "mmd",
-        files: &["mmd/loss_fwd.wgsl"],
-        description: "multi-kernel MMD loss, bandwidth from mean distance",
-        supported: always,
-        check: |gpu, c| check_mmd(gpu, c, Which::LossFwd),
-    },
-    Kernel {
-        id: "mmd.loss_bwd",
-        op: "mmd",
-        files: &["mmd/loss_bwd.wgsl"],
-        description: "MK-MMD gradient w.r.t. distances, bandwidth detached",
-        supported: always,
-        check: |gpu, c| check_mmd(gpu, c, Which::LossBwd),
     },
     Kernel {
         id: "bench.fma",

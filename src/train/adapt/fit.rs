@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::scores::{accuracy, label_free, proxy_a_distance};
 use super::step::{restore, snapshot, step, EpochAccumulators, StepBatch};
-use super::{validate_model, AdaptConfig};
+use super::{validate_model, AdaptConfig, MethodState};
 use crate::autograd::Lambda;
 use crate::data::{AdaptData, Dataset, DomainLoader, DomainLoaderOptions, Loader, LoaderOptions};
 use crate::models::{Dann, Model};
@@ -115,6 +115,8 @@ impl Dann {
         callbacks: &mut [&mut dyn Callback],
     ) -> Result<History> {
         validate_model(self, config, data)?;
+        // The method's heads exist before the optimizer and any resume checkpoint see them.
+        let state = config.method.prepare(self, config.seed)?;
         self.params.set_lr_mult("features", config.backbone_lr_mult);
         let mut opt = Optimizer::new(Rule::Sgd {
             momentum: config.momentum,
@@ -142,6 +144,7 @@ impl Dann {
             data,
             config,
             opt,
+            &state,
             resume_at,
             &mut Callbacks(callbacks),
         )
@@ -162,6 +165,7 @@ fn run(
     data: &AdaptData,
     config: &AdaptConfig,
     mut opt: Optimizer,
+    state: &MethodState,
     resume_at: checkpoint::ResumePoint,
     callbacks: &mut Callbacks,
 ) -> Result<History> {
@@ -247,7 +251,7 @@ fn run(
             lambda.set(lam);
             let seed = crate::train::fit::step_seed(config.seed, step_no as u64);
             clock.before_step();
-            step(model, method, opt, &acc, b, &lambda, lr, seed)?;
+            step(model, method, state, opt, &acc, b, &lambda, lr, seed)?;
             if let Some(d) = clock.after_step(gpu)? {
                 first_step = Some((d, b.n_source + b.n_target));
             }

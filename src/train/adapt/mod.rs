@@ -19,7 +19,7 @@ pub mod methods;
 mod scores;
 pub(crate) mod step;
 
-pub use methods::{AdaptMethod, Method, StepContext};
+pub use methods::{AdaptMethod, Method, MethodState, StepContext};
 
 pub use scores::count_correct;
 

@@ -1,7 +1,7 @@
 //! One adaptation optimizer step (the source label loss plus the method's losses), the epoch's GPU-side accumulators, and parameter
 //! snapshots for label-free model selection.
 
-use super::methods::{Method, StepContext};
+use super::methods::{Method, MethodState, StepContext};
 use super::scores::accuracy_of;
 use crate::autograd::{Lambda, Tape};
 use crate::models::{Dann, Model};
@@ -135,6 +135,7 @@ pub(crate) struct StepBatch<'a> {
 pub(crate) fn step(
     model: &Dann,
     method: Method,
+    state: &MethodState,
     opt: &mut Optimizer,
     acc: &EpochAccumulators,
     b: &StepBatch,
@@ -174,6 +175,7 @@ pub(crate) fn step(
             n_target: b.n_target,
             lambda,
             train_seed,
+            state,
             acc,
         };
         let losses = method.get().losses(&mut tape, &ctx)?;

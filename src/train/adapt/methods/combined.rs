@@ -2,8 +2,10 @@
 //! trade-off, as in MCC's paper (Jin et al., ECCV 2020, Table 5), where MCC is added to DANN
 //! and CDAN with weight 1.
 
-use super::{AdaptMethod, StepContext};
+use super::{AdaptMethod, MethodState, StepContext};
 use crate::autograd::{Tape, Var};
+use crate::models::dann::DannConfig;
+use crate::models::{Dann as Net, HeadConfig};
 use crate::Result;
 
 pub(super) struct Combined {
@@ -23,6 +25,22 @@ impl AdaptMethod for Combined {
     }
     fn adversarial(&self) -> bool {
         self.parts.iter().any(|p| p.adversarial())
+    }
+    fn heads(&self, feature_dim: usize, config: &DannConfig) -> Vec<HeadConfig> {
+        let mut heads: Vec<HeadConfig> = Vec::new();
+        for h in self.parts.iter().flat_map(|p| p.heads(feature_dim, config)) {
+            if !heads.iter().any(|have| have.name == h.name) {
+                heads.push(h);
+            }
+        }
+        heads
+    }
+    fn state(&self, model: &Net, seed: u64) -> Result<MethodState> {
+        let mut state = MethodState::default();
+        for p in self.parts {
+            state.extend(p.state(model, seed)?);
+        }
+        Ok(state)
     }
     fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<Vec<Var>> {
         let mut roots = Vec::new();

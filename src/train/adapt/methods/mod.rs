@@ -7,6 +7,7 @@
 //! rows first) and the source cross-entropy; the method then adds its own loss roots.
 
 mod combined;
+mod dan;
 mod dann;
 pub mod mcc;
 mod source_only;
@@ -15,8 +16,9 @@ pub use mcc::mcc_loss;
 
 use super::step::EpochAccumulators;
 use crate::autograd::{Lambda, Tape, Var};
-use crate::models::Dann as Net;
-use crate::{Error, Result};
+use crate::models::dann::DannConfig;
+use crate::models::{Dann as Net, HeadConfig};
+use crate::{Error, Result, Tensor};
 
 /// What a method's losses may use in one step.
 pub struct StepContext<'a> {
@@ -34,8 +36,41 @@ pub struct StepContext<'a> {
     pub lambda: &'a Lambda,
     /// New every step: seeds the domain head's dropout masks.
     pub train_seed: u32,
+    /// The method's fixed tensors for this run (see [`AdaptMethod::state`]).
+    pub state: &'a MethodState,
     /// The epoch's GPU-side sums (domain loss and accuracy of adversarial methods).
     pub(crate) acc: &'a EpochAccumulators,
+}
+
+/// Fixed tensors a method makes once per run (CDAN's random matrices): not parameters, never
+/// trained or saved; rebuilt from the run's seed, so a resumed run gets the same ones.
+#[derive(Default)]
+pub struct MethodState {
+    tensors: Vec<(&'static str, Tensor)>,
+}
+
+impl MethodState {
+    /// Adds (or replaces) the tensor called `name`.
+    pub fn insert(&mut self, name: &'static str, t: Tensor) {
+        self.tensors.retain(|(n, _)| *n != name);
+        self.tensors.push((name, t));
+    }
+
+    /// The tensor called `name`.
+    pub fn get(&self, name: &str) -> Result<&Tensor> {
+        self.tensors
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t)
+            .ok_or_else(|| Error::runtime(format!("the method's state holds no `{name}`")))
+    }
+
+    /// Adds every tensor of `other`.
+    pub fn extend(&mut self, other: MethodState) {
+        for (n, t) in other.tensors {
+            self.insert(n, t);
+        }
+    }
 }
 
 /// One adaptation method: the losses it adds to the source cross-entropy.
@@ -49,6 +84,15 @@ pub trait AdaptMethod: Sync {
     /// Whether the method trains the domain head behind gradient reversal: the λ schedule
     /// applies and epochs report the domain loss and accuracy.
     fn adversarial(&self) -> bool;
+    /// Heads the method adds to the network (features of width `feature_dim`, sizes in
+    /// `config`), created before training and saved with the model. None by default.
+    fn heads(&self, _feature_dim: usize, _config: &DannConfig) -> Vec<HeadConfig> {
+        Vec::new()
+    }
+    /// Fixed tensors the method's steps use, made once per run from `seed`. None by default.
+    fn state(&self, _model: &Net, _seed: u64) -> Result<MethodState> {
+        Ok(MethodState::default())
+    }
     /// The method's loss roots for one step with target rows (the source cross-entropy is
     /// already on the tape). Nothing may be read back here.
     fn losses(&self, tape: &mut Tape, ctx: &StepContext) -> Result<Vec<Var>>;
@@ -63,6 +107,7 @@ static REGISTRY: &[&dyn AdaptMethod] = &[
         name: "dann+mcc",
         parts: &[&dann::Dann, &mcc::Mcc],
     },
+    &dan::Dan,
 ];
 
 /// A registered method (cheap to copy; compared by name).
@@ -107,6 +152,14 @@ impl Method {
     /// The method behind the name.
     pub fn get(self) -> &'static dyn AdaptMethod {
         self.0
+    }
+
+    /// Gives `model` the method's heads (those it lacks; seeded by `seed`) and makes the
+    /// method's fixed tensors for the run.
+    pub fn prepare(self, model: &mut Net, seed: u64) -> Result<MethodState> {
+        let heads = self.0.heads(model.features.dim(), &model.config);
+        model.add_heads(&heads, seed ^ 0x4845_4144)?;
+        self.0.state(model, seed)
     }
 }
 
