@@ -70,12 +70,16 @@ fn compare_every_method_with_a_repeat() {
     let dir = TempDir::new("methods-all");
     trees(dir.path());
     let tt = dir.path().join("tgt").to_str().unwrap().to_string();
+    // Every registered method, one of them twice.
+    let mut names = dak::train::adapt::Method::names();
+    names.push("mcc");
+    let list = names.join(",");
     let lines = run(
         dir.path(),
         "all",
         &[
             "--compare",
-            "dann,mcc,dann+mcc,mcc",
+            &list,
             "--select",
             "entropy",
             "--target-test",
@@ -89,7 +93,7 @@ fn compare_every_method_with_a_repeat() {
         .iter()
         .map(|m| m["method"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["source-only", "dann", "mcc", "dann+mcc"]);
+    assert_eq!(names, dak::train::adapt::Method::names());
     for m in c["methods"].as_array().unwrap() {
         assert!(
             m["target_acc"]
@@ -151,19 +155,98 @@ fn compare_every_method_with_a_repeat() {
 fn selection_never_reads_target_labels() {
     let dir = TempDir::new("methods-shuffled");
     trees(dir.path());
-    let picks: Vec<serde_json::Value> = ["tgt", "tgt-shuffled"]
+    for validator in ["snd", "ensv"] {
+        let picks: Vec<serde_json::Value> = ["tgt", "tgt-shuffled"]
+            .iter()
+            .map(|t| {
+                let tt = dir.path().join(t).to_str().unwrap().to_string();
+                let args = ["--compare", "mcc", "--select", validator, "--target-test", &tt];
+                let c = comparison(&run(dir.path(), t, &args)).clone();
+                let scores: Vec<_> = c["methods"].as_array().unwrap().iter().map(|m| m["score"].clone()).collect();
+                serde_json::json!({"selected": [c["selected"]["method"].clone(), c["selected"]["epoch"].clone()],
+                                   "scores": scores, "acc": c["methods"][0]["target_acc"].clone()})
+            })
+            .collect();
+        assert_eq!(
+            picks[0]["selected"], picks[1]["selected"],
+            "{validator}: {picks:?}"
+        );
+        assert_eq!(
+            picks[0]["scores"], picks[1]["scores"],
+            "{validator}: {picks:?}"
+        );
+        assert!(
+            picks[0]["scores"][0].as_f64().is_some(),
+            "{validator}: {picks:?}"
+        );
+    }
+}
+
+/// The index of the largest number (ties: the first).
+fn argmax(v: &[f64]) -> usize {
+    (1..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
+}
+
+#[test]
+fn ensv_picks_the_epoch_and_the_method_that_agree_most_with_the_ensemble() {
+    let dir = TempDir::new("methods-ensv");
+    trees(dir.path());
+    let tt = dir.path().join("tgt").to_str().unwrap().to_string();
+    let args = [
+        "--compare",
+        "dann,mcc",
+        "--select",
+        "ensv",
+        "--target-test",
+        &tt,
+    ];
+    let lines = run(dir.path(), "ensv", &args);
+    // Within each run: the selected epoch has the highest EnsV score of its epochs.
+    for s in lines.iter().filter(|v| v["type"] == "summary") {
+        let scores: Vec<f64> = s["ensv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(scores.len(), 2, "{s}");
+        assert!(scores.iter().all(|v| (0.0..=1.0).contains(v)), "{s}");
+        assert_eq!(s["selected"]["epoch"], argmax(&scores) + 1, "{s}");
+        assert_eq!(
+            s["selected"]["ensv"].as_f64(),
+            Some(scores[argmax(&scores)]),
+            "{s}"
+        );
+    }
+    // Across methods: the pick has the highest agreement with the ensemble of the picks.
+    let c = comparison(&lines);
+    let methods = c["methods"].as_array().unwrap();
+    let scores: Vec<f64> = methods
         .iter()
-        .map(|t| {
-            let tt = dir.path().join(t).to_str().unwrap().to_string();
-            let args = ["--compare", "mcc", "--select", "snd", "--target-test", &tt];
-            let c = comparison(&run(dir.path(), t, &args)).clone();
-            let scores: Vec<_> = c["methods"].as_array().unwrap().iter().map(|m| m["score"].clone()).collect();
-            serde_json::json!({"selected": [c["selected"]["method"].clone(), c["selected"]["epoch"].clone()],
-                               "scores": scores, "acc": c["methods"][0]["target_acc"].clone()})
-        })
+        .map(|m| m["score"].as_f64().unwrap())
         .collect();
-    assert_eq!(picks[0]["selected"], picks[1]["selected"], "{picks:?}");
-    assert_eq!(picks[0]["scores"], picks[1]["scores"], "{picks:?}");
+    assert_eq!(
+        c["selected"]["method"],
+        methods[argmax(&scores)]["method"],
+        "{c}"
+    );
+    // --out holds the selected epoch's parameters: evaluating it gives that epoch's accuracy.
+    let out = dir.path().join("ensv.safetensors");
+    let o = dak(&[
+        "evaluate",
+        "--model",
+        out.to_str().unwrap(),
+        "--data",
+        &tt,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let want = c["selected"]["target_acc"].as_f64().unwrap();
+    assert!(
+        (eval["accuracy"].as_f64().unwrap() - want).abs() < 1e-9,
+        "{eval} vs {c}"
+    );
 }
 
 #[test]
@@ -212,14 +295,18 @@ fn bad_method_validator_and_compare_names() {
     let p = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
     class_folders(&dir.path().join("src"));
     let out = p("m.safetensors");
-    let accepted = "source-only, dann, mcc, dann+mcc";
+    let names = dak::train::adapt::Method::names().join(", ");
+    let accepted = names.as_str();
     fails_with(
         &["adapt", "--method", "cdann", "--out", &out],
         &["--method `cdann`", accepted],
     );
     fails_with(
         &["adapt", "--select", "oracle", "--out", &out],
-        &["--select `oracle`", "last, entropy, im, snd, source-val"],
+        &[
+            "--select `oracle`",
+            "last, entropy, im, snd, source-val, ensv",
+        ],
     );
     fails_with(
         &["adapt", "--compare", "dann,,mcc", "--out", &out],

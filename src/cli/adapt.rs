@@ -87,7 +87,8 @@ pub struct AdaptArgs {
     pub backbone_lr_mult: Option<f32>,
     /// Which epoch's parameters to save (with --compare also which method's): `last`, or the
     /// best label-free score of the target predictions: lowest mean `entropy`, highest
-    /// information maximisation `im`, highest soft neighbourhood density `snd`; or the
+    /// information maximisation `im`, highest soft neighbourhood density `snd`; the highest
+    /// agreement with the ensemble of every candidate's predictions `ensv` (EnsV); or the
     /// highest accuracy on a held-out source split `source-val` (--source-val-split).
     #[arg(long, default_value = "last")]
     pub select: String,

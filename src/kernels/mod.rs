@@ -59,9 +59,8 @@ pub struct KernelInfo {
 
 /// Every kernel, in a stable order (op families, then the variant ladder within each).
 pub fn all() -> &'static [Kernel] {
-    static ALL: std::sync::LazyLock<Vec<Kernel>> = std::sync::LazyLock::new(|| {
-        [checks::REGISTRY, checks::adapt::KERNELS].concat()
-    });
+    static ALL: std::sync::LazyLock<Vec<Kernel>> =
+        std::sync::LazyLock::new(|| [checks::REGISTRY, checks::adapt::KERNELS].concat());
     &ALL
 }
 

@@ -269,7 +269,14 @@ impl Dann {
             let mut sizes = vec![h.input];
             sizes.extend_from_slice(&h.hidden);
             sizes.push(h.outputs);
-            let mlp = Mlp::new(&self.gpu, &mut self.params, &h.name, &sizes, h.dropout, init)?;
+            let mlp = Mlp::new(
+                &self.gpu,
+                &mut self.params,
+                &h.name,
+                &sizes,
+                h.dropout,
+                init,
+            )?;
             self.heads.push(mlp);
             self.config.heads.push(h.clone());
         }

@@ -55,6 +55,9 @@ pub struct EpochLogs {
     pub im: Option<f64>,
     /// Soft neighbourhood density of the target predictions (higher = better).
     pub snd: Option<f64>,
+    /// EnsV: agreement of the target predictions with the mean prediction of every candidate
+    /// (the run's epochs); known at the end of the run, so set in the summary's epochs only.
+    pub ensv: Option<f64>,
     /// Wall-clock seconds of the epoch (training, plus evaluation in adaptation).
     pub seconds: f64,
     /// Training images per second.
@@ -109,6 +112,8 @@ struct AdaptLine<'a> {
     entropy: Option<f64>,
     im: Option<f64>,
     snd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ensv: Option<f64>,
     seconds: f64,
     images_per_s: f64,
 }
@@ -149,6 +154,7 @@ impl Serialize for EpochLogs {
             entropy: self.entropy,
             im: self.im,
             snd: self.snd,
+            ensv: self.ensv,
             seconds: self.seconds,
             images_per_s: self.images_per_s,
         }
@@ -188,6 +194,16 @@ pub struct RunSummary {
     pub seconds_per_epoch: f64,
     /// Training images per second over the run.
     pub images_per_s: f64,
+    /// `--select ensv`: every epoch's EnsV score, in epoch order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ensv: Vec<f64>,
+    /// The selected model's class probabilities on the score set (target training images),
+    /// rows of `classes`: what EnsV compares runs by.
+    #[serde(skip)]
+    pub selected_probs: Vec<f32>,
+    /// Classes of the model (the width of `selected_probs`' rows).
+    #[serde(skip)]
+    pub classes: usize,
 }
 
 /// What `fit` returns: every epoch's logs, plus the summary of an adaptation run.

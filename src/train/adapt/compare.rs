@@ -4,7 +4,7 @@
 //! The pick reads each run's selected epoch's label-free score (computed on target *training*
 //! images without labels); target-test accuracy is only reported.
 
-use super::{Method, Select};
+use super::{ensv, Method, Select};
 use crate::train::RunSummary;
 use crate::{Error, Result};
 
@@ -27,34 +27,47 @@ pub fn parse_list(list: &str) -> Result<Vec<Method>> {
     Ok(methods)
 }
 
-/// Index of the run `select` picks: the highest score of a run's selected epoch; with `last`
-/// (no label-free criterion), the last run. Ties keep the earlier run.
-pub fn pick(runs: &[RunSummary], select: Select) -> usize {
-    let mut best: Option<(usize, f64)> = None;
-    for (i, r) in runs.iter().enumerate() {
-        if let Some(s) = select.score(&r.selected) {
-            if best.is_none_or(|b| s > b.1) {
-                best = Some((i, s));
-            }
-        }
+/// Each run's score under `select`: its selected epoch's; for EnsV, the agreement of its
+/// selected model with the ensemble of every run's selected model (the candidates).
+pub fn scores(runs: &[RunSummary], select: Select) -> Vec<Option<f64>> {
+    if select != Select::Ensv {
+        return runs.iter().map(|r| select.score(&r.selected)).collect();
     }
-    best.map_or(runs.len().saturating_sub(1), |b| b.0)
+    let classes = runs.first().map_or(0, |r| r.classes);
+    let probs: Vec<&[f32]> = runs.iter().map(|r| r.selected_probs.as_slice()).collect();
+    ensv::agreement(&probs, classes)
+        .into_iter()
+        .map(|s| Some(s).filter(|s| s.is_finite()))
+        .collect()
+}
+
+/// Index of the run `select` picks: the highest score (see [`scores`]); with `last` (no
+/// label-free criterion), the last run. Ties keep the earlier run.
+pub fn pick(runs: &[RunSummary], select: Select) -> usize {
+    let scores: Vec<f64> = scores(runs, select)
+        .into_iter()
+        .map(|s| s.unwrap_or(f64::NAN))
+        .collect();
+    ensv::best(&scores).unwrap_or(runs.len().saturating_sub(1))
 }
 
 /// The `"type": "comparison"` object: every run's numbers and the pick.
 pub fn record(runs: &[RunSummary], select: Select, picked: usize, seed: u64) -> serde_json::Value {
+    let scores = scores(runs, select);
     let methods: Vec<serde_json::Value> = runs
         .iter()
-        .map(|r| {
+        .zip(&scores)
+        .map(|(r, score)| {
             serde_json::json!({
                 "method": r.method,
                 "target_acc": r.target_test_acc,
                 "target_acc_last": r.last.target_acc,
                 "selected_epoch": r.selected.epoch,
-                "score": select.score(&r.selected),
+                "score": score,
                 "entropy": r.selected.entropy,
                 "im": r.selected.im,
                 "snd": r.selected.snd,
+                "ensv_epochs": r.selected.ensv,
                 "source_test_acc": r.source_test_acc,
                 "pad_after": r.pad_after.map(|p| p.pad),
                 "seconds": r.seconds,

@@ -3,9 +3,10 @@
 
 use std::time::Instant;
 
+use super::ensv::{self, EpochPool};
 use super::scores::{accuracy, label_free, proxy_a_distance};
 use super::step::{restore, snapshot, step, EpochAccumulators, StepBatch};
-use super::{validate_model, AdaptConfig, MethodState};
+use super::{validate_model, AdaptConfig, MethodState, Select};
 use crate::autograd::Lambda;
 use crate::data::{AdaptData, Dataset, DomainLoader, DomainLoaderOptions, Loader, LoaderOptions};
 use crate::models::{Dann, Model};
@@ -226,6 +227,9 @@ fn run(
 
     let mut history = History::default();
     let mut best: Option<(usize, f64, Vec<Tensor>)> = None;
+    let mut pool = (config.select == Select::Ensv).then(|| EpochPool::new(model.config.classes));
+    // The score-set predictions of the last and of the best epoch so far.
+    let (mut last_probs, mut best_probs) = (Vec::new(), Vec::new());
     let mut images_total = 0usize;
     for epoch in first_epoch..config.epochs {
         let t0 = Instant::now();
@@ -344,10 +348,13 @@ fn run(
             Some(ds) => accuracy(model, ds, config)?,
             None => None,
         };
-        let scores = score_set
-            .as_ref()
-            .map(|ds| label_free(model, ds, config))
-            .transpose()?;
+        let (scores, probs) = match &score_set {
+            Some(ds) => {
+                let (s, p) = label_free(model, ds, config)?;
+                (Some(s), p)
+            }
+            None => (None, Vec::new()),
+        };
         let logs = EpochLogs {
             method: method.name().to_string(),
             epoch: epoch + 1,
@@ -370,15 +377,21 @@ fn run(
             entropy: scores.map(|s| s[0]),
             im: scores.map(|s| s[1]),
             snd: scores.map(|s| s[2]),
+            ensv: None,
             seconds: t0.elapsed().as_secs_f64(),
             images_per_s: steady_rate(images, train_seconds, first_step),
             feature_cache: false,
         };
-        // Keep the best parameters by the label-free rule.
+        // Keep the best parameters by the label-free rule (EnsV: every epoch, ranked at the end).
         if let Some(s) = config.select.score(&logs) {
             if best.as_ref().is_none_or(|b| s > b.1) {
                 best = Some((history.epochs.len(), s, snapshot(model)?));
+                best_probs = probs.clone();
             }
+        }
+        match pool.as_mut() {
+            Some(pool) => pool.push(model, probs)?,
+            None => last_probs = probs,
         }
         history.epochs.push(logs.clone());
         let state = TrainState {
@@ -394,10 +407,29 @@ fn run(
     drop(stream);
     history.skipped = batches.skipped();
 
+    let mut selected_probs = match best {
+        Some(_) => best_probs,
+        None => last_probs,
+    };
+    let mut ensv_scores = Vec::new();
+    if let Some(pool) = &pool {
+        let scores = pool.scores();
+        for (e, s) in history.epochs.iter_mut().zip(&scores) {
+            e.ensv = Some(*s);
+        }
+        if let Some(i) = ensv::best(&scores) {
+            pool.restore(model, i)?;
+            selected_probs = pool.probs(i).to_vec();
+            best = Some((i, scores[i], Vec::new()));
+        }
+        ensv_scores = scores;
+    }
     let last = history.epochs.last().cloned().expect("at least one epoch");
     let selected = match &best {
         Some((epoch, _, params)) => {
-            restore(model, params)?;
+            if !params.is_empty() {
+                restore(model, params)?;
+            }
             history.epochs[*epoch].clone()
         }
         None => last.clone(),
@@ -424,6 +456,9 @@ fn run(
         seconds: clock.elapsed().as_secs_f64(),
         seconds_per_epoch: train_seconds / epochs_run as f64,
         images_per_s: images_total as f64 / train_seconds.max(1e-9),
+        ensv: ensv_scores,
+        selected_probs,
+        classes: model.config.classes,
     });
     callbacks.end(&history)?;
     Ok(history)

@@ -14,6 +14,7 @@
 //! reporting only) and label-free scores of the target predictions, which `--select` may use.
 
 pub mod compare;
+pub mod ensv;
 mod fit;
 pub mod methods;
 mod scores;
@@ -43,19 +44,23 @@ pub enum Select {
     Snd,
     /// Highest accuracy on a held-out split of the source (`AdaptConfig::source_val_split`).
     SourceVal,
+    /// Highest agreement with the ensemble of every candidate's target predictions (EnsV,
+    /// [`ensv`]).
+    Ensv,
 }
 
 impl Select {
     /// Every validator, in the order errors list them.
-    pub const ALL: [Select; 5] = [
+    pub const ALL: [Select; 6] = [
         Select::Last,
         Select::Entropy,
         Select::Im,
         Select::Snd,
         Select::SourceVal,
+        Select::Ensv,
     ];
 
-    /// Name on the command line (`last`, `entropy`, `im`, `snd`, `source-val`).
+    /// Name on the command line (`last`, `entropy`, `im`, `snd`, `source-val`, `ensv`).
     pub fn name(self) -> &'static str {
         match self {
             Select::Last => "last",
@@ -63,6 +68,7 @@ impl Select {
             Select::Im => "im",
             Select::Snd => "snd",
             Select::SourceVal => "source-val",
+            Select::Ensv => "ensv",
         }
     }
 
@@ -89,6 +95,7 @@ impl Select {
             Select::Im => e.im,
             Select::Snd => e.snd,
             Select::SourceVal => e.val_acc,
+            Select::Ensv => e.ensv,
         }
         .filter(|s| s.is_finite())
     }

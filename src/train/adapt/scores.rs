@@ -61,8 +61,12 @@ pub(super) fn accuracy(model: &Dann, ds: &Dataset, config: &AdaptConfig) -> Resu
 }
 
 /// Mean entropy, information maximisation and soft neighbourhood density of the predictions
-/// of `model` on `ds`.
-pub(super) fn label_free(model: &Dann, ds: &Dataset, config: &AdaptConfig) -> Result<[f64; 3]> {
+/// of `model` on `ds`, and the predictions (class probabilities, one row per image).
+pub(super) fn label_free(
+    model: &Dann,
+    ds: &Dataset,
+    config: &AdaptConfig,
+) -> Result<([f64; 3], Vec<f32>)> {
     let c = model.config.classes;
     let mut p = Vec::new();
     for_batches(model, ds, config, |x, _| {
@@ -70,11 +74,12 @@ pub(super) fn label_free(model: &Dann, ds: &Dataset, config: &AdaptConfig) -> Re
         p.extend(metrics::softmax_rows(&z.to_vec()?, c));
         Ok(())
     })?;
-    Ok([
+    let scores = [
         metrics::mean_entropy(&p, c),
         metrics::information_maximization(&p, c),
         metrics::soft_neighborhood_density(&p, c, metrics::SND_TEMPERATURE),
-    ])
+    ];
+    Ok((scores, p))
 }
 
 /// Backbone features of `model` on `ds`.

@@ -406,6 +406,7 @@ fn run(
             entropy: None,
             im: None,
             snd: None,
+            ensv: None,
             seconds,
             images_per_s: steady_rate(train.len(), seconds, first_step),
             feature_cache: cached,
