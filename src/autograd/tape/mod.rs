@@ -11,35 +11,17 @@ use crate::ops::conv2d::{self, Spec};
 use crate::ops::{bce, elementwise as ew, matmul, pool, softmax_xent};
 use crate::{Error, Result, Tensor};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 mod backward;
+mod lambda;
 mod probs;
+
+pub use lambda::Lambda;
 
 /// A value on the tape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Var(usize);
-
-/// The gradient-reversal coefficient, shared with whoever schedules it. Read at backward time,
-/// so changing it between steps takes effect without rebuilding anything.
-#[derive(Debug, Clone, Default)]
-pub struct Lambda(Arc<AtomicU32>);
-
-impl Lambda {
-    /// A coefficient starting at `value`.
-    pub fn new(value: f32) -> Self {
-        Lambda(Arc::new(AtomicU32::new(value.to_bits())))
-    }
-    /// Sets the coefficient (used by the next backward pass).
-    pub fn set(&self, value: f32) {
-        self.0.store(value.to_bits(), Ordering::Relaxed)
-    }
-    /// The current coefficient.
-    pub fn get(&self) -> f32 {
-        f32::from_bits(self.0.load(Ordering::Relaxed))
-    }
-}
 
 struct Value {
     tensor: Tensor,
@@ -197,6 +179,11 @@ impl Tape {
     /// A constant input (images, features): never gets a gradient.
     pub fn input(&mut self, t: Tensor) -> Var {
         self.push(t, false, None)
+    }
+
+    /// An input whose gradient [`Tape::backward_to`] returns (checks of what flows into it).
+    pub fn input_with_grad(&mut self, t: Tensor) -> Var {
+        self.push(t, true, None)
     }
 
     /// A parameter: requires a gradient exactly when it is trainable.
@@ -443,7 +430,17 @@ impl Tape {
     /// Backpropagate from loss values (each a root with upstream gradient 1; use the loss
     /// `scale` for coefficients). Returns the gradient of every trainable parameter reached.
     /// Consumes the tape: saved tensors are freed as soon as they have been used.
-    pub fn backward(mut self, losses: &[Var]) -> Result<BTreeMap<ParamId, Tensor>> {
+    pub fn backward(self, losses: &[Var]) -> Result<BTreeMap<ParamId, Tensor>> {
+        Ok(self.backward_to(losses, &[])?.0)
+    }
+
+    /// [`Tape::backward`], also returning the gradient of each of `inputs` (None where nothing
+    /// flowed into it).
+    pub fn backward_to(
+        mut self,
+        losses: &[Var],
+        inputs: &[Var],
+    ) -> Result<(BTreeMap<ParamId, Tensor>, Vec<Option<Tensor>>)> {
         let mut grads: Vec<Option<Tensor>> = vec![None; self.values.len()];
         let mut roots = vec![false; self.values.len()];
         for &l in losses {
@@ -468,12 +465,13 @@ impl Tape {
                 self.accumulate(&mut grads, input, dx)?;
             }
         }
+        let wanted: Vec<Option<Tensor>> = inputs.iter().map(|v| grads[v.0].take()).collect();
         for (i, g) in grads.into_iter().enumerate() {
             if let (Some(g), Some(id)) = (g, self.values[i].param) {
                 param_grads.insert(id, g);
             }
         }
-        Ok(param_grads)
+        Ok((param_grads, wanted))
     }
 
     /// Add `g` into the gradient slot of `v` (fan-in accumulates).

@@ -23,6 +23,7 @@ pub(crate) mod step;
 pub use methods::{AdaptMethod, Method, MethodState, StepContext};
 
 pub use scores::count_correct;
+pub use step::gradients_from_features;
 
 use super::metrics;
 use super::EpochLogs;

@@ -3,7 +3,7 @@
 
 use super::methods::{Method, MethodState, StepContext};
 use super::scores::accuracy_of;
-use crate::autograd::{Lambda, Tape};
+use crate::autograd::{Lambda, Tape, Var};
 use crate::models::{Dann, Model};
 use crate::ops::{elementwise as ew, softmax_xent, watch};
 use crate::optim::Optimizer;
@@ -149,15 +149,42 @@ pub(crate) fn step(
     let x = Tensor::from_slice(gpu, b.images, &[n, 3, side, side])?;
     let mut labels = b.source_labels.to_vec();
     labels.resize(n, 0);
-    let mut weights = vec![1.0f32; n_source];
-    weights.resize(n, 0.0);
-    let labels = Tensor::from_u32(gpu, &labels, &[n])?;
-    let weights = Tensor::from_slice(gpu, &weights, &[n])?;
 
     let mut tape = Tape::new();
     let xv = tape.input(x);
     let f = model.features(&mut tape, xv)?;
-    let z = model.label_logits(&mut tape, f)?;
+    let roots = step_losses(
+        &mut tape, model, method, state, acc, f, &labels, n_source, lambda, train_seed,
+    )?;
+    let grads = tape.backward(&roots)?;
+    opt.step(&model.params, &grads, lr)?;
+    // One submit per step; wait so that progress and timing are honest.
+    gpu.sync()
+}
+
+/// The losses of one step on features `f` (source rows first): the label loss of the first
+/// `n_source` rows (`labels` has one entry per row; the target rows' are ignored), plus the
+/// method's losses when there are target rows. Counts and sums go to `acc`.
+#[allow(clippy::too_many_arguments)]
+fn step_losses(
+    tape: &mut Tape,
+    model: &Dann,
+    method: Method,
+    state: &MethodState,
+    acc: &EpochAccumulators,
+    f: Var,
+    labels: &[u32],
+    n_source: usize,
+    lambda: &Lambda,
+    train_seed: u32,
+) -> Result<Vec<Var>> {
+    let gpu = model.gpu();
+    let n = labels.len();
+    let mut weights = vec![1.0f32; n_source];
+    weights.resize(n, 0.0);
+    let labels = Tensor::from_u32(gpu, labels, &[n])?;
+    let weights = Tensor::from_slice(gpu, &weights, &[n])?;
+    let z = model.label_logits(tape, f)?;
     let label_loss = tape.softmax_xent(z, &labels, &weights, 1.0)?;
     softmax_xent::argmax_correct(tape.tensor(z), &labels, &weights, &acc.source_counts)?;
     ew::accumulate(&acc.label_loss, tape.tensor(label_loss))?;
@@ -166,29 +193,69 @@ pub(crate) fn step(
     let limit = LOSS_LIMIT as f32;
     watch::note(tape.tensor(label_loss), limit, step_no, &acc.bad_label)?;
     let mut roots = vec![label_loss];
-    if b.n_target > 0 {
+    if n > n_source {
         let ctx = StepContext {
             model,
             features: f,
             logits: z,
             n_source,
-            n_target: b.n_target,
+            n_target: n - n_source,
             lambda,
             train_seed,
             state,
             acc,
         };
-        let losses = method.get().losses(&mut tape, &ctx)?;
+        let losses = method.get().losses(tape, &ctx)?;
         for &l in &losses {
             ew::accumulate(&acc.adapt_loss, tape.tensor(l))?;
             watch::note(tape.tensor(l), limit, step_no, &acc.bad_adapt)?;
         }
         roots.extend(losses);
     }
-    let grads = tape.backward(&roots)?;
-    opt.step(&model.params, &grads, lr)?;
-    // One submit per step; wait so that progress and timing are honest.
-    gpu.sync()
+    Ok(roots)
+}
+
+/// What one step's backward gives when `features` [rows, dim] (source rows first) stand in for
+/// the feature extractor's output: the gradient of every parameter it reaches, by name, and
+/// of the features (after any gradient reversal). `labels` holds the source rows' labels.
+/// Checks a method's losses against a reference (`tests/adapt_steps.rs`); nothing is updated.
+#[allow(clippy::too_many_arguments)]
+pub fn gradients_from_features(
+    model: &Dann,
+    method: Method,
+    state: &MethodState,
+    features: &Tensor,
+    labels: &[u32],
+    lambda: f32,
+    train_seed: u32,
+) -> Result<(Vec<(String, Tensor)>, Tensor)> {
+    let rows = features.shape().first().copied().unwrap_or(0);
+    let n_source = labels.len();
+    if n_source == 0 || n_source > rows {
+        return Err(Error::input(format!(
+            "{n_source} source labels for {rows} feature rows"
+        )));
+    }
+    let mut all = labels.to_vec();
+    all.resize(rows, 0);
+    let acc = EpochAccumulators::new(model.gpu())?;
+    let mut tape = Tape::new();
+    let f = tape.input_with_grad(features.clone());
+    let lambda = Lambda::new(lambda);
+    let roots = step_losses(
+        &mut tape, model, method, state, &acc, f, &all, n_source, &lambda, train_seed,
+    )?;
+    let (grads, df) = tape.backward_to(&roots, &[f])?;
+    let named = grads
+        .into_iter()
+        .map(|(id, g)| (model.params.get(id).name.clone(), g))
+        .collect();
+    let df = df.into_iter().next().flatten();
+    let df = match df {
+        Some(d) => d,
+        None => Tensor::zeros(model.gpu(), features.shape())?,
+    };
+    Ok((named, df))
 }
 
 /// Copies of every parameter (GPU-side, in stream order).
