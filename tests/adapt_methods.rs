@@ -74,10 +74,13 @@ fn compare_every_method_with_a_repeat() {
     let mut names = dak::train::adapt::Method::names();
     names.push("mcc");
     let list = names.join(",");
+    let plot = dir.path().join("all.png");
     let lines = run(
         dir.path(),
         "all",
         &[
+            "--plot",
+            plot.to_str().unwrap(),
             "--compare",
             &list,
             "--select",
@@ -94,6 +97,12 @@ fn compare_every_method_with_a_repeat() {
         .map(|m| m["method"].as_str().unwrap())
         .collect();
     assert_eq!(names, dak::train::adapt::Method::names());
+    // One plot, a colour of its own for each method (in its legend and curves).
+    let img = image::open(&plot).unwrap().to_rgb8();
+    for (i, m) in names.iter().enumerate() {
+        let c = image::Rgb(dak::train::plot::RUN_COLORS[i % 10]);
+        assert!(img.pixels().any(|p| *p == c), "{m}: colour {c:?} not in the plot");
+    }
     for m in c["methods"].as_array().unwrap() {
         assert!(
             m["target_acc"]

@@ -63,6 +63,8 @@ fn glyph(c: char) -> [u8; 7] {
         ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
         ':' => [0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00],
         '/' => [0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00],
+        '+' => [0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00],
+        '@' => [0x0E, 0x11, 0x17, 0x15, 0x17, 0x10, 0x0E],
         _ => [0; 7],
     }
 }
@@ -129,53 +131,39 @@ impl Canvas {
 
 type Getter = fn(&EpochLogs) -> Option<f64>;
 
-/// Renders the curves of `runs` (name, per-epoch metrics) as an RGB image.
-pub fn render(runs: &[(&str, &[EpochLogs])]) -> RgbImage {
-    let mut cv = Canvas(RgbImage::from_pixel(W, H, Rgb([255, 255, 255])));
-    let (black, grid) = (Rgb([0, 0, 0]), Rgb([225, 225, 225]));
-    let epochs = runs
-        .iter()
-        .flat_map(|(_, h)| h.iter().map(|m| m.epoch))
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let xs = |epoch: usize| -> i32 {
-        if epochs == 1 {
-            (LEFT + RIGHT) / 2
-        } else {
-            LEFT + (RIGHT - LEFT) * (epoch as i32 - 1) / (epochs as i32 - 1)
-        }
-    };
-    let ys =
-        |v: f64| -> i32 { BOTTOM - ((BOTTOM - TOP) as f64 * v.clamp(0.0, 1.0)).round() as i32 };
+/// Pixel column of `epoch` of `epochs`.
+fn x_of(epoch: usize, epochs: usize) -> i32 {
+    if epochs == 1 {
+        (LEFT + RIGHT) / 2
+    } else {
+        LEFT + (RIGHT - LEFT) * (epoch as i32 - 1) / (epochs as i32 - 1)
+    }
+}
 
-    cv.text(LEFT, 16, "ADAPTATION CURVES PER EPOCH", 2, black);
+/// Pixel row of a fraction in [0, 1].
+fn y_of(v: f64) -> i32 {
+    BOTTOM - ((BOTTOM - TOP) as f64 * v.clamp(0.0, 1.0)).round() as i32
+}
+
+/// Title, the percent grid and the epoch axis.
+fn axes(cv: &mut Canvas, epochs: usize, title: &str) {
+    let (black, grid) = (Rgb([0, 0, 0]), Rgb([225, 225, 225]));
+    cv.text(LEFT, 16, title, 2, black);
     for k in 0..=4 {
-        let v = k as f64 / 4.0;
-        let y = ys(v);
+        let y = y_of(k as f64 / 4.0);
         cv.hline(LEFT, RIGHT, y, grid);
         let label = format!("{}%", k * 25);
-        cv.text(
-            LEFT - 8 - Canvas::text_width(&label, 2),
-            y - 7,
-            &label,
-            2,
-            black,
-        );
+        let x = LEFT - 8 - Canvas::text_width(&label, 2);
+        cv.text(x, y - 7, &label, 2, black);
     }
     let every = epochs.div_ceil(10);
     for e in 1..=epochs {
-        let x = xs(e);
+        let x = x_of(e, epochs);
         if (e - 1) % every == 0 || e == epochs {
             cv.vline(x, TOP, BOTTOM, grid);
             let label = e.to_string();
-            cv.text(
-                x - Canvas::text_width(&label, 2) / 2,
-                BOTTOM + 10,
-                &label,
-                2,
-                black,
-            );
+            let lx = x - Canvas::text_width(&label, 2) / 2;
+            cv.text(lx, BOTTOM + 10, &label, 2, black);
         }
     }
     cv.hline(LEFT, RIGHT, TOP, black);
@@ -183,7 +171,88 @@ pub fn render(runs: &[(&str, &[EpochLogs])]) -> RgbImage {
     cv.vline(LEFT, TOP, BOTTOM, black);
     cv.vline(RIGHT, TOP, BOTTOM, black);
     cv.text((LEFT + RIGHT) / 2 - 30, BOTTOM + 34, "EPOCH", 2, black);
+}
 
+/// One curve of `history` (with a dot per epoch); false when it has no points.
+fn curve(
+    cv: &mut Canvas,
+    history: &[EpochLogs],
+    epochs: usize,
+    get: Getter,
+    color: Rgb<u8>,
+    dashed: bool,
+) -> bool {
+    let points: Vec<(i32, i32)> = history
+        .iter()
+        .filter_map(|m| {
+            get(m)
+                .filter(|v| v.is_finite())
+                .map(|v| (x_of(m.epoch, epochs), y_of(v)))
+        })
+        .collect();
+    for pair in points.windows(2) {
+        cv.line(pair[0], pair[1], color, dashed);
+    }
+    for &(x, y) in &points {
+        for dy in -2..=2 {
+            for dx in -2..=2 {
+                cv.put(x + dx, y + dy, color);
+            }
+        }
+    }
+    !points.is_empty()
+}
+
+/// A legend row: a line sample and its label.
+fn legend(cv: &mut Canvas, y: i32, color: Rgb<u8>, dashed: bool, label: &str) {
+    cv.line((RIGHT + 20, y + 6), (RIGHT + 50, y + 6), color, dashed);
+    cv.text(RIGHT + 58, y, label, 2, Rgb([0, 0, 0]));
+}
+
+/// Distinct colours for runs of a comparison (Tableau 10).
+pub const RUN_COLORS: [[u8; 3]; 10] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
+];
+
+/// Renders the curves of `runs` (name, per-epoch metrics) as an RGB image: every metric of
+/// one or two runs (the first of two dashed); with more runs, each run's target accuracy
+/// (solid) and source accuracy (dashed) in its own colour, so that the legend stays readable.
+pub fn render(runs: &[(&str, &[EpochLogs])]) -> RgbImage {
+    let mut cv = Canvas(RgbImage::from_pixel(W, H, Rgb([255, 255, 255])));
+    let black = Rgb([0, 0, 0]);
+    let epochs = runs
+        .iter()
+        .flat_map(|(_, h)| h.iter().map(|m| m.epoch))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let mut legend_y = TOP;
+    if runs.len() > 2 {
+        axes(&mut cv, epochs, "ACCURACY PER EPOCH AND METHOD");
+        cv.text(RIGHT + 20, legend_y, "SOLID: TARGET", 2, black);
+        cv.text(RIGHT + 20, legend_y + 20, "DASHED: SOURCE", 2, black);
+        legend_y += 52;
+        for (r, (name, history)) in runs.iter().enumerate() {
+            let color = Rgb(RUN_COLORS[r % RUN_COLORS.len()]);
+            // Past ten runs the colours repeat: dashes tell the second round apart.
+            let again = r >= RUN_COLORS.len();
+            curve(&mut cv, history, epochs, |m| m.target_acc, color, again);
+            curve(&mut cv, history, epochs, |m| Some(m.train_acc), color, true);
+            legend(&mut cv, legend_y, color, again, &name.to_uppercase());
+            legend_y += 22;
+        }
+        return cv.0;
+    }
+    axes(&mut cv, epochs, "ADAPTATION CURVES PER EPOCH");
     let curves: [(&str, Rgb<u8>, Getter); 4] = [
         ("SOURCE ACC", Rgb([31, 119, 180]), |m| Some(m.train_acc)),
         ("TARGET ACC", Rgb([214, 39, 40]), |m| m.target_acc),
@@ -192,41 +261,15 @@ pub fn render(runs: &[(&str, &[EpochLogs])]) -> RgbImage {
             m.lambda.filter(|_| m.method != "source-only")
         }),
     ];
-    let mut legend_y = TOP;
     for (r, (name, history)) in runs.iter().enumerate() {
         let dashed = runs.len() > 1 && r == 0;
         cv.text(RIGHT + 20, legend_y, &name.to_uppercase(), 2, black);
         legend_y += 22;
         for (label, color, get) in &curves {
-            let points: Vec<(i32, i32)> = history
-                .iter()
-                .filter_map(|m| {
-                    get(m)
-                        .filter(|v| v.is_finite())
-                        .map(|v| (xs(m.epoch), ys(v)))
-                })
-                .collect();
-            if points.is_empty() {
-                continue;
+            if curve(&mut cv, history, epochs, *get, *color, dashed) {
+                legend(&mut cv, legend_y, *color, dashed, label);
+                legend_y += 20;
             }
-            for pair in points.windows(2) {
-                cv.line(pair[0], pair[1], *color, dashed);
-            }
-            for &(x, y) in &points {
-                for dy in -2..=2 {
-                    for dx in -2..=2 {
-                        cv.put(x + dx, y + dy, *color);
-                    }
-                }
-            }
-            cv.line(
-                (RIGHT + 20, legend_y + 6),
-                (RIGHT + 50, legend_y + 6),
-                *color,
-                dashed,
-            );
-            cv.text(RIGHT + 58, legend_y, label, 2, black);
-            legend_y += 20;
         }
         legend_y += 14;
     }
