@@ -101,7 +101,10 @@ fn compare_every_method_with_a_repeat() {
     let img = image::open(&plot).unwrap().to_rgb8();
     for (i, m) in names.iter().enumerate() {
         let c = image::Rgb(dak::train::plot::RUN_COLORS[i % 10]);
-        assert!(img.pixels().any(|p| *p == c), "{m}: colour {c:?} not in the plot");
+        assert!(
+            img.pixels().any(|p| *p == c),
+            "{m}: colour {c:?} not in the plot"
+        );
     }
     for m in c["methods"].as_array().unwrap() {
         assert!(
@@ -158,6 +161,12 @@ fn compare_every_method_with_a_repeat() {
     let both = epoch("dann+mcc");
     assert!(both["adapt_loss"].as_f64().unwrap() > both["domain_loss"].as_f64().unwrap());
     assert!(epoch("source-only")["adapt_loss"].is_null());
+    // CDAN is adversarial too; with MCC its own losses exceed the domain loss.
+    assert!(epoch("cdan")["domain_loss"]
+        .as_f64()
+        .is_some_and(f64::is_finite));
+    let both = epoch("cdan-e+mcc");
+    assert!(both["adapt_loss"].as_f64().unwrap() > both["domain_loss"].as_f64().unwrap());
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! One step of each method on given features (the digits network's heads, 3 classes) against a
+//! One step of each method on given features (the digits network's heads, 3 classes, 10 for
+//! CDAN's randomized map) against a
 //! plain-Rust f64 reference of the same losses: the gradient of every parameter the step
 //! reaches and of the features (through the gradient reversal), by central differences.
 mod common;
@@ -6,7 +7,8 @@ mod common;
 mod steps;
 use common::*;
 use dak::models::Dann;
-use dak::train::adapt::Method;
+use dak::train::adapt::methods::cdan;
+use dak::train::adapt::{Method, MethodState};
 use steps::*;
 
 const DIM: usize = 768;
@@ -30,23 +32,46 @@ fn domain_params() -> Vec<&'static str> {
     ]
 }
 
-/// A seeded network for `method`, features of `rows` rows and `n_source` source labels.
+/// One step's inputs: a seeded network with the method's heads and state, features and the
+/// source labels.
+struct Setup {
+    model: Dann,
+    method: Method,
+    state: MethodState,
+    features: Vec<f32>,
+    labels: Vec<u32>,
+}
+
+/// A seeded network for `method` with [`CLASSES`] classes, features of `rows` rows and
+/// `n_source` source labels.
 fn setup(method: &str, rows: usize, n_source: usize) -> (Dann, Method, Vec<f32>, Vec<u32>) {
+    let s = setup_with(method, rows, n_source, CLASSES);
+    (s.model, s.method, s.features, s.labels)
+}
+
+fn setup_with(method: &str, rows: usize, n_source: usize, classes: usize) -> Setup {
     let gpu = gpu();
-    let classes: Vec<String> = ["cat", "dog", "owl"].map(String::from).to_vec();
-    let mut model = Dann::digits(&gpu, &classes, 11).unwrap();
+    let names: Vec<String> = (0..classes).map(|c| format!("c{c}")).collect();
+    let mut model = Dann::digits(&gpu, &names, 11).unwrap();
     let m = Method::parse(method, "--method").unwrap();
     let features: Vec<f32> = values(rows * DIM, 5).iter().map(|v| v.max(0.0)).collect();
-    let labels: Vec<u32> = (0..n_source as u32).map(|i| i % CLASSES as u32).collect();
-    // Heads first (none for these methods), as `fit` does.
-    m.prepare(&mut model, 3).unwrap();
-    (model, m, features, labels)
+    let labels: Vec<u32> = (0..n_source as u32).map(|i| i % classes as u32).collect();
+    // Heads and state first, as `fit` does.
+    let state = m.prepare(&mut model, 3).unwrap();
+    Setup {
+        model,
+        method: m,
+        state,
+        features,
+        labels,
+    }
 }
 
 /// The label head's logits and its source cross-entropy.
 fn label_loss(f: &[f64], w: &Weights, rows: usize, labels: &[u32]) -> (Vec<f64>, f64) {
     let z = w.mlp("label", f, rows);
-    let ce = cross_entropy(&z, CLASSES, labels);
+    let classes = w.get("label.fc3.bias").len();
+    let ce = cross_entropy(&z, classes, labels);
     (z, ce)
 }
 
@@ -75,9 +100,13 @@ fn mcc(zt: &[f64], weights: &[f64]) -> f64 {
 
 /// MCC's detached weights: B·(1 + e^{-H}) / Σ(1 + e^{-H}) of the temperature-2.5 predictions.
 fn mcc_weights(zt: &[f64]) -> Vec<f64> {
-    let p = softmax(zt, CLASSES, 2.5);
+    entropy_weights(&softmax(zt, CLASSES, 2.5), CLASSES)
+}
+
+/// 1 + e^{-H(p)} of each row of probabilities, normalised to mean 1 (MCC, CDAN+E).
+fn entropy_weights(p: &[f64], classes: usize) -> Vec<f64> {
     let w: Vec<f64> = p
-        .chunks(CLASSES)
+        .chunks(classes)
         .map(|row| {
             let h: f64 = row.iter().map(|&q| -q * (q + 1e-5).ln()).sum();
             1.0 + (-h).exp()
@@ -209,6 +238,86 @@ fn dan_steps_match_the_reference_with_both_estimators() {
             LAMBDA,
             &loss,
             &label_params(),
+        );
+    }
+}
+
+/// CDAN's multilinear map of the features `f` [rows, DIM] and the fixed predictions `g`
+/// [rows, classes]: the flattened outer product g ⊗ f, or with `random` = (R_fᵀ [d, DIM],
+/// R_g [classes, d]) the map (f·R_f) ⊙ (g·R_g) / √d.
+fn multilinear(
+    f: &[f64],
+    g: &[f64],
+    classes: usize,
+    random: Option<&(Vec<f64>, Vec<f64>)>,
+) -> Vec<f64> {
+    let rows = f.len() / DIM;
+    let Some((rf_t, rg)) = random else {
+        return (0..rows)
+            .flat_map(|b| {
+                (0..classes * DIM).map(move |i| g[b * classes + i / DIM] * f[b * DIM + i % DIM])
+            })
+            .collect();
+    };
+    let d = cdan::RANDOM_DIM;
+    let mut h = vec![0.0; rows * d];
+    for b in 0..rows {
+        for j in 0..d {
+            let a: f64 = (0..DIM).map(|i| f[b * DIM + i] * rf_t[j * DIM + i]).sum();
+            let e: f64 = (0..classes)
+                .map(|c| g[b * classes + c] * rg[c * d + j])
+                .sum();
+            h[b * d + j] = a * e / (d as f64).sqrt();
+        }
+    }
+    h
+}
+
+#[test]
+fn cdan_steps_match_the_reference_with_both_maps() {
+    // 3 classes: the outer product (2304 wide); 10 classes: the randomized map.
+    for (name, classes) in [("cdan", 3), ("cdan-e", 3), ("cdan-e", 10)] {
+        let (rows, ns) = (5, 3);
+        let s = setup_with(name, rows, ns, classes);
+        let f0: Vec<f64> = s.features.iter().map(|&v| v as f64).collect();
+        let w0 = Weights::of(&s.model);
+        // Detached at the base point: the predictions and CDAN+E's entropy weights.
+        let g = softmax(&w0.mlp("label", &f0, rows), classes, 1.0);
+        let weights = match name {
+            "cdan-e" => entropy_weights(&g, classes),
+            _ => vec![1.0; rows],
+        };
+        let random = cdan::randomized(DIM, classes).then(|| {
+            let r = |k: &str| -> Vec<f64> {
+                let v = s.state.get(k).unwrap().to_vec().unwrap();
+                v.iter().map(|&x| x as f64).collect()
+            };
+            (r(cdan::RF), r(cdan::RG))
+        });
+        assert_eq!(random.is_some(), classes == 10);
+        let loss = |f: &[f64], w: &Weights| {
+            let (_, ce) = label_loss(f, w, rows, &s.labels);
+            let h = multilinear(f, &g, classes, random.as_ref());
+            let bce = domain_bce(&w.mlp(cdan::HEAD, &h, rows), ns);
+            let dom: f64 = bce.iter().zip(&weights).map(|(l, w)| l * w).sum();
+            (ce, dom / rows as f64)
+        };
+        let mut expect = label_params();
+        for p in domain_params() {
+            expect.push(Box::leak(
+                p.replacen("domain", cdan::HEAD, 1).into_boxed_str(),
+            ));
+        }
+        check_step(
+            &s.model,
+            s.method,
+            &s.state,
+            &s.features,
+            DIM,
+            &s.labels,
+            LAMBDA,
+            &loss,
+            &expect,
         );
     }
 }

@@ -158,8 +158,8 @@ fn vgg16_dann_runs_on_an_office31_tree_with_imported_base_weights() {
 }
 
 /// One method of each family beside DANN (tested above): class confusion, its sum with DANN,
-/// and the kernel discrepancy.
-const FAMILIES: &str = "mcc,dann+mcc,dan";
+/// the kernel discrepancy and the conditional adversary.
+const FAMILIES: &str = "mcc,dann+mcc,dan,cdan-e";
 
 #[test]
 fn vgg16_runs_every_method_family() {

@@ -1,4 +1,5 @@
-//! Binary cross-entropy with logits (the DANN domain loss), numerically stable.
+//! Binary cross-entropy with logits (the DANN and CDAN domain loss), numerically stable;
+//! optionally with constant per-sample weights (CDAN+E).
 
 use super::grid_1d;
 use crate::{DType, Result, Tensor};
@@ -54,6 +55,93 @@ pub fn backward(logits: &Tensor, targets: &Tensor, scale: f32) -> Result<Tensor>
     Ok(dx)
 }
 
+/// `scale · Σ_i w_i·ℓ_i / N`: [`forward`] with constant per-sample `weights` of the logits'
+/// shape (CDAN+E's entropy weights), as a `[1]` tensor. Its own kernels, so that the
+/// unweighted loss keeps its two bindings and its dispatch.
+pub fn weighted_forward(
+    logits: &Tensor,
+    targets: &Tensor,
+    weights: &Tensor,
+    scale: f32,
+) -> Result<Tensor> {
+    check_weighted(logits, targets, weights, "weighted binary cross-entropy")?;
+    let gpu = logits.gpu();
+    let loss = Tensor::uninit(gpu, &[1], DType::F32)?;
+    let p = P {
+        n: logits.numel() as u32,
+        scale,
+        _a: 0,
+        _b: 0,
+    };
+    let bindings = [
+        logits.binding(),
+        targets.binding(),
+        weights.binding(),
+        loss.binding(),
+    ];
+    gpu.dispatch(
+        "loss/bce_weighted_fwd.wgsl",
+        &[],
+        bytemuck::bytes_of(&p),
+        &bindings,
+        [1, 1, 1],
+    )?;
+    Ok(loss)
+}
+
+/// Gradient of [`weighted_forward`] w.r.t. the logits: `scale · w_i · (sigmoid(x_i) - t_i) / N`.
+pub fn weighted_backward(
+    logits: &Tensor,
+    targets: &Tensor,
+    weights: &Tensor,
+    scale: f32,
+) -> Result<Tensor> {
+    check_weighted(
+        logits,
+        targets,
+        weights,
+        "weighted binary cross-entropy backward",
+    )?;
+    let gpu = logits.gpu();
+    let dx = Tensor::uninit(gpu, logits.shape(), DType::F32)?;
+    let p = P {
+        n: logits.numel() as u32,
+        scale,
+        _a: 0,
+        _b: 0,
+    };
+    let bindings = [
+        logits.binding(),
+        targets.binding(),
+        weights.binding(),
+        dx.binding(),
+    ];
+    gpu.dispatch(
+        "loss/bce_weighted_bwd.wgsl",
+        &[],
+        bytemuck::bytes_of(&p),
+        &bindings,
+        grid_1d(logits.numel()),
+    )?;
+    Ok(dx)
+}
+
+fn check_weighted(logits: &Tensor, targets: &Tensor, weights: &Tensor, op: &str) -> Result<()> {
+    if logits.numel() == 0 {
+        return Err(crate::Error::input(format!("{op}: no samples")));
+    }
+    targets.expect_shape(logits.shape(), op, "targets")?;
+    weights.expect_dtype(DType::F32, op)?;
+    if weights.numel() != logits.numel() {
+        return Err(crate::Error::input(format!(
+            "{op}: {} weights for {} samples",
+            weights.numel(),
+            logits.numel()
+        )));
+    }
+    Ok(())
+}
+
 /// Accuracy counters of a one-logit binary classifier: `counts` (`[2]` u32: correct, counted)
 /// gets `#{(x > 0) == (t > 0.5)}` and `N` added. Nothing is read back.
 pub fn binary_correct(logits: &Tensor, targets: &Tensor, counts: &Tensor) -> Result<()> {
@@ -99,6 +187,29 @@ pub mod reference {
                 let sig = 1.0 / (1.0 + (-(v as f64)).exp());
                 (scale as f64 * (sig - t as f64) / n) as f32
             })
+            .collect()
+    }
+
+    /// `scale · Σ_i w_i·ℓ_i / N`, ℓ the binary cross-entropy with logits.
+    pub fn weighted_forward(x: &[f32], t: &[f32], w: &[f32], scale: f32) -> f32 {
+        let sum: f64 = x
+            .iter()
+            .zip(t)
+            .zip(w)
+            .map(|((&v, &t), &w)| {
+                let v = v as f64;
+                w as f64 * (v.max(0.0) - v * t as f64 + (-v.abs()).exp().ln_1p())
+            })
+            .sum();
+        (scale as f64 * sum / x.len() as f64) as f32
+    }
+
+    /// Gradient of [`weighted_forward`] with respect to the logits.
+    pub fn weighted_backward(x: &[f32], t: &[f32], w: &[f32], scale: f32) -> Vec<f32> {
+        backward(x, t, scale)
+            .iter()
+            .zip(w)
+            .map(|(&d, &w)| (d as f64 * w as f64) as f32)
             .collect()
     }
 

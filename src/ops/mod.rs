@@ -1,6 +1,7 @@
 //! Ops: one file per op family, each with its GPU launch code (forward and backward) and a
 //! plain-Rust `reference` module (f32 data, f64 accumulation) that serves as the oracle.
 pub mod bce;
+pub mod cdan;
 pub mod confusion;
 pub mod conv2d;
 pub mod elementwise;

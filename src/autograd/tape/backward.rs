@@ -3,7 +3,7 @@
 use super::{ensure_root, Node, Op, Tape};
 use crate::ops::conv2d::pooled::POOL;
 use crate::ops::{
-    bce, confusion, conv2d, elementwise as ew, matmul, mmd, pool, prob, softmax_xent,
+    bce, cdan, confusion, conv2d, elementwise as ew, matmul, mmd, pool, prob, softmax_xent,
 };
 use crate::{Error, Result, Tensor};
 
@@ -172,6 +172,23 @@ impl Tape {
                     Some(wt) if needs_x => Some(matmul::dense_backward_input(&dy, &wt, variant)?),
                     _ => None,
                 }
+            }
+            Op::Outer { g } => {
+                let dy = dy.expect("non-root has a gradient");
+                Some(cdan::outer_backward(&g, &dy)?)
+            }
+            Op::MulConst { c } => {
+                let dy = dy.expect("non-root has a gradient");
+                Some(cdan::mul_const_backward(&dy, &c)?)
+            }
+            Op::BceWeighted {
+                targets,
+                weights,
+                scale,
+            } => {
+                ensure_root(is_root, "weighted binary cross-entropy")?;
+                let x = self.tensor(node.input);
+                Some(bce::weighted_backward(x, &targets, &weights, scale)?)
             }
         })
     }

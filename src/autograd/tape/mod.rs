@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod backward;
+mod cdan;
 mod lambda;
 mod probs;
 
@@ -103,6 +104,17 @@ enum Op {
         index: Tensor,
         mu: Tensor,
         alphas: Vec<f32>,
+        scale: f32,
+    },
+    // CDAN (methods/cdan.rs):
+    /// Flattened outer product of features with constant probabilities `g` [rows, classes].
+    Outer { g: Tensor },
+    /// Element-wise product with a constant of the input's shape.
+    MulConst { c: Tensor },
+    /// Mean binary cross-entropy with logits and constant per-sample weights (a root).
+    BceWeighted {
+        targets: Tensor,
+        weights: Tensor,
         scale: f32,
     },
 }

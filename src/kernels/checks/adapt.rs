@@ -1,6 +1,8 @@
 //! Checks of the adaptation-method kernels (softmax with temperature, entropy, entropy weights,
-//! class confusion and its loss) against their CPU references.
+//! class confusion and its loss, MK-MMD, CDAN's map and weighted loss) against their CPU
+//! references (CDAN's checks are in `cdan.rs`).
 
+use super::cdan::{check_bce_weighted, check_mul_const, check_outer, Pass};
 use super::{always, tol_for, values, Checker};
 use crate::kernels::Kernel;
 use crate::ops::{confusion as cf, mmd, prob};
@@ -274,5 +276,53 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
         description: "MK-MMD gradient w.r.t. distances, bandwidth detached",
         supported: always,
         check: |gpu, c| check_mmd(gpu, c, Which::LossBwd),
+    },
+    Kernel {
+        id: "cdan.outer_fwd",
+        op: "cdan",
+        files: &["cdan/outer_fwd.wgsl"],
+        description: "multilinear map y[b, c·D + j] = g[b, c]·f[b, j] (CDAN)",
+        supported: always,
+        check: |gpu, c| check_outer(gpu, c, Pass::Fwd),
+    },
+    Kernel {
+        id: "cdan.outer_bwd",
+        op: "cdan",
+        files: &["cdan/outer_bwd.wgsl"],
+        description: "df[b, j] = Σ_c g[b, c]·dy[b, c·D + j]",
+        supported: always,
+        check: |gpu, c| check_outer(gpu, c, Pass::Bwd),
+    },
+    Kernel {
+        id: "cdan.mul_const_fwd",
+        op: "cdan",
+        files: &["cdan/mul_const_fwd.wgsl"],
+        description: "y = x ⊙ c, c constant (randomized multilinear map)",
+        supported: always,
+        check: |gpu, c| check_mul_const(gpu, c, Pass::Fwd),
+    },
+    Kernel {
+        id: "cdan.mul_const_bwd",
+        op: "cdan",
+        files: &["cdan/mul_const_bwd.wgsl"],
+        description: "dx = dy ⊙ c",
+        supported: always,
+        check: |gpu, c| check_mul_const(gpu, c, Pass::Bwd),
+    },
+    Kernel {
+        id: "loss.bce_weighted_fwd",
+        op: "loss",
+        files: &["loss/bce_weighted_fwd.wgsl"],
+        description: "BCE with logits, per-sample weights, mean over N -> [1] (CDAN+E)",
+        supported: always,
+        check: |gpu, c| check_bce_weighted(gpu, c, Pass::Fwd),
+    },
+    Kernel {
+        id: "loss.bce_weighted_bwd",
+        op: "loss",
+        files: &["loss/bce_weighted_bwd.wgsl"],
+        description: "dx = scale·w·(sigmoid(x) - t) / N",
+        supported: always,
+        check: |gpu, c| check_bce_weighted(gpu, c, Pass::Bwd),
     },
 ];

@@ -2,6 +2,7 @@
 //! launch function and compared with its `reference` module.
 
 pub(super) mod adapt;
+mod cdan;
 mod dense;
 mod fused;
 mod pointwise;

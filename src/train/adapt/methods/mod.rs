@@ -6,6 +6,7 @@
 //! A step (see `super::step`) always runs the features and the label head on all rows (source
 //! rows first) and the source cross-entropy; the method then adds its own loss roots.
 
+pub mod cdan;
 mod combined;
 mod dan;
 mod dann;
@@ -108,6 +109,12 @@ static REGISTRY: &[&dyn AdaptMethod] = &[
         parts: &[&dann::Dann, &mcc::Mcc],
     },
     &dan::Dan,
+    &cdan::Cdan { entropy: false },
+    &cdan::Cdan { entropy: true },
+    &combined::Combined {
+        name: "cdan-e+mcc",
+        parts: &[&cdan::Cdan { entropy: true }, &mcc::Mcc],
+    },
 ];
 
 /// A registered method (cheap to copy; compared by name).

@@ -1,0 +1,147 @@
+//! CDAN and CDAN+E (Long et al., *Conditional Adversarial Domain Adaptation*, NeurIPS 2018), as
+//! in TLlib's `ConditionalDomainAdversarialLoss`: the domain head sees the multilinear map of
+//! the features f (behind gradient reversal, coefficient λ from the schedule) and the detached
+//! softmax predictions g (T = 1) of every row — the flattened outer product g ⊗ f when
+//! classes·dim ≤ 4096, else the randomized map (f·R_f) ⊙ (g·R_g) / √d with fixed Gaussian
+//! R_f, R_g and d = 1024 (the paper's rule). Binary cross-entropy with logits (0 source,
+//! 1 target), mean over all rows, trade-off 1. CDAN+E weighs each row's loss by
+//! 1 + e^{-H(g)} (detached), normalised to mean 1 over the batch.
+//!
+//! Deviations: the domain head ("conditional") has dak's per-backbone domain-head sizes
+//! (`domain_hidden`, `domain_dropout`; TLlib uses 1024-1024 with batch norm everywhere);
+//! TLlib picks the randomized map by a flag, dak by the paper's 4096 rule.
+
+use super::{AdaptMethod, MethodState, StepContext};
+use crate::autograd::{Tape, Var};
+use crate::models::dann::DannConfig;
+use crate::models::{Dann as Net, HeadConfig, Model};
+use crate::nn::Init;
+use crate::ops::matmul::{self, Gemm};
+use crate::ops::{bce, elementwise as ew, prob};
+use crate::{Error, Result, Tensor};
+
+/// Widest outer product fed to the domain head; wider maps are randomized (the paper's rule).
+pub const MAP_LIMIT: usize = 4096;
+/// Width d of the randomized map (the paper's and TLlib's 1024).
+pub const RANDOM_DIM: usize = 1024;
+/// Name of the conditional domain head.
+pub const HEAD: &str = "conditional";
+/// State: R_fᵀ [d, dim] (a dense layer's weight layout, so `f·R_f` is a dense forward).
+pub const RF: &str = "cdan.rf";
+/// State: R_g [classes, d].
+pub const RG: &str = "cdan.rg";
+/// Weight of the domain loss next to the source cross-entropy (TLlib `--trade-off 1.`).
+pub const TRADE_OFF: f32 = 1.0;
+
+/// Whether features of width `dim` with `classes` classes take the randomized map.
+pub fn randomized(dim: usize, classes: usize) -> bool {
+    dim * classes > MAP_LIMIT
+}
+
+/// Width of the map the conditional head reads.
+pub fn map_width(dim: usize, classes: usize) -> usize {
+    match randomized(dim, classes) {
+        true => RANDOM_DIM,
+        false => dim * classes,
+    }
+}
+
+/// `cdan` (`entropy: false`) and `cdan-e` (`entropy: true`).
+pub(super) struct Cdan {
+    pub entropy: bool,
+}
+
+impl AdaptMethod for Cdan {
+    fn name(&self) -> &'static str {
+        match self.entropy {
+            true => "cdan-e",
+            false => "cdan",
+        }
+    }
+    fn reference(&self) -> &'static str {
+        "Long et al., Conditional Adversarial Domain Adaptation, NeurIPS 2018"
+    }
+    fn needs_target(&self) -> bool {
+        true
+    }
+    fn adversarial(&self) -> bool {
+        true
+    }
+    fn heads(&self, feature_dim: usize, config: &DannConfig) -> Vec<HeadConfig> {
+        vec![HeadConfig {
+            name: HEAD.to_string(),
+            input: map_width(feature_dim, config.classes),
+            hidden: config.domain_hidden.clone(),
+            outputs: 1,
+            dropout: config.domain_dropout,
+        }]
+    }
+    fn state(&self, model: &Net, seed: u64) -> Result<MethodState> {
+        let (dim, classes) = (model.features.dim(), model.config.classes);
+        let mut state = MethodState::default();
+        if randomized(dim, classes) {
+            let mut init = Init::new(seed ^ 0x4344_414E);
+            let rf = init.normal_std(RANDOM_DIM * dim, 1.0);
+            let rg = init.normal_std(classes * RANDOM_DIM, 1.0);
+            let gpu = model.gpu();
+            state.insert(RF, Tensor::from_slice(gpu, &rf, &[RANDOM_DIM, dim])?);
+            state.insert(RG, Tensor::from_slice(gpu, &rg, &[classes, RANDOM_DIM])?);
+        }
+        Ok(state)
+    }
+    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<Vec<Var>> {
+        let n = c.n_source + c.n_target;
+        let gpu = c.model.gpu();
+        let mut d = vec![0.0f32; c.n_source];
+        d.resize(n, 1.0);
+        let domains = Tensor::from_slice(gpu, &d, &[n, 1])?;
+        // The predictions condition the domain head but get no gradient from it.
+        let g = prob::softmax_t(tape.tensor(c.logits), 1.0)?;
+        let f = tape.grad_reverse(c.features, c.lambda);
+        let h = multilinear_map(tape, f, &g, c.state)?;
+        let dz = c.model.head_logits(tape, HEAD, h, Some(c.train_seed))?;
+        let domain_loss = match self.entropy {
+            true => {
+                let w = prob::entropy_weights(&prob::entropy(&g)?)?;
+                tape.bce_weighted(dz, &domains, &w, TRADE_OFF)?
+            }
+            false => tape.bce(dz, &domains, TRADE_OFF)?,
+        };
+        bce::binary_correct(tape.tensor(dz), &domains, &c.acc.domain_counts)?;
+        ew::accumulate(&c.acc.domain_loss, tape.tensor(domain_loss))?;
+        Ok(vec![domain_loss])
+    }
+}
+
+/// The map of features `f` [n, dim] (a tape value) and constant probabilities `g`
+/// [n, classes]: the outer product, or the randomized map with the state's R_f, R_g.
+pub fn multilinear_map(tape: &mut Tape, f: Var, g: &Tensor, state: &MethodState) -> Result<Var> {
+    let [n, dim] = *tape.tensor(f).shape() else {
+        return Err(Error::input("CDAN: features must be [rows, dim]"));
+    };
+    let classes = g.shape().last().copied().unwrap_or(0);
+    if !randomized(dim, classes) {
+        return tape.outer_const(f, g);
+    }
+    // f·R_f: a dense layer whose weight is a constant (no weight-gradient work).
+    let rf = tape.input(state.get(RF)?.clone());
+    let fr = tape.dense(f, rf, None, false)?;
+    let rg = state.get(RG)?;
+    let shape = Gemm {
+        m: n,
+        n: RANDOM_DIM,
+        k: classes,
+        trans_a: false,
+        trans_b: false,
+        relu: false,
+    };
+    let gr = matmul::gemm(
+        g,
+        rg,
+        None,
+        shape,
+        matmul::Variant::for_gemm(g.gpu(), &shape),
+    )?;
+    let gr = ew::scale(&gr, 1.0 / (RANDOM_DIM as f32).sqrt())?;
+    tape.mul_const(fr, &gr)
+}
