@@ -8,6 +8,45 @@ use dak::Tensor;
 
 const ALPHAS: [f32; 5] = [0.125, 0.25, 0.5, 1.0, 2.0];
 
+/// A DAN step's shape (64 + 64 rows of 768 non-negative features, some rows repeated and some
+/// nearly so): the Gram path's cancellation stays within tolerance, the diagonal and the
+/// distance of a repeated row are exactly zero, and no distance is negative.
+#[test]
+fn gram_distances_hold_on_a_step_shape_with_near_rows() {
+    let gpu = gpu();
+    let (n, dim) = (128, 768);
+    let mut x: Vec<f32> = values(n * dim, 73)
+        .iter()
+        .map(|v| (3.0 * v).max(0.0))
+        .collect();
+    x.copy_within(0..dim, 5 * dim);
+    for c in 0..dim {
+        x[9 * dim + c] = x[c] + 1e-3 * (c % 3) as f32;
+    }
+    let tx = Tensor::from_slice(&gpu, &x, &[n, dim]).unwrap();
+    let want = mmd::reference::sq_distances(&x, dim);
+    let d = mmd::sq_distances(&tx).unwrap().to_vec().unwrap();
+    // Absolute error relative to the squared norms, which is what cancellation scales with.
+    let scale = want.iter().cloned().fold(0.0f32, f32::max);
+    let err = d
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        err <= 1e-5 * scale,
+        "max error {err} of distances up to {scale}"
+    );
+    assert!(d.iter().all(|&v| v >= 0.0));
+    assert!((0..n).all(|i| d[i * n + i] == 0.0));
+    assert_eq!(d[5], 0.0);
+    let up: Vec<f32> = values(n * n, 74).iter().map(|v| v * 1e-3).collect();
+    let tup = Tensor::from_slice(&gpu, &up, &[n, n]).unwrap();
+    let dx = mmd::sq_distances_backward(&tx, &tup).unwrap();
+    let want_dx = mmd::reference::sq_distances_backward(&x, &up, dim);
+    assert_close(&dx.to_vec().unwrap(), &want_dx, tol_for(n), "step shape");
+}
+
 #[test]
 fn mmd_ops_match_reference() {
     let gpu = gpu();
@@ -17,14 +56,19 @@ fn mmd_ops_match_reference() {
         let what = format!("{b}x2 rows, {dim} features");
         let x: Vec<f32> = values(n * dim, 71).iter().map(|v| v * 0.5).collect();
         let tx = Tensor::from_slice(&gpu, &x, &[n, dim]).unwrap();
-        let d = mmd::sq_distances(&tx).unwrap();
         let want_d = mmd::reference::sq_distances(&x, dim);
-        assert_close(&d.to_vec().unwrap(), &want_d, tol_for(dim), &what);
         let up: Vec<f32> = values(n * n, 72).iter().map(|v| v * 1.7 + 0.4).collect();
         let tup = Tensor::from_slice(&gpu, &up, &[n, n]).unwrap();
-        let dx = mmd::sq_distances_backward(&tx, &tup).unwrap();
         let want_dx = mmd::reference::sq_distances_backward(&x, &up, dim);
-        assert_close(&dx.to_vec().unwrap(), &want_dx, tol_for(n), &what);
+        // The Gram (GEMM) path, the default, and the direct kernels (the GPU-side oracle).
+        for path in [mmd::DistPath::Direct, mmd::DistPath::Gram] {
+            let what = format!("{what}, {path:?}");
+            let d = mmd::sq_distances_with(&tx, path).unwrap();
+            assert_close(&d.to_vec().unwrap(), &want_d, tol_for(dim), &what);
+            let dx = mmd::sq_distances_backward_with(&tx, &tup, path).unwrap();
+            assert_close(&dx.to_vec().unwrap(), &want_dx, tol_for(n), &what);
+        }
+        let d = mmd::sq_distances(&tx).unwrap();
         for m in [
             mmd::linear_index(b).unwrap(),
             mmd::quadratic_index(b, b).unwrap(),

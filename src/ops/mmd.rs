@@ -12,6 +12,7 @@
 //! undefined for one row per domain, so it is left out here.
 
 use super::grid_1d;
+use super::matmul::{self, Gemm, Variant};
 use crate::{DType, Error, Result, Tensor};
 
 /// The most kernels one loss takes.
@@ -75,45 +76,116 @@ fn loss_params(d: &Tensor, m: &Tensor, alphas: &[f32], scale: f32, op: &str) -> 
     })
 }
 
-/// Pairwise squared distances `[n, n]` of the rows of `x [n, dim]`.
+/// How the pairwise distances are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DistPath {
+    /// From the Gram matrix `x·xᵀ` of the tiled GEMM (`‖x_i‖² + ‖x_j‖² - 2·x_i·x_j`, clamped
+    /// at 0, exact zero diagonal); the gradient through the GEMM `S·x`. The default: the
+    /// direct kernels' per-element loops over `dim` (and over `n` backward) cost a DAN step
+    /// more than the rest of it on a CPU adapter.
+    Gram,
+    /// One invocation per output, a direct difference: the GPU-side oracle.
+    Direct,
+}
+
+/// Pairwise squared distances `[n, n]` of the rows of `x [n, dim]` ([`DistPath::Gram`]).
 pub fn sq_distances(x: &Tensor) -> Result<Tensor> {
+    sq_distances_with(x, DistPath::Gram)
+}
+
+/// [`sq_distances`] along `path`.
+pub fn sq_distances_with(x: &Tensor, path: DistPath) -> Result<Tensor> {
     let (n, dim) = rows_of(x, "pairwise distances")?;
-    let d = Tensor::uninit(x.gpu(), &[n, n], DType::F32)?;
-    let p = DistP {
-        n: n as u32,
-        dim: dim as u32,
-        _a: 0,
-        _b: 0,
-    };
-    x.gpu().dispatch(
-        "mmd/dist.wgsl",
-        &[],
-        bytemuck::bytes_of(&p),
-        &[x.binding(), d.binding()],
-        grid_1d(n * n),
-    )?;
+    let gpu = x.gpu();
+    let d = Tensor::uninit(gpu, &[n, n], DType::F32)?;
+    let p = dist_params(n, dim);
+    match path {
+        DistPath::Direct => gpu.dispatch(
+            "mmd/dist.wgsl",
+            &[],
+            bytemuck::bytes_of(&p),
+            &[x.binding(), d.binding()],
+            grid_1d(n * n),
+        )?,
+        DistPath::Gram => {
+            let g = gemm(x, x, n, n, dim, true)?;
+            gpu.dispatch(
+                "mmd/dist_gram.wgsl",
+                &[],
+                bytemuck::bytes_of(&p),
+                &[g.binding(), d.binding()],
+                grid_1d(n * n),
+            )?
+        }
+    }
     Ok(d)
 }
 
 /// Gradient of [`sq_distances`] with respect to `x`, given upstream `dd [n, n]`.
 pub fn sq_distances_backward(x: &Tensor, dd: &Tensor) -> Result<Tensor> {
+    sq_distances_backward_with(x, dd, DistPath::Gram)
+}
+
+/// [`sq_distances_backward`] along `path`: directly `2·Σ_j S_ij (x_i - x_j)`, or as
+/// `2·(r ⊙ x - S·x)` with `S = dD + dDᵀ` and its row sums `r`.
+pub fn sq_distances_backward_with(x: &Tensor, dd: &Tensor, path: DistPath) -> Result<Tensor> {
     let (n, dim) = rows_of(x, "pairwise distances backward")?;
     dd.expect_shape(&[n, n], "pairwise distances backward", "upstream gradient")?;
-    let dx = Tensor::uninit(x.gpu(), &[n, dim], DType::F32)?;
-    let p = DistP {
+    let gpu = x.gpu();
+    let dx = Tensor::uninit(gpu, &[n, dim], DType::F32)?;
+    let p = dist_params(n, dim);
+    match path {
+        DistPath::Direct => gpu.dispatch(
+            "mmd/dist_bwd.wgsl",
+            &[],
+            bytemuck::bytes_of(&p),
+            &[x.binding(), dd.binding(), dx.binding()],
+            grid_1d(n * dim),
+        )?,
+        DistPath::Gram => {
+            let s = Tensor::uninit(gpu, &[n, n], DType::F32)?;
+            let r = Tensor::uninit(gpu, &[n], DType::F32)?;
+            gpu.dispatch(
+                "mmd/dist_sym.wgsl",
+                &[],
+                bytemuck::bytes_of(&p),
+                &[dd.binding(), s.binding(), r.binding()],
+                grid_1d(n),
+            )?;
+            let sx = gemm(&s, x, n, dim, n, false)?;
+            gpu.dispatch(
+                "mmd/dist_bwd_gram.wgsl",
+                &[],
+                bytemuck::bytes_of(&p),
+                &[x.binding(), r.binding(), sx.binding(), dx.binding()],
+                grid_1d(n * dim),
+            )?
+        }
+    }
+    Ok(dx)
+}
+
+fn dist_params(n: usize, dim: usize) -> DistP {
+    DistP {
         n: n as u32,
         dim: dim as u32,
         _a: 0,
         _b: 0,
+    }
+}
+
+/// `a [m, k] · b` with `b` as `[k, n]`, or as `[n, k]` transposed: the engine's GEMM, with the
+/// variant it picks for the shape on this adapter.
+fn gemm(a: &Tensor, b: &Tensor, m: usize, n: usize, k: usize, trans_b: bool) -> Result<Tensor> {
+    let shape = Gemm {
+        m,
+        n,
+        k,
+        trans_a: false,
+        trans_b,
+        relu: false,
     };
-    x.gpu().dispatch(
-        "mmd/dist_bwd.wgsl",
-        &[],
-        bytemuck::bytes_of(&p),
-        &[x.binding(), dd.binding(), dx.binding()],
-        grid_1d(n * dim),
-    )?;
-    Ok(dx)
+    matmul::gemm(a, b, None, shape, Variant::for_gemm(a.gpu(), &shape))
 }
 
 /// The MK-MMD loss `[1]` of distances `d [n, n]` with index matrix `m [n, n]`, and the bandwidth

@@ -125,14 +125,22 @@ pub(super) fn check_confusion(gpu: &Gpu, c: &mut Checker, which: Which) -> Resul
     Ok(())
 }
 
-pub(super) fn check_mmd(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<()> {
+pub(super) fn check_mmd(
+    gpu: &Gpu,
+    c: &mut Checker,
+    which: Which,
+    path: mmd::DistPath,
+) -> Result<()> {
     const ALPHAS: [f32; 5] = [0.125, 0.25, 0.5, 1.0, 2.0];
-    for (i, &(b, dim)) in [(1usize, 7usize), (3, 31), (2, 768)].iter().enumerate() {
+    for (i, &(b, dim)) in [(1usize, 7usize), (3, 31), (2, 768), (5, 4097)]
+        .iter()
+        .enumerate()
+    {
         c.case();
         let n = 2 * b;
         let x = values(n * dim, 670 + i as u64);
         let tx = Tensor::from_slice(gpu, &x, &[n, dim])?;
-        let d = mmd::sq_distances(&tx)?;
+        let d = mmd::sq_distances_with(&tx, path)?;
         let want_d = mmd::reference::sq_distances(&x, dim);
         let m = mmd::linear_index(b)?;
         let tm = Tensor::from_slice(gpu, &m, &[n, n])?;
@@ -142,7 +150,7 @@ pub(super) fn check_mmd(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<()> 
             Which::Bwd => {
                 let dd = values(n * n, 680 + i as u64);
                 let tdd = Tensor::from_slice(gpu, &dd, &[n, n])?;
-                let dx = mmd::sq_distances_backward(&tx, &tdd)?;
+                let dx = mmd::sq_distances_backward_with(&tx, &tdd, path)?;
                 let want = mmd::reference::sq_distances_backward(&x, &dd, dim);
                 c.compare(&what, &dx.to_vec()?, &want, tol_for(n));
             }
@@ -251,7 +259,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
         files: &["mmd/dist.wgsl"],
         description: "pairwise squared distances of rows (DAN)",
         supported: always,
-        check: |gpu, c| check_mmd(gpu, c, Which::Fwd),
+        check: |gpu, c| check_mmd(gpu, c, Which::Fwd, mmd::DistPath::Direct),
     },
     Kernel {
         id: "mmd.dist_bwd",
@@ -259,7 +267,23 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
         files: &["mmd/dist_bwd.wgsl"],
         description: "dx_i = 2·Σ_j (dD_ij + dD_ji)(x_i - x_j)",
         supported: always,
-        check: |gpu, c| check_mmd(gpu, c, Which::Bwd),
+        check: |gpu, c| check_mmd(gpu, c, Which::Bwd, mmd::DistPath::Direct),
+    },
+    Kernel {
+        id: "mmd.dist_gram",
+        op: "mmd",
+        files: &["mmd/dist_gram.wgsl"],
+        description: "pairwise squared distances from the Gram matrix x·xᵀ (GEMM)",
+        supported: always,
+        check: |gpu, c| check_mmd(gpu, c, Which::Fwd, mmd::DistPath::Gram),
+    },
+    Kernel {
+        id: "mmd.dist_bwd_gram",
+        op: "mmd",
+        files: &["mmd/dist_sym.wgsl", "mmd/dist_bwd_gram.wgsl"],
+        description: "dx = 2·(r ⊙ x - S·x), S = dD + dDᵀ, r its row sums (GEMM)",
+        supported: always,
+        check: |gpu, c| check_mmd(gpu, c, Which::Bwd, mmd::DistPath::Gram),
     },
     Kernel {
         id: "mmd.loss_fwd",
@@ -267,7 +291,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
         files: &["mmd/loss_fwd.wgsl"],
         description: "multi-kernel MMD loss, bandwidth from mean distance",
         supported: always,
-        check: |gpu, c| check_mmd(gpu, c, Which::LossFwd),
+        check: |gpu, c| check_mmd(gpu, c, Which::LossFwd, mmd::DistPath::Gram),
     },
     Kernel {
         id: "mmd.loss_bwd",
@@ -275,7 +299,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
         files: &["mmd/loss_bwd.wgsl"],
         description: "MK-MMD gradient w.r.t. distances, bandwidth detached",
         supported: always,
-        check: |gpu, c| check_mmd(gpu, c, Which::LossBwd),
+        check: |gpu, c| check_mmd(gpu, c, Which::LossBwd, mmd::DistPath::Gram),
     },
     Kernel {
         id: "cdan.outer_fwd",
