@@ -175,6 +175,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     return "\n".join(out) + "\n"
 
 
+def forward_n6(sg: int, pool: bool) -> str:
+    """6 columns per lane, 6*sg per tile (48 on subgroups of 8): layers with 33-48 output
+    channels (the digits network's conv2) no longer fill a 64-column tile a quarter with zeros.
+    Lane l owns columns [4l, 4l+4) in vec4 accumulators and [4sg + 2l, 4sg + 2l + 2) in vec2
+    ones; its vec2 weights are the .xy or .zw half of texel 4sg/4 + l/2. The store writes only
+    columns < Co, so the zero-padded columns of the last tile cost multiply-adds, not writes."""
+    text = forward(sg, pool)
+    tn = 6 * sg
+    # Header: tile description.
+    text = text.replace(f"{TM} pixels x {4 * sg} channels, lane l owning columns [4l, 4l+4) of all {TM} rows.",
+                        f"{TM} pixels x {tn} channels, lane l owning columns [4l, 4l+4) and\n"
+                        f"// [{4 * sg} + 2l, {4 * sg} + 2l + 2) of all {TM} rows (6 columns per lane).")
+    text = text.replace(f"Grid (ceil(Co/{4 * sg}), ceil(P/{TM}))", f"Grid (ceil(Co/{tn}), ceil(P/{TM}))")
+    text = text.replace(f"let col = wid.x * {4 * sg}u + lane * 4u;",
+                        f"let col = wid.x * {tn}u + lane * 4u;\n"
+                        f"    let col2 = wid.x * {tn}u + {4 * sg}u + lane * 2u;\n"
+                        f"    let tx2 = i32(col2 / 4u);\n"
+                        f"    let even = (lane & 1u) == 0u;")
+    # vec2 accumulators after each vec4 one.
+    for r in range(TM):
+        text = text.replace(f"    var c{r}_0 = vec4<f32>(0.0);\n",
+                            f"    var c{r}_0 = vec4<f32>(0.0); var c{r}_1 = vec2<f32>(0.0);\n", 1)
+    # vec2 weights after the vec4 ones.
+    text = text.replace("        let b3_0 = textureLoad(wt, vec2<i32>(tx + 0, kr + 3), 0);\n",
+                        "        let b3_0 = textureLoad(wt, vec2<i32>(tx + 0, kr + 3), 0);\n" +
+                        "".join(f"        let h{q} = textureLoad(wt, vec2<i32>(tx2, kr + {q}), 0); let b{q}_1 = select(h{q}.zw, h{q}.xy, even);\n"
+                                for q in range(4)), 1)
+    for r in range(TM):
+        old = (f"c{r}_0 = fma(vec4<f32>(v.x), b0_0, c{r}_0); c{r}_0 = fma(vec4<f32>(v.y), b1_0, c{r}_0);"
+               f" c{r}_0 = fma(vec4<f32>(v.z), b2_0, c{r}_0); c{r}_0 = fma(vec4<f32>(v.w), b3_0, c{r}_0);\n")
+        new = old + (f"          c{r}_1 = fma(vec2<f32>(v.x), b0_1, c{r}_1); c{r}_1 = fma(vec2<f32>(v.y), b1_1, c{r}_1);"
+                     f" c{r}_1 = fma(vec2<f32>(v.z), b2_1, c{r}_1); c{r}_1 = fma(vec2<f32>(v.w), b3_1, c{r}_1);\n")
+        assert old in text, r
+        text = text.replace(old, new, 1)
+    # 2-column copies of the store functions (a 4-column store would overwrite the next lane's).
+    def two_columns(fn: str, name: str) -> str:
+        start = text.index(f"fn {name}(")
+        body = text[start:text.index("\n}\n", start) + 3]
+        return (body.replace(f"fn {name}(", f"fn {name}2(").replace("vec4<f32>", "vec2<f32>")
+                .replace("j < 4u", "j < 2u"))
+    if pool:
+        stores = two_columns("store_pool", "store_pool") + "\n" + two_columns("store", "store")
+        for r in range(0, TM, 4):
+            old = f"store_pool(row0 + {r}u, col, c{r}_0, c{r + 1}_0, c{r + 2}_0, c{r + 3}_0); }}"
+            new = (f"store_pool(row0 + {r}u, col, c{r}_0, c{r + 1}_0, c{r + 2}_0, c{r + 3}_0);"
+                   f" store_pool2(row0 + {r}u, col2, c{r}_1, c{r + 1}_1, c{r + 2}_1, c{r + 3}_1); }}")
+            assert old in text, r
+            text = text.replace(old, new, 1)
+        text = text.replace("\n@compute", "\n" + stores + "\n@compute", 1)
+    else:
+        for r in range(TM):
+            old = f"store(row0 + {r}u, col, c{r}_0); }}"
+            new = f"store(row0 + {r}u, col, c{r}_0); store2(row0 + {r}u, col2, c{r}_1); }}"
+            assert old in text, r
+            text = text.replace(old, new, 1)
+        text = text.replace("\n@compute", "\n" + two_columns("store", "store") + "\n@compute", 1)
+    return text
+
+
 def wgrad(sg: int) -> str:
     rpl = TM // sg
     tn = COLS * sg
@@ -275,7 +334,17 @@ if __name__ == "__main__":
             forward(sg).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_tex, 4 columns per lane ("))
         (OUT / f"fwd_igemm_n4_pool_tex_s{sg}.wgsl").write_text(
             forward(sg, True).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_pool_tex, 4 columns per lane ("))
+    for sg in (8, 16):
+        (OUT / f"fwd_igemm_n6_tex_s{sg}.wgsl").write_text(
+            forward_n6(sg, False).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_tex, 6 columns per lane ("))
+        (OUT / f"fwd_igemm_n6_pool_tex_s{sg}.wgsl").write_text(
+            forward_n6(sg, True).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_pool_tex, 6 columns per lane ("))
     COLS, TM = 8, 32
     for sg in (8, 16):
         (OUT / f"wgrad_splitk_m32_tex_s{sg}.wgsl").write_text(
             wgrad(sg).replace("conv2d.wgrad.splitk_tex (", "conv2d.wgrad.splitk_tex, 32 rows ("))
+    # 48 rows: layers with 33-48 output channels (the digits network's conv2) fill the tile.
+    COLS, TM = 8, 48
+    for sg in (8, 16):
+        (OUT / f"wgrad_splitk_m48_tex_s{sg}.wgsl").write_text(
+            wgrad(sg).replace("conv2d.wgrad.splitk_tex (", "conv2d.wgrad.splitk_tex, 48 rows ("))

@@ -101,7 +101,10 @@ fn compare_every_method_with_a_repeat() {
     let img = image::open(&plot).unwrap().to_rgb8();
     for (i, m) in names.iter().enumerate() {
         let c = image::Rgb(dak::train::plot::RUN_COLORS[i % 10]);
-        assert!(img.pixels().any(|p| *p == c), "{m}: colour {c:?} not in the plot");
+        assert!(
+            img.pixels().any(|p| *p == c),
+            "{m}: colour {c:?} not in the plot"
+        );
     }
     for m in c["methods"].as_array().unwrap() {
         assert!(

@@ -33,6 +33,9 @@ const CASES: &[Case] = &[
     (70, 1, 32, 32, 2, 1, 1, 1, 0), // N*oH*oW past 65535, llvmpipe's loop-iteration cap
     (2, 3, 5, 4, 6, 1, 1, 1, 1),    // padding >= kernel: the texture input gradient falls back
     (2, 6, 11, 10, 5, 2, 2, 3, 0),  // stride past the kernel: gaps in the dilated dY
+    (1, 3, 9, 7, 33, 5, 5, 1, 0), // Co = 33: 6-column forward tile, 48-row weight gradient, K = 75
+    (2, 35, 7, 6, 48, 3, 3, 1, 1), // Co = 48, Ci = 35 (the input gradient's 6-column tile)
+    (1, 17, 5, 6, 17, 3, 3, 1, 1), // Co = Ci = 17: partial 4-column tiles
 ];
 
 fn geometry(c: &Case) -> Geometry {

@@ -9,7 +9,7 @@
 //! plain one). Shapes whose textures exceed the adapter's limits (or padding >= kernel, for the
 //! input gradient) fall back to the storage-buffer `sgbc` kernels.
 
-use super::pack::{pack_input, pack_weight, Placement};
+use super::pack::{pack_input, pack_input_cached, pack_weight, Placement};
 use super::{Geometry, MAX_LOOP};
 use crate::gpu::{Binding, Gpu, GpuTexture, Mirror};
 use crate::{DType, Result, Tensor};
@@ -47,11 +47,14 @@ fn tile_cols(gpu: &Gpu) -> usize {
 
 /// Column tile and kernel of the forward GEMM for `cols` output columns: 4 columns per lane
 /// when they fit one such tile (a 64-column tile would idle half its lanes' work on the
-/// 32-channel layers of small networks), else 8.
+/// 32-channel layers of small networks), 6 when they fit one of those (33-48 channels on
+/// subgroups of 8: the digits network's conv2 and its input gradient's 32 -> 48), else 8.
 fn forward_tile(gpu: &Gpu, cols: usize) -> (usize, &'static str) {
-    let narrow = 4 * gpu.subgroup_size() as usize;
-    if cols <= narrow {
-        (narrow, "fwd_igemm_n4")
+    let sg = gpu.subgroup_size() as usize;
+    if cols <= 4 * sg {
+        (4 * sg, "fwd_igemm_n4")
+    } else if cols <= 6 * sg {
+        (6 * sg, "fwd_igemm_n6")
     } else {
         (tile_cols(gpu), "fwd_igemm")
     }
@@ -71,12 +74,13 @@ pub(super) fn mirror(t: &Tensor, what: &str) -> Result<Mirror> {
 }
 
 /// Row tile and kernel of the weight-gradient GEMM (rows = output channels): 32 rows when the
-/// layer has at most 32 output channels (a 64-row tile would compute half zeros), else 64.
+/// layer has at most 32 output channels (a 64-row tile would compute half zeros), 48 for 33-48
+/// (the digits network's conv2), else 64.
 fn wgrad_tile(co: usize) -> (usize, &'static str) {
-    if co <= 32 {
-        (32, "wgrad_splitk_m32")
-    } else {
-        (64, "wgrad_splitk")
+    match co {
+        0..=32 => (32, "wgrad_splitk_m32"),
+        33..=48 => (48, "wgrad_splitk_m48"),
+        _ => (64, "wgrad_splitk"),
     }
 }
 
@@ -161,7 +165,7 @@ pub(super) fn forward(
     if !pl.grid_fits() {
         return Ok(false);
     }
-    let input = pack_input(x, pl, "conv2d input operand")?;
+    let input = pack_input_cached(x, pl, "conv2d input operand")?;
     let weight = pack_weight(w, g, false)?;
     forward_gemm(
         gpu,
@@ -205,7 +209,7 @@ pub(super) fn forward_pool(
     {
         return Ok(false);
     }
-    let input = pack_input(x, pl, "conv2d input operand")?;
+    let input = pack_input_cached(x, pl, "conv2d input operand")?;
     let weight = pack_weight(w, g, false)?;
     let u = |v: usize| v as u32;
     let uniform = TexUniform {
@@ -317,7 +321,7 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
             (dyt, 0, 0)
         }
     };
-    let input = pack_input(x, pl, "conv2d input operand")?;
+    let input = pack_input_cached(x, pl, "conv2d input operand")?;
     let part = Tensor::uninit(gpu, &[splits, g.co * ncol], DType::F32)?;
     let uniform = TexUniform {
         m: u(g.co),
