@@ -163,7 +163,9 @@ impl Tape {
                 if relu {
                     dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
                 }
-                let variant = matmul::Variant::default_for(dy.gpu());
+                let (batch, out) = (dy.shape()[0], dy.shape()[1]);
+                let inp = self.tensor(w).shape()[1];
+                let variant = matmul::Variant::for_dense(dy.gpu(), batch, inp, out);
                 if let Some(xt) = saved_x {
                     let dw = matmul::dense_backward_weight(&dy, &xt, variant)?;
                     self.accumulate(grads, w, dw)?;

@@ -213,7 +213,10 @@ impl Tape {
     /// Dense layer `act(x·Wᵀ + b)` with the matmul variant chosen for the adapter.
     pub fn dense(&mut self, x: Var, w: Var, b: Option<Var>, relu: bool) -> Result<Var> {
         let xt = self.tensor(x).clone();
-        let variant = matmul::Variant::default_for(xt.gpu());
+        let ws = self.tensor(w).shape();
+        let dim = |s: &[usize], i: usize| s.get(i).copied().unwrap_or(0);
+        let (batch, out, inp) = (dim(xt.shape(), 0), dim(ws, 0), dim(ws, 1));
+        let variant = matmul::Variant::for_dense(xt.gpu(), batch, inp, out);
         let y = matmul::dense_forward(
             &xt,
             self.tensor(w),
