@@ -234,6 +234,66 @@ def forward_n6(sg: int, pool: bool) -> str:
     return text
 
 
+BM_HEADER = """// BATCH-MAJOR ROWS (conv2d.*.igemm_tex, `_bm` kernels): row p = output pixel p / N of image
+// p % N (N = s.gw), so a 64-row tile holds one or two output pixels of many images, and the
+// k-loop visits only the kernel taps that reach the data of the padded input for some row of
+// the tile (data rows s.chunk..=s.gr, columns s.p..=s.maxrow, in padded pixels): the taps on
+// zero padding, 56% of the multiply-adds of the digits conv2's input gradient (dY 8x8 padded
+// to 16x16 for a 12x12 output), are skipped instead of multiplied by zero.
+"""
+
+
+def forward_bm(sg: int) -> str:
+    """The 4- or 8-column forward kernel (COLS) with batch-major rows and a per-tile tap range."""
+    text = forward(sg)
+    text = text.replace("// Grid (", BM_HEADER + "// Grid (", 1)
+    rpl = TM // sg
+    for i in range(rpl):
+        old = (f"    let p{i} = min(row0 + {i * sg}u + lane, s.m - 1u); let q{i} = p{i} % ohw;\n"
+               f"    let bx{i} = i32((q{i} % s.ow) * s.sw * s.c4); let by{i} = i32((p{i} / ohw) * s.hp + (q{i} / s.ow) * s.sh);")
+        new = (f"    let p{i} = min(row0 + {i * sg}u + lane, s.m - 1u); let q{i} = p{i} / s.gw;\n"
+               f"    let bx{i} = i32((q{i} % s.ow) * s.sw * s.c4); let by{i} = i32((p{i} % s.gw) * s.hp + (q{i} / s.ow) * s.sh);")
+        assert old in text, i
+        text = text.replace(old, new, 1)
+    old = """    let steps = i32(s.kh * s.kw * s.c4);
+    let row_end = i32(s.kw * s.c4);
+    var dx = 0;
+    var oy = 0;
+    for (var kr = 0; kr < 4 * steps; kr += 4) {"""
+    new = """    // Taps (ky, kx) that reach the data for some pixel of this tile (pixels qa..=qb).
+    let qa = row0 / s.gw;
+    let qb = min(row0 + 63u, s.m - 1u) / s.gw;
+    let ya = i32(qa / s.ow);
+    let yb = i32(qb / s.ow);
+    var xa = i32(qa % s.ow);
+    var xb = i32(qb % s.ow);
+    if (ya != yb) { xa = 0; xb = i32(s.ow) - 1; }
+    let ky0 = max(i32(s.chunk) - yb * i32(s.sh), 0);
+    let ky1 = min(i32(s.gr) - ya * i32(s.sh) + 1, i32(s.kh));
+    let kx0 = max(i32(s.p) - xb * i32(s.sw), 0);
+    let kx1 = min(i32(s.maxrow) - xa * i32(s.sw) + 1, i32(s.kw));
+    let row_texels = i32(s.kw * s.c4);
+    let dx0 = kx0 * i32(s.c4);
+    let dx1 = kx1 * i32(s.c4);
+    let steps = select(0, (ky1 - ky0) * (dx1 - dx0), ky1 > ky0 && kx1 > kx0);
+    var dx = dx0;
+    var oy = ky0;
+    for (var t = 0; t < steps; t++) {
+        let kr = 4 * (oy * row_texels + dx);"""
+    assert old in text
+    text = text.replace(old, new, 1)
+    old = """        dx += 1;
+        if (dx == row_end) { dx = 0; oy += 1; }"""
+    new = """        dx += 1;
+        if (dx == dx1) { dx = dx0; oy += 1; }"""
+    assert old in text
+    text = text.replace(old, new, 1)
+    old = "    let base = (p / ohw) * s.ncol * ohw + p % ohw;"
+    assert old in text
+    text = text.replace(old, "    let base = (p % s.gw) * s.ncol * ohw + p / s.gw;", 1)
+    return text
+
+
 def wgrad(sg: int) -> str:
     rpl = TM // sg
     tn = COLS * sg
@@ -334,6 +394,9 @@ if __name__ == "__main__":
             forward(sg).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_tex, 4 columns per lane ("))
         (OUT / f"fwd_igemm_n4_pool_tex_s{sg}.wgsl").write_text(
             forward(sg, True).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_pool_tex, 4 columns per lane ("))
+    for sg in (8, 16):
+        (OUT / f"fwd_igemm_n4_bm_tex_s{sg}.wgsl").write_text(
+            forward_bm(sg).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_tex, 4 columns per lane, batch-major rows ("))
     for sg in (8, 16):
         (OUT / f"fwd_igemm_n6_tex_s{sg}.wgsl").write_text(
             forward_n6(sg, False).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_tex, 6 columns per lane ("))

@@ -36,6 +36,8 @@ const CASES: &[Case] = &[
     (1, 3, 9, 7, 33, 5, 5, 1, 0), // Co = 33: 6-column forward tile, 48-row weight gradient, K = 75
     (2, 35, 7, 6, 48, 3, 3, 1, 1), // Co = 48, Ci = 35 (the input gradient's 6-column tile)
     (1, 17, 5, 6, 17, 3, 3, 1, 1), // Co = Ci = 17: partial 4-column tiles
+    (64, 5, 6, 6, 9, 5, 5, 1, 0), // batch 64, 5x5 on 6x6: input gradient with batch-major rows
+    (33, 3, 5, 7, 6, 3, 3, 2, 2), // batch 33 (tiles straddle pixels), wide padding, stride 2
 ];
 
 fn geometry(c: &Case) -> Geometry {

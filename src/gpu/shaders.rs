@@ -75,6 +75,8 @@ builtin_shaders!(
     "conv2d/fwd_igemm_pool_tex_s16.wgsl",
     "conv2d/fwd_igemm_n4_pool_tex_s8.wgsl",
     "conv2d/fwd_igemm_n4_pool_tex_s16.wgsl",
+    "conv2d/fwd_igemm_n4_bm_tex_s8.wgsl",
+    "conv2d/fwd_igemm_n4_bm_tex_s16.wgsl",
     "conv2d/fwd_igemm_n6_tex_s8.wgsl",
     "conv2d/fwd_igemm_n6_tex_s16.wgsl",
     "conv2d/fwd_igemm_n6_pool_tex_s8.wgsl",

@@ -140,6 +140,8 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/fwd_igemm_tex_s16.wgsl",
             "conv2d/fwd_igemm_n4_tex_s8.wgsl",
             "conv2d/fwd_igemm_n4_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n4_bm_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n4_bm_tex_s16.wgsl",
             "conv2d/fwd_igemm_n6_tex_s8.wgsl",
             "conv2d/fwd_igemm_n6_tex_s16.wgsl"
         ],
@@ -185,6 +187,8 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/fwd_igemm_tex_s16.wgsl",
             "conv2d/fwd_igemm_n4_tex_s8.wgsl",
             "conv2d/fwd_igemm_n4_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n4_bm_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n4_bm_tex_s16.wgsl",
             "conv2d/fwd_igemm_n6_tex_s8.wgsl",
             "conv2d/fwd_igemm_n6_tex_s16.wgsl"
         ],

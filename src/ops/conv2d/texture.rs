@@ -130,6 +130,23 @@ fn forward_gemm(
         ..Default::default()
     };
     let (tile, kernel) = forward_tile(gpu, cols);
+    let (kernel, uniform) =
+        if kernel == "fwd_igemm_n4" && batch_major(pl, (oh, ow), (kh, kw), stride) {
+            // Batch-major rows with a per-tile tap range: the data's extent in the padded input.
+            let bot = pl.top + (pl.src[2] - 1) * pl.step.0;
+            let right = pl.left + (pl.src[3] - 1) * pl.step.1;
+            let bm = TexUniform {
+                gw: u(pl.src[0]),
+                chunk: u(pl.top),
+                gr: u(bot),
+                p: u(pl.left),
+                maxrow: u(right),
+                ..uniform
+            };
+            ("fwd_igemm_n4_bm", bm)
+        } else {
+            (kernel, uniform)
+        };
     gpu.dispatch(
         &shader(gpu, kernel),
         &[],
@@ -142,6 +159,30 @@ fn forward_gemm(
         ],
         [u(cols.div_ceil(tile)), u(m.div_ceil(64)), 1],
     )
+}
+
+/// Whether the 4-column forward GEMM should run with batch-major rows (`fwd_igemm_n4_bm_tex`):
+/// when at least a quarter of its multiply-adds would hit the zero padding of the input (small
+/// images with wide padding: the input gradient of the digits conv2, 8x8 padded to 16x16) and
+/// the batch fills most of a 64-row tile with one output pixel, so tiles can skip those taps.
+fn batch_major(
+    pl: Placement,
+    (oh, ow): (usize, usize),
+    (kh, kw): (usize, usize),
+    stride: (usize, usize),
+) -> bool {
+    // Taps of a kernel of side k at output positions 0..o (stride s) inside the data lo..=hi.
+    let inside = |o: usize, s: usize, k: usize, lo: usize, hi: usize| -> usize {
+        (0..o)
+            .map(|y| (0..k).filter(|t| (lo..=hi).contains(&(y * s + t))).count())
+            .sum()
+    };
+    let bot = pl.top + (pl.src[2] - 1) * pl.step.0;
+    let right = pl.left + (pl.src[3] - 1) * pl.step.1;
+    let rows = inside(oh, stride.0, kh, pl.top, bot);
+    let cols = inside(ow, stride.1, kw, pl.left, right);
+    let all = oh * kh * ow * kw;
+    pl.src[0] >= 32 && 4 * rows * cols <= 3 * all
 }
 
 /// Forward pass into `y`, or `false` when the operands do not fit the adapter's textures.
