@@ -208,7 +208,7 @@ fn frozen_parameters_cost_nothing_and_stay_bit_identical() {
     // base forward: 1 GEMM (bias+ReLU fused). head: forward GEMM, BCE fwd, BCE bwd, dW GEMM,
     // db, and one SGD dispatch for its weight and bias together (the fused optimizer). No dX for
     // the head (base is frozen), nothing for base.
-    let gemm = dak::ops::matmul::Variant::for_dense(&gpu, 8, 6, 1).dispatches();
+    let gemm = dak::ops::matmul::Variant::for_dense(&gpu, 2.0 * 8.0 * 6.0).dispatches();
     assert_eq!(
         per_step,
         gemm + (gemm + 1 + 1 + gemm + 1 + 1),

@@ -82,26 +82,24 @@ impl Variant {
             .unwrap_or_else(|| Variant::default_for(gpu))
     }
 
-    /// The variant for the three GEMMs of a dense layer (`batch` rows, `inp` -> `out`; all
-    /// three have the same 2·batch·inp·out FLOPs): the tuned winner of their bucket, else
-    /// [`Self::default_for`], except that on CPU adapters a layer under [`SMALL_DENSE_FLOPS`]
-    /// runs the storage-buffer kernel: packing both operands into textures costs two more
-    /// dispatches, more than the texture reads save on a GEMM that small (the DANN heads'
-    /// 100 -> 100, 100 -> 10 and 100 -> 1 layers: 0.3-0.7 ms instead of 0.6-1.0 ms each).
-    pub fn for_dense(gpu: &Gpu, batch: usize, inp: usize, out: usize) -> Variant {
-        let flops = 2.0 * (batch * inp * out) as f64;
+    /// The variant for the three GEMMs of a dense layer, which all have the same `flops`
+    /// (2·batch·in·out): the tuned winner of their bucket, else [`Self::default_for`], except
+    /// that on CPU adapters a layer under [`SMALL_DENSE_FLOPS`] runs the storage-buffer kernel:
+    /// packing both operands costs two more dispatches, more than the texture reads save on a
+    /// GEMM that small (the DANN heads' 100 -> 100, -> 10, -> 1: 0.3-0.7 ms instead of 0.6-1.0).
+    pub fn for_dense(gpu: &Gpu, flops: f64) -> Variant {
         if let Some(v) = Variant::tuned(gpu, &format!("matmul/{}", crate::tune::bucket(flops))) {
             return v;
         }
-        let v = Variant::default_for(gpu);
-        if v == Variant::SubgroupTexture
-            && gpu.is_cpu()
-            && flops < SMALL_DENSE_FLOPS
-            && Variant::Subgroup.supported(gpu)
-        {
-            Variant::Subgroup
-        } else {
-            v
+        match Variant::default_for(gpu) {
+            Variant::SubgroupTexture
+                if gpu.is_cpu()
+                    && flops < SMALL_DENSE_FLOPS
+                    && Variant::Subgroup.supported(gpu) =>
+            {
+                Variant::Subgroup
+            }
+            v => v,
         }
     }
 

@@ -163,9 +163,8 @@ impl Tape {
                 if relu {
                     dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
                 }
-                let (batch, out) = (dy.shape()[0], dy.shape()[1]);
-                let inp = self.tensor(w).shape()[1];
-                let variant = matmul::Variant::for_dense(dy.gpu(), batch, inp, out);
+                let flops = 2.0 * (dy.shape()[0] * self.tensor(w).numel()) as f64;
+                let variant = matmul::Variant::for_dense(dy.gpu(), flops);
                 if let Some(xt) = saved_x {
                     let dw = matmul::dense_backward_weight(&dy, &xt, variant)?;
                     self.accumulate(grads, w, dw)?;
