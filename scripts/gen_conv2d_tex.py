@@ -175,6 +175,125 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     return "\n".join(out) + "\n"
 
 
+def forward_n6(sg: int, pool: bool) -> str:
+    """6 columns per lane, 6*sg per tile (48 on subgroups of 8): layers with 33-48 output
+    channels (the digits network's conv2) no longer fill a 64-column tile a quarter with zeros.
+    Lane l owns columns [4l, 4l+4) in vec4 accumulators and [4sg + 2l, 4sg + 2l + 2) in vec2
+    ones; its vec2 weights are the .xy or .zw half of texel 4sg/4 + l/2. The store writes only
+    columns < Co, so the zero-padded columns of the last tile cost multiply-adds, not writes."""
+    text = forward(sg, pool)
+    tn = 6 * sg
+    # Header: tile description.
+    text = text.replace(f"{TM} pixels x {4 * sg} channels, lane l owning columns [4l, 4l+4) of all {TM} rows.",
+                        f"{TM} pixels x {tn} channels, lane l owning columns [4l, 4l+4) and\n"
+                        f"// [{4 * sg} + 2l, {4 * sg} + 2l + 2) of all {TM} rows (6 columns per lane).")
+    text = text.replace(f"Grid (ceil(Co/{4 * sg}), ceil(P/{TM}))", f"Grid (ceil(Co/{tn}), ceil(P/{TM}))")
+    text = text.replace(f"let col = wid.x * {4 * sg}u + lane * 4u;",
+                        f"let col = wid.x * {tn}u + lane * 4u;\n"
+                        f"    let col2 = wid.x * {tn}u + {4 * sg}u + lane * 2u;\n"
+                        f"    let tx2 = i32(col2 / 4u);\n"
+                        f"    let even = (lane & 1u) == 0u;")
+    # vec2 accumulators after each vec4 one.
+    for r in range(TM):
+        text = text.replace(f"    var c{r}_0 = vec4<f32>(0.0);\n",
+                            f"    var c{r}_0 = vec4<f32>(0.0); var c{r}_1 = vec2<f32>(0.0);\n", 1)
+    # vec2 weights after the vec4 ones.
+    text = text.replace("        let b3_0 = textureLoad(wt, vec2<i32>(tx + 0, kr + 3), 0);\n",
+                        "        let b3_0 = textureLoad(wt, vec2<i32>(tx + 0, kr + 3), 0);\n" +
+                        "".join(f"        let h{q} = textureLoad(wt, vec2<i32>(tx2, kr + {q}), 0); let b{q}_1 = select(h{q}.zw, h{q}.xy, even);\n"
+                                for q in range(4)), 1)
+    for r in range(TM):
+        old = (f"c{r}_0 = fma(vec4<f32>(v.x), b0_0, c{r}_0); c{r}_0 = fma(vec4<f32>(v.y), b1_0, c{r}_0);"
+               f" c{r}_0 = fma(vec4<f32>(v.z), b2_0, c{r}_0); c{r}_0 = fma(vec4<f32>(v.w), b3_0, c{r}_0);\n")
+        new = old + (f"          c{r}_1 = fma(vec2<f32>(v.x), b0_1, c{r}_1); c{r}_1 = fma(vec2<f32>(v.y), b1_1, c{r}_1);"
+                     f" c{r}_1 = fma(vec2<f32>(v.z), b2_1, c{r}_1); c{r}_1 = fma(vec2<f32>(v.w), b3_1, c{r}_1);\n")
+        assert old in text, r
+        text = text.replace(old, new, 1)
+    # 2-column copies of the store functions (a 4-column store would overwrite the next lane's).
+    def two_columns(fn: str, name: str) -> str:
+        start = text.index(f"fn {name}(")
+        body = text[start:text.index("\n}\n", start) + 3]
+        return (body.replace(f"fn {name}(", f"fn {name}2(").replace("vec4<f32>", "vec2<f32>")
+                .replace("j < 4u", "j < 2u"))
+    if pool:
+        stores = two_columns("store_pool", "store_pool") + "\n" + two_columns("store", "store")
+        for r in range(0, TM, 4):
+            old = f"store_pool(row0 + {r}u, col, c{r}_0, c{r + 1}_0, c{r + 2}_0, c{r + 3}_0); }}"
+            new = (f"store_pool(row0 + {r}u, col, c{r}_0, c{r + 1}_0, c{r + 2}_0, c{r + 3}_0);"
+                   f" store_pool2(row0 + {r}u, col2, c{r}_1, c{r + 1}_1, c{r + 2}_1, c{r + 3}_1); }}")
+            assert old in text, r
+            text = text.replace(old, new, 1)
+        text = text.replace("\n@compute", "\n" + stores + "\n@compute", 1)
+    else:
+        for r in range(TM):
+            old = f"store(row0 + {r}u, col, c{r}_0); }}"
+            new = f"store(row0 + {r}u, col, c{r}_0); store2(row0 + {r}u, col2, c{r}_1); }}"
+            assert old in text, r
+            text = text.replace(old, new, 1)
+        text = text.replace("\n@compute", "\n" + two_columns("store", "store") + "\n@compute", 1)
+    return text
+
+
+BM_HEADER = """// BATCH-MAJOR ROWS (conv2d.*.igemm_tex, `_bm` kernels): row p = output pixel p / N of image
+// p % N (N = s.gw), so a 64-row tile holds one or two output pixels of many images, and the
+// k-loop visits only the kernel taps that reach the data of the padded input for some row of
+// the tile (data rows s.chunk..=s.gr, columns s.p..=s.maxrow, in padded pixels): the taps on
+// zero padding, 56% of the multiply-adds of the digits conv2's input gradient (dY 8x8 padded
+// to 16x16 for a 12x12 output), are skipped instead of multiplied by zero.
+"""
+
+
+def forward_bm(sg: int) -> str:
+    """The 4- or 8-column forward kernel (COLS) with batch-major rows and a per-tile tap range."""
+    text = forward(sg)
+    text = text.replace("// Grid (", BM_HEADER + "// Grid (", 1)
+    rpl = TM // sg
+    for i in range(rpl):
+        old = (f"    let p{i} = min(row0 + {i * sg}u + lane, s.m - 1u); let q{i} = p{i} % ohw;\n"
+               f"    let bx{i} = i32((q{i} % s.ow) * s.sw * s.c4); let by{i} = i32((p{i} / ohw) * s.hp + (q{i} / s.ow) * s.sh);")
+        new = (f"    let p{i} = min(row0 + {i * sg}u + lane, s.m - 1u); let q{i} = p{i} / s.gw;\n"
+               f"    let bx{i} = i32((q{i} % s.ow) * s.sw * s.c4); let by{i} = i32((p{i} % s.gw) * s.hp + (q{i} / s.ow) * s.sh);")
+        assert old in text, i
+        text = text.replace(old, new, 1)
+    old = """    let steps = i32(s.kh * s.kw * s.c4);
+    let row_end = i32(s.kw * s.c4);
+    var dx = 0;
+    var oy = 0;
+    for (var kr = 0; kr < 4 * steps; kr += 4) {"""
+    new = """    // Taps (ky, kx) that reach the data for some pixel of this tile (pixels qa..=qb).
+    let qa = row0 / s.gw;
+    let qb = min(row0 + 63u, s.m - 1u) / s.gw;
+    let ya = i32(qa / s.ow);
+    let yb = i32(qb / s.ow);
+    var xa = i32(qa % s.ow);
+    var xb = i32(qb % s.ow);
+    if (ya != yb) { xa = 0; xb = i32(s.ow) - 1; }
+    let ky0 = max(i32(s.chunk) - yb * i32(s.sh), 0);
+    let ky1 = min(i32(s.gr) - ya * i32(s.sh) + 1, i32(s.kh));
+    let kx0 = max(i32(s.p) - xb * i32(s.sw), 0);
+    let kx1 = min(i32(s.maxrow) - xa * i32(s.sw) + 1, i32(s.kw));
+    let row_texels = i32(s.kw * s.c4);
+    let dx0 = kx0 * i32(s.c4);
+    let dx1 = kx1 * i32(s.c4);
+    let steps = select(0, (ky1 - ky0) * (dx1 - dx0), ky1 > ky0 && kx1 > kx0);
+    var dx = dx0;
+    var oy = ky0;
+    for (var t = 0; t < steps; t++) {
+        let kr = 4 * (oy * row_texels + dx);"""
+    assert old in text
+    text = text.replace(old, new, 1)
+    old = """        dx += 1;
+        if (dx == row_end) { dx = 0; oy += 1; }"""
+    new = """        dx += 1;
+        if (dx == dx1) { dx = dx0; oy += 1; }"""
+    assert old in text
+    text = text.replace(old, new, 1)
+    old = "    let base = (p / ohw) * s.ncol * ohw + p % ohw;"
+    assert old in text
+    text = text.replace(old, "    let base = (p % s.gw) * s.ncol * ohw + p / s.gw;", 1)
+    return text
+
+
 def wgrad(sg: int) -> str:
     rpl = TM // sg
     tn = COLS * sg
@@ -275,7 +394,20 @@ if __name__ == "__main__":
             forward(sg).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_tex, 4 columns per lane ("))
         (OUT / f"fwd_igemm_n4_pool_tex_s{sg}.wgsl").write_text(
             forward(sg, True).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_pool_tex, 4 columns per lane ("))
+    for sg in (8, 16):
+        (OUT / f"fwd_igemm_n4_bm_tex_s{sg}.wgsl").write_text(
+            forward_bm(sg).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_tex, 4 columns per lane, batch-major rows ("))
+    for sg in (8, 16):
+        (OUT / f"fwd_igemm_n6_tex_s{sg}.wgsl").write_text(
+            forward_n6(sg, False).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_tex, 6 columns per lane ("))
+        (OUT / f"fwd_igemm_n6_pool_tex_s{sg}.wgsl").write_text(
+            forward_n6(sg, True).replace("conv2d.fwd.igemm_tex (", "conv2d.fwd.igemm_pool_tex, 6 columns per lane ("))
     COLS, TM = 8, 32
     for sg in (8, 16):
         (OUT / f"wgrad_splitk_m32_tex_s{sg}.wgsl").write_text(
             wgrad(sg).replace("conv2d.wgrad.splitk_tex (", "conv2d.wgrad.splitk_tex, 32 rows ("))
+    # 48 rows: layers with 33-48 output channels (the digits network's conv2) fill the tile.
+    COLS, TM = 8, 48
+    for sg in (8, 16):
+        (OUT / f"wgrad_splitk_m48_tex_s{sg}.wgsl").write_text(
+            wgrad(sg).replace("conv2d.wgrad.splitk_tex (", "conv2d.wgrad.splitk_tex, 48 rows ("))

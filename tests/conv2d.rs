@@ -33,6 +33,11 @@ const CASES: &[Case] = &[
     (70, 1, 32, 32, 2, 1, 1, 1, 0), // N*oH*oW past 65535, llvmpipe's loop-iteration cap
     (2, 3, 5, 4, 6, 1, 1, 1, 1),    // padding >= kernel: the texture input gradient falls back
     (2, 6, 11, 10, 5, 2, 2, 3, 0),  // stride past the kernel: gaps in the dilated dY
+    (1, 3, 9, 7, 33, 5, 5, 1, 0), // Co = 33: 6-column forward tile, 48-row weight gradient, K = 75
+    (2, 35, 7, 6, 48, 3, 3, 1, 1), // Co = 48, Ci = 35 (the input gradient's 6-column tile)
+    (1, 17, 5, 6, 17, 3, 3, 1, 1), // Co = Ci = 17: partial 4-column tiles
+    (64, 5, 6, 6, 9, 5, 5, 1, 0), // batch 64, 5x5 on 6x6: input gradient with batch-major rows
+    (33, 3, 5, 7, 6, 3, 3, 2, 2), // batch 33 (tiles straddle pixels), wide padding, stride 2
 ];
 
 fn geometry(c: &Case) -> Geometry {
@@ -367,26 +372,41 @@ fn packed_weights_are_reused_until_the_weight_changes() {
         assert_close(&y.to_vec().unwrap(), &want, tol, what);
         gpu.derived_stats()
     };
+    // Each forward looks up two derived textures: the packed input (kept for the weight
+    // gradient; x never changes here, so it is a hit after the first) and the packed weight.
     let (hits, misses) = run(&w_host, "first forward");
-    assert_eq!((hits, misses), (0, 1), "the first forward packs the weight");
+    assert_eq!(
+        (hits, misses),
+        (0, 2),
+        "the first forward packs input and weight"
+    );
     assert_eq!(
         run(&w_host, "second forward"),
-        (1, 1),
-        "unchanged weight: reused"
+        (2, 2),
+        "unchanged input and weight: both reused"
     );
 
-    // A host write changes the weight: packed again.
+    // A host write changes the weight: packed again (the input is still reused).
     w_host.iter_mut().for_each(|v| *v = -*v);
     w.write(&w_host).unwrap();
-    assert_eq!(run(&w_host, "after a host write"), (1, 2));
+    assert_eq!(run(&w_host, "after a host write"), (3, 3));
 
     // So does a kernel that updates it in place (as an optimizer step does).
     let ones = Tensor::from_slice(&gpu, &vec![1.0; g.w_len()], &g.w_shape()).unwrap();
     ew::axpby(0.5, &ones, 1.0, &w).unwrap();
     w_host.iter_mut().for_each(|v| *v += 0.5);
-    assert_eq!(run(&w_host, "after an in-place kernel"), (1, 3));
+    assert_eq!(run(&w_host, "after an in-place kernel"), (4, 4));
 
     // Reading the weight elsewhere (a kernel that only reads it) keeps the packed copy.
     let _scaled = ew::scale(&w, 2.0).unwrap();
-    assert_eq!(run(&w_host, "after a read-only kernel"), (2, 3));
+    assert_eq!(run(&w_host, "after a read-only kernel"), (6, 4));
+
+    // The weight gradient reuses the forward's packed input.
+    let dy = Tensor::from_slice(&gpu, &values(g.y_len(), 43), &g.y_shape()).unwrap();
+    conv2d::backward_weight(&dy, &x, &g.w_shape(), g.spec, Variant::Texture).unwrap();
+    assert_eq!(
+        gpu.derived_stats(),
+        (7, 4),
+        "weight gradient: packed input reused"
+    );
 }

@@ -10,14 +10,17 @@ use dak::ops::pool::{self, PoolGeometry};
 use dak::Tensor;
 
 /// (x shape, co, k, stride, pad): odd conv outputs (a row and a column in no window), batch 1
-/// with 3 channels, the digits layers (32 and 48 channels: the 4- and 8-column texture tiles),
-/// 70 channels (a partial wide tile), stride 2, and an output of exactly 2x2.
+/// with 3 channels, the digits layers (32 and 48 channels: the 4- and 6-column texture tiles),
+/// 70 channels (a partial wide tile), stride 2, an output of exactly 2x2, and 33 / 48 channels
+/// over a short and a 360-long reduction (the 6-column tile partly and wholly filled).
 const CASES: &[([usize; 4], usize, usize, usize, usize)] = &[
     ([1, 3, 9, 11], 5, 3, 1, 1),
     ([2, 3, 28, 28], 32, 5, 1, 0),
     ([3, 32, 12, 12], 48, 5, 1, 0),
     ([2, 6, 15, 13], 70, 3, 2, 1),
     ([1, 3, 4, 4], 3, 3, 1, 0),
+    ([1, 5, 11, 9], 33, 3, 1, 1),
+    ([2, 40, 7, 6], 48, 3, 1, 0),
 ];
 
 fn geometry(&(xs, co, k, s, p): &([usize; 4], usize, usize, usize, usize)) -> Geometry {

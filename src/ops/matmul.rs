@@ -82,6 +82,27 @@ impl Variant {
             .unwrap_or_else(|| Variant::default_for(gpu))
     }
 
+    /// The variant for the three GEMMs of a dense layer, which all have the same `flops`
+    /// (2·batch·in·out): the tuned winner of their bucket, else [`Self::default_for`], except
+    /// that on CPU adapters a layer under [`SMALL_DENSE_FLOPS`] runs the storage-buffer kernel:
+    /// packing both operands costs two more dispatches, more than the texture reads save on a
+    /// GEMM that small (the DANN heads' 100 -> 100, -> 10, -> 1: 0.3-0.7 ms instead of 0.6-1.0).
+    pub fn for_dense(gpu: &Gpu, flops: f64) -> Variant {
+        if let Some(v) = Variant::tuned(gpu, &format!("matmul/{}", crate::tune::bucket(flops))) {
+            return v;
+        }
+        match Variant::default_for(gpu) {
+            Variant::SubgroupTexture
+                if gpu.is_cpu()
+                    && flops < SMALL_DENSE_FLOPS
+                    && Variant::Subgroup.supported(gpu) =>
+            {
+                Variant::Subgroup
+            }
+            v => v,
+        }
+    }
+
     fn tuned(gpu: &Gpu, key: &str) -> Option<Variant> {
         crate::tune::choice(gpu, key)
             .and_then(Variant::from_id)
@@ -110,6 +131,10 @@ impl Variant {
         }
     }
 }
+
+/// Dense layers below this many FLOPs per GEMM skip the texture packing on CPU adapters
+/// ([`Variant::for_dense`]).
+pub const SMALL_DENSE_FLOPS: f64 = 4e6;
 
 /// Shapes and options of one GEMM call.
 #[derive(Debug, Clone, Copy)]

@@ -1,4 +1,5 @@
-//! Optimizer update kernels: SGD (momentum, Nesterov, weight decay) and Adam, in place.
+//! Optimizer update kernels: SGD (momentum, Nesterov, weight decay) and Adam, in place; per
+//! parameter, or over every parameter of a model at once in flat buffers (`*_multi`).
 
 use super::grid_1d;
 use crate::{Error, Result, Tensor};
@@ -126,6 +127,91 @@ pub fn adam_step(w: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, h: Adam) -> Res
         &[mirrors.constant()],
         bytemuck::bytes_of(&p),
         &bindings,
+        grid_1d(w.numel()),
+    )
+}
+
+/// Elements per block of the multi-parameter kernels: each parameter of a flat layout starts
+/// on a block, and the learning-rate table has one multiplier per block.
+pub const BLOCK: usize = 256;
+
+fn check_table(w: &Tensor, scale: &Tensor, op: &str) -> Result<()> {
+    if scale.numel() < w.numel().div_ceil(BLOCK) {
+        return Err(Error::input(format!(
+            "{op}: {} learning-rate multipliers for {} blocks",
+            scale.numel(),
+            w.numel().div_ceil(BLOCK)
+        )));
+    }
+    Ok(())
+}
+
+/// One SGD step over many parameters in flat buffers (`optim/sgd_multi.wgsl`): block `b` of
+/// 256 elements uses learning rate `h.lr * scale[b]`, a negative multiplier leaves the block
+/// alone. Element by element the same arithmetic as [`sgd_step`].
+pub fn sgd_step_multi(w: &Tensor, g: &Tensor, v: &Tensor, scale: &Tensor, h: Sgd) -> Result<()> {
+    same_size(&[w, g, v], "sgd")?;
+    check_table(w, scale, "sgd")?;
+    let mirrors = super::Mirrors::of(&[g, w, v, scale])?;
+    let p = SgdP {
+        n: w.numel() as u32,
+        lr: h.lr,
+        momentum: h.momentum,
+        weight_decay: h.weight_decay,
+        nesterov: h.nesterov as u32,
+        shift: mirrors.shift,
+        _pad: [0; 2],
+    };
+    let buffers = [g.binding(), w.binding(), v.binding(), scale.binding()];
+    w.gpu().dispatch(
+        "optim/sgd_multi.wgsl",
+        &[mirrors.constant()],
+        bytemuck::bytes_of(&p),
+        &mirrors.after(&buffers),
+        grid_1d(w.numel()),
+    )
+}
+
+/// One Adam step over many parameters in flat buffers (`optim/adam_multi.wgsl`), learning
+/// rates per block as in [`sgd_step_multi`]; element by element the same as [`adam_step`].
+pub fn adam_step_multi(
+    w: &Tensor,
+    g: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    scale: &Tensor,
+    h: Adam,
+) -> Result<()> {
+    same_size(&[w, g, m, v], "adam")?;
+    check_table(w, scale, "adam")?;
+    if h.step == 0 {
+        return Err(Error::input("adam: step numbers start at 1"));
+    }
+    let mirrors = super::Mirrors::of(&[g, w, m, v, scale])?;
+    let p = AdamP {
+        n: w.numel() as u32,
+        lr: h.lr,
+        beta1: h.beta1,
+        beta2: h.beta2,
+        eps: h.eps,
+        bc1: 1.0 - h.beta1.powi(h.step as i32),
+        bc2: 1.0 - h.beta2.powi(h.step as i32),
+        weight_decay: h.weight_decay,
+        shift: mirrors.shift,
+        _pad: [0; 3],
+    };
+    let buffers = [
+        g.binding(),
+        w.binding(),
+        m.binding(),
+        v.binding(),
+        scale.binding(),
+    ];
+    w.gpu().dispatch(
+        "optim/adam_multi.wgsl",
+        &[mirrors.constant()],
+        bytemuck::bytes_of(&p),
+        &mirrors.after(&buffers),
         grid_1d(w.numel()),
     )
 }

@@ -261,6 +261,20 @@ pub fn max_pool2d_relu_backward(
     k: usize,
     stride: usize,
 ) -> Result<Tensor> {
+    max_pool2d_relu_backward_masked(dy, y, argmax, z_shape, k, stride).map(|(dz, _)| dz)
+}
+
+/// [`max_pool2d_relu_backward`] that also returns the masked pooled gradient `dY · [Y > 0]`
+/// (pooled shape, written by the same pass): the bias gradient of the fused conv + ReLU + pool
+/// sums it instead of dZ, a quarter of the elements with the same non-zeros.
+pub fn max_pool2d_relu_backward_masked(
+    dy: &Tensor,
+    y: &Tensor,
+    argmax: &Tensor,
+    z_shape: &[usize],
+    k: usize,
+    stride: usize,
+) -> Result<(Tensor, Tensor)> {
     const OP: &str = "max_pool2d_relu backward";
     let g = PoolGeometry::new(z_shape, k, stride, OP)?;
     if k > stride {
@@ -276,14 +290,19 @@ pub fn max_pool2d_relu_backward(
     argmax.expect_shape(&g.y_shape(), OP, "argmax")?;
     let gpu = dy.gpu();
     let dz = Tensor::uninit(gpu, &g.x_shape(), DType::F32)?;
+    let masked = Tensor::uninit(gpu, &g.y_shape(), DType::F32)?;
     if k < stride || g.oh * k != g.h || g.ow * k != g.w {
         gpu.zero(dz.buffer());
     }
-    let u = PoolUniform::new(&g);
+    let m = super::Mirrors::of(&[dy, y])?;
+    let u = PoolUniform {
+        shift: m.shift,
+        ..PoolUniform::new(&g)
+    };
     per_plane(
         gpu,
         "pool/max_relu_bwd_scatter.wgsl",
-        &[],
+        &[m.constant()],
         |plane0, planes, flat| {
             bytemuck::bytes_of(&PoolUniform {
                 plane0,
@@ -293,11 +312,17 @@ pub fn max_pool2d_relu_backward(
             })
             .to_vec()
         },
-        &[dy.binding(), argmax.binding(), y.binding(), dz.binding()],
+        &m.after(&[
+            dy.binding(),
+            argmax.binding(),
+            y.binding(),
+            dz.binding(),
+            masked.binding(),
+        ]),
         g.oh * g.ow,
         g.n * g.c,
     )?;
-    Ok(dz)
+    Ok((dz, masked))
 }
 
 fn nchw(shape: &[usize], op: &str) -> Result<(usize, usize)> {

@@ -25,7 +25,7 @@ pub fn save(
     let mut host = host_params(params)?;
     let mut meta = metadata.clone();
     if let Some(opt) = optimizer {
-        for (name, t) in opt.named_state(params) {
+        for (name, t) in opt.named_state(params)? {
             host.push((
                 format!("{OPTIM_PREFIX}{name}"),
                 t.shape().to_vec(),

@@ -103,6 +103,7 @@ impl Tape {
                     dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
                 }
                 let saved = (saved_x, saved_w);
+                let b = b.map(|b| (b, &dy));
                 self.conv_backward(&dy, w, b, spec, saved, &x_shape, needs_x, grads)?
             }
             Op::ConvPool {
@@ -118,9 +119,12 @@ impl Tape {
                 let dy = dy.expect("non-root has a gradient");
                 // Pool and ReLU gradient in one pass; the output's sign is the ReLU mask.
                 let y = &self.values[out].tensor;
-                let dz = pool::max_pool2d_relu_backward(&dy, y, &argmax, &z_shape, POOL, POOL)?;
+                let (dz, masked) =
+                    pool::max_pool2d_relu_backward_masked(&dy, y, &argmax, &z_shape, POOL, POOL)?;
                 drop(argmax);
                 let saved = (saved_x, saved_w);
+                // The bias gradient sums the masked pooled gradient (a quarter of dZ's size).
+                let b = b.map(|b| (b, &masked));
                 self.conv_backward(&dz, w, b, spec, saved, &x_shape, needs_x, grads)?
             }
             Op::MaxPool {
@@ -159,7 +163,8 @@ impl Tape {
                 if relu {
                     dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
                 }
-                let variant = matmul::Variant::default_for(dy.gpu());
+                let flops = 2.0 * (dy.shape()[0] * self.tensor(w).numel()) as f64;
+                let variant = matmul::Variant::for_dense(dy.gpu(), flops);
                 if let Some(xt) = saved_x {
                     let dw = matmul::dense_backward_weight(&dy, &xt, variant)?;
                     self.accumulate(grads, w, dw)?;
@@ -200,7 +205,8 @@ impl Tape {
         &mut self,
         dz: &Tensor,
         w: super::Var,
-        b: Option<super::Var>,
+        // The bias and the tensor its gradient sums (dZ, or an equivalent smaller one).
+        b: Option<(super::Var, &Tensor)>,
         spec: conv2d::Spec,
         (saved_x, saved_w): (Option<Tensor>, Option<Tensor>),
         x_shape: &[usize],
@@ -213,8 +219,8 @@ impl Tape {
             let dw = conv2d::backward_weight(dz, &xt, wt.shape(), spec, variant)?;
             self.accumulate(grads, w, dw)?;
         }
-        if let Some(b) = b.filter(|b| self.values[b.0].requires_grad) {
-            let db = ew::bias_grad(dz)?;
+        if let Some((b, src)) = b.filter(|(b, _)| self.values[b.0].requires_grad) {
+            let db = ew::bias_grad(src)?;
             self.accumulate(grads, b, db)?;
         }
         Ok(match saved_w {

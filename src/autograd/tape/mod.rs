@@ -225,7 +225,8 @@ impl Tape {
     /// Dense layer `act(x·Wᵀ + b)` with the matmul variant chosen for the adapter.
     pub fn dense(&mut self, x: Var, w: Var, b: Option<Var>, relu: bool) -> Result<Var> {
         let xt = self.tensor(x).clone();
-        let variant = matmul::Variant::default_for(xt.gpu());
+        let flops = 2.0 * (xt.numel() * self.tensor(w).numel() / xt.dim_back(0).max(1)) as f64;
+        let variant = matmul::Variant::for_dense(xt.gpu(), flops);
         let y = matmul::dense_forward(
             &xt,
             self.tensor(w),

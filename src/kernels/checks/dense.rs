@@ -62,12 +62,17 @@ pub(super) fn check_gemm(gpu: &Gpu, c: &mut Checker, v: matmul::Variant) -> Resu
 type ConvCase = (usize, usize, usize, usize, usize, usize, usize, usize);
 
 const CONV_CASES: &[ConvCase] = &[
-    (1, 3, 7, 9, 5, 3, 1, 1),  // batch 1, 3 channels, odd H/W
-    (2, 3, 9, 7, 70, 5, 2, 2), // 5x5, stride 2, Co past one 64-tile
-    (2, 5, 6, 6, 3, 1, 1, 0),  // 1x1 kernel
-    (2, 66, 5, 5, 7, 3, 2, 1), // Ci past one tile (input-gradient columns), stride 2
-    (2, 5, 6, 8, 6, 3, 1, 2),  // W a multiple of 4 (4-column packing), pad 2, C = 5
-    (1, 3, 6, 8, 4, 3, 1, 1),  // W and oW multiples of 4: every pass packs 4 columns at a time
+    (1, 3, 7, 9, 5, 3, 1, 1),   // batch 1, 3 channels, odd H/W
+    (2, 3, 9, 7, 70, 5, 2, 2),  // 5x5, stride 2, Co past one 64-tile
+    (2, 5, 6, 6, 3, 1, 1, 0),   // 1x1 kernel
+    (2, 66, 5, 5, 7, 3, 2, 1),  // Ci past one tile (input-gradient columns), stride 2
+    (2, 5, 6, 8, 6, 3, 1, 2),   // W a multiple of 4 (4-column packing), pad 2, C = 5
+    (1, 3, 6, 8, 4, 3, 1, 1),   // W and oW multiples of 4: every pass packs 4 columns at a time
+    (1, 3, 9, 7, 33, 5, 1, 0),  // Co = 33: the 6-column forward tile, 48-row weight gradient
+    (2, 35, 7, 6, 48, 3, 1, 1), // Co = 48 (one full 48 tile), Ci = 35 (input gradient's n6 tile)
+    // Batch 40 (tiles of 64 rows straddle two pixels), 5x5 stride 2 pad 2 on 7x6, and its input
+    // gradient (dY 4x3 dilated by 2, padded by 2): batch-major rows, taps on padding skipped.
+    (40, 3, 7, 6, 5, 5, 2, 2),
 ];
 
 pub(super) fn check_conv(gpu: &Gpu, c: &mut Checker, pass: Pass, v: conv2d::Variant) -> Result<()> {

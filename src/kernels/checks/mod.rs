@@ -5,6 +5,7 @@ pub(super) mod adapt;
 mod cdan;
 mod dense;
 mod fused;
+mod optim_multi;
 mod pointwise;
 
 use super::{tol_for, Checker, Kernel};
@@ -13,6 +14,7 @@ use crate::ops::matmul;
 use crate::Gpu;
 use dense::*;
 use fused::*;
+use optim_multi::*;
 use pointwise::*;
 
 /// Deterministic values in [-1, 1).
@@ -138,7 +140,11 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/fwd_igemm_tex_s8.wgsl",
             "conv2d/fwd_igemm_tex_s16.wgsl",
             "conv2d/fwd_igemm_n4_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n4_tex_s16.wgsl"
+            "conv2d/fwd_igemm_n4_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n4_bm_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n4_bm_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n6_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n6_tex_s16.wgsl"
         ],
         "Y[P, Co] as implicit GEMM on a zero-padded NHWC input texture and a weight texture (CPU adapters)"
     ),
@@ -181,7 +187,11 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/fwd_igemm_tex_s8.wgsl",
             "conv2d/fwd_igemm_tex_s16.wgsl",
             "conv2d/fwd_igemm_n4_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n4_tex_s16.wgsl"
+            "conv2d/fwd_igemm_n4_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n4_bm_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n4_bm_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n6_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n6_tex_s16.wgsl"
         ],
         "dX as the forward texture GEMM on dY dilated by the stride, padded k-1-p, with flipped W"
     ),
@@ -226,6 +236,8 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/wgrad_splitk_tex_s16.wgsl",
             "conv2d/wgrad_splitk_m32_tex_s8.wgsl",
             "conv2d/wgrad_splitk_m32_tex_s16.wgsl",
+            "conv2d/wgrad_splitk_m48_tex_s8.wgsl",
+            "conv2d/wgrad_splitk_m48_tex_s16.wgsl",
             "conv2d/wgrad_tex_reduce.wgsl"
         ],
         "dW from dY and X packed into textures, split-K partials + a reduce into OIHW order"
@@ -238,6 +250,8 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/fwd_igemm_pool_tex_s16.wgsl",
             "conv2d/fwd_igemm_n4_pool_tex_s8.wgsl",
             "conv2d/fwd_igemm_n4_pool_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n6_pool_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n6_pool_tex_s16.wgsl",
         ],
         description: "maxpool2x2(ReLU(conv + bias)) with the pool in the texture GEMM's store (argmax saved)",
         supported: subgroups,
@@ -395,6 +409,22 @@ pub(super) static REGISTRY: &[Kernel] = &[
         description: "Adam step in place with bias correction and weight decay",
         supported: always,
         check: check_adam,
+    },
+    Kernel {
+        id: "optim.sgd_multi",
+        op: "optim",
+        files: &["optim/sgd_multi.wgsl"],
+        description: "SGD step over every parameter in flat buffers, learning rate per 256-element block",
+        supported: always,
+        check: check_sgd_multi,
+    },
+    Kernel {
+        id: "optim.adam_multi",
+        op: "optim",
+        files: &["optim/adam_multi.wgsl"],
+        description: "Adam step over every parameter in flat buffers, learning rate per 256-element block",
+        supported: always,
+        check: check_adam_multi,
     },
     Kernel {
         id: "bench.fma",

@@ -8,8 +8,9 @@
 //!
 //! Saved for backward: the pooled output Y (its sign is the ReLU's mask, since
 //! pool(ReLU(Z)) = ReLU(pool(Z))) and the argmax (index in the conv-output plane). Backward:
-//! one pass turns dY into dZ (pool and ReLU gradient together, `pool::max_pool2d_relu_backward`),
-//! then the convolution's own dX / dW / db kernels.
+//! one pass turns dY into dZ (pool and ReLU gradient together, `pool::max_pool2d_relu_backward`)
+//! and the masked pooled gradient, whose sum per channel is the bias gradient; then the
+//! convolution's own dX / dW kernels.
 
 use super::{texture, Geometry, Grads, Spec, Variant};
 use crate::ops::pool::{self, PoolGeometry};
@@ -80,8 +81,14 @@ pub fn backward(
     variant: Variant,
 ) -> Result<Grads> {
     let g = Geometry::new(x.shape(), w.shape(), spec, "conv2d + pool backward")?;
-    let dz = backward_to_conv(dy, y, argmax, &g)?;
-    super::backward(x, w, &dz, spec, needs, variant)
+    let (dz, masked) =
+        pool::max_pool2d_relu_backward_masked(dy, y, argmax, &g.y_shape(), POOL, POOL)?;
+    let mut grads = super::backward(x, w, &dz, spec, [needs[0], needs[1], false], variant)?;
+    if needs[2] {
+        // Sum the masked pooled gradient: the same non-zeros as dZ, a quarter of the elements.
+        grads.db = Some(crate::ops::elementwise::bias_grad(&masked)?);
+    }
+    Ok(grads)
 }
 
 /// Plain-Rust oracles: the unfused chain conv -> ReLU -> pool.

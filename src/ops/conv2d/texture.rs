@@ -9,7 +9,7 @@
 //! plain one). Shapes whose textures exceed the adapter's limits (or padding >= kernel, for the
 //! input gradient) fall back to the storage-buffer `sgbc` kernels.
 
-use super::pack::{pack_input, pack_weight, Placement};
+use super::pack::{pack_input, pack_input_cached, pack_weight, Placement};
 use super::{Geometry, MAX_LOOP};
 use crate::gpu::{Binding, Gpu, GpuTexture, Mirror};
 use crate::{DType, Result, Tensor};
@@ -47,11 +47,14 @@ fn tile_cols(gpu: &Gpu) -> usize {
 
 /// Column tile and kernel of the forward GEMM for `cols` output columns: 4 columns per lane
 /// when they fit one such tile (a 64-column tile would idle half its lanes' work on the
-/// 32-channel layers of small networks), else 8.
+/// 32-channel layers of small networks), 6 when they fit one of those (33-48 channels on
+/// subgroups of 8: the digits network's conv2 and its input gradient's 32 -> 48), else 8.
 fn forward_tile(gpu: &Gpu, cols: usize) -> (usize, &'static str) {
-    let narrow = 4 * gpu.subgroup_size() as usize;
-    if cols <= narrow {
-        (narrow, "fwd_igemm_n4")
+    let sg = gpu.subgroup_size() as usize;
+    if cols <= 4 * sg {
+        (4 * sg, "fwd_igemm_n4")
+    } else if cols <= 6 * sg {
+        (6 * sg, "fwd_igemm_n6")
     } else {
         (tile_cols(gpu), "fwd_igemm")
     }
@@ -71,12 +74,13 @@ pub(super) fn mirror(t: &Tensor, what: &str) -> Result<Mirror> {
 }
 
 /// Row tile and kernel of the weight-gradient GEMM (rows = output channels): 32 rows when the
-/// layer has at most 32 output channels (a 64-row tile would compute half zeros), else 64.
+/// layer has at most 32 output channels (a 64-row tile would compute half zeros), 48 for 33-48
+/// (the digits network's conv2), else 64.
 fn wgrad_tile(co: usize) -> (usize, &'static str) {
-    if co <= 32 {
-        (32, "wgrad_splitk_m32")
-    } else {
-        (64, "wgrad_splitk")
+    match co {
+        0..=32 => (32, "wgrad_splitk_m32"),
+        33..=48 => (48, "wgrad_splitk_m48"),
+        _ => (64, "wgrad_splitk"),
     }
 }
 
@@ -126,6 +130,23 @@ fn forward_gemm(
         ..Default::default()
     };
     let (tile, kernel) = forward_tile(gpu, cols);
+    let (kernel, uniform) =
+        if kernel == "fwd_igemm_n4" && batch_major(pl, (oh, ow), (kh, kw), stride) {
+            // Batch-major rows with a per-tile tap range: the data's extent in the padded input.
+            let bot = pl.top + (pl.src[2] - 1) * pl.step.0;
+            let right = pl.left + (pl.src[3] - 1) * pl.step.1;
+            let bm = TexUniform {
+                gw: u(pl.src[0]),
+                chunk: u(pl.top),
+                gr: u(bot),
+                p: u(pl.left),
+                maxrow: u(right),
+                ..uniform
+            };
+            ("fwd_igemm_n4_bm", bm)
+        } else {
+            (kernel, uniform)
+        };
     gpu.dispatch(
         &shader(gpu, kernel),
         &[],
@@ -138,6 +159,30 @@ fn forward_gemm(
         ],
         [u(cols.div_ceil(tile)), u(m.div_ceil(64)), 1],
     )
+}
+
+/// Whether the 4-column forward GEMM should run with batch-major rows (`fwd_igemm_n4_bm_tex`):
+/// when at least a quarter of its multiply-adds would hit the zero padding of the input (small
+/// images with wide padding: the input gradient of the digits conv2, 8x8 padded to 16x16) and
+/// the batch fills most of a 64-row tile with one output pixel, so tiles can skip those taps.
+fn batch_major(
+    pl: Placement,
+    (oh, ow): (usize, usize),
+    (kh, kw): (usize, usize),
+    stride: (usize, usize),
+) -> bool {
+    // Taps of a kernel of side k at output positions 0..o (stride s) inside the data lo..=hi.
+    let inside = |o: usize, s: usize, k: usize, lo: usize, hi: usize| -> usize {
+        (0..o)
+            .map(|y| (0..k).filter(|t| (lo..=hi).contains(&(y * s + t))).count())
+            .sum()
+    };
+    let bot = pl.top + (pl.src[2] - 1) * pl.step.0;
+    let right = pl.left + (pl.src[3] - 1) * pl.step.1;
+    let rows = inside(oh, stride.0, kh, pl.top, bot);
+    let cols = inside(ow, stride.1, kw, pl.left, right);
+    let all = oh * kh * ow * kw;
+    pl.src[0] >= 32 && 4 * rows * cols <= 3 * all
 }
 
 /// Forward pass into `y`, or `false` when the operands do not fit the adapter's textures.
@@ -161,7 +206,7 @@ pub(super) fn forward(
     if !pl.grid_fits() {
         return Ok(false);
     }
-    let input = pack_input(x, pl, "conv2d input operand")?;
+    let input = pack_input_cached(x, pl, "conv2d input operand")?;
     let weight = pack_weight(w, g, false)?;
     forward_gemm(
         gpu,
@@ -205,7 +250,7 @@ pub(super) fn forward_pool(
     {
         return Ok(false);
     }
-    let input = pack_input(x, pl, "conv2d input operand")?;
+    let input = pack_input_cached(x, pl, "conv2d input operand")?;
     let weight = pack_weight(w, g, false)?;
     let u = |v: usize| v as u32;
     let uniform = TexUniform {
@@ -317,7 +362,7 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
             (dyt, 0, 0)
         }
     };
-    let input = pack_input(x, pl, "conv2d input operand")?;
+    let input = pack_input_cached(x, pl, "conv2d input operand")?;
     let part = Tensor::uninit(gpu, &[splits, g.co * ncol], DType::F32)?;
     let uniform = TexUniform {
         m: u(g.co),
