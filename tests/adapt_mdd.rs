@@ -64,7 +64,11 @@ fn margin_and_argmax_match_the_reference() {
                 assert!(row(0).iter().any(|&v| v != 0.0), "{what}");
             }
             let pred = softmax_xent::argmax(&tz).unwrap().to_vec_u32().unwrap();
-            assert_eq!(pred, softmax_xent::reference::argmax(&c.z, classes), "{what}");
+            assert_eq!(
+                pred,
+                softmax_xent::reference::argmax(&c.z, classes),
+                "{what}"
+            );
         }
     }
 }
@@ -88,7 +92,12 @@ fn margin_covers_every_label() {
     assert_close(&l, &[want], tol_for(classes * classes), "every label");
     let dz = mdd::margin_backward(&tz, &tl, &tw, 1.0).unwrap();
     let want = mdd::reference::margin_backward(&z, &labels, &w, classes, 1.0);
-    assert_close(&dz.to_vec().unwrap(), &want, tol_for(classes), "every label");
+    assert_close(
+        &dz.to_vec().unwrap(),
+        &want,
+        tol_for(classes),
+        "every label",
+    );
     // Each row's gradient sums to 0 (softmax's shift invariance) and is positive at the label:
     // descending it lowers the label's logit, so the adversary learns to disagree.
     for (r, row) in want.chunks(classes).enumerate() {
@@ -144,7 +153,10 @@ fn trees(root: &Path) {
             let neg = image::RgbImage::from_fn(img.width(), img.height(), |x, y| {
                 image::Rgb(img.get_pixel(x, y).0.map(|p| 255 - p))
             });
-            save(&root.join("tgt").join(name).join(path.file_name().unwrap()), &neg);
+            save(
+                &root.join("tgt").join(name).join(path.file_name().unwrap()),
+                &neg,
+            );
         }
     }
 }
@@ -156,9 +168,26 @@ fn mdd_adapts_saves_reloads_and_evaluates() {
     let p = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
     let (out, metrics) = (p("mdd.safetensors"), p("mdd.jsonl"));
     let o = dak(&[
-        "adapt", "--source", &p("src"), "--target", &p("tgt"), "--method", "mdd", "--epochs",
-        "2", "--batch", "4", "--score-samples", "6", "--no-pad", "--workers", "1", "--out",
-        &out, "--metrics", &metrics,
+        "adapt",
+        "--source",
+        &p("src"),
+        "--target",
+        &p("tgt"),
+        "--method",
+        "mdd",
+        "--epochs",
+        "2",
+        "--batch",
+        "4",
+        "--score-samples",
+        "6",
+        "--no-pad",
+        "--workers",
+        "1",
+        "--out",
+        &out,
+        "--metrics",
+        &metrics,
     ]);
     assert!(
         o.status.success(),

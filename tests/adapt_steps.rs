@@ -353,7 +353,12 @@ fn mdd_step_matches_the_reference() {
     expect.extend(
         ["fc1", "fc2", "fc3"]
             .iter()
-            .flat_map(|l| [format!("adversary.{l}.weight"), format!("adversary.{l}.bias")])
+            .flat_map(|l| {
+                [
+                    format!("adversary.{l}.weight"),
+                    format!("adversary.{l}.bias"),
+                ]
+            })
             .map(|s| &*Box::leak(s.into_boxed_str())),
     );
     let state = Default::default();

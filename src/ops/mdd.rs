@@ -36,7 +36,9 @@ fn params(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32, op: &s
         )));
     };
     if rows == 0 || classes == 0 {
-        return Err(Error::input(format!("{op}: empty logits [{rows}, {classes}]")));
+        return Err(Error::input(format!(
+            "{op}: empty logits [{rows}, {classes}]"
+        )));
     }
     labels.expect_shape(&[rows], op, "labels")?;
     weights.expect_shape(&[rows], op, "sample weights")?;
@@ -104,7 +106,12 @@ pub mod reference {
         let m = row.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v as f64));
         let e: Vec<f64> = row.iter().map(|&v| (v as f64 - m).exp()).collect();
         let s: f64 = e.iter().sum();
-        let rest: f64 = e.iter().enumerate().filter(|&(c, _)| c != y).map(|(_, v)| v).sum();
+        let rest: f64 = e
+            .iter()
+            .enumerate()
+            .filter(|&(c, _)| c != y)
+            .map(|(_, v)| v)
+            .sum();
         (e.iter().map(|v| v / s).collect(), rest / s)
     }
 

@@ -115,7 +115,9 @@ pub fn check_step(
     expect: &[&str],
 ) {
     let (f, l) = (features, labels);
-    check_step_reversed(model, method, state, f, dim, l, lambda, lambda, loss, expect);
+    check_step_reversed(
+        model, method, state, f, dim, l, lambda, lambda, loss, expect,
+    );
 }
 
 /// [`check_step`] for a method whose reversal coefficient is not the step's λ: `reversal`
