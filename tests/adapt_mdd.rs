@@ -18,8 +18,8 @@ fn case(rows: usize, classes: usize, mag: f32, push: f32, seed: u64) -> Case {
         .map(|v| mag * v)
         .collect();
     let labels: Vec<u32> = (0..rows).map(|r| ((r * 7 + 2) % classes) as u32).collect();
-    for r in 0..rows {
-        let y = r * classes + labels[r] as usize;
+    for (r, &label) in labels.iter().enumerate() {
+        let y = r * classes + label as usize;
         match r % 4 {
             0 => z[y] += push,
             2 => z[y] -= push,

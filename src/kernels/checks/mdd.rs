@@ -17,15 +17,15 @@ pub(super) enum Pass {
 const CASES: &[(usize, usize)] = &[(1, 3), (7, 10), (300, 31)];
 
 /// Logits, labels and 0/1 weights of case `i`.
-pub(super) fn margin_case(i: usize) -> (usize, usize, Vec<f32>, Vec<u32>, Vec<f32>) {
+fn margin_case(i: usize) -> (usize, usize, Vec<f32>, Vec<u32>, Vec<f32>) {
     let (rows, classes) = CASES[i];
     let mut z: Vec<f32> = values(rows * classes, 700 + i as u64)
         .iter()
         .map(|v| 4.0 * v)
         .collect();
     let labels: Vec<u32> = (0..rows).map(|r| (r % classes) as u32).collect();
-    for r in 0..rows {
-        let y = r * classes + labels[r] as usize;
+    for (r, &label) in labels.iter().enumerate() {
+        let y = r * classes + label as usize;
         match r % 4 {
             1 => z[y] += 30.0,
             3 => z[y] -= 30.0,
