@@ -3,8 +3,7 @@
 use super::{ensure_root, Node, Op, Tape};
 use crate::ops::conv2d::pooled::POOL;
 use crate::ops::{
-    bce, cdan, confusion, conv2d, elementwise as ew, matmul, mdd, mmd, pool, prob,
-    softmax_xent,
+    bce, cdan, confusion, conv2d, elementwise as ew, matmul, mdd, mmd, pool, prob, softmax_xent,
 };
 use crate::{Error, Result, Tensor};
 
