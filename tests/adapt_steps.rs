@@ -321,3 +321,50 @@ fn cdan_steps_match_the_reference_with_both_maps() {
         );
     }
 }
+
+/// Index of the largest value of each row of `classes` (ties: the first).
+fn argmax_rows(z: &[f64], classes: usize) -> Vec<u32> {
+    z.chunks(classes)
+        .map(|r| (1..classes).fold(0, |b, c| if r[c] > r[b] { c } else { b }) as u32)
+        .collect()
+}
+
+#[test]
+fn mdd_step_matches_the_reference() {
+    let (rows, ns) = (7, 3);
+    let (model, m, f, labels) = setup("mdd", rows, ns);
+    let f0: Vec<f64> = f.iter().map(|&v| v as f64).collect();
+    // The pseudo-labels (argmax of the label head) carry no gradient: fixed at the step's values.
+    let pred = argmax_rows(&Weights::of(&model).mlp("label", &f0, rows), CLASSES);
+    let loss = |f: &[f64], w: &Weights| {
+        let (_, ce) = label_loss(f, w, rows, &labels);
+        let za = w.mlp("adversary", f, rows);
+        let source = cross_entropy(&za[..ns * CLASSES], CLASSES, &pred[..ns]);
+        let p = softmax(&za[ns * CLASSES..], CLASSES, 1.0);
+        let target: f64 = p
+            .chunks(CLASSES)
+            .zip(&pred[ns..])
+            .map(|(row, &y)| -(1.0 - row[y as usize] + 1e-6).min(1.0).ln())
+            .sum::<f64>()
+            / (rows - ns) as f64;
+        (ce, 4.0 * source + target)
+    };
+    let mut expect = label_params();
+    expect.extend(
+        ["fc1", "fc2", "fc3"]
+            .iter()
+            .flat_map(|l| {
+                [
+                    format!("adversary.{l}.weight"),
+                    format!("adversary.{l}.bias"),
+                ]
+            })
+            .map(|s| &*Box::leak(s.into_boxed_str())),
+    );
+    let state = Default::default();
+    // The adversary's reversal coefficient is 0.1·λ (TLlib's cap).
+    let reversal = 0.1 * LAMBDA;
+    check_step_reversed(
+        &model, m, &state, &f, DIM, &labels, LAMBDA, reversal, &loss, &expect,
+    );
+}

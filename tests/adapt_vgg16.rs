@@ -158,8 +158,9 @@ fn vgg16_dann_runs_on_an_office31_tree_with_imported_base_weights() {
 }
 
 /// One method of each family beside DANN (tested above): class confusion, its sum with DANN,
-/// the kernel discrepancy and the conditional adversary.
-const FAMILIES: &str = "mcc,dann+mcc,dan,cdan-e";
+/// the kernel discrepancy, the conditional adversary and the margin disparity (MDD's adversary
+/// on the bottleneck).
+const FAMILIES: &str = "mcc,dann+mcc,dan,cdan-e,mdd";
 
 #[test]
 fn vgg16_runs_every_method_family() {
@@ -210,4 +211,10 @@ fn vgg16_runs_every_method_family() {
         assert!(e["label_loss"].as_f64().is_some_and(f64::is_finite), "{e}");
     }
     assert_eq!(Dann::load(&gpu(), &model).unwrap().config.backbone, "vgg16");
+    // MDD's adversary copies the VGG16 label head: linear from the 256-d bottleneck.
+    let mdd = Dann::load(&gpu(), root.join("m-mdd.safetensors")).unwrap();
+    let adversary = &mdd.config.heads[0];
+    assert_eq!(adversary.name, "adversary");
+    assert_eq!((adversary.input, adversary.outputs), (256, 3));
+    assert!(adversary.hidden.is_empty());
 }

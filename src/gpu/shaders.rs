@@ -57,6 +57,8 @@ builtin_shaders!(
     "cdan/mul_const_bwd.wgsl",
     "loss/bce_weighted_fwd.wgsl",
     "loss/bce_weighted_bwd.wgsl",
+    "mdd/margin_fwd.wgsl",
+    "mdd/margin_bwd.wgsl",
     "optim/sgd.wgsl",
     "optim/adam.wgsl",
     "optim/sgd_multi.wgsl",

@@ -6,6 +6,7 @@ pub mod confusion;
 pub mod conv2d;
 pub mod elementwise;
 pub mod matmul;
+pub mod mdd;
 pub mod mmd;
 pub mod optim;
 pub mod pool;

@@ -113,6 +113,17 @@ pub fn argmax_correct(
     Ok(pred)
 }
 
+/// Argmax of each row of `logits` [B, C] (u32 [B], first maximum wins), counting nothing:
+/// [`argmax_correct`]'s kernel with every weight 0 (pseudo-labels, e.g. MDD's). No readback.
+pub fn argmax(logits: &Tensor) -> Result<Tensor> {
+    let gpu = logits.gpu();
+    let rows = logits.shape().first().copied().unwrap_or(0);
+    let labels = Tensor::zeros_of(gpu, &[rows], DType::U32)?;
+    let weights = Tensor::zeros(gpu, &[rows])?;
+    let counts = Tensor::zeros_of(gpu, &[2], DType::U32)?;
+    argmax_correct(logits, &labels, &weights, &counts)
+}
+
 /// Plain-Rust oracles.
 pub mod reference {
     fn row_stats(row: &[f32]) -> (f64, f64) {

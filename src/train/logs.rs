@@ -40,7 +40,8 @@ pub struct EpochLogs {
     /// Accuracy on the validation set (fine-tuning with validation data; in adaptation the
     /// held-out source split of `--select source-val`).
     pub val_acc: Option<f64>,
-    /// Mean domain (binary cross-entropy) loss of the epoch's steps (DANN).
+    /// Mean domain loss of the epoch's steps (adversarial methods: DANN's binary cross-entropy,
+    /// MDD's transfer loss).
     pub domain_loss: Option<f64>,
     /// Mean sum of the adaptation method's own losses per step (DANN: the domain loss; MCC:
     /// the class-confusion loss; `dann+mcc`: both); None for source-only and fine-tuning.

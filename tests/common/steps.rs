@@ -114,6 +114,27 @@ pub fn check_step(
     loss: &StepLoss,
     expect: &[&str],
 ) {
+    let (f, l) = (features, labels);
+    check_step_reversed(
+        model, method, state, f, dim, l, lambda, lambda, loss, expect,
+    );
+}
+
+/// [`check_step`] for a method whose reversal coefficient is not the step's λ: `reversal`
+/// multiplies the gradient the `reversed` losses send to the features (MDD: 0.1·λ).
+#[allow(clippy::too_many_arguments)]
+pub fn check_step_reversed(
+    model: &Dann,
+    method: Method,
+    state: &dak::train::adapt::MethodState,
+    features: &[f32],
+    dim: usize,
+    labels: &[u32],
+    lambda: f32,
+    reversal: f32,
+    loss: &StepLoss,
+    expect: &[&str],
+) {
     let gpu = dak::models::Model::gpu(model);
     let rows = features.len() / dim;
     let tf = dak::Tensor::from_slice(gpu, features, &[rows, dim]).unwrap();
@@ -159,7 +180,7 @@ pub fn check_step(
             f[i] = f0[i] - h;
             let (c, d) = loss(&f, &base);
             f[i] = f0[i];
-            ((a - c) - lambda as f64 * (b - d)) / (2.0 * h)
+            ((a - c) - reversal as f64 * (b - d)) / (2.0 * h)
         })
         .collect();
     let got: Vec<f64> = coords.iter().map(|&i| df[i] as f64).collect();

@@ -3,7 +3,7 @@
 use super::{ensure_root, Node, Op, Tape};
 use crate::ops::conv2d::pooled::POOL;
 use crate::ops::{
-    bce, cdan, confusion, conv2d, elementwise as ew, matmul, mmd, pool, prob, softmax_xent,
+    bce, cdan, confusion, conv2d, elementwise as ew, matmul, mdd, mmd, pool, prob, softmax_xent,
 };
 use crate::{Error, Result, Tensor};
 
@@ -194,6 +194,15 @@ impl Tape {
                 ensure_root(is_root, "weighted binary cross-entropy")?;
                 let x = self.tensor(node.input);
                 Some(bce::weighted_backward(x, &targets, &weights, scale)?)
+            }
+            Op::MddMargin {
+                labels,
+                weights,
+                scale,
+            } => {
+                ensure_root(is_root, "MDD margin")?;
+                let z = self.tensor(node.input);
+                Some(mdd::margin_backward(z, &labels, &weights, scale)?)
             }
         })
     }

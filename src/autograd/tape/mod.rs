@@ -16,6 +16,7 @@ use std::sync::Arc;
 mod backward;
 mod cdan;
 mod lambda;
+mod mdd;
 mod probs;
 
 pub use lambda::Lambda;
@@ -114,6 +115,13 @@ enum Op {
     /// Mean binary cross-entropy with logits and constant per-sample weights (a root).
     BceWeighted {
         targets: Tensor,
+        weights: Tensor,
+        scale: f32,
+    },
+    // MDD (methods/mdd.rs):
+    /// Target disparity -log(1 - p_y + 1e-6) of the adversary's logits (a root).
+    MddMargin {
+        labels: Tensor,
         weights: Tensor,
         scale: f32,
     },

@@ -1,8 +1,9 @@
 //! Checks of the adaptation-method kernels (softmax with temperature, entropy, entropy weights,
-//! class confusion and its loss, MK-MMD, CDAN's map and weighted loss) against their CPU
-//! references (CDAN's checks are in `cdan.rs`).
+//! class confusion and its loss, MK-MMD, CDAN's map and weighted loss, MDD's margin) against
+//! their CPU references (CDAN's checks are in `cdan.rs`, MDD's in `mdd.rs`).
 
 use super::cdan::{check_bce_weighted, check_mul_const, check_outer, Pass};
+use super::mdd::{check_margin, Pass as MddPass};
 use super::{always, tol_for, values, Checker};
 use crate::kernels::Kernel;
 use crate::ops::{confusion as cf, mmd, prob};
@@ -348,5 +349,21 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
         description: "dx = scale·w·(sigmoid(x) - t) / N",
         supported: always,
         check: |gpu, c| check_bce_weighted(gpu, c, Pass::Bwd),
+    },
+    Kernel {
+        id: "mdd.margin_fwd",
+        op: "mdd",
+        files: &["mdd/margin_fwd.wgsl"],
+        description: "MDD target disparity -log(min(1 - p_y + 1e-6, 1)), weighted mean -> [1]",
+        supported: always,
+        check: |gpu, c| check_margin(gpu, c, MddPass::Fwd),
+    },
+    Kernel {
+        id: "mdd.margin_bwd",
+        op: "mdd",
+        files: &["mdd/margin_bwd.wgsl"],
+        description: "dz = k·p_y·([c = y] - p_c) / (1 - p_y + 1e-6), 0 where clamped",
+        supported: always,
+        check: |gpu, c| check_margin(gpu, c, MddPass::Bwd),
     },
 ];

@@ -5,6 +5,7 @@ pub(super) mod adapt;
 mod cdan;
 mod dense;
 mod fused;
+mod mdd;
 mod optim_multi;
 mod pointwise;
 

@@ -11,6 +11,7 @@ mod combined;
 mod dan;
 mod dann;
 pub mod mcc;
+mod mdd;
 mod source_only;
 
 pub use mcc::mcc_loss;
@@ -82,8 +83,9 @@ pub trait AdaptMethod: Sync {
     fn reference(&self) -> &'static str;
     /// Whether steps need target rows (every method but the source-only baseline).
     fn needs_target(&self) -> bool;
-    /// Whether the method trains the domain head behind gradient reversal: the λ schedule
-    /// applies and epochs report the domain loss and accuracy.
+    /// Whether the method trains a head behind gradient reversal: the λ schedule applies and
+    /// epochs report the domain loss (and the domain accuracy of a method that counts it in
+    /// `domain_counts`; MDD's adversary is no domain classifier and counts nothing).
     fn adversarial(&self) -> bool;
     /// Heads the method adds to the network (features of width `feature_dim`, sizes in
     /// `config`), created before training and saved with the model. None by default.
@@ -115,6 +117,7 @@ static REGISTRY: &[&dyn AdaptMethod] = &[
         name: "cdan-e+mcc",
         parts: &[&cdan::Cdan { entropy: true }, &mcc::Mcc],
     },
+    &mdd::Mdd,
 ];
 
 /// A registered method (cheap to copy; compared by name).

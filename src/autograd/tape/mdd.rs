@@ -1,0 +1,28 @@
+//! Recorder of MDD's target disparity (`ops::mdd`); its backward rule is in `backward.rs`.
+
+use super::{Op, Tape, Var};
+use crate::ops::mdd;
+use crate::{Result, Tensor};
+
+impl Tape {
+    /// `scale · Σ_i w_i·(-ln(min(1 - softmax(z_i)[y_i] + 1e-6, 1))) / max(Σ w, 1)` of `logits`
+    /// [B, C] with constant `labels` [B] (u32) and per-sample `weights` [B]: a loss root.
+    pub fn mdd_margin(
+        &mut self,
+        logits: Var,
+        labels: &Tensor,
+        weights: &Tensor,
+        scale: f32,
+    ) -> Result<Var> {
+        let loss = mdd::margin(self.tensor(logits), labels, weights, scale)?;
+        if !self.requires_grad(logits) {
+            return Ok(self.constant(loss));
+        }
+        let op = Op::MddMargin {
+            labels: labels.clone(),
+            weights: weights.clone(),
+            scale,
+        };
+        Ok(self.record(op, logits, loss))
+    }
+}
