@@ -1,0 +1,101 @@
+//! The tape's closed set of ops (one `match` over it in `backward.rs`).
+
+use super::{Lambda, Var};
+use crate::ops::conv2d::Spec;
+use crate::Tensor;
+
+/// The closed set of differentiable ops and what each saves for backward.
+pub(super) enum Op {
+    /// y = act(x·Wᵀ + b); `y` is kept when ReLU is fused (its mask is the ReLU gradient).
+    Dense {
+        w: Var,
+        b: Option<Var>,
+        relu: bool,
+        saved_x: Option<Tensor>,
+        saved_w: Option<Tensor>,
+    },
+    /// y = act(conv(x, W) + b); `y` doubles as the ReLU mask when ReLU is fused.
+    Conv2d {
+        w: Var,
+        b: Option<Var>,
+        relu: bool,
+        spec: Spec,
+        saved_x: Option<Tensor>,
+        saved_w: Option<Tensor>,
+        x_shape: Vec<usize>,
+    },
+    /// y = maxpool2x2(relu(conv(x, W) + b)) as one fused op; `y` (the output) is the ReLU
+    /// mask, the argmax routes gradients back to the convolution's output of shape `z_shape`.
+    ConvPool {
+        w: Var,
+        b: Option<Var>,
+        spec: Spec,
+        saved_x: Option<Tensor>,
+        saved_w: Option<Tensor>,
+        x_shape: Vec<usize>,
+        z_shape: Vec<usize>,
+        argmax: Tensor,
+    },
+    /// Max pooling; the argmax routes gradients back.
+    MaxPool {
+        argmax: Tensor,
+        x_shape: Vec<usize>,
+        k: usize,
+        stride: usize,
+    },
+    /// Global average pooling [N, C, H, W] -> [N, C].
+    GlobalAvgPool { x_shape: Vec<usize> },
+    /// y = relu(x)
+    Relu,
+    /// y = x viewed with another shape
+    Reshape,
+    /// Inverted dropout with a seeded mask.
+    Dropout { rate: f32, seed: u32 },
+    /// Identity forward, -lambda·dy backward.
+    GradReverse { lambda: Lambda },
+    /// Mean softmax cross-entropy over weighted samples (a root: upstream gradient is 1).
+    SoftmaxXent {
+        labels: Tensor,
+        weights: Tensor,
+        scale: f32,
+    },
+    /// Mean binary cross-entropy with logits (a root).
+    Bce { targets: Tensor, scale: f32 },
+    /// Rows `start..start + count` of a [rows, cols] value (a copy).
+    Rows { start: usize, rows: usize },
+    /// softmax(x / temperature) per row; the output is its own saved value.
+    SoftmaxT { temperature: f32 },
+    /// Per-row entropy of probabilities.
+    Entropy,
+    /// Class confusion (P·w)ᵀ·P with constant per-sample weights.
+    Confusion { weights: Tensor },
+    /// MCC loss of a confusion matrix (a root).
+    ConfusionLoss { scale: f32 },
+    /// Pairwise squared distances of the rows of a [n, dim] value.
+    SqDistances,
+    /// MK-MMD loss of pairwise distances (a root); `mu` is the detached bandwidth base.
+    MkMmd {
+        index: Tensor,
+        mu: Tensor,
+        alphas: Vec<f32>,
+        scale: f32,
+    },
+    // CDAN (methods/cdan.rs):
+    /// Flattened outer product of features with constant probabilities `g` [rows, classes].
+    Outer { g: Tensor },
+    /// Element-wise product with a constant of the input's shape.
+    MulConst { c: Tensor },
+    /// Mean binary cross-entropy with logits and constant per-sample weights (a root).
+    BceWeighted {
+        targets: Tensor,
+        weights: Tensor,
+        scale: f32,
+    },
+    // MDD (methods/mdd.rs):
+    /// Target disparity -log(1 - p_y + 1e-6) of the adversary's logits (a root).
+    MddMargin {
+        labels: Tensor,
+        weights: Tensor,
+        scale: f32,
+    },
+}
