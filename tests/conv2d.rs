@@ -410,3 +410,37 @@ fn packed_weights_are_reused_until_the_weight_changes() {
         "weight gradient: packed input reused"
     );
 }
+
+#[test]
+fn packed_inputs_are_kept_only_within_the_input_cache_budget() {
+    let gpu = own_gpu();
+    if !Variant::Texture.supported(&gpu) {
+        assert!(!gpu.is_cpu(), "CPU adapters run the texture variant");
+        return; // nothing is packed without subgroups (real GPUs use the tiled variant)
+    }
+    let g = geometry(&CASES[4]);
+    let x_host = values(g.x_len(), 51);
+    let w_host = values(g.w_len(), 52);
+    let w = Tensor::from_slice(&gpu, &w_host, &g.w_shape()).unwrap();
+    let want = reference::forward(&g, &x_host, &w_host, None, false);
+    let tol = tol_for(g.ci * g.kh * g.kw);
+    let forward_twice = |what: &str| {
+        let x = Tensor::from_slice(&gpu, &x_host, &g.x_shape()).unwrap();
+        for _ in 0..2 {
+            let y = conv2d::forward(&x, &w, None, false, g.spec, Variant::Texture).unwrap();
+            assert_close(&y.to_vec().unwrap(), &want, tol, what);
+        }
+        gpu.input_cache_stats()
+    };
+    // No budget: the input is packed for every use and nothing is held.
+    gpu.set_input_cache_budget(0);
+    let s = forward_twice("budget 0");
+    assert_eq!((s.reused, s.over_budget, s.peak_bytes), (0, 2, 0), "{s:?}");
+    // A budget: packed once, reused once, held while the input lives and freed with it.
+    gpu.set_input_cache_budget(64 << 20);
+    let s = forward_twice("budget 64 MiB");
+    assert_eq!((s.reused, s.over_budget), (1, 2), "{s:?}");
+    assert!(s.held_bytes > 0 && s.peak_bytes <= 64 << 20, "{s:?}");
+    let s = gpu.input_cache_stats();
+    assert_eq!(s.held_bytes, 0, "the input is gone, so is its packed copy: {s:?}");
+}

@@ -34,6 +34,8 @@ pub struct DannBench {
     pub layers: Vec<LayerTime>,
     /// Time per kernel of the same step, slowest first.
     pub kernels: Vec<KernelTime>,
+    /// Packed inputs kept for the weight gradient over the whole benchmark: budget, peak, reuse.
+    pub input_cache: crate::gpu::InputCacheStats,
 }
 
 /// Training throughput of one adaptation method.
@@ -115,5 +117,6 @@ pub fn digits(gpu: &Gpu, batch: usize, steps: usize, method: Option<Method>) -> 
         warmup_s,
         layers,
         kernels,
+        input_cache: gpu.input_cache_stats(),
     })
 }

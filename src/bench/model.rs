@@ -34,6 +34,8 @@ pub struct ModelBench {
     pub layers: Vec<LayerTime>,
     /// Time per kernel of the same step, slowest first.
     pub kernels: Vec<KernelTime>,
+    /// Packed inputs kept for the weight gradient over the whole benchmark: budget, peak, reuse.
+    pub input_cache: crate::gpu::InputCacheStats,
 }
 
 /// Time of one layer in a profiled step (its dispatches run alone, wall clock).
@@ -210,5 +212,6 @@ pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<Mode
         warmup_s,
         layers,
         kernels,
+        input_cache: gpu.input_cache_stats(),
     })
 }

@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// Model benchmark of digits: also time this adaptation method's steps (`mcc`, ...).
     #[arg(long, value_name = "NAME")]
     pub method: Option<String>,
+    /// Model benchmark: MiB of packed convolution inputs kept from the forward pass for the
+    /// weight gradient (default: DAK_INPUT_CACHE_MB, else 256; 0 packs them twice).
+    #[arg(long, value_name = "MIB")]
+    pub input_cache_mb: Option<u64>,
     /// Model benchmark: square input side.
     #[arg(long, default_value_t = 32)]
     pub input: usize,
@@ -220,9 +224,19 @@ fn finish_model_report(
     warmup_s: f64,
     layers: &[bench::model::LayerTime],
     kernels: &[bench::model::KernelTime],
+    cache: &crate::gpu::InputCacheStats,
     args: &BenchArgs,
 ) -> Result<()> {
     println!("  (pipeline warm-up {warmup_s:.1} s)");
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    println!(
+        "  packed-input reuse: budget {:.0} MiB (--input-cache-mb), peak held {:.1} MiB, \
+         {} packs saved, {} over budget",
+        mib(cache.budget_bytes),
+        mib(cache.peak_bytes),
+        cache.reused,
+        cache.over_budget
+    );
     print_layers(layers);
     print_kernels(kernels);
     if let Some(path) = &args.json {
@@ -239,7 +253,7 @@ fn model_digits(args: &BenchArgs) -> Result<()> {
         .as_deref()
         .map(|m| crate::train::Method::parse(m, "--method"))
         .transpose()?;
-    let gpu = Gpu::new()?;
+    let gpu = model_gpu(args)?;
     let batch = args.batch.unwrap_or(64).max(1);
     let r = bench::dann::digits(&gpu, batch, args.repeat.max(1), method)?;
     println!(
@@ -269,7 +283,19 @@ fn model_digits(args: &BenchArgs) -> Result<()> {
             m.step_vs_dann
         );
     }
-    finish_model_report(&r, r.warmup_s, &r.layers, &r.kernels, args)
+    finish_model_report(&r, r.warmup_s, &r.layers, &r.kernels, &r.input_cache, args)
+}
+
+/// The device of a model benchmark, with `--input-cache-mb` applied.
+fn model_gpu(args: &BenchArgs) -> Result<Gpu> {
+    let gpu = Gpu::new()?;
+    if let Some(mb) = args.input_cache_mb {
+        let bytes = mb.checked_mul(1 << 20).ok_or_else(|| {
+            Error::input(format!("--input-cache-mb {mb}: too large (a size in MiB)"))
+        })?;
+        gpu.set_input_cache_budget(bytes);
+    }
+    Ok(gpu)
 }
 
 fn model(args: &BenchArgs) -> Result<()> {
@@ -288,7 +314,7 @@ fn model(args: &BenchArgs) -> Result<()> {
         }
     }
     crate::models::vgg16::check_input(&[1, 3, args.input, args.input])?;
-    let gpu = Gpu::new()?;
+    let gpu = model_gpu(args)?;
     let r = bench::model::vgg16(
         &gpu,
         args.input,
@@ -319,5 +345,5 @@ fn model(args: &BenchArgs) -> Result<()> {
         "  head from cached features {:>8.1} img/s",
         r.cached_head_train_img_s
     );
-    finish_model_report(&r, r.warmup_s, &r.layers, &r.kernels, args)
+    finish_model_report(&r, r.warmup_s, &r.layers, &r.kernels, &r.input_cache, args)
 }

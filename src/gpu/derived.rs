@@ -7,24 +7,77 @@
 //! only while its source still has the (id, version) it was derived from, so frozen weights and
 //! weights during evaluation are packed once, and a weight the optimizer has just updated is
 //! packed again. Entries go when their source buffer is dropped.
+//!
+//! Textures derived from activations (a convolution's packed input, kept for its weight
+//! gradient) live as long as the activation, i.e. a whole training step, so together they hold
+//! memory in proportion to the network and the batch. They are cached under a budget
+//! ([`Gpu::derived_texture_budgeted`]): past it a texture is made and used once, as if no cache
+//! existed. The budget is `DAK_INPUT_CACHE_MB` (default [`DEFAULT_INPUT_CACHE_MB`]; 0 turns the
+//! reuse off) or [`Gpu::set_input_cache_budget`].
 
 use super::{lock, Gpu, GpuBuffer, GpuTexture};
-use crate::Result;
+use crate::{Error, Result};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Default budget of the budgeted (activation-derived) textures: every packed input of the
+/// digits networks and of VGG16 up to 64x64 at batch 32; at 224x224 the first, largest layers.
+pub const DEFAULT_INPUT_CACHE_MB: u64 = 256;
+
 /// Derived textures by source buffer id.
-#[derive(Default)]
 pub(crate) struct DerivedCache {
     by_buffer: HashMap<u64, Vec<Entry>>,
     hits: u64,
     misses: u64,
+    budget: InputCacheStats,
+}
+
+impl DerivedCache {
+    /// An empty cache with the budget of `DAK_INPUT_CACHE_MB`, or the default.
+    pub(crate) fn from_env() -> Result<Self> {
+        let mb = match std::env::var("DAK_INPUT_CACHE_MB") {
+            Err(_) => DEFAULT_INPUT_CACHE_MB,
+            Ok(v) if v.trim().is_empty() => DEFAULT_INPUT_CACHE_MB,
+            Ok(v) => v.trim().parse::<u64>().ok().filter(|&mb| mb < 1 << 40).ok_or_else(|| {
+                Error::input(format!(
+                    "DAK_INPUT_CACHE_MB={v}: expected a whole number of MiB \
+                     (default {DEFAULT_INPUT_CACHE_MB}; 0 turns the reuse of packed inputs off)"
+                ))
+            })?,
+        };
+        Ok(DerivedCache {
+            by_buffer: HashMap::new(),
+            hits: 0,
+            misses: 0,
+            budget: InputCacheStats {
+                budget_bytes: mb << 20,
+                ..Default::default()
+            },
+        })
+    }
+}
+
+/// What the budgeted cache did since the device was opened (`dak bench model` reports it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct InputCacheStats {
+    /// The budget in bytes.
+    pub budget_bytes: u64,
+    /// Bytes held now.
+    pub held_bytes: u64,
+    /// Most bytes held at once.
+    pub peak_bytes: u64,
+    /// Textures served from the cache (a pass saved each).
+    pub reused: u64,
+    /// Textures made without caching because the budget was full.
+    pub over_budget: u64,
 }
 
 struct Entry {
     tag: String,
     version: u64,
     texture: Arc<GpuTexture>,
+    /// Bytes counted against the budget (0 for unbudgeted entries).
+    budgeted: u64,
 }
 
 impl Gpu {
@@ -35,6 +88,28 @@ impl Gpu {
         &self,
         src: &GpuBuffer,
         tag: &str,
+        make: impl FnOnce() -> Result<GpuTexture>,
+    ) -> Result<Arc<GpuTexture>> {
+        self.derived(src, tag, None, make)
+    }
+
+    /// [`Gpu::derived_texture`] for a texture of `bytes` that counts against the input-cache
+    /// budget: when caching it would pass the budget, `make`'s texture is returned uncached.
+    pub fn derived_texture_budgeted(
+        &self,
+        src: &GpuBuffer,
+        tag: &str,
+        bytes: u64,
+        make: impl FnOnce() -> Result<GpuTexture>,
+    ) -> Result<Arc<GpuTexture>> {
+        self.derived(src, tag, Some(bytes), make)
+    }
+
+    fn derived(
+        &self,
+        src: &GpuBuffer,
+        tag: &str,
+        budgeted: Option<u64>,
         make: impl FnOnce() -> Result<GpuTexture>,
     ) -> Result<Arc<GpuTexture>> {
         let (id, version) = src.content();
@@ -48,6 +123,7 @@ impl Gpu {
             });
             if let Some(texture) = hit {
                 cache.hits += 1;
+                cache.budget.reused += u64::from(budgeted.is_some());
                 return Ok(texture);
             }
             cache.misses += 1;
@@ -55,20 +131,40 @@ impl Gpu {
         let texture = Arc::new(make()?);
         let stale = {
             let mut cache = lock(&self.0.derived);
-            let entries = cache.by_buffer.entry(id).or_default();
-            let old = entries
-                .iter()
-                .position(|e| e.tag == tag)
-                .map(|i| entries.swap_remove(i));
-            entries.push(Entry {
-                tag: tag.to_string(),
-                version,
-                texture: texture.clone(),
+            let old = cache.by_buffer.get_mut(&id).and_then(|entries| {
+                let i = entries.iter().position(|e| e.tag == tag)?;
+                Some(entries.swap_remove(i))
             });
+            cache.budget.held_bytes -= old.as_ref().map_or(0, |e| e.budgeted);
+            let bytes = budgeted.unwrap_or(0);
+            let b = &mut cache.budget;
+            if b.held_bytes + bytes > b.budget_bytes {
+                b.over_budget += 1;
+            } else {
+                b.held_bytes += bytes;
+                b.peak_bytes = b.peak_bytes.max(b.held_bytes);
+                cache.by_buffer.entry(id).or_default().push(Entry {
+                    tag: tag.to_string(),
+                    version,
+                    texture: texture.clone(),
+                    budgeted: bytes,
+                });
+            }
             old
         };
         drop(stale); // returns its texture to the pool, outside the cache lock
         Ok(texture)
+    }
+
+    /// What the budgeted (activation-derived) textures hold and saved.
+    pub fn input_cache_stats(&self) -> InputCacheStats {
+        lock(&self.0.derived).budget
+    }
+
+    /// Set the budget of the budgeted textures in bytes (0: no reuse). Entries already held stay
+    /// until their source goes.
+    pub fn set_input_cache_budget(&self, bytes: u64) {
+        lock(&self.0.derived).budget.budget_bytes = bytes;
     }
 
     /// (hits, misses) of [`Gpu::derived_texture`] since the device was opened.
@@ -79,7 +175,13 @@ impl Gpu {
 
     /// Drop what was derived from buffer `id` (the buffer is gone).
     pub(super) fn forget_derived(&self, id: u64) {
-        let gone = lock(&self.0.derived).by_buffer.remove(&id);
+        let gone = {
+            let mut cache = lock(&self.0.derived);
+            let gone = cache.by_buffer.remove(&id);
+            let freed: u64 = gone.iter().flatten().map(|e| e.budgeted).sum();
+            cache.budget.held_bytes -= freed;
+            gone
+        };
         drop(gone);
     }
 }

@@ -13,6 +13,7 @@ mod stream;
 mod texture;
 
 pub use context::{AdapterSummary, BACKEND_NAMES, NO_ADAPTER};
+pub use derived::{InputCacheStats, DEFAULT_INPUT_CACHE_MB};
 pub use profile::{DispatchTime, LabelScope};
 pub use shaders::{
     override_dir as shader_override_dir, overrides as shader_overrides, source as shader_source,
@@ -112,7 +113,7 @@ impl Gpu {
             cpu_paths: std::sync::atomic::AtomicBool::new(true),
             writable: Mutex::default(),
             next_buffer_id: Default::default(),
-            derived: Mutex::default(),
+            derived: Mutex::new(derived::DerivedCache::from_env()?),
         })))
     }
 

@@ -75,28 +75,24 @@ impl Placement {
     }
 }
 
-/// Largest packed input kept for reuse by [`pack_input_cached`].
-const CACHED_INPUT_BYTES: usize = 64 << 20;
-
 /// The forward input packed once for both the forward pass and the weight gradient: the
 /// texture is kept with the activation (`Gpu::derived_texture`, dropped with it or when it
-/// changes), so a training step packs each convolution's input once instead of twice. Inputs
-/// whose texture exceeds 64 MiB are packed each time (memory over speed on large images).
+/// changes), so a training step packs each convolution's input once instead of twice. The kept
+/// textures share the input-cache budget (`DAK_INPUT_CACHE_MB`); past it an input is packed
+/// each time (memory over speed on large images and batches).
 pub(super) fn pack_input_cached(
     src: &Tensor,
     pl: Placement,
     what: &str,
 ) -> Result<Arc<GpuTexture>> {
     let (w, h) = pl.size();
-    if 16 * w * h > CACHED_INPUT_BYTES {
-        return pack_input(src, pl, what).map(Arc::new);
-    }
+    let bytes = 16 * (w * h) as u64; // rgba32float
     let tag = format!(
         "conv2d input {:?} in {}x{} at ({}, {}) step {:?}",
         pl.src, pl.hp, pl.wp, pl.top, pl.left, pl.step
     );
     src.gpu()
-        .derived_texture(src.buffer(), &tag, || pack_input(src, pl, what))
+        .derived_texture_budgeted(src.buffer(), &tag, bytes, || pack_input(src, pl, what))
 }
 
 pub(super) fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuTexture> {
