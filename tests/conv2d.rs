@@ -442,5 +442,8 @@ fn packed_inputs_are_kept_only_within_the_input_cache_budget() {
     assert_eq!((s.reused, s.over_budget), (1, 2), "{s:?}");
     assert!(s.held_bytes > 0 && s.peak_bytes <= 64 << 20, "{s:?}");
     let s = gpu.input_cache_stats();
-    assert_eq!(s.held_bytes, 0, "the input is gone, so is its packed copy: {s:?}");
+    assert_eq!(
+        s.held_bytes, 0,
+        "the input is gone, so is its packed copy: {s:?}"
+    );
 }

@@ -6,7 +6,7 @@ use common::*;
 use dak::autograd::{Params, Tape};
 use dak::nn::{Conv2d, Init, MaxPool2d};
 use dak::ops::conv2d::{pooled, Geometry, Spec, Variant};
-use dak::ops::pool::{self, PoolGeometry};
+use dak::ops::pool::{self, PoolGeometry, ReluPoolKernel};
 use dak::Tensor;
 
 /// (x shape, co, k, stride, pad): odd conv outputs (a row and a column in no window), batch 1
@@ -230,33 +230,77 @@ fn fused_reference_backward_matches_finite_differences() {
 }
 
 #[test]
-fn relu_pool_backward_kernel_matches_its_reference() {
-    let gpu = gpu();
-    for &(shape, k, s) in &[
+fn relu_pool_backward_kernels_match_their_reference() {
+    let gpu = own_gpu(); // its CPU paths are switched off below
+                         // Odd sides, an exact tiling, windows with gaps (k < s); and shapes the vec4 kernel takes:
+                         // batch 1 with C = 3, W = 4, the digits layers' 24x24 and 8x8.
+    let cases = [
         ([1usize, 3, 7, 9], 2usize, 2usize),
         ([2, 5, 16, 18], 2, 2),
         ([1, 3, 10, 11], 2, 3),
-    ] {
-        let g = PoolGeometry::new(&shape, k, s, "test").unwrap();
-        let z = values(g.x_len(), 3);
-        let (y, arg) = pool::reference::max_pool2d(&g, &z);
-        let y: Vec<f32> = y.iter().map(|v| v.max(0.0)).collect();
-        assert!(y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v > 0.0));
-        let dy: Vec<f32> = values(g.y_len(), 4)
-            .iter()
-            .map(|v| 2.0 * v + 0.25)
-            .collect();
-        let t = |v: &[f32]| Tensor::from_slice(&gpu, v, &g.y_shape()).unwrap();
-        let targ = Tensor::from_u32(&gpu, &arg, &g.y_shape()).unwrap();
-        let dz = pool::max_pool2d_relu_backward(&t(&dy), &t(&y), &targ, &shape, k, s).unwrap();
-        let want = pool::reference::max_pool2d_relu_backward(&g, &dy, &y, &arg);
-        assert_close(
-            &dz.to_vec().unwrap(),
-            &want,
-            0.0,
-            &format!("{shape:?} k{k} s{s}"),
-        );
+        ([1, 3, 2, 4], 2, 2),
+        ([3, 5, 6, 12], 2, 2),
+        ([2, 7, 24, 24], 2, 2),
+        ([5, 3, 8, 8], 2, 2),
+    ];
+    for mirrors in [true, false] {
+        gpu.set_cpu_paths(mirrors);
+        for &(shape, k, s) in &cases {
+            let g = PoolGeometry::new(&shape, k, s, "test").unwrap();
+            let z = values(g.x_len(), 3);
+            let (y, arg) = pool::reference::max_pool2d(&g, &z);
+            let y: Vec<f32> = y.iter().map(|v| v.max(0.0)).collect();
+            let both = y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v > 0.0);
+            assert!(
+                both || y.len() < 24,
+                "{shape:?}: ReLU masks nothing or everything"
+            );
+            let dy: Vec<f32> = values(g.y_len(), 4)
+                .iter()
+                .map(|v| 2.0 * v + 0.25)
+                .collect();
+            let masked: Vec<f32> = dy
+                .iter()
+                .zip(&y)
+                .map(|(&d, &v)| if v > 0.0 { d } else { 0.0 })
+                .collect();
+            let t = |v: &[f32]| Tensor::from_slice(&gpu, v, &g.y_shape()).unwrap();
+            let targ = Tensor::from_u32(&gpu, &arg, &g.y_shape()).unwrap();
+            let want = pool::reference::max_pool2d_relu_backward(&g, &dy, &y, &arg);
+            let x4 = ReluPoolKernel::x4_fits(&g);
+            for kernel in [
+                ReluPoolKernel::Scatter,
+                ReluPoolKernel::X4,
+                ReluPoolKernel::Auto,
+            ] {
+                let what = format!("{shape:?} k{k} s{s} {kernel:?} mirrors {mirrors}");
+                let run = pool::max_pool2d_relu_backward_with(
+                    &t(&dy),
+                    &t(&y),
+                    &targ,
+                    &shape,
+                    k,
+                    s,
+                    kernel,
+                );
+                if kernel == ReluPoolKernel::X4 && !x4 {
+                    let msg = run
+                        .err()
+                        .expect("X4 on a shape it does not fit")
+                        .to_string();
+                    assert!(msg.contains("vec4 kernel"), "{what}: {msg}");
+                    continue;
+                }
+                let (dz, gm) = run.unwrap();
+                assert_close(&dz.to_vec().unwrap(), &want, 0.0, &what);
+                assert_close(&gm.to_vec().unwrap(), &masked, 0.0, &what);
+            }
+        }
     }
+    gpu.set_cpu_paths(true);
+    // The digits layers take the vec4 kernel.
+    let digits = |h, w| PoolGeometry::new(&[128, 32, h, w], 2, 2, "test").unwrap();
+    assert!(ReluPoolKernel::x4_fits(&digits(24, 24)) && ReluPoolKernel::x4_fits(&digits(8, 8)));
 }
 
 /// One fused tape node gives the gradients of the unfused conv and pool nodes, mid-graph (a

@@ -38,12 +38,17 @@ impl DerivedCache {
         let mb = match std::env::var("DAK_INPUT_CACHE_MB") {
             Err(_) => DEFAULT_INPUT_CACHE_MB,
             Ok(v) if v.trim().is_empty() => DEFAULT_INPUT_CACHE_MB,
-            Ok(v) => v.trim().parse::<u64>().ok().filter(|&mb| mb < 1 << 40).ok_or_else(|| {
-                Error::input(format!(
-                    "DAK_INPUT_CACHE_MB={v}: expected a whole number of MiB \
+            Ok(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|&mb| mb < 1 << 40)
+                .ok_or_else(|| {
+                    Error::input(format!(
+                        "DAK_INPUT_CACHE_MB={v}: expected a whole number of MiB \
                      (default {DEFAULT_INPUT_CACHE_MB}; 0 turns the reuse of packed inputs off)"
-                ))
-            })?,
+                    ))
+                })?,
         };
         Ok(DerivedCache {
             by_buffer: HashMap::new(),

@@ -107,6 +107,7 @@ builtin_shaders!(
     "pool/max_bwd.wgsl",
     "pool/max_bwd_scatter.wgsl",
     "pool/max_relu_bwd_scatter.wgsl",
+    "pool/max_relu_bwd_x4.wgsl",
     "pool/gap_fwd.wgsl",
     "pool/gap_bwd.wgsl",
 );

@@ -105,6 +105,16 @@ impl Gpu {
         self.mirror_as(src, floats, wgpu::TextureFormat::R32Float, 4, what)
     }
 
+    /// An r32uint texture (the dummy of a `texture_2d<u32>` binding; contents undefined).
+    pub fn texture_r32u(&self, width: u32, height: u32, what: &str) -> Result<GpuTexture> {
+        self.pooled_texture(width, height, wgpu::TextureFormat::R32Uint, what)
+    }
+
+    /// [`Gpu::mirror`] for u32 values (an r32uint texture, read as `texture_2d<u32>`).
+    pub fn mirror_u32(&self, src: &GpuBuffer, values: usize, what: &str) -> Result<Option<Mirror>> {
+        self.mirror_as(src, values, wgpu::TextureFormat::R32Uint, 4, what)
+    }
+
     /// Mirror the first `values` f32 values of `src` (a multiple of 4) into an rgba32float
     /// texture, texel `t` holding values `4t..4t+4`, or `None` when they do not fit.
     pub fn mirror_rgba(
@@ -202,10 +212,9 @@ impl Gpu {
 /// Measured on matmul 1024^3 (A is read 64 rows at a time): 5-10% faster, within the noise on
 /// the conv shapes. Kernels only ever address the first `width` texels.
 fn padded_width(width: u32, format: wgpu::TextureFormat, max: u32) -> u32 {
-    let texel_bytes = if format == wgpu::TextureFormat::R32Float {
-        4
-    } else {
-        16
+    let texel_bytes = match format {
+        wgpu::TextureFormat::R32Float | wgpu::TextureFormat::R32Uint => 4,
+        _ => 16,
     };
     let lines = |w: u32| (w.next_multiple_of(4) * texel_bytes).div_ceil(64);
     let mut padded = width;

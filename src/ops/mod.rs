@@ -10,6 +10,7 @@ pub mod mdd;
 pub mod mmd;
 pub mod optim;
 pub mod pool;
+pub mod pool_relu;
 pub mod prob;
 pub mod softmax_xent;
 pub mod watch;

@@ -6,6 +6,10 @@
 //! argmax is that element, so overlapping windows (3x3 stride 2) need no atomics.
 
 use super::grid_1d;
+pub use super::pool_relu::{
+    max_pool2d_relu_backward, max_pool2d_relu_backward_masked, max_pool2d_relu_backward_with,
+    ReluPoolKernel,
+};
 use crate::{DType, Error, Result, Tensor};
 
 /// Shapes of one max-pool: input `[n, c, h, w]`, output `[n, c, oh, ow]`.
@@ -81,26 +85,26 @@ impl PoolGeometry {
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PoolUniform {
+pub(super) struct PoolUniform {
     /// First plane of this dispatch (planes beyond the per-dimension workgroup limit are split).
-    plane0: u32,
+    pub(super) plane0: u32,
     /// Planes in this dispatch.
-    planes: u32,
+    pub(super) planes: u32,
     /// 1: one flat index over all planes (small planes), 0: planes on the grid's y axis.
-    flat: u32,
+    pub(super) flat: u32,
     /// log2 of the mirror width (kernels with a `MIRROR` override).
-    shift: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    k: u32,
-    s: u32,
-    _pad: [u32; 2],
+    pub(super) shift: u32,
+    pub(super) h: u32,
+    pub(super) w: u32,
+    pub(super) oh: u32,
+    pub(super) ow: u32,
+    pub(super) k: u32,
+    pub(super) s: u32,
+    pub(super) _pad: [u32; 2],
 }
 
 impl PoolUniform {
-    fn new(g: &PoolGeometry) -> PoolUniform {
+    pub(super) fn new(g: &PoolGeometry) -> PoolUniform {
         PoolUniform {
             plane0: 0,
             planes: 0,
@@ -122,7 +126,7 @@ impl PoolUniform {
 /// division (integer division is slow on CPU adapters), in chunks of at most the device's
 /// per-dimension workgroup limit; smaller planes use one flat index (one division) so lanes are
 /// not left idle. `uniform(plane0, planes, flat)` gives each dispatch's uniform bytes.
-fn per_plane(
+pub(super) fn per_plane(
     gpu: &crate::Gpu,
     file: &str,
     constants: &[(&str, f64)],
@@ -154,7 +158,7 @@ fn per_plane(
 }
 
 /// Workgroups of 64 for `n` invocations on a 2-D grid (flattened with `num_workgroups.x`).
-fn grid_1d_64(n: usize) -> [u32; 3] {
+pub(super) fn grid_1d_64(n: usize) -> [u32; 3] {
     let groups = n.div_ceil(64).max(1);
     let x = groups.min(65535);
     [x as u32, groups.div_ceil(x) as u32, 1]
@@ -248,81 +252,6 @@ pub fn max_pool2d_backward(
         )?;
     }
     Ok(dx)
-}
-
-/// Backward of ReLU then max pooling with non-overlapping windows (k <= stride), in one pass:
-/// dZ `[N, C, H, W]` (`z_shape`) from dY, the pooled output Y = pool(ReLU(Z)) (its sign is the
-/// ReLU's mask) and the saved argmax. The fused conv + ReLU + pool layer's backward.
-pub fn max_pool2d_relu_backward(
-    dy: &Tensor,
-    y: &Tensor,
-    argmax: &Tensor,
-    z_shape: &[usize],
-    k: usize,
-    stride: usize,
-) -> Result<Tensor> {
-    max_pool2d_relu_backward_masked(dy, y, argmax, z_shape, k, stride).map(|(dz, _)| dz)
-}
-
-/// [`max_pool2d_relu_backward`] that also returns the masked pooled gradient `dY · [Y > 0]`
-/// (pooled shape, written by the same pass): the bias gradient of the fused conv + ReLU + pool
-/// sums it instead of dZ, a quarter of the elements with the same non-zeros.
-pub fn max_pool2d_relu_backward_masked(
-    dy: &Tensor,
-    y: &Tensor,
-    argmax: &Tensor,
-    z_shape: &[usize],
-    k: usize,
-    stride: usize,
-) -> Result<(Tensor, Tensor)> {
-    const OP: &str = "max_pool2d_relu backward";
-    let g = PoolGeometry::new(z_shape, k, stride, OP)?;
-    if k > stride {
-        return Err(Error::input(format!(
-            "{OP}: windows overlap (kernel {k} > stride {stride}); use max_pool2d_backward"
-        )));
-    }
-    dy.expect_dtype(DType::F32, OP)?;
-    y.expect_dtype(DType::F32, OP)?;
-    argmax.expect_dtype(DType::U32, OP)?;
-    dy.expect_shape(&g.y_shape(), OP, "output gradient")?;
-    y.expect_shape(&g.y_shape(), OP, "pooled output")?;
-    argmax.expect_shape(&g.y_shape(), OP, "argmax")?;
-    let gpu = dy.gpu();
-    let dz = Tensor::uninit(gpu, &g.x_shape(), DType::F32)?;
-    let masked = Tensor::uninit(gpu, &g.y_shape(), DType::F32)?;
-    if k < stride || g.oh * k != g.h || g.ow * k != g.w {
-        gpu.zero(dz.buffer());
-    }
-    let m = super::Mirrors::of(&[dy, y])?;
-    let u = PoolUniform {
-        shift: m.shift,
-        ..PoolUniform::new(&g)
-    };
-    per_plane(
-        gpu,
-        "pool/max_relu_bwd_scatter.wgsl",
-        &[m.constant()],
-        |plane0, planes, flat| {
-            bytemuck::bytes_of(&PoolUniform {
-                plane0,
-                planes,
-                flat,
-                ..u
-            })
-            .to_vec()
-        },
-        &m.after(&[
-            dy.binding(),
-            argmax.binding(),
-            y.binding(),
-            dz.binding(),
-            masked.binding(),
-        ]),
-        g.oh * g.ow,
-        g.n * g.c,
-    )?;
-    Ok((dz, masked))
 }
 
 fn nchw(shape: &[usize], op: &str) -> Result<(usize, usize)> {

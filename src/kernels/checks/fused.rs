@@ -61,11 +61,32 @@ pub(super) fn check_conv_pool_fwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 
 pub(super) fn check_relu_pool_bwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
     // ([n, c, h, w], k, stride): odd sides, an exact tiling, and windows with gaps (k < s).
-    let cases: [([usize; 4], usize, usize); 3] = [
+    let cases = [
         ([1, 3, 7, 9], 2, 2),
         ([2, 5, 16, 18], 2, 2),
         ([1, 3, 10, 11], 2, 3),
     ];
+    relu_pool_bwd_cases(gpu, c, &cases, pool::ReluPoolKernel::Scatter)
+}
+
+pub(super) fn check_relu_pool_bwd_x4(gpu: &Gpu, c: &mut Checker) -> Result<()> {
+    // 2x2/2 windows tiling the input, W a multiple of 4: batch 1 with C = 3, one quad per row,
+    // the digits network's 24x24 and 8x8 layers.
+    let cases = [
+        ([1, 3, 2, 4], 2, 2),
+        ([3, 5, 6, 12], 2, 2),
+        ([2, 7, 24, 24], 2, 2),
+        ([5, 3, 8, 8], 2, 2),
+    ];
+    relu_pool_bwd_cases(gpu, c, &cases, pool::ReluPoolKernel::X4)
+}
+
+fn relu_pool_bwd_cases(
+    gpu: &Gpu,
+    c: &mut Checker,
+    cases: &[([usize; 4], usize, usize)],
+    kernel: pool::ReluPoolKernel,
+) -> Result<()> {
     for (i, &(shape, k, s)) in cases.iter().enumerate() {
         c.case();
         let g = pool::PoolGeometry::new(&shape, k, s, "check")?;
@@ -76,12 +97,24 @@ pub(super) fn check_relu_pool_bwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
             .iter()
             .map(|v| 2.0 * v + 0.25)
             .collect();
+        let masked: Vec<f32> = dy
+            .iter()
+            .zip(&y)
+            .map(|(&d, &v)| if v > 0.0 { d } else { 0.0 })
+            .collect();
         let t = |v: &[f32]| Tensor::from_slice(gpu, v, &g.y_shape());
         let targ = Tensor::from_u32(gpu, &arg, &g.y_shape())?;
-        let dz = pool::max_pool2d_relu_backward(&t(&dy)?, &t(&y)?, &targ, &shape, k, s)?;
+        let (dz, gm) =
+            pool::max_pool2d_relu_backward_with(&t(&dy)?, &t(&y)?, &targ, &shape, k, s, kernel)?;
         let want = pool::reference::max_pool2d_relu_backward(&g, &dy, &y, &arg);
         let what = format!("dz of {} k{k} s{s}", label4(&shape));
         c.compare(&what, &dz.to_vec()?, &want, 0.0);
+        c.compare(
+            &format!("masked dy of {}", label4(&shape)),
+            &gm.to_vec()?,
+            &masked,
+            0.0,
+        );
         if c.failed() {
             break;
         }

@@ -283,6 +283,14 @@ pub(super) static REGISTRY: &[Kernel] = &[
         check: check_relu_pool_bwd,
     },
     Kernel {
+        id: "pool.max_relu_bwd_x4",
+        op: "pool",
+        files: &["pool/max_relu_bwd_x4.wgsl"],
+        description: "ReLU + 2x2/2 max-pool backward, four dZ values (one vec4 store) per invocation",
+        supported: always,
+        check: check_relu_pool_bwd_x4,
+    },
+    Kernel {
         id: "pool.gap_fwd",
         op: "pool",
         files: &["pool/gap_fwd.wgsl"],
