@@ -2,6 +2,7 @@
 //! parameter, or over every parameter of a model at once in flat buffers (`*_multi`).
 
 use super::grid_1d;
+use crate::gpu::{Binding, GpuTexture};
 use crate::{Error, Result, Tensor};
 
 /// SGD hyper-parameters (PyTorch semantics, dampening 0).
@@ -136,6 +137,12 @@ pub fn adam_step(w: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, h: Adam) -> Res
 pub const BLOCK: usize = 256;
 
 fn check_table(w: &Tensor, scale: &Tensor, op: &str) -> Result<()> {
+    if !w.numel().is_multiple_of(BLOCK) {
+        return Err(Error::input(format!(
+            "{op}: flat buffers hold whole blocks of {BLOCK} elements; got {}",
+            w.numel()
+        )));
+    }
     if scale.numel() < w.numel().div_ceil(BLOCK) {
         return Err(Error::input(format!(
             "{op}: {} learning-rate multipliers for {} blocks",
@@ -146,30 +153,83 @@ fn check_table(w: &Tensor, scale: &Tensor, op: &str) -> Result<()> {
     Ok(())
 }
 
+/// The multi kernels' inputs as textures (`MIRROR`): rgba32float mirrors of the flat buffers
+/// and an r32float one of the table on CPU adapters; 1x1 dummies elsewhere or when one does not
+/// fit. Returns (textures in binding order, shift, MIRROR).
+fn flat_mirrors(flat: &[&Tensor], table: &Tensor) -> Result<(Vec<GpuTexture>, u32, bool)> {
+    let gpu = table.gpu();
+    if gpu.cpu_paths() {
+        let mut textures = Vec::with_capacity(flat.len() + 1);
+        let mut shift = 0;
+        for t in flat {
+            match gpu.mirror_rgba(t.buffer(), t.numel(), "flat optimizer buffer")? {
+                Some(m) => {
+                    shift = m.shift;
+                    textures.push(m.texture);
+                }
+                None => break,
+            }
+        }
+        if textures.len() == flat.len() {
+            if let Some(m) = gpu.mirror(table.buffer(), table.numel(), "learning-rate table")? {
+                textures.push(m.texture);
+                return Ok((textures, shift, true));
+            }
+        }
+    }
+    let mut textures = flat
+        .iter()
+        .map(|_| gpu.texture(1, 1, "unused mirror"))
+        .collect::<Result<Vec<_>>>()?;
+    textures.push(gpu.texture_r32(1, 1, "unused mirror")?);
+    Ok((textures, 0, false))
+}
+
+/// Dispatch a multi kernel: `buffers` then the mirror textures; one invocation per vec4.
+fn dispatch_multi(
+    file: &str,
+    w: &Tensor,
+    uniform: &[u8],
+    buffers: &[Binding<'_>],
+    textures: &[GpuTexture],
+    mirror: bool,
+) -> Result<()> {
+    let bindings: Vec<Binding<'_>> = buffers
+        .iter()
+        .copied()
+        .chain(textures.iter().map(Binding::Texture))
+        .collect();
+    let vec4s = w.numel() / 4;
+    let groups = vec4s.div_ceil(64).max(1);
+    let x = groups.min(65535);
+    w.gpu().dispatch(
+        file,
+        &[("MIRROR", if mirror { 1.0 } else { 0.0 })],
+        uniform,
+        &bindings,
+        [x as u32, groups.div_ceil(x) as u32, 1],
+    )
+}
+
 /// One SGD step over many parameters in flat buffers (`optim/sgd_multi.wgsl`): block `b` of
 /// 256 elements uses learning rate `h.lr * scale[b]`, a negative multiplier leaves the block
 /// alone. Element by element the same arithmetic as [`sgd_step`].
 pub fn sgd_step_multi(w: &Tensor, g: &Tensor, v: &Tensor, scale: &Tensor, h: Sgd) -> Result<()> {
     same_size(&[w, g, v], "sgd")?;
     check_table(w, scale, "sgd")?;
-    let mirrors = super::Mirrors::of(&[g, w, v, scale])?;
+    let (textures, shift, mirror) = flat_mirrors(&[g, w, v], scale)?;
     let p = SgdP {
-        n: w.numel() as u32,
+        n: (w.numel() / 4) as u32,
         lr: h.lr,
         momentum: h.momentum,
         weight_decay: h.weight_decay,
         nesterov: h.nesterov as u32,
-        shift: mirrors.shift,
+        shift,
         _pad: [0; 2],
     };
     let buffers = [g.binding(), w.binding(), v.binding(), scale.binding()];
-    w.gpu().dispatch(
-        "optim/sgd_multi.wgsl",
-        &[mirrors.constant()],
-        bytemuck::bytes_of(&p),
-        &mirrors.after(&buffers),
-        grid_1d(w.numel()),
-    )
+    let file = "optim/sgd_multi.wgsl";
+    dispatch_multi(file, w, bytemuck::bytes_of(&p), &buffers, &textures, mirror)
 }
 
 /// One Adam step over many parameters in flat buffers (`optim/adam_multi.wgsl`), learning
@@ -187,9 +247,9 @@ pub fn adam_step_multi(
     if h.step == 0 {
         return Err(Error::input("adam: step numbers start at 1"));
     }
-    let mirrors = super::Mirrors::of(&[g, w, m, v, scale])?;
+    let (textures, shift, mirror) = flat_mirrors(&[g, w, m, v], scale)?;
     let p = AdamP {
-        n: w.numel() as u32,
+        n: (w.numel() / 4) as u32,
         lr: h.lr,
         beta1: h.beta1,
         beta2: h.beta2,
@@ -197,7 +257,7 @@ pub fn adam_step_multi(
         bc1: 1.0 - h.beta1.powi(h.step as i32),
         bc2: 1.0 - h.beta2.powi(h.step as i32),
         weight_decay: h.weight_decay,
-        shift: mirrors.shift,
+        shift,
         _pad: [0; 3],
     };
     let buffers = [
@@ -207,13 +267,8 @@ pub fn adam_step_multi(
         v.binding(),
         scale.binding(),
     ];
-    w.gpu().dispatch(
-        "optim/adam_multi.wgsl",
-        &[mirrors.constant()],
-        bytemuck::bytes_of(&p),
-        &mirrors.after(&buffers),
-        grid_1d(w.numel()),
-    )
+    let file = "optim/adam_multi.wgsl";
+    dispatch_multi(file, w, bytemuck::bytes_of(&p), &buffers, &textures, mirror)
 }
 
 /// Plain-Rust oracles, updating in place like the kernels.
