@@ -34,6 +34,8 @@ pub struct DannBench {
     pub layers: Vec<LayerTime>,
     /// Time per kernel of the same step, slowest first.
     pub kernels: Vec<KernelTime>,
+    /// Every dispatch of the same step in order (kernel, layer label, seconds).
+    pub dispatches: Vec<crate::gpu::DispatchTime>,
     /// Packed inputs kept for the weight gradient over the whole benchmark: budget, peak, reuse.
     pub input_cache: crate::gpu::InputCacheStats,
 }
@@ -92,7 +94,7 @@ pub fn digits(gpu: &Gpu, batch: usize, steps: usize, method: Option<Method>) -> 
     gpu.sync()?;
     let warmup_s = warm.elapsed().as_secs_f64();
 
-    let (layers, kernels) = profile(gpu, || train(&mut opt, batch, dann_m))?;
+    let step_profile = profile(gpu, || train(&mut opt, batch, dann_m))?;
     let dann = throughput(gpu, 2 * batch, steps, || train(&mut opt, batch, dann_m))?;
     let source_only = throughput(gpu, batch, steps, || train(&mut opt, 0, dann_m))?;
     let method = match method {
@@ -115,8 +117,9 @@ pub fn digits(gpu: &Gpu, batch: usize, steps: usize, method: Option<Method>) -> 
         inference_img_s: inference,
         method,
         warmup_s,
-        layers,
-        kernels,
+        layers: step_profile.layers,
+        kernels: step_profile.kernels,
+        dispatches: step_profile.dispatches,
         input_cache: gpu.input_cache_stats(),
     })
 }

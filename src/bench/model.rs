@@ -8,6 +8,7 @@ use crate::models::classifier::{Classifier, HeadConfig};
 use crate::models::vgg16;
 use crate::models::Freeze;
 use crate::optim::{Optimizer, Rule};
+use crate::gpu::DispatchTime;
 use crate::{Gpu, Result, Tensor};
 use std::time::Instant;
 
@@ -34,6 +35,8 @@ pub struct ModelBench {
     pub layers: Vec<LayerTime>,
     /// Time per kernel of the same step, slowest first.
     pub kernels: Vec<KernelTime>,
+    /// Every dispatch of the same step in order (kernel, layer label, seconds).
+    pub dispatches: Vec<DispatchTime>,
     /// Packed inputs kept for the weight gradient over the whole benchmark: budget, peak, reuse.
     pub input_cache: crate::gpu::InputCacheStats,
 }
@@ -65,10 +68,7 @@ pub struct KernelTime {
 
 /// Runs `step` with every dispatch run and timed alone (`Gpu::start_profile`) and sums the
 /// times per layer, in the order the layers first ran, and per kernel, slowest first.
-pub fn profile(
-    gpu: &Gpu,
-    step: impl FnOnce() -> Result<()>,
-) -> Result<(Vec<LayerTime>, Vec<KernelTime>)> {
+pub fn profile(gpu: &Gpu, step: impl FnOnce() -> Result<()>) -> Result<StepProfile> {
     gpu.start_profile()?;
     let ran = step();
     let times = gpu.finish_profile()?;
@@ -89,6 +89,7 @@ pub fn profile(
     }
     kernels.sort_by(|a, b| b.ms.total_cmp(&a.ms));
     let mut layers: Vec<LayerTime> = Vec::new();
+    let times_kept = times.clone();
     for t in times {
         let label = t.label.unwrap_or_else(|| "(other)".to_string());
         let (layer, backward) = match label.strip_suffix(" (bwd)") {
@@ -115,7 +116,21 @@ pub fn profile(
         }
         layers[i].dispatches += 1;
     }
-    Ok((layers, kernels))
+    Ok(StepProfile {
+        layers,
+        kernels,
+        dispatches: times_kept,
+    })
+}
+
+/// One profiled step three ways: per layer, per kernel, and every dispatch in order.
+pub struct StepProfile {
+    /// Time per layer, in the order the layers first ran.
+    pub layers: Vec<LayerTime>,
+    /// Time per kernel, slowest first.
+    pub kernels: Vec<KernelTime>,
+    /// Every dispatch in the order it ran (kernel, label, seconds): `--json` only.
+    pub dispatches: Vec<DispatchTime>,
 }
 
 pub(crate) fn images(n: usize, side: usize) -> Vec<f32> {
@@ -180,7 +195,7 @@ pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<Mode
     train_step(&model, &mut optimizer, &x, false)?;
     gpu.sync()?;
     let warmup_s = warm.elapsed().as_secs_f64();
-    let (layers, kernels) = profile(gpu, || train_step(&model, &mut optimizer, &x, false))?;
+    let step = profile(gpu, || train_step(&model, &mut optimizer, &x, false))?;
 
     let inference = throughput(gpu, batch, steps, || {
         let mut tape = Tape::no_grad();
@@ -210,8 +225,9 @@ pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<Mode
         whole_network_train_img_s: whole,
         cached_head_train_img_s: cached,
         warmup_s,
-        layers,
-        kernels,
+        layers: step.layers,
+        kernels: step.kernels,
+        dispatches: step.dispatches,
         input_cache: gpu.input_cache_stats(),
     })
 }

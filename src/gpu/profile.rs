@@ -7,7 +7,7 @@ use crate::{Error, Result};
 use std::sync::Arc;
 
 /// Wall time of one dispatch run alone (`Gpu::start_profile`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DispatchTime {
     /// Shader file, e.g. `conv2d/fwd_igemm_sgbc_s8.wgsl`.
     pub kernel: String,
