@@ -66,10 +66,16 @@ def main(paths):
         m = re.search(r"e(\d+)-s(\d+)\.jsonl$", p)
         if not m:
             sys.exit(f"{p}: expected a name like e10-s0.jsonl")
-        runs[int(m.group(1))].append((int(m.group(2)), read(p)))
+        budget, seed = int(m.group(1)), int(m.group(2))
+        if any(s == seed for s, _ in runs[budget]):
+            sys.exit(
+                f"{p}: a second file for {budget} epochs, seed {seed}; each seed's methods must be "
+                "one `--compare` run (the EnsV pick compares them all)"
+            )
+        runs[budget].append((seed, read(p)))
     out = []
     for budget in sorted(runs):
-        seeds = sorted(runs[budget])
+        seeds = sorted(runs[budget], key=lambda t: t[0])
         out.append(f"## {budget} epochs, seeds {', '.join(str(s) for s, _ in seeds)}\n")
         methods, acc, secs = [], defaultdict(list), defaultdict(list)
         picks = defaultdict(list)
