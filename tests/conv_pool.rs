@@ -250,7 +250,7 @@ fn relu_pool_backward_kernels_match_their_reference() {
             let z = values(g.x_len(), 3);
             let (y, arg) = pool::reference::max_pool2d(&g, &z);
             let y: Vec<f32> = y.iter().map(|v| v.max(0.0)).collect();
-            let both = y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v > 0.0);
+            let both = y.contains(&0.0) && y.iter().any(|&v| v > 0.0);
             assert!(
                 both || y.len() < 24,
                 "{shape:?}: ReLU masks nothing or everything"
@@ -284,10 +284,7 @@ fn relu_pool_backward_kernels_match_their_reference() {
                     kernel,
                 );
                 if kernel == ReluPoolKernel::X4 && !x4 {
-                    let msg = run
-                        .err()
-                        .expect("X4 on a shape it does not fit")
-                        .to_string();
+                    let msg = run.expect_err("X4 on a shape it does not fit").to_string();
                     assert!(msg.contains("vec4 kernel"), "{what}: {msg}");
                     continue;
                 }

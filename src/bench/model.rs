@@ -4,11 +4,11 @@
 //! by layer (forward and backward), from per-dispatch timestamps.
 
 use crate::autograd::Tape;
+use crate::gpu::DispatchTime;
 use crate::models::classifier::{Classifier, HeadConfig};
 use crate::models::vgg16;
 use crate::models::Freeze;
 use crate::optim::{Optimizer, Rule};
-use crate::gpu::DispatchTime;
 use crate::{Gpu, Result, Tensor};
 use std::time::Instant;
 

@@ -28,7 +28,11 @@ impl ReluPoolKernel {
     /// into quads, and its float-quotient index split is exact).
     pub fn x4_fits(g: &PoolGeometry) -> bool {
         let quads = g.n * g.c * g.h * g.w / 4;
-        g.k == 2 && g.stride == 2 && g.h % 2 == 0 && g.w % 4 == 0 && quads < 1 << 24
+        g.k == 2
+            && g.stride == 2
+            && g.h.is_multiple_of(2)
+            && g.w.is_multiple_of(4)
+            && quads < 1 << 24
     }
 }
 
