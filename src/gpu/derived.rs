@@ -118,7 +118,7 @@ impl Gpu {
         make: impl FnOnce() -> Result<GpuTexture>,
     ) -> Result<Arc<GpuTexture>> {
         let (id, version) = src.content();
-        {
+        let stale = {
             let mut cache = lock(&self.0.derived);
             let hit = cache.by_buffer.get(&id).and_then(|entries| {
                 entries
@@ -132,32 +132,33 @@ impl Gpu {
                 return Ok(texture);
             }
             cache.misses += 1;
-        }
-        let texture = Arc::new(make()?);
-        let stale = {
-            let mut cache = lock(&self.0.derived);
+            // The entry of an older version goes before the new texture is made, so `make` can
+            // take its texture from the pool (same size) instead of allocating (and having wgpu
+            // zero-initialise) another while both are held.
             let old = cache.by_buffer.get_mut(&id).and_then(|entries| {
                 let i = entries.iter().position(|e| e.tag == tag)?;
                 Some(entries.swap_remove(i))
             });
             cache.budget.held_bytes -= old.as_ref().map_or(0, |e| e.budgeted);
-            let bytes = budgeted.unwrap_or(0);
-            let b = &mut cache.budget;
-            if b.held_bytes + bytes > b.budget_bytes {
-                b.over_budget += 1;
-            } else {
-                b.held_bytes += bytes;
-                b.peak_bytes = b.peak_bytes.max(b.held_bytes);
-                cache.by_buffer.entry(id).or_default().push(Entry {
-                    tag: tag.to_string(),
-                    version,
-                    texture: texture.clone(),
-                    budgeted: bytes,
-                });
-            }
             old
         };
         drop(stale); // returns its texture to the pool, outside the cache lock
+        let texture = Arc::new(make()?);
+        let mut cache = lock(&self.0.derived);
+        let bytes = budgeted.unwrap_or(0);
+        let b = &mut cache.budget;
+        if b.held_bytes + bytes > b.budget_bytes {
+            b.over_budget += 1;
+        } else {
+            b.held_bytes += bytes;
+            b.peak_bytes = b.peak_bytes.max(b.held_bytes);
+            cache.by_buffer.entry(id).or_default().push(Entry {
+                tag: tag.to_string(),
+                version,
+                texture: texture.clone(),
+                budgeted: bytes,
+            });
+        }
         Ok(texture)
     }
 
