@@ -23,6 +23,13 @@ pub(crate) fn grid_1d(n: usize) -> [u32; 3] {
     [x as u32, groups.div_ceil(x) as u32, 1]
 }
 
+/// Workgroups of 64 for `n` invocations on a 2-D grid (flattened with `num_workgroups.x`).
+pub(crate) fn grid_1d_64(n: usize) -> [u32; 3] {
+    let groups = n.div_ceil(64).max(1);
+    let x = groups.min(65535);
+    [x as u32, groups.div_ceil(x) as u32, 1]
+}
+
 /// Texture copies of a kernel's input buffers for its `MIRROR` override: on CPU adapters
 /// (llvmpipe compiles every storage load into a per-lane loop, a texel fetch is vectorised)
 /// each input is copied into an r32float mirror ([`crate::gpu::Gpu::mirror`]) and the kernel

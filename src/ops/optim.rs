@@ -199,15 +199,12 @@ fn dispatch_multi(
         .copied()
         .chain(textures.iter().map(Binding::Texture))
         .collect();
-    let vec4s = w.numel() / 4;
-    let groups = vec4s.div_ceil(64).max(1);
-    let x = groups.min(65535);
     w.gpu().dispatch(
         file,
         &[("MIRROR", if mirror { 1.0 } else { 0.0 })],
         uniform,
         &bindings,
-        [x as u32, groups.div_ceil(x) as u32, 1],
+        super::grid_1d_64(w.numel() / 4),
     )
 }
 

@@ -5,11 +5,11 @@
 //! Max-pool backward gathers: each input element sums the gradients of the windows whose saved
 //! argmax is that element, so overlapping windows (3x3 stride 2) need no atomics.
 
-use super::grid_1d;
 pub use super::pool_relu::{
     max_pool2d_relu_backward, max_pool2d_relu_backward_masked, max_pool2d_relu_backward_with,
     ReluPoolKernel,
 };
+use super::{grid_1d, grid_1d_64};
 use crate::{DType, Error, Result, Tensor};
 
 /// Shapes of one max-pool: input `[n, c, h, w]`, output `[n, c, oh, ow]`.
@@ -155,13 +155,6 @@ pub(super) fn per_plane(
         plane0 += count;
     }
     Ok(())
-}
-
-/// Workgroups of 64 for `n` invocations on a 2-D grid (flattened with `num_workgroups.x`).
-pub(super) fn grid_1d_64(n: usize) -> [u32; 3] {
-    let groups = n.div_ceil(64).max(1);
-    let x = groups.min(65535);
-    [x as u32, groups.div_ceil(x) as u32, 1]
 }
 
 /// Max pooling forward: returns Y `[N, C, oH, oW]` and the argmax `[N, C, oH, oW]` (u32, the

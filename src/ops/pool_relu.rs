@@ -7,7 +7,8 @@
 //! of 4 (one invocation and one vec4 store per four dZ elements). The reference is
 //! `pool::reference::max_pool2d_relu_backward`.
 
-use super::pool::{grid_1d_64, per_plane, PoolGeometry, PoolUniform};
+use super::grid_1d_64;
+use super::pool::{per_plane, PoolGeometry, PoolUniform};
 use super::Mirrors;
 use crate::gpu::Binding;
 use crate::{DType, Error, Result, Tensor};
