@@ -83,24 +83,34 @@ fn want_shape(g: &Geometry) -> [usize; 4] {
     [g.n, g.co, g.oh / 2, g.ow / 2]
 }
 
+/// One forward of `variant` runs its fused kernel `fused` once and no separate pooling pass.
+fn pools_in_the_gemm_store(gpu: dak::Gpu, variant: Variant, fused: &str) {
+    let g = geometry(&CASES[1]);
+    let tx = Tensor::from_slice(&gpu, &values(g.x_len(), 1), &g.x_shape()).unwrap();
+    let tw = Tensor::from_slice(&gpu, &values(g.w_len(), 2), &g.w_shape()).unwrap();
+    let (y, _) = pooled::forward(&tx, &tw, None, g.spec, variant).unwrap();
+    y.to_vec().unwrap();
+    assert_eq!(gpu.dispatches_of(fused), 1, "{fused}");
+    assert_eq!(
+        gpu.dispatches_of("pool/max_fwd"),
+        0,
+        "no separate pooling pass"
+    );
+}
+
 #[test]
 fn the_texture_variant_pools_in_the_gemm_store() {
     let gpu = own_gpu();
     if !Variant::Texture.supported(&gpu) {
         return;
     }
-    let g = geometry(&CASES[1]);
-    let tx = Tensor::from_slice(&gpu, &values(g.x_len(), 1), &g.x_shape()).unwrap();
-    let tw = Tensor::from_slice(&gpu, &values(g.w_len(), 2), &g.w_shape()).unwrap();
-    let (y, _) = pooled::forward(&tx, &tw, None, g.spec, Variant::Texture).unwrap();
-    y.to_vec().unwrap();
     let fused = format!("conv2d/fwd_igemm_n4_pool_tex_s{}", gpu.subgroup_size());
-    assert_eq!(gpu.dispatches_of(&fused), 1);
-    assert_eq!(
-        gpu.dispatches_of("pool/max_fwd"),
-        0,
-        "no separate pooling pass"
-    );
+    pools_in_the_gemm_store(gpu, Variant::Texture, &fused);
+}
+
+#[test]
+fn the_tiled_variant_pools_in_the_gemm_store() {
+    pools_in_the_gemm_store(own_gpu(), Variant::Tiled, "conv2d/fwd_igemm_pool_tiled");
 }
 
 #[test]

@@ -70,6 +70,7 @@ builtin_shaders!(
     "conv2d/wgrad_direct.wgsl",
     "conv2d/wgrad_reduce.wgsl",
     "conv2d/fwd_igemm_tiled.wgsl",
+    "conv2d/fwd_igemm_pool_tiled.wgsl",
     "conv2d/dgrad_igemm_tiled.wgsl",
     "conv2d/wgrad_splitk_tiled.wgsl",
     "conv2d/fwd_igemm_sgbc_s8.wgsl",

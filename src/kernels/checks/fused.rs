@@ -18,7 +18,11 @@ pub(super) const POOL_CASES: &[(usize, usize, usize, usize, usize, usize, usize,
     (1, 5, 11, 9, 33, 3, 1, 1),
 ];
 
-pub(super) fn check_conv_pool_fwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
+pub(super) fn check_conv_pool_fwd(
+    gpu: &Gpu,
+    c: &mut Checker,
+    variant: conv2d::Variant,
+) -> Result<()> {
     for (i, &(n, ci, h, w, co, k, s, p)) in POOL_CASES.iter().enumerate() {
         c.case();
         let g = Geometry::new(&[n, ci, h, w], &[co, ci, k, k], Spec::new(s, p), "check")?;
@@ -32,7 +36,6 @@ pub(super) fn check_conv_pool_fwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
         let tx = Tensor::from_slice(gpu, &x, &g.x_shape())?;
         let tw = Tensor::from_slice(gpu, &wt, &g.w_shape())?;
         let tb = Tensor::from_slice(gpu, &b, &[co])?;
-        let variant = conv2d::Variant::Texture;
         let (y, arg) = pooled::forward(&tx, &tw, with_bias.then_some(&tb), g.spec, variant)?;
         let (want_y, want_arg) =
             pooled::reference::forward(&g, &x, &wt, with_bias.then_some(&b[..]));

@@ -256,7 +256,15 @@ pub(super) static REGISTRY: &[Kernel] = &[
         ],
         description: "maxpool2x2(ReLU(conv + bias)) with the pool in the texture GEMM's store (argmax saved)",
         supported: subgroups,
-        check: check_conv_pool_fwd,
+        check: |gpu, c| check_conv_pool_fwd(gpu, c, conv2d::Variant::Texture),
+    },
+    Kernel {
+        id: "conv2d.fwd_pool.igemm_tiled",
+        op: "conv2d",
+        files: &["conv2d/fwd_igemm_pool_tiled.wgsl"],
+        description: "maxpool2x2(ReLU(conv + bias)) with the pool in the tiled GEMM's store (real GPUs; argmax saved)",
+        supported: always,
+        check: |gpu, c| check_conv_pool_fwd(gpu, c, conv2d::Variant::Tiled),
     },
     Kernel {
         id: "pool.max_fwd",

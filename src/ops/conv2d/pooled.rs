@@ -1,10 +1,11 @@
 //! Convolution + bias + ReLU + 2x2/2 max-pool as one op (`conv2d.fwd.igemm_pool_tex` on CPU
 //! adapters): the layer sequence of the digits network and of every VGG16 block's last conv.
 //!
-//! Forward: on the texture variant the pool runs in the GEMM's store (rows ordered by pooling
+//! Forward: on the texture variant (CPU adapters) and the tiled one (real GPUs,
+//! `conv2d.fwd.igemm_pool_tiled`) the pool runs in the GEMM's store (rows ordered by pooling
 //! window), so the unpooled activation is never written and the separate pooling pass goes.
-//! Every other variant, and shapes the textures cannot hold, compose the unfused kernels
-//! (convolution with ReLU, then `pool::max_pool2d`): same outputs, same saved tensors.
+//! The direct and subgroup variants, and shapes the textures cannot hold, compose the unfused
+//! kernels (convolution with ReLU, then `pool::max_pool2d`): same outputs, same saved tensors.
 //!
 //! Saved for backward: the pooled output Y (its sign is the ReLU's mask, since
 //! pool(ReLU(Z)) = ReLU(pool(Z))) and the argmax (index in the conv-output plane). Backward:
@@ -36,7 +37,8 @@ pub fn forward(
     const OP: &str = "conv2d + pool forward";
     let g = Geometry::new(x.shape(), w.shape(), spec, OP)?;
     let pg = pool_geometry(&g)?;
-    if variant == Variant::Texture && variant.supported(x.gpu()) {
+    let fused = matches!(variant, Variant::Texture | Variant::Tiled);
+    if fused && variant.supported(x.gpu()) {
         x.expect_dtype(DType::F32, OP)?;
         w.expect_dtype(DType::F32, OP)?;
         if let Some(b) = bias {
@@ -54,12 +56,46 @@ pub fn forward(
             }
         };
         let flags = bias.is_some() as u32 | 2;
+        if variant == Variant::Tiled {
+            forward_tiled(x, w, b, flags, &g, &pg, &y, &arg)?;
+            return Ok((y, arg));
+        }
         if texture::forward_pool(x, w, b, flags, &g, (pg.oh, pg.ow), &y, &arg)? {
             return Ok((y, arg));
         }
     }
     let z = super::forward(x, w, bias, true, spec, variant)?;
     pool::max_pool2d(&z, POOL, POOL)
+}
+
+/// `conv2d.fwd.igemm_pool_tiled`: the shared-memory tiled GEMM over the pixels of whole pooling
+/// windows (4 rows per pooled output), pooling in its store.
+#[allow(clippy::too_many_arguments)]
+fn forward_tiled(
+    x: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+    flags: u32,
+    g: &Geometry,
+    pg: &PoolGeometry,
+    y: &Tensor,
+    arg: &Tensor,
+) -> Result<()> {
+    let rows = 4 * g.n * pg.oh * pg.ow;
+    let uniform = super::ConvUniform::new(g, flags, 0);
+    x.gpu().dispatch(
+        "conv2d/fwd_igemm_pool_tiled.wgsl",
+        &[],
+        bytemuck::bytes_of(&uniform),
+        &[
+            x.binding(),
+            w.binding(),
+            b.binding(),
+            y.binding(),
+            arg.binding(),
+        ],
+        [g.co.div_ceil(64) as u32, rows.div_ceil(64) as u32, 1],
+    )
 }
 
 /// dZ `[N, Co, oH, oW]` (the gradient at the convolution's output, before its ReLU) from the
