@@ -3,6 +3,11 @@
 
 Usage: results_table.py results/e10-s0.jsonl results/e10-s1.jsonl ...
 
+A file named like e30-s0-extra.jsonl adds the methods its own `--compare` ran that the seed's
+main file (e30-s0.jsonl) lacks: their accuracy rows, and their epochs to the per-epoch
+validators' picks and the oracle. The EnsV pick stays the main run's (EnsV scores a candidate
+against the average of the candidates it ran with), and the table says how many candidates it had.
+
 Per epoch budget: every method's target accuracy (last epoch) as mean +- std over seeds, and its
 run time; then, per validator, the target accuracy of the (method, epoch) it picks without
 target labels, beside the oracle (the best target accuracy of any method and epoch) and the
@@ -61,25 +66,41 @@ def fmt(values, scale=100.0, digits=1):
 
 
 def main(paths):
-    runs = defaultdict(list)  # epochs budget -> [(seed, lines)]
+    mains, extras = {}, defaultdict(list)  # (budget, seed) -> lines
     for p in paths:
-        m = re.search(r"e(\d+)-s(\d+)\.jsonl$", p)
+        m = re.search(r"e(\d+)-s(\d+)(-extra)?\.jsonl$", p)
         if not m:
-            sys.exit(f"{p}: expected a name like e10-s0.jsonl")
-        budget, seed = int(m.group(1)), int(m.group(2))
-        if any(s == seed for s, _ in runs[budget]):
+            sys.exit(f"{p}: expected a name like e10-s0.jsonl (or e10-s0-extra.jsonl)")
+        key = (int(m.group(1)), int(m.group(2)))
+        if m.group(3):
+            extras[key].append(read(p))
+        elif key in mains:
             sys.exit(
-                f"{p}: a second file for {budget} epochs, seed {seed}; each seed's methods must be "
-                "one `--compare` run (the EnsV pick compares them all)"
+                f"{p}: a second file for {key[0]} epochs, seed {key[1]}; each seed's methods must be "
+                "one `--compare` run (the EnsV pick compares them all), more in an -extra file"
             )
-        runs[budget].append((seed, read(p)))
+        else:
+            mains[key] = read(p)
+    runs = defaultdict(list)  # epochs budget -> [(seed, lines, EnsV candidates)]
+    for key, lines in mains.items():
+        have = {l["method"] for l in lines if l.get("type") == "summary"}
+        candidates = len(have)
+        for extra in extras.pop(key, []):
+            added = {l["method"] for l in extra if l.get("type") == "summary"} - have
+            lines = lines + [
+                l for l in extra if l.get("type") in ("epoch", "summary") and l["method"] in added
+            ]
+            have |= added
+        runs[key[0]].append((key[1], lines, candidates))
+    if extras:
+        sys.exit(f"-extra files without their main file: {sorted(extras)} (epochs, seed)")
     out = []
     for budget in sorted(runs):
         seeds = sorted(runs[budget], key=lambda t: t[0])
-        out.append(f"## {budget} epochs, seeds {', '.join(str(s) for s, _ in seeds)}\n")
+        out.append(f"## {budget} epochs, seeds {', '.join(str(s) for s, _, _ in seeds)}\n")
         methods, acc, secs = [], defaultdict(list), defaultdict(list)
         picks = defaultdict(list)
-        for seed, lines in seeds:
+        for seed, lines, _ in seeds:
             epochs = defaultdict(list)
             for l in lines:
                 if l.get("type") == "epoch":
@@ -112,12 +133,14 @@ def main(paths):
         out.append("|---|---|---|")
         for v in ["entropy", "im", "snd", "source-val", "ensv"]:
             ps = ", ".join(str(p) for p in picks[v + " method"])
+            if v == "ensv" and len({c for _, _, c in seeds}) > 1:
+                ps += " (among " + ", ".join(str(c) for _, _, c in seeds) + " methods)"
             out.append(f"| `{v}` | {fmt(picks[v])} | {ps} |")
         out.append(f"| oracle (reads target labels) | {fmt(picks['oracle'])} | |")
         out.append(f"| source-only (last epoch) | {fmt(picks['source-only'])} | |")
         worst = [
             (s, e, o)
-            for (s, _), e, o in zip(seeds, picks["ensv"], picks["source-only"])
+            for (s, _, _), e, o in zip(seeds, picks["ensv"], picks["source-only"])
             if e is not None and o is not None and e < o
         ]
         out.append("")
