@@ -101,10 +101,10 @@ STORE_WGRAD = """fn store(co: u32, k: u32, v: f32, z: u32) {
     part[(z * s.co + co) * (s.ci * s.kh * s.kw) + k] = v;
 }"""
 
-# The fused 2x2/2 max-pool of the forward (conv2d.fwd.igemm_pool_tiled): rows are ordered by
+# The fused 2x2/2 max-pool of the forward (conv2d.fwd_pool.igemm_tiled): rows are ordered by
 # pooling window, and each thread owns the 4 rows of one window, so the pool is a max over its
 # own accumulators.
-POOL_NOTE = """// FUSED 2x2/2 MAX-POOL (conv2d.fwd.igemm_pool_tiled): rows are ordered by pooling window, row
+POOL_NOTE = """// FUSED 2x2/2 MAX-POOL (conv2d.fwd_pool.igemm_tiled): rows are ordered by pooling window, row
 // p = pixel (p & 3), row-major, of window p >> 2 (m = 4*N*pH*pW, pH = floor(oH/2)), and a
 // thread owns the 4 rows of one window (rows 4ty+i), so the store takes the window's maximum of
 // (acc + bias), then the ReLU (max and ReLU commute), and writes the pooled Yp[n, co, py, px]

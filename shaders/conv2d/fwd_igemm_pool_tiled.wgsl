@@ -6,7 +6,7 @@
 // Workgroup 16x16 threads computes a 64x64 tile; each thread a 4x4 block (rows 4ty+i, columns
 // tx+16j). The reduction walks in steps of 16: a 64x16 A tile and a 16x64 B tile are staged in
 // workgroup memory (zeros past every edge). Grid (ceil(Co/64), ceil(4*N*pH*pW/64)).
-// FUSED 2x2/2 MAX-POOL (conv2d.fwd.igemm_pool_tiled): rows are ordered by pooling window, row
+// FUSED 2x2/2 MAX-POOL (conv2d.fwd_pool.igemm_tiled): rows are ordered by pooling window, row
 // p = pixel (p & 3), row-major, of window p >> 2 (m = 4*N*pH*pW, pH = floor(oH/2)), and a
 // thread owns the 4 rows of one window (rows 4ty+i), so the store takes the window's maximum of
 // (acc + bias), then the ReLU (max and ReLU commute), and writes the pooled Yp[n, co, py, px]

@@ -2,7 +2,7 @@
 //! adapters): the layer sequence of the digits network and of every VGG16 block's last conv.
 //!
 //! Forward: on the texture variant (CPU adapters) and the tiled one (real GPUs,
-//! `conv2d.fwd.igemm_pool_tiled`) the pool runs in the GEMM's store (rows ordered by pooling
+//! `conv2d.fwd_pool.igemm_tiled`) the pool runs in the GEMM's store (rows ordered by pooling
 //! window), so the unpooled activation is never written and the separate pooling pass goes.
 //! The direct and subgroup variants, and shapes the textures cannot hold, compose the unfused
 //! kernels (convolution with ReLU, then `pool::max_pool2d`): same outputs, same saved tensors.
@@ -68,7 +68,7 @@ pub fn forward(
     pool::max_pool2d(&z, POOL, POOL)
 }
 
-/// `conv2d.fwd.igemm_pool_tiled`: the shared-memory tiled GEMM over the pixels of whole pooling
+/// `conv2d.fwd_pool.igemm_tiled`: the shared-memory tiled GEMM over the pixels of whole pooling
 /// windows (4 rows per pooled output), pooling in its store.
 #[allow(clippy::too_many_arguments)]
 fn forward_tiled(
