@@ -4,9 +4,12 @@
 //   zero in columns >= cols and channels >= C (the GEMM then needs no bounds checks).
 // Forward: M[col, c, ky, kx] = W[col, c, ky, kx] (columns = Co, reduction channels = Ci).
 // FLIP (input gradient): M[col, c, ky, kx] = W[c, col, kH-1-ky, kW-1-kx] (columns = Ci, channels = Co).
-// One invocation per texel; lanes run along the channels of one kernel tap (nearby source values),
-// the tap comes from the workgroup id, so no lane divides. Workgroup 8x8;
-// grid (ceil(4*C4/8), ceil(width/8), kH*kW): gid = (channel c, texel column, tap ky*kW + kx).
+// One invocation per texel; the tap comes from the workgroup id, so no lane divides. Workgroup
+// 8x8 = 8 channels x 8 texel columns of one tap; grid (ceil(4*C4/8), ceil(width/8), kH*kW).
+// Lanes run along the axis whose source values lie far apart: the texel columns in the forward
+// (lanes C*kH*kW*4 values apart), the channels with FLIP (cols*kH*kW apart). Lanes reading
+// neighbouring values (9 apart for 3x3) made the forward pack 2-2.5x slower on llvmpipe than the
+// same work with far-apart lanes (VGG16 512x512 layer: 30-43 ms against 14-18; docs/benchmarks.md).
 
 struct P {
     cols: u32, c: u32, kh: u32, kw: u32,     // GEMM columns; reduction channels; kernel size
@@ -26,11 +29,11 @@ fn ld(i: u32) -> f32 {
 }
 
 @compute @workgroup_size(8, 8)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let x = gid.y;
-    let c = gid.x;
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let x = wid.y * 8u + select(lid.x, lid.y, FLIP);
+    let c = wid.x * 8u + select(lid.y, lid.x, FLIP);
     if (x >= p.width || c >= 4u * p.c4) { return; }
-    let kyx = gid.z;
+    let kyx = wid.z;
     let ky = kyx / p.kw;
     let kx = kyx % p.kw;
     let row = kyx * 4u * p.c4 + c;
