@@ -36,7 +36,8 @@ struct TexUniform {
     maxrow: u32,
     plane4: u32,
     shift: u32,
-    /// Pooled width and height (the fused-pool forward kernels).
+    /// Pooled width and height (the fused-pool forward kernels); the weight gradient's OIHW
+    /// store takes the input channels C in `pool_w`.
     pool_w: u32,
     pool_h: u32,
 }
@@ -363,7 +364,12 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
         }
     };
     let input = pack_input_cached(x, pl, "conv2d input operand")?;
-    let part = Tensor::uninit(gpu, &[splits, g.co * ncol], DType::F32)?;
+    // One chunk: the GEMM stores dW in OIHW order itself (no partials, no reduction pass).
+    let direct = splits == 1;
+    let part = match direct {
+        true => dw.clone(),
+        false => Tensor::uninit(gpu, &[splits, g.co * ncol], DType::F32)?,
+    };
     let uniform = TexUniform {
         m: u(g.co),
         ncol: u(ncol),
@@ -383,12 +389,14 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
         maxrow: u(pl.size().1 - 1),
         plane4,
         shift,
+        pool_w: u(g.ci),
         ..Default::default()
     };
     let (rows_tile, kernel) = wgrad_tile(g.co);
+    let flag = |on: bool| if on { 1.0 } else { 0.0 };
     gpu.dispatch(
         &shader(gpu, kernel),
-        &[("NCHW_DY", if plane4 > 0 { 1.0 } else { 0.0 })],
+        &[("NCHW_DY", flag(plane4 > 0)), ("OIHW", flag(direct))],
         bytemuck::bytes_of(&uniform),
         &[
             Binding::Texture(&dyt),
@@ -401,6 +409,9 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
             u(splits),
         ],
     )?;
+    if direct {
+        return Ok(true);
+    }
     let part_m = mirror(&part, "conv2d weight-gradient partials")?;
     let reduce = [
         u(g.co),
