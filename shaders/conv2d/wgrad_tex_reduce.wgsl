@@ -1,9 +1,11 @@
 // conv2d.wgrad_tex_reduce — sums the split-K partials of the texture-operand weight gradient and
 // reorders them to OIHW: dW[co, c, ky, kx] = sum_(z < splits) part[z, co, ((ky*kW + kx)*C4 + c/4)*4 + c%4].
 // The partials are read from an r32float mirror (Gpu::mirror; vectorised fetches on llvmpipe).
-// One invocation per weight element, summing in a fixed order (deterministic, no atomics); lanes
-// run along c and the tap and output channel come from the workgroup id, so no lane divides
-// (llvmpipe scalarises vector integer division). Workgroup 64; grid (ceil(C/64), kH*kW, Co).
+// One invocation per weight element, summing in a fixed order (deterministic, no atomics).
+// Workgroup 8x8 = 8 output channels x 8 input channels of one tap; lanes run along the output
+// channels, whose values lie far apart (llvmpipe fetches and stores lanes reading neighbouring
+// values more slowly, see pack_weight.wgsl); the tap comes from the workgroup id, so no lane
+// divides (llvmpipe scalarises vector integer division). Grid (ceil(Co/8), ceil(C/8), kH*kW).
 
 struct P { co: u32, c: u32, kh: u32, kw: u32, c4: u32, splits: u32, shift: u32, _b: u32 }
 
@@ -15,12 +17,12 @@ fn ld(i: u32) -> f32 {
     return textureLoad(part, vec2<i32>(i32(i & ((1u << p.shift) - 1u)), i32(i >> p.shift)), 0).x;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let c = gid.x;
-    if (c >= p.c) { return; }
-    let kyx = wid.y;
-    let co = wid.z;
+    let co = gid.x;
+    let c = gid.y;
+    if (c >= p.c || co >= p.co) { return; }
+    let kyx = wid.z;
     let khw = p.kh * p.kw;
     let ncol = khw * p.c4 * 4u;
     let j = co * ncol + kyx * p.c4 * 4u + c;

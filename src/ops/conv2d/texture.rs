@@ -428,7 +428,7 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
         &[],
         bytemuck::cast_slice(&reduce),
         &[Binding::Texture(&part_m.texture), dw.binding()],
-        [u(g.ci.div_ceil(64)), u(g.kh * g.kw), u(g.co)],
+        [u(g.co.div_ceil(8)), u(g.ci.div_ceil(8)), u(g.kh * g.kw)],
     )?;
     Ok(true)
 }
