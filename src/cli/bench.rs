@@ -47,8 +47,9 @@ pub struct BenchArgs {
     /// Model benchmark of digits: also time this adaptation method's steps (`mcc`, ...).
     #[arg(long, value_name = "NAME")]
     pub method: Option<String>,
-    /// Model benchmark: MiB of packed convolution inputs kept from the forward pass for the
-    /// weight gradient (default: DAK_INPUT_CACHE_MB, else 256; 0 packs them twice).
+    /// Model benchmark: MiB of packed operands kept for reuse: convolution inputs from the
+    /// forward pass for the weight gradient, dense-layer operands (default: DAK_INPUT_CACHE_MB,
+    /// else 256; 0 packs them for every use).
     #[arg(long, value_name = "MIB")]
     pub input_cache_mb: Option<u64>,
     /// Model benchmark: square input side.

@@ -9,7 +9,8 @@
 //! packed again. Entries go when their source buffer is dropped.
 //!
 //! Textures derived from activations (a convolution's packed input, kept for its weight
-//! gradient) live as long as the activation, i.e. a whole training step, so together they hold
+//! gradient; a dense layer's packed operand, shared by the GEMMs that read it) live as long as
+//! the activation, i.e. a whole training step, so together they hold
 //! memory in proportion to the network and the batch. They are cached under a budget
 //! ([`Gpu::derived_texture_budgeted`]): past it a texture is made and used once, as if no cache
 //! existed. The budget is `DAK_INPUT_CACHE_MB` (default [`DEFAULT_INPUT_CACHE_MB`]; 0 turns the

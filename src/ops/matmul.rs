@@ -5,8 +5,9 @@
 //! - backward `dX = dY·W`     : plain
 //! - backward `dW = dYᵀ·X`    : A = dY [B, out] read transposed
 
-use crate::gpu::{Binding, Gpu};
+use crate::gpu::{Binding, Gpu, GpuTexture};
 use crate::{Error, Result, Tensor};
+use std::sync::Arc;
 
 /// GEMM kernel variants. Ids are stable: tests, `dak bench` and tuning caches use them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,7 +47,9 @@ impl Variant {
         Variant::ALL.into_iter().find(|v| v.id() == id)
     }
 
-    /// Kernels one GEMM launches with this variant (the texture variant packs both operands first).
+    /// Kernels one GEMM launches with this variant when neither operand's packing is cached (the
+    /// texture variant packs both operands first; a packed operand is reused while its tensor is
+    /// unchanged, see `pack`).
     pub fn dispatches(self) -> u64 {
         if self == Variant::SubgroupTexture {
             3
@@ -263,15 +266,34 @@ pub fn gemm(
     Ok(c)
 }
 
-/// Packs `op(t)` ([rows, cols], stored transposed when `trans`) into a `size` rgba32float texture
-/// of 4 consecutive columns per texel, zero outside the matrix.
+/// [`pack_now`], reused while `t` is unchanged (`Gpu::derived_texture_budgeted`, within the
+/// input-cache budget): a frozen or evaluated layer's weight is packed once, and operands that
+/// several GEMMs share are packed once per step (DANN's two heads read the same features in
+/// their forwards and their weight gradients).
 fn pack(
     t: &Tensor,
     (rows, cols): (usize, usize),
     trans: bool,
     (width, height): (u32, u32),
     what: &str,
-) -> Result<crate::gpu::GpuTexture> {
+) -> Result<Arc<GpuTexture>> {
+    let tag = format!("matmul operand {rows}x{cols} trans={trans} in {width}x{height}");
+    let bytes = 16 * u64::from(width) * u64::from(height); // rgba32float
+    t.gpu()
+        .derived_texture_budgeted(t.buffer(), &tag, bytes, || {
+            pack_now(t, (rows, cols), trans, (width, height), what)
+        })
+}
+
+/// Packs `op(t)` ([rows, cols], stored transposed when `trans`) into a `size` rgba32float texture
+/// of 4 consecutive columns per texel, zero outside the matrix.
+fn pack_now(
+    t: &Tensor,
+    (rows, cols): (usize, usize),
+    trans: bool,
+    (width, height): (u32, u32),
+    what: &str,
+) -> Result<GpuTexture> {
     let gpu = t.gpu();
     let tex = gpu.texture(width, height, what)?;
     let m = gpu
