@@ -14,7 +14,8 @@ inner loop has no bounds checks and no divisions.
                    (zero outside the image, in padded channels, and, for the input gradient,
                    between the positions a stride produced: dY dilated by the stride)
     weight texture W~ [kH*kW*C4*4 rows, columns/4 texels]: row k' = ((ky*kW + kx)*C4 + c/4)*4 + c%4,
-                   texel (col/4, k') = W[col..col+4, c, ky, kx] (flipped and transposed for dgrad)
+                   texel (col/4, k') = W[col..col+4, c, ky, kx]; the input gradient reads the
+                   forward pass's texture transposed (override W_T), so no flipped copy is packed
     dY texture     D~ [Co*GR rows, GW texels]: the pixel groups g = p/4 of channel co at
                    (g % GW, co*GR + g / GW) = dY[co, p..p+4] (zero past P); or, when oH*oW is a
                    multiple of 4 (override NCHW_DY), dY's own NCHW buffer copied into an
@@ -50,6 +51,16 @@ UNIFORM = """struct ConvTex {
     gw: u32, gr: u32, p: u32, maxrow: u32, // dY texture width and rows per channel; pixels P; last input-texture row
     plane4: u32, shift: u32, pw: u32, ph: u32, // NCHW_DY: texels per dY plane (oH*oW/4); log2 of the mirror's width; pooled size (fused pool; wgrad: pw = C)
 }"""
+
+
+W_T_HEADER = """// W_T (the input gradient): wt is the forward pass's weight texture of the layer, read
+// transposed: the reduction runs over its output channels (texel columns) and the GEMM columns
+// over its input channels (rows) at the flipped tap, so no flipped copy of W is packed.
+"""
+
+W_T_OVERRIDE = """
+override W_T: bool = false;
+"""
 
 
 POOL_HEADER = """// FUSED 2x2/2 MAX-POOL (conv2d.fwd.igemm_pool_tex): rows are ordered by pooling window, row
@@ -104,9 +115,9 @@ def forward(sg: int, pool: bool = False) -> str:
 // Rows = output pixels (N*oH*oW), columns = output channels; one {sg}-lane subgroup computes
 // {TM} pixels x {tn} channels, lane l owning columns [{COLS}l, {COLS}l+{COLS}) of all {TM} rows.
 // Grid (ceil(Co/{tn}), ceil(P/{TM})), workgroup ({sg}).
-{pool_header}
+{pool_header}{"" if pool else W_T_HEADER}
 {UNIFORM}
-
+{"" if pool else W_T_OVERRIDE}
 @group(0) @binding(0) var<uniform> s: ConvTex;
 @group(0) @binding(1) var xt: texture_2d<f32>;
 @group(0) @binding(2) var wt: texture_2d<f32>;
@@ -142,6 +153,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
             w(f"    let p{i} = min(row0 + {i * sg}u + lane, s.m - 1u); let q{i} = p{i} % ohw;")
             w(f"    let bx{i} = i32((q{i} % s.ow) * s.sw * s.c4); let by{i} = i32((p{i} / ohw) * s.hp + (q{i} / s.ow) * s.sh);")
     w("    let tx = i32(col / 4u);")
+    if not pool:
+        w("    // W_T: rows per tap of the forward texture (input channels rounded up to 4) and the")
+        w("    // lane's column texels clamped to them (the store drops columns >= ncol).")
+        w("    let wc = i32((s.ncol + 3u) / 4u) * 4;")
+        for h in range(COLS // 4):
+            w(f"    let wx{h} = 4 * min(tx + {h}, wc / 4 - 1);")
     accumulators(w, TM, COLS // 4)
     # One flat loop over the k-steps (nested loops cost LLVM minutes of compile time with 512
     # loop-carried values): (dx, oy) walk the kernel window, cq counts texels within a pixel.
@@ -149,15 +166,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     let row_end = i32(s.kw * s.c4);
     var dx = 0;
     var oy = 0;
+    var kx = 0; // W_T: the tap's column and the texel within the pixel (dx = kx*c4 + cq)
+    var cq = 0;
     for (var kr = 0; kr < 4 * steps; kr += 4) {""")
     for i in range(rpl):
         w(f"        let a{i} = textureLoad(xt, vec2<i32>(bx{i} + dx, by{i} + oy), 0);")
-    for q in range(4):
+    if pool:
+        for q in range(4):
+            for h in range(COLS // 4):
+                w(f"        let b{q}_{h} = textureLoad(wt, vec2<i32>(tx + {h}, kr + {q}), 0);")
+    else:
+        # W_T: input channels 4(tx+h)..+3 of the flipped tap are 4 rows of the forward texture,
+        # each a texel of 4 output channels (the reduction index): a 4x4 transpose in registers.
+        w("        let wr = ((i32(s.kh) - 1 - oy) * i32(s.kw) + i32(s.kw) - 1 - kx) * wc;")
         for h in range(COLS // 4):
-            w(f"        let b{q}_{h} = textureLoad(wt, vec2<i32>(tx + {h}, kr + {q}), 0);")
+            for q in range(4):
+                w(f"        let t{q}_{h} = textureLoad(wt, select(vec2<i32>(tx + {h}, kr + {q}), vec2<i32>(cq, wr + wx{h} + {q}), W_T), 0);")
+        for q in range(4):
+            for h in range(COLS // 4):
+                w(f"        let b{q}_{h} = select(t{q}_{h}, vec4<f32>(t0_{h}[{q}], t1_{h}[{q}], t2_{h}[{q}], t3_{h}[{q}]), W_T);")
     fma_block(w, sg, TM, COLS // 4)
     w("""        dx += 1;
-        if (dx == row_end) { dx = 0; oy += 1; }
+        cq += 1;
+        if (cq == i32(s.c4)) { cq = 0; kx += 1; }
+        if (dx == row_end) { dx = 0; oy += 1; kx = 0; }
     }""")
     if pool:
         # m is a multiple of 4 and row0 of 64: a window's 4 rows are all valid or all past m.
@@ -172,7 +204,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
                               for h in range(COLS // 4))
             w(f"    if (row0 + {r}u < s.m) {{ {stores} }}")
     w("}")
-    return "\n".join(out) + "\n"
+    text = "\n".join(out) + "\n"
+    if pool:
+        # The W_T counters serve only the input gradient, which never runs a pooled kernel.
+        for line in ("    var kx = 0; // W_T: the tap's column and the texel within the pixel (dx = kx*c4 + cq)\n",
+                     "    var cq = 0;\n", "        cq += 1;\n",
+                     "        if (cq == i32(s.c4)) { cq = 0; kx += 1; }\n"):
+            assert line in text, line
+            text = text.replace(line, "", 1)
+        text = text.replace("oy += 1; kx = 0; }", "oy += 1; }", 1)
+    return text
 
 
 def forward_n6(sg: int, pool: bool) -> str:
@@ -193,15 +234,30 @@ def forward_n6(sg: int, pool: bool) -> str:
                         f"    let col2 = wid.x * {tn}u + {4 * sg}u + lane * 2u;\n"
                         f"    let tx2 = i32(col2 / 4u);\n"
                         f"    let even = (lane & 1u) == 0u;")
+    if not pool:
+        anchor = "    let wx0 = 4 * min(tx + 0, wc / 4 - 1);\n"
+        assert anchor in text
+        text = text.replace(anchor, anchor + "    let wy0 = min(i32(col2), wc - 1);\n"
+                            "    let wy1 = min(i32(col2) + 1, wc - 1);\n", 1)
     # vec2 accumulators after each vec4 one.
     for r in range(TM):
         text = text.replace(f"    var c{r}_0 = vec4<f32>(0.0);\n",
                             f"    var c{r}_0 = vec4<f32>(0.0); var c{r}_1 = vec2<f32>(0.0);\n", 1)
     # vec2 weights after the vec4 ones.
-    text = text.replace("        let b3_0 = textureLoad(wt, vec2<i32>(tx + 0, kr + 3), 0);\n",
-                        "        let b3_0 = textureLoad(wt, vec2<i32>(tx + 0, kr + 3), 0);\n" +
-                        "".join(f"        let h{q} = textureLoad(wt, vec2<i32>(tx2, kr + {q}), 0); let b{q}_1 = select(h{q}.zw, h{q}.xy, even);\n"
-                                for q in range(4)), 1)
+    if pool:
+        last = "        let b3_0 = textureLoad(wt, vec2<i32>(tx + 0, kr + 3), 0);\n"
+        halves = "".join(f"        let h{q} = textureLoad(wt, vec2<i32>(tx2, kr + {q}), 0); let b{q}_1 = select(h{q}.zw, h{q}.xy, even);\n"
+                         for q in range(4))
+    else:
+        # W_T: columns col2, col2+1 are two rows of the forward texture (the other two loads
+        # are dead and dropped when W_T is set).
+        last = "        let b3_0 = select(t3_0, vec4<f32>(t0_0[3], t1_0[3], t2_0[3], t3_0[3]), W_T);\n"
+        halves = ("".join(f"        let h{q} = textureLoad(wt, select(vec2<i32>(tx2, kr + {q}), vec2<i32>(cq, wr + wy{min(q, 1)}), W_T), 0);\n"
+                          for q in range(4)) +
+                  "".join(f"        let b{q}_1 = select(select(h{q}.zw, h{q}.xy, even), vec2<f32>(h0[{q}], h1[{q}]), W_T);\n"
+                          for q in range(4)))
+    assert last in text
+    text = text.replace(last, last + halves, 1)
     for r in range(TM):
         old = (f"c{r}_0 = fma(vec4<f32>(v.x), b0_0, c{r}_0); c{r}_0 = fma(vec4<f32>(v.y), b1_0, c{r}_0);"
                f" c{r}_0 = fma(vec4<f32>(v.z), b2_0, c{r}_0); c{r}_0 = fma(vec4<f32>(v.w), b3_0, c{r}_0);\n")
@@ -259,6 +315,8 @@ def forward_bm(sg: int) -> str:
     let row_end = i32(s.kw * s.c4);
     var dx = 0;
     var oy = 0;
+    var kx = 0; // W_T: the tap's column and the texel within the pixel (dx = kx*c4 + cq)
+    var cq = 0;
     for (var kr = 0; kr < 4 * steps; kr += 4) {"""
     new = """    // Taps (ky, kx) that reach the data for some pixel of this tile (pixels qa..=qb).
     let qa = row0 / s.gw;
@@ -278,14 +336,14 @@ def forward_bm(sg: int) -> str:
     let steps = select(0, (ky1 - ky0) * (dx1 - dx0), ky1 > ky0 && kx1 > kx0);
     var dx = dx0;
     var oy = ky0;
+    var kx = kx0; // W_T: the tap's column and the texel within the pixel (dx = kx*c4 + cq)
+    var cq = 0;
     for (var t = 0; t < steps; t++) {
         let kr = 4 * (oy * row_texels + dx);"""
     assert old in text
     text = text.replace(old, new, 1)
-    old = """        dx += 1;
-        if (dx == row_end) { dx = 0; oy += 1; }"""
-    new = """        dx += 1;
-        if (dx == dx1) { dx = dx0; oy += 1; }"""
+    old = """        if (dx == row_end) { dx = 0; oy += 1; kx = 0; }"""
+    new = """        if (dx == dx1) { dx = dx0; oy += 1; kx = kx0; }"""
     assert old in text
     text = text.replace(old, new, 1)
     old = "    let base = (p / ohw) * s.ncol * ohw + p % ohw;"
@@ -309,11 +367,17 @@ def wgrad(sg: int) -> str:
 // texture (pack_input.wgsl). Rows = output channels, columns = k'; one {sg}-lane subgroup computes
 // {TM} channels x {tn} columns. Pixels step 4 at a time without divisions; pixels past P read
 // zeros from D~ (their X~ reads are clamped to the texture).
+// POOLED_DY (the fused conv + ReLU + 2x2/2 pool layer, oH even, oW a multiple of 4): dyt holds
+// pooled-window pairs (pool/max_relu_grad_pairs.wgsl: texel (g0, g1, arg0, arg1) per two
+// adjacent windows, mirror layout, s.plane4 / 2 texels per channel plane) and each group of 4
+// pixels takes its dY from one texel: the masked gradient where the pixel is its window's
+// argmax, else 0. dZ itself is never written.
 // Grid (ceil(K'/{tn}), ceil(Co/{TM}), chunks), workgroup ({sg}).
 
 {UNIFORM}
 
 override NCHW_DY: bool = false;
+override POOLED_DY: bool = false;
 override OIHW: bool = false;
 
 @group(0) @binding(0) var<uniform> s: ConvTex;
@@ -339,6 +403,12 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>, oc: u32, oo: u32) {{
 // Coordinates of flat texel t in the NCHW_DY mirror.
 fn mirror_at(t: u32) -> vec2<i32> {{
     return vec2<i32>(i32(t & ((1u << s.shift) - 1u)), i32(t >> s.shift));
+}}
+
+// POOLED_DY: dY of the 4 pixels at in-plane index at..at+3 from their window pair's texel.
+fn unpool(e: vec4<f32>, at: f32) -> vec4<f32> {{
+    return vec4<f32>(select(0.0, e.x, e.z == at), select(0.0, e.x, e.z == at + 1.0),
+                     select(0.0, e.y, e.w == at + 2.0), select(0.0, e.y, e.w == at + 3.0));
 }}
 
 // Texture coordinates of pixel p's window origin in X~.
@@ -372,8 +442,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     var tg = n * s.m * s.plane4 + r4;""")
     accumulators(w, TM, COLS // 4)
     w("""    for (var pp = p0; pp < p1; pp += 4u) {""")
+    w("        // POOLED_DY: this group's window-pair texel (channel 0) and in-plane index.")
+    w("        let pt = n * s.m * (s.plane4 >> 1u) + (oy >> 1u) * (s.ow >> 2u) + (ox >> 2u);")
+    w("        let at = f32(oy * s.ow + ox);")
     for i in range(rpl):
-        w(f"        let a{i} = textureLoad(dyt, select(vec2<i32>(gx, ay{i} + gy), mirror_at(tg + ao{i}), NCHW_DY), 0);")
+        w(f"        let e{i} = textureLoad(dyt, select(select(vec2<i32>(gx, ay{i} + gy), mirror_at(tg + ao{i}), NCHW_DY),"
+          f" mirror_at(pt + (ao{i} >> 1u)), POOLED_DY), 0);")
+        w(f"        let a{i} = select(e{i}, unpool(e{i}, at), POOLED_DY);")
     for q in range(4):
         w(f"        let o{q} = origin(n, oy, ox);")
         for h in range(2):

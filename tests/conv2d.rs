@@ -3,7 +3,7 @@
 //! Shapes are tiny: lavapipe is slow and each unrolled kernel compiles once per run.
 mod common;
 use common::*;
-use dak::ops::conv2d::{self, reference, Geometry, Pass, Spec, Variant};
+use dak::ops::conv2d::{self, reference, Geometry, Pass, Spec, Variant, WeightOperand};
 use dak::ops::{elementwise as ew, pool};
 use dak::{Error, Tensor};
 
@@ -100,6 +100,44 @@ fn every_pass_and_variant_matches_reference() {
                 &want_dw,
                 tol_for(k_wgrad),
                 &what(Pass::WeightGrad),
+            );
+        }
+    }
+}
+
+/// The texture input gradient reads the forward weight texture transposed by default; the
+/// flipped copy it replaced stays as the reference layout: both match the CPU reference.
+#[test]
+fn input_gradient_weight_operands_match_reference() {
+    let gpu = gpu();
+    if !Variant::Texture.supported(&gpu) {
+        assert!(!gpu.is_cpu(), "CPU adapters run the texture variant");
+        return;
+    }
+    for (i, c) in CASES.iter().enumerate() {
+        let g = geometry(c);
+        let seed = 100 + 10 * i as u64;
+        let w = values(g.w_len(), seed + 2);
+        let dy = values(g.y_len(), seed + 4);
+        let tw = Tensor::from_slice(&gpu, &w, &g.w_shape()).unwrap();
+        let tdy = Tensor::from_slice(&gpu, &dy, &g.y_shape()).unwrap();
+        let want = reference::backward_input(&g, &dy, &w);
+        for operand in [WeightOperand::Forward, WeightOperand::Flipped] {
+            let dx = conv2d::backward_input_with(
+                &tdy,
+                &tw,
+                &g.x_shape(),
+                g.spec,
+                Variant::Texture,
+                operand,
+            )
+            .unwrap();
+            let what = format!("input gradient, {operand:?} weights, {}", g.label());
+            assert_close(
+                &dx.to_vec().unwrap(),
+                &want,
+                tol_for(g.co * g.kh * g.kw),
+                &what,
             );
         }
     }
@@ -408,6 +446,14 @@ fn packed_weights_are_reused_until_the_weight_changes() {
         gpu.derived_stats(),
         (7, 4),
         "weight gradient: packed input reused"
+    );
+
+    // The input gradient reads the forward's packed weight (no flipped copy is packed).
+    conv2d::backward_input(&dy, &w, &g.x_shape(), g.spec, Variant::Texture).unwrap();
+    assert_eq!(
+        gpu.derived_stats(),
+        (8, 4),
+        "input gradient: forward weight texture reused"
     );
 }
 

@@ -11,8 +11,9 @@ use dak::Tensor;
 
 /// (x shape, co, k, stride, pad): odd conv outputs (a row and a column in no window), batch 1
 /// with 3 channels, the digits layers (32 and 48 channels: the 4- and 6-column texture tiles),
-/// 70 channels (a partial wide tile), stride 2, an output of exactly 2x2, and 33 / 48 channels
-/// over a short and a 360-long reduction (the 6-column tile partly and wholly filled).
+/// 70 channels (a partial wide tile), stride 2, an output of exactly 2x2, 33 / 48 channels
+/// over a short and a 360-long reduction (the 6-column tile partly and wholly filled), and
+/// batch 1 with an 8x8 output and 5 channels (window pairs for a weight gradient without dX).
 const CASES: &[([usize; 4], usize, usize, usize, usize)] = &[
     ([1, 3, 9, 11], 5, 3, 1, 1),
     ([2, 3, 28, 28], 32, 5, 1, 0),
@@ -21,6 +22,7 @@ const CASES: &[([usize; 4], usize, usize, usize, usize)] = &[
     ([1, 3, 4, 4], 3, 3, 1, 0),
     ([1, 5, 11, 9], 33, 3, 1, 1),
     ([2, 40, 7, 6], 48, 3, 1, 0),
+    ([1, 3, 10, 10], 5, 3, 1, 0),
 ];
 
 fn geometry(&(xs, co, k, s, p): &([usize; 4], usize, usize, usize, usize)) -> Geometry {
@@ -154,9 +156,58 @@ fn fused_backward_matches_the_reference_on_every_variant() {
                 let p = g.n * g.oh * g.ow;
                 assert_close(&get(grads.dw), &dw, tol_for(p), &format!("dw {what}"));
                 assert_close(&get(grads.db), &db, tol_for(p), &format!("db {what}"));
+                // Without dX (a first layer): the texture variant's weight gradient reads the
+                // pooled gradient's window pairs where the shape allows.
+                let grads =
+                    pooled::backward(&tx, &tw, &tdy, &y, &arg, g.spec, [false, true, true], v)
+                        .unwrap();
+                assert!(grads.dx.is_none(), "{what}");
+                assert_close(
+                    &get(grads.dw),
+                    &dw,
+                    tol_for(p),
+                    &format!("dw, no dx {what}"),
+                );
+                assert_close(
+                    &get(grads.db),
+                    &db,
+                    tol_for(p),
+                    &format!("db, no dx {what}"),
+                );
             }
         }
     });
+}
+
+/// A first layer's backward (no dX) on the texture variant: the pooled gradient goes to the
+/// weight gradient as window pairs; no dZ is built.
+#[test]
+fn a_first_layer_backward_reads_the_pooled_gradient_in_pairs() {
+    let gpu = own_gpu();
+    if !Variant::Texture.supported(&gpu) || !gpu.cpu_paths() {
+        assert!(!gpu.is_cpu(), "CPU adapters run the texture variant");
+        return;
+    }
+    let g = geometry(&CASES[1]);
+    let pg = pooled::pool_geometry(&g).unwrap();
+    let tx = Tensor::from_slice(&gpu, &values(g.x_len(), 1), &g.x_shape()).unwrap();
+    let tw = Tensor::from_slice(&gpu, &values(g.w_len(), 2), &g.w_shape()).unwrap();
+    let tdy = Tensor::from_slice(&gpu, &values(pg.y_len(), 3), &pg.y_shape()).unwrap();
+    let (y, arg) = pooled::forward(&tx, &tw, None, g.spec, Variant::Texture).unwrap();
+    let grads = pooled::backward(
+        &tx,
+        &tw,
+        &tdy,
+        &y,
+        &arg,
+        g.spec,
+        [false, true, true],
+        Variant::Texture,
+    )
+    .unwrap();
+    grads.dw.unwrap().to_vec().unwrap();
+    assert_eq!(gpu.dispatches_of("pool/max_relu_grad_pairs"), 1);
+    assert_eq!(gpu.dispatches_of("pool/max_relu_bwd"), 0, "no dZ");
 }
 
 /// Central differences of `Σ up · pooled(θ)` where the pool's argmax and ReLU mask stay put on
@@ -351,24 +402,39 @@ fn the_fused_tape_node_matches_the_unfused_layers() {
             p.value.write(&values(p.value.numel(), 9)).unwrap();
         }
     }
-    let x = Tensor::from_slice(&gpu, &values(2 * 3 * 13 * 11, 6), &[2, 3, 13, 11]).unwrap();
+    // 13x11: odd conv outputs; 14x10: a 12x8 conv output whose weight gradient (a first layer,
+    // no dX) reads the pooled gradient in window pairs on CPU adapters.
+    for (h, w) in [(13, 11), (14, 10)] {
+        let x = Tensor::from_slice(&gpu, &values(2 * 3 * h * w, 6), &[2, 3, h, w]).unwrap();
+        fused_node_matches_unfused(&gpu, &params, &conv1, &conv2, &pool, &x);
+    }
+}
+
+fn fused_node_matches_unfused(
+    gpu: &dak::Gpu,
+    params: &Params,
+    conv1: &Conv2d,
+    conv2: &Conv2d,
+    pool: &MaxPool2d,
+    x: &Tensor,
+) {
     let run = |fused: bool| {
         let mut tape = Tape::new();
         let xv = tape.input(x.clone());
         let h = if fused {
-            let w = tape.param(&params, conv1.weight);
-            let b = tape.param(&params, conv1.bias);
+            let w = tape.param(params, conv1.weight);
+            let b = tape.param(params, conv1.bias);
             tape.conv2d_pool(xv, w, Some(b), conv1.spec).unwrap()
         } else {
-            let h = conv1.forward(&mut tape, &params, xv).unwrap();
+            let h = conv1.forward(&mut tape, params, xv).unwrap();
             pool.forward(&mut tape, h).unwrap()
         };
-        let h = conv2.forward(&mut tape, &params, h).unwrap();
+        let h = conv2.forward(&mut tape, params, h).unwrap();
         let out = tape.tensor(h).clone();
         // Cross-entropy over the flattened map: an upstream gradient that is not all ones.
         let z = dak::nn::flatten(&mut tape, h).unwrap();
-        let labels = Tensor::from_u32(&gpu, &[1, 7], &[2]).unwrap();
-        let weights = Tensor::from_slice(&gpu, &[1.0, 0.5], &[2]).unwrap();
+        let labels = Tensor::from_u32(gpu, &[1, 7], &[2]).unwrap();
+        let weights = Tensor::from_slice(gpu, &[1.0, 0.5], &[2]).unwrap();
         let loss = tape.softmax_xent(z, &labels, &weights, 3.0).unwrap();
         let grads = tape.backward(&[loss]).unwrap();
         (out.to_vec().unwrap(), grads)
@@ -378,6 +444,6 @@ fn the_fused_tape_node_matches_the_unfused_layers() {
     assert_close(&y_f, &y_u, 1e-5, "output");
     for (id, p) in params.iter() {
         let (a, b) = (g_f[&id].to_vec().unwrap(), g_u[&id].to_vec().unwrap());
-        assert_close(&a, &b, 1e-4, &p.name);
+        assert_close(&a, &b, 1e-4, &format!("{} at {:?}", p.name, x.shape()));
     }
 }

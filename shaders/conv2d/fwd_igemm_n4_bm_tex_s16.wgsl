@@ -13,6 +13,9 @@
 // zero padding, 56% of the multiply-adds of the digits conv2's input gradient (dY 8x8 padded
 // to 16x16 for a 12x12 output), are skipped instead of multiplied by zero.
 // Grid (ceil(Co/64), ceil(P/64)), workgroup (16).
+// W_T (the input gradient): wt is the forward pass's weight texture of the layer, read
+// transposed: the reduction runs over its output channels (texel columns) and the GEMM columns
+// over its input channels (rows) at the flipped tap, so no flipped copy of W is packed.
 
 struct ConvTex {
     m: u32, ncol: u32, c4: u32, kh: u32,   // GEMM rows and columns; texels per input pixel; kernel height
@@ -21,6 +24,8 @@ struct ConvTex {
     gw: u32, gr: u32, p: u32, maxrow: u32, // dY texture width and rows per channel; pixels P; last input-texture row
     plane4: u32, shift: u32, pw: u32, ph: u32, // NCHW_DY: texels per dY plane (oH*oW/4); log2 of the mirror's width; pooled size (fused pool; wgrad: pw = C)
 }
+
+override W_T: bool = false;
 
 @group(0) @binding(0) var<uniform> s: ConvTex;
 @group(0) @binding(1) var xt: texture_2d<f32>;
@@ -56,6 +61,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     let p3 = min(row0 + 48u + lane, s.m - 1u); let q3 = p3 / s.gw;
     let bx3 = i32((q3 % s.ow) * s.sw * s.c4); let by3 = i32((p3 % s.gw) * s.hp + (q3 / s.ow) * s.sh);
     let tx = i32(col / 4u);
+    // W_T: rows per tap of the forward texture (input channels rounded up to 4) and the
+    // lane's column texels clamped to them (the store drops columns >= ncol).
+    let wc = i32((s.ncol + 3u) / 4u) * 4;
+    let wx0 = 4 * min(tx + 0, wc / 4 - 1);
     var c0_0 = vec4<f32>(0.0);
     var c1_0 = vec4<f32>(0.0);
     var c2_0 = vec4<f32>(0.0);
@@ -138,16 +147,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     let steps = select(0, (ky1 - ky0) * (dx1 - dx0), ky1 > ky0 && kx1 > kx0);
     var dx = dx0;
     var oy = ky0;
+    var kx = kx0; // W_T: the tap's column and the texel within the pixel (dx = kx*c4 + cq)
+    var cq = 0;
     for (var t = 0; t < steps; t++) {
         let kr = 4 * (oy * row_texels + dx);
         let a0 = textureLoad(xt, vec2<i32>(bx0 + dx, by0 + oy), 0);
         let a1 = textureLoad(xt, vec2<i32>(bx1 + dx, by1 + oy), 0);
         let a2 = textureLoad(xt, vec2<i32>(bx2 + dx, by2 + oy), 0);
         let a3 = textureLoad(xt, vec2<i32>(bx3 + dx, by3 + oy), 0);
-        let b0_0 = textureLoad(wt, vec2<i32>(tx + 0, kr + 0), 0);
-        let b1_0 = textureLoad(wt, vec2<i32>(tx + 0, kr + 1), 0);
-        let b2_0 = textureLoad(wt, vec2<i32>(tx + 0, kr + 2), 0);
-        let b3_0 = textureLoad(wt, vec2<i32>(tx + 0, kr + 3), 0);
+        let wr = ((i32(s.kh) - 1 - oy) * i32(s.kw) + i32(s.kw) - 1 - kx) * wc;
+        let t0_0 = textureLoad(wt, select(vec2<i32>(tx + 0, kr + 0), vec2<i32>(cq, wr + wx0 + 0), W_T), 0);
+        let t1_0 = textureLoad(wt, select(vec2<i32>(tx + 0, kr + 1), vec2<i32>(cq, wr + wx0 + 1), W_T), 0);
+        let t2_0 = textureLoad(wt, select(vec2<i32>(tx + 0, kr + 2), vec2<i32>(cq, wr + wx0 + 2), W_T), 0);
+        let t3_0 = textureLoad(wt, select(vec2<i32>(tx + 0, kr + 3), vec2<i32>(cq, wr + wx0 + 3), W_T), 0);
+        let b0_0 = select(t0_0, vec4<f32>(t0_0[0], t1_0[0], t2_0[0], t3_0[0]), W_T);
+        let b1_0 = select(t1_0, vec4<f32>(t0_0[1], t1_0[1], t2_0[1], t3_0[1]), W_T);
+        let b2_0 = select(t2_0, vec4<f32>(t0_0[2], t1_0[2], t2_0[2], t3_0[2]), W_T);
+        let b3_0 = select(t3_0, vec4<f32>(t0_0[3], t1_0[3], t2_0[3], t3_0[3]), W_T);
         { let v = subgroupBroadcast(a0, 0u);
           c0_0 = fma(vec4<f32>(v.x), b0_0, c0_0); c0_0 = fma(vec4<f32>(v.y), b1_0, c0_0); c0_0 = fma(vec4<f32>(v.z), b2_0, c0_0); c0_0 = fma(vec4<f32>(v.w), b3_0, c0_0);
         }
@@ -341,7 +357,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
           c63_0 = fma(vec4<f32>(v.x), b0_0, c63_0); c63_0 = fma(vec4<f32>(v.y), b1_0, c63_0); c63_0 = fma(vec4<f32>(v.z), b2_0, c63_0); c63_0 = fma(vec4<f32>(v.w), b3_0, c63_0);
         }
         dx += 1;
-        if (dx == dx1) { dx = dx0; oy += 1; }
+        cq += 1;
+        if (cq == i32(s.c4)) { cq = 0; kx += 1; }
+        if (dx == dx1) { dx = dx0; oy += 1; kx = kx0; }
     }
     if (row0 + 0u < s.m) { store(row0 + 0u, col, c0_0); }
     if (row0 + 1u < s.m) { store(row0 + 1u, col, c1_0); }

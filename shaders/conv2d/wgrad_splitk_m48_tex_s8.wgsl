@@ -8,6 +8,11 @@
 // texture (pack_input.wgsl). Rows = output channels, columns = k'; one 8-lane subgroup computes
 // 48 channels x 64 columns. Pixels step 4 at a time without divisions; pixels past P read
 // zeros from D~ (their X~ reads are clamped to the texture).
+// POOLED_DY (the fused conv + ReLU + 2x2/2 pool layer, oH even, oW a multiple of 4): dyt holds
+// pooled-window pairs (pool/max_relu_grad_pairs.wgsl: texel (g0, g1, arg0, arg1) per two
+// adjacent windows, mirror layout, s.plane4 / 2 texels per channel plane) and each group of 4
+// pixels takes its dY from one texel: the masked gradient where the pixel is its window's
+// argmax, else 0. dZ itself is never written.
 // Grid (ceil(K'/64), ceil(Co/48), chunks), workgroup (8).
 
 struct ConvTex {
@@ -19,6 +24,7 @@ struct ConvTex {
 }
 
 override NCHW_DY: bool = false;
+override POOLED_DY: bool = false;
 override OIHW: bool = false;
 
 @group(0) @binding(0) var<uniform> s: ConvTex;
@@ -44,6 +50,12 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>, oc: u32, oo: u32) {
 // Coordinates of flat texel t in the NCHW_DY mirror.
 fn mirror_at(t: u32) -> vec2<i32> {
     return vec2<i32>(i32(t & ((1u << s.shift) - 1u)), i32(t >> s.shift));
+}
+
+// POOLED_DY: dY of the 4 pixels at in-plane index at..at+3 from their window pair's texel.
+fn unpool(e: vec4<f32>, at: f32) -> vec4<f32> {
+    return vec4<f32>(select(0.0, e.x, e.z == at), select(0.0, e.x, e.z == at + 1.0),
+                     select(0.0, e.y, e.w == at + 2.0), select(0.0, e.y, e.w == at + 3.0));
 }
 
 // Texture coordinates of pixel p's window origin in X~.
@@ -135,12 +147,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     var c46_0 = vec4<f32>(0.0); var c46_1 = vec4<f32>(0.0);
     var c47_0 = vec4<f32>(0.0); var c47_1 = vec4<f32>(0.0);
     for (var pp = p0; pp < p1; pp += 4u) {
-        let a0 = textureLoad(dyt, select(vec2<i32>(gx, ay0 + gy), mirror_at(tg + ao0), NCHW_DY), 0);
-        let a1 = textureLoad(dyt, select(vec2<i32>(gx, ay1 + gy), mirror_at(tg + ao1), NCHW_DY), 0);
-        let a2 = textureLoad(dyt, select(vec2<i32>(gx, ay2 + gy), mirror_at(tg + ao2), NCHW_DY), 0);
-        let a3 = textureLoad(dyt, select(vec2<i32>(gx, ay3 + gy), mirror_at(tg + ao3), NCHW_DY), 0);
-        let a4 = textureLoad(dyt, select(vec2<i32>(gx, ay4 + gy), mirror_at(tg + ao4), NCHW_DY), 0);
-        let a5 = textureLoad(dyt, select(vec2<i32>(gx, ay5 + gy), mirror_at(tg + ao5), NCHW_DY), 0);
+        // POOLED_DY: this group's window-pair texel (channel 0) and in-plane index.
+        let pt = n * s.m * (s.plane4 >> 1u) + (oy >> 1u) * (s.ow >> 2u) + (ox >> 2u);
+        let at = f32(oy * s.ow + ox);
+        let e0 = textureLoad(dyt, select(select(vec2<i32>(gx, ay0 + gy), mirror_at(tg + ao0), NCHW_DY), mirror_at(pt + (ao0 >> 1u)), POOLED_DY), 0);
+        let a0 = select(e0, unpool(e0, at), POOLED_DY);
+        let e1 = textureLoad(dyt, select(select(vec2<i32>(gx, ay1 + gy), mirror_at(tg + ao1), NCHW_DY), mirror_at(pt + (ao1 >> 1u)), POOLED_DY), 0);
+        let a1 = select(e1, unpool(e1, at), POOLED_DY);
+        let e2 = textureLoad(dyt, select(select(vec2<i32>(gx, ay2 + gy), mirror_at(tg + ao2), NCHW_DY), mirror_at(pt + (ao2 >> 1u)), POOLED_DY), 0);
+        let a2 = select(e2, unpool(e2, at), POOLED_DY);
+        let e3 = textureLoad(dyt, select(select(vec2<i32>(gx, ay3 + gy), mirror_at(tg + ao3), NCHW_DY), mirror_at(pt + (ao3 >> 1u)), POOLED_DY), 0);
+        let a3 = select(e3, unpool(e3, at), POOLED_DY);
+        let e4 = textureLoad(dyt, select(select(vec2<i32>(gx, ay4 + gy), mirror_at(tg + ao4), NCHW_DY), mirror_at(pt + (ao4 >> 1u)), POOLED_DY), 0);
+        let a4 = select(e4, unpool(e4, at), POOLED_DY);
+        let e5 = textureLoad(dyt, select(select(vec2<i32>(gx, ay5 + gy), mirror_at(tg + ao5), NCHW_DY), mirror_at(pt + (ao5 >> 1u)), POOLED_DY), 0);
+        let a5 = select(e5, unpool(e5, at), POOLED_DY);
         let o0 = origin(n, oy, ox);
         let b0_0 = textureLoad(xt, o0 + d0, 0);
         let b0_1 = textureLoad(xt, o0 + d1, 0);

@@ -147,6 +147,19 @@ impl Gpu {
         Ok(Some(Mirror { texture, shift }))
     }
 
+    /// An empty rgba32float texture in mirror layout (texel `t` at `(t & (W - 1), t >> log2 W)`,
+    /// as [`Gpu::mirror_rgba`]) for `texels` texels, for a kernel to write as a storage texture;
+    /// `None` when they do not fit one texture.
+    pub fn mirror_rgba_target(&self, texels: usize, what: &str) -> Result<Option<Mirror>> {
+        if !self.can_mirror(texels) {
+            return Ok(None);
+        }
+        let shift = self.mirror_shift();
+        let rows = texels.div_ceil(1 << shift) as u32;
+        let texture = self.texture(1 << shift, rows, what)?;
+        Ok(Some(Mirror { texture, shift }))
+    }
+
     /// Whether `texels` texels fit one mirror texture (values for [`Gpu::mirror`], groups of
     /// 4 values for [`Gpu::mirror_rgba`]).
     pub fn can_mirror(&self, texels: usize) -> bool {

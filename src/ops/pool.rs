@@ -7,7 +7,7 @@
 
 pub use super::pool_relu::{
     max_pool2d_relu_backward, max_pool2d_relu_backward_masked, max_pool2d_relu_backward_with,
-    ReluPoolKernel,
+    max_pool2d_relu_grad_pairs, ReluPoolKernel,
 };
 use super::{grid_1d, grid_1d_64};
 use crate::{DType, Error, Result, Tensor};

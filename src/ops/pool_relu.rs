@@ -10,7 +10,7 @@
 use super::grid_1d_64;
 use super::pool::{per_plane, PoolGeometry, PoolUniform};
 use super::Mirrors;
-use crate::gpu::Binding;
+use crate::gpu::{Binding, Mirror};
 use crate::{DType, Error, Result, Tensor};
 
 /// Which kernel runs the ReLU + max-pool backward.
@@ -77,18 +77,7 @@ pub fn max_pool2d_relu_backward_with(
     kernel: ReluPoolKernel,
 ) -> Result<(Tensor, Tensor)> {
     const OP: &str = "max_pool2d_relu backward";
-    let g = PoolGeometry::new(z_shape, k, stride, OP)?;
-    if k > stride {
-        return Err(Error::input(format!(
-            "{OP}: windows overlap (kernel {k} > stride {stride}); use max_pool2d_backward"
-        )));
-    }
-    dy.expect_dtype(DType::F32, OP)?;
-    y.expect_dtype(DType::F32, OP)?;
-    argmax.expect_dtype(DType::U32, OP)?;
-    dy.expect_shape(&g.y_shape(), OP, "output gradient")?;
-    y.expect_shape(&g.y_shape(), OP, "pooled output")?;
-    argmax.expect_shape(&g.y_shape(), OP, "argmax")?;
+    let g = checked_geometry(dy, y, argmax, z_shape, k, stride, OP)?;
     let fits = ReluPoolKernel::x4_fits(&g);
     let x4 = match kernel {
         ReluPoolKernel::Auto => fits,
@@ -163,4 +152,79 @@ pub fn max_pool2d_relu_backward_with(
         g.n * g.c,
     )?;
     Ok((dz, masked))
+}
+
+/// The geometry of a ReLU + max-pool backward after checking its operands.
+fn checked_geometry(
+    dy: &Tensor,
+    y: &Tensor,
+    argmax: &Tensor,
+    z_shape: &[usize],
+    k: usize,
+    stride: usize,
+    op: &str,
+) -> Result<PoolGeometry> {
+    let g = PoolGeometry::new(z_shape, k, stride, op)?;
+    if k > stride {
+        return Err(Error::input(format!(
+            "{op}: windows overlap (kernel {k} > stride {stride}); use max_pool2d_backward"
+        )));
+    }
+    dy.expect_dtype(DType::F32, op)?;
+    y.expect_dtype(DType::F32, op)?;
+    argmax.expect_dtype(DType::U32, op)?;
+    dy.expect_shape(&g.y_shape(), op, "output gradient")?;
+    y.expect_shape(&g.y_shape(), op, "pooled output")?;
+    argmax.expect_shape(&g.y_shape(), op, "argmax")?;
+    Ok(g)
+}
+
+/// For a weight gradient that reads the pooled gradient itself (CPU adapters): the masked
+/// gradient `dY · [Y > 0]` and argmax of each pair of horizontally adjacent 2x2/2 windows as one
+/// rgba32float texel `(g0, g1, arg0, arg1)` of a mirror-layout texture
+/// (`pool/max_relu_grad_pairs.wgsl`), plus the masked pooled gradient (the bias gradient's
+/// input). dZ (4x the values) is never written. `None` where the shape does not pair up (the
+/// conv output's W a multiple of 4, H even) or the adapter takes the portable paths.
+pub fn max_pool2d_relu_grad_pairs(
+    dy: &Tensor,
+    y: &Tensor,
+    argmax: &Tensor,
+    z_shape: &[usize],
+) -> Result<Option<(Mirror, Tensor)>> {
+    const OP: &str = "max_pool2d_relu backward (window pairs)";
+    let g = checked_geometry(dy, y, argmax, z_shape, 2, 2, OP)?;
+    let gpu = dy.gpu();
+    if !gpu.cpu_paths() || !ReluPoolKernel::x4_fits(&g) {
+        return Ok(None);
+    }
+    let n_pairs = g.n * g.c * g.oh * g.ow / 2;
+    let Some(pairs) = gpu.mirror_rgba_target(n_pairs, "pooled gradient pairs")? else {
+        return Ok(None);
+    };
+    let m = Mirrors::of(&[dy, y])?;
+    let arg_m = match m.on {
+        true => gpu.mirror_u32(argmax.buffer(), argmax.numel(), "argmax")?,
+        false => None,
+    };
+    let (true, Some(arg_m)) = (m.on, arg_m) else {
+        return Ok(None);
+    };
+    let masked = Tensor::uninit(gpu, &g.y_shape(), DType::F32)?;
+    let u = PoolUniform {
+        flat: n_pairs as u32,
+        shift: m.shift,
+        ..PoolUniform::new(&g)
+    };
+    let mut bindings = m.after(&[]);
+    bindings.push(Binding::Texture(&arg_m.texture));
+    bindings.push(Binding::Texture(&pairs.texture));
+    bindings.push(masked.binding());
+    gpu.dispatch(
+        "pool/max_relu_grad_pairs.wgsl",
+        &[],
+        bytemuck::bytes_of(&u),
+        &bindings,
+        grid_1d_64(n_pairs),
+    )?;
+    Ok(Some((pairs, masked)))
 }

@@ -117,8 +117,23 @@ impl Tape {
                 argmax,
             } => {
                 let dy = dy.expect("non-root has a gradient");
-                // Pool and ReLU gradient in one pass; the output's sign is the ReLU mask.
                 let y = &self.values[out].tensor;
+                if let (false, Some(xt)) = (needs_x, &saved_x) {
+                    // A first layer: its weight gradient can read the pooled gradient directly.
+                    let variant = conv2d::Variant::default_for(dy.gpu());
+                    let w_shape = self.tensor(w).shape().to_vec();
+                    if let Some((dw, masked)) = conv2d::pooled::weight_grad_from_pooled(
+                        xt, &w_shape, &dy, y, &argmax, spec, variant,
+                    )? {
+                        self.accumulate(grads, w, dw)?;
+                        if let Some(b) = b.filter(|b| self.values[b.0].requires_grad) {
+                            let db = ew::bias_grad(&masked)?;
+                            self.accumulate(grads, b, db)?;
+                        }
+                        return Ok(None);
+                    }
+                }
+                // Pool and ReLU gradient in one pass; the output's sign is the ReLU mask.
                 let (dz, masked) =
                     pool::max_pool2d_relu_backward_masked(&dy, y, &argmax, &z_shape, POOL, POOL)?;
                 drop(argmax);

@@ -295,6 +295,16 @@ pub fn forward(
     Ok(y)
 }
 
+/// Which packed weight operand the texture variant's input gradient reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightOperand {
+    /// The forward pass's weight texture, read transposed at the flipped tap (the default:
+    /// during training it is still cached from the forward pass, so nothing is packed).
+    Forward,
+    /// A flipped, transposed copy packed for the input gradient (the reference layout).
+    Flipped,
+}
+
 /// Input gradient dX `[N, Ci, H, W]` (`x_shape`) from dY `[N, Co, oH, oW]` and W.
 pub fn backward_input(
     dy: &Tensor,
@@ -302,6 +312,18 @@ pub fn backward_input(
     x_shape: &[usize],
     spec: Spec,
     variant: Variant,
+) -> Result<Tensor> {
+    backward_input_with(dy, w, x_shape, spec, variant, WeightOperand::Forward)
+}
+
+/// [`backward_input`] with the texture variant's weight operand chosen by the caller (tests).
+pub fn backward_input_with(
+    dy: &Tensor,
+    w: &Tensor,
+    x_shape: &[usize],
+    spec: Spec,
+    variant: Variant,
+    operand: WeightOperand,
 ) -> Result<Tensor> {
     const OP: &str = "conv2d input gradient";
     let g = Geometry::new(x_shape, w.shape(), spec, OP)?;
@@ -311,7 +333,7 @@ pub fn backward_input(
     let gpu = dy.gpu();
     variant.check(Pass::InputGrad, gpu)?;
     let dx = Tensor::uninit(gpu, &g.x_shape(), DType::F32)?;
-    if variant == Variant::Texture && texture::backward_input(dy, w, &g, &dx)? {
+    if variant == Variant::Texture && texture::backward_input(dy, w, &g, &dx, operand)? {
         return Ok(dx);
     }
     let variant = variant.storage_fallback();
@@ -398,7 +420,9 @@ pub fn backward_weight(
     let gpu = dy.gpu();
     variant.check(Pass::WeightGrad, gpu)?;
     let dw = Tensor::uninit(gpu, &g.w_shape(), DType::F32)?;
-    if variant == Variant::Texture && texture::backward_weight(dy, x, &g, &dw)? {
+    if variant == Variant::Texture
+        && texture::backward_weight(texture::DyOperand::Tensor(dy), x, &g, &dw)?
+    {
         return Ok(dw);
     }
     let variant = variant.storage_fallback();

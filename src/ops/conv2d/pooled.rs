@@ -117,6 +117,18 @@ pub fn backward(
     variant: Variant,
 ) -> Result<Grads> {
     let g = Geometry::new(x.shape(), w.shape(), spec, "conv2d + pool backward")?;
+    if !needs[0] && needs[1] {
+        if let Some((dw, masked)) =
+            weight_grad_from_pooled(x, w.shape(), dy, y, argmax, spec, variant)?
+        {
+            let db = match needs[2] {
+                true => Some(crate::ops::elementwise::bias_grad(&masked)?),
+                false => None,
+            };
+            let dw = Some(dw);
+            return Ok(Grads { dx: None, dw, db });
+        }
+    }
     let (dz, masked) =
         pool::max_pool2d_relu_backward_masked(dy, y, argmax, &g.y_shape(), POOL, POOL)?;
     let mut grads = super::backward(x, w, &dz, spec, [needs[0], needs[1], false], variant)?;
@@ -125,6 +137,37 @@ pub fn backward(
         grads.db = Some(crate::ops::elementwise::bias_grad(&masked)?);
     }
     Ok(grads)
+}
+
+/// dW of a layer whose input needs no gradient (a network's first convolution) and the masked
+/// pooled gradient its bias gradient sums, on the texture variant: the weight-gradient GEMM
+/// reads the pooled gradient as window pairs and rebuilds dZ's groups of 4 pixels in
+/// registers, so dZ (4x the pooled values) is never written nor copied into a texture. `None`
+/// where the variant, adapter or shape does not allow it (then use [`backward`]).
+pub fn weight_grad_from_pooled(
+    x: &Tensor,
+    w_shape: &[usize],
+    dy: &Tensor,
+    y: &Tensor,
+    argmax: &Tensor,
+    spec: Spec,
+    variant: Variant,
+) -> Result<Option<(Tensor, Tensor)>> {
+    let g = Geometry::new(x.shape(), w_shape, spec, "conv2d + pool weight gradient")?;
+    let gpu = x.gpu();
+    if variant != Variant::Texture
+        || !variant.supported(gpu)
+        || !texture::takes_pooled_pairs(gpu, &g)
+    {
+        return Ok(None);
+    }
+    let Some((pairs, masked)) = pool::max_pool2d_relu_grad_pairs(dy, y, argmax, &g.y_shape())?
+    else {
+        return Ok(None);
+    };
+    let dw = Tensor::uninit(gpu, &g.w_shape(), DType::F32)?;
+    let pairs = texture::DyOperand::PooledPairs(&pairs);
+    Ok(texture::backward_weight(pairs, x, &g, &dw)?.then_some((dw, masked)))
 }
 
 /// Plain-Rust oracles: the unfused chain conv -> ReLU -> pool.

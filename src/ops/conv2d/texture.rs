@@ -10,7 +10,7 @@
 //! input gradient) fall back to the storage-buffer `sgbc` kernels.
 
 use super::pack::{pack_input, pack_input_cached, pack_weight, Placement};
-use super::{Geometry, MAX_LOOP};
+use super::{Geometry, WeightOperand, MAX_LOOP};
 use crate::gpu::{Binding, Gpu, GpuTexture, Mirror};
 use crate::{DType, Result, Tensor};
 
@@ -100,13 +100,15 @@ fn shader(gpu: &Gpu, kind: &str) -> String {
 }
 
 /// The GEMM of the forward kernel over a packed input: `rows` output pixels of `oh` x `ow`
-/// images, `cols` output channels, kernel `kh` x `kw` with `stride`.
+/// images, `cols` output channels, kernel `kh` x `kw` with `stride`. `transposed`: `weight` is
+/// the layer's forward weight texture and this is its input gradient (`W_T` in the kernels).
 #[allow(clippy::too_many_arguments)]
 fn forward_gemm(
     gpu: &Gpu,
     input: &GpuTexture,
     pl: Placement,
     weight: &GpuTexture,
+    transposed: bool,
     bias: &Tensor,
     flags: u32,
     out: &Tensor,
@@ -148,9 +150,10 @@ fn forward_gemm(
         } else {
             (kernel, uniform)
         };
+    let w_t = if transposed { 1.0 } else { 0.0 };
     gpu.dispatch(
         &shader(gpu, kernel),
-        &[],
+        &[("W_T", w_t)],
         bytemuck::bytes_of(&uniform),
         &[
             Binding::Texture(input),
@@ -214,6 +217,7 @@ pub(super) fn forward(
         &input,
         pl,
         &weight,
+        false,
         bias,
         flags,
         y,
@@ -287,28 +291,37 @@ pub(super) fn forward_pool(
     Ok(true)
 }
 
-/// Input gradient into `dx`, or `false` when this variant cannot take the shape.
-pub(super) fn backward_input(dy: &Tensor, w: &Tensor, g: &Geometry, dx: &Tensor) -> Result<bool> {
+/// Input gradient into `dx`, or `false` when this variant cannot take the shape. The weight
+/// operand is the forward pass's packed W read transposed (still cached: the optimizer has not
+/// run yet), or a flipped copy packed for this call ([`WeightOperand::Flipped`], the reference).
+pub(super) fn backward_input(
+    dy: &Tensor,
+    w: &Tensor,
+    g: &Geometry,
+    dx: &Tensor,
+    operand: WeightOperand,
+) -> Result<bool> {
     let gpu = dy.gpu();
     let Some(pl) = Placement::output_grad(g) else {
         return Ok(false);
     };
-    if !fits(
-        gpu,
-        &[pl.size(), weight_size(gpu, g, g.ci, g.co)],
-        &[g.y_len(), g.w_len()],
-    ) || !pl.grid_fits()
-    {
+    let flipped = operand == WeightOperand::Flipped;
+    let wsize = match flipped {
+        true => weight_size(gpu, g, g.ci, g.co),
+        false => weight_size(gpu, g, g.co, g.ci),
+    };
+    if !fits(gpu, &[pl.size(), wsize], &[g.y_len(), g.w_len()]) || !pl.grid_fits() {
         return Ok(false);
     }
     let input = pack_input(dy, pl, "conv2d output-gradient operand")?;
-    let weight = pack_weight(w, g, true)?;
+    let weight = pack_weight(w, g, flipped)?;
     let dummy = Tensor::uninit(gpu, &[1], DType::F32)?;
     forward_gemm(
         gpu,
         &input,
         pl,
         &weight,
+        !flipped,
         &dummy,
         0,
         dx,
@@ -326,15 +339,49 @@ fn dy_layout(gpu: &Gpu, g: &Geometry) -> (usize, usize) {
     (gw, groups.div_ceil(gw))
 }
 
+/// The output gradient a weight gradient reads.
+#[derive(Clone, Copy)]
+pub(super) enum DyOperand<'a> {
+    /// dY `[N, Co, oH, oW]`.
+    Tensor(&'a Tensor),
+    /// The fused conv + ReLU + pool layer's pooled gradient as window pairs
+    /// (`pool::max_pool2d_relu_grad_pairs`; oH even, oW a multiple of 4): dZ is never written.
+    PooledPairs(&'a Mirror),
+}
+
+/// Whether the weight gradient's GEMM can read the pooled gradient's window pairs
+/// ([`DyOperand::PooledPairs`]) for this layer: its operands fit and every pixel group of 4
+/// lies in one row of windows.
+pub(super) fn takes_pooled_pairs(gpu: &Gpu, g: &Geometry) -> bool {
+    g.oh.is_multiple_of(2) && g.ow.is_multiple_of(4) && wgrad_fits(gpu, g, false)
+}
+
+/// Whether the weight gradient's operands fit the adapter's textures (`dy_len`: dY is read
+/// from a mirror of its own).
+fn wgrad_fits(gpu: &Gpu, g: &Geometry, dy_mirror: bool) -> bool {
+    let pl = Placement::input(g);
+    let (gw, gr) = dy_layout(gpu, g);
+    let ncol = g.kh * g.kw * pl.c4() * 4;
+    let (splits, _) = split(g, gpu, ncol);
+    let dy_len = if dy_mirror { g.y_len() } else { 1 };
+    let sources = [dy_len, g.x_len(), splits * g.co * ncol];
+    fits(gpu, &[pl.size(), (gw, g.co * gr)], &sources) && pl.grid_fits() && g.co <= 65535
+}
+
 /// Weight gradient into `dw` (OIHW), or `false` when the operands do not fit the textures.
-pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor) -> Result<bool> {
-    let gpu = dy.gpu();
+pub(super) fn backward_weight(
+    dy: DyOperand,
+    x: &Tensor,
+    g: &Geometry,
+    dw: &Tensor,
+) -> Result<bool> {
+    let gpu = x.gpu();
     let pl = Placement::input(g);
     let (gw, gr) = dy_layout(gpu, g);
     let ncol = g.kh * g.kw * pl.c4() * 4;
     let (splits, chunk) = split(g, gpu, ncol);
-    let sources = [g.y_len(), g.x_len(), splits * g.co * ncol];
-    if !fits(gpu, &[pl.size(), (gw, g.co * gr)], &sources) || !pl.grid_fits() || g.co > 65535 {
+    let pooled = matches!(dy, DyOperand::PooledPairs(_));
+    if !wgrad_fits(gpu, g, !pooled) || (pooled && !takes_pooled_pairs(gpu, g)) {
         return Ok(false);
     }
     let u = |v: usize| v as u32;
@@ -342,25 +389,24 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
     let ohw = g.oh * g.ow;
     // When a plane holds whole groups of 4 pixels, dY's NCHW buffer copied into an rgba32float
     // mirror already is the operand; otherwise pack it by channel.
-    let nchw = if ohw.is_multiple_of(4) {
-        gpu.mirror_rgba(dy.buffer(), g.y_len(), "conv2d output gradient")?
-    } else {
-        None
-    };
-    let (dyt, plane4, shift) = match nchw {
-        Some(m) => (m.texture, u(ohw / 4), m.shift),
-        None => {
-            let dyt = texture(gpu, (gw, g.co * gr), "conv2d output-gradient operand")?;
-            let m = mirror(dy, "conv2d output gradient")?;
-            let pack = [u(g.co), u(ohw), u(p), u(gw), u(gr), m.shift, 0, 0];
-            gpu.dispatch(
-                "conv2d/pack_dy.wgsl",
-                &[],
-                bytemuck::cast_slice(&pack),
-                &[Binding::Texture(&m.texture), Binding::Texture(&dyt)],
-                [u(gw.div_ceil(8)), u(gr.div_ceil(8)), u(g.co)],
-            )?;
-            (dyt, 0, 0)
+    let own;
+    let (dyt, plane4, shift) = match dy {
+        DyOperand::PooledPairs(m) => (&m.texture, u(ohw / 4), m.shift),
+        DyOperand::Tensor(dy) => {
+            let nchw = match ohw.is_multiple_of(4) {
+                true => gpu.mirror_rgba(dy.buffer(), g.y_len(), "conv2d output gradient")?,
+                false => None,
+            };
+            match nchw {
+                Some(m) => {
+                    own = m.texture;
+                    (&own, u(ohw / 4), m.shift)
+                }
+                None => {
+                    own = pack_dy(dy, g, (gw, gr))?;
+                    (&own, 0, 0)
+                }
+            }
         }
     };
     let input = pack_input_cached(x, pl, "conv2d input operand")?;
@@ -396,7 +442,11 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
     let flag = |on: bool| if on { 1.0 } else { 0.0 };
     gpu.dispatch(
         &shader(gpu, kernel),
-        &[("NCHW_DY", flag(plane4 > 0)), ("OIHW", flag(direct))],
+        &[
+            ("NCHW_DY", flag(plane4 > 0 && !pooled)),
+            ("POOLED_DY", flag(pooled)),
+            ("OIHW", flag(direct)),
+        ],
         bytemuck::bytes_of(&uniform),
         &[
             Binding::Texture(&dyt),
@@ -431,6 +481,25 @@ pub(super) fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geometry, dw: &Tensor
         [u(g.co.div_ceil(8)), u(g.ci.div_ceil(8)), u(g.kh * g.kw)],
     )?;
     Ok(true)
+}
+
+/// dY packed by channel in groups of 4 pixels (`pack_dy.wgsl`), for planes that do not hold
+/// whole groups.
+fn pack_dy(dy: &Tensor, g: &Geometry, (gw, gr): (usize, usize)) -> Result<GpuTexture> {
+    let gpu = dy.gpu();
+    let u = |v: usize| v as u32;
+    let dyt = texture(gpu, (gw, g.co * gr), "conv2d output-gradient operand")?;
+    let m = mirror(dy, "conv2d output gradient")?;
+    let (ohw, p) = (g.oh * g.ow, g.n * g.oh * g.ow);
+    let pack = [u(g.co), u(ohw), u(p), u(gw), u(gr), m.shift, 0, 0];
+    gpu.dispatch(
+        "conv2d/pack_dy.wgsl",
+        &[],
+        bytemuck::cast_slice(&pack),
+        &[Binding::Texture(&m.texture), Binding::Texture(&dyt)],
+        [u(gw.div_ceil(8)), u(gr.div_ceil(8)), u(g.co)],
+    )?;
+    Ok(dyt)
 }
 
 /// (splits, chunk of pixels) for the weight gradient: enough workgroups for every core, chunks
