@@ -179,35 +179,34 @@ fn fused_backward_matches_the_reference_on_every_variant() {
     });
 }
 
-/// A first layer's backward (no dX) on the texture variant: the pooled gradient goes to the
-/// weight gradient as window pairs; no dZ is built.
+/// On the texture variant (CPU adapters) the fused backward builds no dZ: the pooled gradient
+/// goes to the weight gradient and the input gradient's packing as window pairs, with and
+/// without dX (a first layer).
 #[test]
-fn a_first_layer_backward_reads_the_pooled_gradient_in_pairs() {
-    let gpu = own_gpu();
-    if !Variant::Texture.supported(&gpu) || !gpu.cpu_paths() {
-        assert!(!gpu.is_cpu(), "CPU adapters run the texture variant");
-        return;
+fn the_texture_backward_reads_the_pooled_gradient_in_pairs() {
+    for needs in [[false, true, true], [true, true, true]] {
+        let gpu = own_gpu();
+        if !Variant::Texture.supported(&gpu) || !gpu.cpu_paths() {
+            assert!(!gpu.is_cpu(), "CPU adapters run the texture variant");
+            return;
+        }
+        let g = geometry(&CASES[2]);
+        let pg = pooled::pool_geometry(&g).unwrap();
+        let tx = Tensor::from_slice(&gpu, &values(g.x_len(), 1), &g.x_shape()).unwrap();
+        let tw = Tensor::from_slice(&gpu, &values(g.w_len(), 2), &g.w_shape()).unwrap();
+        let tdy = Tensor::from_slice(&gpu, &values(pg.y_len(), 3), &pg.y_shape()).unwrap();
+        let (y, arg) = pooled::forward(&tx, &tw, None, g.spec, Variant::Texture).unwrap();
+        let v = Variant::Texture;
+        let grads = pooled::backward(&tx, &tw, &tdy, &y, &arg, g.spec, needs, v).unwrap();
+        assert_eq!(grads.dx.is_some(), needs[0]);
+        grads.dw.unwrap().to_vec().unwrap();
+        assert_eq!(
+            gpu.dispatches_of("pool/max_relu_grad_pairs"),
+            1,
+            "{needs:?}"
+        );
+        assert_eq!(gpu.dispatches_of("pool/max_relu_bwd"), 0, "no dZ {needs:?}");
     }
-    let g = geometry(&CASES[1]);
-    let pg = pooled::pool_geometry(&g).unwrap();
-    let tx = Tensor::from_slice(&gpu, &values(g.x_len(), 1), &g.x_shape()).unwrap();
-    let tw = Tensor::from_slice(&gpu, &values(g.w_len(), 2), &g.w_shape()).unwrap();
-    let tdy = Tensor::from_slice(&gpu, &values(pg.y_len(), 3), &pg.y_shape()).unwrap();
-    let (y, arg) = pooled::forward(&tx, &tw, None, g.spec, Variant::Texture).unwrap();
-    let grads = pooled::backward(
-        &tx,
-        &tw,
-        &tdy,
-        &y,
-        &arg,
-        g.spec,
-        [false, true, true],
-        Variant::Texture,
-    )
-    .unwrap();
-    grads.dw.unwrap().to_vec().unwrap();
-    assert_eq!(gpu.dispatches_of("pool/max_relu_grad_pairs"), 1);
-    assert_eq!(gpu.dispatches_of("pool/max_relu_bwd"), 0, "no dZ");
 }
 
 /// Central differences of `Σ up · pooled(θ)` where the pool's argmax and ReLU mask stay put on

@@ -12,6 +12,11 @@
 // flat, 64 per workgroup, so small images do not leave most lanes of a workgroup idle (llvmpipe
 // runs idle lanes at full cost). Indices are split with float divisions (`div`), exact below
 // 2^23 positions (the caller checks; vector integer division is scalarised on llvmpipe).
+// POOLED (the input gradient of a fused conv + ReLU + 2x2/2 pool layer, H even): the source is
+// dZ given as its pooled gradient's window pairs (pool/max_relu_grad_pairs.wgsl: texel
+// (g0, g1, arg0, arg1) per two adjacent windows, H/2 * W/4 texels per channel plane); the 4
+// pixels of a source texel are rebuilt from one pair texel (the gradient where the pixel is its
+// window's argmax, else 0), so dZ itself is never written.
 // Workgroup 64; 2-D grid of ceil(total/64) workgroups, flattened with num_workgroups.x.
 
 struct P {
@@ -24,9 +29,20 @@ struct P {
 @group(0) @binding(1) var src: texture_2d<f32>;
 @group(0) @binding(2) var out: texture_storage_2d<rgba32float, write>;
 
+override POOLED: bool = false;
+
 // Texel t of the rgba mirror: values 4t..4t+3 of the source.
 fn ld4(t: u32) -> vec4<f32> {
     return textureLoad(src, vec2<i32>(i32(t & ((1u << p.shift) - 1u)), i32(t >> p.shift)), 0);
+}
+
+// Source values 4t..4t+3 (one row, 4 columns); POOLED: rebuilt from window-pair texel t,
+// `at` being the in-plane index of the first of the 4 pixels.
+fn src4(t: u32, at: f32) -> vec4<f32> {
+    let e = ld4(t);
+    if (!POOLED) { return e; }
+    return vec4<f32>(select(0.0, e.x, e.z == at), select(0.0, e.x, e.z == at + 1.0),
+                     select(0.0, e.y, e.w == at + 2.0), select(0.0, e.y, e.w == at + 3.0));
 }
 
 // floor(a / b) for a < 2^23: a + 0.5 is exact in f32 and at least 0.5 away from every multiple
@@ -59,13 +75,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (data) {
         // Channel c of source row iy, columns 4gx..4gx+3, is mirror texel (plane(c) + iy*W)/4 + gx.
         let iy = gid.y - p.top;
-        let t0 = ((n * p.c + 4u * q) * p.h + iy) * quads + gid.x;
-        let plane = p.h * quads;
-        let last = ((n + 1u) * p.c * p.h) * quads - 1u; // clamp: channels past C are zeroed below
-        let c0 = ld4(t0);
-        let c1 = ld4(min(t0 + plane, last));
-        let c2 = ld4(min(t0 + 2u * plane, last));
-        let c3 = ld4(min(t0 + 3u * plane, last));
+        // Rows of source texels per channel plane: H, or H/2 rows of window pairs (POOLED).
+        let rows = select(p.h, p.h >> 1u, POOLED);
+        let t0 = ((n * p.c + 4u * q) * rows + select(iy, iy >> 1u, POOLED)) * quads + gid.x;
+        let plane = rows * quads;
+        let last = ((n + 1u) * p.c * rows) * quads - 1u; // clamp: channels past C are zeroed below
+        let at = f32(iy * p.w + 4u * gid.x);
+        let c0 = src4(t0, at);
+        let c1 = src4(min(t0 + plane, last), at);
+        let c2 = src4(min(t0 + 2u * plane, last), at);
+        let c3 = src4(min(t0 + 3u * plane, last), at);
         let keep = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.c);
         let z = vec4<f32>(0.0);
         v0 = select(z, vec4<f32>(c0.x, c1.x, c2.x, c3.x), keep);

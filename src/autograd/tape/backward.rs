@@ -118,20 +118,29 @@ impl Tape {
             } => {
                 let dy = dy.expect("non-root has a gradient");
                 let y = &self.values[out].tensor;
-                if let (false, Some(xt)) = (needs_x, &saved_x) {
-                    // A first layer: its weight gradient can read the pooled gradient directly.
-                    let variant = conv2d::Variant::default_for(dy.gpu());
-                    let w_shape = self.tensor(w).shape().to_vec();
-                    if let Some((dw, masked)) = conv2d::pooled::weight_grad_from_pooled(
-                        xt, &w_shape, &dy, y, &argmax, spec, variant,
-                    )? {
+                // On CPU adapters the gradient kernels can read the pooled gradient directly.
+                let variant = conv2d::Variant::default_for(dy.gpu());
+                let w_shape = self.tensor(w).shape().to_vec();
+                let w_dx = saved_w.as_ref().filter(|_| needs_x);
+                if let Some(p) = conv2d::pooled::backward_from_pooled(
+                    &x_shape,
+                    &w_shape,
+                    saved_x.as_ref(),
+                    w_dx,
+                    &dy,
+                    y,
+                    &argmax,
+                    spec,
+                    variant,
+                )? {
+                    if let Some(dw) = p.dw {
                         self.accumulate(grads, w, dw)?;
-                        if let Some(b) = b.filter(|b| self.values[b.0].requires_grad) {
-                            let db = ew::bias_grad(&masked)?;
-                            self.accumulate(grads, b, db)?;
-                        }
-                        return Ok(None);
                     }
+                    if let Some(b) = b.filter(|b| self.values[b.0].requires_grad) {
+                        let db = ew::bias_grad(&p.masked)?;
+                        self.accumulate(grads, b, db)?;
+                    }
+                    return Ok(p.dx);
                 }
                 // Pool and ReLU gradient in one pass; the output's sign is the ReLU mask.
                 let (dz, masked) =

@@ -333,7 +333,9 @@ pub fn backward_input_with(
     let gpu = dy.gpu();
     variant.check(Pass::InputGrad, gpu)?;
     let dx = Tensor::uninit(gpu, &g.x_shape(), DType::F32)?;
-    if variant == Variant::Texture && texture::backward_input(dy, w, &g, &dx, operand)? {
+    if variant == Variant::Texture
+        && texture::backward_input(texture::DyOperand::Tensor(dy), w, &g, &dx, operand)?
+    {
         return Ok(dx);
     }
     let variant = variant.storage_fallback();

@@ -3,7 +3,7 @@
 
 use super::texture::{mirror, texture, weight_size};
 use super::Geometry;
-use crate::gpu::{Binding, GpuTexture, Mirror};
+use crate::gpu::{Binding, Gpu, GpuTexture, Mirror};
 use crate::{Result, Tensor};
 use std::sync::Arc;
 
@@ -103,7 +103,7 @@ pub(super) fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuT
     let x4_fits = x4_positions(&pl) < 1 << 23;
     if pl.step == (1, 1) && pl.src[3].is_multiple_of(4) && x4_fits {
         if let Some(m) = gpu.mirror_rgba(src.buffer(), src.numel(), what)? {
-            pack_input_x4(src, pl, &m, &tex)?;
+            pack_input_x4(gpu, pl, &m, false, &tex)?;
             return Ok(tex);
         }
     }
@@ -135,12 +135,38 @@ pub(super) fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuT
     Ok(tex)
 }
 
+/// [`pack_input`] of a fused conv + ReLU + pool layer's dZ given as its pooled gradient's
+/// window pairs (`pool::max_pool2d_relu_grad_pairs`), or `None` where the 4-column kernel does
+/// not take the placement (dilated, W not a multiple of 4, H odd, too many positions).
+pub(super) fn pack_input_from_pairs(
+    gpu: &Gpu,
+    pairs: &Mirror,
+    pl: Placement,
+    what: &str,
+) -> Result<Option<GpuTexture>> {
+    if !takes_pairs(&pl) {
+        return Ok(None);
+    }
+    let tex = texture(gpu, pl.size(), what)?;
+    pack_input_x4(gpu, pl, pairs, true, &tex)?;
+    Ok(Some(tex))
+}
+
+/// Whether [`pack_input_from_pairs`] takes this placement.
+pub(super) fn takes_pairs(pl: &Placement) -> bool {
+    pl.step == (1, 1)
+        && pl.src[3].is_multiple_of(4)
+        && pl.src[2].is_multiple_of(2)
+        && x4_positions(pl) < 1 << 23
+}
+
 /// [`pack_input`] four source columns per invocation, from the rgba mirror `m` (no dilation,
-/// W a multiple of 4): a quarter of the texel fetches.
-pub(super) fn pack_input_x4(
-    src: &Tensor,
+/// W a multiple of 4): a quarter of the texel fetches. `pooled`: `m` holds window pairs.
+fn pack_input_x4(
+    gpu: &Gpu,
     pl: Placement,
     m: &Mirror,
+    pooled: bool,
     tex: &GpuTexture,
 ) -> Result<()> {
     let u = |v: usize| v as u32;
@@ -161,9 +187,9 @@ pub(super) fn pack_input_x4(
     ];
     let groups = x4_positions(&pl).div_ceil(64);
     let x = groups.min(65535);
-    src.gpu().dispatch(
+    gpu.dispatch(
         "conv2d/pack_input_x4.wgsl",
-        &[],
+        &[("POOLED", if pooled { 1.0 } else { 0.0 })],
         bytemuck::cast_slice(&uniform),
         &[Binding::Texture(&m.texture), Binding::Texture(tex)],
         [u(x), u(groups.div_ceil(x)), 1],

@@ -13,7 +13,7 @@
 //! and the masked pooled gradient, whose sum per channel is the bias gradient; then the
 //! convolution's own dX / dW kernels.
 
-use super::{texture, Geometry, Grads, Spec, Variant};
+use super::{texture, Geometry, Grads, Spec, Variant, WeightOperand};
 use crate::ops::pool::{self, PoolGeometry};
 use crate::{DType, Result, Tensor};
 
@@ -117,17 +117,18 @@ pub fn backward(
     variant: Variant,
 ) -> Result<Grads> {
     let g = Geometry::new(x.shape(), w.shape(), spec, "conv2d + pool backward")?;
-    if !needs[0] && needs[1] {
-        if let Some((dw, masked)) =
-            weight_grad_from_pooled(x, w.shape(), dy, y, argmax, spec, variant)?
-        {
-            let db = match needs[2] {
-                true => Some(crate::ops::elementwise::bias_grad(&masked)?),
-                false => None,
-            };
-            let dw = Some(dw);
-            return Ok(Grads { dx: None, dw, db });
-        }
+    let (xs, ws) = (x.shape(), w.shape());
+    let (x_dw, w_dx) = (needs[1].then_some(x), needs[0].then_some(w));
+    if let Some(p) = backward_from_pooled(xs, ws, x_dw, w_dx, dy, y, argmax, spec, variant)? {
+        let db = match needs[2] {
+            true => Some(crate::ops::elementwise::bias_grad(&p.masked)?),
+            false => None,
+        };
+        return Ok(Grads {
+            dx: p.dx,
+            dw: p.dw,
+            db,
+        });
     }
     let (dz, masked) =
         pool::max_pool2d_relu_backward_masked(dy, y, argmax, &g.y_shape(), POOL, POOL)?;
@@ -139,35 +140,71 @@ pub fn backward(
     Ok(grads)
 }
 
-/// dW of a layer whose input needs no gradient (a network's first convolution) and the masked
-/// pooled gradient its bias gradient sums, on the texture variant: the weight-gradient GEMM
-/// reads the pooled gradient as window pairs and rebuilds dZ's groups of 4 pixels in
-/// registers, so dZ (4x the pooled values) is never written nor copied into a texture. `None`
+/// What [`backward_from_pooled`] computed.
+pub struct PooledGrads {
+    /// Input gradient (when W was given).
+    pub dx: Option<Tensor>,
+    /// Weight gradient (when X was given).
+    pub dw: Option<Tensor>,
+    /// The masked pooled gradient `dY · [Y > 0]`: the bias gradient sums it.
+    pub masked: Tensor,
+}
+
+/// The fused layer's backward without dZ, on the texture variant (CPU adapters): one pass turns
+/// the pooled gradient into window pairs (`pool::max_pool2d_relu_grad_pairs`), the
+/// weight-gradient GEMM reads them and rebuilds dZ's groups of 4 pixels in registers, and the
+/// input gradient packs its operand from them; dZ (4x the pooled values) is never written
+/// nor copied into textures. dW when `x` (the layer input) is given, dX when `w` is. `None`
 /// where the variant, adapter or shape does not allow it (then use [`backward`]).
-pub fn weight_grad_from_pooled(
-    x: &Tensor,
+#[allow(clippy::too_many_arguments)]
+pub fn backward_from_pooled(
+    x_shape: &[usize],
     w_shape: &[usize],
+    x: Option<&Tensor>,
+    w: Option<&Tensor>,
     dy: &Tensor,
     y: &Tensor,
     argmax: &Tensor,
     spec: Spec,
     variant: Variant,
-) -> Result<Option<(Tensor, Tensor)>> {
-    let g = Geometry::new(x.shape(), w_shape, spec, "conv2d + pool weight gradient")?;
-    let gpu = x.gpu();
-    if variant != Variant::Texture
-        || !variant.supported(gpu)
-        || !texture::takes_pooled_pairs(gpu, &g)
-    {
+) -> Result<Option<PooledGrads>> {
+    const OP: &str = "conv2d + pool backward";
+    let g = Geometry::new(x_shape, w_shape, spec, OP)?;
+    let gpu = dy.gpu();
+    let takes = variant == Variant::Texture
+        && variant.supported(gpu)
+        && (x.is_none() || texture::takes_pooled_pairs(gpu, &g))
+        && (w.is_none() || texture::dgrad_takes_pooled_pairs(gpu, &g));
+    if !takes {
         return Ok(None);
     }
     let Some((pairs, masked)) = pool::max_pool2d_relu_grad_pairs(dy, y, argmax, &g.y_shape())?
     else {
         return Ok(None);
     };
-    let dw = Tensor::uninit(gpu, &g.w_shape(), DType::F32)?;
+    let declined = || crate::Error::runtime(format!("{OP}: a pass declined the window pairs"));
     let pairs = texture::DyOperand::PooledPairs(&pairs);
-    Ok(texture::backward_weight(pairs, x, &g, &dw)?.then_some((dw, masked)))
+    let dw = match x {
+        Some(x) => {
+            let dw = Tensor::uninit(gpu, &g.w_shape(), DType::F32)?;
+            texture::backward_weight(pairs, x, &g, &dw)?
+                .then_some(dw)
+                .ok_or_else(declined)
+                .map(Some)?
+        }
+        None => None,
+    };
+    let dx = match w {
+        Some(w) => {
+            let dx = Tensor::uninit(gpu, &g.x_shape(), DType::F32)?;
+            texture::backward_input(pairs, w, &g, &dx, WeightOperand::Forward)?
+                .then_some(dx)
+                .ok_or_else(declined)
+                .map(Some)?
+        }
+        None => None,
+    };
+    Ok(Some(PooledGrads { dx, dw, masked }))
 }
 
 /// Plain-Rust oracles: the unfused chain conv -> ReLU -> pool.

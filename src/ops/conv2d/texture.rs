@@ -9,7 +9,9 @@
 //! plain one). Shapes whose textures exceed the adapter's limits (or padding >= kernel, for the
 //! input gradient) fall back to the storage-buffer `sgbc` kernels.
 
-use super::pack::{pack_input, pack_input_cached, pack_weight, Placement};
+use super::pack::{
+    pack_input, pack_input_cached, pack_input_from_pairs, pack_weight, takes_pairs, Placement,
+};
 use super::{Geometry, WeightOperand, MAX_LOOP};
 use crate::gpu::{Binding, Gpu, GpuTexture, Mirror};
 use crate::{DType, Result, Tensor};
@@ -291,29 +293,47 @@ pub(super) fn forward_pool(
     Ok(true)
 }
 
+/// The placement of dY for the input gradient, or `None` when this variant cannot take the
+/// shape (textures too large, padding >= kernel) or, for window pairs, the 4-column packing.
+fn dgrad_placement(gpu: &Gpu, g: &Geometry, flipped: bool, pairs: bool) -> Option<Placement> {
+    let pl = Placement::output_grad(g)?;
+    let wsize = match flipped {
+        true => weight_size(gpu, g, g.ci, g.co),
+        false => weight_size(gpu, g, g.co, g.ci),
+    };
+    let fit = fits(gpu, &[pl.size(), wsize], &[g.y_len(), g.w_len()]) && pl.grid_fits();
+    (fit && (!pairs || takes_pairs(&pl))).then_some(pl)
+}
+
+/// Whether the input gradient can read the pooled gradient's window pairs for this layer.
+pub(super) fn dgrad_takes_pooled_pairs(gpu: &Gpu, g: &Geometry) -> bool {
+    g.oh.is_multiple_of(2) && dgrad_placement(gpu, g, false, true).is_some()
+}
+
 /// Input gradient into `dx`, or `false` when this variant cannot take the shape. The weight
 /// operand is the forward pass's packed W read transposed (still cached: the optimizer has not
 /// run yet), or a flipped copy packed for this call ([`WeightOperand::Flipped`], the reference).
 pub(super) fn backward_input(
-    dy: &Tensor,
+    dy: DyOperand,
     w: &Tensor,
     g: &Geometry,
     dx: &Tensor,
     operand: WeightOperand,
 ) -> Result<bool> {
-    let gpu = dy.gpu();
-    let Some(pl) = Placement::output_grad(g) else {
-        return Ok(false);
-    };
+    let gpu = w.gpu();
     let flipped = operand == WeightOperand::Flipped;
-    let wsize = match flipped {
-        true => weight_size(gpu, g, g.ci, g.co),
-        false => weight_size(gpu, g, g.co, g.ci),
-    };
-    if !fits(gpu, &[pl.size(), wsize], &[g.y_len(), g.w_len()]) || !pl.grid_fits() {
+    let pairs = matches!(dy, DyOperand::PooledPairs(_));
+    let Some(pl) = dgrad_placement(gpu, g, flipped, pairs) else {
         return Ok(false);
-    }
-    let input = pack_input(dy, pl, "conv2d output-gradient operand")?;
+    };
+    let what = "conv2d output-gradient operand";
+    let input = match dy {
+        DyOperand::Tensor(dy) => pack_input(dy, pl, what)?,
+        DyOperand::PooledPairs(m) => match pack_input_from_pairs(gpu, m, pl, what)? {
+            Some(t) => t,
+            None => return Ok(false),
+        },
+    };
     let weight = pack_weight(w, g, flipped)?;
     let dummy = Tensor::uninit(gpu, &[1], DType::F32)?;
     forward_gemm(
