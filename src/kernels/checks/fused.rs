@@ -1,5 +1,6 @@
-//! Checks of the fused kernels: convolution + bias + ReLU + 2x2/2 max-pool, and the one-pass
-//! backward of ReLU + pool, against the unfused reference chain.
+//! Checks of the fused kernels: convolution + bias + ReLU + 2x2/2 max-pool, the one-pass
+//! backward of ReLU + pool, and the backward through window pairs, against the unfused
+//! reference chain.
 
 use super::{label4, tol_for, values, Checker};
 use crate::ops::conv2d::{self, pooled, Geometry, Spec};
@@ -118,6 +119,55 @@ fn relu_pool_bwd_cases(
             &masked,
             0.0,
         );
+        if c.failed() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The fused layer's backward without dZ (CPU adapters): the window pairs, the weight gradient
+/// reading them (`POOLED_DY`) and the input gradient packing from them (`POOLED`), with and
+/// without dX, against the reference backward through the same saved argmax. Cases whose conv
+/// output does not pair up (odd, or W not a multiple of 4) check the fallback.
+pub(super) fn check_pool_bwd_pairs(gpu: &Gpu, c: &mut Checker) -> Result<()> {
+    let variant = conv2d::Variant::Texture;
+    for (i, &(n, ci, h, w, co, k, s, p)) in POOL_CASES.iter().enumerate() {
+        let g = Geometry::new(&[n, ci, h, w], &[co, ci, k, k], Spec::new(s, p), "check")?;
+        let pg = pooled::pool_geometry(&g)?;
+        let seed = 600 + 10 * i as u64;
+        let (x, wt, b) = (
+            values(g.x_len(), seed),
+            values(g.w_len(), seed + 1),
+            values(co, seed + 2),
+        );
+        let dy: Vec<f32> = values(pg.y_len(), seed + 3)
+            .iter()
+            .map(|v| 2.0 * v + 0.25)
+            .collect();
+        let tx = Tensor::from_slice(gpu, &x, &g.x_shape())?;
+        let tw = Tensor::from_slice(gpu, &wt, &g.w_shape())?;
+        let tb = Tensor::from_slice(gpu, &b, &[co])?;
+        let tdy = Tensor::from_slice(gpu, &dy, &pg.y_shape())?;
+        let (y, arg) = pooled::forward(&tx, &tw, Some(&tb), g.spec, variant)?;
+        let (want_dx, want_dw, want_db) =
+            pooled::reference::backward(&g, &x, &wt, &dy, &y.to_vec()?, &arg.to_vec_u32()?);
+        let what = format!("{} -> {co}, k{k} s{s} p{p}", label4(&g.x_shape()));
+        let pixels = tol_for(n * g.oh * g.ow);
+        for needs in [[true; 3], [false, true, true]] {
+            c.case();
+            let grads = pooled::backward(&tx, &tw, &tdy, &y, &arg, g.spec, needs, variant)?;
+            if let Some(dx) = grads.dx {
+                let tol = tol_for(co * k * k);
+                c.compare(&format!("dx of {what}"), &dx.to_vec()?, &want_dx, tol);
+            }
+            if let Some(dw) = grads.dw {
+                c.compare(&format!("dw of {what}"), &dw.to_vec()?, &want_dw, pixels);
+            }
+            if let Some(db) = grads.db {
+                c.compare(&format!("db of {what}"), &db.to_vec()?, &want_db, pixels);
+            }
+        }
         if c.failed() {
             break;
         }

@@ -47,6 +47,11 @@ fn subgroups(gpu: &Gpu) -> bool {
     matmul::Variant::Subgroup.supported(gpu)
 }
 
+/// The window-pair backward runs on the texture variant with the CPU-adapter paths.
+fn cpu_pairs(gpu: &Gpu) -> bool {
+    gpu.cpu_paths() && conv2d::Variant::Texture.supported(gpu)
+}
+
 // ---------------------------------------------------------------------------------------------
 // the table
 
@@ -297,6 +302,14 @@ pub(super) static REGISTRY: &[Kernel] = &[
         description: "ReLU + 2x2/2 max-pool backward, four dZ values (one vec4 store) per invocation",
         supported: always,
         check: check_relu_pool_bwd_x4,
+    },
+    Kernel {
+        id: "pool.max_relu_grad_pairs",
+        op: "pool",
+        files: &["pool/max_relu_grad_pairs.wgsl", "conv2d/pack_input_x4.wgsl"],
+        description: "conv + ReLU + 2x2/2 pool backward without dZ: window pairs read by the texture weight gradient (POOLED_DY) and the input gradient's packing (POOLED); CPU adapters",
+        supported: cpu_pairs,
+        check: check_pool_bwd_pairs,
     },
     Kernel {
         id: "pool.gap_fwd",
