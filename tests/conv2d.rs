@@ -38,6 +38,7 @@ const CASES: &[Case] = &[
     (1, 17, 5, 6, 17, 3, 3, 1, 1), // Co = Ci = 17: partial 4-column tiles
     (64, 5, 6, 6, 9, 5, 5, 1, 0), // batch 64, 5x5 on 6x6: input gradient with batch-major rows
     (33, 3, 5, 7, 6, 3, 3, 2, 2), // batch 33 (tiles straddle pixels), wide padding, stride 2
+    (2, 6, 12, 12, 8, 5, 5, 1, 0), // dY 8x8 padded to 16x16: the kept zero-bordered operand
 ];
 
 fn geometry(c: &Case) -> Geometry {
@@ -140,6 +141,26 @@ fn input_gradient_weight_operands_match_reference() {
                 &what,
             );
         }
+    }
+}
+
+/// The input gradient's padded operand is kept where padding dominates (8x8 dY in 16x16): the
+/// first call zeroes its padding, later calls write only the data. Three calls with different
+/// dY all match the reference.
+#[test]
+fn a_kept_padded_operand_gives_the_same_input_gradient_every_time() {
+    let gpu = gpu();
+    let g = geometry(&CASES[CASES.len() - 1]);
+    let w = values(g.w_len(), 71);
+    let tw = Tensor::from_slice(&gpu, &w, &g.w_shape()).unwrap();
+    for round in 0..3 {
+        let dy = values(g.y_len(), 72 + round);
+        let tdy = Tensor::from_slice(&gpu, &dy, &g.y_shape()).unwrap();
+        let v = Variant::default_for(&gpu);
+        let dx = conv2d::backward_input(&tdy, &tw, &g.x_shape(), g.spec, v).unwrap();
+        let want = reference::backward_input(&g, &dy, &w);
+        let what = format!("input gradient, call {round}");
+        assert_close(&dx.to_vec().unwrap(), &want, tol_for(g.co * 25), &what);
     }
 }
 

@@ -30,6 +30,9 @@ struct P {
 @group(0) @binding(2) var out: texture_storage_2d<rgba32float, write>;
 
 override POOLED: bool = false;
+// DATA_ONLY: only the data positions (H rows x W/4 quads per plane) are visited; the padding of
+// the texture (Gpu::border_scratch) still holds the zeros an earlier full pack wrote.
+override DATA_ONLY: bool = false;
 
 // Texel t of the rgba mirror: values 4t..4t+3 of the source.
 fn ld4(t: u32) -> vec4<f32> {
@@ -60,12 +63,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let t = (wid.y * nwg.x + wid.x) * 64u + lane;
     if (t >= p.total) { return; }
     let quads = p.w / 4u;
-    let per_row = (p.wp + 3u) / 4u;
-    let positions = per_row * p.hp;
+    let per_row = select((p.wp + 3u) / 4u, quads, DATA_ONLY);
+    let positions = per_row * select(p.hp, p.h, DATA_ONLY);
     let plane = div(t, positions);
     let pos = t - plane * positions;
     let y = div(pos, per_row);
-    let gid = vec2<u32>(pos - y * per_row, y);
+    let gid = vec2<u32>(pos - y * per_row, y + select(0u, p.top, DATA_ONLY));
     let n = div(plane, p.c4);
     let q = plane - n * p.c4;
     let data_row = gid.y >= p.top && gid.y < p.top + p.h;

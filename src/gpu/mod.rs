@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     writable: Mutex<HashMap<String, u64>>,
     next_buffer_id: std::sync::atomic::AtomicU64,
     derived: Mutex<derived::DerivedCache>,
+    /// Textures kept between uses by key (`Gpu::border_scratch`).
+    scratch: Mutex<HashMap<String, Arc<texture::GpuTexture>>>,
 }
 
 /// A handle to the opened device. Cheap to clone; all clones share one queue, pool and cache.
@@ -114,6 +116,7 @@ impl Gpu {
             writable: Mutex::default(),
             next_buffer_id: Default::default(),
             derived: Mutex::new(derived::DerivedCache::from_env()?),
+            scratch: Mutex::default(),
         })))
     }
 

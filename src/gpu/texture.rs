@@ -13,6 +13,7 @@
 use super::{lock, Gpu, GpuBuffer};
 use crate::{Error, Result};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Free textures by (width, height, format).
 #[derive(Default)]
@@ -27,7 +28,9 @@ pub struct GpuTexture {
     width: u32,
     height: u32,
     format: wgpu::TextureFormat,
-    gpu: Gpu,
+    /// The device's state, to return the texture to its pool (weak: a texture kept by the
+    /// device itself, see [`Gpu::border_scratch`], must not keep the device alive).
+    gpu: std::sync::Weak<super::Inner>,
 }
 
 impl GpuTexture {
@@ -49,8 +52,8 @@ impl GpuTexture {
 
 impl Drop for GpuTexture {
     fn drop(&mut self) {
-        if let Some(raw) = self.raw.take() {
-            lock(&self.gpu.0.textures)
+        if let (Some(raw), Some(inner)) = (self.raw.take(), self.gpu.upgrade()) {
+            lock(&inner.textures)
                 .free
                 .entry((self.width, self.height, self.format))
                 .or_default()
@@ -160,6 +163,27 @@ impl Gpu {
         Ok(Some(Mirror { texture, shift }))
     }
 
+    /// A `width` x `height` rgba32float texture kept by the device under `key` for packing
+    /// kernels that leave a fixed region untouched (the zero padding of an operand texture):
+    /// `true` with a new texture, whose every texel the caller must write once; `false` with
+    /// the kept one, whose untouched region still holds what the first use wrote. Uses are
+    /// ordered by the stream, so one key serves every call with that layout.
+    pub fn border_scratch(
+        &self,
+        width: u32,
+        height: u32,
+        key: &str,
+        what: &str,
+    ) -> Result<(Arc<GpuTexture>, bool)> {
+        let key = format!("{key} {width}x{height}");
+        if let Some(t) = lock(&self.0.scratch).get(&key) {
+            return Ok((t.clone(), false));
+        }
+        let t = Arc::new(self.texture(width, height, what)?);
+        lock(&self.0.scratch).insert(key, t.clone());
+        Ok((t, true))
+    }
+
     /// Whether `texels` texels fit one mirror texture (values for [`Gpu::mirror`], groups of
     /// 4 values for [`Gpu::mirror_rgba`]).
     pub fn can_mirror(&self, texels: usize) -> bool {
@@ -213,7 +237,7 @@ impl Gpu {
             width,
             height,
             format,
-            gpu: self.clone(),
+            gpu: Arc::downgrade(&self.0),
         })
     }
 }

@@ -103,7 +103,7 @@ pub(super) fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuT
     let x4_fits = x4_positions(&pl) < 1 << 23;
     if pl.step == (1, 1) && pl.src[3].is_multiple_of(4) && x4_fits {
         if let Some(m) = gpu.mirror_rgba(src.buffer(), src.numel(), what)? {
-            pack_input_x4(gpu, pl, &m, false, &tex)?;
+            pack_input_x4(gpu, pl, &m, false, false, &tex)?;
             return Ok(tex);
         }
     }
@@ -135,24 +135,64 @@ pub(super) fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuT
     Ok(tex)
 }
 
-/// [`pack_input`] of a fused conv + ReLU + pool layer's dZ given as its pooled gradient's
-/// window pairs (`pool::max_pool2d_relu_grad_pairs`), or `None` where the 4-column kernel does
-/// not take the placement (dilated, W not a multiple of 4, H odd, too many positions).
-pub(super) fn pack_input_from_pairs(
+/// The output gradient an input or weight gradient reads.
+#[derive(Clone, Copy)]
+pub(in crate::ops::conv2d) enum DyOperand<'a> {
+    /// dY `[N, Co, oH, oW]`.
+    Tensor(&'a Tensor),
+    /// The fused conv + ReLU + pool layer's pooled gradient as window pairs
+    /// (`pool::max_pool2d_relu_grad_pairs`; oH even, oW a multiple of 4): dZ is never written.
+    PooledPairs(&'a Mirror),
+}
+
+/// dY packed for the input gradient (dilated and padded as `pl` says), or `None` where window
+/// pairs cannot be packed with this placement (dilated, W not a multiple of 4, H odd).
+///
+/// Where the padding is at least half the texture (small maps, wide kernels: the digits
+/// conv2's 8x8 dY padded to 16x16) and the texture is small, it is a kept texture
+/// (`Gpu::border_scratch`) whose padding the first pack zeroed: later packs write only the
+/// data (`DATA_ONLY`), a quarter of the stores in that example.
+pub(super) fn pack_output_grad(
     gpu: &Gpu,
-    pairs: &Mirror,
+    dy: DyOperand,
     pl: Placement,
     what: &str,
-) -> Result<Option<GpuTexture>> {
-    if !takes_pairs(&pl) {
-        return Ok(None);
-    }
-    let tex = texture(gpu, pl.size(), what)?;
-    pack_input_x4(gpu, pl, pairs, true, &tex)?;
+) -> Result<Option<Arc<GpuTexture>>> {
+    let x4 = pl.step == (1, 1) && pl.src[3].is_multiple_of(4) && x4_positions(&pl) < 1 << 23;
+    let own;
+    let (m, pooled) = match dy {
+        DyOperand::PooledPairs(m) if x4 && pl.src[2].is_multiple_of(2) => (m, true),
+        DyOperand::PooledPairs(_) => return Ok(None),
+        DyOperand::Tensor(t) => match x4 {
+            true => match gpu.mirror_rgba(t.buffer(), t.numel(), what)? {
+                Some(m) => {
+                    own = m;
+                    (&own, false)
+                }
+                None => return Ok(Some(Arc::new(pack_input(t, pl, what)?))),
+            },
+            false => return Ok(Some(Arc::new(pack_input(t, pl, what)?))),
+        },
+    };
+    let (w, h) = pl.size();
+    let padding_heavy = 2 * pl.src[2] * pl.src[3] <= pl.hp * pl.wp;
+    let (tex, full) = if padding_heavy && 16 * w * h <= MAX_BORDER_SCRATCH {
+        let key = format!(
+            "conv2d padded operand {:?} in {}x{} at ({}, {})",
+            pl.src, pl.hp, pl.wp, pl.top, pl.left
+        );
+        gpu.border_scratch(w as u32, h as u32, &key, what)?
+    } else {
+        (Arc::new(texture(gpu, (w, h), what)?), true)
+    };
+    pack_input_x4(gpu, pl, m, pooled, !full, &tex)?;
     Ok(Some(tex))
 }
 
-/// Whether [`pack_input_from_pairs`] takes this placement.
+/// Largest kept padded operand texture, bytes.
+const MAX_BORDER_SCRATCH: usize = 32 << 20;
+
+/// Whether window pairs can be packed with this placement.
 pub(super) fn takes_pairs(pl: &Placement) -> bool {
     pl.step == (1, 1)
         && pl.src[3].is_multiple_of(4)
@@ -161,16 +201,22 @@ pub(super) fn takes_pairs(pl: &Placement) -> bool {
 }
 
 /// [`pack_input`] four source columns per invocation, from the rgba mirror `m` (no dilation,
-/// W a multiple of 4): a quarter of the texel fetches. `pooled`: `m` holds window pairs.
+/// W a multiple of 4): a quarter of the texel fetches. `pooled`: `m` holds window pairs;
+/// `data_only`: the padding already holds zeros and is not written.
 fn pack_input_x4(
     gpu: &Gpu,
     pl: Placement,
     m: &Mirror,
     pooled: bool,
+    data_only: bool,
     tex: &GpuTexture,
 ) -> Result<()> {
     let u = |v: usize| v as u32;
     let [n, c, h, w] = pl.src;
+    let positions = match data_only {
+        true => n * pl.c4() * h * (w / 4),
+        false => x4_positions(&pl),
+    };
     let uniform = [
         u(n),
         u(c),
@@ -182,14 +228,15 @@ fn pack_input_x4(
         u(pl.top),
         u(pl.left),
         m.shift,
-        u(x4_positions(&pl)),
+        u(positions),
         0,
     ];
-    let groups = x4_positions(&pl).div_ceil(64);
+    let groups = positions.div_ceil(64);
     let x = groups.min(65535);
+    let flag = |on: bool| if on { 1.0 } else { 0.0 };
     gpu.dispatch(
         "conv2d/pack_input_x4.wgsl",
-        &[("POOLED", if pooled { 1.0 } else { 0.0 })],
+        &[("POOLED", flag(pooled)), ("DATA_ONLY", flag(data_only))],
         bytemuck::cast_slice(&uniform),
         &[Binding::Texture(&m.texture), Binding::Texture(tex)],
         [u(x), u(groups.div_ceil(x)), 1],

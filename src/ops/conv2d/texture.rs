@@ -9,9 +9,8 @@
 //! plain one). Shapes whose textures exceed the adapter's limits (or padding >= kernel, for the
 //! input gradient) fall back to the storage-buffer `sgbc` kernels.
 
-use super::pack::{
-    pack_input, pack_input_cached, pack_input_from_pairs, pack_weight, takes_pairs, Placement,
-};
+pub(super) use super::pack::DyOperand;
+use super::pack::{pack_input_cached, pack_output_grad, pack_weight, takes_pairs, Placement};
 use super::{Geometry, WeightOperand, MAX_LOOP};
 use crate::gpu::{Binding, Gpu, GpuTexture, Mirror};
 use crate::{DType, Result, Tensor};
@@ -326,13 +325,8 @@ pub(super) fn backward_input(
     let Some(pl) = dgrad_placement(gpu, g, flipped, pairs) else {
         return Ok(false);
     };
-    let what = "conv2d output-gradient operand";
-    let input = match dy {
-        DyOperand::Tensor(dy) => pack_input(dy, pl, what)?,
-        DyOperand::PooledPairs(m) => match pack_input_from_pairs(gpu, m, pl, what)? {
-            Some(t) => t,
-            None => return Ok(false),
-        },
+    let Some(input) = pack_output_grad(gpu, dy, pl, "conv2d output-gradient operand")? else {
+        return Ok(false);
     };
     let weight = pack_weight(w, g, flipped)?;
     let dummy = Tensor::uninit(gpu, &[1], DType::F32)?;
@@ -357,16 +351,6 @@ fn dy_layout(gpu: &Gpu, g: &Geometry) -> (usize, usize) {
     let groups = (g.n * g.oh * g.ow).div_ceil(4);
     let gw = groups.min(gpu.max_texture_side() as usize);
     (gw, groups.div_ceil(gw))
-}
-
-/// The output gradient a weight gradient reads.
-#[derive(Clone, Copy)]
-pub(super) enum DyOperand<'a> {
-    /// dY `[N, Co, oH, oW]`.
-    Tensor(&'a Tensor),
-    /// The fused conv + ReLU + pool layer's pooled gradient as window pairs
-    /// (`pool::max_pool2d_relu_grad_pairs`; oH even, oW a multiple of 4): dZ is never written.
-    PooledPairs(&'a Mirror),
 }
 
 /// Whether the weight gradient's GEMM can read the pooled gradient's window pairs
