@@ -13,7 +13,8 @@ use dak::Tensor;
 /// with 3 channels, the digits layers (32 and 48 channels: the 4- and 6-column texture tiles),
 /// 70 channels (a partial wide tile), stride 2, an output of exactly 2x2, 33 / 48 channels
 /// over a short and a 360-long reduction (the 6-column tile partly and wholly filled), and
-/// batch 1 with an 8x8 output and 5 channels (window pairs for a weight gradient without dX).
+/// batch 1 with an 8x8 output and 5 channels (window pairs, two per invocation), and a 2x4
+/// output with one channel (two pooled values: the one-pair kernel).
 const CASES: &[([usize; 4], usize, usize, usize, usize)] = &[
     ([1, 3, 9, 11], 5, 3, 1, 1),
     ([2, 3, 28, 28], 32, 5, 1, 0),
@@ -23,6 +24,7 @@ const CASES: &[([usize; 4], usize, usize, usize, usize)] = &[
     ([1, 5, 11, 9], 33, 3, 1, 1),
     ([2, 40, 7, 6], 48, 3, 1, 0),
     ([1, 3, 10, 10], 5, 3, 1, 0),
+    ([1, 3, 4, 6], 1, 3, 1, 0),
 ];
 
 fn geometry(&(xs, co, k, s, p): &([usize; 4], usize, usize, usize, usize)) -> Geometry {

@@ -110,6 +110,7 @@ builtin_shaders!(
     "pool/max_relu_bwd_scatter.wgsl",
     "pool/max_relu_bwd_x4.wgsl",
     "pool/max_relu_grad_pairs.wgsl",
+    "pool/max_relu_grad_pairs_x2.wgsl",
     "pool/gap_fwd.wgsl",
     "pool/gap_bwd.wgsl",
 );

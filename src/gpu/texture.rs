@@ -132,6 +132,19 @@ impl Gpu {
         self.mirror_as(src, values / 4, wgpu::TextureFormat::Rgba32Float, 16, what)
     }
 
+    /// [`Gpu::mirror_rgba`] for u32 values (an rgba32uint texture, read as `texture_2d<u32>`).
+    pub fn mirror_rgba_u32(
+        &self,
+        src: &GpuBuffer,
+        values: usize,
+        what: &str,
+    ) -> Result<Option<Mirror>> {
+        if !values.is_multiple_of(4) {
+            return Ok(None);
+        }
+        self.mirror_as(src, values / 4, wgpu::TextureFormat::Rgba32Uint, 16, what)
+    }
+
     fn mirror_as(
         &self,
         src: &GpuBuffer,

@@ -201,6 +201,10 @@ pub fn max_pool2d_relu_grad_pairs(
     let Some(pairs) = gpu.mirror_rgba_target(n_pairs, "pooled gradient pairs")? else {
         return Ok(None);
     };
+    let masked = Tensor::uninit(gpu, &g.y_shape(), DType::F32)?;
+    if grad_pairs_x2(dy, y, argmax, &g, &pairs, &masked)? {
+        return Ok(Some((pairs, masked)));
+    }
     let m = Mirrors::of(&[dy, y])?;
     let arg_m = match m.on {
         true => gpu.mirror_u32(argmax.buffer(), argmax.numel(), "argmax")?,
@@ -209,7 +213,6 @@ pub fn max_pool2d_relu_grad_pairs(
     let (true, Some(arg_m)) = (m.on, arg_m) else {
         return Ok(None);
     };
-    let masked = Tensor::uninit(gpu, &g.y_shape(), DType::F32)?;
     let u = PoolUniform {
         flat: n_pairs as u32,
         shift: m.shift,
@@ -227,4 +230,45 @@ pub fn max_pool2d_relu_grad_pairs(
         grid_1d_64(n_pairs),
     )?;
     Ok(Some((pairs, masked)))
+}
+
+/// `pool/max_relu_grad_pairs_x2.wgsl` (two pairs per invocation from rgba mirrors) where the
+/// pooled count is a multiple of 4 and the mirrors fit; `false` otherwise (nothing dispatched).
+fn grad_pairs_x2(
+    dy: &Tensor,
+    y: &Tensor,
+    argmax: &Tensor,
+    g: &PoolGeometry,
+    pairs: &Mirror,
+    masked: &Tensor,
+) -> Result<bool> {
+    let gpu = dy.gpu();
+    let n = dy.numel();
+    let what = "pooled gradient";
+    let (Some(dy_m), Some(y_m), Some(arg_m)) = (
+        gpu.mirror_rgba(dy.buffer(), n, what)?,
+        gpu.mirror_rgba(y.buffer(), n, what)?,
+        gpu.mirror_rgba_u32(argmax.buffer(), n, "argmax")?,
+    ) else {
+        return Ok(false);
+    };
+    let u = PoolUniform {
+        flat: (n / 4) as u32,
+        shift: dy_m.shift,
+        ..PoolUniform::new(g)
+    };
+    gpu.dispatch(
+        "pool/max_relu_grad_pairs_x2.wgsl",
+        &[],
+        bytemuck::bytes_of(&u),
+        &[
+            Binding::Texture(&dy_m.texture),
+            Binding::Texture(&y_m.texture),
+            Binding::Texture(&arg_m.texture),
+            Binding::Texture(&pairs.texture),
+            masked.binding(),
+        ],
+        grid_1d_64(n / 4),
+    )?;
+    Ok(true)
 }

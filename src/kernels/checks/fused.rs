@@ -10,13 +10,14 @@ use crate::{Gpu, Result, Tensor};
 /// (n, ci, h, w, co, k, stride, pad): odd conv outputs (a row and a column in no window),
 /// batch 1 with 3 channels, the digits layers (32 and 48 output channels: the 4- and 8-column
 /// tiles), 70 channels (a partial wide tile) and stride 2, 33 channels (a 48-column tile nearly
-/// empty in its vec2 half).
+/// empty in its vec2 half), and one channel pooled to 1x2 (window pairs, one per invocation).
 pub(super) const POOL_CASES: &[(usize, usize, usize, usize, usize, usize, usize, usize)] = &[
     (1, 3, 9, 11, 5, 3, 1, 1),
     (2, 3, 28, 28, 32, 5, 1, 0),
     (3, 32, 12, 12, 48, 5, 1, 0),
     (2, 6, 15, 13, 70, 3, 2, 1),
     (1, 5, 11, 9, 33, 3, 1, 1),
+    (1, 3, 4, 6, 1, 3, 1, 0),
 ];
 
 pub(super) fn check_conv_pool_fwd(

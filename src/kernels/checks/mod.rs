@@ -306,7 +306,11 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "pool.max_relu_grad_pairs",
         op: "pool",
-        files: &["pool/max_relu_grad_pairs.wgsl", "conv2d/pack_input_x4.wgsl"],
+        files: &[
+            "pool/max_relu_grad_pairs.wgsl",
+            "pool/max_relu_grad_pairs_x2.wgsl",
+            "conv2d/pack_input_x4.wgsl",
+        ],
         description: "conv + ReLU + 2x2/2 pool backward without dZ: window pairs read by the texture weight gradient (POOLED_DY) and the input gradient's packing (POOLED); CPU adapters",
         supported: cpu_pairs,
         check: check_pool_bwd_pairs,
