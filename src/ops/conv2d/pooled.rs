@@ -173,7 +173,7 @@ pub fn backward_from_pooled(
     let gpu = dy.gpu();
     let takes = variant == Variant::Texture
         && variant.supported(gpu)
-        && (x.is_none() || texture::takes_pooled_pairs(gpu, &g))
+        && (x.is_none() || texture::wgrad_takes_pooled_pairs(gpu, &g))
         && (w.is_none() || texture::dgrad_takes_pooled_pairs(gpu, &g));
     if !takes {
         return Ok(None);

@@ -356,11 +356,11 @@ fn dy_layout(gpu: &Gpu, g: &Geometry) -> (usize, usize) {
 /// Whether the weight gradient's GEMM can read the pooled gradient's window pairs
 /// ([`DyOperand::PooledPairs`]) for this layer: its operands fit and every pixel group of 4
 /// lies in one row of windows.
-pub(super) fn takes_pooled_pairs(gpu: &Gpu, g: &Geometry) -> bool {
+pub(super) fn wgrad_takes_pooled_pairs(gpu: &Gpu, g: &Geometry) -> bool {
     g.oh.is_multiple_of(2) && g.ow.is_multiple_of(4) && wgrad_fits(gpu, g, false)
 }
 
-/// Whether the weight gradient's operands fit the adapter's textures (`dy_len`: dY is read
+/// Whether the weight gradient's operands fit the adapter's textures (`dy_mirror`: dY is read
 /// from a mirror of its own).
 fn wgrad_fits(gpu: &Gpu, g: &Geometry, dy_mirror: bool) -> bool {
     let pl = Placement::input(g);
@@ -385,7 +385,7 @@ pub(super) fn backward_weight(
     let ncol = g.kh * g.kw * pl.c4() * 4;
     let (splits, chunk) = split(g, gpu, ncol);
     let pooled = matches!(dy, DyOperand::PooledPairs(_));
-    if !wgrad_fits(gpu, g, !pooled) || (pooled && !takes_pooled_pairs(gpu, g)) {
+    if !wgrad_fits(gpu, g, !pooled) || (pooled && !wgrad_takes_pooled_pairs(gpu, g)) {
         return Ok(false);
     }
     let u = |v: usize| v as u32;
