@@ -39,6 +39,10 @@ const CASES: &[Case] = &[
     (64, 5, 6, 6, 9, 5, 5, 1, 0), // batch 64, 5x5 on 6x6: input gradient with batch-major rows
     (33, 3, 5, 7, 6, 3, 3, 2, 2), // batch 33 (tiles straddle pixels), wide padding, stride 2
     (2, 6, 12, 12, 8, 5, 5, 1, 0), // dY 8x8 padded to 16x16: the kept zero-bordered operand
+    (2, 3, 7, 9, 56, 3, 3, 1, 1), // Co = 56: 4 columns per lane on subgroups of 16, 6 on 8
+    (2, 30, 6, 5, 22, 3, 3, 1, 1), // Co = 22, Ci = 30: 3 / 4 columns per lane on subgroups of 8
+    (40, 40, 4, 4, 12, 3, 3, 1, 0), // Ci = 40, batch-major input gradient: 3 columns per lane on 16
+    (36, 20, 4, 4, 6, 3, 3, 1, 0), // Ci = 20, batch-major input gradient: 3 columns per lane on 8
 ];
 
 fn geometry(c: &Case) -> Geometry {

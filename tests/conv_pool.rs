@@ -10,11 +10,12 @@ use dak::ops::pool::{self, PoolGeometry, ReluPoolKernel};
 use dak::Tensor;
 
 /// (x shape, co, k, stride, pad): odd conv outputs (a row and a column in no window), batch 1
-/// with 3 channels, the digits layers (32 and 48 channels: the 4- and 6-column texture tiles),
+/// with 3 channels, the digits layers (32 and 48 channels: 2 and 3 columns per lane on subgroups of 16, 4 and 6 on 8),
 /// 70 channels (a partial wide tile), stride 2, an output of exactly 2x2, 33 / 48 channels
 /// over a short and a 360-long reduction (the 6-column tile partly and wholly filled), and
 /// batch 1 with an 8x8 output and 5 channels (window pairs, two per invocation), and a 2x4
-/// output with one channel (two pooled values: the one-pair kernel).
+/// output with one channel (two pooled values: the one-pair kernel), 56 and 20 channels (the
+/// 4-column tile on subgroups of 16, 3 columns per lane on subgroups of 8).
 const CASES: &[([usize; 4], usize, usize, usize, usize)] = &[
     ([1, 3, 9, 11], 5, 3, 1, 1),
     ([2, 3, 28, 28], 32, 5, 1, 0),
@@ -25,6 +26,8 @@ const CASES: &[([usize; 4], usize, usize, usize, usize)] = &[
     ([2, 40, 7, 6], 48, 3, 1, 0),
     ([1, 3, 10, 10], 5, 3, 1, 0),
     ([1, 3, 4, 6], 1, 3, 1, 0),
+    ([2, 3, 6, 8], 56, 3, 1, 1),
+    ([1, 4, 8, 8], 20, 3, 1, 1),
 ];
 
 fn geometry(&(xs, co, k, s, p): &([usize; 4], usize, usize, usize, usize)) -> Geometry {
@@ -108,7 +111,12 @@ fn the_texture_variant_pools_in_the_gemm_store() {
     if !Variant::Texture.supported(&gpu) {
         return;
     }
-    let fused = format!("conv2d/fwd_igemm_n4_pool_tex_s{}", gpu.subgroup_size());
+    // 32 channels: the narrowest tile of 2, 3, 4 or 6 columns per lane that holds them.
+    let sg = gpu.subgroup_size() as usize;
+    let fused = match [2, 3, 4, 6].into_iter().find(|n| 32 <= n * sg) {
+        Some(n) => format!("conv2d/fwd_igemm_n{n}_pool_tex_s{sg}"),
+        None => format!("conv2d/fwd_igemm_pool_tex_s{sg}"),
+    };
     pools_in_the_gemm_store(gpu, Variant::Texture, &fused);
 }
 

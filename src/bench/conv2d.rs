@@ -2,7 +2,7 @@
 //! VGG16's and the DANN digits network's layer shapes. Each variant is validated at sampled
 //! outputs against a direct f64 sum, then timed round-robin with the other variants.
 
-use super::{dispatch_split, fill, inner_count, time_once, BenchRow, Launch};
+use super::{dispatch_split, fill, inner_count, sample_indices, time_once, BenchRow, Launch};
 use crate::ops::conv2d::{self, Geometry, Pass, Spec, Variant};
 use crate::{Gpu, Result, Tensor};
 use std::time::Instant;
@@ -224,9 +224,7 @@ fn exact(g: &Geometry, pass: Pass, idx: usize, x: &[f32], w: &[f32], dy: &[f32])
 
 /// Largest error relative to (1 + |exact|) at up to 128 sampled outputs.
 fn validate(g: &Geometry, pass: Pass, out: &[f32], x: &[f32], w: &[f32], dy: &[f32]) -> f64 {
-    let step = (out.len() / 128).max(1);
-    (0..out.len())
-        .step_by(step)
+    sample_indices(out.len(), 128)
         .map(|i| {
             let want = exact(g, pass, i, x, w, dy);
             (out[i] as f64 - want).abs() / (1.0 + want.abs())

@@ -168,10 +168,8 @@ fn shape_label(c: &Case) -> String {
 
 /// Check `c` against the reference at up to 256 sampled outputs; returns the largest relative error.
 fn validate(out: &[f32], a: &[f32], b: &[f32], g: Gemm) -> f64 {
-    let total = g.m * g.n;
-    let step = (total / 256).max(1);
     let mut worst = 0f64;
-    for idx in (0..total).step_by(step) {
+    for idx in super::sample_indices(g.m * g.n, 256) {
         let (i, j) = (idx / g.n, idx % g.n);
         let mut acc = 0f64;
         for p in 0..g.k {

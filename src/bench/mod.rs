@@ -230,6 +230,14 @@ pub(crate) fn inner_count(one_s: f64, target_s: f64) -> usize {
     ((target_s / one_s.max(1e-7)).ceil() as usize).clamp(1, 1000)
 }
 
+/// Up to `count` output indices below `total` to validate, spread by a multiplicative hash: an
+/// even stride lands on the same channel / column of every row whenever `total` is a multiple
+/// of `count` times the row length, and a wrong column tile goes unseen.
+pub(crate) fn sample_indices(total: usize, count: usize) -> impl Iterator<Item = usize> {
+    let total = total.max(1) as u64;
+    (0..total.min(count as u64)).map(move |k| ((k * 2_654_435_761 + k / 2) % total) as usize)
+}
+
 /// Deterministic values in [-0.5, 0.5) for benchmark operands.
 pub(crate) fn fill(n: usize, seed: u32) -> Vec<f32> {
     (0..n)

@@ -150,7 +150,15 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/fwd_igemm_n4_bm_tex_s8.wgsl",
             "conv2d/fwd_igemm_n4_bm_tex_s16.wgsl",
             "conv2d/fwd_igemm_n6_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n6_tex_s16.wgsl"
+            "conv2d/fwd_igemm_n6_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n2_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n2_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n2_bm_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n2_bm_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n3_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n3_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n3_bm_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n3_bm_tex_s16.wgsl"
         ],
         "Y[P, Co] as implicit GEMM on a zero-padded NHWC input texture and a weight texture (CPU adapters)"
     ),
@@ -197,7 +205,15 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/fwd_igemm_n4_bm_tex_s8.wgsl",
             "conv2d/fwd_igemm_n4_bm_tex_s16.wgsl",
             "conv2d/fwd_igemm_n6_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n6_tex_s16.wgsl"
+            "conv2d/fwd_igemm_n6_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n2_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n2_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n2_bm_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n2_bm_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n3_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n3_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n3_bm_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n3_bm_tex_s16.wgsl"
         ],
         "dX as the forward texture GEMM on dY dilated by the stride, padded k-1-p, with flipped W"
     ),
@@ -258,6 +274,10 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/fwd_igemm_n4_pool_tex_s16.wgsl",
             "conv2d/fwd_igemm_n6_pool_tex_s8.wgsl",
             "conv2d/fwd_igemm_n6_pool_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n2_pool_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n2_pool_tex_s16.wgsl",
+            "conv2d/fwd_igemm_n3_pool_tex_s8.wgsl",
+            "conv2d/fwd_igemm_n3_pool_tex_s16.wgsl",
         ],
         description: "maxpool2x2(ReLU(conv + bias)) with the pool in the texture GEMM's store (argmax saved)",
         supported: subgroups,

@@ -47,19 +47,24 @@ fn tile_cols(gpu: &Gpu) -> usize {
     8 * gpu.subgroup_size() as usize
 }
 
-/// Column tile and kernel of the forward GEMM for `cols` output columns: 4 columns per lane
-/// when they fit one such tile (a 64-column tile would idle half its lanes' work on the
-/// 32-channel layers of small networks), 6 when they fit one of those (33-48 channels on
-/// subgroups of 8: the digits network's conv2 and its input gradient's 32 -> 48), else 8.
+/// Column tile and kernel of the forward GEMM for `cols` output columns: the narrowest of 2, 3,
+/// 4, 6 or 8 columns per lane whose tile (that many times the subgroup size) holds them all,
+/// so that layers with few channels do not multiply zero columns (a 64-column tile would be half
+/// zeros for a 32-channel layer on subgroups of 16: the digits network's conv1, and the 32
+/// columns of its conv2's input gradient).
 fn forward_tile(gpu: &Gpu, cols: usize) -> (usize, &'static str) {
     let sg = gpu.subgroup_size() as usize;
-    if cols <= 4 * sg {
-        (4 * sg, "fwd_igemm_n4")
-    } else if cols <= 6 * sg {
-        (6 * sg, "fwd_igemm_n6")
-    } else {
-        (tile_cols(gpu), "fwd_igemm")
-    }
+    [
+        (2, "fwd_igemm_n2"),
+        (3, "fwd_igemm_n3"),
+        (4, "fwd_igemm_n4"),
+        (6, "fwd_igemm_n6"),
+    ]
+    .into_iter()
+    .find(|&(per_lane, _)| cols <= per_lane * sg)
+    .map_or((tile_cols(gpu), "fwd_igemm"), |(per_lane, kernel)| {
+        (per_lane * sg, kernel)
+    })
 }
 
 /// Whether the packed textures of `sizes` and the mirrors of `sources` (their lengths) fit.
@@ -134,23 +139,23 @@ fn forward_gemm(
         ..Default::default()
     };
     let (tile, kernel) = forward_tile(gpu, cols);
-    let (kernel, uniform) =
-        if kernel == "fwd_igemm_n4" && batch_major(pl, (oh, ow), (kh, kw), stride) {
-            // Batch-major rows with a per-tile tap range: the data's extent in the padded input.
-            let bot = pl.top + (pl.src[2] - 1) * pl.step.0;
-            let right = pl.left + (pl.src[3] - 1) * pl.step.1;
-            let bm = TexUniform {
-                gw: u(pl.src[0]),
-                chunk: u(pl.top),
-                gr: u(bot),
-                p: u(pl.left),
-                maxrow: u(right),
-                ..uniform
-            };
-            ("fwd_igemm_n4_bm", bm)
-        } else {
-            (kernel, uniform)
+    let narrow = ["fwd_igemm_n2", "fwd_igemm_n3", "fwd_igemm_n4"].contains(&kernel);
+    let (kernel, uniform) = if narrow && batch_major(pl, (oh, ow), (kh, kw), stride) {
+        // Batch-major rows with a per-tile tap range: the data's extent in the padded input.
+        let bot = pl.top + (pl.src[2] - 1) * pl.step.0;
+        let right = pl.left + (pl.src[3] - 1) * pl.step.1;
+        let bm = TexUniform {
+            gw: u(pl.src[0]),
+            chunk: u(pl.top),
+            gr: u(bot),
+            p: u(pl.left),
+            maxrow: u(right),
+            ..uniform
         };
+        (batch_major_kernel(kernel), bm)
+    } else {
+        (kernel, uniform)
+    };
     let w_t = if transposed { 1.0 } else { 0.0 };
     gpu.dispatch(
         &shader(gpu, kernel),
@@ -166,7 +171,16 @@ fn forward_gemm(
     )
 }
 
-/// Whether the 4-column forward GEMM should run with batch-major rows (`fwd_igemm_n4_bm_tex`):
+/// The batch-major version of a 2-, 3- or 4-column forward kernel.
+fn batch_major_kernel(kernel: &str) -> &'static str {
+    match kernel {
+        "fwd_igemm_n2" => "fwd_igemm_n2_bm",
+        "fwd_igemm_n3" => "fwd_igemm_n3_bm",
+        _ => "fwd_igemm_n4_bm",
+    }
+}
+
+/// Whether a 2- to 4-column forward GEMM should run with batch-major rows (`fwd_igemm_n{2,3,4}_bm_tex`):
 /// when at least a quarter of its multiply-adds would hit the zero padding of the input (small
 /// images with wide padding: the input gradient of the digits conv2, 8x8 padded to 16x16) and
 /// the batch fills most of a 64-row tile with one output pixel, so tiles can skip those taps.
