@@ -5,11 +5,14 @@
 // Forward: M[col, c, ky, kx] = W[col, c, ky, kx] (columns = Co, reduction channels = Ci).
 // FLIP (input gradient): M[col, c, ky, kx] = W[c, col, kH-1-ky, kW-1-kx] (columns = Ci, channels = Co).
 // One invocation per texel; the tap comes from the workgroup id, so no lane divides. Workgroup
-// 8x8 = 8 channels x 8 texel columns of one tap; grid (ceil(4*C4/8), ceil(width/8), kH*kW).
-// Lanes run along the axis whose source values lie far apart: the texel columns in the forward
-// (lanes C*kH*kW*4 values apart), the channels with FLIP (cols*kH*kW apart). Lanes reading
-// neighbouring values (9 apart for 3x3) made the forward pack 2-2.5x slower on llvmpipe than the
-// same work with far-apart lanes (VGG16 512x512 layer: 30-43 ms against 14-18; docs/benchmarks.md).
+// 16x4: 16 texel columns x 4 channels of one tap (FLIP: 16 channels x 4 columns); grid
+// (ceil(4*C4/4), ceil(width/16), kH*kW) (FLIP: (ceil(4*C4/16), ceil(width/4), kH*kW)).
+// The 16 lanes of a row run along the axis whose source values lie far apart: the texel columns
+// in the forward (lanes C*kH*kW*4 values apart), the channels with FLIP (cols*kH*kW apart), so
+// that a whole subgroup (8 or 16 lanes) does. Lanes reading neighbouring values (9 apart for
+// 3x3) made the forward pack 2-2.5x slower on llvmpipe than the same work with far-apart lanes
+// (VGG16 512x512 layer: 30-43 ms against 14-18; docs/benchmarks.md); an 8x8 workgroup still
+// put two channels in a subgroup of 16.
 
 struct P {
     cols: u32, c: u32, kh: u32, kw: u32,     // GEMM columns; reduction channels; kernel size
@@ -28,10 +31,10 @@ fn ld(i: u32) -> f32 {
     return textureLoad(src, vec2<i32>(i32(i & ((1u << p.shift) - 1u)), i32(i >> p.shift)), 0).x;
 }
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(16, 4)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let x = wid.y * 8u + select(lid.x, lid.y, FLIP);
-    let c = wid.x * 8u + select(lid.y, lid.x, FLIP);
+    let x = select(wid.y * 16u + lid.x, wid.y * 4u + lid.y, FLIP);
+    let c = select(wid.x * 4u + lid.y, wid.x * 16u + lid.x, FLIP);
     if (x >= p.width || c >= 4u * p.c4) { return; }
     let kyx = wid.z;
     let ky = kyx / p.kw;

@@ -278,14 +278,16 @@ pub(super) fn pack_weight_now(w: &Tensor, g: &Geometry, flip: bool) -> Result<Gp
         u(size.1),
         m.shift,
     ];
+    // Workgroup 16x4: 16 lanes along the far-apart source axis (see the shader).
+    let (channel_tile, column_tile) = if flip { (16, 4) } else { (4, 16) };
     gpu.dispatch(
         "conv2d/pack_weight.wgsl",
         &[("FLIP", if flip { 1.0 } else { 0.0 })],
         bytemuck::cast_slice(&uniform),
         &[Binding::Texture(&m.texture), Binding::Texture(&tex)],
         [
-            u((4 * c.div_ceil(4)).div_ceil(8)),
-            u(size.0.div_ceil(8)),
+            u((4 * c.div_ceil(4)).div_ceil(channel_tile)),
+            u(size.0.div_ceil(column_tile)),
             u(g.kh * g.kw),
         ],
     )?;
