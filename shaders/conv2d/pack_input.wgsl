@@ -6,13 +6,19 @@
 // stride as (dy, dx) (override DILATED), which inserts the zeros a strided convolution skipped.
 // The source is read from its r32float mirror (Gpu::mirror), not from the storage buffer.
 // One invocation per texel; lanes run along padded columns (neighbouring lanes read neighbouring
-// source values) and the image and channel quad come from the workgroup id, so no lane divides
-// (llvmpipe scalarises vector integer division). Workgroup 8x8; grid (ceil(Wp/8), ceil(Hp/8), N*C4).
+// source values). Positions (image n, channel quad q, padded row, padded column) are numbered
+// flat, 64 per workgroup, so small padded maps (VGG16's 2x2 layers at 32x32 input: 4x4 padded)
+// do not leave most lanes of a workgroup idle, as an 8x8 workgroup per map did (llvmpipe runs
+// idle lanes at full cost). Indices are split with float divisions (`div`, as
+// pack_input_x4.wgsl), exact below 2^23 positions; past that, integer divisions (scalarised on
+// llvmpipe, but exact). Workgroup 64; 2-D grid of ceil(total/64) workgroups, flattened with
+// num_workgroups.x.
 
 struct P {
     n: u32, c: u32, h: u32, w: u32,          // source [N, C, H, W]
     c4: u32, hp: u32, wp: u32, top: u32,     // texels per pixel; padded rows and columns; row offset
     left: u32, dy: u32, dx: u32, shift: u32, // column offset; placement step per source row/column; log2 mirror width
+    total: u32, _a: u32, _b: u32, _c: u32,   // N*C4*Hp*Wp positions
 }
 
 override DILATED: bool = false;
@@ -38,13 +44,30 @@ fn source(pos: u32, offset: u32, step: u32, len: u32) -> i32 {
     return select(-1, i32(d), d < len);
 }
 
-@compute @workgroup_size(8, 8)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    if (gid.x >= p.wp || gid.y >= p.hp) { return; }
-    let n = wid.z / p.c4;
-    let q = wid.z % p.c4;
-    let iy = source(gid.y, p.top, p.dy, p.h);
-    let ix = source(gid.x, p.left, p.dx, p.w);
+// floor(a / b): for a < 2^23, a + 0.5 is exact in f32 and at least 0.5 away from every
+// multiple of b, so a correctly rounded quotient truncates to the right integer; the select
+// steps correct a quotient one off (a compiler that divides through an approximate reciprocal).
+fn div(a: u32, b: u32) -> u32 {
+    if (p.total >= 8388608u) { return a / b; }
+    var q = u32((f32(a) + 0.5) / f32(b));
+    q = select(q, q - 1u, q * b > a);
+    return select(q, q + 1u, (q + 1u) * b <= a);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = (wid.y * nwg.x + wid.x) * 64u + lane;
+    if (t >= p.total) { return; }
+    let map = p.hp * p.wp;
+    let plane = div(t, map);
+    let pos = t - plane * map;
+    let py = div(pos, p.wp);
+    let px = pos - py * p.wp;
+    let n = div(plane, p.c4);
+    let q = plane - n * p.c4;
+    let iy = source(py, p.top, p.dy, p.h);
+    let ix = source(px, p.left, p.dx, p.w);
     var v = vec4<f32>(0.0);
     if (iy >= 0 && ix >= 0) {
         for (var j = 0u; j < 4u; j++) {
@@ -52,5 +75,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
             if (c < p.c) { v[j] = ld(((n * p.c + c) * p.h + u32(iy)) * p.w + u32(ix)); }
         }
     }
-    textureStore(out, vec2<i32>(i32(gid.x * p.c4 + q), i32(n * p.hp + gid.y)), v);
+    textureStore(out, vec2<i32>(i32(px * p.c4 + q), i32(n * p.hp + py)), v);
 }

@@ -23,6 +23,8 @@ struct PackInput {
     dy: u32,
     dx: u32,
     shift: u32,
+    total: u32,
+    _pad: [u32; 3],
 }
 
 /// How an activation is laid into the padded NHWC texture: source `[n, c, h, w]`, padded size
@@ -110,6 +112,7 @@ pub(super) fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuT
     let m = mirror(src, what)?;
     let u = |v: usize| v as u32;
     let [n, c, h, w] = pl.src;
+    let total = n * pl.c4() * pl.hp * pl.wp;
     let uniform = PackInput {
         n: u(n),
         c: u(c),
@@ -123,14 +126,17 @@ pub(super) fn pack_input(src: &Tensor, pl: Placement, what: &str) -> Result<GpuT
         dy: u(pl.step.0),
         dx: u(pl.step.1),
         shift: m.shift,
+        total: u(total),
+        _pad: [0; 3],
     };
     let dilated = if pl.step == (1, 1) { 0.0 } else { 1.0 };
+    let (x, y) = flat_grid(total);
     gpu.dispatch(
         "conv2d/pack_input.wgsl",
         &[("DILATED", dilated)],
         bytemuck::bytes_of(&uniform),
         &[Binding::Texture(&m.texture), Binding::Texture(&tex)],
-        [u(pl.wp.div_ceil(8)), u(pl.hp.div_ceil(8)), u(n * pl.c4())],
+        [x, y, 1],
     )?;
     Ok(tex)
 }
@@ -231,16 +237,23 @@ fn pack_input_x4(
         u(positions),
         0,
     ];
-    let groups = positions.div_ceil(64);
-    let x = groups.min(65535);
+    let (x, y) = flat_grid(positions);
     let flag = |on: bool| if on { 1.0 } else { 0.0 };
     gpu.dispatch(
         "conv2d/pack_input_x4.wgsl",
         &[("POOLED", flag(pooled)), ("DATA_ONLY", flag(data_only))],
         bytemuck::cast_slice(&uniform),
         &[Binding::Texture(&m.texture), Binding::Texture(tex)],
-        [u(x), u(groups.div_ceil(x)), 1],
+        [x, y, 1],
     )
+}
+
+/// A 2-D grid of workgroups of 64 covering `positions` flat positions (the shader flattens it
+/// with `num_workgroups.x`).
+fn flat_grid(positions: usize) -> (u32, u32) {
+    let groups = positions.div_ceil(64).max(1);
+    let x = groups.min(65535);
+    (x as u32, groups.div_ceil(x) as u32)
 }
 
 /// Invocations of `pack_input_x4.wgsl`: 4 padded columns x every row, image and channel quad.
