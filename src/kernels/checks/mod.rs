@@ -57,16 +57,42 @@ fn cpu_pairs(gpu: &Gpu) -> bool {
 
 macro_rules! conv {
     ($id:literal, $pass:ident, $variant:ident, $supported:expr, [$($file:literal),*], $desc:literal) => {
+        conv!($id, $pass, $variant, $supported, &[$($file),*], $desc)
+    };
+    ($id:literal, $pass:ident, $variant:ident, $supported:expr, $files:expr, $desc:literal) => {
         Kernel {
             id: $id,
             op: "conv2d",
-            files: &[$($file),*],
+            files: $files,
             description: $desc,
             supported: $supported,
             check: |gpu, c| check_conv(gpu, c, Pass::$pass, conv2d::Variant::$variant),
         }
     };
 }
+
+/// The texture forward GEMM's files, which the input gradient runs too (on dY, with `W_T`).
+const TEX_FORWARD_FILES: &[&str] = &[
+    "conv2d/pack_input.wgsl",
+    "conv2d/pack_input_x4.wgsl",
+    "conv2d/pack_weight.wgsl",
+    "conv2d/fwd_igemm_tex_s8.wgsl",
+    "conv2d/fwd_igemm_tex_s16.wgsl",
+    "conv2d/fwd_igemm_n4_tex_s8.wgsl",
+    "conv2d/fwd_igemm_n4_tex_s16.wgsl",
+    "conv2d/fwd_igemm_n4_bm_tex_s8.wgsl",
+    "conv2d/fwd_igemm_n4_bm_tex_s16.wgsl",
+    "conv2d/fwd_igemm_n6_tex_s8.wgsl",
+    "conv2d/fwd_igemm_n6_tex_s16.wgsl",
+    "conv2d/fwd_igemm_n2_tex_s8.wgsl",
+    "conv2d/fwd_igemm_n2_tex_s16.wgsl",
+    "conv2d/fwd_igemm_n2_bm_tex_s8.wgsl",
+    "conv2d/fwd_igemm_n2_bm_tex_s16.wgsl",
+    "conv2d/fwd_igemm_n3_tex_s8.wgsl",
+    "conv2d/fwd_igemm_n3_tex_s16.wgsl",
+    "conv2d/fwd_igemm_n3_bm_tex_s8.wgsl",
+    "conv2d/fwd_igemm_n3_bm_tex_s16.wgsl",
+];
 
 /// The engine's kernels; the adaptation methods' are in [`adapt::KERNELS`].
 pub(super) static REGISTRY: &[Kernel] = &[
@@ -139,27 +165,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
         Forward,
         Texture,
         subgroups,
-        [
-            "conv2d/pack_input.wgsl",
-            "conv2d/pack_input_x4.wgsl",
-            "conv2d/pack_weight.wgsl",
-            "conv2d/fwd_igemm_tex_s8.wgsl",
-            "conv2d/fwd_igemm_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n4_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n4_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n4_bm_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n4_bm_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n6_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n6_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n2_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n2_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n2_bm_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n2_bm_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n3_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n3_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n3_bm_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n3_bm_tex_s16.wgsl"
-        ],
+        TEX_FORWARD_FILES,
         "Y[P, Co] as implicit GEMM on a zero-padded NHWC input texture and a weight texture (CPU adapters)"
     ),
     conv!(
@@ -194,27 +200,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
         InputGrad,
         Texture,
         subgroups,
-        [
-            "conv2d/pack_input.wgsl",
-            "conv2d/pack_input_x4.wgsl",
-            "conv2d/pack_weight.wgsl",
-            "conv2d/fwd_igemm_tex_s8.wgsl",
-            "conv2d/fwd_igemm_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n4_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n4_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n4_bm_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n4_bm_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n6_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n6_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n2_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n2_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n2_bm_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n2_bm_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n3_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n3_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n3_bm_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n3_bm_tex_s16.wgsl"
-        ],
+        TEX_FORWARD_FILES,
         "dX as the forward texture GEMM on dY dilated by the stride, padded k-1-p, with flipped W"
     ),
     conv!(

@@ -519,5 +519,6 @@ mod pack;
 pub mod pooled;
 pub mod reference;
 mod texture;
+mod tiles;
 
 pub use geometry::{Geometry, Spec};
