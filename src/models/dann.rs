@@ -347,6 +347,15 @@ impl Dann {
         Ok(tape.tensor(z).clone())
     }
 
+    /// Features and class logits of a batch of images in one pass, without recording anything.
+    pub fn features_and_logits(&self, images: &Tensor) -> Result<(Tensor, Tensor)> {
+        let mut tape = Tape::no_grad();
+        let x = tape.input(images.clone());
+        let f = self.features(&mut tape, x)?;
+        let z = self.label_logits(&mut tape, f)?;
+        Ok((tape.tensor(f).clone(), tape.tensor(z).clone()))
+    }
+
     /// Features of a batch of images without recording anything.
     pub fn extract_features(&self, images: &Tensor) -> Result<Tensor> {
         let mut tape = Tape::no_grad();

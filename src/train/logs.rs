@@ -56,9 +56,19 @@ pub struct EpochLogs {
     pub im: Option<f64>,
     /// Soft neighbourhood density of the target predictions (higher = better).
     pub snd: Option<f64>,
-    /// EnsV: agreement of the target predictions with the mean prediction of every candidate
-    /// (the run's epochs); known at the end of the run, so set in the summary's epochs only.
+    /// EnsV (hard votes): agreement of the target predictions' argmax with the class most of
+    /// the run's epochs vote for; known at the end of the run, so set in the summary's epochs
+    /// only (`--select ensv`).
     pub ensv: Option<f64>,
+    /// EnsV (soft): agreement with the argmax of the mean prediction of the run's epochs
+    /// (`--select ensv-soft`); set like `ensv`.
+    pub ensv_soft: Option<f64>,
+    /// MixVal: how often mixup probes of target images keep the dominant image's predicted
+    /// class (higher is better).
+    pub mixval: Option<f64>,
+    /// DEV: the importance-weighted held-out source loss with its control variate (lower is
+    /// better); needs held-out labelled source images.
+    pub dev: Option<f64>,
     /// Wall-clock seconds of the epoch (training, plus evaluation in adaptation).
     pub seconds: f64,
     /// Training images per second.
@@ -115,6 +125,11 @@ struct AdaptLine<'a> {
     snd: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ensv: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ensv_soft: Option<f64>,
+    mixval: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dev: Option<f64>,
     seconds: f64,
     images_per_s: f64,
 }
@@ -156,6 +171,9 @@ impl Serialize for EpochLogs {
             im: self.im,
             snd: self.snd,
             ensv: self.ensv,
+            ensv_soft: self.ensv_soft,
+            mixval: self.mixval,
+            dev: self.dev,
             seconds: self.seconds,
             images_per_s: self.images_per_s,
         }
@@ -195,7 +213,7 @@ pub struct RunSummary {
     pub seconds_per_epoch: f64,
     /// Training images per second over the run.
     pub images_per_s: f64,
-    /// `--select ensv`: every epoch's EnsV score, in epoch order.
+    /// `--select ensv` (and `safe`): every epoch's hard-vote EnsV score, in epoch order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ensv: Vec<f64>,
     /// The selected model's class probabilities on the score set (target training images),

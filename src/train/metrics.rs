@@ -139,66 +139,11 @@ pub fn proxy_a_distance(
             }
         }
     }
-    // Standardise with the training half's statistics.
-    let mut mean = vec![0f64; dim];
-    let mut var = vec![0f64; dim];
-    for (row, _) in &train {
-        for (m, &v) in mean.iter_mut().zip(*row) {
-            *m += v as f64;
-        }
-    }
-    mean.iter_mut().for_each(|m| *m /= train.len() as f64);
-    for (row, _) in &train {
-        for ((s, &v), m) in var.iter_mut().zip(*row).zip(&mean) {
-            *s += (v as f64 - m).powi(2);
-        }
-    }
-    let inv_std: Vec<f64> = var
-        .iter()
-        .map(|s| 1.0 / (s / train.len() as f64).sqrt().max(1e-6))
-        .collect();
-    let standardise = |rows: &[(&[f32], f64)]| -> Vec<(Vec<f64>, f64)> {
-        rows.iter()
-            .map(|(r, y)| {
-                let x = r
-                    .iter()
-                    .zip(&mean)
-                    .zip(&inv_std)
-                    .map(|((&v, m), s)| (v as f64 - m) * s)
-                    .collect();
-                (x, *y)
-            })
-            .collect()
-    };
-    let (train, test) = (standardise(&train), standardise(&test));
-    // Class-balanced weights so unequal domain sizes do not bias the classifier.
-    let n_pos = train.iter().filter(|(_, y)| *y > 0.5).count().max(1) as f64;
-    let n_neg = (train.len() as f64 - n_pos).max(1.0);
-    let (mut w, mut b) = (vec![0f64; dim], 0f64);
-    let (lr, l2, iters) = (0.5, 1e-3, 300);
-    let mut grad = vec![0f64; dim];
-    for _ in 0..iters {
-        grad.iter_mut().for_each(|g| *g = 0.0);
-        let mut gb = 0.0;
-        for (x, y) in &train {
-            let z: f64 = b + x.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>();
-            let p = 1.0 / (1.0 + (-z).exp());
-            let weight = if *y > 0.5 { 0.5 / n_pos } else { 0.5 / n_neg };
-            let d = (p - y) * weight;
-            for (g, &v) in grad.iter_mut().zip(x) {
-                *g += d * v;
-            }
-            gb += d;
-        }
-        for (wi, g) in w.iter_mut().zip(&grad) {
-            *wi -= lr * (g + l2 * *wi);
-        }
-        b -= lr * gb;
-    }
+    let clf = DomainClassifier::fit(&train, dim);
     // Balanced error on the held-out half.
     let (mut err_pos, mut pos, mut err_neg, mut neg) = (0f64, 0f64, 0f64, 0f64);
     for (x, y) in &test {
-        let z: f64 = b + x.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>();
+        let z = clf.logit(x);
         let wrong = (z > 0.0) != (*y > 0.5);
         if *y > 0.5 {
             pos += 1.0;
@@ -214,6 +159,87 @@ pub fn proxy_a_distance(
         error,
         test_samples: test.len(),
     })
+}
+
+/// A logistic-regression domain classifier on standardised features (the training rows'
+/// mean and standard deviation), class-balanced so unequal domain sizes do not bias it, L2
+/// 1e-3, full-batch gradient descent (300 steps of 0.5). Label 1 is the target domain. Used by
+/// the proxy A-distance and by DEV's importance weights.
+pub struct DomainClassifier {
+    mean: Vec<f64>,
+    inv_std: Vec<f64>,
+    w: Vec<f64>,
+    b: f64,
+}
+
+impl DomainClassifier {
+    /// Trains on `(row, label)` pairs of `dim` features (label 0 source, 1 target).
+    pub fn fit(train: &[(&[f32], f64)], dim: usize) -> DomainClassifier {
+        let mut mean = vec![0f64; dim];
+        let mut var = vec![0f64; dim];
+        for (row, _) in train {
+            for (m, &v) in mean.iter_mut().zip(*row) {
+                *m += v as f64;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= train.len() as f64);
+        for (row, _) in train {
+            for ((s, &v), m) in var.iter_mut().zip(*row).zip(&mean) {
+                *s += (v as f64 - m).powi(2);
+            }
+        }
+        let inv_std: Vec<f64> = var
+            .iter()
+            .map(|s| 1.0 / (s / train.len() as f64).sqrt().max(1e-6))
+            .collect();
+        let mut clf = DomainClassifier {
+            mean,
+            inv_std,
+            w: vec![0f64; dim],
+            b: 0.0,
+        };
+        let rows: Vec<(Vec<f64>, f64)> = train
+            .iter()
+            .map(|(r, y)| (clf.standardise(r), *y))
+            .collect();
+        let n_pos = rows.iter().filter(|(_, y)| *y > 0.5).count().max(1) as f64;
+        let n_neg = (rows.len() as f64 - n_pos).max(1.0);
+        let (lr, l2, iters) = (0.5, 1e-3, 300);
+        let mut grad = vec![0f64; dim];
+        for _ in 0..iters {
+            grad.iter_mut().for_each(|g| *g = 0.0);
+            let mut gb = 0.0;
+            for (x, y) in &rows {
+                let z: f64 = clf.b + x.iter().zip(&clf.w).map(|(a, b)| a * b).sum::<f64>();
+                let p = 1.0 / (1.0 + (-z).exp());
+                let weight = if *y > 0.5 { 0.5 / n_pos } else { 0.5 / n_neg };
+                let d = (p - y) * weight;
+                for (g, &v) in grad.iter_mut().zip(x) {
+                    *g += d * v;
+                }
+                gb += d;
+            }
+            for (wi, g) in clf.w.iter_mut().zip(&grad) {
+                *wi -= lr * (g + l2 * *wi);
+            }
+            clf.b -= lr * gb;
+        }
+        clf
+    }
+
+    fn standardise(&self, row: &[f32]) -> Vec<f64> {
+        row.iter()
+            .zip(&self.mean)
+            .zip(&self.inv_std)
+            .map(|((&v, m), s)| (v as f64 - m) * s)
+            .collect()
+    }
+
+    /// `ln p(target | row) / p(source | row)` (class-balanced: equal domain priors).
+    pub fn logit(&self, row: &[f32]) -> f64 {
+        let x = self.standardise(row);
+        self.b + x.iter().zip(&self.w).map(|(a, b)| a * b).sum::<f64>()
+    }
 }
 
 /// DANN's gradient-reversal coefficient at progress `p`: `max · (2 / (1 + e^{-10p}) - 1)`.

@@ -4,7 +4,7 @@
 //! The pick reads each run's selected epoch's label-free score (computed on target *training*
 //! images without labels); target-test accuracy is only reported.
 
-use super::{ensv, Method, Select};
+use super::{ensv, ensv_hard, safe, Method, Select};
 use crate::train::RunSummary;
 use crate::{Error, Result};
 
@@ -27,23 +27,44 @@ pub fn parse_list(list: &str) -> Result<Vec<Method>> {
     Ok(methods)
 }
 
-/// Each run's score under `select`: its selected epoch's; for EnsV, the agreement of its
-/// selected model with the ensemble of every run's selected model (the candidates).
+/// Each run's score under `select`: its selected epoch's; for the EnsV family, the agreement
+/// of its selected model with the ensemble of every run's selected model (the candidates:
+/// hard votes for `ensv` and `safe`, mean probabilities for `ensv-soft`).
 pub fn scores(runs: &[RunSummary], select: Select) -> Vec<Option<f64>> {
-    if select != Select::Ensv {
+    if !select.pools() {
         return runs.iter().map(|r| select.score(&r.selected)).collect();
     }
     let classes = runs.first().map_or(0, |r| r.classes);
     let probs: Vec<&[f32]> = runs.iter().map(|r| r.selected_probs.as_slice()).collect();
-    ensv::agreement(&probs, classes)
+    let agreement = match select {
+        Select::EnsvSoft => ensv::agreement(&probs, classes),
+        _ => ensv_hard::agreement(&probs, classes),
+    };
+    agreement
         .into_iter()
         .map(|s| Some(s).filter(|s| s.is_finite()))
         .collect()
 }
 
-/// Index of the run `select` picks: the highest score (see [`scores`]); with `last` (no
-/// label-free criterion), the last run. Ties keep the earlier run.
+/// The safety rule's decision over the runs (source-only, listed first, is the baseline).
+pub fn safe_decision(runs: &[RunSummary]) -> safe::Decision {
+    let classes = runs.first().map_or(0, |r| r.classes);
+    let probs: Vec<&[f32]> = runs.iter().map(|r| r.selected_probs.as_slice()).collect();
+    let mixval: Vec<Option<f64>> = runs.iter().map(|r| r.selected.mixval).collect();
+    let baseline = runs
+        .iter()
+        .position(|r| r.method == Method::SOURCE_ONLY.name())
+        .unwrap_or(0);
+    safe::decide(&probs, classes, &mixval, baseline)
+}
+
+/// Index of the run `select` picks: the highest score (see [`scores`]); with `safe`, the
+/// safety rule ([`safe`]); with `last` (no label-free criterion), the last run. Ties keep the
+/// earlier run.
 pub fn pick(runs: &[RunSummary], select: Select) -> usize {
+    if select == Select::Safe {
+        return safe_decision(runs).picked;
+    }
     let scores: Vec<f64> = scores(runs, select)
         .into_iter()
         .map(|s| s.unwrap_or(f64::NAN))
@@ -67,6 +88,8 @@ pub fn record(runs: &[RunSummary], select: Select, picked: usize, seed: u64) -> 
                 "entropy": r.selected.entropy,
                 "im": r.selected.im,
                 "snd": r.selected.snd,
+                "mixval": r.selected.mixval,
+                "dev": r.selected.dev,
                 "ensv_epochs": r.selected.ensv,
                 "source_test_acc": r.source_test_acc,
                 "pad_after": r.pad_after.map(|p| p.pad),
@@ -74,12 +97,14 @@ pub fn record(runs: &[RunSummary], select: Select, picked: usize, seed: u64) -> 
             })
         })
         .collect();
+    let why = (select == Select::Safe).then(|| safe_decision(runs).why);
     let selected = runs.get(picked).map(|r| {
         serde_json::json!({
             "validator": select.name(),
             "method": r.method,
             "epoch": r.selected.epoch,
             "target_acc": r.target_test_acc,
+            "why": why,
         })
     });
     serde_json::json!({"type": "comparison", "seed": seed, "methods": methods, "selected": selected})

@@ -1,8 +1,14 @@
-//! EnsV (Hu et al., *Towards Reliable Model Selection for Unsupervised Domain Adaptation: An
-//! Empirical Study and A Certified Baseline*, NeurIPS 2024): average the target predictions of
-//! every candidate model, take the ensemble's argmax as pseudo-labels, and score each candidate
-//! by its agreement with them. The ensemble is never worse than the worst candidate, so the
-//! pick avoids the worst case. Only target *training* images are scored; no label is read.
+//! EnsV as the paper writes it — `ensv-soft`.
+//!
+//! Paper: Hu, Luo, Liang, Foo, *Towards Reliable Model Selection for Unsupervised Domain
+//! Adaptation: An Empirical Study and A Certified Baseline* (NeurIPS 2024 D&B).
+//!
+//! Formula: `p̄_i = (1/K) Σ_k p_k(· | x_i)`, `ŷ_i = argmax_c p̄_ic`,
+//! `EnsV-soft(k) = (1/N) Σ_i [argmax_c p_k(c | x_i) = ŷ_i]` (higher is better). The ensemble is
+//! never worse than the worst candidate, so the pick avoids the worst case — unless one
+//! candidate's near-one-hot probabilities outweigh the others' in `p̄`: then the ensemble
+//! agrees with it. Kept for comparison; `ensv` ([`super::ensv_hard`]) votes instead. Only
+//! target *training* images are scored; no label is read.
 //!
 //! Within a run the candidates are its epochs (their trainable parameters are kept on the host
 //! until the end of the run, when the ensemble is known); across `--compare` runs they are the
@@ -59,39 +65,62 @@ pub fn best(scores: &[f64]) -> Option<usize> {
     best.map(|b| b.0)
 }
 
-/// The epochs of one run as EnsV candidates: each epoch's score-set probabilities and a host
-/// copy of the parameters that training changes (frozen ones are left out).
+/// The epochs of one run as EnsV candidates: each epoch's score-set probabilities and, when
+/// the run selects by EnsV (`keep_params`), a host copy of the parameters that training
+/// changes (frozen ones are left out).
 pub(super) struct EpochPool {
     classes: usize,
+    keep_params: bool,
     probs: Vec<Vec<f32>>,
     params: Vec<Vec<Option<Vec<f32>>>>,
 }
 
 impl EpochPool {
-    pub fn new(classes: usize) -> Self {
+    pub fn new(classes: usize, keep_params: bool) -> Self {
         EpochPool {
             classes,
+            keep_params,
             probs: Vec::new(),
             params: Vec::new(),
         }
     }
 
-    /// Keeps the model as it is now, with its probabilities on the score set.
+    /// A pool of probabilities alone (no parameters to restore).
+    pub fn from_probs(classes: usize, probs: Vec<Vec<f32>>) -> Self {
+        EpochPool {
+            classes,
+            keep_params: false,
+            probs,
+            params: Vec::new(),
+        }
+    }
+
+    /// Keeps the model's probabilities on the score set (and its parameters, when kept).
     pub fn push(&mut self, model: &Dann, probs: Vec<f32>) -> Result<()> {
-        let params = model
-            .params
-            .iter()
-            .map(|(_, p)| p.trainable.then(|| p.value.to_vec()).transpose())
-            .collect::<Result<Vec<_>>>()?;
+        if self.keep_params {
+            let params = model
+                .params
+                .iter()
+                .map(|(_, p)| p.trainable.then(|| p.value.to_vec()).transpose())
+                .collect::<Result<Vec<_>>>()?;
+            self.params.push(params);
+        }
         self.probs.push(probs);
-        self.params.push(params);
         Ok(())
     }
 
-    /// Every candidate's EnsV score, in the order they were pushed.
-    pub fn scores(&self) -> Vec<f64> {
-        let c: Vec<&[f32]> = self.probs.iter().map(Vec::as_slice).collect();
-        agreement(&c, self.classes)
+    /// Every candidate's soft EnsV score, in the order they were pushed.
+    pub fn soft_scores(&self) -> Vec<f64> {
+        agreement(&self.slices(), self.classes)
+    }
+
+    /// Every candidate's hard-vote EnsV score, in the order they were pushed.
+    pub fn hard_scores(&self) -> Vec<f64> {
+        super::ensv_hard::agreement(&self.slices(), self.classes)
+    }
+
+    fn slices(&self) -> Vec<&[f32]> {
+        self.probs.iter().map(Vec::as_slice).collect()
     }
 
     /// The probabilities of candidate `i`.

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::ensv::{self, EpochPool};
-use super::scores::{accuracy, label_free, proxy_a_distance};
+use super::scores::{accuracy, proxy_a_distance, score_candidate, ScoreSets};
 use super::step::{restore, snapshot, step, EpochAccumulators, StepBatch};
 use super::{validate_model, AdaptConfig, MethodState, Select};
 use crate::autograd::Lambda;
@@ -25,6 +25,38 @@ use crate::{Error, Result, Tensor};
 /// Tags of the seeded subsets scored each epoch and used for the proxy A-distance.
 const TAG_SCORES: u64 = 0x5343_4f52;
 const TAG_PAD: u64 = 0x5041_4453;
+const TAG_DEV_SOURCE: u64 = 0x4445_5653;
+const TAG_DEV_HELD_OUT: u64 = 0x4445_5648;
+
+/// Most source images DEV scores per epoch on each side (its domain classifier's source side,
+/// and the held-out images): half the default score set, which keeps DEV's share of an epoch
+/// small while its weighted mean still averages hundreds of images.
+const DEV_SAMPLES: usize = 500;
+
+/// The sets every epoch's candidate is scored on (see [`ScoreSets`]): `score_samples` target
+/// training images; for DEV, up to [`DEV_SAMPLES`] source training images and as many held-out
+/// labelled source images (the `--source-val-split` part, else `--source-test`). `None`
+/// without a target.
+pub(crate) fn score_sets(
+    data: &AdaptData,
+    source_val: Option<&Dataset>,
+    config: &AdaptConfig,
+) -> Option<ScoreSets> {
+    let n = config.score_samples;
+    let target = data.target.as_ref()?.without_labels();
+    let held_out = source_val.or(data.source_eval.as_ref());
+    let n_dev = n.min(DEV_SAMPLES);
+    Some(ScoreSets {
+        target: target.sample_keyed(n, &[config.seed, TAG_SCORES]),
+        dev: held_out.map(|h| {
+            (
+                data.source
+                    .sample_keyed(n_dev, &[config.seed, TAG_DEV_SOURCE]),
+                h.sample_keyed(n_dev, &[config.seed, TAG_DEV_HELD_OUT]),
+            )
+        }),
+    })
+}
 
 /// Where the batches come from: half source / half target when the method needs target rows,
 /// source only otherwise.
@@ -190,9 +222,8 @@ fn run(
     let method = config.method;
     let info = model.info();
     let target_train = data.target.as_ref().map(|t| t.without_labels());
-    let score_set = target_train
-        .as_ref()
-        .map(|t| t.sample_keyed(config.score_samples, &[config.seed, TAG_SCORES]));
+    let score_sets = score_sets(data, source_val.as_ref(), config);
+    let score_set = score_sets.as_ref().map(|s| &s.target);
     let pad_source = data
         .source_eval
         .as_ref()
@@ -227,7 +258,7 @@ fn run(
 
     let mut history = History::default();
     let mut best: Option<(usize, f64, Vec<Tensor>)> = None;
-    let mut pool = (config.select == Select::Ensv).then(|| EpochPool::new(model.config.classes));
+    let mut pool = EpochPool::new(model.config.classes, config.select.pools());
     // The score-set predictions of the last and of the best epoch so far.
     let (mut last_probs, mut best_probs) = (Vec::new(), Vec::new());
     let mut images_total = 0usize;
@@ -348,10 +379,11 @@ fn run(
             Some(ds) => accuracy(model, ds, config)?,
             None => None,
         };
-        let (scores, probs) = match &score_set {
-            Some(ds) => {
-                let (s, p) = label_free(model, ds, config)?;
-                (Some(s), p)
+        let (scores, probs) = match &score_sets {
+            Some(sets) => {
+                let mut s = score_candidate(model, sets, config)?;
+                let probs = std::mem::take(&mut s.probs);
+                (Some(s), probs)
             }
             None => (None, Vec::new()),
         };
@@ -374,10 +406,13 @@ fn run(
             adapt_loss: means.adapt_loss,
             domain_acc: means.domain.and_then(|d| d.1),
             target_acc,
-            entropy: scores.map(|s| s[0]),
-            im: scores.map(|s| s[1]),
-            snd: scores.map(|s| s[2]),
+            entropy: scores.as_ref().map(|s| s.entropy),
+            im: scores.as_ref().map(|s| s.im),
+            snd: scores.as_ref().map(|s| s.snd),
             ensv: None,
+            ensv_soft: None,
+            mixval: scores.as_ref().and_then(|s| s.mixval),
+            dev: scores.as_ref().and_then(|s| s.dev),
             seconds: t0.elapsed().as_secs_f64(),
             images_per_s: steady_rate(images, train_seconds, first_step),
             feature_cache: false,
@@ -389,10 +424,10 @@ fn run(
                 best_probs = probs.clone();
             }
         }
-        match pool.as_mut() {
-            Some(pool) => pool.push(model, probs)?,
-            None => last_probs = probs,
+        if score_sets.is_some() {
+            pool.push(model, probs.clone())?;
         }
+        last_probs = probs;
         history.epochs.push(logs.clone());
         let state = TrainState {
             params: &model.params,
@@ -412,17 +447,29 @@ fn run(
         None => last_probs,
     };
     let mut ensv_scores = Vec::new();
-    if let Some(pool) = &pool {
-        let scores = pool.scores();
-        for (e, s) in history.epochs.iter_mut().zip(&scores) {
-            e.ensv = Some(*s);
+    if score_sets.is_some() {
+        let (hard, soft) = (pool.hard_scores(), pool.soft_scores());
+        // A resumed run scores only the epochs it trained itself.
+        let scored = history.epochs.len() - hard.len().min(history.epochs.len());
+        for (e, (h, s)) in history.epochs[scored..]
+            .iter_mut()
+            .zip(hard.iter().zip(&soft))
+        {
+            e.ensv = Some(*h);
+            e.ensv_soft = Some(*s);
         }
-        if let Some(i) = ensv::best(&scores) {
-            pool.restore(model, i)?;
-            selected_probs = pool.probs(i).to_vec();
-            best = Some((i, scores[i], Vec::new()));
+        if config.select.pools() {
+            let scores = match config.select {
+                Select::EnsvSoft => soft,
+                _ => hard,
+            };
+            if let Some(i) = ensv::best(&scores) {
+                pool.restore(model, i)?;
+                selected_probs = pool.probs(i).to_vec();
+                best = Some((scored + i, scores[i], Vec::new()));
+            }
+            ensv_scores = scores;
         }
-        ensv_scores = scores;
     }
     let last = history.epochs.last().cloned().expect("at least one epoch");
     let selected = match &best {

@@ -13,11 +13,17 @@
 //! once per epoch. Each epoch then evaluates target accuracy (when target labels exist, for
 //! reporting only) and label-free scores of the target predictions, which `--select` may use.
 
+pub mod candidates;
 pub mod compare;
+pub mod dev;
 pub mod ensv;
-mod fit;
+pub mod ensv_hard;
+pub(crate) mod fit;
 pub mod methods;
-mod scores;
+pub mod mixval;
+pub mod rescore;
+pub mod safe;
+pub mod scores;
 pub(crate) mod step;
 
 pub use methods::{AdaptMethod, Method, MethodState, StepContext};
@@ -45,20 +51,34 @@ pub enum Select {
     Snd,
     /// Highest accuracy on a held-out split of the source (`AdaptConfig::source_val_split`).
     SourceVal,
-    /// Highest agreement with the ensemble of every candidate's target predictions (EnsV,
-    /// [`ensv`]).
+    /// Highest agreement with the class most candidates vote for (EnsV with hard votes,
+    /// [`ensv_hard`]).
     Ensv,
+    /// Highest agreement with the argmax of the candidates' mean probabilities (EnsV as the
+    /// paper writes it, [`ensv`]; a confident candidate outweighs calibrated ones).
+    EnsvSoft,
+    /// Highest MixVal score: mixup probes of target images ([`mixval`]).
+    MixVal,
+    /// Lowest DEV risk: held-out source loss weighted by the domain density ratio ([`dev`]).
+    Dev,
+    /// EnsV (hard votes) with the safety rule across `--compare` runs ([`safe`]): an adapted
+    /// method replaces source-only only on evidence. Within one run, the same as `ensv`.
+    Safe,
 }
 
 impl Select {
     /// Every validator, in the order errors list them.
-    pub const ALL: [Select; 6] = [
+    pub const ALL: [Select; 10] = [
         Select::Last,
         Select::Entropy,
         Select::Im,
         Select::Snd,
         Select::SourceVal,
         Select::Ensv,
+        Select::EnsvSoft,
+        Select::MixVal,
+        Select::Dev,
+        Select::Safe,
     ];
 
     /// Name on the command line (`last`, `entropy`, `im`, `snd`, `source-val`, `ensv`).
@@ -70,7 +90,17 @@ impl Select {
             Select::Snd => "snd",
             Select::SourceVal => "source-val",
             Select::Ensv => "ensv",
+            Select::EnsvSoft => "ensv-soft",
+            Select::MixVal => "mixval",
+            Select::Dev => "dev",
+            Select::Safe => "safe",
         }
+    }
+
+    /// Whether the validator ranks a run's epochs only once all of them are known (the EnsV
+    /// family: each epoch is scored against the ensemble of every epoch).
+    pub fn pools(self) -> bool {
+        matches!(self, Select::Ensv | Select::EnsvSoft | Select::Safe)
     }
 
     /// The validator called `name`, or an error naming `arg` and the accepted names.
@@ -96,7 +126,10 @@ impl Select {
             Select::Im => e.im,
             Select::Snd => e.snd,
             Select::SourceVal => e.val_acc,
-            Select::Ensv => e.ensv,
+            Select::Ensv | Select::Safe => e.ensv,
+            Select::EnsvSoft => e.ensv_soft,
+            Select::MixVal => e.mixval,
+            Select::Dev => e.dev.map(|d| -d),
         }
         .filter(|s| s.is_finite())
     }
@@ -265,7 +298,25 @@ pub fn validate(config: &AdaptConfig, data: &AdaptData) -> Result<()> {
         )));
     }
     source_split(config, data)?;
+    if config.select == Select::Dev
+        && config.source_val_fraction().is_none()
+        && data.source_eval.is_none()
+    {
+        return Err(Error::input(
+            "--select dev weights held-out labelled source images, and there are none: pass --source-test DIR or --source-val-split F (or pick another validator)",
+        ));
+    }
     let classes = data.source.classes();
+    if let (Select::MixVal, Some(t)) = (config.select, &data.target) {
+        if t.len() < classes.len() {
+            return Err(Error::input(format!(
+                "--select mixval probes mixtures of target images from different predicted classes: {} has {} image(s) for {} classes; give more target images or pick another validator",
+                t.name(),
+                t.len(),
+                classes.len()
+            )));
+        }
+    }
     for ds in [&data.target, &data.target_eval, &data.source_eval]
         .into_iter()
         .flatten()

@@ -1,20 +1,22 @@
 //! What an adaptation run measures besides its training losses: accuracy on labelled sets
-//! (counted on the GPU, one read), the label-free scores of the target predictions, and the
+//! (counted on the GPU, one read), every validator's score of the model as it is
+//! ([`score_candidate`]: the same code at the end of each epoch and in `dak select`), and the
 //! proxy A-distance between the domains' features.
 
-use super::AdaptConfig;
+use super::{dev, mixval, AdaptConfig};
 use crate::data::{Dataset, Loader, LoaderOptions};
 use crate::models::{Dann, Model};
 use crate::ops::softmax_xent;
 use crate::train::metrics::{self, ProxyADistance};
 use crate::{DType, Result, Tensor};
 
-/// Runs `f` on every evaluation batch of `ds` (images uploaded as [n, 3, S, S]).
+/// Runs `f` on every evaluation batch of `ds` (images uploaded as [n, 3, S, S]; the host
+/// copy and the labels beside them).
 fn for_batches(
     model: &Dann,
     ds: &Dataset,
     config: &AdaptConfig,
-    mut f: impl FnMut(&Tensor, &[u32]) -> Result<()>,
+    mut f: impl FnMut(&Tensor, &[f32], &[u32]) -> Result<()>,
 ) -> Result<()> {
     let opts = LoaderOptions {
         batch_size: config.eval_batch,
@@ -30,7 +32,7 @@ fn for_batches(
             continue;
         }
         let x = Tensor::from_slice(model.gpu(), &batch.images, &batch.shape())?;
-        f(&x, &batch.labels)?;
+        f(&x, &batch.images, &batch.labels)?;
     }
     Ok(())
 }
@@ -39,7 +41,7 @@ fn for_batches(
 pub fn count_correct(model: &Dann, ds: &Dataset, config: &AdaptConfig) -> Result<(u32, u32)> {
     let gpu = model.gpu();
     let counts = Tensor::zeros_of(gpu, &[2], DType::U32)?;
-    for_batches(model, ds, config, |x, labels| {
+    for_batches(model, ds, config, |x, _, labels| {
         let z = model.predict_logits(x)?;
         let y = Tensor::from_u32(gpu, labels, &[labels.len()])?;
         let w = Tensor::from_slice(gpu, &vec![1.0; labels.len()], &[labels.len()])?;
@@ -60,32 +62,98 @@ pub(super) fn accuracy(model: &Dann, ds: &Dataset, config: &AdaptConfig) -> Resu
     Ok(accuracy_of(count_correct(model, ds, config)?))
 }
 
-/// Mean entropy, information maximisation and soft neighbourhood density of the predictions
-/// of `model` on `ds`, and the predictions (class probabilities, one row per image).
-pub(super) fn label_free(
+/// The sets a candidate is scored on, drawn once per run (seeded).
+pub struct ScoreSets {
+    /// Target training images, unlabelled: entropy, IM, SND, MixVal, EnsV.
+    pub target: Dataset,
+    /// DEV's sets, when the run has held-out labelled source images: a sample of the source
+    /// training images (the domain classifier's source side) and the held-out images.
+    pub dev: Option<(Dataset, Dataset)>,
+}
+
+/// What every validator reads of one candidate (the model as it is).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CandidateScores {
+    /// Mean entropy, information maximisation, soft neighbourhood density.
+    pub entropy: f64,
+    /// See [`metrics::information_maximization`].
+    pub im: f64,
+    /// See [`metrics::soft_neighborhood_density`].
+    pub snd: f64,
+    /// MixVal ([`mixval`]); `None` when no probe could be made.
+    pub mixval: Option<f64>,
+    /// DEV's risk ([`dev`], lower is better); `None` without held-out source images.
+    pub dev: Option<f64>,
+    /// Class probabilities on the target score set, one row per image (EnsV's input).
+    pub probs: Vec<f32>,
+}
+
+/// Scores `model` on `sets`: one pass over the target score set (logits, features for DEV,
+/// MixVal's probes beside each batch) and, for DEV, one over each source set.
+pub fn score_candidate(
     model: &Dann,
-    ds: &Dataset,
+    sets: &ScoreSets,
     config: &AdaptConfig,
-) -> Result<([f64; 3], Vec<f32>)> {
+) -> Result<CandidateScores> {
     let c = model.config.classes;
-    let mut p = Vec::new();
-    for_batches(model, ds, config, |x, _| {
-        let z = model.predict_logits(x)?;
-        p.extend(metrics::softmax_rows(&z.to_vec()?, c));
+    let mut probs = Vec::new();
+    let mut target_features = Vec::new();
+    let mut mix = mixval::MixCounts::default();
+    let gpu = model.gpu();
+    for_batches(model, &sets.target, config, |x, images, _| {
+        let (f, z) = model.features_and_logits(x)?;
+        let p = metrics::softmax_rows(&z.to_vec()?, c);
+        let pseudo = super::ensv_hard::argmax_rows(&p, c);
+        let n = pseudo.len();
+        let (probe_images, rows) = mixval::probes(images, n);
+        let mut probe_pred = vec![None; n];
+        if !rows.is_empty() {
+            let mut shape = x.shape().to_vec();
+            shape[0] = rows.len();
+            let probe = Tensor::from_slice(gpu, &probe_images, &shape)?;
+            let zp = model.predict_logits(&probe)?.to_vec()?;
+            for (&i, row) in rows.iter().zip(zp.chunks(c)) {
+                probe_pred[i] = super::ensv_hard::argmax_rows(row, c).first().copied();
+            }
+        }
+        mix.add(&pseudo, &probe_pred);
+        if sets.dev.is_some() {
+            target_features.extend(f.to_vec()?);
+        }
+        probs.extend(p);
         Ok(())
     })?;
-    let scores = [
-        metrics::mean_entropy(&p, c),
-        metrics::information_maximization(&p, c),
-        metrics::soft_neighborhood_density(&p, c, metrics::SND_TEMPERATURE),
-    ];
-    Ok((scores, p))
+    let dev = match &sets.dev {
+        Some((source, held_out)) => {
+            let fs = features(model, source, config)?;
+            let (mut fv, mut pv, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+            for_batches(model, held_out, config, |x, _, y| {
+                let (f, z) = model.features_and_logits(x)?;
+                fv.extend(f.to_vec()?);
+                pv.extend(metrics::softmax_rows(&z.to_vec()?, c));
+                labels.extend_from_slice(y);
+                Ok(())
+            })?;
+            let dim = model.features.dim();
+            let w = dev::importance_weights(&fs, &target_features, &fv, dim);
+            dev::risk(&w, &dev::losses(&pv, c, &labels))
+        }
+        None => None,
+    };
+    Ok(CandidateScores {
+        entropy: metrics::mean_entropy(&probs, c),
+        im: metrics::information_maximization(&probs, c),
+        snd: metrics::soft_neighborhood_density(&probs, c, metrics::SND_TEMPERATURE),
+        mixval: mix.score(),
+        dev,
+        probs,
+    })
 }
 
 /// Backbone features of `model` on `ds`.
 fn features(model: &Dann, ds: &Dataset, config: &AdaptConfig) -> Result<Vec<f32>> {
     let mut out = Vec::new();
-    for_batches(model, ds, config, |x, _| {
+    for_batches(model, ds, config, |x, _, _| {
         out.extend(model.extract_features(x)?.to_vec()?);
         Ok(())
     })?;
