@@ -34,6 +34,8 @@ enum Command {
     Tune(cli::tune::TuneArgs),
     /// Domain adaptation: DANN or the source-only baseline (default: MNIST -> MNIST-M).
     Adapt(Box<cli::adapt::AdaptArgs>),
+    /// Re-score the candidates of `adapt --candidates DIR` with any validator, without training.
+    Select(cli::select::SelectArgs),
 }
 
 fn main() {
@@ -50,6 +52,7 @@ fn main() {
         Command::Predict(args) => cli::evaluate::run_predict(&args),
         Command::Export(args) => cli::export::run(&args),
         Command::Adapt(args) => cli::adapt::run(&args),
+        Command::Select(args) => cli::select::run(&args),
     };
     if let Err(e) = result {
         match e {

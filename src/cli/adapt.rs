@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::data::{load_mnist_mnistm, AdaptData};
+use crate::data::{AdaptData, PairSpec};
 use crate::models::dann::DannConfig;
 use crate::models::{Backbone, Dann};
+use crate::train::adapt::candidates::{self, Candidate, CandidateIndex, RunCandidates};
 use crate::train::adapt::{self, compare, AdaptConfig, LambdaSchedule, LrSchedule, Method, Select};
-use crate::train::callbacks::{Checkpoints, JsonLines, Progress};
+use crate::train::callbacks::{CandidateStore, Checkpoints, JsonLines, Progress};
 use crate::train::{plot, Callback, EpochLogs, RunSummary};
 use crate::{Error, Gpu, Result};
 
@@ -85,13 +86,17 @@ pub struct AdaptArgs {
     /// Learning-rate multiplier of the feature extractor [default: 0.1 with --weights, else 1].
     #[arg(long, value_name = "MULT")]
     pub backbone_lr_mult: Option<f32>,
-    /// Which epoch's parameters to save (with --compare also which method's): `last`, or the
-    /// best label-free score of the target predictions: lowest mean `entropy`, highest
-    /// information maximisation `im`, highest soft neighbourhood density `snd`; the highest
-    /// agreement with the ensemble of every candidate's predictions `ensv` (EnsV); or the
-    /// highest accuracy on a held-out source split `source-val` (--source-val-split).
-    #[arg(long, default_value = "last")]
-    pub select: String,
+    /// Which epoch's parameters to save (with --compare also which method's), without target
+    /// labels: `last`; `ensv` (agreement with the class most candidates vote for: EnsV with
+    /// hard votes), `ensv-soft` (EnsV on mean probabilities), `mixval` (mixup probes of
+    /// target images), `dev` (held-out source loss weighted by the domain density ratio;
+    /// needs --source-test or --source-val-split), `entropy`, `im`, `snd` (confidence scores:
+    /// a confidently wrong model wins them), `source-val` (held-out source accuracy); or
+    /// `safe`: EnsV, and across --compare runs an adapted method replaces source-only only when
+    /// its EnsV margin is beyond the noise and MixVal agrees (docs/selection.md)
+    /// [default: safe with --compare, else last].
+    #[arg(long, value_name = "VALIDATOR")]
+    pub select: Option<String>,
     /// Fraction of the source held out and scored each epoch (stratified, seeded; training
     /// uses the rest) [default: 0.1 with --select source-val].
     #[arg(long, value_name = "F")]
@@ -99,6 +104,11 @@ pub struct AdaptArgs {
     /// Model file to write (safetensors with dak's model description).
     #[arg(long, value_name = "MODEL")]
     pub out: PathBuf,
+    /// Keep every epoch's model of every method in DIR as a selection candidate (with
+    /// DIR/candidates.json), so `dak select DIR --select V` can score them with any validator
+    /// later without training again.
+    #[arg(long, value_name = "DIR")]
+    pub candidates: Option<PathBuf>,
     /// Write one JSON object per epoch and a summary per run to this file.
     #[arg(long, value_name = "FILE.jsonl")]
     pub metrics: Option<PathBuf>,
@@ -126,39 +136,35 @@ pub struct AdaptArgs {
     pub resume: Option<PathBuf>,
 }
 
+/// The sets the arguments name.
+pub fn pair_spec(args: &AdaptArgs) -> PairSpec {
+    PairSpec {
+        source: args.source.clone(),
+        target: args.target.clone(),
+        target_test: args.target_test.clone(),
+        source_test: args.source_test.clone(),
+        limit: args.limit,
+    }
+}
+
 /// The datasets the arguments name (or the bundled benchmark).
 pub fn load_data(args: &AdaptArgs) -> Result<AdaptData> {
-    let data = match (&args.source, &args.target) {
-        (None, None) => {
-            if args.target_test.is_some() || args.source_test.is_some() {
-                return Err(Error::input(
-                    "--target-test/--source-test need --source and --target (without them dak runs the bundled MNIST -> MNIST-M benchmark)",
-                ));
-            }
-            load_mnist_mnistm()?
-        }
-        (None, Some(_)) => {
-            return Err(Error::input(
-                "--target needs --source DIR (the labelled source domain)",
-            ))
-        }
-        (Some(source), target) => AdaptData::from_dirs(
-            source,
-            target.as_deref(),
-            args.target_test.as_deref(),
-            args.source_test.as_deref(),
-        )?,
-    };
-    Ok(match args.limit {
-        Some(n) => data.limit(n),
-        None => data,
-    })
+    pair_spec(args).load()
+}
+
+/// The validator `--select` names, or the default: `safe` with `--compare`, else `last`.
+pub fn select_name(args: &AdaptArgs) -> String {
+    match (&args.select, &args.compare) {
+        (Some(s), _) => s.clone(),
+        (None, Some(_)) => "safe".into(),
+        (None, None) => "last".into(),
+    }
 }
 
 /// The configuration the arguments describe (`--compare` replaces its method per run).
 pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
     let method = Method::parse(&args.method, "--method")?;
-    let select = Select::parse(&args.select, "--select")?;
+    let select = Select::parse(&select_name(args), "--select")?;
     Ok(AdaptConfig {
         method,
         epochs: args.epochs,
@@ -315,6 +321,14 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
         Range::NonNegative,
     )?;
     output_file("--out", &args.out)?;
+    if let Some(dir) = &args.candidates {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::input(format!(
+                "--candidates {}: is a file; give a folder (created if missing)",
+                dir.display()
+            )));
+        }
+    }
     output_opt("--metrics", args.metrics.as_deref())?;
     output_opt("--plot", args.plot.as_deref())?;
     if let Some(w) = &args.weights {
@@ -384,6 +398,7 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
     };
     let mut progress = Progress::new();
     let mut runs = Vec::new();
+    let mut stored = Vec::new();
     crate::train::interrupt::install_signal_handler()?;
     for c in &configs {
         let path = match args.compare {
@@ -391,8 +406,10 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
             None => args.out.clone(),
         };
         let mut ckpt = Checkpoints::resume_only(&path);
+        let mut store = args.candidates.as_ref().map(CandidateStore::new);
         let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress, &mut ckpt];
         callbacks.extend(jsonl.as_mut().map(|j| j as &mut dyn Callback));
+        callbacks.extend(store.as_mut().map(|s| s as &mut dyn Callback));
         // Every method starts from the same seeded weights.
         let mut model = new_model(args, &gpu, data.classes())?;
         let result = model.fit(&data, c, &mut callbacks);
@@ -428,6 +445,35 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
             );
         }
         runs.push(history);
+        if let Some(s) = store {
+            stored.push(RunCandidates {
+                method: c.method.name().to_string(),
+                candidates: s
+                    .written
+                    .into_iter()
+                    .map(|(epoch, file)| Candidate { epoch, file })
+                    .collect(),
+            });
+        }
+    }
+    if let Some(dir) = &args.candidates {
+        CandidateIndex {
+            kind: "candidates".into(),
+            version: candidates::VERSION,
+            data: pair_spec(args).absolute(),
+            skip_bad: args.skip_bad,
+            seed: base.seed,
+            score_samples: base.score_samples,
+            source_val_split: base.source_val_fraction(),
+            command: super::command_line(),
+            runs: stored,
+        }
+        .write(dir)?;
+        println!(
+            "candidates (every epoch of every method) written to {}; `dak select {}` re-scores them",
+            dir.display(),
+            dir.display()
+        );
     }
     let summaries: Vec<RunSummary> = runs.iter().filter_map(|h| h.summary.clone()).collect();
     if args.compare.is_some() {
@@ -446,6 +492,9 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
             chosen.selected.epoch,
             args.out.display()
         );
+        if base.select == Select::Safe {
+            println!("    {}", compare::safe_decision(&summaries).why);
+        }
         if let Some(j) = jsonl.as_mut() {
             j.write(&compare::record(&summaries, base.select, picked, base.seed))?;
         }

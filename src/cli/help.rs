@@ -50,10 +50,14 @@ dak kernels check --shader-dir my-shaders matmul --json report.json"),
 dak tune conv2d --shapes vgg16-32 --batch 32"),
     ("adapt", "dak adapt --out dann-mnistm.safetensors --plot dann.png     # the bundled MNIST -> MNIST-M
 dak adapt --compare --epochs 10 --metrics runs.jsonl --out dann-mnistm.safetensors
+dak adapt --compare source-only,dann,mcc --candidates runs/ --out picked.safetensors   # --select safe
 dak adapt --source office31/amazon --target office31/webcam --target-test office31/webcam \\
     --backbone vgg16 --weights vgg16.safetensors --input-size 224 --out a2w.safetensors
 dak adapt ... --resume dann-mnistm.resume.safetensors       # continue an interrupted run
 dak adapt --lr=-0.1 ...    # a negative value may also be written as --lr -0.1"),
+    ("select", "dak select runs/                           # the safety rule's pick (default --select safe)
+dak select runs/ --select ensv,mixval,dev --out picked.safetensors
+dak select runs/ --select all --json > scores.json"),
 ];
 
 /// Gives every command in the tree its examples and lets numeric flags take negative values

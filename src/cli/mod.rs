@@ -8,6 +8,7 @@ pub mod export;
 pub mod fine_tune;
 pub mod help;
 pub mod kernels;
+pub mod select;
 pub mod tune;
 
 /// Print rows as an aligned text table.
@@ -51,6 +52,15 @@ pub fn resume_command(ckpt: &std::path::Path) -> String {
     out.push(ckpt.display().to_string());
     out.iter()
         .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// This process's command line, quoted for a POSIX shell (recorded with what a run wrote).
+pub fn command_line() -> String {
+    std::iter::once("dak".to_string())
+        .chain(std::env::args().skip(1))
+        .map(|a| shell_quote(&a))
         .collect::<Vec<_>>()
         .join(" ")
 }

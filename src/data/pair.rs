@@ -9,7 +9,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::folder::{dataset_from_tree, scan_tree};
 use super::{mnistm, office31, Dataset};
@@ -120,6 +120,69 @@ impl AdaptData {
             data = data.with_source_eval(Dataset::from_dir(dir)?);
         }
         Ok(data)
+    }
+}
+
+/// Which sets a run reads, as `dak adapt`'s flags name them (all `None`: the bundled MNIST →
+/// MNIST-M benchmark). Stored with selection candidates so `dak select` reads the same images.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PairSpec {
+    /// `--source DIR`: labelled source.
+    pub source: Option<PathBuf>,
+    /// `--target DIR`: target images (labels, if any, only reported).
+    pub target: Option<PathBuf>,
+    /// `--target-test DIR`: labelled target images for reporting.
+    pub target_test: Option<PathBuf>,
+    /// `--source-test DIR`: labelled held-out source images.
+    pub source_test: Option<PathBuf>,
+    /// `--limit N`: at most this many images of every set.
+    pub limit: Option<usize>,
+}
+
+impl PairSpec {
+    /// The datasets the spec names (or the bundled benchmark).
+    pub fn load(&self) -> Result<AdaptData> {
+        let data = match (&self.source, &self.target) {
+            (None, None) => {
+                if self.target_test.is_some() || self.source_test.is_some() {
+                    return Err(Error::input(
+                        "--target-test/--source-test need --source and --target (without them dak runs the bundled MNIST -> MNIST-M benchmark)",
+                    ));
+                }
+                load_mnist_mnistm()?
+            }
+            (None, Some(_)) => {
+                return Err(Error::input(
+                    "--target needs --source DIR (the labelled source domain)",
+                ))
+            }
+            (Some(source), target) => AdaptData::from_dirs(
+                source,
+                target.as_deref(),
+                self.target_test.as_deref(),
+                self.source_test.as_deref(),
+            )?,
+        };
+        Ok(match self.limit {
+            Some(n) => data.limit(n),
+            None => data,
+        })
+    }
+
+    /// The same spec with every folder made absolute (so it still holds from another working
+    /// directory).
+    pub fn absolute(&self) -> PairSpec {
+        let abs = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        };
+        PairSpec {
+            source: abs(&self.source),
+            target: abs(&self.target),
+            target_test: abs(&self.target_test),
+            source_test: abs(&self.source_test),
+            limit: self.limit,
+        }
     }
 }
 

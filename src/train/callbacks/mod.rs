@@ -2,11 +2,13 @@
 //! metrics writer, early stopping and checkpoints. Each is an implementation of
 //! [`Callback`](super::Callback) and nothing more.
 
+mod candidates;
 mod checkpoints;
 mod early_stopping;
 mod jsonl;
 mod progress;
 
+pub use candidates::CandidateStore;
 pub use checkpoints::Checkpoints;
 pub use early_stopping::EarlyStopping;
 pub use jsonl::JsonLines;

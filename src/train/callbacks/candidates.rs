@@ -1,0 +1,54 @@
+//! [`CandidateStore`]: every epoch's model of an adaptation run, kept as a selection candidate
+//! (`dak adapt --candidates DIR`), so `dak select` can score it with any validator later
+//! without training again.
+
+use std::path::{Path, PathBuf};
+
+use crate::train::{Callback, Control, EpochLogs, RunInfo, TrainState};
+use crate::{Error, Result};
+
+/// Writes the model after every epoch to `DIR/<method>/epoch-<NNN>.safetensors` (atomically:
+/// a candidate file is whole or absent).
+pub struct CandidateStore {
+    dir: PathBuf,
+    method: String,
+    /// Epoch and path of every candidate written by this run, in order.
+    pub written: Vec<(usize, PathBuf)>,
+}
+
+impl CandidateStore {
+    /// A store under `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        CandidateStore {
+            dir: dir.into(),
+            method: String::new(),
+            written: Vec::new(),
+        }
+    }
+
+    /// The file of `method`'s candidate after `epoch`, relative to the store's folder.
+    pub fn relative_path(method: &str, epoch: usize) -> PathBuf {
+        Path::new(method).join(format!("epoch-{epoch:03}.safetensors"))
+    }
+}
+
+impl Callback for CandidateStore {
+    fn on_train_begin(&mut self, run: &RunInfo) -> Result<()> {
+        self.method = run.method.clone();
+        self.written.clear();
+        let dir = self.dir.join(&self.method);
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Error::runtime(format!(
+                "--candidates: cannot create {}: {e}",
+                dir.display()
+            ))
+        })
+    }
+
+    fn on_epoch_end(&mut self, logs: &EpochLogs, state: &TrainState) -> Result<Control> {
+        let rel = Self::relative_path(&self.method, logs.epoch);
+        state.save_model(&self.dir.join(&rel))?;
+        self.written.push((logs.epoch, rel));
+        Ok(Control::Continue)
+    }
+}
