@@ -141,6 +141,12 @@ fn select_rescores_like_the_run_and_never_reads_target_labels() {
             "safe"
         ]
     );
+    // The scores the run kept beside each candidate are what measuring it again gives.
+    assert!(dir.path().join("runs/mcc/epoch-002.scores.json").is_file());
+    assert_eq!(
+        select(dir.path(), &["--select", "all", "--rescore"]),
+        scored
+    );
     // Shuffled target-test labels change the reported accuracies, never a score or a pick.
     let shuffled = select(
         dir.path(),

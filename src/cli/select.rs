@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::train::adapt::candidates::CandidateIndex;
 use crate::train::adapt::rescore::{self, Pick, Rescored};
+use crate::train::adapt::ensv_hard::argmax_rows;
 use crate::train::adapt::Select;
 use crate::{Error, Gpu, Result};
 
@@ -28,6 +29,14 @@ pub struct SelectArgs {
     /// Print every candidate's scores and every pick as JSON.
     #[arg(long)]
     pub json: bool,
+    /// With --json, add each candidate's predicted class on every score-set image
+    /// (`"votes"`), to study selection rules offline.
+    #[arg(long, requires = "json")]
+    pub votes: bool,
+    /// Measure every candidate again (load it and run the scoring passes) instead of reading
+    /// the scores its run kept beside it.
+    #[arg(long)]
+    pub rescore: bool,
     /// Data-loading threads (0 = one per CPU core).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
@@ -81,14 +90,15 @@ pub fn run_with(args: &SelectArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result
             validators
         }
     };
-    let gpu = open_gpu()?;
-    let rescored = rescore::rescore(&gpu, index, &root, &data, args.workers)?;
+    // A swapped --target-test changes what is reported: measure again.
+    let use_cache = !args.rescore && args.target_test.is_none();
+    let rescored = rescore::rescore(open_gpu, index, &root, &data, args.workers, use_cache)?;
     let picks: Vec<Pick> = validators
         .iter()
         .map(|v| rescored.pick(*v))
         .collect::<Result<_>>()?;
     if args.json {
-        println!("{}", to_json(&rescored, &picks));
+        println!("{}", to_json(&rescored, &picks, args.votes));
     } else {
         print_picks(&rescored, &picks);
     }
@@ -172,14 +182,14 @@ fn print_picks(r: &Rescored, picks: &[Pick]) {
     }
 }
 
-fn to_json(r: &Rescored, picks: &[Pick]) -> String {
+fn to_json(r: &Rescored, picks: &[Pick], votes: bool) -> String {
     let candidates: Vec<serde_json::Value> = r
         .runs
         .iter()
         .flatten()
         .map(|s| {
             let l = &s.logs;
-            serde_json::json!({
+            let mut v = serde_json::json!({
                 "method": l.method,
                 "epoch": l.epoch,
                 "file": s.file,
@@ -192,7 +202,11 @@ fn to_json(r: &Rescored, picks: &[Pick]) -> String {
                 "mixval": l.mixval,
                 "dev": l.dev,
                 "source_val_acc": l.val_acc,
-            })
+            });
+            if votes {
+                v["votes"] = serde_json::json!(argmax_rows(&s.probs, r.classes));
+            }
+            v
         })
         .collect();
     let v = serde_json::json!({

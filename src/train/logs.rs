@@ -75,6 +75,9 @@ pub struct EpochLogs {
     pub images_per_s: f64,
     /// Whether the head trained from cached base features (fine-tuning).
     pub feature_cache: bool,
+    /// Class probabilities on the adaptation run's target score set, one row per image: what
+    /// the ensemble validators compare candidates by (not written to the metrics file).
+    pub score_probs: Option<std::sync::Arc<Vec<f32>>>,
 }
 
 impl EpochLogs {

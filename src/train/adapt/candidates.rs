@@ -16,6 +16,54 @@ pub const INDEX: &str = "candidates.json";
 /// Version of the index layout this build writes and reads.
 pub const VERSION: u32 = 1;
 
+/// Version of the scoring code (the validators' inputs): a candidate's cached scores of another
+/// version are computed again by `dak select`.
+pub const SCORING: u32 = 1;
+
+/// What a run measured of one candidate, kept beside its model file
+/// (`epoch-NNN.scores.json`) so `dak select` re-ranks without a GPU pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachedScores {
+    /// [`SCORING`] of the code that wrote it.
+    pub scoring: u32,
+    /// Mean prediction entropy on the score set.
+    pub entropy: f64,
+    /// Information maximisation.
+    pub im: f64,
+    /// Soft neighbourhood density.
+    pub snd: f64,
+    /// MixVal.
+    pub mixval: Option<f64>,
+    /// DEV risk.
+    pub dev: Option<f64>,
+    /// Held-out source accuracy (`--source-val-split`).
+    pub source_val_acc: Option<f64>,
+    /// Target-test accuracy (reporting only).
+    pub target_acc: Option<f64>,
+    /// Class probabilities on the score set, rows of the model's classes.
+    pub probs: Vec<f32>,
+}
+
+impl CachedScores {
+    /// The scores file beside candidate model `file`.
+    pub fn path_for(file: &Path) -> PathBuf {
+        file.with_extension("scores.json")
+    }
+
+    /// Reads the scores beside `file`, if present and of this build's [`SCORING`].
+    pub fn read(file: &Path) -> Option<CachedScores> {
+        let text = std::fs::read_to_string(Self::path_for(file)).ok()?;
+        let c: CachedScores = serde_json::from_str(&text).ok()?;
+        (c.scoring == SCORING).then_some(c)
+    }
+
+    /// Writes the scores beside `file` (atomically).
+    pub fn write(&self, file: &Path) -> Result<()> {
+        let text = serde_json::to_string(self).expect("plain JSON");
+        crate::io::write_atomic(&Self::path_for(file), text.as_bytes())
+    }
+}
+
 /// One candidate: a model after one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {

@@ -416,6 +416,7 @@ fn run(
             seconds: t0.elapsed().as_secs_f64(),
             images_per_s: steady_rate(images, train_seconds, first_step),
             feature_cache: false,
+            score_probs: (!probs.is_empty()).then(|| std::sync::Arc::new(probs.clone())),
         };
         // Keep the best parameters by the label-free rule (EnsV: every epoch, ranked at the end).
         if let Some(s) = config.select.score(&logs) {

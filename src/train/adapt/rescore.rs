@@ -1,14 +1,15 @@
 //! Re-scoring saved candidates (`dak select DIR`): every epoch's model of every method that
-//! `dak adapt --candidates DIR` kept is loaded and scored by the code the run used
-//! ([`score_candidate`] on the same seeded score sets), then each validator picks an epoch per
-//! method and a method across them exactly as a live run would. No training, and no target
-//! label is read: target-test accuracy is computed only to be reported beside the picks.
+//! `dak adapt --candidates DIR` kept is scored by the code the run used ([`score_candidate`] on
+//! the same seeded score sets; or its scores are read back from the file the run kept beside
+//! it), then each validator picks an epoch per method and a method across them exactly as a
+//! live run would. No training, and no target label is read: target-test accuracy is
+//! computed only to be reported beside the picks.
 
 use std::path::Path;
 
-use super::candidates::CandidateIndex;
+use super::candidates::{CachedScores, CandidateIndex};
 use super::fit::score_sets;
-use super::scores::{accuracy, score_candidate, CandidateScores};
+use super::scores::{accuracy, score_candidate};
 use super::{compare, ensv, AdaptConfig, Select};
 use crate::data::AdaptData;
 use crate::models::Dann;
@@ -65,13 +66,17 @@ pub fn config_of(index: &CandidateIndex, workers: usize) -> AdaptConfig {
     }
 }
 
-/// Loads and scores every candidate of `index` (files under `root`) on `data`.
+/// Loads and scores every candidate of `index` (files under `root`) on `data`. With
+/// `use_cache`, a candidate whose run kept its scores (`epoch-NNN.scores.json` of this build's
+/// scoring version) is not loaded: its scores are read back; one without them is measured and
+/// its scores are written beside it. `gpu` is called only when something must be measured.
 pub fn rescore(
-    gpu: &Gpu,
+    gpu: &dyn Fn() -> Result<Gpu>,
     index: CandidateIndex,
     root: &Path,
     data: &AdaptData,
     workers: usize,
+    use_cache: bool,
 ) -> Result<Rescored> {
     let config = config_of(&index, workers);
     let (train, source_val) = match super::source_split(&config, data)? {
@@ -87,33 +92,34 @@ pub fn rescore(
     let sets = score_sets(&train, source_val.as_ref(), &config).ok_or_else(|| {
         Error::input("dak select: the run has no target images to score candidates on")
     })?;
+    let mut device: Option<Gpu> = None;
     let mut runs = Vec::new();
     for run in &index.runs {
         let mut scored = Vec::new();
         let epochs = run.candidates.len();
         for c in &run.candidates {
             let path = root.join(&c.file);
-            let model = Dann::load(gpu, &path)?;
-            crate::data::folder::check_same_classes(
-                &path.display().to_string(),
-                &model.classes,
-                &format!("source {}", data.source.name()),
-                data.source.classes(),
-            )?;
-            let mut s = score_candidate(&model, &sets, &config)?;
-            let probs = std::mem::take(&mut s.probs);
-            let target_acc = match &data.target_eval {
-                Some(ds) => accuracy(&model, ds, &config)?,
-                None => None,
+            let cached = use_cache.then(|| CachedScores::read(&path)).flatten();
+            let cached = match cached {
+                Some(c) => c,
+                None => {
+                    if device.is_none() {
+                        device = Some(gpu()?);
+                    }
+                    let gpu = device.as_ref().expect("opened above");
+                    let m = measure(gpu, &path, data, &sets, source_val.as_ref(), &config)?;
+                    // Measured on the run's own sets: keep it for the next look (best effort:
+                    // a read-only folder of candidates is still scored).
+                    if use_cache {
+                        let _ = m.write(&path);
+                    }
+                    m
+                }
             };
-            let val_acc = match &source_val {
-                Some(ds) => accuracy(&model, ds, &config)?,
-                None => None,
-            };
-            let logs = scored_logs(&run.method, c.epoch, epochs, &s, val_acc, target_acc);
+            let logs = scored_logs(&run.method, c.epoch, epochs, &cached);
             scored.push(Scored {
                 logs,
-                probs,
+                probs: cached.probs,
                 file: c.file.clone(),
             });
         }
@@ -138,15 +144,46 @@ pub fn rescore(
     })
 }
 
+/// Loads the candidate at `path` and measures what a run measures of an epoch.
+fn measure(
+    gpu: &Gpu,
+    path: &Path,
+    data: &AdaptData,
+    sets: &super::scores::ScoreSets,
+    source_val: Option<&crate::data::Dataset>,
+    config: &AdaptConfig,
+) -> Result<CachedScores> {
+    let model = Dann::load(gpu, path)?;
+    crate::data::folder::check_same_classes(
+        &path.display().to_string(),
+        &model.classes,
+        &format!("source {}", data.source.name()),
+        data.source.classes(),
+    )?;
+    let s = score_candidate(&model, sets, config)?;
+    let target_acc = match &data.target_eval {
+        Some(ds) => accuracy(&model, ds, config)?,
+        None => None,
+    };
+    let source_val_acc = match source_val {
+        Some(ds) => accuracy(&model, ds, config)?,
+        None => None,
+    };
+    Ok(CachedScores {
+        scoring: super::candidates::SCORING,
+        entropy: s.entropy,
+        im: s.im,
+        snd: s.snd,
+        mixval: s.mixval,
+        dev: s.dev,
+        source_val_acc,
+        target_acc,
+        probs: s.probs,
+    })
+}
+
 /// The logs of a re-scored candidate: its validator inputs, nothing of training.
-fn scored_logs(
-    method: &str,
-    epoch: usize,
-    epochs: usize,
-    s: &CandidateScores,
-    val_acc: Option<f64>,
-    target_acc: Option<f64>,
-) -> EpochLogs {
+fn scored_logs(method: &str, epoch: usize, epochs: usize, s: &CachedScores) -> EpochLogs {
     EpochLogs {
         method: method.into(),
         epoch,
@@ -158,11 +195,11 @@ fn scored_logs(
         train_loss: 0.0,
         train_acc: 0.0,
         val_loss: None,
-        val_acc,
+        val_acc: s.source_val_acc,
         domain_loss: None,
         adapt_loss: None,
         domain_acc: None,
-        target_acc,
+        target_acc: s.target_acc,
         entropy: Some(s.entropy),
         im: Some(s.im),
         snd: Some(s.snd),
@@ -173,6 +210,7 @@ fn scored_logs(
         seconds: 0.0,
         images_per_s: 0.0,
         feature_cache: false,
+        score_probs: None,
     }
 }
 

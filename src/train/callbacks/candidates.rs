@@ -1,14 +1,16 @@
 //! [`CandidateStore`]: every epoch's model of an adaptation run, kept as a selection candidate
-//! (`dak adapt --candidates DIR`), so `dak select` can score it with any validator later
-//! without training again.
+//! (`dak adapt --candidates DIR`) with what the run measured of it, so `dak select` can rank
+//! it with any validator later without training again.
 
 use std::path::{Path, PathBuf};
 
+use crate::train::adapt::candidates::{CachedScores, SCORING};
 use crate::train::{Callback, Control, EpochLogs, RunInfo, TrainState};
 use crate::{Error, Result};
 
-/// Writes the model after every epoch to `DIR/<method>/epoch-<NNN>.safetensors` (atomically:
-/// a candidate file is whole or absent).
+/// Writes the model after every epoch to `DIR/<method>/epoch-<NNN>.safetensors` and its
+/// scores beside it (`epoch-<NNN>.scores.json`, when the epoch was scored), atomically: a
+/// candidate file is whole or absent.
 pub struct CandidateStore {
     dir: PathBuf,
     method: String,
@@ -47,7 +49,24 @@ impl Callback for CandidateStore {
 
     fn on_epoch_end(&mut self, logs: &EpochLogs, state: &TrainState) -> Result<Control> {
         let rel = Self::relative_path(&self.method, logs.epoch);
-        state.save_model(&self.dir.join(&rel))?;
+        let file = self.dir.join(&rel);
+        state.save_model(&file)?;
+        if let (Some(probs), Some(entropy), Some(im), Some(snd)) =
+            (&logs.score_probs, logs.entropy, logs.im, logs.snd)
+        {
+            CachedScores {
+                scoring: SCORING,
+                entropy,
+                im,
+                snd,
+                mixval: logs.mixval,
+                dev: logs.dev,
+                source_val_acc: logs.val_acc,
+                target_acc: logs.target_acc,
+                probs: probs.to_vec(),
+            }
+            .write(&file)?;
+        }
         self.written.push((logs.epoch, rel));
         Ok(Control::Continue)
     }

@@ -413,6 +413,7 @@ fn run(
             seconds,
             images_per_s: steady_rate(train.len(), seconds, first_step),
             feature_cache: cached,
+            score_probs: None,
         };
         history.epochs.push(logs.clone());
         let state = TrainState {
