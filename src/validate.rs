@@ -53,6 +53,45 @@ pub fn output_opt(flag: &str, path: Option<&Path>) -> Result<()> {
     path.map_or(Ok(()), |p| output_file(flag, p))
 }
 
+/// The file `path` names, resolved: symlinks followed and `.`/`..` removed where the file or
+/// its folder exists, so two spellings of one file compare equal.
+pub fn resolved(path: &Path) -> std::path::PathBuf {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (std::fs::canonicalize(dir), path.file_name()) {
+        (Ok(d), Some(name)) => d.join(name),
+        _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+    }
+}
+
+/// Refuses a command whose files collide: two outputs (`(flag, path)`) that resolve to the same
+/// file, or an output that is one of the inputs — it would destroy what the user owns. Runs
+/// before any work; the error names both flags.
+pub fn distinct_files(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<()> {
+    let outs: Vec<(&str, &Path, std::path::PathBuf)> =
+        outputs.iter().map(|(f, p)| (*f, *p, resolved(p))).collect();
+    for (i, (flag, path, r)) in outs.iter().enumerate() {
+        if let Some((input, _)) = inputs.iter().find(|(_, p)| resolved(p) == *r) {
+            return Err(Error::input(format!(
+                "{flag} {} is the file {input} reads; writing it would destroy the input: choose another name for {flag}",
+                path.display()
+            )));
+        }
+        if let Some((other, _, _)) = outs[..i].iter().find(|(_, _, o)| o == r) {
+            return Err(Error::input(format!(
+                "{other} and {flag} both name {}; give each output its own file",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// An input file that must exist (`what` says what it should be, for the message).
 pub fn input_file(flag: &str, path: &Path, what: &str) -> Result<()> {
     if path.is_file() {
@@ -138,6 +177,33 @@ pub fn count(flag: &str, v: usize, min: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colliding_outputs_and_inputs_are_refused_naming_both_flags() {
+        let dir = std::env::temp_dir().join(format!("dak-distinct-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let model = dir.join("m.safetensors");
+        std::fs::write(&model, b"x").unwrap();
+        let dotted = dir.join(".").join("m.safetensors");
+        let link = dir.join("link.safetensors");
+        let _ = std::fs::remove_file(&link);
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&model, &link).unwrap();
+        let other = dir.join("m.onnx");
+        let e = distinct_files(&[("--onnx", &dotted)], &[("--model", &model)]).unwrap_err();
+        assert!(e.to_string().contains("--onnx") && e.to_string().contains("--model"), "{e}");
+        #[cfg(unix)]
+        {
+            let e = distinct_files(&[("--out", &model), ("--plot", &link)], &[]).unwrap_err();
+            assert!(e.to_string().contains("--out and --plot"), "{e}");
+        }
+        let new = dir.join("new.png");
+        let e = distinct_files(&[("--out", &new), ("--plot", &dir.join("./new.png"))], &[])
+            .unwrap_err();
+        assert!(e.to_string().contains("--out and --plot"), "{e}");
+        distinct_files(&[("--onnx", &other), ("--plot", &new)], &[("--model", &model)]).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn numbers_refuse_nan_infinity_and_out_of_range() {

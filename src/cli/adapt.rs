@@ -331,6 +331,7 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
     }
     output_opt("--metrics", args.metrics.as_deref())?;
     output_opt("--plot", args.plot.as_deref())?;
+    check_files_apart(args)?;
     if let Some(w) = &args.weights {
         check("--weights", w, Expect::Vgg16Base)?;
     }
@@ -338,6 +339,42 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
         check("--resume", r, Expect::Resume("dann-"))?;
     }
     Ok(())
+}
+
+/// Refuses outputs that collide with each other (the files `--out` implies included: each
+/// `--compare` method's model and every resume checkpoint) or with an input.
+fn check_files_apart(args: &AdaptArgs) -> Result<()> {
+    use crate::validate::distinct_files;
+    let mut derived: Vec<(String, PathBuf)> = Vec::new();
+    let models: Vec<(String, PathBuf)> = match &args.compare {
+        Some(list) => compare::parse_list(list)?
+            .iter()
+            .map(|m| {
+                let path = sibling(&args.out, m.name());
+                (format!("--out (the {} model {})", m.name(), path.display()), path)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    for (_, path) in models.iter().chain([(String::new(), args.out.clone())].iter()) {
+        let ckpt = Checkpoints::resume_path(path);
+        derived.push((format!("--out (its resume checkpoint {})", ckpt.display()), ckpt));
+    }
+    let explicit: Vec<(&str, &Path)> = [
+        ("--out", Some(args.out.as_path())),
+        ("--metrics", args.metrics.as_deref()),
+        ("--plot", args.plot.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(f, p)| p.map(|p| (f, p)))
+    .collect();
+    let mut outputs = explicit.clone();
+    outputs.extend(models.iter().chain(&derived).map(|(f, p)| (f.as_str(), p.as_path())));
+    let weights: Vec<(&str, &Path)> = args.weights.iter().map(|w| ("--weights", w.as_path())).collect();
+    distinct_files(&outputs, &weights)?;
+    // Continuing a run rewrites its own checkpoint; no other output may be that file.
+    let resume: Vec<(&str, &Path)> = args.resume.iter().map(|r| ("--resume", r.as_path())).collect();
+    distinct_files(&explicit, &resume)
 }
 
 /// Runs `dak adapt`.

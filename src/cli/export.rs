@@ -60,6 +60,15 @@ pub fn run(a: &ExportArgs) -> Result<()> {
     if let Some(p) = &a.safetensors {
         crate::validate::output_file("--safetensors", p)?;
     }
+    let outputs: Vec<(&str, &std::path::Path)> = [("--onnx", &a.onnx), ("--safetensors", &a.safetensors)]
+        .into_iter()
+        .filter_map(|(f, p)| p.as_deref().map(|p| (f, p)))
+        .collect();
+    let inputs: Vec<(&str, &std::path::Path)> = [("--model", &a.model), ("--weights", &a.weights)]
+        .into_iter()
+        .filter_map(|(f, p)| p.as_deref().map(|p| (f, p)))
+        .collect();
+    crate::validate::distinct_files(&outputs, &inputs)?;
     let source = match (&a.model, &a.weights) {
         (Some(m), _) => Source::Model(m.clone()),
         (None, Some(w)) => Source::Weights(w.clone()),

@@ -160,6 +160,7 @@ fn check_args(a: &FineTuneArgs) -> Result<()> {
     }
     output_file("--out", &a.out)?;
     output_opt("--metrics", a.metrics.as_deref())?;
+    check_files_apart(a)?;
     if a.weights != "none" {
         check(
             "--weights",
@@ -178,6 +179,32 @@ fn check_args(a: &FineTuneArgs) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Refuses outputs that collide with each other (the best model and the resume checkpoint
+/// `--out` implies included) or with an input file.
+fn check_files_apart(a: &FineTuneArgs) -> Result<()> {
+    use crate::validate::distinct_files;
+    use std::path::Path;
+    let ckpt = crate::train::callbacks::Checkpoints::new(&a.out);
+    let (best, resume) = (
+        format!("--out (its best model {})", ckpt.best.display()),
+        format!("--out (its resume checkpoint {})", ckpt.resume.display()),
+    );
+    let explicit: Vec<(&str, &Path)> = [("--out", Some(a.out.as_path())), ("--metrics", a.metrics.as_deref())]
+        .into_iter()
+        .filter_map(|(f, p)| p.map(|p| (f, p)))
+        .collect();
+    let mut outputs = explicit.clone();
+    outputs.push((&best, &ckpt.best));
+    outputs.push((&resume, &ckpt.resume));
+    let mut inputs: Vec<(&str, &Path)> = a.init.iter().map(|p| ("--init", p.as_path())).collect();
+    if a.weights != "none" {
+        inputs.push(("--weights", Path::new(&a.weights)));
+    }
+    distinct_files(&outputs, &inputs)?;
+    let resume_in: Vec<(&str, &Path)> = a.resume.iter().map(|p| ("--resume", p.as_path())).collect();
+    distinct_files(&explicit, &resume_in)
 }
 
 /// Runs `dak fine-tune`.

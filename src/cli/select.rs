@@ -71,6 +71,17 @@ pub fn run_with(args: &SelectArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result
     let (index, root) = CandidateIndex::read(&args.candidates, "dak select")?;
     if let Some(out) = &args.out {
         crate::validate::output_file("--out", out)?;
+        let index_file = root.join(crate::train::adapt::candidates::INDEX);
+        let files: Vec<PathBuf> = index
+            .runs
+            .iter()
+            .flat_map(|r| &r.candidates)
+            .map(|c| root.join(&c.file))
+            .chain([index_file])
+            .collect();
+        let inputs: Vec<(&str, &std::path::Path)> =
+            files.iter().map(|f| ("the candidates folder", f.as_path())).collect();
+        crate::validate::distinct_files(&[("--out", out)], &inputs)?;
     }
     let mut spec = index.data.clone();
     if let Some(dir) = &args.target_test {

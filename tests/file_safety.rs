@@ -1,0 +1,140 @@
+//! No command destroys a file the user owns (issue 34, items 1-2): two outputs of one command
+//! that resolve to the same file (`./` and symlinks included, and the files an output implies:
+//! `--compare` siblings, best models, resume checkpoints), or an output that is one of the
+//! command's inputs, are refused before any work with one line naming both flags, and the file
+//! is left as it was.
+mod common;
+use common::*;
+use std::path::Path;
+
+/// Runs `dak args`, expects exit 2 with one line holding every needle, and that `keep` still
+/// holds `bytes`.
+fn refused(args: &[&str], needles: &[&str], keep: &Path, bytes: &[u8]) {
+    let o = dak(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line expected: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
+    }
+    assert_eq!(std::fs::read(keep).unwrap(), bytes, "{args:?} changed {keep:?}");
+}
+
+#[test]
+fn outputs_that_resolve_to_an_input_or_to_each_other_are_refused() {
+    let dir = TempDir::new("file-safety");
+    let root = dir.path();
+    let s = |p: &str| root.join(p).to_str().unwrap().to_string();
+    let model = root.join("ft.safetensors");
+    let sentinel = b"the user's trained model".to_vec();
+    std::fs::write(&model, &sentinel).unwrap();
+    let dotted = format!("{}/./ft.safetensors", root.display());
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&model, root.join("link.safetensors")).unwrap();
+
+    // export onto its own input, spelled three ways.
+    for onnx in [s("ft.safetensors"), dotted.clone()] {
+        refused(
+            &["export", "--model", &s("ft.safetensors"), "--onnx", &onnx],
+            &["--onnx", "--model"],
+            &model,
+            &sentinel,
+        );
+    }
+    #[cfg(unix)]
+    refused(
+        &["export", "--model", &s("ft.safetensors"), "--safetensors", &s("link.safetensors")],
+        &["--safetensors", "--model"],
+        &model,
+        &sentinel,
+    );
+    refused(
+        &[
+            "export",
+            "--model",
+            &s("ft.safetensors"),
+            "--onnx",
+            &s("out.bin"),
+            "--safetensors",
+            &s("out.bin"),
+        ],
+        &["--onnx and --safetensors"],
+        &model,
+        &sentinel,
+    );
+
+    // adapt: the model file becoming a plot or a metrics file; a --compare sibling.
+    for flag in ["--plot", "--metrics"] {
+        refused(
+            &["adapt", "--out", &s("ft.safetensors"), flag, &dotted],
+            &["--out and", flag],
+            &model,
+            &sentinel,
+        );
+    }
+    refused(
+        &[
+            "adapt",
+            "--compare",
+            "dann",
+            "--out",
+            &s("m.safetensors"),
+            "--metrics",
+            &s("m-dann.safetensors"),
+        ],
+        &["dann model", "--metrics"],
+        &model,
+        &sentinel,
+    );
+
+    // fine-tune: an output onto the weights it reads, or onto its own best model.
+    refused(
+        &[
+            "fine-tune",
+            "--train",
+            &s("train"),
+            "--weights",
+            &s("ft.safetensors"),
+            "--out",
+            &s("ft.safetensors"),
+        ],
+        &["--out", "--weights"],
+        &model,
+        &sentinel,
+    );
+    refused(
+        &[
+            "fine-tune",
+            "--train",
+            &s("train"),
+            "--weights",
+            "none",
+            "--out",
+            &s("f.safetensors"),
+            "--metrics",
+            &s("f.best.safetensors"),
+        ],
+        &["best model", "--metrics"],
+        &model,
+        &sentinel,
+    );
+
+    // select: --out onto one of the candidates it ranks.
+    let runs = root.join("runs");
+    std::fs::create_dir_all(runs.join("dann")).unwrap();
+    let candidate = runs.join("dann/epoch-001.safetensors");
+    std::fs::write(&candidate, &sentinel).unwrap();
+    let index = serde_json::json!({
+        "type": "candidates", "version": 1,
+        "data": {"source": null, "target": null, "target_test": null, "source_test": null, "limit": null},
+        "skip_bad": false, "seed": 0, "score_samples": 10, "source_val_split": null,
+        "command": "dak adapt", "runs": [{"method": "dann", "candidates": [{"epoch": 1, "file": "dann/epoch-001.safetensors"}]}],
+    });
+    std::fs::write(runs.join("candidates.json"), index.to_string()).unwrap();
+    refused(
+        &["select", &s("runs"), "--out", candidate.to_str().unwrap()],
+        &["--out", "candidates folder"],
+        &candidate,
+        &sentinel,
+    );
+}
