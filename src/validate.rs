@@ -191,7 +191,10 @@ mod tests {
         std::os::unix::fs::symlink(&model, &link).unwrap();
         let other = dir.join("m.onnx");
         let e = distinct_files(&[("--onnx", &dotted)], &[("--model", &model)]).unwrap_err();
-        assert!(e.to_string().contains("--onnx") && e.to_string().contains("--model"), "{e}");
+        assert!(
+            e.to_string().contains("--onnx") && e.to_string().contains("--model"),
+            "{e}"
+        );
         #[cfg(unix)]
         {
             let e = distinct_files(&[("--out", &model), ("--plot", &link)], &[]).unwrap_err();
@@ -201,7 +204,11 @@ mod tests {
         let e = distinct_files(&[("--out", &new), ("--plot", &dir.join("./new.png"))], &[])
             .unwrap_err();
         assert!(e.to_string().contains("--out and --plot"), "{e}");
-        distinct_files(&[("--onnx", &other), ("--plot", &new)], &[("--model", &model)]).unwrap();
+        distinct_files(
+            &[("--onnx", &other), ("--plot", &new)],
+            &[("--model", &model)],
+        )
+        .unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

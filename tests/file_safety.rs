@@ -17,7 +17,11 @@ fn refused(args: &[&str], needles: &[&str], keep: &Path, bytes: &[u8]) {
     for n in needles {
         assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
     }
-    assert_eq!(std::fs::read(keep).unwrap(), bytes, "{args:?} changed {keep:?}");
+    assert_eq!(
+        std::fs::read(keep).unwrap(),
+        bytes,
+        "{args:?} changed {keep:?}"
+    );
 }
 
 #[test]
@@ -43,7 +47,13 @@ fn outputs_that_resolve_to_an_input_or_to_each_other_are_refused() {
     }
     #[cfg(unix)]
     refused(
-        &["export", "--model", &s("ft.safetensors"), "--safetensors", &s("link.safetensors")],
+        &[
+            "export",
+            "--model",
+            &s("ft.safetensors"),
+            "--safetensors",
+            &s("link.safetensors"),
+        ],
         &["--safetensors", "--model"],
         &model,
         &sentinel,

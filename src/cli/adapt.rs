@@ -351,14 +351,23 @@ fn check_files_apart(args: &AdaptArgs) -> Result<()> {
             .iter()
             .map(|m| {
                 let path = sibling(&args.out, m.name());
-                (format!("--out (the {} model {})", m.name(), path.display()), path)
+                (
+                    format!("--out (the {} model {})", m.name(), path.display()),
+                    path,
+                )
             })
             .collect(),
         None => Vec::new(),
     };
-    for (_, path) in models.iter().chain([(String::new(), args.out.clone())].iter()) {
+    for (_, path) in models
+        .iter()
+        .chain([(String::new(), args.out.clone())].iter())
+    {
         let ckpt = Checkpoints::resume_path(path);
-        derived.push((format!("--out (its resume checkpoint {})", ckpt.display()), ckpt));
+        derived.push((
+            format!("--out (its resume checkpoint {})", ckpt.display()),
+            ckpt,
+        ));
     }
     let explicit: Vec<(&str, &Path)> = [
         ("--out", Some(args.out.as_path())),
@@ -369,11 +378,24 @@ fn check_files_apart(args: &AdaptArgs) -> Result<()> {
     .filter_map(|(f, p)| p.map(|p| (f, p)))
     .collect();
     let mut outputs = explicit.clone();
-    outputs.extend(models.iter().chain(&derived).map(|(f, p)| (f.as_str(), p.as_path())));
-    let weights: Vec<(&str, &Path)> = args.weights.iter().map(|w| ("--weights", w.as_path())).collect();
+    outputs.extend(
+        models
+            .iter()
+            .chain(&derived)
+            .map(|(f, p)| (f.as_str(), p.as_path())),
+    );
+    let weights: Vec<(&str, &Path)> = args
+        .weights
+        .iter()
+        .map(|w| ("--weights", w.as_path()))
+        .collect();
     distinct_files(&outputs, &weights)?;
     // Continuing a run rewrites its own checkpoint; no other output may be that file.
-    let resume: Vec<(&str, &Path)> = args.resume.iter().map(|r| ("--resume", r.as_path())).collect();
+    let resume: Vec<(&str, &Path)> = args
+        .resume
+        .iter()
+        .map(|r| ("--resume", r.as_path()))
+        .collect();
     distinct_files(&explicit, &resume)
 }
 

@@ -60,10 +60,11 @@ pub fn run(a: &ExportArgs) -> Result<()> {
     if let Some(p) = &a.safetensors {
         crate::validate::output_file("--safetensors", p)?;
     }
-    let outputs: Vec<(&str, &std::path::Path)> = [("--onnx", &a.onnx), ("--safetensors", &a.safetensors)]
-        .into_iter()
-        .filter_map(|(f, p)| p.as_deref().map(|p| (f, p)))
-        .collect();
+    let outputs: Vec<(&str, &std::path::Path)> =
+        [("--onnx", &a.onnx), ("--safetensors", &a.safetensors)]
+            .into_iter()
+            .filter_map(|(f, p)| p.as_deref().map(|p| (f, p)))
+            .collect();
     let inputs: Vec<(&str, &std::path::Path)> = [("--model", &a.model), ("--weights", &a.weights)]
         .into_iter()
         .filter_map(|(f, p)| p.as_deref().map(|p| (f, p)))

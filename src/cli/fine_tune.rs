@@ -191,10 +191,13 @@ fn check_files_apart(a: &FineTuneArgs) -> Result<()> {
         format!("--out (its best model {})", ckpt.best.display()),
         format!("--out (its resume checkpoint {})", ckpt.resume.display()),
     );
-    let explicit: Vec<(&str, &Path)> = [("--out", Some(a.out.as_path())), ("--metrics", a.metrics.as_deref())]
-        .into_iter()
-        .filter_map(|(f, p)| p.map(|p| (f, p)))
-        .collect();
+    let explicit: Vec<(&str, &Path)> = [
+        ("--out", Some(a.out.as_path())),
+        ("--metrics", a.metrics.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(f, p)| p.map(|p| (f, p)))
+    .collect();
     let mut outputs = explicit.clone();
     outputs.push((&best, &ckpt.best));
     outputs.push((&resume, &ckpt.resume));
@@ -203,7 +206,8 @@ fn check_files_apart(a: &FineTuneArgs) -> Result<()> {
         inputs.push(("--weights", Path::new(&a.weights)));
     }
     distinct_files(&outputs, &inputs)?;
-    let resume_in: Vec<(&str, &Path)> = a.resume.iter().map(|p| ("--resume", p.as_path())).collect();
+    let resume_in: Vec<(&str, &Path)> =
+        a.resume.iter().map(|p| ("--resume", p.as_path())).collect();
     distinct_files(&explicit, &resume_in)
 }
 

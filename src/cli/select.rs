@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use crate::train::adapt::candidates::CandidateIndex;
-use crate::train::adapt::rescore::{self, Pick, Rescored};
 use crate::train::adapt::ensv_hard::argmax_rows;
+use crate::train::adapt::rescore::{self, Pick, Rescored};
 use crate::train::adapt::Select;
 use crate::{Error, Gpu, Result};
 
@@ -79,8 +79,10 @@ pub fn run_with(args: &SelectArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result
             .map(|c| root.join(&c.file))
             .chain([index_file])
             .collect();
-        let inputs: Vec<(&str, &std::path::Path)> =
-            files.iter().map(|f| ("the candidates folder", f.as_path())).collect();
+        let inputs: Vec<(&str, &std::path::Path)> = files
+            .iter()
+            .map(|f| ("the candidates folder", f.as_path()))
+            .collect();
         crate::validate::distinct_files(&[("--out", out)], &inputs)?;
     }
     let mut spec = index.data.clone();
