@@ -174,6 +174,19 @@ pub fn count(flag: &str, v: usize, min: usize) -> Result<()> {
     Err(Error::input(format!("{flag} {v}: must be at least {min}")))
 }
 
+/// `--workers N` (0 = one per core): at most 4 per core — beyond that, threads only add memory
+/// (each holds decoded batches), and a typo like 100000 would exhaust it.
+pub fn workers(flag: &str, n: usize) -> Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let most = 4 * cores;
+    if n <= most {
+        return Ok(());
+    }
+    Err(Error::input(format!(
+        "{flag} {n}: at most {most} on this machine (4 per CPU core; more threads only add memory); use 0 for one per core"
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

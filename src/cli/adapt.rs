@@ -34,7 +34,7 @@ pub struct AdaptArgs {
     pub backbone: String,
     /// VGG16 base weights: ImageNet VGG16 safetensors (timm or torchvision names) or a dak model
     /// built on VGG16 (e.g. from `dak fine-tune`); f32, f16 or bf16 tensors (computed in f32).
-    /// Without it the base starts from seeded He init.
+    /// Without it (or with `none`) the base starts from seeded He init.
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
     /// Square input side for --backbone vgg16 (a multiple of 32) [default: 224].
@@ -295,6 +295,7 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
     count("--epochs", args.epochs, 1)?;
     count("--batch", args.batch, 1)?;
     count("--score-samples", args.score_samples, 2)?;
+    crate::validate::workers("--workers", args.workers)?;
     if let Some(n) = args.limit {
         count("--limit", n, 1)?;
     }
@@ -304,11 +305,17 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
         args.source_val_split,
         Range::Open(0.0, 1.0),
     )?;
-    number("--lambda-max", args.lambda_max.into(), Range::NonNegative)?;
+    // The reversed gradient is λ times the domain loss's: past ~10 it swamps the label loss
+    // and the features collapse (a run at 1e30 ended at chance, entropy ln 10, exit 0).
+    number(
+        "--lambda-max",
+        args.lambda_max.into(),
+        Range::Closed(0.0, 10.0),
+    )?;
     number_opt(
         "--constant-lambda",
         args.constant_lambda.map(f64::from),
-        Range::NonNegative,
+        Range::Closed(0.0, 10.0),
     )?;
     number(
         "--momentum",
@@ -404,9 +411,20 @@ pub fn run(args: &AdaptArgs) -> Result<()> {
     run_with(args, &Gpu::new)
 }
 
+/// The arguments with `--weights none` read as no weights (the word `dak fine-tune` takes for
+/// a base from seeded initialisation).
+fn normalised(args: &AdaptArgs) -> AdaptArgs {
+    let mut a = args.clone();
+    if a.weights.as_deref() == Some(Path::new("none")) {
+        a.weights = None;
+    }
+    a
+}
+
 /// [`run`] on the device `open_gpu` gives, called only once every argument, file and image
 /// has passed its checks.
 pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
+    let args = &normalised(args);
     check_args(args)?;
     let base = config(args)?;
     let methods = match &args.compare {

@@ -100,6 +100,7 @@ fn parse_freeze(a: &FineTuneArgs) -> Result<Freeze> {
         let b = u
             .strip_prefix("block")
             .and_then(|n| n.parse().ok())
+            .filter(|b| (1..=5).contains(b))
             .ok_or_else(|| Error::input(format!("--unfreeze {u}: expected block1 .. block5")))?;
         return Ok(Freeze::FromBlock(b));
     }
@@ -161,6 +162,8 @@ fn check_args(a: &FineTuneArgs) -> Result<()> {
     output_file("--out", &a.out)?;
     output_opt("--metrics", a.metrics.as_deref())?;
     check_files_apart(a)?;
+    crate::validate::workers("--workers", a.workers)?;
+    parse_freeze(a)?;
     if a.weights != "none" {
         check(
             "--weights",

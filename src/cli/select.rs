@@ -68,6 +68,7 @@ pub fn run(args: &SelectArgs) -> Result<()> {
 /// [`run`] on the device `open_gpu` gives, opened only after every argument and file passed.
 pub fn run_with(args: &SelectArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
     let validators = parse_validators(&args.select)?;
+    crate::validate::workers("--workers", args.workers)?;
     let (index, root) = CandidateIndex::read(&args.candidates, "dak select")?;
     if let Some(out) = &args.out {
         crate::validate::output_file("--out", out)?;
