@@ -92,9 +92,9 @@ pub struct AdaptArgs {
     /// target images), `dev` (held-out source loss weighted by the domain density ratio;
     /// needs --source-test or --source-val-split), `entropy`, `im`, `snd` (confidence scores:
     /// a confidently wrong model wins them), `source-val` (held-out source accuracy); or
-    /// `safe`: EnsV, and across --compare runs an adapted method replaces source-only only when
-    /// its EnsV margin is beyond the noise and MixVal agrees (docs/selection.md)
-    /// [default: safe with --compare, else last].
+    /// `safe`: each run's last epoch, and across --compare runs an adapted method replaces
+    /// source-only only when its IM is higher and another method corroborates the answers it
+    /// changed (docs/selection.md) [default: safe with --compare, else last].
     #[arg(long, value_name = "VALIDATOR")]
     pub select: Option<String>,
     /// Fraction of the source held out and scored each epoch (stratified, seeded; training

@@ -18,7 +18,7 @@ pub const VERSION: u32 = 1;
 
 /// Version of the scoring code (the validators' inputs): a candidate's cached scores of another
 /// version are computed again by `dak select`.
-pub const SCORING: u32 = 1;
+pub const SCORING: u32 = 2;
 
 /// What a run measured of one candidate, kept beside its model file
 /// (`epoch-NNN.scores.json`) so `dak select` re-ranks without a GPU pass.

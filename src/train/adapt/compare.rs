@@ -27,10 +27,15 @@ pub fn parse_list(list: &str) -> Result<Vec<Method>> {
     Ok(methods)
 }
 
-/// Each run's score under `select`: its selected epoch's; for the EnsV family, the agreement
+/// Each run's score under `select`: its selected epoch's (IM for `safe`, the order in which the
+/// rule proposes challengers); for the EnsV family, the agreement
 /// of its selected model with the ensemble of every run's selected model (the candidates:
 /// hard votes for `ensv` and `safe`, mean probabilities for `ensv-soft`).
 pub fn scores(runs: &[RunSummary], select: Select) -> Vec<Option<f64>> {
+    if select == Select::Safe {
+        // The rule's proposal order.
+        return runs.iter().map(|r| r.selected.im).collect();
+    }
     if !select.pools() {
         return runs.iter().map(|r| select.score(&r.selected)).collect();
     }
@@ -46,16 +51,23 @@ pub fn scores(runs: &[RunSummary], select: Select) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// The safety rule's decision over the runs (source-only, listed first, is the baseline).
+/// The safety rule's decision over the runs (source-only is the baseline): each run's
+/// selected model, which under `--select safe` is its last epoch.
 pub fn safe_decision(runs: &[RunSummary]) -> safe::Decision {
     let classes = runs.first().map_or(0, |r| r.classes);
-    let probs: Vec<&[f32]> = runs.iter().map(|r| r.selected_probs.as_slice()).collect();
-    let mixval: Vec<Option<f64>> = runs.iter().map(|r| r.selected.mixval).collect();
+    let candidates: Vec<safe::Candidate> = runs
+        .iter()
+        .map(|r| safe::Candidate {
+            method: &r.method,
+            probs: &r.selected_probs,
+            im: r.selected.im.unwrap_or(f64::NEG_INFINITY),
+        })
+        .collect();
     let baseline = runs
         .iter()
         .position(|r| r.method == Method::SOURCE_ONLY.name())
         .unwrap_or(0);
-    safe::decide(&probs, classes, &mixval, baseline)
+    safe::decide(&candidates, classes, baseline)
 }
 
 /// Index of the run `select` picks: the highest score (see [`scores`]); with `safe`, the

@@ -61,8 +61,9 @@ pub enum Select {
     MixVal,
     /// Lowest DEV risk: held-out source loss weighted by the domain density ratio ([`dev`]).
     Dev,
-    /// EnsV (hard votes) with the safety rule across `--compare` runs ([`safe`]): an adapted
-    /// method replaces source-only only on evidence. Within one run, the same as `ensv`.
+    /// The safety rule across `--compare` runs ([`safe`]): each run's last epoch, and an
+    /// adapted method replaces source-only only when its IM is higher and another method
+    /// corroborates its changes. Within one run, the last epoch.
     Safe,
 }
 
@@ -100,7 +101,7 @@ impl Select {
     /// Whether the validator ranks a run's epochs only once all of them are known (the EnsV
     /// family: each epoch is scored against the ensemble of every epoch).
     pub fn pools(self) -> bool {
-        matches!(self, Select::Ensv | Select::EnsvSoft | Select::Safe)
+        matches!(self, Select::Ensv | Select::EnsvSoft)
     }
 
     /// The validator called `name`, or an error naming `arg` and the accepted names.
@@ -121,12 +122,12 @@ impl Select {
     /// epoch has no label-free scores). Never reads target labels.
     pub fn score(self, e: &EpochLogs) -> Option<f64> {
         match self {
-            Select::Last => None,
+            Select::Last | Select::Safe => None,
             Select::Entropy => e.entropy.map(|h| -h),
             Select::Im => e.im,
             Select::Snd => e.snd,
             Select::SourceVal => e.val_acc,
-            Select::Ensv | Select::Safe => e.ensv,
+            Select::Ensv => e.ensv,
             Select::EnsvSoft => e.ensv_soft,
             Select::MixVal => e.mixval,
             Select::Dev => e.dev.map(|d| -d),
