@@ -6,13 +6,20 @@ e.g. after a validator changed: no training), then each validator's pick is comp
 oracle (the best candidate by target-test labels, reporting only) and with source-only.
 
     python3 scripts/selection_results.py [RUNS_DIR] [--dak target/release/dak] [--rescore]
+                                         [--docs docs/selection.md]
 
 Prints markdown tables: per pair and seed, the oracle, source-only and each validator's pick;
-per validator, the mean and worst-case regret against the oracle and against source-only.
+per validator, the mean and worst-case regret against the oracle (the best of all candidates,
+every epoch of every method), the mean regret against the best final model (the best method
+after its last epoch: the best of the models a --compare run writes) and the gain over
+source-only.
 "source-only" is the source-only model at its last epoch: what a user gets without adapting.
-Standard library only.
+With --docs, the tables also replace what stands between the markers
+<!-- results:begin --> and <!-- results:end --> in that file. Standard library only.
 """
 import argparse
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -41,7 +48,25 @@ def main() -> None:
     ap.add_argument("runs", nargs="?", default="target/selection-runs")
     ap.add_argument("--dak", default="target/release/dak")
     ap.add_argument("--rescore", action="store_true")
+    ap.add_argument("--docs", help="markdown file whose results markers receive the tables")
     args = ap.parse_args()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        tables(args)
+    print(out.getvalue(), end="")
+    if args.docs:
+        doc = Path(args.docs).read_text()
+        begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+        if begin not in doc or end not in doc:
+            sys.exit(f"{args.docs}: no {begin} ... {end} markers")
+        head, rest = doc.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        tmp = Path(args.docs + ".tmp")
+        tmp.write_text(f"{head}{begin}\n{out.getvalue()}{end}{tail}")
+        tmp.replace(args.docs)
+
+
+def tables(args) -> None:
     runs = sorted(p.parent for p in Path(args.runs).glob("*/seed*/candidates.json"))
     if not runs:
         sys.exit(f"no runs under {args.runs}; run scripts/selection_runs.sh first")
@@ -58,9 +83,11 @@ def main() -> None:
             if last is None or c["epoch"] > last["epoch"]:
                 by_method[c["method"]] = c
         picks = {p["validator"]: p for p in s["picks"]}
+        best_final = max(by_method.values(), key=lambda c: c["target_acc"])
         rows.append({
             "pair": run.parent.name, "seed": run.name.removeprefix("seed"),
             "oracle": oracle, "source_only": so_last["target_acc"],
+            "best_final": best_final["target_acc"],
             "last": {m: c["target_acc"] for m, c in by_method.items()},
             "picks": picks,
         })
@@ -80,15 +107,17 @@ def main() -> None:
               f"| {pct(r['source_only'])} | " + " | ".join(cells) + " |")
 
     print()
-    print("| validator | mean regret vs oracle | worst regret vs oracle | mean vs source-only "
+    print("| validator | mean regret vs oracle | worst regret vs oracle "
+          "| mean regret vs best final model | mean vs source-only "
           "| worst vs source-only | picks below source-only − 1 |")
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for v in validators:
         reg = [100 * (r["oracle"]["target_acc"] - r["picks"][v]["target_acc"]) for r in rows]
+        fin = [100 * (r["best_final"] - r["picks"][v]["target_acc"]) for r in rows]
         gain = [100 * (r["picks"][v]["target_acc"] - r["source_only"]) for r in rows]
         below = sum(g < -1.0 for g in gain)
-        print(f"| `{v}` | {sum(reg) / len(reg):.1f} | {max(reg):.1f} | {sum(gain) / len(gain):+.1f} "
-              f"| {min(gain):+.1f} | {below} of {len(rows)} |")
+        print(f"| `{v}` | {sum(reg) / len(reg):.1f} | {max(reg):.1f} | {sum(fin) / len(fin):.1f} "
+              f"| {sum(gain) / len(gain):+.1f} | {min(gain):+.1f} | {below} of {len(rows)} |")
     methods = sorted({m for r in rows for m in r["last"]})
     print()
     print("| method (last epoch) | mean target acc | mean vs source-only | worst vs source-only |")

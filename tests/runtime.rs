@@ -115,3 +115,34 @@ fn adapter_is_reported() {
     let chosen = chosen.expect(dak::gpu::NO_ADAPTER);
     assert!(!adapters[chosen].name.is_empty());
 }
+
+/// A variable that hides the installed driver is named in the error, not "install a driver".
+#[test]
+fn a_variable_that_hides_the_driver_is_named() {
+    let dir = TempDir::new("hidden-adapter");
+    let out = dir.path().join("m.safetensors");
+    // A backend this machine does not have; a Vulkan driver list that names no file (with the
+    // GL fallback ruled out, since wgpu would otherwise run on GL).
+    let cases: [&[(&str, &str)]; 2] = [
+        &[("WGPU_BACKEND", "metal")],
+        &[
+            ("VK_ICD_FILENAMES", "/nonexistent.json"),
+            ("WGPU_BACKEND", "vulkan"),
+        ],
+    ];
+    for vars in cases {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_dak"))
+            .args(["adapt", "--epochs", "1", "--limit", "8", "--out"])
+            .arg(&out)
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{vars:?}: {err}");
+        for (var, value) in vars {
+            assert!(err.contains(&format!("{var}={value}")), "{vars:?}: {err}");
+        }
+        assert!(!err.contains("apt-get install"), "{vars:?}: {err}");
+        assert!(!out.exists());
+    }
+}

@@ -218,6 +218,23 @@ fn validators_refuse_what_they_cannot_score() {
         ],
         &["--select dev", "--source-test", "--source-val-split"],
     );
+    // A source too small to hold any image out for DEV.
+    fails_with(
+        &[
+            "adapt",
+            "--source",
+            &src,
+            "--target",
+            &src,
+            "--select",
+            "dev",
+            "--source-val-split",
+            "0.01",
+            "--out",
+            &out,
+        ],
+        &["--source-val-split 0.01", "--select dev"],
+    );
     fails_with(
         &[
             "adapt", "--source", &src, "--target", &few, "--select", "mixval", "--out", &out,

@@ -441,6 +441,17 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
             skipped_up_front.join(", ")
         );
     }
+    let mut base = base;
+    // The safety rule compares source-only's confidence on the target with that on held-out
+    // source images: hold a tenth out when there are none (and the source can spare them).
+    if base.select == Select::Safe
+        && args.compare.is_some()
+        && base.source_val_split.is_none()
+        && data.source_eval.is_none()
+        && data.source.split(0.1, base.seed).is_ok()
+    {
+        base.source_val_split = Some(0.1);
+    }
     let configs: Vec<AdaptConfig> = methods
         .iter()
         .map(|&method| AdaptConfig {

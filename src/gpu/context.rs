@@ -7,6 +7,30 @@ pub const NO_ADAPTER: &str = "no GPU adapter found; on a machine without a GPU i
 software Vulkan driver, e.g. `apt-get install mesa-vulkan-drivers` (or pick a backend with \
 WGPU_BACKEND=vulkan|metal|dx12|gl)";
 
+/// Variables that decide which drivers the Vulkan loader and wgpu look at: when one is set and
+/// no adapter is found, it is the likelier cause than a missing driver.
+const ADAPTER_VARIABLES: [&str; 4] = [
+    "VK_ICD_FILENAMES",
+    "VK_DRIVER_FILES",
+    "VK_ADD_DRIVER_FILES",
+    "WGPU_BACKEND",
+];
+
+/// Why no adapter was found: a variable that hides the drivers, named, or [`NO_ADAPTER`].
+fn no_adapter() -> String {
+    let set: Vec<String> = ADAPTER_VARIABLES
+        .iter()
+        .filter_map(|v| std::env::var(v).ok().map(|value| format!("{v}={value}")))
+        .collect();
+    match set.is_empty() {
+        true => NO_ADAPTER.to_string(),
+        false => format!(
+            "no GPU adapter found with {} set: it limits which drivers are looked at; unset it (or point it at an installed driver) and run `dak devices`",
+            set.join(" and ")
+        ),
+    }
+}
+
 /// Optional features dak uses when the adapter has them.
 pub(crate) const WANTED_FEATURES: wgpu::Features =
     wgpu::Features::TIMESTAMP_QUERY.union(wgpu::Features::SUBGROUP);
@@ -131,7 +155,7 @@ fn type_rank(t: wgpu::DeviceType) -> u8 {
 /// (discrete > integrated > virtual > CPU), Vulkan/Metal/DX12 before GL.
 pub(crate) fn choose(adapters: &[wgpu::Adapter]) -> Result<usize> {
     if adapters.is_empty() {
-        return Err(Error::gpu(NO_ADAPTER));
+        return Err(Error::gpu(no_adapter()));
     }
     if let Ok(wanted) = std::env::var("DAK_ADAPTER") {
         let needle = wanted.to_lowercase();

@@ -57,8 +57,8 @@ pub struct EpochLogs {
     /// Soft neighbourhood density of the target predictions (higher = better).
     pub snd: Option<f64>,
     /// EnsV (hard votes): agreement of the target predictions' argmax with the class most of
-    /// the run's epochs vote for; known at the end of the run, so set in the summary's epochs
-    /// only (`--select ensv`).
+    /// the run's epochs vote for; known at the end of the run, so set in the history's epochs
+    /// only when the run selects by it (`--select ensv`; every epoch's is in the summary).
     pub ensv: Option<f64>,
     /// EnsV (soft): agreement with the argmax of the mean prediction of the run's epochs
     /// (`--select ensv-soft`); set like `ensv`.
@@ -69,6 +69,9 @@ pub struct EpochLogs {
     /// DEV: the importance-weighted held-out source loss with its control variate (lower is
     /// better); needs held-out labelled source images.
     pub dev: Option<f64>,
+    /// Mean and standard error of the top class probability on held-out source images (what
+    /// the safety rule compares with the confidence on the target).
+    pub source_confidence: Option<(f64, f64)>,
     /// Wall-clock seconds of the epoch (training, plus evaluation in adaptation).
     pub seconds: f64,
     /// Training images per second.
@@ -133,6 +136,8 @@ struct AdaptLine<'a> {
     mixval: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     dev: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_confidence: Option<f64>,
     seconds: f64,
     images_per_s: f64,
 }
@@ -177,6 +182,7 @@ impl Serialize for EpochLogs {
             ensv_soft: self.ensv_soft,
             mixval: self.mixval,
             dev: self.dev,
+            source_confidence: self.source_confidence.map(|c| c.0),
             seconds: self.seconds,
             images_per_s: self.images_per_s,
         }
@@ -216,9 +222,13 @@ pub struct RunSummary {
     pub seconds_per_epoch: f64,
     /// Training images per second over the run.
     pub images_per_s: f64,
-    /// `--select ensv` (and `safe`): every epoch's hard-vote EnsV score, in epoch order.
+    /// Every epoch's hard-vote EnsV score (against the run's epochs), in epoch order; empty
+    /// without target images.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ensv: Vec<f64>,
+    /// Every epoch's soft EnsV score, in epoch order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ensv_soft: Vec<f64>,
     /// The selected model's class probabilities on the score set (target training images),
     /// rows of `classes`: what EnsV compares runs by.
     #[serde(skip)]

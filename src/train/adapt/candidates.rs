@@ -40,6 +40,10 @@ pub struct CachedScores {
     pub source_val_acc: Option<f64>,
     /// Target-test accuracy (reporting only).
     pub target_acc: Option<f64>,
+    /// Mean and standard error of the top probability on held-out source images (absent in
+    /// files from before it was kept; `dak select` measures it where the safety rule needs it).
+    #[serde(default)]
+    pub source_confidence: Option<(f64, f64)>,
     /// Class probabilities on the score set, rows of the model's classes.
     pub probs: Vec<f32>,
 }

@@ -67,7 +67,10 @@ pub fn safe_decision(runs: &[RunSummary]) -> safe::Decision {
         .iter()
         .position(|r| r.method == Method::SOURCE_ONLY.name())
         .unwrap_or(0);
-    safe::decide(&candidates, classes, baseline)
+    let source_confidence = runs
+        .get(baseline)
+        .and_then(|r| r.selected.source_confidence);
+    safe::decide(&candidates, classes, baseline, source_confidence)
 }
 
 /// Index of the run `select` picks: the highest score (see [`scores`]); with `safe`, the

@@ -413,6 +413,7 @@ fn run(
             ensv_soft: None,
             mixval: scores.as_ref().and_then(|s| s.mixval),
             dev: scores.as_ref().and_then(|s| s.dev),
+            source_confidence: scores.as_ref().and_then(|s| s.source_confidence),
             seconds: t0.elapsed().as_secs_f64(),
             images_per_s: steady_rate(images, train_seconds, first_step),
             feature_cache: false,
@@ -447,29 +448,31 @@ fn run(
         Some(_) => best_probs,
         None => last_probs,
     };
-    let mut ensv_scores = Vec::new();
+    // Every epoch's EnsV scores (hard and soft) go into the summary; the epochs' own logs get
+    // them only when the run selects by them, so callbacks and the history see the same epochs.
+    let (mut ensv_hard, mut ensv_soft) = (Vec::new(), Vec::new());
     if score_sets.is_some() {
-        let (hard, soft) = (pool.hard_scores(), pool.soft_scores());
-        // A resumed run scores only the epochs it trained itself.
-        let scored = history.epochs.len() - hard.len().min(history.epochs.len());
-        for (e, (h, s)) in history.epochs[scored..]
-            .iter_mut()
-            .zip(hard.iter().zip(&soft))
-        {
-            e.ensv = Some(*h);
-            e.ensv_soft = Some(*s);
-        }
+        ensv_hard = pool.hard_scores();
+        ensv_soft = pool.soft_scores();
         if config.select.pools() {
+            // A resumed run scores only the epochs it trained itself.
+            let scored = history.epochs.len() - ensv_hard.len().min(history.epochs.len());
+            for (e, (h, s)) in history.epochs[scored..]
+                .iter_mut()
+                .zip(ensv_hard.iter().zip(&ensv_soft))
+            {
+                e.ensv = Some(*h);
+                e.ensv_soft = Some(*s);
+            }
             let scores = match config.select {
-                Select::EnsvSoft => soft,
-                _ => hard,
+                Select::EnsvSoft => &ensv_soft,
+                _ => &ensv_hard,
             };
-            if let Some(i) = ensv::best(&scores) {
+            if let Some(i) = ensv::best(scores) {
                 pool.restore(model, i)?;
                 selected_probs = pool.probs(i).to_vec();
                 best = Some((scored + i, scores[i], Vec::new()));
             }
-            ensv_scores = scores;
         }
     }
     let last = history.epochs.last().cloned().expect("at least one epoch");
@@ -504,7 +507,8 @@ fn run(
         seconds: clock.elapsed().as_secs_f64(),
         seconds_per_epoch: train_seconds / epochs_run as f64,
         images_per_s: images_total as f64 / train_seconds.max(1e-9),
-        ensv: ensv_scores,
+        ensv: ensv_hard,
+        ensv_soft,
         selected_probs,
         classes: model.config.classes,
     });

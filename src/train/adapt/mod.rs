@@ -266,7 +266,8 @@ pub(crate) fn source_split(
     };
     data.source.split(f, config.seed).map(Some).map_err(|e| {
         Error::input(format!(
-            "--source-val-split {f} (for --select source-val): {}",
+            "--source-val-split {f} (for --select {}): {}",
+            config.select.name(),
             e.to_string().lines().next().unwrap_or_default()
         ))
     })

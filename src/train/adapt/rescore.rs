@@ -97,9 +97,17 @@ pub fn rescore(
     for run in &index.runs {
         let mut scored = Vec::new();
         let epochs = run.candidates.len();
-        for c in &run.candidates {
+        for (i, c) in run.candidates.iter().enumerate() {
             let path = root.join(&c.file);
-            let cached = use_cache.then(|| CachedScores::read(&path)).flatten();
+            // The safety rule reads source-only's last model's confidence on held-out source
+            // images, which files from before it was kept lack: measure that one again.
+            let needs_confidence = run.method == super::Method::SOURCE_ONLY.name()
+                && i + 1 == epochs
+                && sets.dev.is_some();
+            let cached = use_cache
+                .then(|| CachedScores::read(&path))
+                .flatten()
+                .filter(|c| !needs_confidence || c.source_confidence.is_some());
             let cached = match cached {
                 Some(c) => c,
                 None => {
@@ -178,6 +186,7 @@ fn measure(
         dev: s.dev,
         source_val_acc,
         target_acc,
+        source_confidence: s.source_confidence,
         probs: s.probs,
     })
 }
@@ -207,6 +216,7 @@ fn scored_logs(method: &str, epoch: usize, epochs: usize, s: &CachedScores) -> E
         ensv_soft: None,
         mixval: s.mixval,
         dev: s.dev,
+        source_confidence: s.source_confidence,
         seconds: 0.0,
         images_per_s: 0.0,
         feature_cache: false,
@@ -282,6 +292,7 @@ fn summary(selected: &Scored, last: &Scored, select: Select, classes: usize) -> 
         seconds_per_epoch: 0.0,
         images_per_s: 0.0,
         ensv: Vec::new(),
+        ensv_soft: Vec::new(),
         selected_probs: selected.probs.clone(),
         classes,
     }

@@ -4,6 +4,11 @@
 //!
 //! Rule: each run's candidate is its model after the last epoch (the learning rate has
 //! decayed; an ensemble of epochs favours the middle of training, which measured worse).
+//! 0. **Is there a shift?** If source-only is as sure of the target images as of held-out
+//!    source images (mean top probability, `src − tgt ≤ 2·√(se_src² + se_tgt²)`), the target
+//!    looks like its own domain: adaptation corrects covariate shift and has nothing to correct,
+//!    while every alignment method shares the same risk (pulling frequent target classes into
+//!    rare ones under label shift, measured 1.4-3.5 points under source-only). Keep it.
 //! 1. **Proposal** — the challengers are the adapted runs whose target predictions carry more
 //!    information than the baseline's, by information maximisation `IM = H(mean p) − mean H(p)`
 //!    (confident *and* class-diverse), highest first.
@@ -62,14 +67,34 @@ pub fn corroboration(j: &[usize], k: &[usize], b: &[usize]) -> (f64, f64, usize)
     (mean, (var / n as f64).sqrt(), n)
 }
 
-/// Applies the rule; `baseline` is the index of source-only among `candidates`.
-pub fn decide(candidates: &[Candidate], classes: usize, baseline: usize) -> Decision {
+/// Applies the rule; `baseline` is the index of source-only among `candidates`, and
+/// `source_confidence` its mean top probability (and standard error) on held-out source images.
+pub fn decide(
+    candidates: &[Candidate],
+    classes: usize,
+    baseline: usize,
+    source_confidence: Option<(f64, f64)>,
+) -> Decision {
     let Some(base) = candidates.get(baseline) else {
         return Decision {
             picked: 0,
             why: "no baseline among the candidates".into(),
         };
     };
+    if let (Some((src, se_src)), Some((tgt, se_tgt))) = (
+        source_confidence,
+        super::scores::confidence(base.probs, classes),
+    ) {
+        let noise = 2.0 * (se_src * se_src + se_tgt * se_tgt).sqrt();
+        if src - tgt <= noise {
+            return Decision {
+                picked: baseline,
+                why: format!(
+                    "kept source-only: it is as sure of the target images as of held-out source images (top probability {tgt:.3} vs {src:.3}, 2 se {noise:.3}): no shift for adaptation to correct"
+                ),
+            };
+        }
+    }
     let votes: Vec<Vec<usize>> = candidates
         .iter()
         .map(|c| ensv_hard::argmax_rows(c.probs, classes))
@@ -139,6 +164,34 @@ mod tests {
     }
 
     #[test]
+    fn no_drop_in_confidence_keeps_the_baseline() {
+        // Corroborated challenger, but source-only is as sure of the target (top probability
+        // 1.0 on one-hot rows) as of its held-out source images: nothing to adapt to.
+        let truth: Vec<usize> = (0..40).map(|r| r % 4).collect();
+        let base: Vec<usize> = (0..40).map(|r| if r < 12 { 3 } else { r % 4 }).collect();
+        let (b, t) = (one_hot(&base, 4), one_hot(&truth, 4));
+        let c = [
+            cand("source-only", &b, 1.0),
+            cand("fix", &t, 1.2),
+            cand("also", &t, 1.1),
+        ];
+        let d = decide(&c, 4, 0, Some((0.99, 0.01)));
+        assert_eq!(d.picked, 0, "{}", d.why);
+        assert!(d.why.contains("no shift"), "{}", d.why);
+        // Much surer of its own domain than of the target: the rule goes on.
+        let soft: Vec<f32> = b
+            .iter()
+            .map(|&v| if v > 0.5 { 0.55 } else { 0.15 })
+            .collect();
+        let c = [
+            cand("source-only", &soft, 1.0),
+            cand("fix", &t, 1.2),
+            cand("also", &t, 1.1),
+        ];
+        assert_eq!(decide(&c, 4, 0, Some((0.99, 0.01))).picked, 1);
+    }
+
+    #[test]
     fn corroboration_by_hand() {
         // k changed b's answer on rows 0..4; j sides with k on 3 of them, with b on 1.
         let b = [0, 0, 0, 0, 1, 1];
@@ -171,10 +224,10 @@ mod tests {
             cand("fix", &t, 1.2),
             cand("also", &t, 1.1),
         ];
-        let d = decide(&c, 4, 0);
+        let d = decide(&c, 4, 0, None);
         assert_eq!(d.picked, 2, "{}", d.why);
         // Without "also" no one corroborates anything: the baseline stays.
-        let d = decide(&c[..3], 4, 0);
+        let d = decide(&c[..3], 4, 0, None);
         assert_eq!(d.picked, 0, "{}", d.why);
         // A challenger whose IM does not exceed the baseline's is never proposed.
         let c = [
@@ -182,6 +235,6 @@ mod tests {
             cand("fix", &t, 1.2),
             cand("also", &t, 1.1),
         ];
-        assert_eq!(decide(&c, 4, 0).picked, 0);
+        assert_eq!(decide(&c, 4, 0, None).picked, 0);
     }
 }

@@ -84,6 +84,10 @@ pub struct CandidateScores {
     pub mixval: Option<f64>,
     /// DEV's risk ([`dev`], lower is better); `None` without held-out source images.
     pub dev: Option<f64>,
+    /// Mean and standard error of the top class probability on the held-out source images
+    /// (DEV's held-out set): how sure the model is in its own domain, which the safety rule
+    /// compares with its confidence on the target. `None` without held-out source images.
+    pub source_confidence: Option<(f64, f64)>,
     /// Class probabilities on the target score set, one row per image (EnsV's input).
     pub probs: Vec<f32>,
 }
@@ -123,6 +127,7 @@ pub fn score_candidate(
         probs.extend(p);
         Ok(())
     })?;
+    let mut source_confidence = None;
     let dev = match &sets.dev {
         Some((source, held_out)) => {
             let fs = features(model, source, config)?;
@@ -134,6 +139,7 @@ pub fn score_candidate(
                 labels.extend_from_slice(y);
                 Ok(())
             })?;
+            source_confidence = confidence(&pv, c);
             let dim = model.features.dim();
             let w = dev::importance_weights(&fs, &target_features, &fv, dim);
             dev::risk(&w, &dev::losses(&pv, c, &labels))
@@ -146,8 +152,25 @@ pub fn score_candidate(
         snd: metrics::soft_neighborhood_density(&probs, c, metrics::SND_TEMPERATURE),
         mixval: mix.score(),
         dev,
+        source_confidence,
         probs,
     })
+}
+
+/// Mean and standard error of each row's top probability (rows of `classes`); `None` for fewer
+/// than 2 rows.
+pub fn confidence(probs: &[f32], classes: usize) -> Option<(f64, f64)> {
+    let top: Vec<f64> = probs
+        .chunks(classes)
+        .map(|r| r.iter().fold(0f32, |a, &v| a.max(v)) as f64)
+        .collect();
+    let n = top.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = top.iter().sum::<f64>() / n as f64;
+    let var = top.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    Some((mean, (var / n as f64).sqrt()))
 }
 
 /// Backbone features of `model` on `ds`.

@@ -63,6 +63,7 @@ impl Callback for CandidateStore {
                 dev: logs.dev,
                 source_val_acc: logs.val_acc,
                 target_acc: logs.target_acc,
+                source_confidence: logs.source_confidence,
                 probs: probs.to_vec(),
             }
             .write(&file)?;

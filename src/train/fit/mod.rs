@@ -410,6 +410,7 @@ fn run(
             ensv_soft: None,
             mixval: None,
             dev: None,
+            source_confidence: None,
             seconds,
             images_per_s: steady_rate(train.len(), seconds, first_step),
             feature_cache: cached,
