@@ -93,7 +93,8 @@ pub struct AdaptArgs {
     /// needs --source-test or --source-val-split), `entropy`, `im`, `snd` (confidence scores:
     /// a confidently wrong model wins them), `source-val` (held-out source accuracy); or
     /// `safe`: each run's last epoch, and across --compare runs an adapted method replaces
-    /// source-only only when its IM is higher and another method corroborates the answers it
+    /// source-only only when source-only is less sure of the target than of held-out source
+    /// images, the method's IM is higher, and another method corroborates the answers it
     /// changed (docs/selection.md) [default: safe with --compare, else last].
     #[arg(long, value_name = "VALIDATOR")]
     pub select: Option<String>,

@@ -11,13 +11,17 @@
 //!    rare ones under label shift, measured 1.4-3.5 points under source-only). Keep it.
 //! 1. **Proposal** — the challengers are the adapted runs whose target predictions carry more
 //!    information than the baseline's, by information maximisation `IM = H(mean p) − mean H(p)`
-//!    (confident *and* class-diverse), highest first.
-//! 2. **Corroboration** — on the score-set images where the challenger `k` changed the
-//!    baseline's answer (`D = {i : v_ki ≠ v_bi}`), some other adapted run `j` must side with
-//!    the challenger more than with the baseline, beyond the noise: with
+//!    (confident *and* class-diverse).
+//! 2. **Corroboration** — on the score-set images where a challenger `k` changed the
+//!    baseline's answer (`D = {i : v_ki ≠ v_bi}`), another adapted run `j` witnesses it when it
+//!    sides with the challenger more than with the baseline beyond the noise: with
 //!    `z_i = [v_ji = v_ki] − [v_ji = v_bi]` over `D`, `mean(z) > 2 · sd(z) / √|D|` (a paired
-//!    test, about 97.5% one-sided).
-//! 3. The first challenger that is corroborated is picked; if none is, the baseline is.
+//!    test, about 97.5% one-sided). `mean(z)` is the net share of the changed answers the
+//!    witness confirms.
+//! 3. The pick is the proposal with the strongest witness (the largest `mean(z)`; ties to the
+//!    higher IM); with no witnessed proposal, the baseline. Confidence decides who may
+//!    challenge, evidence decides who wins: ranking by IM instead let a confident MCC with a
+//!    barely significant witness win where a better-corroborated method was 9 points better.
 //!
 //! Why it is sound: a method that fails in its own way — MCC collapsing the target onto a few
 //! confident clusters, an adversarial run that diverged — wins confidence scores (entropy,
@@ -99,51 +103,52 @@ pub fn decide(
         .iter()
         .map(|c| ensv_hard::argmax_rows(c.probs, classes))
         .collect();
-    let mut order: Vec<usize> = (0..candidates.len())
-        .filter(|&k| k != baseline && candidates[k].im > base.im)
-        .collect();
-    order.sort_by(|&a, &b| {
-        candidates[b]
-            .im
-            .total_cmp(&candidates[a].im)
-            .then(a.cmp(&b))
-    });
+    // Every proposal (IM above the baseline's) with its strongest witness, if any.
+    let mut best: Option<(usize, usize, (f64, f64, usize))> = None;
     let mut refused = Vec::new();
-    for &k in &order {
+    for k in (0..candidates.len()).filter(|&k| k != baseline && candidates[k].im > base.im) {
         let witness = (0..candidates.len())
             .filter(|&j| j != k && j != baseline)
             .map(|j| (j, corroboration(&votes[j], &votes[k], &votes[baseline])))
             .filter(|(_, (m, se, _))| *m > 2.0 * se)
             .max_by(|a, b| (a.1 .0).total_cmp(&b.1 .0));
-        let c = &candidates[k];
         match witness {
-            Some((j, (m, se, n))) => {
-                return Decision {
-                    picked: k,
-                    why: format!(
-                        "{}: IM {:.3} > source-only's {:.3}, and on the {n} images where it changed source-only's answer {} sides with it (margin {m:+.3}, 2 se {:.3})",
-                        c.method,
-                        c.im,
-                        base.im,
-                        candidates[j].method,
-                        2.0 * se
-                    ),
+            Some((j, w)) => {
+                let stronger = best.as_ref().is_none_or(|(bk, _, bw)| {
+                    w.0 > bw.0 || (w.0 == bw.0 && candidates[k].im > candidates[*bk].im)
+                });
+                if stronger {
+                    best = Some((k, j, w));
                 }
             }
             None => refused.push(format!(
                 "{} (IM {:.3}) is corroborated by no other method",
-                c.method, c.im
+                candidates[k].method, candidates[k].im
             )),
         }
     }
-    Decision {
-        picked: baseline,
-        why: match refused.is_empty() {
-            true => format!(
-                "kept source-only: no method's IM exceeds its {:.3}",
-                base.im
+    match best {
+        Some((k, j, (m, se, n))) => Decision {
+            picked: k,
+            why: format!(
+                "{}: IM {:.3} > source-only's {:.3}, and of the {n} answers it changed {} confirms a net {:.0}% (2 se {:.0}%), the strongest witness of any challenger",
+                candidates[k].method,
+                candidates[k].im,
+                base.im,
+                candidates[j].method,
+                100.0 * m,
+                200.0 * se
             ),
-            false => format!("kept source-only: {}", refused.join("; ")),
+        },
+        None => Decision {
+            picked: baseline,
+            why: match refused.is_empty() {
+                true => format!(
+                    "kept source-only: no method's IM exceeds its {:.3}",
+                    base.im
+                ),
+                false => format!("kept source-only: {}", refused.join("; ")),
+            },
         },
     }
 }
