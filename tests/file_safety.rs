@@ -7,16 +7,9 @@ mod common;
 use common::*;
 use std::path::Path;
 
-/// Runs `dak args`, expects exit 2 with one line holding every needle, and that `keep` still
-/// holds `bytes`.
+/// `dak args` is refused (exit 2, one line holding every needle) and `keep` still holds `bytes`.
 fn refused(args: &[&str], needles: &[&str], keep: &Path, bytes: &[u8]) {
-    let o = dak(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.trim().lines().count(), 1, "one line expected: {err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
-    }
+    refused_with(args, needles);
     assert_eq!(
         std::fs::read(keep).unwrap(),
         bytes,

@@ -191,16 +191,6 @@ fn select_rescores_like_the_run_and_never_reads_target_labels() {
     );
 }
 
-fn fails_with(args: &[&str], needles: &[&str]) {
-    let o = dak(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.trim().lines().count(), 1, "one line expected: {err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
-    }
-}
-
 #[test]
 fn validators_refuse_what_they_cannot_score() {
     let dir = TempDir::new("selection-bad");
@@ -212,14 +202,14 @@ fn validators_refuse_what_they_cannot_score() {
         save(&root.join(format!("few/{i}.png")), &pattern(8, 8, i));
     }
     let (src, few, out) = (p(root, "src"), p(root, "few"), p(root, "m.safetensors"));
-    fails_with(
+    refused_with(
         &[
             "adapt", "--source", &src, "--target", &src, "--select", "dev", "--out", &out,
         ],
         &["--select dev", "--source-test", "--source-val-split"],
     );
     // A source too small to hold any image out for DEV.
-    fails_with(
+    refused_with(
         &[
             "adapt",
             "--source",
@@ -235,29 +225,29 @@ fn validators_refuse_what_they_cannot_score() {
         ],
         &["--source-val-split 0.01", "--select dev"],
     );
-    fails_with(
+    refused_with(
         &[
             "adapt", "--source", &src, "--target", &few, "--select", "mixval", "--out", &out,
         ],
         &["--select mixval", "2 image(s) for 3 classes"],
     );
-    fails_with(
+    refused_with(
         &["adapt", "--select", "mixvall", "--out", &out],
         &["--select `mixvall`", "ensv, ensv-soft, mixval, dev, safe"],
     );
     // `dak select` on things that are not a candidates folder.
     let metrics = p(root, "metrics.jsonl");
     write(Path::new(&metrics), b"{\"type\": \"epoch\"}\n");
-    fails_with(
+    refused_with(
         &["select", &metrics],
         &["dak select", "not a dak candidates index"],
     );
-    fails_with(&["select", &src], &["dak select", "candidates.json"]);
-    fails_with(
+    refused_with(&["select", &src], &["dak select", "candidates.json"]);
+    refused_with(
         &["select", &p(root, "missing")],
         &["dak select", "candidates.json"],
     );
-    fails_with(
+    refused_with(
         &["select", &src, "--select", "oracle"],
         &["--select `oracle`", "safe"],
     );

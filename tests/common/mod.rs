@@ -53,6 +53,18 @@ pub fn dak(args: &[&str]) -> std::process::Output {
         .expect("run dak")
 }
 
+/// Runs `dak args` and checks the refusal: exit code 2 and one line on stderr holding every
+/// needle.
+pub fn refused_with(args: &[&str], needles: &[&str]) {
+    let o = dak(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line expected: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
+    }
+}
+
 /// The JSON objects of a JSONL file, one per line.
 pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
