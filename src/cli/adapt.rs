@@ -452,6 +452,9 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
         && data.source.split(0.1, base.seed).is_ok()
     {
         base.source_val_split = Some(0.1);
+        println!(
+            "--select safe: holding out a tenth of the source to compare source-only's confidence on it with that on the target (--source-test DIR uses your own held-out images instead)"
+        );
     }
     let configs: Vec<AdaptConfig> = methods
         .iter()
