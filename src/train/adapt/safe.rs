@@ -30,8 +30,9 @@
 //! trained methods find too. Requiring both (a proposal from the target's own cluster
 //! structure, a witness from another run) keeps the baseline when the evidence for a change is
 //! weak, the cheap error: not adapting costs the gain that was available, a wrong switch can
-//! cost far more. What it cannot see: a mistake every adapted method shares (all of them
-//! aligning marginals under label shift, say); `docs/selection.md` measures it on such a pair.
+//! cost far more. What it cannot see: a mistake every adapted method shares while a real
+//! covariate shift is present (step 0 covers label shift without one); `docs/selection.md`
+//! measures the rule on pairs of both kinds.
 
 use super::ensv_hard;
 
