@@ -242,16 +242,6 @@ fn write_classes(root: &Path, classes: &[&str]) {
     }
 }
 
-fn fails_with(args: &[&str], needles: &[&str]) {
-    let o = dak(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.trim().lines().count(), 1, "one line expected: {err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
-    }
-}
-
 #[test]
 fn bad_input_gives_one_line_errors() {
     let dir = TempDir::new("adapt-bad");
@@ -259,7 +249,7 @@ fn bad_input_gives_one_line_errors() {
     let out = p("m.safetensors");
     write_classes(&dir.path().join("src"), &["cat", "dog"]);
     write_classes(&dir.path().join("tgt"), &["cat", "fox"]);
-    fails_with(
+    refused_with(
         &[
             "adapt",
             "--source",
@@ -271,7 +261,7 @@ fn bad_input_gives_one_line_errors() {
         ],
         &["nope"],
     );
-    fails_with(
+    refused_with(
         &[
             "adapt",
             "--source",
@@ -283,7 +273,7 @@ fn bad_input_gives_one_line_errors() {
         ],
         &["class lists differ", "src", "tgt", "dog", "fox"],
     );
-    fails_with(
+    refused_with(
         &[
             "adapt",
             "--source",
@@ -297,19 +287,19 @@ fn bad_input_gives_one_line_errors() {
         ],
         &["--select snd", "--target"],
     );
-    fails_with(
+    refused_with(
         &["adapt", "--source", &p("src"), "--out", &out],
         &["--method dann needs target images"],
     );
-    fails_with(
+    refused_with(
         &["adapt", "--target", &p("tgt"), "--out", &out],
         &["--source"],
     );
-    fails_with(
+    refused_with(
         &["adapt", "--backbone", "resnet", "--out", &out],
         &["unknown --backbone `resnet`"],
     );
-    fails_with(
+    refused_with(
         &["adapt", "--out", &p("missing/m.safetensors")],
         &["does not exist"],
     );

@@ -5,25 +5,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-/// Source and target trees of 3 classes x 6 images (the target a colour negative), and the
-/// target again with its labels rotated (cat -> dog -> owl -> cat) for the shuffled test set.
-fn trees(root: &Path) {
-    class_folders(&root.join("src"));
-    for (i, name) in ["cat", "dog", "owl"].iter().enumerate() {
-        let shuffled = ["dog", "owl", "cat"][i];
-        for entry in std::fs::read_dir(root.join("src").join(name)).unwrap() {
-            let path = entry.unwrap().path();
-            let img = image::open(&path).unwrap().to_rgb8();
-            let neg = image::RgbImage::from_fn(img.width(), img.height(), |x, y| {
-                image::Rgb(img.get_pixel(x, y).0.map(|p| 255 - p))
-            });
-            let file = path.file_name().unwrap();
-            save(&root.join("tgt").join(name).join(file), &neg);
-            save(&root.join("tgt-shuffled").join(shuffled).join(file), &neg);
-        }
-    }
-}
-
 fn run(root: &Path, tag: &str, extra: &[&str]) -> Vec<serde_json::Value> {
     let p = |s: &str| root.join(s).to_str().unwrap().to_string();
     let (out, metrics) = (p(&format!("{tag}.safetensors")), p(&format!("{tag}.jsonl")));
@@ -68,7 +49,7 @@ fn comparison(lines: &[serde_json::Value]) -> &serde_json::Value {
 #[test]
 fn compare_every_method_with_a_repeat() {
     let dir = TempDir::new("methods-all");
-    trees(dir.path());
+    negative_target_trees(dir.path());
     let tt = dir.path().join("tgt").to_str().unwrap().to_string();
     // Every registered method, one of them twice.
     let mut names = dak::train::adapt::Method::names();
@@ -172,7 +153,7 @@ fn compare_every_method_with_a_repeat() {
 #[test]
 fn selection_never_reads_target_labels() {
     let dir = TempDir::new("methods-shuffled");
-    trees(dir.path());
+    negative_target_trees(dir.path());
     for validator in ["snd", "ensv"] {
         let picks: Vec<serde_json::Value> = ["tgt", "tgt-shuffled"]
             .iter()
@@ -208,7 +189,7 @@ fn argmax(v: &[f64]) -> usize {
 #[test]
 fn ensv_picks_the_epoch_and_the_method_that_agree_most_with_the_ensemble() {
     let dir = TempDir::new("methods-ensv");
-    trees(dir.path());
+    negative_target_trees(dir.path());
     let tt = dir.path().join("tgt").to_str().unwrap().to_string();
     let args = [
         "--compare",
@@ -270,7 +251,7 @@ fn ensv_picks_the_epoch_and_the_method_that_agree_most_with_the_ensemble() {
 #[test]
 fn source_val_holds_out_source_images_and_picks_by_them() {
     let dir = TempDir::new("methods-source-val");
-    trees(dir.path());
+    negative_target_trees(dir.path());
     let lines = run(
         dir.path(),
         "sv",
@@ -297,16 +278,6 @@ fn source_val_holds_out_source_images_and_picks_by_them() {
     assert_eq!(summary["selected"]["epoch"], best, "{acc:?} {summary}");
 }
 
-fn fails_with(args: &[&str], needles: &[&str]) {
-    let o = dak(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.trim().lines().count(), 1, "one line expected: {err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
-    }
-}
-
 #[test]
 fn bad_method_validator_and_compare_names() {
     let dir = TempDir::new("methods-bad");
@@ -315,30 +286,30 @@ fn bad_method_validator_and_compare_names() {
     let out = p("m.safetensors");
     let names = dak::train::adapt::Method::names().join(", ");
     let accepted = names.as_str();
-    fails_with(
+    refused_with(
         &["adapt", "--method", "cdann", "--out", &out],
         &["--method `cdann`", accepted],
     );
-    fails_with(
+    refused_with(
         &["adapt", "--select", "oracle", "--out", &out],
         &[
             "--select `oracle`",
             "last, entropy, im, snd, source-val, ensv",
         ],
     );
-    fails_with(
+    refused_with(
         &["adapt", "--compare", "dann,,mcc", "--out", &out],
         &["--compare `dann,,mcc`", "empty", accepted],
     );
-    fails_with(
+    refused_with(
         &["adapt", "--compare", "", "--out", &out],
         &["--compare", "empty"],
     );
-    fails_with(
+    refused_with(
         &["adapt", "--compare", "dann,xyz", "--out", &out],
         &["--compare `xyz`", accepted],
     );
-    fails_with(
+    refused_with(
         &[
             "adapt",
             "--source",

@@ -7,23 +7,10 @@ use common::*;
 use std::path::Path;
 
 /// Source, held-out source, target (a colour negative of the source) and the target with its
-/// labels rotated (cat -> dog -> owl -> cat), 3 classes x 6 images each.
+/// labels rotated, 3 classes x 6 images each.
 fn trees(root: &Path) {
-    class_folders(&root.join("src"));
+    negative_target_trees(root);
     class_folders(&root.join("src-test"));
-    for (i, name) in ["cat", "dog", "owl"].iter().enumerate() {
-        let shuffled = ["dog", "owl", "cat"][i];
-        for entry in std::fs::read_dir(root.join("src").join(name)).unwrap() {
-            let path = entry.unwrap().path();
-            let img = image::open(&path).unwrap().to_rgb8();
-            let neg = image::RgbImage::from_fn(img.width(), img.height(), |x, y| {
-                image::Rgb(img.get_pixel(x, y).0.map(|p| 255 - p))
-            });
-            let file = path.file_name().unwrap();
-            save(&root.join("tgt").join(name).join(file), &neg);
-            save(&root.join("tgt-shuffled").join(shuffled).join(file), &neg);
-        }
-    }
 }
 
 fn p(root: &Path, s: &str) -> String {

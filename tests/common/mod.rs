@@ -163,6 +163,25 @@ pub fn class_folders(root: &Path) {
     }
 }
 
+/// Source and target trees of 3 classes x 6 images (the target a colour negative), and the
+/// target again with its labels rotated (cat -> dog -> owl -> cat) for the shuffled test set.
+pub fn negative_target_trees(root: &Path) {
+    class_folders(&root.join("src"));
+    for (i, name) in ["cat", "dog", "owl"].iter().enumerate() {
+        let shuffled = ["dog", "owl", "cat"][i];
+        for entry in std::fs::read_dir(root.join("src").join(name)).unwrap() {
+            let path = entry.unwrap().path();
+            let img = image::open(&path).unwrap().to_rgb8();
+            let neg = image::RgbImage::from_fn(img.width(), img.height(), |x, y| {
+                image::Rgb(img.get_pixel(x, y).0.map(|p| 255 - p))
+            });
+            let file = path.file_name().unwrap();
+            save(&root.join("tgt").join(name).join(file), &neg);
+            save(&root.join("tgt-shuffled").join(shuffled).join(file), &neg);
+        }
+    }
+}
+
 /// Writes bytes to `path`, creating parent folders.
 pub fn write(path: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
