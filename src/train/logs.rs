@@ -72,6 +72,9 @@ pub struct EpochLogs {
     /// Mean and standard error of the top class probability on held-out source images (what
     /// the safety rule compares with the confidence on the target).
     pub source_confidence: Option<(f64, f64)>,
+    /// How well a domain classifier tells held-out source images from the target score set,
+    /// on the model's features and on its class probabilities (the safety rule's shift test).
+    pub domain_shift: Option<crate::train::metrics::DomainShift>,
     /// Wall-clock seconds of the epoch (training, plus evaluation in adaptation).
     pub seconds: f64,
     /// Training images per second.
@@ -138,6 +141,8 @@ struct AdaptLine<'a> {
     dev: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     source_confidence: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain_shift: Option<crate::train::metrics::DomainShift>,
     seconds: f64,
     images_per_s: f64,
 }
@@ -183,6 +188,7 @@ impl Serialize for EpochLogs {
             mixval: self.mixval,
             dev: self.dev,
             source_confidence: self.source_confidence.map(|c| c.0),
+            domain_shift: self.domain_shift,
             seconds: self.seconds,
             images_per_s: self.images_per_s,
         }

@@ -161,6 +161,34 @@ pub fn proxy_a_distance(
     })
 }
 
+/// How well a linear domain classifier tells held-out source images from target images, as
+/// one candidate sees them: on its features, and on its class probabilities alone (what a
+/// difference in predicted classes explains). Balanced errors, cross-validated.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DomainShift {
+    /// Error on the candidate's features.
+    pub feature_error: f64,
+    /// Error on its class probabilities.
+    pub class_error: f64,
+    /// Source and target rows the errors were measured on.
+    pub rows: (usize, usize),
+}
+
+impl DomainShift {
+    /// Whether the features tell the domains apart better than the predicted classes do,
+    /// beyond two standard errors of the difference (the errors' binomial noise, counted as
+    /// if independent, which overstates it for errors on the same rows): the images differ in
+    /// more than the mix of their classes, a covariate shift. Under label shift alone the best
+    /// domain classifier reads the class, so both errors agree.
+    pub fn covariate(&self) -> bool {
+        let (ns, nt) = (self.rows.0.max(1) as f64, self.rows.1.max(1) as f64);
+        // Variance of a balanced error e = (e_s + e_t) / 2, each binomial.
+        let var = |e: f64| 0.25 * e * (1.0 - e) * (1.0 / ns + 1.0 / nt);
+        let noise = 2.0 * (var(self.feature_error) + var(self.class_error)).sqrt();
+        self.class_error - self.feature_error > noise
+    }
+}
+
 /// A logistic-regression domain classifier on standardised features (the training rows'
 /// mean and standard deviation), class-balanced so unequal domain sizes do not bias it, L2
 /// 1e-3, full-batch gradient descent (300 steps of 0.5). Label 1 is the target domain. Used by

@@ -18,7 +18,7 @@ pub const VERSION: u32 = 1;
 
 /// Version of the scoring code (the validators' inputs): a candidate's cached scores of another
 /// version are computed again by `dak select`.
-pub const SCORING: u32 = 2;
+pub const SCORING: u32 = 3;
 
 /// What a run measured of one candidate, kept beside its model file
 /// (`epoch-NNN.scores.json`) so `dak select` re-ranks without a GPU pass.
@@ -44,6 +44,10 @@ pub struct CachedScores {
     /// files from before it was kept; `dak select` measures it where the safety rule needs it).
     #[serde(default)]
     pub source_confidence: Option<(f64, f64)>,
+    /// The domain classifier's errors on features and on class probabilities (the safety
+    /// rule's shift test; absent where `source_confidence` is).
+    #[serde(default)]
+    pub domain_shift: Option<crate::train::metrics::DomainShift>,
     /// Class probabilities on the score set, rows of the model's classes.
     pub probs: Vec<f32>,
 }

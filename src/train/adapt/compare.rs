@@ -67,10 +67,14 @@ pub fn safe_decision(runs: &[RunSummary]) -> safe::Decision {
         .iter()
         .position(|r| r.method == Method::SOURCE_ONLY.name())
         .unwrap_or(0);
-    let source_confidence = runs
-        .get(baseline)
-        .and_then(|r| r.selected.source_confidence);
-    safe::decide(&candidates, classes, baseline, source_confidence)
+    let base = runs.get(baseline).map(|r| &r.selected);
+    safe::decide(
+        &candidates,
+        classes,
+        baseline,
+        base.and_then(|s| s.source_confidence),
+        base.and_then(|s| s.domain_shift),
+    )
 }
 
 /// Index of the run `select` picks: the highest score (see [`scores`]); with `safe`, the

@@ -5,33 +5,75 @@
 //!
 //! Formula: the target risk is estimated from held-out *labelled source* images, each weighted
 //! by the density ratio `w(x) = p_t(x) / p_s(x)` of its feature. A domain classifier `D`
-//! (logistic regression on the candidate's features, source training images against target
+//! (logistic regression on the candidate's features, labelled source images against target
 //! images, class-balanced) gives `w(x) = D(x) / (1 − D(x))`. With per-image losses `ℓ_i`
 //! (cross-entropy of the true source label) on `n` validation images:
 //! `L = w ⊙ ℓ`, `η = −Cov(L, w) / Var(w)` (sample covariance and variance, `n − 1`),
 //! `DEV = mean(L) + η · mean(w) − η` (lower is better; dak scores `−DEV`). The control variate
 //! `η (mean(w) − 1)` uses `E[w] = 1` to cancel much of the weights' variance.
 //!
-//! Shapes: features `[n_s, d]` (a seeded sample of the source training images), `[n_t, d]`
-//! (the target score set) and `[n_v, d]` (the held-out source images: the
-//! `--source-val-split` part, or `--source-test`); losses `[n_v]`.
+//! Shapes: features `[n_t, d]` (the target score set) and `[n_v, d]` (the held-out source
+//! images: the `--source-val-split` part, or `--source-test`); losses `[n_v]`.
 //!
 //! Deviations: the paper's domain classifier is an MLP chosen over five weight decays by
 //! held-out accuracy; dak's is the logistic regression of the proxy A-distance
 //! ([`crate::train::metrics::DomainClassifier`]), which is deterministic and cheap enough to
-//! fit at every epoch. Logits are clamped to ±30 so a separable feature cannot make a weight
-//! infinite.
+//! fit at every epoch. The paper fits `D` on source *training* images; dak cross-fits it on the
+//! held-out images (two folds by row parity, each fold weighted by the classifier fitted on the
+//! other and the other half of the target rows), which needs no extra pass over the source
+//! and keeps every weight out-of-sample. Logits are clamped to ±30 so a separable feature
+//! cannot make a weight infinite.
 
 use crate::train::metrics::DomainClassifier;
 
-/// Importance weights `p_t / p_s` of the `val` features from a domain classifier trained on
-/// `source` (label 0) and `target` (label 1) features, all rows of `dim`.
-pub fn importance_weights(source: &[f32], target: &[f32], val: &[f32], dim: usize) -> Vec<f64> {
-    let mut train: Vec<(&[f32], f64)> = source.chunks(dim).map(|r| (r, 0.0)).collect();
-    train.extend(target.chunks(dim).map(|r| (r, 1.0)));
-    let clf = DomainClassifier::fit(&train, dim);
-    val.chunks(dim)
-        .map(|r| clf.logit(r).clamp(-30.0, 30.0).exp())
+/// A domain classifier's view of `source` rows (label 0) against `target` rows (label 1),
+/// rows of `dim`, cross-fitted over two folds (row parity): each row is scored by the
+/// classifier fitted on the other fold of both sides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrossFit {
+    /// `p_t / p_s` of each source row: DEV's importance weights.
+    pub weights: Vec<f64>,
+    /// The class-balanced error on the rows each classifier did not see.
+    pub error: f64,
+}
+
+/// Cross-fits the domain classifier (see [`CrossFit`]); `None` with fewer than 2 rows per
+/// fold on a side.
+pub fn cross_fit(source: &[f32], target: &[f32], dim: usize) -> Option<CrossFit> {
+    let (source, target): (Vec<&[f32]>, Vec<&[f32]>) =
+        (source.chunks(dim).collect(), target.chunks(dim).collect());
+    if source.len() < 4 || target.len() < 4 {
+        return None;
+    }
+    let mut weights = vec![0.0; source.len()];
+    let (mut wrong_source, mut wrong_target) = (0usize, 0usize);
+    for k in 0..2 {
+        let mut train: Vec<(&[f32], f64)> = fold(&source, k, false)
+            .into_iter()
+            .map(|(_, r)| (r, 0.0))
+            .collect();
+        train.extend(fold(&target, k, false).into_iter().map(|(_, r)| (r, 1.0)));
+        let clf = DomainClassifier::fit(&train, dim);
+        for (i, r) in fold(&source, k, true) {
+            let z = clf.logit(r).clamp(-30.0, 30.0);
+            weights[i] = z.exp();
+            wrong_source += (z > 0.0) as usize;
+        }
+        for (_, r) in fold(&target, k, true) {
+            wrong_target += (clf.logit(r) <= 0.0) as usize;
+        }
+    }
+    let error = 0.5
+        * (wrong_source as f64 / source.len() as f64 + wrong_target as f64 / target.len() as f64);
+    Some(CrossFit { weights, error })
+}
+
+/// The rows of fold `k` (`held`) or of the other fold, with their indices.
+fn fold<'a>(rows: &[&'a [f32]], k: usize, held: bool) -> Vec<(usize, &'a [f32])> {
+    rows.iter()
+        .enumerate()
+        .filter(|(i, _)| (i % 2 == k) == held)
+        .map(|(i, r)| (i, *r))
         .collect()
 }
 
@@ -84,12 +126,31 @@ mod tests {
 
     #[test]
     fn weights_favour_source_images_that_look_like_the_target() {
-        // 1-d features: source around 0, target around 2; a validation image at 2 looks like
-        // the target (weight > 1), one at 0 like the source (weight < 1).
-        let source: Vec<f32> = (0..40).map(|i| (i % 5) as f32 * 0.1).collect();
+        // 1-d features: source around 0 except rows 10 and 11 (one per fold), target around
+        // 2. Those two look like the target (weight > 1), the rest like the source (< 1); the
+        // classifiers, tested on rows they did not see, are right on all but those two.
+        let mut source: Vec<f32> = (0..40).map(|i| (i % 5) as f32 * 0.1).collect();
+        source[10] = 2.1;
+        source[11] = 2.2;
         let target: Vec<f32> = (0..40).map(|i| 2.0 + (i % 5) as f32 * 0.1).collect();
-        let w = importance_weights(&source, &target, &[2.0, 0.0], 1);
-        assert!(w[0] > 1.0 && w[1] < 1.0, "{w:?}");
+        let fit = cross_fit(&source, &target, 1).unwrap();
+        assert!(
+            fit.weights[10] > 1.0 && fit.weights[11] > 1.0,
+            "{:?}",
+            fit.weights
+        );
+        assert!(
+            fit.weights[0] < 1.0 && fit.weights[39] < 1.0,
+            "{:?}",
+            fit.weights
+        );
+        assert!(
+            (fit.error - 0.5 * 2.0 / 40.0).abs() < 1e-12,
+            "{}",
+            fit.error
+        );
+        // Too few rows for two folds.
+        assert_eq!(cross_fit(&[0.0; 3], &target, 1), None);
     }
 
     #[test]

@@ -25,17 +25,14 @@ use crate::{Error, Result, Tensor};
 /// Tags of the seeded subsets scored each epoch and used for the proxy A-distance.
 const TAG_SCORES: u64 = 0x5343_4f52;
 const TAG_PAD: u64 = 0x5041_4453;
-const TAG_DEV_SOURCE: u64 = 0x4445_5653;
 const TAG_DEV_HELD_OUT: u64 = 0x4445_5648;
 
-/// Most source images DEV scores per epoch on each side (its domain classifier's source side,
-/// and the held-out images): half the default score set, which keeps DEV's share of an epoch
-/// small while its weighted mean still averages hundreds of images.
+/// Most held-out source images DEV scores per epoch: half the default score set, which keeps
+/// DEV's share of an epoch small while its weighted mean still averages hundreds of images.
 const DEV_SAMPLES: usize = 500;
 
 /// The sets every epoch's candidate is scored on (see [`ScoreSets`]): `score_samples` target
-/// training images; for DEV, up to [`DEV_SAMPLES`] source training images and as many held-out
-/// labelled source images (the `--source-val-split` part, else `--source-test`). `None`
+/// training images; for DEV, up to [`DEV_SAMPLES`] held-out labelled source images (the `--source-val-split` part, else `--source-test`). `None`
 /// without a target.
 pub(crate) fn score_sets(
     data: &AdaptData,
@@ -48,13 +45,7 @@ pub(crate) fn score_sets(
     let n_dev = n.min(DEV_SAMPLES);
     Some(ScoreSets {
         target: target.sample_keyed(n, &[config.seed, TAG_SCORES]),
-        dev: held_out.map(|h| {
-            (
-                data.source
-                    .sample_keyed(n_dev, &[config.seed, TAG_DEV_SOURCE]),
-                h.sample_keyed(n_dev, &[config.seed, TAG_DEV_HELD_OUT]),
-            )
-        }),
+        dev: held_out.map(|h| h.sample_keyed(n_dev, &[config.seed, TAG_DEV_HELD_OUT])),
     })
 }
 
@@ -414,6 +405,7 @@ fn run(
             mixval: scores.as_ref().and_then(|s| s.mixval),
             dev: scores.as_ref().and_then(|s| s.dev),
             source_confidence: scores.as_ref().and_then(|s| s.source_confidence),
+            domain_shift: scores.as_ref().and_then(|s| s.domain_shift),
             seconds: t0.elapsed().as_secs_f64(),
             images_per_s: steady_rate(images, train_seconds, first_step),
             feature_cache: false,

@@ -15,9 +15,12 @@
 //!
 //! Shapes: the score set's `N` images in evaluation batches; in a batch of `n` rows, row `i`
 //! is paired with row `n − 1 − i` (the batch reversed, as the authors' code pairs them; the
-//! middle row of an odd batch is left out). One probe per row: `N` extra forward passes.
+//! middle row of an odd batch is left out). One probe per pair, dominated by the row in the
+//! first half of the batch: `N / 2` extra forward passes.
 //!
-//! Deviation: the paper combines the intra- and inter-cluster scores by averaging their ranks
+//! Deviations: the authors probe each pair in both directions; dak probes one (the other
+//! direction doubles MixVal's cost, a forward pass per score-set image, for a second sample of
+//! the same pairs). The paper combines the intra- and inter-cluster scores by averaging their ranks
 //! among the candidates; dak averages the two accuracies, so a candidate's score is its own
 //! (computed at the end of every epoch, comparable across runs) and not a function of the
 //! other candidates.
@@ -74,14 +77,14 @@ pub fn partner(i: usize, n: usize) -> Option<usize> {
     (j != i).then_some(j)
 }
 
-/// The probes of a batch of `n` images (`n × len` values, row-major): row `i` is
-/// `λ x_i + (1 − λ) x_partner(i)`; rows without a partner are left out, and the returned
-/// list says which rows have a probe, in order.
+/// The probes of a batch of `n` images (`n × len` values, row-major): for every row `i` in the
+/// first half, `λ x_i + (1 − λ) x_partner(i)`; the returned list says which rows have a probe,
+/// in order.
 pub fn probes(images: &[f32], n: usize) -> (Vec<f32>, Vec<usize>) {
     let len = images.len() / n.max(1);
     let mut out = Vec::with_capacity(images.len());
     let mut rows = Vec::with_capacity(n);
-    for i in 0..n {
+    for i in 0..n / 2 {
         let Some(j) = partner(i, n) else { continue };
         let (a, b) = (
             &images[i * len..(i + 1) * len],
@@ -102,12 +105,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn probes_mix_each_row_with_the_reversed_batch() {
-        // Three one-value images: rows 0 and 2 pair up, row 1 (the middle) has no probe.
+    fn probes_mix_the_first_half_with_the_reversed_batch() {
+        // Three one-value images: rows 0 and 2 pair up (row 0 dominant), row 1 (the middle)
+        // has no partner.
         let (p, rows) = probes(&[1.0, 5.0, 3.0], 3);
-        assert_eq!(rows, vec![0, 2]);
+        assert_eq!(rows, vec![0]);
+        assert_eq!(p.len(), 1);
         assert!((p[0] - (0.55 * 1.0 + 0.45 * 3.0)).abs() < 1e-6);
-        assert!((p[1] - (0.55 * 3.0 + 0.45 * 1.0)).abs() < 1e-6);
+        // Four: rows 0-3 and 1-2.
+        let (p, rows) = probes(&[1.0, 2.0, 4.0, 8.0], 4);
+        assert_eq!(rows, vec![0, 1]);
+        assert!((p[1] - (0.55 * 2.0 + 0.45 * 4.0)).abs() < 1e-6);
     }
 
     #[test]

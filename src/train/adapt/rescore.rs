@@ -100,14 +100,17 @@ pub fn rescore(
         for (i, c) in run.candidates.iter().enumerate() {
             let path = root.join(&c.file);
             // The safety rule reads source-only's last model's confidence on held-out source
-            // images, which files from before it was kept lack: measure that one again.
+            // images and its domain shift, which files from before they were kept lack:
+            // measure that one again.
             let needs_confidence = run.method == super::Method::SOURCE_ONLY.name()
                 && i + 1 == epochs
                 && sets.dev.is_some();
             let cached = use_cache
                 .then(|| CachedScores::read(&path))
                 .flatten()
-                .filter(|c| !needs_confidence || c.source_confidence.is_some());
+                .filter(|c| {
+                    !needs_confidence || (c.source_confidence.is_some() && c.domain_shift.is_some())
+                });
             let cached = match cached {
                 Some(c) => c,
                 None => {
@@ -187,6 +190,7 @@ fn measure(
         source_val_acc,
         target_acc,
         source_confidence: s.source_confidence,
+        domain_shift: s.domain_shift,
         probs: s.probs,
     })
 }
@@ -217,6 +221,7 @@ fn scored_logs(method: &str, epoch: usize, epochs: usize, s: &CachedScores) -> E
         mixval: s.mixval,
         dev: s.dev,
         source_confidence: s.source_confidence,
+        domain_shift: s.domain_shift,
         seconds: 0.0,
         images_per_s: 0.0,
         feature_cache: false,

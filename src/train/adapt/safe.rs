@@ -5,10 +5,15 @@
 //! Rule: each run's candidate is its model after the last epoch (the learning rate has
 //! decayed; an ensemble of epochs favours the middle of training, which measured worse).
 //! 0. **Is there a shift?** If source-only is as sure of the target images as of held-out
-//!    source images (mean top probability, `src − tgt ≤ 2·√(se_src² + se_tgt²)`), the target
-//!    looks like its own domain: adaptation corrects covariate shift and has nothing to correct,
-//!    while every alignment method shares the same risk (pulling frequent target classes into
-//!    rare ones under label shift, measured 1.4-3.5 points under source-only). Keep it.
+//!    source images (mean top probability, `src − tgt ≤ 2·√(se_src² + se_tgt²)`) *and* its
+//!    features tell the two apart no better than its class probabilities do
+//!    ([`DomainShift::covariate`]: under label shift alone the best domain classifier reads the
+//!    predicted class), the target looks like its own domain: adaptation corrects covariate
+//!    shift and has nothing to correct, while every alignment method shares the same risk
+//!    (pulling frequent target classes into rare ones under label shift, measured 1.4-3.5
+//!    points under source-only). Keep it. The second test is there because confidence alone is
+//!    fooled by a model that is confidently wrong on a shifted domain (measured: a colour
+//!    overlay the source never had, 31% accurate at source-level confidence).
 //! 1. **Proposal** — the challengers are the adapted runs whose target predictions carry more
 //!    information than the baseline's, by information maximisation `IM = H(mean p) − mean H(p)`
 //!    (confident *and* class-diverse).
@@ -35,6 +40,7 @@
 //! measures the rule on pairs of both kinds.
 
 use super::ensv_hard;
+use crate::train::metrics::DomainShift;
 
 /// One run's candidate as the rule reads it.
 #[derive(Debug, Clone, Copy)]
@@ -72,13 +78,15 @@ pub fn corroboration(j: &[usize], k: &[usize], b: &[usize]) -> (f64, f64, usize)
     (mean, (var / n as f64).sqrt(), n)
 }
 
-/// Applies the rule; `baseline` is the index of source-only among `candidates`, and
-/// `source_confidence` its mean top probability (and standard error) on held-out source images.
+/// Applies the rule; `baseline` is the index of source-only among `candidates`,
+/// `source_confidence` its mean top probability (and standard error) on held-out source images
+/// and `shift` its domain classifier's errors on them against the target score set.
 pub fn decide(
     candidates: &[Candidate],
     classes: usize,
     baseline: usize,
     source_confidence: Option<(f64, f64)>,
+    shift: Option<DomainShift>,
 ) -> Decision {
     let Some(base) = candidates.get(baseline) else {
         return Decision {
@@ -91,11 +99,19 @@ pub fn decide(
         super::scores::confidence(base.probs, classes),
     ) {
         let noise = 2.0 * (se_src * se_src + se_tgt * se_tgt).sqrt();
-        if src - tgt <= noise {
+        let covariate = shift.is_some_and(|s| s.covariate());
+        if src - tgt <= noise && !covariate {
+            let features = match shift {
+                Some(s) => format!(
+                    ", and its features tell the domains apart no better than its predicted classes (domain classifier error {:.3} vs {:.3})",
+                    s.feature_error, s.class_error
+                ),
+                None => String::new(),
+            };
             return Decision {
                 picked: baseline,
                 why: format!(
-                    "kept source-only: it is as sure of the target images as of held-out source images (top probability {tgt:.3} vs {src:.3}, 2 se {noise:.3}): no shift for adaptation to correct"
+                    "kept source-only: it is as sure of the target images as of held-out source images (top probability {tgt:.3} vs {src:.3}, 2 se {noise:.3}){features}: no shift for adaptation to correct"
                 ),
             };
         }
@@ -181,7 +197,7 @@ mod tests {
             cand("fix", &t, 1.2),
             cand("also", &t, 1.1),
         ];
-        let d = decide(&c, 4, 0, Some((0.99, 0.01)));
+        let d = decide(&c, 4, 0, Some((0.99, 0.01)), None);
         assert_eq!(d.picked, 0, "{}", d.why);
         assert!(d.why.contains("no shift"), "{}", d.why);
         // Much surer of its own domain than of the target: the rule goes on.
@@ -194,7 +210,53 @@ mod tests {
             cand("fix", &t, 1.2),
             cand("also", &t, 1.1),
         ];
-        assert_eq!(decide(&c, 4, 0, Some((0.99, 0.01))).picked, 1);
+        assert_eq!(decide(&c, 4, 0, Some((0.99, 0.01)), None).picked, 1);
+        // As sure, but its features separate the domains far better than its classes do: a
+        // covariate shift it is confidently wrong about; the rule goes on.
+        let c = [
+            cand("source-only", &b, 1.0),
+            cand("fix", &t, 1.2),
+            cand("also", &t, 1.1),
+        ];
+        let shifted = DomainShift {
+            feature_error: 0.02,
+            class_error: 0.30,
+            rows: (500, 1000),
+        };
+        assert_eq!(
+            decide(&c, 4, 0, Some((0.99, 0.01)), Some(shifted)).picked,
+            1
+        );
+        // Features no better than classes (label shift): kept.
+        let label_only = DomainShift {
+            feature_error: 0.28,
+            class_error: 0.30,
+            rows: (500, 1000),
+        };
+        let d = decide(&c, 4, 0, Some((0.99, 0.01)), Some(label_only));
+        assert_eq!(d.picked, 0, "{}", d.why);
+        assert!(d.why.contains("0.280 vs 0.300"), "{}", d.why);
+    }
+
+    #[test]
+    fn covariate_shift_needs_a_gap_beyond_the_noise() {
+        // 500 + 1000 rows: 2 se of the difference at errors near 0.3 is about 0.035.
+        let shift = |f, c| DomainShift {
+            feature_error: f,
+            class_error: c,
+            rows: (500, 1000),
+        };
+        assert!(!shift(0.28, 0.30).covariate());
+        assert!(!shift(0.47, 0.50).covariate());
+        assert!(shift(0.20, 0.30).covariate());
+        assert!(shift(0.01, 0.45).covariate());
+        // Fewer rows, more noise: the same gap is no longer enough.
+        let few = DomainShift {
+            feature_error: 0.20,
+            class_error: 0.30,
+            rows: (20, 20),
+        };
+        assert!(!few.covariate());
     }
 
     #[test]
@@ -230,10 +292,10 @@ mod tests {
             cand("fix", &t, 1.2),
             cand("also", &t, 1.1),
         ];
-        let d = decide(&c, 4, 0, None);
+        let d = decide(&c, 4, 0, None, None);
         assert_eq!(d.picked, 2, "{}", d.why);
         // Without "also" no one corroborates anything: the baseline stays.
-        let d = decide(&c[..3], 4, 0, None);
+        let d = decide(&c[..3], 4, 0, None, None);
         assert_eq!(d.picked, 0, "{}", d.why);
         // A challenger whose IM does not exceed the baseline's is never proposed.
         let c = [
@@ -241,6 +303,6 @@ mod tests {
             cand("fix", &t, 1.2),
             cand("also", &t, 1.1),
         ];
-        assert_eq!(decide(&c, 4, 0, None).picked, 0);
+        assert_eq!(decide(&c, 4, 0, None, None).picked, 0);
     }
 }

@@ -66,9 +66,8 @@ pub(super) fn accuracy(model: &Dann, ds: &Dataset, config: &AdaptConfig) -> Resu
 pub struct ScoreSets {
     /// Target training images, unlabelled: entropy, IM, SND, MixVal, EnsV.
     pub target: Dataset,
-    /// DEV's sets, when the run has held-out labelled source images: a sample of the source
-    /// training images (the domain classifier's source side) and the held-out images.
-    pub dev: Option<(Dataset, Dataset)>,
+    /// DEV's held-out labelled source images (a sample), when the run has some.
+    pub dev: Option<Dataset>,
 }
 
 /// What every validator reads of one candidate (the model as it is).
@@ -88,12 +87,16 @@ pub struct CandidateScores {
     /// (DEV's held-out set): how sure the model is in its own domain, which the safety rule
     /// compares with its confidence on the target. `None` without held-out source images.
     pub source_confidence: Option<(f64, f64)>,
+    /// How well the held-out source images and the target score set can be told apart, on the
+    /// model's features and on its class probabilities (the safety rule's covariate-shift
+    /// test). `None` without held-out source images.
+    pub domain_shift: Option<metrics::DomainShift>,
     /// Class probabilities on the target score set, one row per image (EnsV's input).
     pub probs: Vec<f32>,
 }
 
 /// Scores `model` on `sets`: one pass over the target score set (logits, features for DEV,
-/// MixVal's probes beside each batch) and, for DEV, one over each source set.
+/// MixVal's probes beside each batch) and, for DEV, one over the held-out source images.
 pub fn score_candidate(
     model: &Dann,
     sets: &ScoreSets,
@@ -127,10 +130,9 @@ pub fn score_candidate(
         probs.extend(p);
         Ok(())
     })?;
-    let mut source_confidence = None;
+    let (mut source_confidence, mut domain_shift) = (None, None);
     let dev = match &sets.dev {
-        Some((source, held_out)) => {
-            let fs = features(model, source, config)?;
+        Some(held_out) => {
             let (mut fv, mut pv, mut labels) = (Vec::new(), Vec::new(), Vec::new());
             for_batches(model, held_out, config, |x, _, y| {
                 let (f, z) = model.features_and_logits(x)?;
@@ -140,9 +142,16 @@ pub fn score_candidate(
                 Ok(())
             })?;
             source_confidence = confidence(&pv, c);
-            let dim = model.features.dim();
-            let w = dev::importance_weights(&fs, &target_features, &fv, dim);
-            dev::risk(&w, &dev::losses(&pv, c, &labels))
+            let on_features = dev::cross_fit(&fv, &target_features, model.features.dim());
+            let on_classes = dev::cross_fit(&pv, &probs, c);
+            if let (Some(f), Some(p)) = (&on_features, &on_classes) {
+                domain_shift = Some(metrics::DomainShift {
+                    feature_error: f.error,
+                    class_error: p.error,
+                    rows: (labels.len(), probs.len() / c),
+                });
+            }
+            on_features.and_then(|f| dev::risk(&f.weights, &dev::losses(&pv, c, &labels)))
         }
         None => None,
     };
@@ -153,6 +162,7 @@ pub fn score_candidate(
         mixval: mix.score(),
         dev,
         source_confidence,
+        domain_shift,
         probs,
     })
 }

@@ -64,6 +64,7 @@ impl Callback for CandidateStore {
                 source_val_acc: logs.val_acc,
                 target_acc: logs.target_acc,
                 source_confidence: logs.source_confidence,
+                domain_shift: logs.domain_shift,
                 probs: probs.to_vec(),
             }
             .write(&file)?;

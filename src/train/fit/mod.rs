@@ -411,6 +411,7 @@ fn run(
             mixval: None,
             dev: None,
             source_confidence: None,
+            domain_shift: None,
             seconds,
             images_per_s: steady_rate(train.len(), seconds, first_step),
             feature_cache: cached,
