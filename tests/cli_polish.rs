@@ -255,6 +255,37 @@ fn evaluate_and_predict_refuse_bad_input_before_any_kernel() {
         );
     }
 
+    // The way out of an unreadable image is offered where the command has it: evaluate takes
+    // --skip-bad, predict does not (also for a file whose header reads but whose pixels do
+    // not, which fails in the loader).
+    let eval_args = [
+        "evaluate",
+        "--model",
+        m,
+        "--data",
+        bad_data.to_str().unwrap(),
+    ];
+    let a = Evaluate::try_parse_from(eval_args).unwrap().a;
+    let e = dak::cli::evaluate::run_evaluate_with(&a, &|| Ok(gpu.clone())).unwrap_err();
+    assert!(e.to_string().contains("--skip-bad"), "{e}");
+    let mut png = Vec::new();
+    pattern(40, 36, 3)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let cut = dir.path().join("cut.png");
+    write(&cut, &png[..png.len() / 2]);
+    for image in [broken.to_str().unwrap(), cut.to_str().unwrap()] {
+        let a = Predict::try_parse_from(["predict", "--model", m, image])
+            .unwrap()
+            .a;
+        let e = dak::cli::evaluate::run_predict_with(&a, &|| Ok(gpu.clone())).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("unreadable image") && !msg.contains("--skip-bad"),
+            "{msg}"
+        );
+    }
+
     // The good model evaluates; a skipped unreadable image is listed and not counted.
     let o = dak(&[
         "evaluate",

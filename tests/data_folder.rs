@@ -198,3 +198,57 @@ fn unlabelled_directory_takes_images_at_any_depth() {
         .to_string();
     assert!(e.contains("no images found"), "{e}");
 }
+
+#[test]
+fn symlink_loops_and_second_links_are_read_once() {
+    use std::os::unix::fs::symlink;
+    let t = TempDir::new("folder-links");
+    let (data, store) = (t.path().join("data"), t.path().join("store"));
+    for p in ["cat/a.png", "cat/sub/b.png", "dog/c.png"] {
+        save(&data.join(p), &pattern(3, 3, 0));
+    }
+    save(&store.join("d.png"), &pattern(3, 3, 1));
+    // A loop back to the class folder, a link to the dataset's root, two links to one folder
+    // outside, and a file linked twice: every image is read once per class.
+    symlink(data.join("cat"), data.join("cat/sub/loop")).unwrap();
+    symlink(&data, data.join("dog/up")).unwrap();
+    symlink(&store, data.join("dog/s1")).unwrap();
+    symlink(&store, data.join("dog/s2")).unwrap();
+    symlink(data.join("dog/c.png"), data.join("dog/c2.png")).unwrap();
+
+    let ds = Dataset::from_dir(&data).unwrap();
+    assert_eq!(ds.classes(), ["cat", "dog"]);
+    assert_eq!(
+        names(&ds),
+        ["cat/a.png", "cat/sub/b.png", "dog/c.png", "dog/s1/d.png"]
+    );
+
+    // The same rule for an unlabelled folder, and `data inspect` names the links it skipped.
+    let ds = Dataset::from_dir_unlabelled(&data.join("cat")).unwrap();
+    assert_eq!(names(&ds), ["a.png", "sub/b.png"]);
+    let rep = dak::data::inspect::inspect_dir(&data, 1).unwrap();
+    assert_eq!(rep.total_images, 4);
+    let w = rep.warnings.join(" | ");
+    for link in ["cat/sub/loop", "dog/up", "dog/s2"] {
+        assert!(
+            w.contains(&format!("{link}: symlink not followed")),
+            "{link}: {w}"
+        );
+    }
+}
+
+#[test]
+fn webp_and_tiff_images_are_read() {
+    let t = TempDir::new("folder-webp-tiff");
+    let r = t.path();
+    let img = pattern(5, 4, 2);
+    for p in ["a/x.webp", "a/y.tif", "b/z.TIFF", "b/w.png"] {
+        save(&r.join(p), &img);
+    }
+    let ds = Dataset::from_dir(r).unwrap();
+    assert_eq!(ds.class_counts(), [2, 2]);
+    for i in 0..ds.len() {
+        let got = ds.image(i).unwrap();
+        assert_eq!(got.as_raw(), img.as_raw(), "{:?}", ds.path(i));
+    }
+}

@@ -52,8 +52,15 @@ fn inspect_reports_classes_sizes_colours_and_unreadable_files() {
         text.contains("3 classes, 6 images (5 readable)") && text.contains("40x30 (4)"),
         "{text}"
     );
+    // Ignored files are named with their kinds, and the formats dak reads are listed.
+    assert!(
+        text.contains("ignored files, not read as images (.txt 1): 1 (dog/notes.txt); dak reads")
+            && text.contains("webp"),
+        "{text}"
+    );
     let json: serde_json::Value = serde_json::to_value(&rep).unwrap();
     assert_eq!(json["classes"][1]["unreadable"], 1);
+    assert_eq!(json["ignored_extensions"][".txt"], 1);
     assert_eq!(json["total_images"], 6);
 
     let e = inspect_dir(&r.join("missing"), 1).unwrap_err().to_string();

@@ -425,6 +425,10 @@ fn normalised(args: &AdaptArgs) -> AdaptArgs {
 /// [`run`] on the device `open_gpu` gives, called only once every argument, file and image
 /// has passed its checks.
 pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
+    super::skip_bad_hint(run_checked(args, open_gpu))
+}
+
+fn run_checked(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
     let args = &normalised(args);
     check_args(args)?;
     let base = config(args)?;

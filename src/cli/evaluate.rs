@@ -61,6 +61,10 @@ pub fn run_evaluate(a: &EvaluateArgs) -> Result<()> {
 /// [`run_evaluate`] on the device `open_gpu` gives, opened only after the model file's header,
 /// the folder, its classes and every image have passed their checks.
 pub fn run_evaluate_with(a: &EvaluateArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
+    super::skip_bad_hint(run_evaluate_checked(a, open_gpu))
+}
+
+fn run_evaluate_checked(a: &EvaluateArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
     use crate::models::expect::{check, Expect};
     let options = EvalOptions {
         batch: a.batch,

@@ -222,6 +222,10 @@ pub fn run(a: &FineTuneArgs) -> Result<()> {
 /// [`run`] on the device `open_gpu` gives, called only once every argument, file and image
 /// has passed its checks (tests count the kernels a refused run dispatched: none).
 pub fn run_with(a: &FineTuneArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
+    super::skip_bad_hint(run_checked(a, open_gpu))
+}
+
+fn run_checked(a: &FineTuneArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
     check_args(a)?;
     let options = options(a)?;
     let freeze = parse_freeze(a)?;

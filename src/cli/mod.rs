@@ -33,6 +33,21 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// `r` with the way out of an unreadable image that the commands reading image folders offer
+/// (`--skip-bad`), added here because `dak predict`, which shares the decoder, has no such flag.
+pub(crate) fn skip_bad_hint<T>(r: crate::Result<T>) -> crate::Result<T> {
+    r.map_err(|e| match e {
+        crate::Error::Input(msg)
+            if msg.contains("unreadable image") && !msg.contains("--skip-bad") =>
+        {
+            crate::Error::input(format!(
+                "{msg}, or leave unreadable images out (--skip-bad)"
+            ))
+        }
+        e => e,
+    })
+}
+
 /// This process's command line with `--resume <ckpt>` in place of any `--resume`/`--init`,
 /// quoted for a POSIX shell: what a user types to continue an interrupted run.
 pub fn resume_command(ckpt: &std::path::Path) -> String {

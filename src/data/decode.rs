@@ -8,7 +8,10 @@ use image::{DynamicImage, ImageFormat, ImageReader, RgbImage};
 use crate::{Error, Result};
 
 /// File extensions treated as images (compared case-insensitively), as in Keras.
-pub const IMAGE_EXTENSIONS: [&str; 5] = ["bmp", "gif", "jpeg", "jpg", "png"];
+pub const IMAGE_EXTENSIONS: [&str; 8] = ["bmp", "gif", "jpeg", "jpg", "png", "tif", "tiff", "webp"];
+
+/// The image extensions as messages list them.
+pub const IMAGE_KINDS: &str = "jpg, jpeg, png, bmp, gif, webp, tif, tiff";
 
 /// True if `path` has one of [`IMAGE_EXTENSIONS`] (case-insensitive).
 pub fn is_image_path(path: &Path) -> bool {
@@ -20,7 +23,7 @@ pub fn is_image_path(path: &Path) -> bool {
 
 fn bad_image(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::input(format!(
-        "{}: unreadable image ({what}); replace or delete the file, or skip unreadable images (--skip-bad)",
+        "{}: unreadable image ({what}); replace or delete the file",
         path.display()
     ))
 }
@@ -39,7 +42,7 @@ fn sniff(bytes: &[u8], path: &Path) -> Result<ImageFormat> {
         bad_image(
             path,
             format!(
-                "not a JPEG, PNG, BMP or GIF file; first bytes: {}",
+                "not a JPEG, PNG, BMP, GIF, WebP or TIFF file; first bytes: {}",
                 if head.is_empty() {
                     "none, the file is empty".to_string()
                 } else {

@@ -3,16 +3,18 @@
 //! `root/<class>/.../<image>`: classes are the sorted names of the non-hidden sub-directories
 //! of `root`; inside each class folder, images are collected recursively in walk order (files
 //! of a folder sorted by name, then its sub-folders in sorted order). Files whose extension is
-//! not jpg/jpeg/png/bmp/gif (any case) and hidden entries (leading `.`) are ignored.
+//! not jpg/jpeg/png/bmp/gif/webp/tif/tiff (any case) and hidden entries (leading `.`) are
+//! ignored.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::dataset::Dataset;
-use super::decode::is_image_path;
+use super::decode::{is_image_path, IMAGE_KINDS};
 use crate::{Error, Result};
 
-/// Folders nested deeper than this inside a class folder are not searched (guards symlink loops).
+/// Folders nested deeper than this inside a class folder are not searched (symlink loops are
+/// caught before: this bounds a pathological tree).
 const MAX_DEPTH: usize = 32;
 
 /// One class folder as found on disk.
@@ -35,6 +37,9 @@ pub struct FolderTree {
     pub ignored: Vec<PathBuf>,
     /// Image files lying directly in `root` (they belong to no class).
     pub loose_images: Vec<PathBuf>,
+    /// Symlinks inside class folders that were not followed because they lead to a folder
+    /// already read (a loop): (link, where it leads).
+    pub links_skipped: Vec<(PathBuf, PathBuf)>,
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
@@ -63,26 +68,75 @@ fn list_dir(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     Ok((files, dirs))
 }
 
-fn walk(
-    dir: &Path,
-    depth: usize,
-    images: &mut Vec<PathBuf>,
-    ignored: &mut Vec<PathBuf>,
-) -> Result<()> {
-    let (files, dirs) = list_dir(dir)?;
-    for f in files {
-        if is_image_path(&f) {
-            images.push(f);
-        } else {
-            ignored.push(f);
+/// One walk of a folder tree: what it found, and the canonical paths it has been through so
+/// that a symlink back to a folder already walked (a loop, or a second link to the same
+/// folder) is not walked again and a file reached twice is counted once.
+#[derive(Default)]
+struct Walk {
+    images: Vec<PathBuf>,
+    ignored: Vec<PathBuf>,
+    /// Symlinks not followed because their folder was already walked: (link, target).
+    links_skipped: Vec<(PathBuf, PathBuf)>,
+    seen_dirs: std::collections::HashSet<PathBuf>,
+    seen_files: std::collections::HashSet<PathBuf>,
+}
+
+impl Walk {
+    /// Walks `dir` (its canonical path `real`), unless that folder was walked already.
+    fn dir(&mut self, dir: &Path, depth: usize) -> Result<()> {
+        let real = fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+        if !self.seen_dirs.insert(real.clone()) {
+            self.links_skipped.push((dir.to_path_buf(), real));
+            return Ok(());
         }
-    }
-    if depth < MAX_DEPTH {
-        for d in dirs {
-            walk(&d, depth + 1, images, ignored)?;
+        let (files, dirs) = list_dir(dir)?;
+        for f in files {
+            // A file's identity is its canonical path (a dangling link: its own).
+            let key = match f.file_name() {
+                Some(name) if !is_symlink(&f) => real.join(name),
+                _ => fs::canonicalize(&f).unwrap_or_else(|_| f.clone()),
+            };
+            if !self.seen_files.insert(key) {
+                continue;
+            }
+            if is_image_path(&f) {
+                self.images.push(f);
+            } else {
+                self.ignored.push(f);
+            }
         }
+        if depth < MAX_DEPTH {
+            for d in dirs {
+                self.dir(&d, depth + 1)?;
+            }
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// One line per symlink that was not followed (`dak data inspect` lists them as warnings).
+pub fn skipped_link_notes(links: &[(PathBuf, PathBuf)]) -> Vec<String> {
+    links
+        .iter()
+        .map(|(link, target)| {
+            format!(
+                "{}: symlink not followed, it leads to {}, which was already read (a loop or a second link); its images count once",
+                link.display(),
+                target.display()
+            )
+        })
+        .collect()
+}
+
+/// Prints [`skipped_link_notes`] as warnings (stderr).
+fn warn_links(links: &[(PathBuf, PathBuf)]) {
+    for note in skipped_link_notes(links) {
+        eprintln!("warning: {note}");
+    }
+}
+
+fn is_symlink(p: &Path) -> bool {
+    fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 fn check_root(root: &Path) -> Result<()> {
@@ -109,6 +163,7 @@ pub fn scan_tree(root: &Path) -> Result<FolderTree> {
     let loose_images = files.into_iter().filter(|f| is_image_path(f)).collect();
     let mut classes = Vec::new();
     let mut ignored = Vec::new();
+    let mut links_skipped = Vec::new();
     for d in dirs {
         let name = d
             .file_name()
@@ -120,15 +175,26 @@ pub fn scan_tree(root: &Path) -> Result<FolderTree> {
                 ))
             })?
             .to_string();
-        let mut images = Vec::new();
-        walk(&d, 0, &mut images, &mut ignored)?;
-        classes.push(ClassFolder { name, images });
+        // Each class is its own walk: an image linked into two classes is in both. The root
+        // is never part of a class (a link to it would read every class again).
+        let mut walk = Walk::default();
+        if let Ok(real) = fs::canonicalize(root) {
+            walk.seen_dirs.insert(real);
+        }
+        walk.dir(&d, 0)?;
+        classes.push(ClassFolder {
+            name,
+            images: walk.images,
+        });
+        ignored.extend(walk.ignored);
+        links_skipped.extend(walk.links_skipped);
     }
     Ok(FolderTree {
         root: root.to_path_buf(),
         classes,
         ignored,
         loose_images,
+        links_skipped,
     })
 }
 
@@ -137,7 +203,7 @@ fn no_classes_error(tree: &FolderTree) -> Error {
     let r = tree.root.display();
     if tree.loose_images.is_empty() {
         Error::input(format!(
-            "{r}: no class sub-folders found; expected {r}/<class>/<image files> (jpg, jpeg, png, bmp, gif)"
+            "{r}: no class sub-folders found; expected {r}/<class>/<image files> ({IMAGE_KINDS})"
         ))
     } else {
         Error::input(format!(
@@ -158,6 +224,7 @@ pub fn scan_dir(root: &Path) -> Result<Dataset> {
 
 /// Validates a walked tree and turns it into a [`Dataset`].
 pub fn dataset_from_tree(tree: FolderTree) -> Result<Dataset> {
+    warn_links(&tree.links_skipped);
     if tree.classes.is_empty() {
         return Err(no_classes_error(&tree));
     }
@@ -178,7 +245,7 @@ pub fn dataset_from_tree(tree: FolderTree) -> Result<Dataset> {
             String::new()
         };
         return Err(Error::input(format!(
-            "{}: class folder has no images (jpg, jpeg, png, bmp, gif){more}; add images or remove the folder",
+            "{}: class folder has no images ({IMAGE_KINDS}){more}; add images or remove the folder",
             tree.root.join(first).display()
         )));
     }
@@ -202,12 +269,13 @@ pub fn dataset_from_tree(tree: FolderTree) -> Result<Dataset> {
 /// their names are ignored.
 pub fn scan_unlabelled(root: &Path) -> Result<Dataset> {
     check_root(root)?;
-    let mut images = Vec::new();
-    let mut ignored = Vec::new();
-    walk(root, 0, &mut images, &mut ignored)?;
+    let mut walk = Walk::default();
+    walk.dir(root, 0)?;
+    warn_links(&walk.links_skipped);
+    let images = walk.images;
     if images.is_empty() {
         return Err(Error::input(format!(
-            "{}: no images found (jpg, jpeg, png, bmp, gif, in any sub-folder)",
+            "{}: no images found ({IMAGE_KINDS}, in any sub-folder)",
             root.display()
         )));
     }

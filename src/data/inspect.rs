@@ -62,12 +62,26 @@ pub struct InspectReport {
     pub unreadable: Vec<BadFile>,
     /// Files ignored because their extension is not an image extension.
     pub ignored_files: usize,
+    /// Those files' extensions (lower case, `(none)` without one) and how many of each.
+    pub ignored_extensions: BTreeMap<String, usize>,
+    /// The first ignored files, relative to the root (up to [`IGNORED_NAMED`]).
+    pub ignored_examples: Vec<PathBuf>,
     /// Image files directly in the root, outside any class folder (not used).
     pub loose_images: usize,
     /// Things worth fixing before training.
     pub warnings: Vec<String>,
     /// Why training on this folder would be refused (empty: it can be trained on).
     pub blocking: Vec<String>,
+}
+
+/// Ignored files named in a report; the rest are counted by extension.
+pub const IGNORED_NAMED: usize = 10;
+
+/// The extension of an ignored file as the report counts it.
+fn extension_of(path: &std::path::Path) -> String {
+    path.extension()
+        .map(|e| format!(".{}", e.to_string_lossy().to_lowercase()))
+        .unwrap_or_else(|| "(none)".into())
 }
 
 /// Per image: `(width, height, colour type)` or the decoding error.
@@ -158,11 +172,21 @@ pub fn inspect_dir(root: &Path, threads: usize) -> Result<InspectReport> {
         color_types,
         unreadable,
         ignored_files: tree.ignored.len(),
+        ignored_extensions: tree.ignored.iter().fold(BTreeMap::new(), |mut m, p| {
+            *m.entry(extension_of(p)).or_default() += 1;
+            m
+        }),
+        ignored_examples: tree
+            .ignored
+            .iter()
+            .take(IGNORED_NAMED)
+            .map(|p| p.strip_prefix(root).unwrap_or(p).to_path_buf())
+            .collect(),
         loose_images: tree.loose_images.len(),
         warnings: Vec::new(),
         blocking: Vec::new(),
     };
-    report.warnings = warnings(&report);
+    report.warnings = warnings(&report, &tree.links_skipped);
     report.blocking = blocking(&report);
     Ok(report)
 }
@@ -193,8 +217,8 @@ fn blocking(r: &InspectReport) -> Vec<String> {
     b
 }
 
-fn warnings(r: &InspectReport) -> Vec<String> {
-    let mut w = Vec::new();
+fn warnings(r: &InspectReport, links: &[(PathBuf, PathBuf)]) -> Vec<String> {
+    let mut w = super::folder::skipped_link_notes(links);
     if r.classes.is_empty() {
         w.push("no class sub-folders: training needs <dir>/<class>/<images>".to_string());
     }
@@ -319,7 +343,27 @@ impl InspectReport {
             }
         );
         if self.ignored_files > 0 {
-            s += &format!("ignored non-image files: {}\n", self.ignored_files);
+            let kinds: Vec<String> = self
+                .ignored_extensions
+                .iter()
+                .map(|(e, n)| format!("{e} {n}"))
+                .collect();
+            let names: Vec<String> = self
+                .ignored_examples
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            let more = match self.ignored_files > names.len() {
+                true => format!(", ... {} in all", self.ignored_files),
+                false => String::new(),
+            };
+            s += &format!(
+                "ignored files, not read as images ({}): {} ({}{more}); dak reads {}\n",
+                kinds.join(", "),
+                self.ignored_files,
+                names.join(", "),
+                super::decode::IMAGE_KINDS
+            );
         }
         for b in &self.unreadable {
             s += &format!("unreadable: {}\n", b.error);
