@@ -121,6 +121,16 @@ fn data_inspect_exits_non_zero_when_the_folder_cannot_be_trained_on() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("ok: ready for training"));
 
+    // A flat folder of images: no training set, but a target as `dak adapt --target` reads it.
+    let flat = dir.path().join("flat");
+    save(&flat.join("a.png"), &pattern(8, 8, 0));
+    let o = dak(&["data", "inspect", flat.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let (f, g) = (flat.to_str().unwrap(), good.to_str().unwrap());
+    let o = dak(&["data", "inspect", f, "--target-of", g]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("an unlabelled target, 1 images"), "{}", stdout(&o));
+
     std::fs::create_dir_all(good.join("empty")).unwrap();
     write(&good.join("dog/broken.png"), b"not a png");
     let o = dak(&["data", "inspect", good.to_str().unwrap()]);

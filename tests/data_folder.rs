@@ -252,3 +252,72 @@ fn webp_and_tiff_images_are_read() {
         assert_eq!(got.as_raw(), img.as_raw(), "{:?}", ds.path(i));
     }
 }
+
+#[test]
+fn a_target_folder_is_read_by_one_rule_in_adapt_and_inspect() {
+    use dak::data::inspect::inspect_target;
+    use dak::data::AdaptData;
+    let t = TempDir::new("folder-target");
+    let source = t.path().join("source");
+    for p in ["cat/a.png", "dog/b.png"] {
+        save(&source.join(p), &pattern(3, 3, 0));
+    }
+    let classes = ["cat".to_string(), "dog".to_string()];
+    let target = |name: &str, files: &[&str]| {
+        let dir = t.path().join(name);
+        for f in files {
+            save(&dir.join(f), &pattern(3, 3, 1));
+        }
+        dir
+    };
+    // Flat, nested in non-class folders (cameras), labelled, and ambiguous.
+    let flat = target("flat", &["x.png", "y.png"]);
+    let nested = target("nested", &["cam1/x.png", "cam2/deep/y.png", "z.png"]);
+    let labelled = target("labelled", &["cat/x.png", "dog/y.png"]);
+    let mixed = target("mixed", &["cat/x.png", "cam1/y.png"]);
+    let missing = target("missing", &["cat/x.png"]);
+
+    let read = |dir: &std::path::Path| AdaptData::from_dirs(&source, Some(dir), None, None);
+    for (dir, n) in [(&flat, 2), (&nested, 3)] {
+        let d = read(dir).unwrap();
+        let tgt = d.target.as_ref().unwrap();
+        assert_eq!(tgt.len(), n, "{dir:?}");
+        assert!(tgt.labels().is_none() && d.target_eval.is_none(), "{dir:?}");
+        let rep = inspect_target(dir, &classes, 1).unwrap();
+        assert_eq!(
+            (rep.reading.as_str(), rep.total_images),
+            ("unlabelled target", n)
+        );
+        assert!(rep.blocking.is_empty(), "{:?}", rep.blocking);
+        assert!(
+            rep.to_text().contains("ok: ready for adaptation"),
+            "{}",
+            rep.to_text()
+        );
+    }
+    let d = read(&labelled).unwrap();
+    assert_eq!(d.target_eval.as_ref().unwrap().class_counts(), [1, 1]);
+    let rep = inspect_target(&labelled, &classes, 1).unwrap();
+    assert_eq!(
+        (rep.reading.as_str(), rep.classes.len()),
+        ("labelled target", 2)
+    );
+    for (dir, want) in [
+        (&mixed, "cam1 are not"),
+        (&missing, "classes dog have no folder"),
+    ] {
+        let e = read(dir).unwrap_err().to_string();
+        assert!(
+            e.contains("sub-folders cat are source classes") && e.contains(want),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+        let e = inspect_target(dir, &classes, 1).unwrap_err().to_string();
+        assert!(e.contains(want), "{e}");
+    }
+    // As a training set the flat folder is still refused (no classes).
+    assert!(!dak::data::inspect::inspect_dir(&flat, 1)
+        .unwrap()
+        .blocking
+        .is_empty());
+}

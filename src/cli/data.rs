@@ -23,10 +23,15 @@ pub enum DataCommand {
         seed: u64,
     },
     /// Check a class-per-folder directory before training: classes, images per class, image
-    /// sizes, unreadable files.
+    /// sizes, unreadable files. With --target-of SOURCE, check DIR as `dak adapt --source
+    /// SOURCE --target DIR` reads it (labelled if its sub-folders are SOURCE's classes, else
+    /// every image at any depth).
     Inspect {
-        /// Directory with one sub-folder per class.
+        /// Directory with one sub-folder per class (or a target folder, with --target-of).
         dir: PathBuf,
+        /// Read DIR as the adaptation target of this labelled source folder.
+        #[arg(long, value_name = "SOURCE")]
+        target_of: Option<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -62,8 +67,20 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             );
             Ok(())
         }
-        DataCommand::Inspect { dir, json, threads } => {
-            let report = inspect::inspect_dir(&dir, threads)?;
+        DataCommand::Inspect {
+            dir,
+            target_of,
+            json,
+            threads,
+        } => {
+            let report = match &target_of {
+                Some(source) => {
+                    let source = crate::data::folder::scan_dir(source)
+                        .map_err(|e| Error::input(format!("--target-of: {e}")))?;
+                    inspect::inspect_target(&dir, source.classes(), threads)?
+                }
+                None => inspect::inspect_dir(&dir, threads)?,
+            };
             if json {
                 println!(
                     "{}",
@@ -75,8 +92,12 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             match report.blocking.is_empty() {
                 true => Ok(()),
                 false => Err(Error::input(format!(
-                    "{}: cannot be trained on as it is: {}",
+                    "{}: cannot be {} as it is: {}",
                     dir.display(),
+                    match target_of {
+                        Some(_) => "adapted to",
+                        None => "trained on",
+                    },
                     report.blocking.join("; ")
                 ))),
             }

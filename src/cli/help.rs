@@ -37,7 +37,8 @@ dak data inspect flowers/train"),
     ("data mnist-m", "dak data mnist-m --out data/mnist-m
 dak data mnist-m --out data/mnist-m-32 --size 32 --seed 1"),
     ("data inspect", "dak data inspect flowers/train            # exit code 0 only when it can be trained on
-dak data inspect office31/amazon --json > amazon.json"),
+dak data inspect office31/amazon --json > amazon.json
+dak data inspect photos/unlabelled --target-of flowers/train   # as `dak adapt --target` reads it"),
     ("kernels", "dak kernels list
 dak kernels check conv2d
 DAK_SHADER_DIR=my-shaders dak kernels check matmul"),

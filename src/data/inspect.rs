@@ -10,8 +10,9 @@ use std::sync::Mutex;
 use image::DynamicImage;
 
 use super::decode::decode_bytes;
-use super::folder::scan_tree;
+use super::folder::{scan_tree, FolderTree};
 use super::loader::default_workers;
+use super::pair::{target_reading, TargetReading};
 use crate::{Error, Result};
 
 /// One class folder in the report.
@@ -72,6 +73,9 @@ pub struct InspectReport {
     pub warnings: Vec<String>,
     /// Why training on this folder would be refused (empty: it can be trained on).
     pub blocking: Vec<String>,
+    /// How the folder was read: `classes` (a training set), `labelled target` or
+    /// `unlabelled target` (`--target-of`, the rule `dak adapt --target` follows).
+    pub reading: String,
 }
 
 /// Ignored files named in a report; the rest are counted by extension.
@@ -91,15 +95,56 @@ fn color_name(img: &DynamicImage) -> String {
     format!("{:?}", img.color()).to_lowercase()
 }
 
-/// Inspects `root` with `threads` decoding threads (0 = one per core).
+/// Inspects `root` as a class-per-folder training set with `threads` decoding threads (0 = one
+/// per core).
 pub fn inspect_dir(root: &Path, threads: usize) -> Result<InspectReport> {
     let tree = scan_tree(root)?;
-    let jobs: Vec<(usize, PathBuf)> = tree
-        .classes
-        .iter()
-        .enumerate()
-        .flat_map(|(c, cl)| cl.images.iter().map(move |p| (c, p.clone())))
-        .collect();
+    probe(root, tree, None, threads)
+}
+
+/// Inspects `root` as `dak adapt --target` reads it beside a source of `classes`
+/// ([`target_reading`]): a labelled target is checked like a training set, an unlabelled one
+/// for its images at any depth.
+pub fn inspect_target(root: &Path, classes: &[String], threads: usize) -> Result<InspectReport> {
+    let tree = scan_tree(root)?;
+    let reading = target_reading(&tree, classes)?;
+    probe(root, tree, Some(reading), threads)
+}
+
+/// Decodes every image the tree (or, for an unlabelled target, the folder at any depth) holds
+/// and reports.
+fn probe(
+    root: &Path,
+    mut tree: FolderTree,
+    target: Option<TargetReading>,
+    threads: usize,
+) -> Result<InspectReport> {
+    let mut notes = Vec::new();
+    let unlabelled = match &target {
+        Some(TargetReading::Unlabelled(note)) => {
+            notes.extend(note.clone());
+            true
+        }
+        _ => false,
+    };
+    let jobs: Vec<(usize, PathBuf)> = match unlabelled {
+        // One pseudo-class holds the images; the report lists no classes.
+        true => {
+            let ds = super::folder::scan_unlabelled(root)?;
+            (0..ds.len())
+                .filter_map(|i| ds.path(i).map(|p| (0, p.to_path_buf())))
+                .collect()
+        }
+        false => tree
+            .classes
+            .iter()
+            .enumerate()
+            .flat_map(|(c, cl)| cl.images.iter().map(move |p| (c, p.clone())))
+            .collect(),
+    };
+    if unlabelled {
+        tree.classes.clear();
+    }
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Probe>>> = Mutex::new(vec![None; jobs.len()]);
     let threads = if threads == 0 {
@@ -142,7 +187,9 @@ pub fn inspect_dir(root: &Path, threads: usize) -> Result<InspectReport> {
                 *color_types.entry(color).or_default() += 1;
             }
             Err(error) => {
-                classes[*c].unreadable += 1;
+                if let Some(class) = classes.get_mut(*c) {
+                    class.unreadable += 1;
+                }
                 unreadable.push(BadFile {
                     path: path.clone(),
                     error,
@@ -185,7 +232,26 @@ pub fn inspect_dir(root: &Path, threads: usize) -> Result<InspectReport> {
         loose_images: tree.loose_images.len(),
         warnings: Vec::new(),
         blocking: Vec::new(),
+        reading: match target {
+            None => "classes",
+            Some(TargetReading::Labelled) => "labelled target",
+            Some(TargetReading::Unlabelled(_)) => "unlabelled target",
+        }
+        .into(),
     };
+    if unlabelled {
+        report.warnings = notes;
+        report
+            .warnings
+            .extend(super::folder::skipped_link_notes(&tree.links_skipped));
+        if report.total_images == 0 {
+            report.blocking.push("no images".into());
+        }
+        if !report.unreadable.is_empty() {
+            report.blocking.push(unreadable_note(&report));
+        }
+        return Ok(report);
+    }
     report.warnings = warnings(&report, &tree.links_skipped);
     report.blocking = blocking(&report);
     Ok(report)
@@ -209,12 +275,16 @@ fn blocking(r: &InspectReport) -> Vec<String> {
         b.push(format!("empty class folder(s): {}", empty.join(", ")));
     }
     if !r.unreadable.is_empty() {
-        b.push(format!(
-            "{} unreadable file(s) (train with --skip-bad to leave them out)",
-            r.unreadable.len()
-        ));
+        b.push(unreadable_note(r));
     }
     b
+}
+
+fn unreadable_note(r: &InspectReport) -> String {
+    format!(
+        "{} unreadable file(s) (train with --skip-bad to leave them out)",
+        r.unreadable.len()
+    )
 }
 
 fn warnings(r: &InspectReport, links: &[(PathBuf, PathBuf)]) -> Vec<String> {
@@ -281,10 +351,14 @@ impl InspectReport {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let ok = self.total_images - self.unreadable.len();
+        let what = match self.reading.as_str() {
+            "unlabelled target" => "an unlabelled target".to_string(),
+            "labelled target" => format!("a labelled target, {} classes", self.classes.len()),
+            _ => format!("{} classes", self.classes.len()),
+        };
         s += &format!(
-            "{}: {} classes, {} images ({} readable)\n",
+            "{}: {what}, {} images ({} readable)\n",
             self.root.display(),
-            self.classes.len(),
             self.total_images,
             ok
         );
@@ -295,7 +369,9 @@ impl InspectReport {
             .max()
             .unwrap_or(0)
             .max(5);
-        s += &format!("  {:<width$}  images  unreadable\n", "class");
+        if !self.classes.is_empty() {
+            s += &format!("  {:<width$}  images  unreadable\n", "class");
+        }
         for c in &self.classes {
             s += &format!(
                 "  {:<width$}  {:>6}  {:>10}\n",
@@ -371,10 +447,14 @@ impl InspectReport {
         for w in &self.warnings {
             s += &format!("warning: {w}\n");
         }
+        let purpose = match self.reading.as_str() {
+            "classes" => "training",
+            _ => "adaptation (--target)",
+        };
         if self.blocking.is_empty() {
-            s += "ok: ready for training\n";
+            s += &format!("ok: ready for {purpose}\n");
         } else {
-            s += &format!("not ready for training: {}\n", self.blocking.join("; "));
+            s += &format!("not ready for {purpose}: {}\n", self.blocking.join("; "));
         }
         s
     }

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::folder::{dataset_from_tree, scan_tree};
+use super::folder::{dataset_from_tree, scan_tree, FolderTree};
 use super::{mnistm, office31, Dataset};
 use crate::{Error, Result};
 
@@ -100,8 +100,8 @@ impl AdaptData {
     }
 
     /// The sets named by `dak adapt --source DIR [--target DIR] [--target-test DIR]
-    /// [--source-test DIR]`: the source must have class folders; a target without class
-    /// folders is read as unlabelled images.
+    /// [--source-test DIR]`: the source must have class folders; the target is read by
+    /// [`target_reading`].
     pub fn from_dirs(
         source: &Path,
         target: Option<&Path>,
@@ -109,7 +109,8 @@ impl AdaptData {
         source_test: Option<&Path>,
     ) -> Result<AdaptData> {
         let source = Dataset::from_dir(source)?;
-        let mut data = match target.map(load_target).transpose()? {
+        let classes = source.classes().to_vec();
+        let mut data = match target.map(|t| load_target(t, &classes)).transpose()? {
             Some(t) => AdaptData::new(source, t),
             None => AdaptData::source_only(source),
         };
@@ -186,13 +187,74 @@ impl PairSpec {
     }
 }
 
-/// A target directory: labelled if it has class folders, else every image unlabelled.
-fn load_target(dir: &Path) -> Result<Dataset> {
+/// How a `--target` folder is read: the one rule that `dak adapt` and
+/// `dak data inspect --target-of` share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetReading {
+    /// Its sub-folders are the source's classes: a labelled target (labels only reported).
+    Labelled,
+    /// Every image at any depth, without labels; with a note when it has sub-folders, which
+    /// are then not read as classes.
+    Unlabelled(Option<String>),
+}
+
+/// Reads a walked target folder against the source's `classes`: labelled when its sub-folders
+/// are exactly the source's classes; unlabelled (every image at any depth) when it has no
+/// sub-folders or none of them is a class name (cameras, sites, dates: "any folder of images");
+/// refused when some are class names and some are not, or classes are missing — a labelled
+/// folder with a typo must not silently become unlabelled.
+pub fn target_reading(tree: &FolderTree, classes: &[String]) -> Result<TargetReading> {
+    let names: Vec<&String> = tree.classes.iter().map(|c| &c.name).collect();
+    if names.is_empty() {
+        return Ok(TargetReading::Unlabelled(None));
+    }
+    if names.len() == classes.len() && names.iter().all(|n| classes.contains(n)) {
+        return Ok(TargetReading::Labelled);
+    }
+    let list = |v: &[&String]| {
+        let shown: Vec<&str> = v.iter().take(6).map(|s| s.as_str()).collect();
+        match v.len() > shown.len() {
+            true => format!("{}, ... ({} in all)", shown.join(", "), v.len()),
+            false => shown.join(", "),
+        }
+    };
+    let (known, other): (Vec<&String>, Vec<&String>) =
+        names.iter().partition(|n| classes.contains(n));
+    let root = tree.root.display();
+    if known.is_empty() {
+        return Ok(TargetReading::Unlabelled(Some(format!(
+            "{root}: read as unlabelled images at any depth; its sub-folders ({}) are not the source's classes",
+            list(&other)
+        ))));
+    }
+    let missing: Vec<&String> = classes.iter().filter(|c| !names.contains(c)).collect();
+    let mut parts = vec![format!(
+        "{root}: sub-folders {} are source classes",
+        list(&known)
+    )];
+    if !other.is_empty() {
+        parts.push(format!("{} are not", list(&other)));
+    }
+    if !missing.is_empty() {
+        parts.push(format!("classes {} have no folder", list(&missing)));
+    }
+    Err(Error::input(format!(
+        "{}; a labelled target has exactly the source's class folders, an unlabelled one only sub-folders that are not class names",
+        parts.join(", ")
+    )))
+}
+
+/// A target directory, read by [`target_reading`].
+fn load_target(dir: &Path, classes: &[String]) -> Result<Dataset> {
     let tree = scan_tree(dir)?;
-    if tree.classes.is_empty() {
-        Dataset::from_dir_unlabelled(dir)
-    } else {
-        dataset_from_tree(tree)
+    match target_reading(&tree, classes)? {
+        TargetReading::Labelled => dataset_from_tree(tree),
+        TargetReading::Unlabelled(note) => {
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
+            Dataset::from_dir_unlabelled(dir)
+        }
     }
 }
 
