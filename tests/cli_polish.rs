@@ -129,7 +129,11 @@ fn data_inspect_exits_non_zero_when_the_folder_cannot_be_trained_on() {
     let (f, g) = (flat.to_str().unwrap(), good.to_str().unwrap());
     let o = dak(&["data", "inspect", f, "--target-of", g]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("an unlabelled target, 1 images"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("an unlabelled target, 1 images"),
+        "{}",
+        stdout(&o)
+    );
 
     std::fs::create_dir_all(good.join("empty")).unwrap();
     write(&good.join("dog/broken.png"), b"not a png");

@@ -1,6 +1,7 @@
-//! Flags refused before any work and before the GPU opens (issue 34, items 7, 8, 10, 11):
-//! `--workers` capped, λ range-checked, `--unfreeze` validated with the other flags, and
-//! `--weights none` accepted by `adapt` as by `fine-tune`. Each refusal is one line, exit 2.
+//! Flags refused before any work and before the GPU opens (issue 34, items 7-11):
+//! `--workers` capped, λ range-checked, contradicting flags refused, `--unfreeze` validated
+//! with the other flags, and `--weights none` accepted by `adapt` as by `fine-tune`. Each
+//! refusal is one line, exit 2.
 mod common;
 use clap::Parser;
 use common::*;
@@ -61,6 +62,22 @@ fn bad_flags_are_refused_before_the_gpu_opens() {
             "--constant-lambda",
         ),
         (vec!["--lambda-max", "1e6", "--out", out], "--lambda-max"),
+        // Item 9: flags that contradict each other.
+        (
+            vec!["--method", "dann", "--compare", "mcc,cdan", "--out", out],
+            "--method dann with --compare mcc,cdan",
+        ),
+        (
+            vec![
+                "--constant-lambda",
+                "0.5",
+                "--lambda-max",
+                "2",
+                "--out",
+                out,
+            ],
+            "--constant-lambda 0.5 with --lambda-max 2",
+        ),
     ] {
         let (e, opens) = adapt(&args);
         assert!(e.contains(needle), "{args:?}: {e}");
@@ -94,6 +111,21 @@ fn bad_flags_are_refused_before_the_gpu_opens() {
             ],
             "--workers 100000",
         ),
+        (
+            vec![
+                "--train",
+                missing,
+                "--weights",
+                "none",
+                "--freeze",
+                "none",
+                "--unfreeze",
+                "block5",
+                "--out",
+                out,
+            ],
+            "--freeze none with --unfreeze block5",
+        ),
     ] {
         let (e, opens) = fine_tune(&args);
         assert!(e.contains(needle), "{args:?}: {e}");
@@ -125,4 +157,76 @@ fn weights_none_means_no_weights_in_adapt_too() {
     ]);
     assert!(e.contains("GPU-OPENED"), "{e}");
     assert_eq!(opens, 1);
+}
+
+#[test]
+fn flags_that_do_nothing_here_are_named_in_a_warning() {
+    let dir = TempDir::new("flag-warnings");
+    let data = dir.path().join("data");
+    class_folders(&data);
+    let out = dir.path().join("m.safetensors");
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    // The run stops where the GPU would open: the warnings come before it.
+    let bin = dak(&[
+        "fine-tune",
+        "--train",
+        d,
+        "--weights",
+        "none",
+        "--input-size",
+        "32",
+        "--patience",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        o,
+    ]);
+    let text = String::from_utf8_lossy(&bin.stdout);
+    assert!(
+        text.contains("warning: --patience 2 without --val"),
+        "{text}"
+    );
+    let bin = dak(&[
+        "adapt",
+        "--source",
+        d,
+        "--target",
+        d,
+        "--source-val-split",
+        "0.2",
+        "--select",
+        "im",
+        "--epochs",
+        "1",
+        "--out",
+        o,
+    ]);
+    let text = String::from_utf8_lossy(&bin.stdout);
+    assert!(
+        text.contains("warning: --source-val-split 0.2 holds out"),
+        "{text}"
+    );
+    let bin = dak(&[
+        "adapt",
+        "--source",
+        d,
+        "--target",
+        d,
+        "--source-val-split",
+        "0.2",
+        "--select",
+        "dev",
+        "--epochs",
+        "1",
+        "--out",
+        o,
+    ]);
+    let text = String::from_utf8_lossy(&bin.stdout);
+    assert!(
+        bin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bin.stderr)
+    );
+    assert!(!text.contains("warning: --source-val-split"), "{text}");
 }

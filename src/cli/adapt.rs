@@ -44,9 +44,9 @@ pub struct AdaptArgs {
     #[arg(long, value_name = "N")]
     pub bottleneck: Option<usize>,
     /// Adaptation method: `dann` (domain-adversarial), `source-only` (the baseline, no target)
-    /// or another from docs/methods.md (an unknown name lists them all).
-    #[arg(long, default_value = "dann")]
-    pub method: String,
+    /// or another from docs/methods.md (an unknown name lists them all) [default: dann].
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<String>,
     /// Train several methods from the same initial weights and seed and print them side by
     /// side: a comma-separated list (`source-only,dann,mcc`; bare `--compare`: source-only and
     /// dann). Source-only is always trained. Each method's model goes to `<out stem>-<method>`;
@@ -74,9 +74,10 @@ pub struct AdaptArgs {
     /// Keep the learning rate at --lr throughout.
     #[arg(long)]
     pub constant_lr: bool,
-    /// Final gradient-reversal coefficient of the schedule lambda_max * (2/(1+exp(-10p)) - 1).
-    #[arg(long, default_value_t = 1.0)]
-    pub lambda_max: f32,
+    /// Final gradient-reversal coefficient of the schedule lambda_max * (2/(1+exp(-10p)) - 1)
+    /// [default: 1].
+    #[arg(long, value_name = "LAMBDA")]
+    pub lambda_max: Option<f32>,
     /// Use this gradient-reversal coefficient throughout instead of the schedule.
     #[arg(long, value_name = "LAMBDA")]
     pub constant_lambda: Option<f32>,
@@ -164,7 +165,7 @@ pub fn select_name(args: &AdaptArgs) -> String {
 
 /// The configuration the arguments describe (`--compare` replaces its method per run).
 pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
-    let method = Method::parse(&args.method, "--method")?;
+    let method = Method::parse(args.method.as_deref().unwrap_or("dann"), "--method")?;
     let select = Select::parse(&select_name(args), "--select")?;
     Ok(AdaptConfig {
         method,
@@ -180,7 +181,7 @@ pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
         lambda: match args.constant_lambda {
             Some(v) => LambdaSchedule::Constant(v),
             None => LambdaSchedule::Dann {
-                max: args.lambda_max,
+                max: args.lambda_max.unwrap_or(1.0),
             },
         },
         momentum: args.momentum,
@@ -308,9 +309,9 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
     )?;
     // The reversed gradient is λ times the domain loss's: past ~10 it swamps the label loss
     // and the features collapse (a run at 1e30 ended at chance, entropy ln 10, exit 0).
-    number(
+    number_opt(
         "--lambda-max",
-        args.lambda_max.into(),
+        args.lambda_max.map(f64::from),
         Range::Closed(0.0, 10.0),
     )?;
     number_opt(
@@ -328,6 +329,7 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
         args.backbone_lr_mult.map(f64::from),
         Range::NonNegative,
     )?;
+    check_conflicts(args)?;
     output_file("--out", &args.out)?;
     if let Some(dir) = &args.candidates {
         if dir.exists() && !dir.is_dir() {
@@ -345,6 +347,21 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
     }
     if let Some(r) = &args.resume {
         check("--resume", r, Expect::Resume("dann-"))?;
+    }
+    Ok(())
+}
+
+/// Refuses flags that contradict each other (one line each, before any work).
+fn check_conflicts(args: &AdaptArgs) -> Result<()> {
+    if let (Some(m), Some(list)) = (&args.method, &args.compare) {
+        return Err(Error::input(format!(
+            "--method {m} with --compare {list}: --compare trains source-only and each method it lists; put {m} in the list and drop --method"
+        )));
+    }
+    if let (Some(c), Some(m)) = (args.constant_lambda, args.lambda_max) {
+        return Err(Error::input(format!(
+            "--constant-lambda {c} with --lambda-max {m}: one fixes the coefficient, the other ends its schedule; keep one"
+        )));
     }
     Ok(())
 }
@@ -447,6 +464,17 @@ fn run_checked(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
         );
     }
     let mut base = base;
+    // Held-out source images that nothing reads are training images lost.
+    if let Some(f) = args.source_val_split {
+        let reads = matches!(base.select, Select::SourceVal | Select::Dev)
+            || (base.select == Select::Safe && args.compare.is_some());
+        if !reads && args.candidates.is_none() {
+            println!(
+                "warning: --source-val-split {f} holds out source images that --select {} does not read (only the metrics' source_val_acc and dev columns do); drop it to train on them, or keep --candidates DIR to select by dev later",
+                base.select.name()
+            );
+        }
+    }
     // The safety rule compares source-only's confidence on the target with that on held-out
     // source images: hold a tenth out when there are none (and the source can spare them).
     if base.select == Select::Safe

@@ -96,6 +96,11 @@ pub struct FineTuneArgs {
 }
 
 fn parse_freeze(a: &FineTuneArgs) -> Result<Freeze> {
+    if let (Some(u), "none") = (&a.unfreeze, a.freeze.as_str()) {
+        return Err(Error::input(format!(
+            "--freeze none with --unfreeze {u}: --freeze none trains every layer, --unfreeze {u} keeps the blocks before it frozen; keep one"
+        )));
+    }
     if let Some(u) = &a.unfreeze {
         let b = u
             .strip_prefix("block")
@@ -229,6 +234,11 @@ fn run_checked(a: &FineTuneArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
     check_args(a)?;
     let options = options(a)?;
     let freeze = parse_freeze(a)?;
+    if let (Some(p), None, None) = (a.patience, &a.val, a.val_split) {
+        println!(
+            "warning: --patience {p} without --val or --val-split stops on the training loss, which keeps falling while the head overfits; add --val-split 0.1 to stop on held-out accuracy"
+        );
+    }
     let (train, val) =
         folder::train_and_validation(&a.train, a.val.as_deref(), a.val_split, a.seed)?;
     let (train, mut skipped) = train.check_images(a.skip_bad)?;
