@@ -210,6 +210,22 @@ fn tiny_compare_run_writes_metrics_models_and_a_plot() {
         assert!(s["pad_after"]["pad"].as_f64().is_some(), "{s}");
         assert!(s["target_test_acc"].as_f64().is_some());
         assert!(s["source_test_acc"].as_f64().is_some());
+        // The run's rate is its steps' steady rate: the one-time kernel compile is reported
+        // apart (warmup_seconds), not charged to the first method's images/s.
+        let rates: Vec<f64> = epochs
+            .iter()
+            .filter(|e| e["method"] == s["method"])
+            .map(|e| e["images_per_s"].as_f64().unwrap())
+            .collect();
+        let (lo, hi) = rates
+            .iter()
+            .fold((f64::MAX, 0f64), |(l, h), &r| (l.min(r), h.max(r)));
+        let rate = s["images_per_s"].as_f64().unwrap();
+        assert!(
+            rate >= 0.5 * lo && rate <= 2.0 * hi,
+            "{rate} vs epochs {rates:?}"
+        );
+        assert!(s["warmup_seconds"].as_f64().unwrap() >= 0.0, "{s}");
     }
     assert_eq!(of("comparison").len(), 1);
 

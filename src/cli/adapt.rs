@@ -285,6 +285,9 @@ pub fn print_summary(runs: &[RunSummary]) {
             format!("{:.1}", r.seconds_per_epoch)
         }),
         row("images / s", &|r| format!("{:.0}", r.images_per_s)),
+        row("one-time warm-up (s)", &|r| {
+            format!("{:.1}", r.warmup_seconds)
+        }),
     ];
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     super::print_table(&header, &rows);

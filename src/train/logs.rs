@@ -224,10 +224,14 @@ pub struct RunSummary {
     pub pad_after: Option<ProxyADistance>,
     /// Wall-clock seconds of the whole run.
     pub seconds: f64,
-    /// Mean wall-clock seconds per epoch.
+    /// Mean wall-clock seconds per epoch (training and scoring), without the one-time
+    /// warm-up.
     pub seconds_per_epoch: f64,
-    /// Training images per second over the run.
+    /// Training images per second over the run's steps, without the one-time warm-up.
     pub images_per_s: f64,
+    /// The run's first step beyond a steady step's time: compiling kernels and warming up
+    /// (the first run of a process pays most of it; later runs reuse the kernels).
+    pub warmup_seconds: f64,
     /// Every epoch's hard-vote EnsV score (against the run's epochs), in epoch order; empty
     /// without target images.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -253,6 +253,9 @@ fn run(
     // The score-set predictions of the last and of the best epoch so far.
     let (mut last_probs, mut best_probs) = (Vec::new(), Vec::new());
     let mut images_total = 0usize;
+    // Seconds spent in training steps (all epochs), and the run's first step (its time and
+    // images): the one-time kernel compile and warm-up, kept out of the steady rates.
+    let (mut step_seconds_total, mut warmup) = (0f64, None);
     for epoch in first_epoch..config.epochs {
         let t0 = Instant::now();
         let acc = EpochAccumulators::new(gpu)?;
@@ -342,6 +345,8 @@ fn run(
         }
         let train_seconds = t0.elapsed().as_secs_f64();
         images_total += images;
+        step_seconds_total += train_seconds;
+        warmup = warmup.or(first_step);
 
         let means = acc.read(
             steps_per_epoch,
@@ -483,7 +488,12 @@ fn run(
     };
     let pad_after = measure_pad(model)?;
     let epochs_run = history.len();
-    let train_seconds: f64 = history.epochs.iter().map(|m| m.seconds).sum();
+    let epoch_seconds: f64 = history.epochs.iter().map(|m| m.seconds).sum();
+    let images_per_s = steady_rate(images_total, step_seconds_total, warmup);
+    // The first step's time beyond what a steady step of its size takes.
+    let warmup_seconds = warmup.map_or(0.0, |(d, n): (std::time::Duration, usize)| {
+        (d.as_secs_f64() - n as f64 / images_per_s.max(1e-9)).max(0.0)
+    });
     history.summary = Some(RunSummary {
         kind: "summary",
         method: method.name().to_string(),
@@ -497,8 +507,9 @@ fn run(
         pad_before,
         pad_after,
         seconds: clock.elapsed().as_secs_f64(),
-        seconds_per_epoch: train_seconds / epochs_run as f64,
-        images_per_s: images_total as f64 / train_seconds.max(1e-9),
+        seconds_per_epoch: (epoch_seconds - warmup_seconds) / epochs_run as f64,
+        images_per_s,
+        warmup_seconds,
         ensv: ensv_hard,
         ensv_soft,
         selected_probs,

@@ -296,6 +296,7 @@ fn summary(selected: &Scored, last: &Scored, select: Select, classes: usize) -> 
         seconds: 0.0,
         seconds_per_epoch: 0.0,
         images_per_s: 0.0,
+        warmup_seconds: 0.0,
         ensv: Vec::new(),
         ensv_soft: Vec::new(),
         selected_probs: selected.probs.clone(),
