@@ -76,6 +76,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
+        write_error(path, bytes.len(), e)
     })
+}
+
+/// The error of writing `len` bytes to `path`: on a full disk (or quota), how much space the
+/// file needs and where.
+fn write_error(path: &Path, len: usize, e: std::io::Error) -> Error {
+    use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+    if matches!(e.kind(), StorageFull | QuotaExceeded) {
+        return Error::input(format!(
+            "{}: no space left: writing it needs {:.1} MB free in {} ({e}); free some space or write it elsewhere",
+            path.display(),
+            len as f64 / 1e6,
+            parent_dir(path).display()
+        ));
+    }
+    Error::io(path, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_says_how_much_space_the_file_needs() {
+        let e = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let msg = write_error(Path::new("out/m.safetensors"), 61_400_000, e).to_string();
+        assert!(
+            msg.starts_with(
+                "out/m.safetensors: no space left: writing it needs 61.4 MB free in out"
+            ),
+            "{msg}"
+        );
+        let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let msg = write_error(Path::new("m.safetensors"), 10, e).to_string();
+        assert!(!msg.contains("no space"), "{msg}");
+    }
 }

@@ -141,3 +141,58 @@ fn outputs_that_resolve_to_an_input_or_to_each_other_are_refused() {
         &sentinel,
     );
 }
+
+/// Item 17 and 6: resume checkpoints at epoch ends are throttled (the first and the last
+/// epoch always write one), and when the last one cannot be written the complete run goes on
+/// to write its model instead of failing.
+#[test]
+fn resume_checkpoints_are_throttled_and_the_last_one_never_costs_the_model() {
+    use dak::models::Model;
+    use dak::train::callbacks::Checkpoints;
+    use dak::train::checkpoint::RunId;
+    use dak::train::{Callback, EpochLogs, TrainState};
+    let gpu = gpu();
+    let classes: Vec<String> = ["a", "b"].map(String::from).to_vec();
+    let model = dak::models::Dann::digits(&gpu, &classes, 1).unwrap();
+    let optimizer = dak::optim::Optimizer::new(dak::optim::Rule::sgd_momentum());
+    let info = model.info();
+    let run = RunId {
+        method: "dann".into(),
+        images: 10,
+    };
+    let state = TrainState {
+        params: &model.params,
+        optimizer: &optimizer,
+        info: &info,
+        run: &run,
+    };
+    let epoch = |e: usize| EpochLogs {
+        method: "dann".into(),
+        epoch: e,
+        epochs: 3,
+        ..Default::default()
+    };
+    let dir = TempDir::new("ckpt-throttle");
+    let mut ckpt = Checkpoints::resume_only(dir.path().join("m.safetensors"))
+        .with_resume_every(std::time::Duration::from_secs(3600));
+    let mut written = Vec::new();
+    for e in 1..=3 {
+        ckpt.on_epoch_end(&epoch(e), &state).unwrap();
+        written.push(ckpt.written_resume);
+    }
+    assert_eq!(written, [Some(1), Some(1), Some(3)]);
+    assert!(ckpt.resume.exists());
+    // With 0 s between them, every epoch writes one.
+    let mut every = Checkpoints::resume_only(dir.path().join("e.safetensors"))
+        .with_resume_every(std::time::Duration::ZERO);
+    every.on_epoch_end(&epoch(1), &state).unwrap();
+    every.on_epoch_end(&epoch(2), &state).unwrap();
+    assert_eq!(every.written_resume, Some(2));
+
+    // A resume checkpoint that cannot be written stops the run mid-way, not at its end.
+    let gone = dir.path().join("no-such-dir/m.safetensors");
+    let mut broken = Checkpoints::resume_only(&gone);
+    assert!(broken.on_epoch_end(&epoch(1), &state).is_err());
+    assert!(broken.on_epoch_end(&epoch(3), &state).is_ok());
+    assert_eq!(broken.written_resume, None);
+}

@@ -132,6 +132,10 @@ pub struct AdaptArgs {
     /// Data-loading threads (0 = one per CPU core).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
+    /// Least seconds between two resume checkpoints at epoch ends (the first and last epoch
+    /// and Ctrl-C always write one; 0: every epoch).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::train::callbacks::RESUME_EVERY_SECONDS)]
+    pub checkpoint_every: u64,
     /// Continue from `<out stem>.resume.safetensors`, written after every epoch (same command,
     /// data and --select last; not with --compare). --metrics is appended to.
     #[arg(long, value_name = "CKPT", conflicts_with = "compare")]
@@ -532,7 +536,8 @@ fn run_checked(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
             Some(_) => sibling(&args.out, c.method.name()),
             None => args.out.clone(),
         };
-        let mut ckpt = Checkpoints::resume_only(&path);
+        let mut ckpt = Checkpoints::resume_only(&path)
+            .with_resume_every(std::time::Duration::from_secs(args.checkpoint_every));
         let mut store = args.candidates.as_ref().map(CandidateStore::new);
         let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress, &mut ckpt];
         callbacks.extend(jsonl.as_mut().map(|j| j as &mut dyn Callback));

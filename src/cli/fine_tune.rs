@@ -93,6 +93,10 @@ pub struct FineTuneArgs {
     /// Image decoding threads (0 = one per core).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
+    /// Least seconds between two resume checkpoints at epoch ends (the first and last epoch
+    /// and Ctrl-C always write one; 0: every epoch).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::train::callbacks::RESUME_EVERY_SECONDS)]
+    pub checkpoint_every: u64,
 }
 
 fn parse_freeze(a: &FineTuneArgs) -> Result<Freeze> {
@@ -293,7 +297,8 @@ fn run_checked(a: &FineTuneArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
     );
     crate::train::interrupt::install_signal_handler()?;
     let mut progress = Progress::new();
-    let mut ckpt = Checkpoints::new(&a.out);
+    let mut ckpt = Checkpoints::new(&a.out)
+        .with_resume_every(std::time::Duration::from_secs(a.checkpoint_every));
     let mut jsonl = match (&a.metrics, &a.resume) {
         (Some(m), Some(_)) => Some(JsonLines::append(m)?),
         (Some(m), None) => Some(JsonLines::create(m)?),

@@ -14,7 +14,7 @@ use super::metrics::ProxyADistance;
 pub const FINE_TUNE: &str = "fine-tune";
 
 /// What one epoch measured. Losses and accuracies are read from the GPU once per epoch.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EpochLogs {
     /// `fine-tune`, `dann` or `source-only`.
     pub method: String,

@@ -1,6 +1,7 @@
 //! [`Checkpoints`]: the model after every epoch, the best one, and a resume checkpoint.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::train::checkpoint::Partial;
 use crate::train::{Callback, Control, EpochLogs, TrainState};
@@ -8,8 +9,12 @@ use crate::Result;
 
 /// Writes the model every epoch to `last`, to `best` when the validation accuracy improves
 /// (without validation data, only `last`), and a resume checkpoint (parameters, optimizer
-/// state, epoch) to `resume`. What was written is recorded (`written_*`), so a caller
-/// announces only files that exist.
+/// state, epoch) to `resume`: after the first and the last epoch, and in between at most once
+/// every [`Checkpoints::resume_every`] (an interruption writes one at once, so Ctrl-C loses
+/// nothing; a killed process loses at most that long). The models come first: on a disk
+/// that fills up, the last epoch's resume checkpoint (the larger file, parameters and
+/// momentum) is the one given up, with a warning. What was written is recorded
+/// (`written_*`), so a caller announces only files that exist.
 pub struct Checkpoints {
     /// The model after the latest epoch.
     pub last: PathBuf,
@@ -28,7 +33,15 @@ pub struct Checkpoints {
     pub written_resume: Option<usize>,
     /// Steps into the next epoch of that checkpoint, when it was written at an interruption.
     pub written_resume_step: Option<usize>,
+    /// Least time between two resume checkpoints at epoch ends (default
+    /// [`RESUME_EVERY_SECONDS`]).
+    pub resume_every: Duration,
+    resume_written_at: Option<Instant>,
 }
+
+/// Default least seconds between two epoch-end resume checkpoints: a 200-epoch head run with
+/// 1-second epochs rewrote ~38 GB of checkpoints when every epoch wrote one.
+pub const RESUME_EVERY_SECONDS: u64 = 60;
 
 impl Checkpoints {
     /// Paths derived from `out`: `out`, `<stem>.best.safetensors`, `<stem>.resume.safetensors`.
@@ -44,7 +57,15 @@ impl Checkpoints {
             written_best: None,
             written_resume: None,
             written_resume_step: None,
+            resume_every: Duration::from_secs(RESUME_EVERY_SECONDS),
+            resume_written_at: None,
         }
+    }
+
+    /// The same, with resume checkpoints at most every `every` at epoch ends.
+    pub fn with_resume_every(mut self, every: Duration) -> Self {
+        self.resume_every = every;
+        self
     }
 
     /// Only the resume checkpoint next to `out` (adaptation writes its model at the end).
@@ -83,9 +104,25 @@ impl Callback for Checkpoints {
                 }
             }
         }
-        state.save_resume(&self.resume, m.epoch, None)?;
-        self.written_resume = Some(m.epoch);
-        self.written_resume_step = None;
+        let last_epoch = m.epoch >= m.epochs;
+        let due = self
+            .resume_written_at
+            .is_none_or(|t| t.elapsed() >= self.resume_every);
+        if !(last_epoch || due) {
+            return Ok(Control::Continue);
+        }
+        match state.save_resume(&self.resume, m.epoch, None) {
+            Ok(()) => {
+                self.written_resume = Some(m.epoch);
+                self.written_resume_step = None;
+                self.resume_written_at = Some(Instant::now());
+            }
+            // The run is complete: its model matters, its resume checkpoint does not.
+            Err(e) if last_epoch => {
+                eprintln!("warning: the last epoch's resume checkpoint was not written ({e}); the run is complete without it");
+            }
+            Err(e) => return Err(e),
+        }
         Ok(Control::Continue)
     }
 

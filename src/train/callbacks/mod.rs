@@ -9,7 +9,7 @@ mod jsonl;
 mod progress;
 
 pub use candidates::CandidateStore;
-pub use checkpoints::Checkpoints;
+pub use checkpoints::{Checkpoints, RESUME_EVERY_SECONDS};
 pub use early_stopping::EarlyStopping;
 pub use jsonl::JsonLines;
 pub use progress::{adapt_epoch_line, fit_epoch_line, Progress};
