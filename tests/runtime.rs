@@ -146,3 +146,28 @@ fn a_variable_that_hides_the_driver_is_named() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn a_missing_mesa_cache_folder_prints_nothing_of_mesa() {
+    // The shader cache pointed at a folder that does not exist yet (a checkout whose target/
+    // lives elsewhere), and at one that cannot exist (under a file): no Mesa line reaches the
+    // user; the first is created.
+    let dir = TempDir::new("mesa-cache");
+    let missing = dir.path().join("not/yet/mesa-cache");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    for cache in [missing.clone(), file.join("cache")] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_dak"))
+            .arg("devices")
+            .env("MESA_SHADER_CACHE_DIR", &cache)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{cache:?}: {err}");
+        assert!(
+            !err.contains("shader cache") && err.trim().is_empty(),
+            "{cache:?}: {err}"
+        );
+    }
+    assert!(missing.is_dir());
+}

@@ -85,6 +85,15 @@ pub(crate) fn tune_software_rasterizer() {
             std::env::set_var("XDG_RUNTIME_DIR", dir);
         }
     }
+    // Mesa prints two warnings when its shader cache folder is missing (a
+    // MESA_SHADER_CACHE_DIR under a checkout whose target/ lives elsewhere): create it, or,
+    // where that is impossible, run without the cache rather than let Mesa's lines reach a
+    // user's one-line error.
+    if let Some(dir) = std::env::var_os("MESA_SHADER_CACHE_DIR") {
+        if std::fs::create_dir_all(&dir).is_err() {
+            std::env::set_var("MESA_SHADER_CACHE_DISABLE", "true");
+        }
+    }
 }
 
 /// `<tmp>/dak-xdg-<uid>`, mode 0700, used only if this user owns it.
