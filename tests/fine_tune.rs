@@ -340,7 +340,12 @@ fn an_interrupted_fine_tune_resumes_to_the_same_model() {
         String::from_utf8_lossy(&o.stdout).to_string()
     };
     let whole = dir.path().join("whole.safetensors");
-    run(&whole, &["--epochs", "3"]);
+    let first = run(&whole, &["--epochs", "3"]);
+    // The one-time phase before the first epoch line says what it is doing.
+    assert!(
+        first.contains("building the feature cache: 18 image(s)"),
+        "{first}"
+    );
     let part = dir.path().join("part.safetensors");
     run(&part, &["--epochs", "1"]);
     let resumed = dir.path().join("resumed.safetensors");

@@ -102,6 +102,12 @@ fn kernels_list_and_check_from_the_command_line() {
     let out = dak(&["kernels", "check", "matmul.naive"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("1 passed, 0 failed"), "{}", text(&out));
+    // The compile before the first result is announced, not silent.
+    assert!(
+        text(&out).contains("checking 1 kernel(s)"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

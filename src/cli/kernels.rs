@@ -109,6 +109,10 @@ fn check(ids: &[String], json: Option<&Path>) -> Result<()> {
             .map(|d| format!("{} over the built-in set", d.display()))
             .unwrap_or_else(|| "built in".into())
     );
+    println!(
+        "checking {} kernel(s) against their CPU references; each is compiled first (on a software adapter the first run takes tens of seconds, later runs reuse the shader cache)",
+        selected.len()
+    );
     let reports = kernels::check_all(&gpu, &selected, |r| {
         eprintln!("{:<28} {:<11} {:.2} s", r.id, r.status.label(), r.seconds);
     });

@@ -122,6 +122,9 @@ pub trait Callback {
     fn on_train_begin(&mut self, _run: &RunInfo) -> Result<()> {
         Ok(())
     }
+    /// Before a phase of one-time work that takes a while without steps (building the
+    /// feature cache): `what` says what it is, for a progress line.
+    fn on_phase(&mut self, _what: &str) {}
     /// After each optimizer step.
     fn on_batch_end(&mut self, _logs: &BatchLogs) {}
     /// After each epoch and its evaluation. Returning [`Control::Stop`] ends the run here.
@@ -171,6 +174,9 @@ impl<F: FnMut(&EpochLogs) -> Control> Callback for EpochFn<F> {
 pub(crate) struct Callbacks<'a, 'b>(pub &'a mut [&'b mut dyn Callback]);
 
 impl Callbacks<'_, '_> {
+    pub fn phase(&mut self, what: &str) {
+        self.0.iter_mut().for_each(|cb| cb.on_phase(what))
+    }
     pub fn begin(&mut self, run: &RunInfo) -> Result<()> {
         self.0.iter_mut().try_for_each(|cb| cb.on_train_begin(run))
     }

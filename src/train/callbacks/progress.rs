@@ -121,6 +121,10 @@ impl Callback for Progress {
         Ok(())
     }
 
+    fn on_phase(&mut self, what: &str) {
+        println!("{what}");
+    }
+
     fn on_batch_end(&mut self, s: &BatchLogs) {
         if !self.live {
             return;

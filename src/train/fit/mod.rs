@@ -252,6 +252,11 @@ fn run(
     let cached = o.cache && base_frozen && !train_t.is_random();
     let cache_start = Instant::now();
     let train_cache = if cached {
+        callbacks.phase(&format!(
+            "building the feature cache: {} image(s){} through the frozen base, once (each epoch then trains the head alone)",
+            train.len(),
+            val.map_or(String::new(), |v| format!(" and {} validation image(s)", v.len()))
+        ));
         Some(FeatureCache::new(model, train, &eval_t, o)?)
     } else {
         None
