@@ -232,6 +232,27 @@ fn tiny_compare_run_writes_metrics_models_and_a_plot() {
     // Both models load and evaluate from the file alone.
     let gpu = gpu();
     let baseline = dir.path().join("m-source-only.safetensors");
+    // Each file says how it was made (item 16): the command, the data, the method, the
+    // epoch and how it was chosen; --out also says among which methods.
+    let picked = of("comparison")[0]["selected"].clone();
+    let (info, _) = dak::models::file::load(&out).unwrap();
+    let p = info.provenance.expect("provenance in --out");
+    assert_eq!(p.method, picked["method"].as_str().unwrap());
+    assert_eq!(p.epoch, Some(1));
+    assert_eq!(p.seed, 0);
+    assert!(
+        p.command.contains("--compare") && p.command.contains("--select snd"),
+        "{}",
+        p.command
+    );
+    assert_eq!(p.data, "bundled MNIST -> MNIST-M");
+    let sel = p.selection.unwrap();
+    assert_eq!(sel["validator"], "snd");
+    assert_eq!(sel["among"], serde_json::json!(["source-only", "dann"]));
+    let (info, _) = dak::models::file::load(&baseline).unwrap();
+    let p = info.provenance.expect("provenance in each method's file");
+    assert_eq!((p.method.as_str(), p.epoch), ("source-only", Some(1)));
+    assert_eq!(p.selection.unwrap()["validator"], "snd");
     for path in [&out, &baseline] {
         let (info, _) = dak::models::file::load(path).unwrap();
         assert_eq!(info.architecture, "dann-digits");
@@ -287,7 +308,7 @@ fn bad_input_gives_one_line_errors() {
             "--out",
             &out,
         ],
-        &["class lists differ", "src", "tgt", "dog", "fox"],
+        &["are source classes", "tgt", "dog", "fox"],
     );
     refused_with(
         &[

@@ -364,6 +364,19 @@ fn an_interrupted_fine_tune_resumes_to_the_same_model() {
             && !out.contains("epoch 1/3"),
         "{out}"
     );
+    // The model file says how it was made (item 16).
+    let (info, _) = dak::models::file::load(&whole).unwrap();
+    let p = info.provenance.expect("provenance");
+    assert_eq!(
+        (p.method.as_str(), p.epoch, p.seed),
+        ("fine-tune", Some(3), 5)
+    );
+    assert!(p.command.contains("--epochs 3"), "{}", p.command);
+    assert!(
+        p.data["train"].as_str().unwrap().ends_with("data"),
+        "{}",
+        p.data
+    );
     let a = dak::train::checkpoint::load(&whole).unwrap();
     let b = dak::train::checkpoint::load(&resumed).unwrap();
     for (name, (_, va)) in &a.tensors {

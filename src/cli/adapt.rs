@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::data::{AdaptData, PairSpec};
 use crate::models::dann::DannConfig;
+use crate::models::file::Provenance;
 use crate::models::{Backbone, Dann};
 use crate::train::adapt::candidates::{self, Candidate, CandidateIndex, RunCandidates};
 use crate::train::adapt::{self, compare, AdaptConfig, LambdaSchedule, LrSchedule, Method, Select};
@@ -242,6 +243,23 @@ fn new_model(args: &AdaptArgs, gpu: &Gpu, classes: &[String]) -> Result<Dann> {
         ),
         backbone => Dann::paper(gpu, backbone, classes, args.seed),
     }
+}
+
+/// The record of how this run's models are made (`ModelInfo::provenance`).
+fn provenance(args: &AdaptArgs, method: &str, seed: u64) -> Provenance {
+    let spec = pair_spec(args).absolute();
+    let data = match spec.source {
+        None => serde_json::json!("bundled MNIST -> MNIST-M"),
+        Some(_) => serde_json::to_value(&spec).expect("plain JSON"),
+    };
+    let mut p = Provenance::new(super::command_line(), method, seed, data);
+    p.parent = args.weights.as_ref().map(|w| {
+        std::path::absolute(w)
+            .unwrap_or_else(|_| w.clone())
+            .display()
+            .to_string()
+    });
+    p
 }
 
 /// `out` with `-tag` before the extension (`model.safetensors` → `model-tag.safetensors`).
@@ -544,6 +562,7 @@ fn run_checked(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
         callbacks.extend(store.as_mut().map(|s| s as &mut dyn Callback));
         // Every method starts from the same seeded weights.
         let mut model = new_model(args, &gpu, data.classes())?;
+        model.provenance = Some(provenance(args, c.method.name(), c.seed));
         let result = model.fit(&data, c, &mut callbacks);
         let resumed = args.resume.as_deref().map(|p| (p, super::resume_holds(p)));
         let resume = ckpt
@@ -559,6 +578,13 @@ fn run_checked(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
             Ok(h) => h,
             Err(e) => return super::explain_stop(Err(e), resume, None),
         };
+        if let (Some(p), Some(summary)) = (model.provenance.as_mut(), &history.summary) {
+            p.epoch = Some(summary.selected.epoch);
+            p.selection = Some(serde_json::json!({
+                "validator": c.select.name(),
+                "score": c.select.score(&summary.selected),
+            }));
+        }
         model.save(&path)?;
         println!("[{}] model written to {}", c.method.name(), path.display());
         if let Some(epoch) = ckpt.written_resume {
@@ -614,9 +640,21 @@ fn run_checked(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
             .get(picked)
             .ok_or_else(|| Error::runtime("--compare: no run finished"))?;
         let from = sibling(&args.out, &chosen.method);
-        let bytes = std::fs::read(&from)
-            .map_err(|e| Error::runtime(format!("reading {}: {e}", from.display())))?;
-        crate::io::write_atomic(&args.out, &bytes)?;
+        let why = (base.select == Select::Safe).then(|| compare::safe_decision(&summaries).why);
+        let score = compare::scores(&summaries, base.select)
+            .get(picked)
+            .copied()
+            .flatten();
+        crate::models::file::copy_with_info(&from, &args.out, |info| {
+            if let Some(p) = info.provenance.as_mut() {
+                p.selection = Some(serde_json::json!({
+                    "validator": base.select.name(),
+                    "among": summaries.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(),
+                    "score": score,
+                    "why": why,
+                }));
+            }
+        })?;
         println!(
             "[{}] selected by {} (epoch {}); model written to {}",
             chosen.method,

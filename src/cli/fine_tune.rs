@@ -286,6 +286,28 @@ fn run_checked(a: &FineTuneArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
         println!("starting from the weights of {}", path.display());
     }
     model.set_trainable(freeze)?;
+    let absolute = |p: &std::path::Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let mut provenance = crate::models::file::Provenance::new(
+        super::command_line(),
+        crate::train::FINE_TUNE,
+        a.seed,
+        serde_json::json!({
+            "train": absolute(&a.train),
+            "val": a.val.as_deref().map(absolute),
+            "val_split": a.val_split,
+        }),
+    );
+    provenance.parent = match (&a.init, &spec.weights) {
+        (Some(init), _) => Some(absolute(init)),
+        (None, Weights::File(w)) => Some(absolute(w)),
+        (None, Weights::None) => None,
+    };
+    model.provenance = Some(provenance);
     println!(
         "fine-tune: {} training / {} validation images, {} classes, input {}x{}, {} trainable parameters",
         train.len(),

@@ -145,6 +145,8 @@ pub struct Classifier {
     pub input_size: usize,
     /// Pixel preprocessing the base expects.
     pub preprocess: Preprocess,
+    /// How the model was made (stored in its file; `None` until a run says).
+    pub provenance: Option<crate::models::file::Provenance>,
     gpu: Gpu,
 }
 
@@ -216,6 +218,7 @@ impl Classifier {
             classes: (0..config.classes).map(|c| c.to_string()).collect(),
             input_size: 224,
             preprocess: Preprocess::Imagenet,
+            provenance: None,
             gpu: gpu.clone(),
         })
     }
@@ -310,6 +313,7 @@ impl Classifier {
         model.classes = info.classes;
         model.input_size = info.input_size;
         model.preprocess = info.preprocess.parse()?;
+        model.provenance = info.provenance;
         Ok(model)
     }
 
@@ -331,6 +335,7 @@ impl Model for Classifier {
             classes: self.classes.clone(),
             input_size: self.input_size,
             preprocess: self.preprocess.name().to_string(),
+            provenance: self.provenance.clone(),
         }
     }
 

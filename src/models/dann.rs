@@ -15,7 +15,7 @@ use std::path::Path;
 
 use crate::autograd::{Lambda, Params, Tape, Var};
 use crate::models::file::TensorFile;
-use crate::models::file::{self, ModelInfo};
+use crate::models::file::{self, ModelInfo, Provenance as ModelProvenance};
 use crate::models::Model;
 use crate::nn::Init;
 use crate::{Error, Gpu, Result, Tensor};
@@ -146,6 +146,8 @@ pub struct Dann {
     pub config: DannConfig,
     /// Class names in label order.
     pub classes: Vec<String>,
+    /// How the model was made (stored in its file; `None` until a run says).
+    pub provenance: Option<ModelProvenance>,
     gpu: Gpu,
 }
 
@@ -243,6 +245,7 @@ impl Dann {
             heads: Vec::new(),
             config,
             classes,
+            provenance: None,
             gpu: gpu.clone(),
         };
         model.attach_heads(&heads, &mut init)?;
@@ -405,6 +408,7 @@ impl Dann {
         }
         let mut model = Dann::new(gpu, config, info.classes.clone(), 0)?;
         ck.restore(&mut model.params, path)?;
+        model.provenance = info.provenance;
         Ok(model)
     }
 }
@@ -418,6 +422,7 @@ impl Model for Dann {
             classes: self.classes.clone(),
             input_size: self.config.input_size(),
             preprocess: backbone.preprocess().name().to_string(),
+            provenance: self.provenance.clone(),
         }
     }
 

@@ -25,6 +25,51 @@ pub struct ModelInfo {
     pub input_size: usize,
     /// Preprocessing mode: `imagenet`, `caffe` or `unit`.
     pub preprocess: String,
+    /// How the model was made (absent in files from before it was kept, and in models that
+    /// dak did not train).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+}
+
+/// How a model file was made: enough to tell two files apart and to run the command again.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Provenance {
+    /// The dak version that wrote it.
+    pub dak_version: String,
+    /// The command line, as typed.
+    pub command: String,
+    /// The training method (`fine-tune`, `dann`, `source-only`, ...).
+    pub method: String,
+    /// The seed of the weights, the batch order and the score set.
+    pub seed: u64,
+    /// The images it was trained on: the folders (absolute) or the bundled benchmark.
+    pub data: serde_json::Value,
+    /// The model file it started from (`--weights`, `--init`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// The epoch whose parameters these are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<usize>,
+    /// How this epoch (and, with `--compare`, this method) was chosen without target labels:
+    /// validator, score and, for `safe`, the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<serde_json::Value>,
+}
+
+impl Provenance {
+    /// A record of `command` training `method` on `data` with this dak.
+    pub fn new(command: String, method: &str, seed: u64, data: serde_json::Value) -> Provenance {
+        Provenance {
+            dak_version: env!("CARGO_PKG_VERSION").into(),
+            command,
+            method: method.into(),
+            seed,
+            data,
+            parent: None,
+            epoch: None,
+            selection: None,
+        }
+    }
 }
 
 /// Metadata key of the JSON model description.
@@ -141,6 +186,21 @@ pub fn save(path: &Path, params: &Params, info: &ModelInfo) -> Result<()> {
         &info.to_metadata()?,
         StoreType::F32,
     )
+}
+
+/// Copies the dak model at `from` to `to` (atomically) with its description changed by
+/// `edit` (e.g. the provenance of a pick among several runs); the tensors are unchanged.
+pub fn copy_with_info(from: &Path, to: &Path, edit: impl FnOnce(&mut ModelInfo)) -> Result<()> {
+    let (mut info, ck) = load(from)?;
+    edit(&mut info);
+    let mut meta = ck.metadata.clone();
+    meta.extend(info.to_metadata()?);
+    let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = ck
+        .tensors
+        .into_iter()
+        .map(|(name, (shape, values))| (name, shape, values))
+        .collect();
+    write_tensors(to, &tensors, &meta, StoreType::F32)
 }
 
 /// Read a `.safetensors` file (f32, f16 or bf16 tensors) into host memory as f32.

@@ -159,6 +159,7 @@ pub fn model_info() -> ModelInfo {
         classes: class_names(),
         input_size: INPUT,
         preprocess: Preprocess::Imagenet.name().into(),
+        provenance: None,
     }
 }
 

@@ -94,6 +94,15 @@ fn sibling(out: &std::path::Path, tag: &str) -> PathBuf {
 impl Callback for Checkpoints {
     fn on_epoch_end(&mut self, m: &EpochLogs, state: &TrainState) -> Result<Control> {
         if self.models {
+            // The files say which epoch they hold.
+            let mut info = state.info.clone();
+            if let Some(p) = info.provenance.as_mut() {
+                p.epoch = Some(m.epoch);
+            }
+            let state = &TrainState {
+                info: &info,
+                ..*state
+            };
             state.save_model(&self.last)?;
             self.written_last = Some(m.epoch);
             if let Some(acc) = m.val_acc {
