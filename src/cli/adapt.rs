@@ -95,9 +95,10 @@ pub struct AdaptArgs {
     /// needs --source-test or --source-val-split), `entropy`, `im`, `snd` (confidence scores:
     /// a confidently wrong model wins them), `source-val` (held-out source accuracy); or
     /// `safe`: each run's last epoch, and across --compare runs an adapted method replaces
-    /// source-only only when source-only is less sure of the target than of held-out source
-    /// images, the method's IM is higher, and another method corroborates the answers it
-    /// changed (docs/selection.md) [default: safe with --compare, else last].
+    /// source-only only when the target is shifted (source-only less sure of it than of
+    /// held-out source images, or its features telling the two apart better than its classes
+    /// do), the method's IM is higher, and another method corroborates the answers it changed
+    /// (docs/selection.md) [default: safe with --compare, else last].
     #[arg(long, value_name = "VALIDATOR")]
     pub select: Option<String>,
     /// Fraction of the source held out and scored each epoch (stratified, seeded; training

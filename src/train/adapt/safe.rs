@@ -23,10 +23,14 @@
 //!    `z_i = [v_ji = v_ki] − [v_ji = v_bi]` over `D`, `mean(z) > 2 · sd(z) / √|D|` (a paired
 //!    test, about 97.5% one-sided). `mean(z)` is the net share of the changed answers the
 //!    witness confirms.
-//! 3. The pick is the proposal with the strongest witness (the largest `mean(z)`; ties to the
-//!    higher IM); with no witnessed proposal, the baseline. Confidence decides who may
-//!    challenge, evidence decides who wins: ranking by IM instead let a confident MCC with a
-//!    barely significant witness win where a better-corroborated method was 9 points better.
+//! 3. The pick is the witnessed proposal with the strongest witness (the largest `mean(z)`),
+//!    unless other witnessed proposals are as strongly witnessed within the noise
+//!    (`mean(z*) − mean(z_k) ≤ 2·√(se*² + se_k²)`): among those, the higher IM. With no
+//!    witnessed proposal, the baseline. Evidence decides who wins, and where it cannot tell
+//!    two proposals apart, the proposal order does: ranking by IM alone let a confident MCC
+//!    with a barely significant witness win where a better-corroborated method was 9 points
+//!    better; ranking by the witnesses' means alone let a difference of 0.008 (2 se 0.06)
+//!    pick a method 7.6 points under one with twice its IM (docs/selection.md).
 //!
 //! Why it is sound: a method that fails in its own way — MCC collapsing the target onto a few
 //! confident clusters, an adversarial run that diverged — wins confidence scores (entropy,
@@ -121,7 +125,7 @@ pub fn decide(
         .map(|c| ensv_hard::argmax_rows(c.probs, classes))
         .collect();
     // Every proposal (IM above the baseline's) with its strongest witness, if any.
-    let mut best: Option<(usize, usize, (f64, f64, usize))> = None;
+    let mut witnessed: Vec<(usize, usize, (f64, f64, usize))> = Vec::new();
     let mut refused = Vec::new();
     for k in (0..candidates.len()).filter(|&k| k != baseline && candidates[k].im > base.im) {
         let witness = (0..candidates.len())
@@ -130,31 +134,45 @@ pub fn decide(
             .filter(|(_, (m, se, _))| *m > 2.0 * se)
             .max_by(|a, b| (a.1 .0).total_cmp(&b.1 .0));
         match witness {
-            Some((j, w)) => {
-                let stronger = best.as_ref().is_none_or(|(bk, _, bw)| {
-                    w.0 > bw.0 || (w.0 == bw.0 && candidates[k].im > candidates[*bk].im)
-                });
-                if stronger {
-                    best = Some((k, j, w));
-                }
-            }
+            Some((j, w)) => witnessed.push((k, j, w)),
             None => refused.push(format!(
                 "{} (IM {:.3}) is corroborated by no other method",
                 candidates[k].method, candidates[k].im
             )),
         }
     }
+    // The strongest witness, and the proposals witnessed as strongly within the noise; of
+    // those, the one with the highest IM.
+    let strongest = witnessed.iter().max_by(|a, b| {
+        (a.2 .0)
+            .total_cmp(&b.2 .0)
+            .then(candidates[a.0].im.total_cmp(&candidates[b.0].im))
+    });
+    let best = strongest.and_then(|&(_, _, (top, top_se, _))| {
+        witnessed
+            .iter()
+            .filter(|(_, _, (m, se, _))| top - m <= 2.0 * (se * se + top_se * top_se).sqrt())
+            .max_by(|a, b| candidates[a.0].im.total_cmp(&candidates[b.0].im))
+            .map(|&(k, j, w)| (k, j, w, top))
+    });
     match best {
-        Some((k, j, (m, se, n))) => Decision {
+        Some((k, j, (m, se, n), top)) => Decision {
             picked: k,
             why: format!(
-                "{}: IM {:.3} > source-only's {:.3}, and of the {n} answers it changed {} confirms a net {:.0}% (2 se {:.0}%), the strongest witness of any challenger",
+                "{}: IM {:.3} > source-only's {:.3}, and of the {n} answers it changed {} confirms a net {:.0}% (2 se {:.0}%), {}",
                 candidates[k].method,
                 candidates[k].im,
                 base.im,
                 candidates[j].method,
                 100.0 * m,
-                200.0 * se
+                200.0 * se,
+                match m == top {
+                    true => "the strongest witness of any challenger".to_string(),
+                    false => format!(
+                        "as strong as the strongest ({:.0}%) within the noise, and the highest IM of those",
+                        100.0 * top
+                    ),
+                }
             ),
         },
         None => Decision {
@@ -257,6 +275,49 @@ mod tests {
             rows: (20, 20),
         };
         assert!(!few.covariate());
+    }
+
+    #[test]
+    fn witnesses_within_the_noise_leave_the_pick_to_im() {
+        // 400 rows of 4 classes; the baseline is wrong on rows 0..200. "a" corrects rows
+        // 0..100, "b" rows 100..200. Witness "wa" repeats a's correction on `na` of its 100
+        // rows, "wb" b's on 95 (each keeps the baseline's answer elsewhere).
+        let n = 400;
+        let truth: Vec<usize> = (0..n).map(|r| r % 4).collect();
+        let base: Vec<usize> = (0..n)
+            .map(|r| if r < 200 { (r + 1) % 4 } else { r % 4 })
+            .collect();
+        let fixed = |rows: std::ops::Range<usize>| -> Vec<f32> {
+            let v: Vec<usize> = (0..n)
+                .map(|r| if rows.contains(&r) { truth[r] } else { base[r] })
+                .collect();
+            one_hot(&v, 4)
+        };
+        let (pb, pa, pbb, pwb) = (
+            one_hot(&base, 4),
+            fixed(0..100),
+            fixed(100..200),
+            fixed(100..195),
+        );
+        let pick = |na: usize| {
+            let pwa = fixed(0..na);
+            let c = [
+                cand("source-only", &pb, 1.0),
+                cand("a", &pa, 1.5),
+                cand("b", &pbb, 1.2),
+                cand("wa", &pwa, 0.5),
+                cand("wb", &pwb, 0.5),
+            ];
+            decide(&c, 4, 0, None, None)
+        };
+        // a: net 0.86 (2 se ~0.10), b: net 0.90: within the noise, the higher IM (a) wins.
+        let d = pick(93);
+        assert_eq!(d.picked, 1, "{}", d.why);
+        assert!(d.why.contains("within the noise"), "{}", d.why);
+        // a: net 0.20: b is the better witnessed beyond the noise and wins with less IM.
+        let d = pick(60);
+        assert_eq!(d.picked, 2, "{}", d.why);
+        assert!(d.why.contains("strongest witness"), "{}", d.why);
     }
 
     #[test]
