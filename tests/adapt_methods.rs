@@ -112,10 +112,19 @@ fn compare_every_method_with_a_repeat() {
     assert_eq!(sel["validator"], "entropy");
     assert_eq!(sel["method"], best["method"], "{c}");
     let method = sel["method"].as_str().unwrap();
-    let picked = std::fs::read(dir.path().join(format!("all-{method}.safetensors"))).unwrap();
+    // The same tensors; the description adds how the method was picked among the others.
+    let read = |name: &str| dak::models::file::read_tensors(&dir.path().join(name)).unwrap();
+    let (out, picked) = (
+        read("all.safetensors"),
+        read(&format!("all-{method}.safetensors")),
+    );
+    assert_eq!(out.tensors, picked.tensors);
+    let (info, _) = dak::models::file::load(&dir.path().join("all.safetensors")).unwrap();
+    let p = info.provenance.unwrap();
+    assert_eq!(p.method, method);
     assert_eq!(
-        std::fs::read(dir.path().join("all.safetensors")).unwrap(),
-        picked
+        p.selection.unwrap()["among"].as_array().unwrap().len(),
+        names.len()
     );
     // Epoch lines: the adversarial methods report a domain loss, MCC alone does not.
     let epoch = |m: &str| {
