@@ -84,16 +84,6 @@ impl Dataset {
         Self::checked(name.into(), classes, items, labels)
     }
 
-    /// A class-per-folder directory with Keras semantics; see [`super::folder::scan_dir`].
-    pub fn from_dir(root: impl AsRef<Path>) -> Result<Self> {
-        super::folder::scan_dir(root.as_ref())
-    }
-
-    /// All images under `root`, unlabelled; see [`super::folder::scan_unlabelled`].
-    pub fn from_dir_unlabelled(root: impl AsRef<Path>) -> Result<Self> {
-        super::folder::scan_unlabelled(root.as_ref())
-    }
-
     /// Human-readable name used in messages (usually the root directory).
     pub fn name(&self) -> &str {
         &self.name

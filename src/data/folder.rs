@@ -213,6 +213,20 @@ fn no_classes_error(tree: &FolderTree) -> Error {
     }
 }
 
+// The folder constructors live here, beside the walk they call: the dataset itself knows
+// nothing of folders.
+impl Dataset {
+    /// A class-per-folder directory with Keras semantics; see [`scan_dir`].
+    pub fn from_dir(root: impl AsRef<Path>) -> Result<Self> {
+        scan_dir(root.as_ref())
+    }
+
+    /// All images under `root`, unlabelled; see [`scan_unlabelled`].
+    pub fn from_dir_unlabelled(root: impl AsRef<Path>) -> Result<Self> {
+        scan_unlabelled(root.as_ref())
+    }
+}
+
 /// Loads a class-per-folder directory as a labelled, file-backed [`Dataset`].
 ///
 /// Errors (one line, naming the path): directory missing, no class folders, or a class folder

@@ -4,7 +4,7 @@
 use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
 use crate::models::dann_vgg::VggFeatures;
-use crate::models::graph::Layer;
+use crate::models::layer::Layer;
 use crate::nn::{self, Conv2d, Dense, DenseInit, Dropout, Init, MaxPool2d};
 use crate::ops::conv2d::Spec;
 use crate::{Error, Gpu, Result};

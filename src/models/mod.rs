@@ -7,12 +7,14 @@
 
 pub mod classifier;
 pub mod dann;
+mod dann_config;
 mod dann_nets;
 pub mod dann_vgg;
 pub mod expect;
 pub mod file;
 pub mod graph;
 pub mod imagenet;
+mod layer;
 pub mod vgg16;
 
 pub use classifier::{Classifier, ClassifierSpec, Freeze, Weights};

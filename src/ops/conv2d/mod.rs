@@ -513,10 +513,11 @@ pub fn backward(
     })
 }
 
-/// Plain-Rust oracles (f32 data, f64 accumulation).
 mod geometry;
+mod operands;
 mod pack;
 pub mod pooled;
+/// Plain-Rust oracles (f32 data, f64 accumulation).
 pub mod reference;
 mod texture;
 mod tiles;

@@ -1,7 +1,8 @@
 //! Packing kernels of the texture variant: an activation into the zero-padded NHWC operand
 //! texture, weights into the GEMM's B operand (cached while unchanged).
 
-use super::texture::{mirror, texture, weight_size};
+use super::operands::{mirror, texture, Placement};
+use super::tiles::weight_size;
 use super::Geometry;
 use crate::gpu::{Binding, Gpu, GpuTexture, Mirror};
 use crate::{Result, Tensor};
@@ -25,56 +26,6 @@ struct PackInput {
     shift: u32,
     total: u32,
     _pad: [u32; 3],
-}
-
-/// How an activation is laid into the padded NHWC texture: source `[n, c, h, w]`, padded size
-/// `hp` x `wp`, offset (`top`, `left`), one source row/column every `step` texture rows/columns.
-#[derive(Clone, Copy)]
-pub(super) struct Placement {
-    pub(super) src: [usize; 4],
-    pub(super) hp: usize,
-    pub(super) wp: usize,
-    pub(super) top: usize,
-    pub(super) left: usize,
-    pub(super) step: (usize, usize),
-}
-
-impl Placement {
-    pub(super) fn c4(&self) -> usize {
-        self.src[1].div_ceil(4)
-    }
-    pub(super) fn size(&self) -> (usize, usize) {
-        (self.wp * self.c4(), self.src[0] * self.hp)
-    }
-    /// Whether the packing grid (images x channel quads on one axis) is within dispatch limits.
-    pub(super) fn grid_fits(&self) -> bool {
-        self.src[0] * self.c4() <= 65535
-    }
-    /// The input of the forward pass and the weight gradient.
-    pub(super) fn input(g: &Geometry) -> Placement {
-        let (ph, pw) = g.spec.padding;
-        Placement {
-            src: g.x_shape(),
-            hp: g.h + 2 * ph,
-            wp: g.w + 2 * pw,
-            top: ph,
-            left: pw,
-            step: (1, 1),
-        }
-    }
-    /// dY for the input gradient: dilated by the stride, padded by k-1-p, sized so that a
-    /// stride-1 convolution yields H x W.
-    pub(super) fn output_grad(g: &Geometry) -> Option<Placement> {
-        let (ph, pw) = g.spec.padding;
-        (ph < g.kh && pw < g.kw).then(|| Placement {
-            src: g.y_shape(),
-            hp: g.h + g.kh - 1,
-            wp: g.w + g.kw - 1,
-            top: g.kh - 1 - ph,
-            left: g.kw - 1 - pw,
-            step: g.spec.stride,
-        })
-    }
 }
 
 /// The forward input packed once for both the forward pass and the weight gradient: the

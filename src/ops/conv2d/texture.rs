@@ -9,11 +9,14 @@
 //! plain one). Shapes whose textures exceed the adapter's limits (or padding >= kernel, for the
 //! input gradient) fall back to the storage-buffer `sgbc` kernels.
 
+use super::operands::{mirror, texture, Placement};
 pub(super) use super::pack::DyOperand;
-use super::pack::{pack_input_cached, pack_output_grad, pack_weight, takes_pairs, Placement};
-use super::tiles::{batch_major, batch_major_kernel, forward_tile, tile_cols, wgrad_tile};
+use super::pack::{pack_input_cached, pack_output_grad, pack_weight, takes_pairs};
+use super::tiles::{
+    batch_major, batch_major_kernel, forward_tile, tile_cols, weight_size, wgrad_tile,
+};
 use super::{Geometry, WeightOperand, MAX_LOOP};
-use crate::gpu::{Binding, Gpu, GpuTexture, Mirror};
+use crate::gpu::{Binding, Gpu, GpuTexture};
 use crate::{DType, Result, Tensor};
 
 /// Matches `struct ConvTex` in the generated `*_tex_s*.wgsl` kernels.
@@ -48,23 +51,6 @@ struct TexUniform {
 fn fits(gpu: &Gpu, sizes: &[(usize, usize)], sources: &[usize]) -> bool {
     let max = gpu.max_texture_side() as usize;
     sizes.iter().all(|&(w, h)| w <= max && h <= max) && sources.iter().all(|&n| gpu.can_mirror(n))
-}
-
-/// The r32float mirror of `t` that a packing kernel reads (the caller checked it fits).
-pub(super) fn mirror(t: &Tensor, what: &str) -> Result<Mirror> {
-    t.gpu()
-        .mirror(t.buffer(), t.numel(), what)?
-        .ok_or_else(|| crate::Error::gpu(format!("{what}: {:?} does not fit a texture", t.shape())))
-}
-
-/// Weight texture size for `cols` GEMM columns of the forward kernel and `c` reduction channels.
-pub(super) fn weight_size(gpu: &Gpu, g: &Geometry, cols: usize, c: usize) -> (usize, usize) {
-    let tn = forward_tile(gpu, cols).0;
-    (cols.div_ceil(tn) * tn / 4, g.kh * g.kw * c.div_ceil(4) * 4)
-}
-
-pub(super) fn texture(gpu: &Gpu, (w, h): (usize, usize), what: &str) -> Result<GpuTexture> {
-    gpu.texture(w as u32, h as u32, what)
 }
 
 fn shader(gpu: &Gpu, kind: &str) -> String {

@@ -2,7 +2,8 @@
 //! of the forward kernel owns, how many rows the weight gradient's tile has, and when the
 //! forward kernel runs its rows batch-major to skip taps on zero padding.
 
-use super::pack::Placement;
+use super::operands::Placement;
+use super::Geometry;
 use crate::Gpu;
 
 /// Columns of the 8-column-per-lane GEMM tile (the wide layers' forward, every weight gradient).
@@ -72,4 +73,10 @@ pub(super) fn batch_major(
     let cols = inside(ow, stride.1, kw, pl.left, right);
     let all = oh * kh * ow * kw;
     pl.src[0] >= 32 && 4 * rows * cols <= 3 * all
+}
+
+/// Weight texture size for `cols` GEMM columns of the forward kernel and `c` reduction channels.
+pub(super) fn weight_size(gpu: &Gpu, g: &Geometry, cols: usize, c: usize) -> (usize, usize) {
+    let tn = forward_tile(gpu, cols).0;
+    (cols.div_ceil(tn) * tn / 4, g.kh * g.kw * c.div_ceil(4) * 4)
 }

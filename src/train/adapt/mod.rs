@@ -13,6 +13,7 @@
 //! once per epoch. Each epoch then evaluates target accuracy (when target labels exist, for
 //! reporting only) and label-free scores of the target predictions, which `--select` may use.
 
+mod accumulators;
 pub mod candidates;
 pub mod compare;
 pub mod dev;

@@ -3,6 +3,7 @@
 //! ([`score_candidate`]: the same code at the end of each epoch and in `dak select`), and the
 //! proxy A-distance between the domains' features.
 
+use super::accumulators::accuracy_of;
 use super::{dev, mixval, AdaptConfig};
 use crate::data::{Dataset, Loader, LoaderOptions};
 use crate::models::{Dann, Model};
@@ -50,11 +51,6 @@ pub fn count_correct(model: &Dann, ds: &Dataset, config: &AdaptConfig) -> Result
     })?;
     let c = counts.to_vec_u32()?;
     Ok((c[0], c[1]))
-}
-
-/// `correct / total`, or `None` when nothing was counted.
-pub(super) fn accuracy_of(c: (u32, u32)) -> Option<f64> {
-    (c.1 > 0).then(|| c.0 as f64 / c.1 as f64)
 }
 
 /// Accuracy of `model` on labelled `ds`.

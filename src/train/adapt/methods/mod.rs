@@ -16,7 +16,7 @@ mod source_only;
 
 pub use mcc::mcc_loss;
 
-use super::step::EpochAccumulators;
+use super::accumulators::EpochAccumulators;
 use crate::autograd::{Lambda, Tape, Var};
 use crate::models::dann::DannConfig;
 use crate::models::{Dann as Net, HeadConfig};

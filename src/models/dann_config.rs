@@ -1,0 +1,114 @@
+//! What a DANN's model file stores to rebuild it: its sizes ([`DannConfig`]) and those of any
+//! extra heads ([`HeadConfig`]). Kept apart from the network so the inference graph reads them
+//! without depending on the trainable model.
+
+use super::dann_nets::Backbone;
+use crate::{Error, Result};
+
+/// Sizes of a DANN (everything its model file needs to rebuild it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DannConfig {
+    /// Backbone name (`digits`).
+    pub backbone: String,
+    /// Number of classes.
+    pub classes: usize,
+    /// Hidden sizes of the label head (paper: 100, 100).
+    pub label_hidden: Vec<usize>,
+    /// Hidden sizes of the domain head (paper: 100).
+    pub domain_hidden: Vec<usize>,
+    /// Dropout after each hidden layer of the domain head, in training (VGG16: 0.5).
+    #[serde(default)]
+    pub domain_dropout: f32,
+    /// Width of the bottleneck after the VGG16 base (0 = none; the digits network has none).
+    #[serde(default)]
+    pub bottleneck: usize,
+    /// Square input side (None = the backbone's default: 28 digits, 224 VGG16).
+    #[serde(default)]
+    pub input_size: Option<usize>,
+    /// Heads an adaptation method added (CDAN's conditional domain head, MDD's adversary), in
+    /// the order their parameters were created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heads: Vec<HeadConfig>,
+}
+
+/// A dense head an adaptation method adds to the network (its parameters are
+/// `<name>.fc1.weight`, ...; ReLU and training-time dropout between the layers).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HeadConfig {
+    /// Parameter prefix and the name the method looks the head up by.
+    pub name: String,
+    /// Width of its input.
+    pub input: usize,
+    /// Hidden sizes.
+    pub hidden: Vec<usize>,
+    /// Width of its output.
+    pub outputs: usize,
+    /// Dropout after each hidden layer, in training.
+    #[serde(default)]
+    pub dropout: f32,
+}
+
+impl DannConfig {
+    /// The paper's network for `backbone` and `classes` classes: for digits, label head
+    /// 100-100-classes and domain head 100-1; for VGG16, a 256-d bottleneck, a linear label
+    /// head and the domain head 1024-1024-1 with dropout 0.5 (DESIGN §6).
+    pub fn paper(backbone: Backbone, classes: usize) -> DannConfig {
+        match backbone {
+            Backbone::Digits => DannConfig {
+                backbone: backbone.name().to_string(),
+                classes,
+                label_hidden: vec![100, 100],
+                domain_hidden: vec![100],
+                domain_dropout: 0.0,
+                bottleneck: 0,
+                input_size: None,
+                heads: Vec::new(),
+            },
+            Backbone::Vgg16 => DannConfig {
+                backbone: backbone.name().to_string(),
+                classes,
+                label_hidden: vec![],
+                domain_hidden: vec![1024, 1024],
+                domain_dropout: 0.5,
+                bottleneck: 256,
+                input_size: None,
+                heads: Vec::new(),
+            },
+        }
+    }
+
+    /// The square input side this network takes.
+    pub fn input_size(&self) -> usize {
+        match (self.input_size, Backbone::parse(&self.backbone)) {
+            (Some(s), _) => s,
+            (None, Ok(b)) => b.input_size(),
+            (None, Err(_)) => 0,
+        }
+    }
+
+    /// Checks the backbone name, the input side and the dropout rate.
+    pub fn validate(&self) -> Result<()> {
+        let backbone = Backbone::parse(&self.backbone)?;
+        let side = self.input_size();
+        match backbone {
+            Backbone::Digits if side != 28 => {
+                return Err(Error::input(format!(
+                    "the digits backbone takes 28x28 images, not {side}x{side}; use --backbone vgg16 for other sizes"
+                )))
+            }
+            Backbone::Vgg16 if side == 0 || !side.is_multiple_of(32) => {
+                return Err(Error::input(format!(
+                    "--input-size {side}: the VGG16 backbone needs a multiple of 32 (e.g. 224, or 32/64 for speed)"
+                )))
+            }
+            _ => {}
+        }
+        if !(0.0..1.0).contains(&self.domain_dropout) {
+            return Err(Error::input(format!(
+                "domain-head dropout {} must be in [0, 1)",
+                self.domain_dropout
+            )));
+        }
+        Ok(())
+    }
+}
