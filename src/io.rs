@@ -1,4 +1,5 @@
-//! File helpers shared by every writer of user-visible files.
+//! File and terminal helpers shared by every writer of user-visible output: atomic files, and
+//! aligned text tables.
 
 use crate::{Error, Result};
 use std::io::Write;
@@ -93,6 +94,28 @@ fn write_error(path: &Path, len: usize, e: std::io::Error) -> Error {
         ));
     }
     Error::io(path, e)
+}
+
+/// Print rows as an aligned text table.
+pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use common::*;
 use dak::autograd::{Params, Tape};
 use dak::nn::{Conv2d, Init, MaxPool2d};
 use dak::ops::conv2d::{pooled, Geometry, Spec, Variant};
-use dak::ops::pool::{self, PoolGeometry, ReluPoolKernel};
+use dak::ops::pool::{self, PoolGeometry};
+use dak::ops::pool_relu::{self, ReluPoolKernel};
 use dak::Tensor;
 
 /// (x shape, co, k, stride, pad): odd conv outputs (a row and a column in no window), batch 1
@@ -344,7 +345,7 @@ fn relu_pool_backward_kernels_match_their_reference() {
                 ReluPoolKernel::Auto,
             ] {
                 let what = format!("{shape:?} k{k} s{s} {kernel:?} mirrors {mirrors}");
-                let run = pool::max_pool2d_relu_backward_with(
+                let run = pool_relu::max_pool2d_relu_backward_with(
                     &t(&dy),
                     &t(&y),
                     &targ,

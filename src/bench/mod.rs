@@ -443,7 +443,7 @@ pub fn print_rows(rows: &[BenchRow]) {
             row
         })
         .collect();
-    crate::cli::print_table(
+    crate::io::print_table(
         &[
             "kernel",
             "shape",

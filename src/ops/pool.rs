@@ -5,10 +5,6 @@
 //! Max-pool backward gathers: each input element sums the gradients of the windows whose saved
 //! argmax is that element, so overlapping windows (3x3 stride 2) need no atomics.
 
-pub use super::pool_relu::{
-    max_pool2d_relu_backward, max_pool2d_relu_backward_masked, max_pool2d_relu_backward_with,
-    max_pool2d_relu_grad_pairs, ReluPoolKernel,
-};
 use super::{grid_1d, grid_1d_64};
 use crate::{DType, Error, Result, Tensor};
 

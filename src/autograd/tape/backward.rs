@@ -143,8 +143,9 @@ impl Tape {
                     return Ok(p.dx);
                 }
                 // Pool and ReLU gradient in one pass; the output's sign is the ReLU mask.
-                let (dz, masked) =
-                    pool::max_pool2d_relu_backward_masked(&dy, y, &argmax, &z_shape, POOL, POOL)?;
+                let (dz, masked) = crate::ops::pool_relu::max_pool2d_relu_backward_masked(
+                    &dy, y, &argmax, &z_shape, POOL, POOL,
+                )?;
                 drop(argmax);
                 let saved = (saved_x, saved_w);
                 // The bias gradient sums the masked pooled gradient (a quarter of dZ's size).

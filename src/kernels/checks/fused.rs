@@ -4,7 +4,7 @@
 
 use super::{label4, tol_for, values, Checker};
 use crate::ops::conv2d::{self, pooled, Geometry, Spec};
-use crate::ops::pool;
+use crate::ops::{pool, pool_relu};
 use crate::{Gpu, Result, Tensor};
 
 /// (n, ci, h, w, co, k, stride, pad): odd conv outputs (a row and a column in no window),
@@ -71,7 +71,7 @@ pub(super) fn check_relu_pool_bwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
         ([2, 5, 16, 18], 2, 2),
         ([1, 3, 10, 11], 2, 3),
     ];
-    relu_pool_bwd_cases(gpu, c, &cases, pool::ReluPoolKernel::Scatter)
+    relu_pool_bwd_cases(gpu, c, &cases, pool_relu::ReluPoolKernel::Scatter)
 }
 
 pub(super) fn check_relu_pool_bwd_x4(gpu: &Gpu, c: &mut Checker) -> Result<()> {
@@ -83,14 +83,14 @@ pub(super) fn check_relu_pool_bwd_x4(gpu: &Gpu, c: &mut Checker) -> Result<()> {
         ([2, 7, 24, 24], 2, 2),
         ([5, 3, 8, 8], 2, 2),
     ];
-    relu_pool_bwd_cases(gpu, c, &cases, pool::ReluPoolKernel::X4)
+    relu_pool_bwd_cases(gpu, c, &cases, pool_relu::ReluPoolKernel::X4)
 }
 
 fn relu_pool_bwd_cases(
     gpu: &Gpu,
     c: &mut Checker,
     cases: &[([usize; 4], usize, usize)],
-    kernel: pool::ReluPoolKernel,
+    kernel: pool_relu::ReluPoolKernel,
 ) -> Result<()> {
     for (i, &(shape, k, s)) in cases.iter().enumerate() {
         c.case();
@@ -109,8 +109,15 @@ fn relu_pool_bwd_cases(
             .collect();
         let t = |v: &[f32]| Tensor::from_slice(gpu, v, &g.y_shape());
         let targ = Tensor::from_u32(gpu, &arg, &g.y_shape())?;
-        let (dz, gm) =
-            pool::max_pool2d_relu_backward_with(&t(&dy)?, &t(&y)?, &targ, &shape, k, s, kernel)?;
+        let (dz, gm) = pool_relu::max_pool2d_relu_backward_with(
+            &t(&dy)?,
+            &t(&y)?,
+            &targ,
+            &shape,
+            k,
+            s,
+            kernel,
+        )?;
         let want = pool::reference::max_pool2d_relu_backward(&g, &dy, &y, &arg);
         let what = format!("dz of {} k{k} s{s}", label4(&shape));
         c.compare(&what, &dz.to_vec()?, &want, 0.0);

@@ -15,6 +15,7 @@
 
 use super::{texture, Geometry, Grads, Spec, Variant, WeightOperand};
 use crate::ops::pool::{self, PoolGeometry};
+use crate::ops::pool_relu;
 use crate::{DType, Result, Tensor};
 
 /// Window side and stride of the fused pool.
@@ -101,7 +102,7 @@ fn forward_tiled(
 /// dZ `[N, Co, oH, oW]` (the gradient at the convolution's output, before its ReLU) from the
 /// pooled output's gradient `dy`, the pooled output `y` and the `argmax` [`forward`] saved.
 pub fn backward_to_conv(dy: &Tensor, y: &Tensor, argmax: &Tensor, g: &Geometry) -> Result<Tensor> {
-    pool::max_pool2d_relu_backward(dy, y, argmax, &g.y_shape(), POOL, POOL)
+    pool_relu::max_pool2d_relu_backward(dy, y, argmax, &g.y_shape(), POOL, POOL)
 }
 
 /// Backward of [`forward`]: `needs` = [dX, dW, db] as in [`super::backward`].
@@ -131,7 +132,7 @@ pub fn backward(
         });
     }
     let (dz, masked) =
-        pool::max_pool2d_relu_backward_masked(dy, y, argmax, &g.y_shape(), POOL, POOL)?;
+        pool_relu::max_pool2d_relu_backward_masked(dy, y, argmax, &g.y_shape(), POOL, POOL)?;
     let mut grads = super::backward(x, w, &dz, spec, [needs[0], needs[1], false], variant)?;
     if needs[2] {
         // Sum the masked pooled gradient: the same non-zeros as dZ, a quarter of the elements.
@@ -178,7 +179,7 @@ pub fn backward_from_pooled(
     if !takes {
         return Ok(None);
     }
-    let Some((pairs, masked)) = pool::max_pool2d_relu_grad_pairs(dy, y, argmax, &g.y_shape())?
+    let Some((pairs, masked)) = pool_relu::max_pool2d_relu_grad_pairs(dy, y, argmax, &g.y_shape())?
     else {
         return Ok(None);
     };

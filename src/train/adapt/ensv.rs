@@ -158,4 +158,19 @@ mod tests {
         assert_eq!(best(&s), Some(0));
         assert_eq!(best(&[f64::NAN]), None);
     }
+
+    #[test]
+    fn a_confident_candidate_buys_the_soft_ensemble() {
+        // The rows of `ensv_hard`'s test: a and b (calibrated) say class 0 everywhere, c
+        // (one-hot) says class 1 on rows 0 and 1. Averaged probabilities side with c there
+        // (0.55 + 0.55 + 0.0 < 0.45 + 0.45 + 1.0), where hard votes side with a and b.
+        let a = [0.55, 0.45, 0.55, 0.45, 0.9, 0.1];
+        let b = [0.55, 0.45, 0.55, 0.45, 0.8, 0.2];
+        let c = [0.0, 1.0, 0.0, 1.0, 1.0, 0.0];
+        assert_eq!(agreement(&[&a, &b, &c], 2), vec![1.0 / 3.0, 1.0 / 3.0, 1.0]);
+        assert_eq!(
+            super::super::ensv_hard::agreement(&[&a, &b, &c], 2),
+            vec![1.0, 1.0, 1.0 / 3.0]
+        );
+    }
 }
