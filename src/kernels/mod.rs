@@ -8,6 +8,9 @@
 
 mod checks;
 
+/// The batch-norm kernels' case list (shapes and inputs), shared with the op's tests.
+pub use checks::batch_norm::{inputs as batch_norm_inputs, SHAPES as BATCH_NORM_SHAPES};
+
 use crate::{Error, Gpu, Result};
 use std::time::Instant;
 
@@ -59,8 +62,14 @@ pub struct KernelInfo {
 
 /// Every kernel, in a stable order (op families, then the variant ladder within each).
 pub fn all() -> &'static [Kernel] {
-    static ALL: std::sync::LazyLock<Vec<Kernel>> =
-        std::sync::LazyLock::new(|| [checks::REGISTRY, checks::adapt::KERNELS].concat());
+    static ALL: std::sync::LazyLock<Vec<Kernel>> = std::sync::LazyLock::new(|| {
+        [
+            checks::REGISTRY,
+            checks::adapt::KERNELS,
+            checks::batch_norm::KERNELS,
+        ]
+        .concat()
+    });
     &ALL
 }
 

@@ -1,5 +1,6 @@
 //! Ops: one file per op family, each with its GPU launch code (forward and backward) and a
 //! plain-Rust `reference` module (f32 data, f64 accumulation) that serves as the oracle.
+pub mod batch_norm;
 pub mod bce;
 pub mod cdan;
 pub mod confusion;

@@ -2,6 +2,7 @@
 //! launch function and compared with its `reference` module.
 
 pub(super) mod adapt;
+pub mod batch_norm;
 mod cdan;
 mod dense;
 mod fused;

@@ -1,0 +1,47 @@
+// batch_norm.grad_sums — per channel c: dβ_c = Σ dy and dγ_c = Σ dy·x̂ with x̂ = (x − μ_c)/√(σ²_c + ε),
+// over the M = outer·inner elements of the channel (x, dy viewed as [outer, channels, inner]).
+// One workgroup of 256 per channel: strided partial sums in f32, then tree reductions in
+// workgroup memory. Grid (channels).
+
+struct P { outer: u32, channels: u32, inner: u32, _a: u32, eps: f32, _b: u32, _c: u32, _d: u32 }
+
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> mean: array<f32>;
+@group(0) @binding(4) var<storage, read> var_: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dbeta: array<f32>;
+
+var<workgroup> sum_dy: array<f32, 256>;
+var<workgroup> sum_dyx: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let c = wid.x;
+    let m = p.outer * p.inner;
+    let mu = mean[c];
+    let inv_std = inverseSqrt(var_[c] + p.eps);
+    var a = 0.0;
+    var b = 0.0;
+    for (var k = lid.x; k < m; k += 256u) {
+        let o = k / p.inner;
+        let i = (o * p.channels + c) * p.inner + k % p.inner;
+        a += dy[i];
+        b += dy[i] * (x[i] - mu) * inv_std;
+    }
+    sum_dy[lid.x] = a;
+    sum_dyx[lid.x] = b;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid.x < s) {
+            sum_dy[lid.x] += sum_dy[lid.x + s];
+            sum_dyx[lid.x] += sum_dyx[lid.x + s];
+        }
+        workgroupBarrier();
+    }
+    if (lid.x == 0u) {
+        dbeta[c] = sum_dy[0];
+        dgamma[c] = sum_dyx[0];
+    }
+}

@@ -1,0 +1,171 @@
+//! Batch normalisation (`ops::batch_norm`): the GPU kernels against the f64 reference on the
+//! kernel check's awkward shapes, the backward against finite differences of the forward
+//! (an upstream gradient that is not all ones), PyTorch's running-statistics convention, the
+//! fold into a convolution, and bad input.
+mod common;
+use common::gpu;
+use dak::kernels::{batch_norm_inputs, BATCH_NORM_SHAPES};
+use dak::ops::batch_norm::{self as bn, reference};
+use dak::Tensor;
+
+/// `L = Σ dy ⊙ BN(x; γ, β)` with the batch statistics, in f64.
+fn loss(x: &[f64], shape: &[usize], gamma: &[f64], beta: &[f64], dy: &[f32]) -> f64 {
+    let (c, inner) = (shape[1], shape[2..].iter().product::<usize>());
+    let m = (shape[0] * inner) as f64;
+    let ch = |i: usize| (i / inner) % c;
+    let mut mean = vec![0f64; c];
+    x.iter().enumerate().for_each(|(i, v)| mean[ch(i)] += v / m);
+    let mut var = vec![0f64; c];
+    x.iter()
+        .enumerate()
+        .for_each(|(i, v)| var[ch(i)] += (v - mean[ch(i)]).powi(2) / m);
+    x.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let k = ch(i);
+            dy[i] as f64 * (gamma[k] * (v - mean[k]) / (var[k] + bn::EPS as f64).sqrt() + beta[k])
+        })
+        .sum()
+}
+
+fn close(got: f32, want: f64, tol: f64, what: &str) {
+    assert!(
+        (got as f64 - want).abs() <= tol * (1.0 + want.abs()),
+        "{what}: {got} vs {want}"
+    );
+}
+
+#[test]
+fn backward_matches_finite_differences_of_the_forward() {
+    let gpu = gpu();
+    for (s, &shape) in BATCH_NORM_SHAPES.iter().enumerate() {
+        let (x, gamma, beta, _, _) = batch_norm_inputs(shape, 70 + s as u64);
+        let c = shape[1];
+        // Upstream gradient: varied, not all ones (a constant dy has dx = 0 exactly).
+        let dy: Vec<f32> = (0..x.len())
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) / 7.0)
+            .collect();
+        let t = |v: &[f32], sh: &[usize]| Tensor::from_slice(&gpu, v, sh).unwrap();
+        let (tx, tg, tb) = (t(&x, shape), t(&gamma, &[c]), t(&beta, &[c]));
+        let (_, st) = bn::forward_train(&tx, &tg, &tb, None, false).unwrap();
+        let (dx, dg, db) =
+            bn::backward(&t(&dy, shape), &tx, &st.mean, &st.var, &tg, bn::EPS, true).unwrap();
+        let (dx, dg, db) = (
+            dx.to_vec().unwrap(),
+            dg.to_vec().unwrap(),
+            db.to_vec().unwrap(),
+        );
+        let f64s = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<f64>>();
+        let (x64, g64, b64) = (f64s(&x), f64s(&gamma), f64s(&beta));
+        let h = 1e-4;
+        let central = |f: &dyn Fn(f64) -> f64| (f(h) - f(-h)) / (2.0 * h);
+        // Every element of the small shapes, a stride through the large one.
+        let step = (x.len() / 400).max(1);
+        for i in (0..x.len()).step_by(step) {
+            let num = central(&|e| {
+                let mut xp = x64.clone();
+                xp[i] += e;
+                loss(&xp, shape, &g64, &b64, &dy)
+            });
+            close(dx[i], num, 2e-3, &format!("{shape:?} dx[{i}]"));
+        }
+        for k in 0..c {
+            let num = central(&|e| {
+                let mut gp = g64.clone();
+                gp[k] += e;
+                loss(&x64, shape, &gp, &b64, &dy)
+            });
+            close(dg[k], num, 2e-3, &format!("{shape:?} dγ[{k}]"));
+            let num = central(&|e| {
+                let mut bp = b64.clone();
+                bp[k] += e;
+                loss(&x64, shape, &g64, &bp, &dy)
+            });
+            close(db[k], num, 2e-3, &format!("{shape:?} dβ[{k}]"));
+        }
+    }
+}
+
+#[test]
+fn kernels_match_the_reference_and_running_statistics_follow_pytorch() {
+    let gpu = gpu();
+    for name in [
+        "batch_norm.stats",
+        "batch_norm.normalize",
+        "batch_norm.grad_sums",
+        "batch_norm.grad_input",
+    ] {
+        let r = dak::kernels::check(&gpu, dak::kernels::find(name).unwrap());
+        assert!(!r.status.failed(), "{name}: {r:?}");
+        assert!(
+            r.cases >= BATCH_NORM_SHAPES.len(),
+            "{name}: {} cases",
+            r.cases
+        );
+    }
+    // By hand: one channel, values 1, 2, 3, 6 (μ 3, biased σ² 3.5, unbiased 14/3); running
+    // statistics 0 and 1 move by 0.1 to 0.3 and 0.9 + 0.1·14/3.
+    let x = Tensor::from_slice(&gpu, &[1.0, 2.0, 3.0, 6.0], &[4, 1]).unwrap();
+    let rm = Tensor::from_slice(&gpu, &[0.0], &[1]).unwrap();
+    let rv = Tensor::from_slice(&gpu, &[1.0], &[1]).unwrap();
+    let s = bn::stats(&x, Some((&rm, &rv)), bn::MOMENTUM).unwrap();
+    close(s.mean.to_vec().unwrap()[0], 3.0, 1e-6, "mean");
+    close(s.var.to_vec().unwrap()[0], 3.5, 1e-6, "biased variance");
+    close(rm.to_vec().unwrap()[0], 0.3, 1e-6, "running mean");
+    close(
+        rv.to_vec().unwrap()[0],
+        0.9 + 0.1 * 14.0 / 3.0,
+        1e-6,
+        "running variance",
+    );
+    // The reference agrees.
+    let (m, v) = reference::running_update(&[1.0, 2.0, 3.0, 6.0], &[4, 1], &[0.0], &[1.0], 0.1);
+    close(m[0], 0.3, 1e-7, "reference running mean");
+    close(
+        v[0],
+        0.9 + 0.1 * 14.0 / 3.0,
+        1e-7,
+        "reference running variance",
+    );
+}
+
+#[test]
+fn folding_into_a_convolution_equals_conv_then_bn() {
+    // A 1x1 convolution of 2 input channels to 3 outputs with a bias, then evaluation BN: the
+    // folded convolution gives the same outputs.
+    let (w, b) = ([0.5f32, -1.0, 2.0, 0.25, -0.75, 1.5], [0.1f32, -0.2, 0.3]);
+    let (gamma, beta) = ([1.5f32, 0.5, -2.0], [0.2f32, -0.1, 0.05]);
+    let (mean, var) = ([0.3f32, -0.4, 1.0], [2.0f32, 0.5, 1.25]);
+    let (wf, bf) = bn::fold(&w, Some(&b), &gamma, &beta, &mean, &var, bn::EPS).unwrap();
+    for input in [[1.0f32, 2.0], [-0.5, 0.75]] {
+        for o in 0..3 {
+            let z = w[2 * o] * input[0] + w[2 * o + 1] * input[1] + b[o];
+            let bn_out = gamma[o] * (z - mean[o]) / (var[o] + bn::EPS).sqrt() + beta[o];
+            let folded = wf[2 * o] * input[0] + wf[2 * o + 1] * input[1] + bf[o];
+            close(folded, bn_out as f64, 1e-6, &format!("output {o}"));
+        }
+    }
+    assert!(bn::fold(&w, None, &gamma[..2], &beta, &mean, &var, bn::EPS).is_err());
+}
+
+#[test]
+fn bad_shapes_are_refused_in_one_line() {
+    let gpu = gpu();
+    let t = |v: &[f32], s: &[usize]| Tensor::from_slice(&gpu, v, s).unwrap();
+    let one = t(&[1.0, 2.0], &[1, 2]);
+    let e = bn::stats(&one, None, bn::MOMENTUM)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("more than one value per channel"), "{e}");
+    let x = t(&[0.0; 12], &[2, 3, 2]);
+    let e = bn::stats(&x, None, bn::MOMENTUM).err().unwrap().to_string();
+    assert!(e.contains("[batch, channels]"), "{e}");
+    let x = t(&[0.0; 8], &[4, 2]);
+    let g = t(&[1.0; 3], &[3]);
+    let e = bn::forward_train(&x, &g, &g, None, false)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("weight (γ)") && !e.contains('\n'), "{e}");
+}
