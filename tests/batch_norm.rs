@@ -169,3 +169,113 @@ fn bad_shapes_are_refused_in_one_line() {
         .to_string();
     assert!(e.contains("weight (γ)") && !e.contains('\n'), "{e}");
 }
+
+#[test]
+fn on_the_tape_gradients_match_finite_differences_and_frozen_bn_trains_only_its_affine() {
+    use dak::autograd::{BnStats, Params, Tape};
+    use dak::nn::{Dense, DenseInit, Init};
+    let gpu = gpu();
+    let mut params = Params::new();
+    let mut init = Init::new(4);
+    // No ReLU before the BN (as conv -> BN -> ReLU): a dead unit is a column of exact zeros,
+    // which the batch statistics amplify by 1/√ε the moment a perturbation revives it.
+    let l1 = Dense::new(
+        &gpu,
+        &mut params,
+        "a",
+        3,
+        6,
+        false,
+        DenseInit::He,
+        &mut init,
+    )
+    .unwrap();
+    let l2 = Dense::new(
+        &gpu,
+        &mut params,
+        "b",
+        6,
+        4,
+        false,
+        DenseInit::Glorot,
+        &mut init,
+    )
+    .unwrap();
+    let t = |v: &[f32], s: &[usize]| Tensor::from_slice(&gpu, v, s).unwrap();
+    let gamma = params
+        .add("bn.weight", t(&[1.2, 0.8, 1.0, 1.5, 0.6, 1.1], &[6]))
+        .unwrap();
+    let beta = params
+        .add("bn.bias", t(&[0.1, -0.2, 0.3, 0.0, 0.25, -0.1], &[6]))
+        .unwrap();
+    let x = t(&common::values(5 * 3, 8), &[5, 3]);
+    let y = Tensor::from_u32(&gpu, &[0, 3, 1, 2, 1], &[5]).unwrap();
+    let w = t(&[1.0, 1.0, 0.5, 1.0, 1.0], &[5]);
+    let (rm, rv) = (t(&[0.0; 6], &[6]), t(&[1.0; 6], &[6]));
+    // Batch statistics then ReLU, as a ResNet's conv + BN + ReLU (here after a dense layer).
+    let run = |params: &Params, fixed: bool| {
+        let mut tape = Tape::new();
+        let xv = tape.input(x.clone());
+        let h = l1.forward(&mut tape, params, xv).unwrap();
+        let stats = match fixed {
+            false => BnStats::Batch { running: None },
+            true => BnStats::Fixed {
+                mean: &rm,
+                var: &rv,
+            },
+        };
+        let (g, b) = (tape.param(params, gamma), tape.param(params, beta));
+        let h = tape.batch_norm(h, g, b, stats, true).unwrap();
+        let z = l2.forward(&mut tape, params, h).unwrap();
+        let loss = tape.softmax_xent(z, &y, &w, 0.7).unwrap();
+        let lt = tape.tensor(loss).clone();
+        let grads = tape.backward(&[loss]).unwrap();
+        (lt.to_vec().unwrap()[0] as f64, grads)
+    };
+    for fixed in [false, true] {
+        let (_, grads) = run(&params, fixed);
+        for (id, p) in params.iter() {
+            let host = p.value.to_vec().unwrap();
+            let g = grads[&id].to_vec().unwrap();
+            for i in 0..host.len() {
+                let mut h = host.clone();
+                h[i] += 2e-3;
+                p.value.write(&h).unwrap();
+                let plus = run(&params, fixed).0;
+                h[i] -= 4e-3;
+                p.value.write(&h).unwrap();
+                let minus = run(&params, fixed).0;
+                p.value.write(&host).unwrap();
+                let numeric = (plus - minus) / 4e-3;
+                assert!(
+                    (numeric - g[i] as f64).abs() < 3e-3 * (1.0 + numeric.abs()),
+                    "fixed {fixed}: {}[{i}]: {numeric} vs {}",
+                    p.name,
+                    g[i]
+                );
+            }
+        }
+    }
+    // TENT's setting: everything frozen but γ/β; the tape still reaches them, through frozen
+    // layers, and records no gradient for the rest.
+    params.freeze("a").unwrap();
+    params.freeze("b").unwrap();
+    let (_, grads) = run(&params, false);
+    assert!(grads.contains_key(&gamma) && grads.contains_key(&beta));
+    assert_eq!(grads.len(), 2, "only γ and β have gradients");
+    // The running statistics move only when asked to.
+    let mut tape = Tape::new();
+    let xv = tape.input(t(&common::values(4 * 6, 9), &[4, 6]));
+    let (g, b) = (tape.param(&params, gamma), tape.param(&params, beta));
+    tape.batch_norm(
+        xv,
+        g,
+        b,
+        BnStats::Batch {
+            running: Some((&rm, &rv)),
+        },
+        false,
+    )
+    .unwrap();
+    assert!(rm.to_vec().unwrap().iter().any(|&v| v != 0.0));
+}

@@ -118,3 +118,20 @@ fn dropout_backward_is_the_same_mask() {
         "dropout dx",
     );
 }
+
+#[test]
+fn batch_norm_backward() {
+    use dak::ops::batch_norm::{reference, EPS};
+    let shape = [3, 2, 2, 3];
+    let n: usize = shape.iter().product();
+    let x: Vec<f32> = values(n, 21).iter().map(|v| 2.0 * v + 0.5).collect();
+    let gamma = [1.3f32, 0.7];
+    let beta = [0.2f32, -0.4];
+    let up: Vec<f32> = values(n, 22).iter().map(|v| v * 2.0 + 0.3).collect();
+    let (mean, var) = reference::stats(&x, &shape);
+    let (dx, dg, db) = reference::backward(&up, &x, &shape, &mean, &var, &gamma, EPS, true);
+    let fwd = |x: &[f32], g: &[f32], b: &[f32]| reference::forward_train(x, &shape, g, b, EPS);
+    fd_check(&x, &dx, &up, |x| fwd(x, &gamma, &beta), "batch norm dx");
+    fd_check(&gamma, &dg, &up, |g| fwd(&x, g, &beta), "batch norm dγ");
+    fd_check(&beta, &db, &up, |b| fwd(&x, &gamma, b), "batch norm dβ");
+}

@@ -3,4 +3,4 @@ pub mod params;
 pub mod tape;
 
 pub use params::{Param, ParamId, Params};
-pub use tape::{Lambda, Tape, TapeStats, Var};
+pub use tape::{BnStats, Lambda, Tape, TapeStats, Var};

@@ -3,7 +3,8 @@
 use super::{ensure_root, Node, Op, Tape};
 use crate::ops::conv2d::pooled::POOL;
 use crate::ops::{
-    bce, cdan, confusion, conv2d, elementwise as ew, matmul, mdd, mmd, pool, prob, softmax_xent,
+    batch_norm, bce, cdan, confusion, conv2d, elementwise as ew, matmul, mdd, mmd, pool, prob,
+    softmax_xent,
 };
 use crate::{Error, Result, Tensor};
 
@@ -105,6 +106,37 @@ impl Tape {
                 let saved = (saved_x, saved_w);
                 let b = b.map(|b| (b, &dy));
                 self.conv_backward(&dy, w, b, spec, saved, &x_shape, needs_x, grads)?
+            }
+            Op::BatchNorm {
+                gamma,
+                beta,
+                mean,
+                var,
+                batch_stats,
+                relu,
+                saved_x,
+            } => {
+                let mut dy = dy.expect("non-root has a gradient");
+                if relu {
+                    dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
+                }
+                let g = self.tensor(gamma).clone();
+                let (dx, dg, db) = batch_norm::backward(
+                    &dy,
+                    &saved_x,
+                    &mean,
+                    &var,
+                    &g,
+                    batch_norm::EPS,
+                    batch_stats,
+                )?;
+                if self.values[gamma.0].requires_grad {
+                    self.accumulate(grads, gamma, dg)?;
+                }
+                if self.values[beta.0].requires_grad {
+                    self.accumulate(grads, beta, db)?;
+                }
+                needs_x.then_some(dx)
             }
             Op::ConvPool {
                 w,

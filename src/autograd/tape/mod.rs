@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod backward;
+mod batch_norm;
 mod cdan;
 mod lambda;
 mod mdd;
@@ -22,6 +23,7 @@ mod probs;
 
 use op::Op;
 
+pub use batch_norm::BnStats;
 pub use lambda::Lambda;
 
 /// A value on the tape.

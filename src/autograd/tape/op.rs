@@ -36,6 +36,17 @@ pub(super) enum Op {
         z_shape: Vec<usize>,
         argmax: Tensor,
     },
+    /// Batch normalisation (then ReLU when `relu`: `y` doubles as its mask) with the
+    /// statistics it used; `batch_stats`: the batch's own, which the gradient flows through.
+    BatchNorm {
+        gamma: Var,
+        beta: Var,
+        mean: Tensor,
+        var: Tensor,
+        batch_stats: bool,
+        relu: bool,
+        saved_x: Tensor,
+    },
     /// Max pooling; the argmax routes gradients back.
     MaxPool {
         argmax: Tensor,
