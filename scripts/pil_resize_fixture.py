@@ -2,8 +2,10 @@
 """Writes tests/fixtures/pil_resize.json: what PIL does to one small RGB image.
 
 dak's resampler and ImageNet evaluation transform are checked against it (tests/imagenet_preprocess.rs)
-to within one grey level:
-  - `enlarge`, `reduce`: Image.resize((w, h), Image.BILINEAR) of the whole image;
+to the bit:
+  - `enlarge`, `reduce`, `mixed` (wider and shorter): Image.resize((w, h), Image.BILINEAR)
+    of the whole image;
+  - `crop`: a region cropped, then resized (what torchvision's RandomResizedCrop does);
   - `eval`: torchvision's evaluation transform written out with PIL — Resize(round(S / 0.875))
     of the short side (the long side truncated, as torchvision computes it), BILINEAR, uint8,
     then CenterCrop(S) with offsets int(round((size - S) / 2)).
@@ -56,9 +58,12 @@ def main():
     px = source()
     img = Image.frombytes("RGB", (W, H), bytes(px))
     cases = {}
-    for name, (w, h) in {"enlarge": (71, 53), "reduce": (17, 12)}.items():
+    for name, (w, h) in {"enlarge": (71, 53), "reduce": (17, 12), "mixed": (60, 19)}.items():
         out = img.resize((w, h), Image.BILINEAR)
         cases[name] = {"width": w, "height": h, "pixels": to_list(out)}
+    box = (5, 3, 5 + 31, 3 + 27)
+    out = img.crop(box).resize((24, 20), Image.BILINEAR)
+    cases["crop"] = {"width": 24, "height": 20, "pixels": to_list(out), "box": list(box)}
     side = 32
     out = eval_transform(img, side)
     cases["eval"] = {"width": side, "height": side, "pixels": to_list(out)}

@@ -33,28 +33,26 @@ fn diff(got: &RgbImage, want: &RgbImage) -> (u8, usize) {
 }
 
 #[test]
-fn bilinear_resize_matches_pil_within_one_grey_level() {
+fn bilinear_resize_matches_pil_to_the_bit() {
     let f = fixture();
     let src = image_of(&f);
-    for case in ["enlarge", "reduce"] {
+    for case in ["enlarge", "reduce", "mixed", "crop"] {
         let want = image_of(&f["cases"][case]);
-        let got = resize_region(
-            &src,
-            (0, 0, src.width(), src.height()),
-            want.width(),
-            want.height(),
-        );
+        // The whole image, or the box PIL cropped (left, top, right, bottom).
+        let region = match f["cases"][case]["box"].as_array() {
+            Some(b) => {
+                let v: Vec<u32> = b.iter().map(|x| x.as_u64().unwrap() as u32).collect();
+                (v[0], v[1], v[2] - v[0], v[3] - v[1])
+            }
+            None => (0, 0, src.width(), src.height()),
+        };
+        let got = resize_region(&src, region, want.width(), want.height());
         let (max, n) = diff(&got, &want);
-        assert!(
-            max <= 1,
+        // PIL's fixed-point weights and 8-bit intermediate, reproduced: not one value differs.
+        assert_eq!(
+            (max, n),
+            (0, 0),
             "{case}: up to {max} grey levels off PIL ({n} values differ)"
-        );
-        // PIL rounds the horizontal pass to 8 bits; keeping it in f32 put 18% of the enlarged
-        // values one level off. What remains is PIL's fixed-point coefficients: rare ties.
-        let total = got.as_raw().len();
-        assert!(
-            n * 100 <= total,
-            "{case}: {n} of {total} values differ from PIL"
         );
     }
 }
@@ -66,8 +64,9 @@ fn imagenet_evaluation_resizes_then_crops_as_torchvision_does() {
     let want = image_of(&f["cases"]["eval"]);
     let got = resize_then_center_crop(&src, 32, 32, 0.875);
     let (max, n) = diff(&got, &want);
-    assert!(
-        max <= 1,
+    assert_eq!(
+        (max, n),
+        (0, 0),
         "up to {max} grey levels off torchvision ({n} values differ)"
     );
     // The transform ImageNet prediction uses takes that path.
