@@ -429,4 +429,8 @@ fn the_run_header_names_the_backend_and_warns_about_gl_with_the_fix() {
     assert!(lines
         .iter()
         .any(|l| l.contains("kernel overrides active") && l.contains("matmul/naive.wgsl")));
+    // predict and evaluate print the same warning on stderr (their stdout is the result).
+    assert!(dak::cli::slow_backend_warning(&a).is_some_and(|w| w.contains("10x slower")));
+    a.backend = "Vulkan".into();
+    assert_eq!(dak::cli::slow_backend_warning(&a), None);
 }

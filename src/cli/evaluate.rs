@@ -83,6 +83,7 @@ fn run_evaluate_checked(a: &EvaluateArgs, open_gpu: &dyn Fn() -> Result<Gpu>) ->
     }
     let (ds, skipped) = ds.check_images(a.skip_bad)?;
     let gpu = open_gpu()?;
+    super::warn_slow_backend(&gpu);
     let model = models::load(&gpu, &a.model)?;
     let mut report = evaluate::evaluate(&*model, &ds, &options)?;
     report.skipped.splice(0..0, skipped);
@@ -145,6 +146,7 @@ pub fn run_predict_with(a: &PredictArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> 
         crate::data::decode::check_file(image)?;
     }
     let gpu = open_gpu()?;
+    super::warn_slow_backend(&gpu);
     let model: Box<dyn Model> = match (&a.model, &a.weights) {
         (Some(path), _) => models::load(&gpu, path)?,
         (None, Some(path)) => Box::new(ImagenetVgg16::load(&gpu, path)?),

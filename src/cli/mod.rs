@@ -114,11 +114,7 @@ pub fn run_header(
         "device: {} ({} backend, {}, driver {})",
         adapter.name, adapter.backend, adapter.device_type, adapter.driver
     )];
-    if adapter.backend.eq_ignore_ascii_case("gl") {
-        lines.push(
-            "warning: running on the GL backend, which is about 10x slower than Vulkan on the same device; install the Vulkan driver (e.g. `apt-get install mesa-vulkan-drivers`) or check WGPU_BACKEND".into(),
-        );
-    }
+    lines.extend(slow_backend_warning(adapter));
     if let Some((dir, files)) = overrides {
         lines.push(format!(
             "kernel overrides active: {} replaces {} built-in shader(s): {}",
@@ -132,6 +128,21 @@ pub fn run_header(
         ));
     }
     lines
+}
+
+/// The warning for a backend much slower than the device can do (GL), with the fix.
+pub fn slow_backend_warning(adapter: &crate::gpu::AdapterSummary) -> Option<String> {
+    adapter.backend.eq_ignore_ascii_case("gl").then(|| {
+        "warning: running on the GL backend, which is about 10x slower than Vulkan on the same device; install the Vulkan driver (e.g. `apt-get install mesa-vulkan-drivers`) or check WGPU_BACKEND".into()
+    })
+}
+
+/// Prints [`slow_backend_warning`] on stderr: for commands whose stdout is their result
+/// (`predict`, `evaluate`, possibly as JSON).
+pub(crate) fn warn_slow_backend(gpu: &crate::Gpu) {
+    if let Some(w) = slow_backend_warning(&gpu.adapter()) {
+        eprintln!("{w}");
+    }
 }
 
 /// Prints [`run_header`] for `gpu`.
