@@ -147,28 +147,7 @@ fn softmax_xent_graph_with_mask_matches_finite_differences() {
         let g = tape.backward(&[loss]).unwrap();
         (lt.to_vec().unwrap()[0] as f64, g)
     };
-    let (_, grads) = run(&params);
-    for (id, p) in params.iter() {
-        let host = p.value.to_vec().unwrap();
-        let g = grads[&id].to_vec().unwrap();
-        for i in 0..host.len() {
-            let mut h = host.clone();
-            h[i] += 1e-2;
-            p.value.write(&h).unwrap();
-            let plus = run(&params).0;
-            h[i] -= 2e-2;
-            p.value.write(&h).unwrap();
-            let minus = run(&params).0;
-            p.value.write(&host).unwrap();
-            let numeric = (plus - minus) / 2e-2;
-            assert!(
-                (numeric - g[i] as f64).abs() < 2e-3 * (1.0 + numeric.abs()),
-                "{}[{i}]: {numeric} vs {}",
-                p.name,
-                g[i]
-            );
-        }
-    }
+    common::check_param_grads(&params, run, 1e-2, 2e-3, "softmax cross-entropy graph");
 }
 
 /// One SGD step on the GRL-free net; returns the loss (the step's only readback).

@@ -233,28 +233,8 @@ fn on_the_tape_gradients_match_finite_differences_and_frozen_bn_trains_only_its_
         (lt.to_vec().unwrap()[0] as f64, grads)
     };
     for fixed in [false, true] {
-        let (_, grads) = run(&params, fixed);
-        for (id, p) in params.iter() {
-            let host = p.value.to_vec().unwrap();
-            let g = grads[&id].to_vec().unwrap();
-            for i in 0..host.len() {
-                let mut h = host.clone();
-                h[i] += 2e-3;
-                p.value.write(&h).unwrap();
-                let plus = run(&params, fixed).0;
-                h[i] -= 4e-3;
-                p.value.write(&h).unwrap();
-                let minus = run(&params, fixed).0;
-                p.value.write(&host).unwrap();
-                let numeric = (plus - minus) / 4e-3;
-                assert!(
-                    (numeric - g[i] as f64).abs() < 3e-3 * (1.0 + numeric.abs()),
-                    "fixed {fixed}: {}[{i}]: {numeric} vs {}",
-                    p.name,
-                    g[i]
-                );
-            }
-        }
+        let what = format!("fixed statistics {fixed}");
+        common::check_param_grads(&params, |p| run(p, fixed), 2e-3, 3e-3, &what);
     }
     // TENT's setting: everything frozen but γ/β; the tape still reaches them, through frozen
     // layers, and records no gradient for the rest.

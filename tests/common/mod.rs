@@ -246,3 +246,42 @@ pub fn write_safetensors_with(
         .collect();
     write(path, &safetensors::serialize(views, metadata).unwrap());
 }
+
+/// Loss and parameter gradients of one tape built on `params`.
+pub type LossAndGrads = (
+    f64,
+    std::collections::BTreeMap<dak::autograd::ParamId, dak::Tensor>,
+);
+
+/// Checks every parameter's gradient that `run` returns against central differences of its
+/// loss (step `h` on each coordinate, relative tolerance `tol`); `what` names the case.
+pub fn check_param_grads(
+    params: &dak::autograd::Params,
+    run: impl Fn(&dak::autograd::Params) -> LossAndGrads,
+    h: f32,
+    tol: f64,
+    what: &str,
+) {
+    let (_, grads) = run(params);
+    for (id, p) in params.iter() {
+        let host = p.value.to_vec().unwrap();
+        let g = grads[&id].to_vec().unwrap();
+        for i in 0..host.len() {
+            let mut v = host.clone();
+            v[i] += h;
+            p.value.write(&v).unwrap();
+            let plus = run(params).0;
+            v[i] -= 2.0 * h;
+            p.value.write(&v).unwrap();
+            let minus = run(params).0;
+            p.value.write(&host).unwrap();
+            let numeric = (plus - minus) / (2.0 * h as f64);
+            assert!(
+                (numeric - g[i] as f64).abs() < tol * (1.0 + numeric.abs()),
+                "{what}: {}[{i}]: {numeric} vs {}",
+                p.name,
+                g[i]
+            );
+        }
+    }
+}
