@@ -135,3 +135,26 @@ fn batch_norm_backward() {
     fd_check(&gamma, &dg, &up, |g| fwd(&x, g, &beta), "batch norm dγ");
     fd_check(&beta, &db, &up, |b| fwd(&x, &gamma, b), "batch norm dβ");
 }
+
+#[test]
+fn padded_max_pool_backward() {
+    use dak::ops::pool::{reference, PoolGeometry};
+    // Distinct values (no ties), so the max is differentiable at every step of the check.
+    let g = PoolGeometry::padded(&[1, 2, 5, 4], 3, 2, 1, "gradcheck").unwrap();
+    let x: Vec<f32> = (0..g.x_len())
+        .map(|i| ((i * 7919) % 97) as f32 * 0.1 - 4.0)
+        .collect();
+    let up: Vec<f32> = values(g.y_len(), 31)
+        .iter()
+        .map(|v| v * 2.0 + 0.3)
+        .collect();
+    let (_, arg) = reference::max_pool2d(&g, &x);
+    let dx = reference::max_pool2d_backward(&g, &up, &arg);
+    fd_check(
+        &x,
+        &dx,
+        &up,
+        |x| reference::max_pool2d(&g, x).0,
+        "padded max pool dx",
+    );
+}

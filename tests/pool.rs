@@ -114,3 +114,60 @@ fn global_avg_pool_matches_reference_and_flattens_for_free() {
     let flat = t.reshape(&[2, 60]).unwrap();
     assert_eq!(flat.to_vec().unwrap(), t.to_vec().unwrap());
 }
+
+#[test]
+fn padded_max_pool_matches_reference() {
+    with_cpu_and_portable_paths(padded_cases);
+}
+
+fn padded_cases(gpu: &dak::Gpu, path: &str) {
+    // (shape, k, stride, pad): ResNet's stem 3/2/1 on odd and even sizes, batch 1, 3 channels,
+    // a window that is mostly padding at the corners, and stride 1 with padding 1 (overlap).
+    let cases: &[([usize; 4], usize, usize, usize)] = &[
+        ([1, 3, 9, 7], 3, 2, 1),
+        ([2, 2, 8, 8], 3, 2, 1),
+        ([1, 1, 2, 3], 3, 2, 1),
+        ([2, 3, 5, 6], 3, 1, 1),
+        ([1, 2, 7, 7], 2, 2, 1),
+        ([2, 4, 16, 12], 3, 2, 1), // per-plane grid
+    ];
+    for (i, &(shape, k, s, p)) in cases.iter().enumerate() {
+        let g = PoolGeometry::padded(&shape, k, s, p, "test").unwrap();
+        // Negative values too: padding must not win as a 0 would.
+        let x: Vec<f32> = match i % 2 {
+            0 => tied_values(g.x_len(), 40 + i as u64)
+                .iter()
+                .map(|v| v - 3.0)
+                .collect(),
+            _ => values(g.x_len(), 40 + i as u64),
+        };
+        let dy: Vec<f32> = values(g.y_len(), 140 + i as u64)
+            .iter()
+            .map(|v| v * 2.0 + 0.5)
+            .collect();
+        let tx = Tensor::from_slice(gpu, &x, &shape).unwrap();
+        let (y, arg) = pool::max_pool2d_padded(&tx, k, s, p).unwrap();
+        let (want_y, want_arg) = reference::max_pool2d(&g, &x);
+        let what = format!("max_pool2d {shape:?} k{k} s{s} p{p}, {path}");
+        assert_eq!(y.shape(), &g.y_shape(), "{what}");
+        assert_eq!(y.to_vec().unwrap(), want_y, "{what}");
+        assert_eq!(arg.to_vec_u32().unwrap(), want_arg, "{what} argmax");
+        let tdy = Tensor::from_slice(gpu, &dy, &g.y_shape()).unwrap();
+        let dx = pool::max_pool2d_backward_padded(&tdy, &arg, &shape, k, s, p).unwrap();
+        let want_dx = reference::max_pool2d_backward(&g, &dy, &want_arg);
+        assert_close(
+            &dx.to_vec().unwrap(),
+            &want_dx,
+            1e-6,
+            &format!("{what} backward"),
+        );
+    }
+    // The stem's output size: 9x7 -> 5x4 (PyTorch's floor((9 + 2 - 3) / 2) + 1 = 5).
+    let g = PoolGeometry::padded(&[1, 1, 9, 7], 3, 2, 1, "stem").unwrap();
+    assert_eq!((g.oh, g.ow), (5, 4));
+    // Padding beyond half the window is refused, in one line.
+    let e = PoolGeometry::padded(&[1, 1, 9, 7], 3, 2, 2, "pool")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("padding 2 is more than half"), "{e}");
+}

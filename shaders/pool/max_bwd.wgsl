@@ -1,12 +1,12 @@
 // pool.max_bwd — routes max-pool gradients through the saved argmax, without atomics: each input
 // element gathers from every window that can contain it (overlapping windows included):
-// dX[nc, iy, ix] = sum over (oy, ox) with oy*s <= iy < oy*s + k, ox*s <= ix < ox*s + k and
+// dX[nc, iy, ix] = sum over (oy, ox) with oy*s <= iy + pad < oy*s + k (the same in x) and
 //                  A[nc, oy, ox] == iy*W + ix of dY[nc, oy, ox].
 // Used when windows overlap (k > s); max_bwd_scatter.wgsl handles k <= s.
 // One invocation per input element; workgroup 64; grid: see locate().
 
 // plane0: first plane of this dispatch; planes: planes in it; flat: 1 = flat mode (see locate).
-struct Pool { plane0: u32, planes: u32, flat: u32, _pad: u32, h: u32, w: u32, oh: u32, ow: u32, k: u32, s: u32, _a: u32, _b: u32 }
+struct Pool { plane0: u32, planes: u32, flat: u32, _shift: u32, h: u32, w: u32, oh: u32, ow: u32, k: u32, s: u32, pad: u32, _b: u32 }
 
 @group(0) @binding(0) var<uniform> p: Pool;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
@@ -33,11 +33,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let ix = at - iy * p.w;
     let i = plane_i * p.h * p.w + at;
     let out_plane = plane_i * p.oh * p.ow;
-    // Windows oy with oy*s <= iy <= oy*s + k - 1.
-    let oy0 = select(0u, (iy - p.k + 1u + p.s - 1u) / p.s, iy + 1u >= p.k);
-    let oy1 = min(iy / p.s, p.oh - 1u);
-    let ox0 = select(0u, (ix - p.k + 1u + p.s - 1u) / p.s, ix + 1u >= p.k);
-    let ox1 = min(ix / p.s, p.ow - 1u);
+    // Windows oy with oy*s <= qy <= oy*s + k - 1, qy = iy + pad (the padded row).
+    let qy = iy + p.pad;
+    let qx = ix + p.pad;
+    let oy0 = select(0u, (qy - p.k + 1u + p.s - 1u) / p.s, qy + 1u >= p.k);
+    let oy1 = min(qy / p.s, p.oh - 1u);
+    let ox0 = select(0u, (qx - p.k + 1u + p.s - 1u) / p.s, qx + 1u >= p.k);
+    let ox1 = min(qx / p.s, p.ow - 1u);
     var acc = 0.0;
     for (var oy = oy0; oy <= oy1; oy++) {
         for (var ox = ox0; ox <= ox1; ox++) {

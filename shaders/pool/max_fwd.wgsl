@@ -1,11 +1,12 @@
-// pool.max_fwd — 2-D max pooling, kernel k x k, stride s, no padding, NCHW.
-// Y[nc, oy, ox] = max over the window X[nc, oy*s + i, ox*s + j] (i, j < k);
+// pool.max_fwd — 2-D max pooling, kernel k x k, stride s, padding pad (−∞: padded positions
+// never win), NCHW. Y[nc, oy, ox] = max over the window X[nc, oy*s − pad + i, ox*s − pad + j]
+// (i, j < k, inside the plane);
 // A[nc, oy, ox] = index (iy*W + ix) inside the plane of the first maximum (row-major order),
 // saved for the backward pass. One invocation per output element; workgroup 64; grid: see
 // locate() (planes on the y axis when planes are large, one flat index when they are small).
 
 // plane0: first plane of this dispatch; planes: planes in it; flat: 1 = flat mode (see locate).
-struct Pool { plane0: u32, planes: u32, flat: u32, shift: u32, h: u32, w: u32, oh: u32, ow: u32, k: u32, s: u32, _a: u32, _b: u32 }
+struct Pool { plane0: u32, planes: u32, flat: u32, shift: u32, h: u32, w: u32, oh: u32, ow: u32, k: u32, s: u32, pad: u32, _b: u32 }
 
 @group(0) @binding(0) var<uniform> p: Pool;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -44,15 +45,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let ox = at_out - oy * p.ow;
     let i = plane_i * p.oh * p.ow + at_out;
     let plane = plane_i * p.h * p.w;
-    var best_at = (oy * p.s) * p.w + ox * p.s;
-    var best = ld(plane + best_at);
+    // The first maximum among the window's positions inside the plane (row-major order).
+    var best_at = 0u;
+    var best = 0.0;
+    var found = false;
     for (var dy = 0u; dy < p.k; dy++) {
+        let iy = oy * p.s + dy;
+        if (iy < p.pad || iy - p.pad >= p.h) { continue; }
         for (var dx = 0u; dx < p.k; dx++) {
-            let at = (oy * p.s + dy) * p.w + ox * p.s + dx;
+            let ix = ox * p.s + dx;
+            if (ix < p.pad || ix - p.pad >= p.w) { continue; }
+            let at = (iy - p.pad) * p.w + ix - p.pad;
             let v = ld(plane + at);
-            if (v > best) {
+            if (!found || v > best) {
                 best = v;
                 best_at = at;
+                found = true;
             }
         }
     }

@@ -23,6 +23,8 @@ pub struct PoolGeometry {
     pub k: usize,
     /// Stride.
     pub stride: usize,
+    /// Padding on every side (padded positions never win the max, as PyTorch pads with −∞).
+    pub pad: usize,
     /// Output height.
     pub oh: usize,
     /// Output width.
@@ -32,6 +34,19 @@ pub struct PoolGeometry {
 impl PoolGeometry {
     /// Check an NCHW input shape against a `k`x`k` window with stride `stride`.
     pub fn new(x_shape: &[usize], k: usize, stride: usize, op: &str) -> Result<PoolGeometry> {
+        Self::padded(x_shape, k, stride, 0, op)
+    }
+
+    /// The same with `pad` rows and columns of padding on every side (at most `k / 2`, as
+    /// PyTorch requires, so every window holds an input element): ResNet's 3x3/2 stem pool
+    /// pads 1.
+    pub fn padded(
+        x_shape: &[usize],
+        k: usize,
+        stride: usize,
+        pad: usize,
+        op: &str,
+    ) -> Result<PoolGeometry> {
         let [n, c, h, w] = match *x_shape {
             [a, b, c, d] => [a, b, c, d],
             _ => {
@@ -45,7 +60,13 @@ impl PoolGeometry {
                 "{op}: kernel {k} and stride {stride} must be at least 1"
             )));
         }
-        if x_shape.contains(&0) || k > h || k > w {
+        if pad > k / 2 {
+            return Err(Error::input(format!(
+                "{op}: padding {pad} is more than half the {k}x{k} window; use at most {}",
+                k / 2
+            )));
+        }
+        if x_shape.contains(&0) || k > h + 2 * pad || k > w + 2 * pad {
             return Err(Error::input(format!(
                 "{op}: window {k}x{k} does not fit input {x_shape:?}: the output would be empty"
             )));
@@ -57,8 +78,9 @@ impl PoolGeometry {
             w,
             k,
             stride,
-            oh: (h - k) / stride + 1,
-            ow: (w - k) / stride + 1,
+            pad,
+            oh: (h + 2 * pad - k) / stride + 1,
+            ow: (w + 2 * pad - k) / stride + 1,
         })
     }
     /// Input shape [N, C, H, W].
@@ -96,7 +118,9 @@ pub(super) struct PoolUniform {
     pub(super) ow: u32,
     pub(super) k: u32,
     pub(super) s: u32,
-    pub(super) _pad: [u32; 2],
+    /// Padding (kernels that take no padding see 0).
+    pub(super) pad: u32,
+    pub(super) _a: u32,
 }
 
 impl PoolUniform {
@@ -112,7 +136,8 @@ impl PoolUniform {
             ow: g.ow as u32,
             k: g.k as u32,
             s: g.stride as u32,
-            _pad: [0; 2],
+            pad: g.pad as u32,
+            _a: 0,
         }
     }
 }
@@ -156,8 +181,19 @@ pub(super) fn per_plane(
 /// Max pooling forward: returns Y `[N, C, oH, oW]` and the argmax `[N, C, oH, oW]` (u32, the
 /// index `iy*W + ix` inside each input plane of the first maximum in row-major window order).
 pub fn max_pool2d(x: &Tensor, k: usize, stride: usize) -> Result<(Tensor, Tensor)> {
+    max_pool2d_padded(x, k, stride, 0)
+}
+
+/// [`max_pool2d`] with `pad` rows and columns of −∞ around each plane (argmax indices stay
+/// inside the input plane).
+pub fn max_pool2d_padded(
+    x: &Tensor,
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> Result<(Tensor, Tensor)> {
     const OP: &str = "max_pool2d";
-    let g = PoolGeometry::new(x.shape(), k, stride, OP)?;
+    let g = PoolGeometry::padded(x.shape(), k, stride, pad, OP)?;
     x.expect_dtype(DType::F32, OP)?;
     let gpu = x.gpu();
     let y = Tensor::uninit(gpu, &g.y_shape(), DType::F32)?;
@@ -196,8 +232,20 @@ pub fn max_pool2d_backward(
     k: usize,
     stride: usize,
 ) -> Result<Tensor> {
+    max_pool2d_backward_padded(dy, argmax, x_shape, k, stride, 0)
+}
+
+/// [`max_pool2d_backward`] of [`max_pool2d_padded`].
+pub fn max_pool2d_backward_padded(
+    dy: &Tensor,
+    argmax: &Tensor,
+    x_shape: &[usize],
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> Result<Tensor> {
     const OP: &str = "max_pool2d backward";
-    let g = PoolGeometry::new(x_shape, k, stride, OP)?;
+    let g = PoolGeometry::padded(x_shape, k, stride, pad, OP)?;
     dy.expect_dtype(DType::F32, OP)?;
     argmax.expect_dtype(DType::U32, OP)?;
     dy.expect_shape(&g.y_shape(), OP, "output gradient")?;
@@ -215,8 +263,9 @@ pub fn max_pool2d_backward(
         .to_vec()
     };
     let bindings = [dy.binding(), argmax.binding(), dx.binding()];
-    if k <= stride {
+    if k <= stride && pad == 0 {
         // Non-overlapping windows: each output scatters its window. Zero what no window covers.
+        // (The scatter kernel's windows start at the plane's origin: padded pools gather.)
         if k < stride || g.oh * k != g.h || g.ow * k != g.w {
             gpu.zero(dx.buffer());
         }
@@ -305,15 +354,21 @@ pub mod reference {
             let xp = &x[plane * g.h * g.w..(plane + 1) * g.h * g.w];
             for oy in 0..g.oh {
                 for ox in 0..g.ow {
-                    let mut best_at = oy * g.stride * g.w + ox * g.stride;
+                    // The first maximum among the window's positions inside the plane.
+                    let mut best_at: Option<usize> = None;
                     for dy in 0..g.k {
                         for dx in 0..g.k {
-                            let at = (oy * g.stride + dy) * g.w + ox * g.stride + dx;
-                            if xp[at] > xp[best_at] {
-                                best_at = at;
+                            let (iy, ix) = (oy * g.stride + dy, ox * g.stride + dx);
+                            if iy < g.pad || ix < g.pad || iy - g.pad >= g.h || ix - g.pad >= g.w {
+                                continue;
+                            }
+                            let at = (iy - g.pad) * g.w + ix - g.pad;
+                            if best_at.is_none_or(|b| xp[at] > xp[b]) {
+                                best_at = Some(at);
                             }
                         }
                     }
+                    let best_at = best_at.expect("a window holds an input element");
                     y.push(xp[best_at]);
                     arg.push(best_at as u32);
                 }

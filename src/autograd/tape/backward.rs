@@ -189,10 +189,11 @@ impl Tape {
                 x_shape,
                 k,
                 stride,
+                pad,
             } => {
                 let dy = dy.expect("non-root has a gradient");
-                Some(pool::max_pool2d_backward(
-                    &dy, &argmax, &x_shape, k, stride,
+                Some(pool::max_pool2d_backward_padded(
+                    &dy, &argmax, &x_shape, k, stride, pad,
                 )?)
             }
             Op::GlobalAvgPool { x_shape } => {

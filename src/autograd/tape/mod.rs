@@ -252,7 +252,12 @@ impl Tape {
 
     /// Max pooling with a `k`x`k` window and `stride` (no padding).
     pub fn max_pool(&mut self, x: Var, k: usize, stride: usize) -> Result<Var> {
-        let (y, argmax) = pool::max_pool2d(self.tensor(x), k, stride)?;
+        self.max_pool_padded(x, k, stride, 0)
+    }
+
+    /// Max pooling with `pad` rows and columns of −∞ on every side (ResNet's stem: 3, 2, 1).
+    pub fn max_pool_padded(&mut self, x: Var, k: usize, stride: usize, pad: usize) -> Result<Var> {
+        let (y, argmax) = pool::max_pool2d_padded(self.tensor(x), k, stride, pad)?;
         if !self.requires_grad(x) {
             return Ok(self.constant(y));
         }
@@ -263,6 +268,7 @@ impl Tape {
                 x_shape,
                 k,
                 stride,
+                pad,
             },
             x,
             y,

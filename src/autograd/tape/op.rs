@@ -53,6 +53,7 @@ pub(super) enum Op {
         x_shape: Vec<usize>,
         k: usize,
         stride: usize,
+        pad: usize,
     },
     /// Global average pooling [N, C, H, W] -> [N, C].
     GlobalAvgPool { x_shape: Vec<usize> },

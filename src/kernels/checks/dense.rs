@@ -129,17 +129,19 @@ pub(super) fn check_conv(gpu: &Gpu, c: &mut Checker, pass: Pass, v: conv2d::Vari
 // ---------------------------------------------------------------------------------------------
 // pooling
 
-/// ([n, c, h, w], k, stride): a partial last window (odd sizes), overlapping 3x3/2 windows on a
-/// plane big enough for the per-plane grid, and an exact 2x2/2 tiling of a large plane.
-const MAX_CASES: &[([usize; 4], usize, usize)] = &[
-    ([1, 3, 7, 9], 2, 2),
-    ([2, 3, 17, 15], 3, 2),
-    ([1, 3, 16, 18], 2, 2),
+/// ([n, c, h, w], k, stride, pad): a partial last window (odd sizes), overlapping 3x3/2 windows
+/// on a plane big enough for the per-plane grid, an exact 2x2/2 tiling of a large plane, and
+/// ResNet's padded 3x3/2 stem pool on odd sizes.
+const MAX_CASES: &[([usize; 4], usize, usize, usize)] = &[
+    ([1, 3, 7, 9], 2, 2, 0),
+    ([2, 3, 17, 15], 3, 2, 0),
+    ([1, 3, 16, 18], 2, 2, 0),
+    ([1, 3, 11, 9], 3, 2, 1),
 ];
 
 fn max_case(i: usize) -> Result<(pool::PoolGeometry, Vec<f32>)> {
-    let (shape, k, s) = MAX_CASES[i];
-    let g = pool::PoolGeometry::new(&shape, k, s, "check")?;
+    let (shape, k, s, p) = MAX_CASES[i];
+    let g = pool::PoolGeometry::padded(&shape, k, s, p, "check")?;
     Ok((g, values(g.x_len(), 300 + i as u64)))
 }
 
@@ -148,9 +150,9 @@ pub(super) fn check_max_fwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
         c.case();
         let (g, x) = max_case(i)?;
         let tx = Tensor::from_slice(gpu, &x, &g.x_shape())?;
-        let (y, arg) = pool::max_pool2d(&tx, g.k, g.stride)?;
+        let (y, arg) = pool::max_pool2d_padded(&tx, g.k, g.stride, g.pad)?;
         let (want_y, want_arg) = pool::reference::max_pool2d(&g, &x);
-        let what = format!("{} k{} s{}", label4(&g.x_shape()), g.k, g.stride);
+        let what = format!("{} k{} s{} p{}", label4(&g.x_shape()), g.k, g.stride, g.pad);
         c.compare(&format!("y of {what}"), &y.to_vec()?, &want_y, 0.0);
         c.compare_u32(&format!("argmax of {what}"), &arg.to_vec_u32()?, &want_arg);
         if c.failed() {
@@ -169,9 +171,15 @@ pub(super) fn check_max_bwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
         let dy = values(g.y_len(), 310 + i as u64);
         let targ = Tensor::from_u32(gpu, &arg, &g.y_shape())?;
         let tdy = Tensor::from_slice(gpu, &dy, &g.y_shape())?;
-        let dx = pool::max_pool2d_backward(&tdy, &targ, &g.x_shape(), g.k, g.stride)?;
+        let dx = pool::max_pool2d_backward_padded(&tdy, &targ, &g.x_shape(), g.k, g.stride, g.pad)?;
         let want = pool::reference::max_pool2d_backward(&g, &dy, &arg);
-        let what = format!("dx of {} k{} s{}", label4(&g.x_shape()), g.k, g.stride);
+        let what = format!(
+            "dx of {} k{} s{} p{}",
+            label4(&g.x_shape()),
+            g.k,
+            g.stride,
+            g.pad
+        );
         c.compare(&what, &dx.to_vec()?, &want, tol_for(g.k * g.k));
         if c.failed() {
             break;
