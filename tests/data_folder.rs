@@ -224,7 +224,7 @@ fn symlink_loops_and_second_links_are_read_once() {
     );
 
     // The same rule for an unlabelled folder, and `data inspect` names the links it skipped.
-    let ds = Dataset::from_dir_unlabelled(&data.join("cat")).unwrap();
+    let ds = Dataset::from_dir_unlabelled(data.join("cat")).unwrap();
     assert_eq!(names(&ds), ["a.png", "sub/b.png"]);
     let rep = dak::data::inspect::inspect_dir(&data, 1).unwrap();
     assert_eq!(rep.total_images, 4);

@@ -16,8 +16,11 @@ pub const SHAPES: &[&[usize]] = &[
     &[3, 1, 1, 1],
 ];
 
+/// A case's input, γ, β, running mean and running variance.
+pub type Inputs = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+
 /// Deterministic input, γ, β and running statistics for `shape`.
-pub fn inputs(shape: &[usize], seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+pub fn inputs(shape: &[usize], seed: u64) -> Inputs {
     let c = shape[1];
     let n: usize = shape.iter().product();
     // An offset and a scale per channel, as real activations have.
