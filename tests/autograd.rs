@@ -385,3 +385,69 @@ fn a_profiled_step_times_every_dispatch_under_its_layer() {
     assert_eq!(gpu.stats().submits, submits);
     assert!(gpu.label().is_none());
 }
+
+#[test]
+fn a_residual_join_sends_the_gradient_to_both_branches() {
+    // x -> a -> h; h -> b -> r; relu(h + r) -> c -> cross-entropy: the skip and the branch
+    // both carry gradient to `a`, checked against central differences.
+    let gpu = gpu();
+    let mut params = Params::new();
+    let mut init = Init::new(12);
+    let a = Dense::new(
+        &gpu,
+        &mut params,
+        "a",
+        3,
+        6,
+        false,
+        DenseInit::He,
+        &mut init,
+    )
+    .unwrap();
+    let b = Dense::new(
+        &gpu,
+        &mut params,
+        "b",
+        6,
+        6,
+        false,
+        DenseInit::He,
+        &mut init,
+    )
+    .unwrap();
+    let c = Dense::new(
+        &gpu,
+        &mut params,
+        "c",
+        6,
+        4,
+        false,
+        DenseInit::Glorot,
+        &mut init,
+    )
+    .unwrap();
+    let x = Tensor::from_slice(&gpu, &values(5 * 3, 13), &[5, 3]).unwrap();
+    let y = Tensor::from_u32(&gpu, &[0, 3, 1, 2, 1], &[5]).unwrap();
+    let w = Tensor::from_slice(&gpu, &[1.0; 5], &[5]).unwrap();
+    let run = |params: &Params| {
+        let mut tape = Tape::new();
+        let xv = tape.input(x.clone());
+        let h = a.forward(&mut tape, params, xv).unwrap();
+        let r = b.forward(&mut tape, params, h).unwrap();
+        let j = tape.add(h, r, true).unwrap();
+        let z = c.forward(&mut tape, params, j).unwrap();
+        let loss = tape.softmax_xent(z, &y, &w, 1.0).unwrap();
+        let lt = tape.tensor(loss).clone();
+        (
+            lt.to_vec().unwrap()[0] as f64,
+            tape.backward(&[loss]).unwrap(),
+        )
+    };
+    common::check_param_grads(&params, run, 2e-3, 3e-3, "residual join");
+    // Different shapes are refused in one line.
+    let mut tape = Tape::new();
+    let p = tape.input(Tensor::zeros(&gpu, &[2, 3]).unwrap());
+    let q = tape.input(Tensor::zeros(&gpu, &[3, 2]).unwrap());
+    let e = tape.add(p, q, false).err().unwrap().to_string();
+    assert!(e.contains("shapes differ") && !e.contains('\n'), "{e}");
+}

@@ -138,6 +138,17 @@ impl Tape {
                 }
                 needs_x.then_some(dx)
             }
+            Op::Add { other, relu } => {
+                let mut g = dy.expect("non-root has a gradient");
+                if relu {
+                    g = ew::relu_grad(&g, &self.values[out].tensor)?;
+                }
+                if self.values[other.0].requires_grad {
+                    // A copy: gradient slots are accumulated into in place.
+                    self.accumulate(grads, other, ew::scale(&g, 1.0)?)?;
+                }
+                needs_x.then_some(g)
+            }
             Op::ConvPool {
                 w,
                 b,

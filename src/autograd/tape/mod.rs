@@ -285,6 +285,29 @@ impl Tape {
         Ok(self.record(Op::GlobalAvgPool { x_shape }, x, y))
     }
 
+    /// `a + b` element-wise (same shapes), then ReLU if `relu`: a residual block's join. The
+    /// gradient fans in to both.
+    pub fn add(&mut self, a: Var, b: Var, relu: bool) -> Result<Var> {
+        let (ta, tb) = (self.tensor(a), self.tensor(b));
+        if ta.shape() != tb.shape() {
+            return Err(Error::input(format!(
+                "add: shapes differ, {:?} and {:?}",
+                ta.shape(),
+                tb.shape()
+            )));
+        }
+        let sum = ew::scale(ta, 1.0)?;
+        ew::accumulate(&sum, tb)?;
+        let y = match relu {
+            true => ew::bias_act(&sum, None, true)?,
+            false => sum,
+        };
+        if !(self.requires_grad(a) || self.requires_grad(b)) {
+            return Ok(self.constant(y));
+        }
+        Ok(self.record(Op::Add { other: b, relu }, a, y))
+    }
+
     /// `max(x, 0)` element-wise.
     pub fn relu(&mut self, x: Var) -> Result<Var> {
         let y = ew::bias_act(self.tensor(x), None, true)?;

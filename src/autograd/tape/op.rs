@@ -57,6 +57,8 @@ pub(super) enum Op {
     },
     /// Global average pooling [N, C, H, W] -> [N, C].
     GlobalAvgPool { x_shape: Vec<usize> },
+    /// y = x + other, then ReLU when `relu` (`y` is its mask): the gradient goes to both.
+    Add { other: Var, relu: bool },
     /// y = relu(x)
     Relu,
     /// y = x viewed with another shape
