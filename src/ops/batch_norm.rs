@@ -58,6 +58,38 @@ struct ElementP {
     _b: u32,
 }
 
+impl ChannelP {
+    /// The per-channel kernels' uniform: the layout, a flag and one value.
+    fn new((outer, channels, inner): (usize, usize, usize), flag: bool, value: f32) -> Self {
+        ChannelP {
+            outer: outer as u32,
+            channels: channels as u32,
+            inner: inner as u32,
+            flag: flag as u32,
+            value,
+            _a: 0,
+            _b: 0,
+            _c: 0,
+        }
+    }
+}
+
+impl ElementP {
+    /// The element-wise kernels' uniform: the layout, a flag, ε and the per-channel count.
+    fn new((outer, channels, inner): (usize, usize, usize), flag: bool, eps: f32) -> Self {
+        ElementP {
+            total: (outer * channels * inner) as u32,
+            channels: channels as u32,
+            inner: inner as u32,
+            flag: flag as u32,
+            eps,
+            count: (outer * inner) as f32,
+            _a: 0,
+            _b: 0,
+        }
+    }
+}
+
 /// `x` as `(outer, channels, inner)`: `[N, C]` or `[N, C, H, W]`.
 fn layout(x: &Tensor, op: &str) -> Result<(usize, usize, usize)> {
     x.expect_dtype(DType::F32, op)?;
@@ -106,16 +138,7 @@ pub fn stats(x: &Tensor, running: Option<(&Tensor, &Tensor)>, momentum: f32) -> 
         (None, Some((a, b))) => (a, b),
         (None, None) => unreachable!("scratch exists without running statistics"),
     };
-    let p = ChannelP {
-        outer: outer as u32,
-        channels: c as u32,
-        inner: inner as u32,
-        flag: running.is_some() as u32,
-        value: momentum,
-        _a: 0,
-        _b: 0,
-        _c: 0,
-    };
+    let p = ChannelP::new((outer, c, inner), running.is_some(), momentum);
     gpu.dispatch(
         "batch_norm/stats.wgsl",
         &[],
@@ -157,16 +180,7 @@ pub fn normalize(
     let gpu = x.gpu();
     let y = Tensor::uninit(gpu, x.shape(), DType::F32)?;
     let total = outer * c * inner;
-    let p = ElementP {
-        total: total as u32,
-        channels: c as u32,
-        inner: inner as u32,
-        flag: relu as u32,
-        eps,
-        count: 0.0,
-        _a: 0,
-        _b: 0,
-    };
+    let p = ElementP::new((outer, c, inner), relu, eps);
     gpu.dispatch(
         "batch_norm/normalize.wgsl",
         &[],
@@ -222,16 +236,7 @@ pub fn backward(
     let gpu = x.gpu();
     let dgamma = Tensor::uninit(gpu, &[c], DType::F32)?;
     let dbeta = Tensor::uninit(gpu, &[c], DType::F32)?;
-    let p = ChannelP {
-        outer: outer as u32,
-        channels: c as u32,
-        inner: inner as u32,
-        flag: 0,
-        value: eps,
-        _a: 0,
-        _b: 0,
-        _c: 0,
-    };
+    let p = ChannelP::new((outer, c, inner), false, eps);
     gpu.dispatch(
         "batch_norm/grad_sums.wgsl",
         &[],
@@ -248,16 +253,7 @@ pub fn backward(
     )?;
     let total = outer * c * inner;
     let dx = Tensor::uninit(gpu, x.shape(), DType::F32)?;
-    let p = ElementP {
-        total: total as u32,
-        channels: c as u32,
-        inner: inner as u32,
-        flag: batch_stats as u32,
-        eps,
-        count: (outer * inner) as f32,
-        _a: 0,
-        _b: 0,
-    };
+    let p = ElementP::new((outer, c, inner), batch_stats, eps);
     gpu.dispatch(
         "batch_norm/grad_input.wgsl",
         &[],
