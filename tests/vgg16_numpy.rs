@@ -14,23 +14,6 @@ use serde_json::Value;
 
 const TOL: f64 = 1e-4;
 
-/// The fixture's values: murmur3's 32-bit finaliser of (i + salt * golden), scaled to
-/// [-bound, bound) in f64 and rounded to f32, exactly as the generator does.
-fn hashed(salt: u64, n: usize, bound: f64) -> Vec<f32> {
-    let offset = salt.wrapping_mul(0x9E37_79B9) & 0xFFFF_FFFF;
-    (0..n as u64)
-        .map(|i| {
-            let mut h = ((i + offset) & 0xFFFF_FFFF) as u32;
-            h ^= h >> 16;
-            h = h.wrapping_mul(0x85EB_CA6B);
-            h ^= h >> 13;
-            h = h.wrapping_mul(0xC2B2_AE35);
-            h ^= h >> 16;
-            ((h as f64 / 4_294_967_296.0 - 0.5) * (2.0 * bound)) as f32
-        })
-        .collect()
-}
-
 fn floats(v: &Value) -> Vec<f64> {
     v.as_array()
         .expect("array")

@@ -17,6 +17,9 @@ pub struct Param {
     pub trainable: bool,
     /// Learning-rate multiplier (a pretrained backbone commonly trains at 0.1x the head).
     pub lr_mult: f32,
+    /// A state the forward pass updates itself (BN running statistics): saved and restored
+    /// with the parameters, never trainable, untouched by freeze and unfreeze.
+    pub buffer: bool,
 }
 
 /// An ordered store of named parameters.
@@ -50,8 +53,18 @@ impl Params {
             value,
             trainable: true,
             lr_mult: 1.0,
+            buffer: false,
         });
         Ok(ParamId(self.list.len() - 1))
+    }
+
+    /// Add a buffer: saved and loaded like a parameter, never trained (see [`Param::buffer`]).
+    pub fn add_buffer(&mut self, name: &str, value: Tensor) -> Result<ParamId> {
+        let id = self.add(name, value)?;
+        let p = self.get_mut(id);
+        p.trainable = false;
+        p.buffer = true;
+        Ok(id)
     }
 
     /// Number of parameters.
@@ -86,7 +99,7 @@ impl Params {
             .iter_mut()
             .filter(|p| under_prefix(&p.name, prefix))
         {
-            p.trainable = trainable;
+            p.trainable = trainable && !p.buffer;
             n += 1;
         }
         if n == 0 {

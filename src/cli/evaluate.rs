@@ -2,7 +2,7 @@
 
 use super::print_table;
 use crate::data::Dataset;
-use crate::models::{self, imagenet::ImagenetVgg16, Model};
+use crate::models::{self, Model};
 use crate::train::evaluate::{self, EvalOptions, EvalReport};
 use crate::{Error, Gpu, Result};
 use std::path::PathBuf;
@@ -138,7 +138,7 @@ pub fn run_predict_with(a: &PredictArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> 
     crate::validate::count("--top-k", a.top_k, 1)?;
     match (&a.model, &a.weights) {
         (Some(path), _) => check("--model", path, Expect::DakModel)?,
-        (None, Some(path)) => check("--weights", path, Expect::Vgg16Imagenet)?,
+        (None, Some(path)) => check("--weights", path, Expect::Imagenet)?,
         (None, None) => return Err(Error::input("pass --model MODEL or --weights FILE")),
     };
     for image in &a.images {
@@ -149,7 +149,7 @@ pub fn run_predict_with(a: &PredictArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> 
     super::warn_slow_backend(&gpu);
     let model: Box<dyn Model> = match (&a.model, &a.weights) {
         (Some(path), _) => models::load(&gpu, path)?,
-        (None, Some(path)) => Box::new(ImagenetVgg16::load(&gpu, path)?),
+        (None, Some(path)) => models::imagenet::load(&gpu, path)?,
         (None, None) => return Err(Error::input("pass --model MODEL or --weights FILE")),
     };
     let preds = evaluate::predict(&*model, &a.images, a.top_k)?;

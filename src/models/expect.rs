@@ -16,8 +16,9 @@ pub enum Expect {
     /// VGG16 convolutional weights (`features.*`, torchvision shapes): ImageNet weights or a
     /// dak model built on VGG16.
     Vgg16Base,
-    /// VGG16 with its ImageNet classifier (timm or torchvision names).
-    Vgg16Imagenet,
+    /// An ImageNet classifier as published: VGG16 with its classifier (timm or torchvision
+    /// names) or a ResNet with its `fc`.
+    Imagenet,
     /// A dak model file of any architecture (`evaluate`, `predict --model`).
     DakModel,
     /// A dak model of the fine-tuning classifier (`--init`).
@@ -125,6 +126,14 @@ fn vgg16_convs() -> Vec<(String, Vec<usize>)> {
         .collect()
 }
 
+/// Whether the header is a torchvision-layout ResNet's (stem `conv1` 7x7, `layer1`).
+pub fn is_resnet(h: &Header) -> bool {
+    h.shapes
+        .get("conv1.weight")
+        .is_some_and(|s| s.len() == 4 && s[1] == 3)
+        && h.shapes.contains_key("layer1.0.conv1.weight")
+}
+
 fn kind_of(h: &Header) -> String {
     match h.architecture() {
         Some(a) if h.resume_epoch().is_some() => format!("a dak `{a}` resume checkpoint"),
@@ -148,17 +157,27 @@ pub fn check(flag: &str, path: &Path, want: Expect) -> Result<Header> {
         )))
     };
     match want {
-        Expect::Vgg16Base | Expect::Vgg16Imagenet => {
+        Expect::Imagenet if is_resnet(&h) => {
+            if !h.shapes.contains_key("fc.weight") {
+                return refuse("a ResNet with its ImageNet classifier (`fc.weight`); fine-tune a base without it with --backbone");
+            }
+        }
+        Expect::Vgg16Base | Expect::Imagenet => {
             let convs_ok = vgg16_convs()
                 .iter()
                 .all(|(n, s)| h.shapes.get(n).is_some_and(|got| got == s));
             if !convs_ok {
-                return refuse("VGG16 weights (13 convolutions `features.*` in torchvision shapes); pass VGG16 ImageNet weights or a dak model built on VGG16");
+                let what = if want == Expect::Imagenet {
+                    "ImageNet weights: a ResNet (`conv1`, `layer1..4`, `fc`) or VGG16 (13 convolutions `features.*` and its classifier) in torchvision or timm names"
+                } else {
+                    "VGG16 weights (13 convolutions `features.*` in torchvision shapes); pass VGG16 ImageNet weights or a dak model built on VGG16"
+                };
+                return refuse(what);
             }
             let top = ["head.fc.weight", "classifier.6.weight"]
                 .iter()
                 .any(|n| h.shapes.get(*n).is_some_and(|s| s.first() == Some(&1000)));
-            if want == Expect::Vgg16Imagenet && !top {
+            if want == Expect::Imagenet && !top {
                 return refuse("VGG16 with its ImageNet classifier (timm `head.fc` or torchvision `classifier.6`, 1000 classes); use --model for a dak model");
             }
         }

@@ -178,9 +178,28 @@ impl Model for ImagenetVgg16 {
 
     /// torchvision's evaluation: resize so the crop is 87.5% of the image, center crop 224.
     fn eval_transform(&self) -> Result<Transform> {
-        let side = INPUT as u32;
-        Ok(Transform::eval(side, side)
-            .with_crop_fraction(0.875)
-            .with_preprocess(Preprocess::Imagenet))
+        Ok(eval_transform())
+    }
+}
+
+/// torchvision's ImageNet evaluation transform: resize the shorter side to 256 (the crop is
+/// 87.5% of it), center crop 224, ImageNet mean and std.
+pub fn eval_transform() -> Transform {
+    let side = INPUT as u32;
+    Transform::eval(side, side)
+        .with_crop_fraction(0.875)
+        .with_preprocess(Preprocess::Imagenet)
+}
+
+/// An ImageNet classifier from public weights, by what the file holds: a ResNet
+/// (`conv1`, `layer1..4`, `fc`) or VGG16 with its classifier.
+pub fn load(gpu: &Gpu, path: &Path) -> Result<Box<dyn Model>> {
+    let header = super::expect::read_header(path)?;
+    if super::expect::is_resnet(&header) {
+        Ok(Box::new(super::imagenet_resnet::ImagenetResNet::load(
+            gpu, path,
+        )?))
+    } else {
+        Ok(Box::new(ImagenetVgg16::load(gpu, path)?))
     }
 }

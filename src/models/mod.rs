@@ -14,7 +14,9 @@ pub mod expect;
 pub mod file;
 pub mod graph;
 pub mod imagenet;
+pub mod imagenet_resnet;
 mod layer;
+pub mod resnet;
 pub mod vgg16;
 
 pub use classifier::{Classifier, ClassifierSpec, Freeze, Weights};

@@ -285,3 +285,20 @@ pub fn check_param_grads(
         }
     }
 }
+
+/// The values the NumPy fixture generators (`scripts/*_numpy_fixture.py`) make: murmur3's 32-bit
+/// finaliser of (i + salt * golden), scaled to [-bound, bound) in f64 and rounded to f32.
+pub fn hashed(salt: u64, n: usize, bound: f64) -> Vec<f32> {
+    let offset = salt.wrapping_mul(0x9E37_79B9) & 0xFFFF_FFFF;
+    (0..n as u64)
+        .map(|i| {
+            let mut h = ((i + offset) & 0xFFFF_FFFF) as u32;
+            h ^= h >> 16;
+            h = h.wrapping_mul(0x85EB_CA6B);
+            h ^= h >> 13;
+            h = h.wrapping_mul(0xC2B2_AE35);
+            h ^= h >> 16;
+            ((h as f64 / 4_294_967_296.0 - 0.5) * (2.0 * bound)) as f32
+        })
+        .collect()
+}
