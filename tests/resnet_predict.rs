@@ -173,3 +173,66 @@ fn broken_resnet_files_are_refused_naming_the_tensor() {
         ],
     );
 }
+
+#[test]
+fn fine_tune_refuses_a_resnet_of_another_depth_and_bad_resnet_flags() {
+    let fx = fixture();
+    let dir = TempDir::new("resnet-flags");
+    let r18 = dir.path().join("resnet18.safetensors");
+    write_safetensors(&r18, &tensors(&fx["models"]["resnet18"]));
+    let train = dir.path().join("train");
+    class_folders(&train);
+    let out = dir.path().join("m.safetensors");
+    let (train, out) = (train.to_str().unwrap(), out.to_str().unwrap());
+    let run = |extra: &[&str], needles: &[&str]| {
+        let mut args = vec!["fine-tune", "--train", train, "--out", out];
+        args.extend(extra);
+        refused_with(&args, needles);
+        assert!(
+            !std::path::Path::new(out).exists(),
+            "{extra:?} wrote the output"
+        );
+    };
+    let r18 = r18.to_str().unwrap();
+    run(
+        &["--backbone", "resnet50", "--weights", r18],
+        &["--weights", "resnet18", "resnet50"],
+    );
+    run(
+        &[
+            "--backbone",
+            "resnet18",
+            "--weights",
+            "none",
+            "--input-size",
+            "100",
+        ],
+        &["--input-size 100", "multiple of 32"],
+    );
+    run(
+        &[
+            "--backbone",
+            "resnet18",
+            "--weights",
+            r18,
+            "--bn",
+            "sometimes",
+        ],
+        &["--bn sometimes", "train", "frozen"],
+    );
+    run(
+        &[
+            "--backbone",
+            "resnet18",
+            "--weights",
+            r18,
+            "--unfreeze",
+            "block5",
+        ],
+        &["--unfreeze block5", "layer1 .. layer4"],
+    );
+    run(
+        &["--backbone", "resnet51", "--weights", "none"],
+        &["resnet51", "resnet50"],
+    );
+}

@@ -1,6 +1,8 @@
 // batch_norm.grad_sums — per channel c: dβ_c = Σ dy and dγ_c = Σ dy·x̂ with x̂ = (x − μ_c)/√(σ²_c + ε),
 // over the M = outer·inner elements of the channel (x, dy viewed as [outer, channels, inner]).
-// One workgroup of 256 per channel: strided partial sums in f32, then tree reductions in
+// One workgroup of WG per channel (a power of two up to 256:
+// 256 on GPUs, one subgroup on CPU adapters, where each barrier of a larger workgroup costs a
+// switch between its parts): strided partial sums in f32, then tree reductions in
 // workgroup memory. Grid (channels).
 
 struct P { outer: u32, channels: u32, inner: u32, _a: u32, eps: f32, _b: u32, _c: u32, _d: u32 }
@@ -16,7 +18,9 @@ struct P { outer: u32, channels: u32, inner: u32, _a: u32, eps: f32, _b: u32, _c
 var<workgroup> sum_dy: array<f32, 256>;
 var<workgroup> sum_dyx: array<f32, 256>;
 
-@compute @workgroup_size(256)
+override WG: u32 = 256u;
+
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let c = wid.x;
     let m = p.outer * p.inner;
@@ -24,7 +28,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let inv_std = inverseSqrt(var_[c] + p.eps);
     var a = 0.0;
     var b = 0.0;
-    for (var k = lid.x; k < m; k += 256u) {
+    for (var k = lid.x; k < m; k += WG) {
         let o = k / p.inner;
         let i = (o * p.channels + c) * p.inner + k % p.inner;
         a += dy[i];
@@ -33,7 +37,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     sum_dy[lid.x] = a;
     sum_dyx[lid.x] = b;
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
         if (lid.x < s) {
             sum_dy[lid.x] += sum_dy[lid.x + s];
             sum_dyx[lid.x] += sum_dyx[lid.x + s];

@@ -3,7 +3,9 @@
 // M = outer·inner elements, two passes over the channel (the mean first, then the squared
 // deviations: no cancellation of E[x²] − μ²). With `update` set, thread 0 also moves the
 // running statistics PyTorch's way: r_μ ← (1 − m)·r_μ + m·μ, r_σ² ← (1 − m)·r_σ² + m·σ²·M/(M − 1)
-// (the unbiased variance; M = 1 keeps σ²). One workgroup of 256 per channel: strided partial
+// (the unbiased variance; M = 1 keeps σ²). One workgroup of WG per channel (a power of two up to 256:
+// 256 on GPUs, one subgroup on CPU adapters, where each barrier of a larger workgroup costs a
+// switch between its parts): strided partial
 // sums in f32, then a tree reduction in workgroup memory. Grid (channels).
 
 struct P { outer: u32, channels: u32, inner: u32, update: u32, momentum: f32, _a: u32, _b: u32, _c: u32 }
@@ -19,7 +21,7 @@ var<workgroup> partial: array<f32, 256>;
 
 fn reduce(lane: u32) -> f32 {
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
         if (lane < s) { partial[lane] += partial[lane + s]; }
         workgroupBarrier();
     }
@@ -28,19 +30,21 @@ fn reduce(lane: u32) -> f32 {
     return total;
 }
 
-@compute @workgroup_size(256)
+override WG: u32 = 256u;
+
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let c = wid.x;
     let m = p.outer * p.inner;
     var acc = 0.0;
-    for (var k = lid.x; k < m; k += 256u) {
+    for (var k = lid.x; k < m; k += WG) {
         let o = k / p.inner;
         acc += x[(o * p.channels + c) * p.inner + k % p.inner];
     }
     partial[lid.x] = acc;
     let mu = reduce(lid.x) / f32(m);
     var sq = 0.0;
-    for (var k = lid.x; k < m; k += 256u) {
+    for (var k = lid.x; k < m; k += WG) {
         let o = k / p.inner;
         let d = x[(o * p.channels + c) * p.inner + k % p.inner] - mu;
         sq += d * d;

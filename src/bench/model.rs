@@ -1,12 +1,12 @@
-//! `dak bench model vgg16`: whole-model throughput of the transfer-learning classifier —
+//! `dak bench model --model vgg16|resnet50|...`: whole-model throughput of the
+//! transfer-learning classifier —
 //! inference, frozen-base training, whole-network training and cached-feature head training —
 //! in images per second, and where one whole-network training step spends its GPU time, layer
 //! by layer (forward and backward), from per-dispatch timestamps.
 
 use crate::autograd::Tape;
 use crate::gpu::DispatchTime;
-use crate::models::classifier::{Classifier, HeadConfig};
-use crate::models::vgg16;
+use crate::models::classifier::{BaseKind, Classifier, HeadConfig};
 use crate::models::Freeze;
 use crate::optim::{Optimizer, Rule};
 use crate::{Gpu, Result, Tensor};
@@ -159,9 +159,23 @@ pub(crate) fn throughput(
 
 /// Benchmark VGG16 + GAP + Dense(1024) + Dense(10) at `input`x`input`, batch `batch`.
 pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<ModelBench> {
+    classifier(gpu, BaseKind::Vgg16, input, batch, steps)
+}
+
+/// Benchmark the fine-tuning classifier on `base` (+ GAP + Dense(1024) + Dense(10)) at
+/// `input`x`input`, batch `batch`. A ResNet's BN trains on batch statistics in whole-network
+/// training and runs folded into the convolutions with the base frozen and in inference.
+pub fn classifier(
+    gpu: &Gpu,
+    base: BaseKind,
+    input: usize,
+    batch: usize,
+    steps: usize,
+) -> Result<ModelBench> {
     let warm = Instant::now();
-    let mut model = Classifier::new(
+    let mut model = Classifier::new_on(
         gpu,
+        base,
         HeadConfig {
             hidden: 1024,
             dropout: 0.5,
@@ -209,15 +223,14 @@ pub fn vgg16(gpu: &Gpu, input: usize, batch: usize, steps: usize) -> Result<Mode
     let frozen = throughput(gpu, batch, steps, || {
         train_step(&model, &mut optimizer, &x, false)
     })?;
-    let feat_values: Vec<f32> = (0..batch * vgg16::FEATURES)
-        .map(|i| (i % 17) as f32 / 17.0)
-        .collect();
-    let feats = Tensor::from_slice(gpu, &feat_values, &[batch, vgg16::FEATURES])?;
+    let dim = model.feature_dim();
+    let feat_values: Vec<f32> = (0..batch * dim).map(|i| (i % 17) as f32 / 17.0).collect();
+    let feats = Tensor::from_slice(gpu, &feat_values, &[batch, dim])?;
     let cached = throughput(gpu, batch, steps * 10, || {
         train_step(&model, &mut optimizer, &feats, true)
     })?;
     Ok(ModelBench {
-        model: "vgg16-gap-1024-10".into(),
+        model: format!("{}-gap-1024-10", base.name()),
         input,
         batch,
         inference_img_s: inference,

@@ -41,7 +41,8 @@ pub struct BenchArgs {
     /// Compare two saved runs (`--json` files): per-kernel ratios, regressions flagged.
     #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
     pub compare: Option<Vec<PathBuf>>,
-    /// Model benchmark: which model (vgg16, or digits: the DANN digits network).
+    /// Model benchmark: which model (vgg16, resnet18/34/50/101/152, or digits: the DANN
+    /// digits network).
     #[arg(long, default_value = "vgg16")]
     pub model: String,
     /// Model benchmark of digits: also time this adaptation method's steps (`mcc`, ...).
@@ -300,24 +301,31 @@ fn model_gpu(args: &BenchArgs) -> Result<Gpu> {
 }
 
 fn model(args: &BenchArgs) -> Result<()> {
-    match args.model.as_str() {
-        "vgg16" if args.method.is_some() => {
-            return Err(Error::input(
-                "--method applies to --model digits (the adaptation network)",
-            ))
-        }
-        "vgg16" => {}
-        "digits" => return model_digits(args),
-        other => {
-            return Err(Error::input(format!(
-                "--model {other}: known models: vgg16, digits"
-            )))
-        }
+    if args.model == "digits" {
+        return model_digits(args);
     }
-    crate::models::vgg16::check_input(&[1, 3, args.input, args.input])?;
+    let base = crate::models::classifier::BaseKind::parse(&args.model).map_err(|_| {
+        Error::input(format!(
+            "--model {}: known models: vgg16, {}, digits",
+            args.model,
+            crate::models::resnet::NAMES.join(", ")
+        ))
+    })?;
+    if args.method.is_some() {
+        return Err(Error::input(
+            "--method applies to --model digits (the adaptation network)",
+        ));
+    }
+    crate::models::vgg16::check_input(&[1, 3, args.input, args.input]).map_err(|_| {
+        Error::input(format!(
+            "--input {}: a multiple of 32 (32, 64, ..., 224)",
+            args.input
+        ))
+    })?;
     let gpu = model_gpu(args)?;
-    let r = bench::model::vgg16(
+    let r = bench::model::classifier(
         &gpu,
+        base,
         args.input,
         args.batch.unwrap_or(32).max(1),
         args.repeat.max(1),

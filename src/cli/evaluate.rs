@@ -149,7 +149,7 @@ pub fn run_predict_with(a: &PredictArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> 
     super::warn_slow_backend(&gpu);
     let model: Box<dyn Model> = match (&a.model, &a.weights) {
         (Some(path), _) => models::load(&gpu, path)?,
-        (None, Some(path)) => models::imagenet::load(&gpu, path)?,
+        (None, Some(path)) => models::load_imagenet(&gpu, path)?,
         (None, None) => return Err(Error::input("pass --model MODEL or --weights FILE")),
     };
     let preds = evaluate::predict(&*model, &a.images, a.top_k)?;

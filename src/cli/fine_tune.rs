@@ -1,7 +1,8 @@
-//! `dak fine-tune`: VGG16 base + GAP + Dense(hidden, ReLU) + Dropout + Dense(classes) on
-//! class-per-folder images.
+//! `dak fine-tune`: a VGG16 or ResNet base + GAP + Dense(hidden, ReLU) + Dropout +
+//! Dense(classes) on class-per-folder images.
 
 use crate::data::folder;
+use crate::models::classifier::{BaseKind, BnTraining};
 use crate::models::{Classifier, ClassifierSpec, Freeze, Weights};
 use crate::optim::{Rule, Schedule};
 use crate::train::callbacks::{Checkpoints, EarlyStopping, JsonLines, Progress};
@@ -21,10 +22,17 @@ pub struct FineTuneArgs {
     /// Hold out this fraction of the training images for validation (stratified, seeded).
     #[arg(long, value_name = "F")]
     pub val_split: Option<f64>,
-    /// VGG16 ImageNet weights (.safetensors, timm or torchvision names; f32, f16 or bf16
-    /// tensors, computed in f32), or `none` (He init).
+    /// ImageNet weights of the backbone (.safetensors, timm or torchvision names; f32, f16 or
+    /// bf16 tensors, computed in f32), or `none` (He init).
     #[arg(long, value_name = "FILE|none")]
     pub weights: String,
+    /// The base: vgg16, resnet18, resnet34, resnet50, resnet101 or resnet152.
+    #[arg(long, default_value = "vgg16")]
+    pub backbone: String,
+    /// A ResNet's BN where the base trains: `train` (batch statistics, γ/β trained) or
+    /// `frozen` (running statistics, γ/β fixed). A frozen base always runs BN folded.
+    #[arg(long, default_value = "train")]
+    pub bn: String,
     /// Square input side in pixels (a multiple of 32).
     #[arg(long, default_value_t = 224)]
     pub input_size: usize,
@@ -49,8 +57,9 @@ pub struct FineTuneArgs {
     /// What trains: `base` frozen (default) or `none` frozen.
     #[arg(long, default_value = "base", value_parser = ["base", "none"])]
     pub freeze: String,
-    /// Also train VGG16 blocks N..5 (e.g. block5, block4) with the head.
-    #[arg(long, value_name = "blockN")]
+    /// Also train VGG16 blocks N..5 (block5, block4, ...) or ResNet stages N..4 (layer4,
+    /// layer3, ...) with the head.
+    #[arg(long, value_name = "blockN|layerN")]
     pub unfreeze: Option<String>,
     /// Learning-rate multiplier of the trainable base layers.
     #[arg(long, default_value_t = 0.1)]
@@ -106,11 +115,20 @@ fn parse_freeze(a: &FineTuneArgs) -> Result<Freeze> {
         )));
     }
     if let Some(u) = &a.unfreeze {
+        let (prefix, last) = match BaseKind::parse(&a.backbone)? {
+            BaseKind::Vgg16 => ("block", 5),
+            BaseKind::ResNet(_) => ("layer", 4),
+        };
         let b = u
-            .strip_prefix("block")
+            .strip_prefix(prefix)
             .and_then(|n| n.parse().ok())
-            .filter(|b| (1..=5).contains(b))
-            .ok_or_else(|| Error::input(format!("--unfreeze {u}: expected block1 .. block5")))?;
+            .filter(|b| (1..=last).contains(b))
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "--unfreeze {u}: the {} base takes {prefix}1 .. {prefix}{last}",
+                    a.backbone
+                ))
+            })?;
         return Ok(Freeze::FromBlock(b));
     }
     Ok(if a.freeze == "none" {
@@ -172,23 +190,25 @@ fn check_args(a: &FineTuneArgs) -> Result<()> {
     output_opt("--metrics", a.metrics.as_deref())?;
     check_files_apart(a)?;
     crate::validate::workers("--workers", a.workers)?;
+    let base = BaseKind::parse(&a.backbone)?;
+    BnTraining::parse(&a.bn)?;
     parse_freeze(a)?;
     if a.weights != "none" {
-        check(
-            "--weights",
-            std::path::Path::new(&a.weights),
-            Expect::Vgg16Base,
-        )?;
+        let want = match base {
+            BaseKind::Vgg16 => Expect::Vgg16Base,
+            BaseKind::ResNet(c) => Expect::ResNetBase(c),
+        };
+        check("--weights", std::path::Path::new(&a.weights), want)?;
     }
     if let Some(p) = &a.init {
         check("--init", p, Expect::Classifier)?;
     }
     if let Some(p) = &a.resume {
-        check(
-            "--resume",
-            p,
-            Expect::Resume(crate::models::classifier::ARCHITECTURE),
-        )?;
+        let arch = match base {
+            BaseKind::Vgg16 => crate::models::classifier::ARCHITECTURE,
+            BaseKind::ResNet(_) => crate::models::classifier::RESNET_ARCHITECTURE,
+        };
+        check("--resume", p, Expect::Resume(arch))?;
     }
     Ok(())
 }
@@ -262,6 +282,8 @@ fn run_checked(a: &FineTuneArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
         );
     }
     let spec = ClassifierSpec {
+        base: BaseKind::parse(&a.backbone)?,
+        bn: BnTraining::parse(&a.bn)?,
         classes: train.classes().to_vec(),
         weights: match a.weights.as_str() {
             "none" => Weights::None,
@@ -277,9 +299,9 @@ fn run_checked(a: &FineTuneArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
     options.validate()?;
     let gpu = open_gpu()?;
     super::print_run_header(&gpu);
-    let mut model = Classifier::vgg16(&gpu, &spec)?;
+    let mut model = Classifier::with_base(&gpu, &spec)?;
     if let Weights::File(path) = &spec.weights {
-        println!("loaded VGG16 base from {}", path.display());
+        println!("loaded {} base from {}", spec.base.name(), path.display());
     }
     if let Some(path) = &a.init {
         model.load_weights(path)?;

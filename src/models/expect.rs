@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use super::classifier::ARCHITECTURE as CLASSIFIER;
+use super::classifier::{is_classifier, ARCHITECTURE as CLASSIFIER, RESNET_ARCHITECTURE};
 use crate::{Error, Result};
 
 /// What a file must be.
@@ -19,6 +19,9 @@ pub enum Expect {
     /// An ImageNet classifier as published: VGG16 with its classifier (timm or torchvision
     /// names) or a ResNet with its `fc`.
     Imagenet,
+    /// A ResNet base of this shape: ImageNet weights (an `fc` is ignored) or a dak model
+    /// built on it.
+    ResNetBase(super::resnet::ResNetConfig),
     /// A dak model file of any architecture (`evaluate`, `predict --model`).
     DakModel,
     /// A dak model of the fine-tuning classifier (`--init`).
@@ -157,11 +160,10 @@ pub fn check(flag: &str, path: &Path, want: Expect) -> Result<Header> {
         )))
     };
     match want {
-        Expect::Imagenet if is_resnet(&h) => {
-            if !h.shapes.contains_key("fc.weight") {
-                return refuse("a ResNet with its ImageNet classifier (`fc.weight`); fine-tune a base without it with --backbone");
-            }
+        Expect::Imagenet if is_resnet(&h) && !h.shapes.contains_key("fc.weight") => {
+            return refuse("a ResNet with its ImageNet classifier (`fc.weight`); fine-tune a base without it with --backbone");
         }
+        Expect::Imagenet if is_resnet(&h) => {}
         Expect::Vgg16Base | Expect::Imagenet => {
             let convs_ok = vgg16_convs()
                 .iter()
@@ -184,8 +186,21 @@ pub fn check(flag: &str, path: &Path, want: Expect) -> Result<Header> {
         Expect::DakModel if h.architecture().is_none() => {
             return refuse("a dak model (pass plain VGG16 ImageNet weights with --weights)");
         }
-        Expect::Classifier if h.architecture() != Some(CLASSIFIER) => {
-            return refuse(&format!("a `{CLASSIFIER}` model from `dak fine-tune`"));
+        Expect::Classifier if !h.architecture().is_some_and(is_classifier) => {
+            return refuse(&format!(
+                "a `{CLASSIFIER}` or `{RESNET_ARCHITECTURE}` model from `dak fine-tune`"
+            ));
+        }
+        Expect::ResNetBase(want) => {
+            if !is_resnet(&h) {
+                return refuse(&format!(
+                    "{} weights (`conv1`, `bn1`, `layer1..4` in torchvision or timm names)",
+                    want.name()
+                ));
+            }
+            let found =
+                super::resnet::ResNetConfig::from_shapes(|name| h.shapes.get(name).cloned(), path)?;
+            want.expect_same(&found, flag, path)?;
         }
         Expect::Resume(arch) => {
             let same = h.architecture().is_some_and(|a| a.starts_with(arch));

@@ -190,16 +190,3 @@ pub fn eval_transform() -> Transform {
         .with_crop_fraction(0.875)
         .with_preprocess(Preprocess::Imagenet)
 }
-
-/// An ImageNet classifier from public weights, by what the file holds: a ResNet
-/// (`conv1`, `layer1..4`, `fc`) or VGG16 with its classifier.
-pub fn load(gpu: &Gpu, path: &Path) -> Result<Box<dyn Model>> {
-    let header = super::expect::read_header(path)?;
-    if super::expect::is_resnet(&header) {
-        Ok(Box::new(super::imagenet_resnet::ImagenetResNet::load(
-            gpu, path,
-        )?))
-    } else {
-        Ok(Box::new(ImagenetVgg16::load(gpu, path)?))
-    }
-}

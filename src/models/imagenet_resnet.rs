@@ -91,7 +91,7 @@ impl Model for ImagenetResNet {
     fn info(&self) -> ModelInfo {
         ModelInfo {
             architecture: format!("{}-imagenet", self.base.config.name()),
-            config: serde_json::to_value(&self.base.config).expect("plain JSON"),
+            config: serde_json::to_value(self.base.config).expect("plain JSON"),
             classes: self.classes.clone(),
             input_size: INPUT,
             preprocess: Preprocess::Imagenet.name().into(),

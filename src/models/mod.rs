@@ -53,16 +53,27 @@ pub trait Model {
 pub fn load(gpu: &Gpu, path: impl AsRef<Path>) -> Result<Box<dyn Model>> {
     let path = path.as_ref();
     let (info, ck) = file::load(path)?;
-    if info.architecture == classifier::ARCHITECTURE {
+    if classifier::is_classifier(&info.architecture) {
         Ok(Box::new(Classifier::from_file(gpu, info, &ck, path)?))
     } else if info.architecture.starts_with("dann-") {
         Ok(Box::new(Dann::from_file(gpu, info, &ck, path)?))
     } else {
         Err(Error::input(format!(
-            "{}: unknown architecture `{}`; this dak reads `{}` and `dann-<backbone>` models",
+            "{}: unknown architecture `{}`; this dak reads `{}`, `{}` and `dann-<backbone>` models",
             path.display(),
             info.architecture,
-            classifier::ARCHITECTURE
+            classifier::ARCHITECTURE,
+            classifier::RESNET_ARCHITECTURE
         )))
+    }
+}
+
+/// An ImageNet classifier from public weights (`predict --weights`), by what the file holds: a
+/// ResNet (`conv1`, `layer1..4`, `fc`) or VGG16 with its classifier.
+pub fn load_imagenet(gpu: &Gpu, path: &Path) -> Result<Box<dyn Model>> {
+    if expect::is_resnet(&expect::read_header(path)?) {
+        Ok(Box::new(imagenet_resnet::ImagenetResNet::load(gpu, path)?))
+    } else {
+        Ok(Box::new(imagenet::ImagenetVgg16::load(gpu, path)?))
     }
 }

@@ -37,7 +37,7 @@ pub enum BlockKind {
 }
 
 /// The shape of a ResNet: block design, blocks per stage and channel widths.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResNetConfig {
     /// Basic blocks or bottlenecks.
     pub block: BlockKind,
@@ -220,7 +220,15 @@ impl ResNetConfig {
     /// The ResNet a weights file holds, read from its tensor names and shapes; every tensor
     /// the shape implies must be there with its shape (the error names the first that is not).
     pub fn from_tensors(file: &TensorFile, path: &Path) -> Result<ResNetConfig> {
-        let shape = |name: &str| file.tensors.get(name).map(|(s, _)| s.clone());
+        ResNetConfig::from_shapes(|name| file.tensors.get(name).map(|(s, _)| s.clone()), path)
+    }
+
+    /// [`ResNetConfig::from_tensors`] from any lookup of tensor shapes by name (a file's
+    /// header alone is enough).
+    pub fn from_shapes(
+        shape: impl Fn(&str) -> Option<Vec<usize>>,
+        path: &Path,
+    ) -> Result<ResNetConfig> {
         let first_dim = |name: &str| -> Result<usize> {
             match shape(name).as_deref() {
                 Some([d, ..]) => Ok(*d),
@@ -231,7 +239,7 @@ impl ResNetConfig {
             }
         };
         let stem = first_dim("conv1.weight")?;
-        let block = if file.tensors.contains_key("layer1.0.conv3.weight") {
+        let block = if shape("layer1.0.conv3.weight").is_some() {
             BlockKind::Bottleneck
         } else {
             BlockKind::Basic
@@ -244,10 +252,7 @@ impl ResNetConfig {
         for stage in 0..4 {
             let k = stage + 1;
             depths[stage] = (0..)
-                .take_while(|i| {
-                    file.tensors
-                        .contains_key(&format!("layer{k}.{i}.conv1.weight"))
-                })
+                .take_while(|i| shape(&format!("layer{k}.{i}.conv1.weight")).is_some())
                 .count();
             widths[stage] = first_dim(&format!("layer{k}.0.conv1.weight"))?;
             outputs[stage] = first_dim(&format!("layer{k}.0.conv{last}.weight"))?;
@@ -280,6 +285,27 @@ impl ResNetConfig {
         }
         Ok(config)
     }
+
+    /// Checks that a file's ResNet is the one asked for (`--backbone resnet50` with a
+    /// ResNet-34 file is refused, naming both).
+    pub fn expect_same(&self, found: &ResNetConfig, flag: &str, path: &Path) -> Result<()> {
+        if self == found {
+            return Ok(());
+        }
+        Err(Error::input(format!(
+            "{flag} {}: the file holds a {}, not the {} asked for; pass --backbone {} or a {} file",
+            path.display(),
+            found.name(),
+            self.name(),
+            found.name(),
+            self.name()
+        )))
+    }
+
+    /// The parameter prefixes of the base: `conv1`, `bn1`, `layer1` .. `layer4`.
+    pub fn prefixes() -> [&'static str; 6] {
+        ["conv1", "bn1", "layer1", "layer2", "layer3", "layer4"]
+    }
 }
 
 /// Whether `file` looks like a ResNet (a 7x7 stem `conv1` and a `layer1`).
@@ -290,8 +316,9 @@ pub fn is_resnet(file: &TensorFile) -> bool {
 /// How the BN layers normalise on the tape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BnMode {
-    /// Training mode: each batch's own statistics, and the running statistics move (PyTorch's
-    /// `model.train()`).
+    /// Training mode for every BN whose γ trains: each batch's own statistics, and the running
+    /// statistics move (PyTorch's `model.train()`). A frozen BN keeps its running statistics,
+    /// as Keras runs the BN of a frozen layer in inference mode.
     Batch,
     /// The running statistics, fixed (`model.eval()`, or frozen BN whose γ/β may still train).
     Running,
@@ -370,11 +397,12 @@ impl ConvBn {
         let gamma = tape.param(params, self.gamma);
         let beta = tape.param(params, self.beta);
         let (mean, var) = (&params.get(self.mean).value, &params.get(self.var).value);
-        let stats = match mode {
-            BnMode::Batch => BnStats::Batch {
+        let batch = mode == BnMode::Batch && params.get(self.gamma).trainable;
+        let stats = match batch {
+            true => BnStats::Batch {
                 running: Some((mean, var)),
             },
-            BnMode::Running => BnStats::Fixed { mean, var },
+            false => BnStats::Fixed { mean, var },
         };
         tape.batch_norm(y, gamma, beta, stats, relu)
     }
@@ -436,7 +464,7 @@ impl ResNet {
             blocks.push(Block { convs, downsample });
         }
         Ok(ResNet {
-            config: config.clone(),
+            config: *config,
             stem,
             blocks,
         })
@@ -460,6 +488,29 @@ impl ResNet {
             h = tape.add(h, shortcut, true)?;
         }
         Ok(h)
+    }
+
+    /// Copies the base's weights and running statistics from `path` (torchvision or timm
+    /// names, or a dak model built on this ResNet; an `fc` is ignored) after checking the
+    /// file holds this ResNet. Returns the preprocessing a dak model file was trained with.
+    pub fn load_weights(
+        &self,
+        path: &Path,
+        params: &mut Params,
+    ) -> Result<Option<crate::data::Preprocess>> {
+        let file = super::file::read_tensors(path)?;
+        let found = ResNetConfig::from_tensors(&file, path)?;
+        self.config.expect_same(&found, "--weights", path)?;
+        for (name, _) in self.config.tensors() {
+            let id = params
+                .find(&name)
+                .ok_or_else(|| Error::input(format!("ResNet: no parameter `{name}`")))?;
+            params.get(id).value.write(&file.tensors[&name].1)?;
+        }
+        match super::file::stored_info(&file, path)? {
+            Some(info) => Ok(Some(info.preprocess.parse()?)),
+            None => Ok(None),
+        }
     }
 
     /// Every BN folded into its convolution with the current running statistics.

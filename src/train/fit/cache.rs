@@ -5,7 +5,7 @@ use super::sums::{ones, Sums};
 use super::{loader, FitOptions};
 use crate::autograd::Tape;
 use crate::data::{Dataset, Transform};
-use crate::models::{vgg16, Classifier, Model};
+use crate::models::{Classifier, Model};
 use crate::ops::softmax_xent;
 use crate::{Result, Tensor};
 
@@ -13,6 +13,8 @@ use crate::{Result, Tensor};
 /// host.
 pub(super) struct FeatureCache {
     feats: Vec<f32>,
+    /// Values per image in `feats`.
+    dim: usize,
     labels: Vec<u32>,
     /// Row of each dataset image in `feats`; `None` for an unreadable image skipped.
     rows: Vec<Option<usize>>,
@@ -24,7 +26,8 @@ impl FeatureCache {
     pub fn new(model: &Classifier, ds: &Dataset, t: &Transform, o: &FitOptions) -> Result<Self> {
         let gpu = model.gpu();
         let mut cache = FeatureCache {
-            feats: Vec::with_capacity(ds.len() * vgg16::FEATURES),
+            feats: Vec::with_capacity(ds.len() * model.feature_dim()),
+            dim: model.feature_dim(),
             labels: Vec::with_capacity(ds.len()),
             rows: vec![None; ds.len()],
             skipped: Vec::new(),
@@ -50,10 +53,11 @@ impl FeatureCache {
 
     /// Features and labels of the dataset images `indices` (skipped images left out).
     pub fn gather(&self, indices: &[u32]) -> (Vec<f32>, Vec<u32>) {
-        let mut f = Vec::with_capacity(indices.len() * vgg16::FEATURES);
+        let d = self.dim;
+        let mut f = Vec::with_capacity(indices.len() * d);
         let mut l = Vec::with_capacity(indices.len());
         for row in indices.iter().filter_map(|&i| self.rows[i as usize]) {
-            f.extend_from_slice(&self.feats[row * vgg16::FEATURES..(row + 1) * vgg16::FEATURES]);
+            f.extend_from_slice(&self.feats[row * d..(row + 1) * d]);
             l.push(self.labels[row]);
         }
         (f, l)
@@ -70,12 +74,12 @@ pub(super) fn eval_features(
     let mut sums = Sums::new(gpu)?;
     for (fc, lc) in cache
         .feats
-        .chunks(batch * vgg16::FEATURES)
+        .chunks(batch * cache.dim)
         .zip(cache.labels.chunks(batch))
     {
         let n = lc.len();
         let mut tape = Tape::no_grad();
-        let x = tape.input(Tensor::from_slice(gpu, fc, &[n, vgg16::FEATURES])?);
+        let x = tape.input(Tensor::from_slice(gpu, fc, &[n, cache.dim])?);
         let z = model.head(&mut tape, x, false, 0)?;
         let (y, w) = (Tensor::from_u32(gpu, lc, &[n])?, ones(gpu, n)?);
         let loss = softmax_xent::forward(tape.tensor(z), &y, &w, 1.0)?;

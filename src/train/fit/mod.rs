@@ -18,7 +18,7 @@ use super::interrupt::{check_loss, interrupted, stop_requested, BadLoss};
 use super::{checkpoint, BatchLogs, Callback, Control, EpochLogs, History, RunInfo, TrainState};
 use crate::autograd::Tape;
 use crate::data::{Dataset, Loader, LoaderOptions, Transform};
-use crate::models::{vgg16, Classifier, Model};
+use crate::models::{Classifier, Model};
 use crate::optim::{Optimizer, Rule, Schedule};
 use crate::{Error, Result, Tensor};
 
@@ -190,7 +190,10 @@ impl Classifier {
         callbacks: &mut [&mut dyn Callback],
     ) -> Result<History> {
         check(self, train, val, o)?;
-        self.params.set_lr_mult("features", o.backbone_lr_mult);
+        for prefix in self.base_prefixes() {
+            self.params.set_lr_mult(prefix, o.backbone_lr_mult);
+        }
+        self.base_changed(); // weights may have been written since the last fold
         let mut optimizer = Optimizer::new(o.rule);
         let start = match &o.resume {
             Some(path) => checkpoint::load_resume(
@@ -244,11 +247,7 @@ fn run(
     let (eval_t, train_t) = transforms(model, o.augment);
     let info = model.info();
     let run_id = run_id(train);
-    let base_frozen = model
-        .params
-        .iter()
-        .filter(|(_, p)| p.name.starts_with("features"))
-        .all(|(_, p)| !p.trainable);
+    let base_frozen = model.base_frozen();
     let cached = o.cache && base_frozen && !train_t.is_random();
     let cache_start = Instant::now();
     let train_cache = if cached {
@@ -310,6 +309,9 @@ fn run(
             let (lt, zt) = (tape.tensor(loss).clone(), tape.tensor(logits).clone());
             let grads = tape.backward(&[loss])?;
             optimizer.step(&model.params, &grads, lr)?;
+            if !base_frozen {
+                model.base_changed();
+            }
             sums.add(&lt, &zt, &y, &w, n)?;
             gpu.flush()?; // one submit per step; no readback
             if let Some(d) = clock.after_step(&gpu)? {
@@ -347,7 +349,7 @@ fn run(
                     continue;
                 }
                 run_step(
-                    Tensor::from_slice(&gpu, &f, &[l.len(), vgg16::FEATURES])?,
+                    Tensor::from_slice(&gpu, &f, &[l.len(), model.feature_dim()])?,
                     &l,
                 )?;
             }
