@@ -390,3 +390,125 @@ fn export_cli_writes_files_and_refuses_bad_input() {
         "no temporary files left: {leftovers:?}"
     );
 }
+
+/// Seeded values for a ResNet's tensor `name` of `shape`: convolutions at He-uniform scale,
+/// BN statistics that are not the identity.
+fn resnet_values(name: &str, shape: &[usize], seed: u64) -> Vec<f32> {
+    let n: usize = shape.iter().product();
+    let v = values(n, seed);
+    let fan_in: usize = shape[1..].iter().product::<usize>().max(1);
+    v.iter()
+        .map(|&x| match name {
+            _ if name.ends_with("running_var") => 0.5 + x.abs(),
+            _ if name.ends_with("running_mean") || name.ends_with(".bias") => 0.1 * x,
+            _ if shape.len() == 1 => 1.0 + 0.2 * x,
+            _ => x * (3.0 / fan_in as f32).sqrt(),
+        })
+        .collect()
+}
+
+#[test]
+fn resnet_classifier_and_resnet_weights_onnx_match_dak() {
+    use dak::models::classifier::{BaseKind, HeadConfig};
+    use dak::models::resnet::{BlockKind, ResNetConfig};
+    let gpu = gpu();
+    let dir = TempDir::new("export-resnet");
+    // A fine-tuned classifier on a small bottleneck ResNet (a projected and an identity
+    // shortcut), BN exported as BatchNormalization with its running statistics.
+    let config = ResNetConfig {
+        block: BlockKind::Bottleneck,
+        depths: [1, 2, 1, 1],
+        stem: 4,
+        widths: [2, 3, 4, 4],
+        outputs: [8, 8, 12, 16],
+    };
+    let head = HeadConfig {
+        hidden: 8,
+        dropout: 0.0,
+        classes: 3,
+    };
+    let mut model = Classifier::new_on(&gpu, BaseKind::ResNet(config), head, 4).unwrap();
+    model.input_size = 32;
+    let names: Vec<(String, Vec<usize>)> = model
+        .params
+        .iter()
+        .map(|(_, p)| (p.name.clone(), p.value.shape().to_vec()))
+        .collect();
+    for (i, (name, shape)) in names.iter().enumerate() {
+        let id = model.params.find(name).unwrap();
+        let v = resnet_values(name, shape, 300 + i as u64);
+        model.params.get(id).value.write(&v).unwrap();
+    }
+    model.base_changed();
+    let path = dir.path().join("resnet-cls.safetensors");
+    model.save(&path).unwrap();
+    let imgs = images(32, 3);
+    check_export(
+        &Source::Model(path),
+        &imgs,
+        &dak_logits(&model, &imgs),
+        3,
+        dir.path(),
+    );
+
+    // ResNet-18 ImageNet-style weights with their `fc`, exported from the weights file.
+    let r18 = ResNetConfig::named("resnet18").unwrap();
+    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = r18
+        .tensors()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, shape))| {
+            let v = resnet_values(&name, &shape, 500 + i as u64);
+            (name, shape, v)
+        })
+        .collect();
+    tensors.push(("fc.weight".into(), vec![10, 512], values(5120, 1)));
+    tensors.push(("fc.bias".into(), vec![10], values(10, 2)));
+    let weights = dir.path().join("resnet18.safetensors");
+    write_safetensors(&weights, &tensors);
+    let net = models::load_imagenet(&gpu, &weights).unwrap();
+    let imgs = images(224, 2);
+    check_export(
+        &Source::Weights(weights),
+        &imgs,
+        &dak_logits(&*net, &imgs),
+        10,
+        dir.path(),
+    );
+}
+
+#[test]
+fn adapted_resnet_onnx_matches_dak() {
+    use dak::models::Backbone;
+    let gpu = gpu();
+    let dir = TempDir::new("export-dann-resnet");
+    let classes: Vec<String> = ["cat", "dog", "owl"].map(String::from).to_vec();
+    let mut config = dak::models::dann::DannConfig::paper(Backbone::ResNet(18), classes.len());
+    config.input_size = Some(32);
+    config.bottleneck = 16;
+    let mut dann = Dann::resnet(&gpu, &config, &classes, None, 9).unwrap();
+    // Running statistics that are not the identity, the bottleneck's BatchNorm1d included.
+    let buffers: Vec<(String, Vec<usize>)> = dann
+        .params
+        .iter()
+        .filter(|(_, p)| p.buffer)
+        .map(|(_, p)| (p.name.clone(), p.value.shape().to_vec()))
+        .collect();
+    for (i, (name, shape)) in buffers.iter().enumerate() {
+        let id = dann.params.find(name).unwrap();
+        let v = resnet_values(name, shape, 700 + i as u64);
+        dann.params.get(id).value.write(&v).unwrap();
+    }
+    let path = dir.path().join("dann-resnet18.safetensors");
+    dann.save(&path).unwrap();
+    let imgs = images(32, 3);
+    let want = dak_logits(&dann, &imgs);
+    check_export(&Source::Model(path.clone()), &imgs, &want, 3, dir.path());
+    let back = models::load(&gpu, &path).unwrap();
+    assert_close(
+        &dak_logits(&*back, &imgs),
+        &want,
+        1e-6,
+        "reloaded adapted ResNet",
+    );
+}

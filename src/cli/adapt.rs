@@ -29,19 +29,21 @@ pub struct AdaptArgs {
     /// Labelled held-out source images to report source accuracy on.
     #[arg(long, value_name = "DIR")]
     pub source_test: Option<PathBuf>,
-    /// Feature extractor: `digits` (the paper's MNIST network, 28x28) or `vgg16` (VGG16 base +
-    /// global average pooling + a bottleneck; domain head 1024-1024-1 with dropout).
+    /// Feature extractor: `digits` (the paper's MNIST network, 28x28), `vgg16` (VGG16 base +
+    /// global average pooling + a bottleneck; domain head 1024-1024-1 with dropout) or
+    /// `resnet18/34/50/101/152` (ResNet base + pooling + bottleneck with BatchNorm1d, TLlib's
+    /// setting; BN trains on the concatenated source + target batch).
     #[arg(long, default_value = "digits")]
     pub backbone: String,
-    /// VGG16 base weights: ImageNet VGG16 safetensors (timm or torchvision names) or a dak model
-    /// built on VGG16 (e.g. from `dak fine-tune`); f32, f16 or bf16 tensors (computed in f32).
+    /// Base weights: ImageNet VGG16 or ResNet safetensors (timm or torchvision names) or a dak
+    /// model built on the same base (e.g. from `dak fine-tune`); f32, f16 or bf16 tensors.
     /// Without it (or with `none`) the base starts from seeded He init.
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
-    /// Square input side for --backbone vgg16 (a multiple of 32) [default: 224].
+    /// Square input side for --backbone vgg16 or resnet* (a multiple of 32) [default: 224].
     #[arg(long, value_name = "N")]
     pub input_size: Option<usize>,
-    /// Width of the bottleneck after the VGG16 base; 0 for none [default: 256].
+    /// Width of the bottleneck after a VGG16 or ResNet base; 0 for none [default: 256].
     #[arg(long, value_name = "N")]
     pub bottleneck: Option<usize>,
     /// Adaptation method: `dann` (domain-adversarial), `source-only` (the baseline, no target)
@@ -212,14 +214,14 @@ pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
 /// placeholder until the data is known).
 pub fn model_config(args: &AdaptArgs, classes: usize) -> Result<DannConfig> {
     let backbone = Backbone::parse(&args.backbone)?;
-    if backbone != Backbone::Vgg16 && (args.weights.is_some() || args.bottleneck.is_some()) {
+    if backbone == Backbone::Digits && (args.weights.is_some() || args.bottleneck.is_some()) {
         return Err(Error::input(
-            "--weights and --bottleneck apply to --backbone vgg16; the digits network trains from scratch",
+            "--weights and --bottleneck apply to --backbone vgg16 or resnet*; the digits network trains from scratch",
         ));
     }
     if let Some(w) = args.weights.as_ref().filter(|w| !w.is_file()) {
         return Err(Error::input(format!(
-            "--weights {}: no such file (ImageNet VGG16 safetensors or a dak model)",
+            "--weights {}: no such file (ImageNet VGG16 or ResNet safetensors, or a dak model)",
             w.display()
         )));
     }
@@ -242,6 +244,7 @@ fn new_model(args: &AdaptArgs, gpu: &Gpu, classes: &[String]) -> Result<Dann> {
             c.bottleneck,
             args.seed,
         ),
+        Backbone::ResNet(_) => Dann::resnet(gpu, &c, classes, args.weights.as_deref(), args.seed),
         backbone => Dann::paper(gpu, backbone, classes, args.seed),
     }
 }
@@ -369,7 +372,11 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
     output_opt("--plot", args.plot.as_deref())?;
     check_files_apart(args)?;
     if let Some(w) = &args.weights {
-        check("--weights", w, Expect::Vgg16Base)?;
+        let want = match Backbone::parse(&args.backbone)?.resnet() {
+            Some(config) => Expect::ResNetBase(config),
+            None => Expect::Vgg16Base,
+        };
+        check("--weights", w, want)?;
     }
     if let Some(r) = &args.resume {
         check("--resume", r, Expect::Resume("dann-"))?;

@@ -265,12 +265,64 @@ impl Builder<'_> {
                 let y = self.node("Conv", &[x, &w, &b], name, attrs);
                 self.relu_if(*relu, &y)
             }
-            Layer::MaxPool { kernel, stride } => {
+            Layer::ConvBn {
+                conv,
+                bn,
+                inputs,
+                outputs,
+                kernel,
+                stride,
+                pad,
+                relu,
+            } => {
+                let w = self.weight(
+                    &format!("{conv}.weight"),
+                    &[*outputs, *inputs, *kernel, *kernel],
+                );
                 let attrs = vec![
                     ints("kernel_shape", &[*kernel, *kernel]),
+                    ints("pads", &[*pad; 4]),
+                    ints("strides", &[*stride, *stride]),
+                ];
+                let y = self.node("Conv", &[x, &w], conv, attrs);
+                let y = self.batch_norm(bn, *outputs, &y);
+                self.relu_if(*relu, &y)
+            }
+            Layer::BatchNorm {
+                name,
+                channels,
+                relu,
+            } => {
+                let y = self.batch_norm(name, *channels, x);
+                self.relu_if(*relu, &y)
+            }
+            Layer::MaxPool {
+                kernel,
+                stride,
+                pad,
+            } => {
+                let attrs = vec![
+                    ints("kernel_shape", &[*kernel, *kernel]),
+                    ints("pads", &[*pad; 4]),
                     ints("strides", &[*stride, *stride]),
                 ];
                 self.node("MaxPool", &[x], &format!("pool{index}"), attrs)
+            }
+            Layer::Residual {
+                name,
+                main,
+                shortcut,
+            } => {
+                let mut m = x.to_string();
+                for l in main {
+                    m = self.layer(l, &m, index);
+                }
+                let mut s = x.to_string();
+                for l in shortcut {
+                    s = self.layer(l, &s, index);
+                }
+                let y = self.node("Add", &[&m, &s], &format!("{name}.add"), vec![]);
+                self.relu_if(true, &y)
             }
             Layer::GlobalAvgPool => {
                 let y = self.node("GlobalAveragePool", &[x], "gap", vec![]);
@@ -295,6 +347,24 @@ impl Builder<'_> {
             }
             Layer::Tap(_) => x.to_string(),
         }
+    }
+
+    /// Inference-mode BatchNormalization of `x` with `<name>.{weight,bias,running_mean,
+    /// running_var}`: (x − mean)/√(var + ε)·weight + bias.
+    fn batch_norm(&mut self, name: &str, channels: usize, x: &str) -> String {
+        let stats: Vec<String> = crate::models::resnet::BN_TENSORS
+            .iter()
+            .map(|t| self.weight(&format!("{name}.{t}"), &[channels]))
+            .collect();
+        let mut inputs: Vec<&str> = vec![x];
+        inputs.extend(stats.iter().map(String::as_str));
+        let eps = AttributeProto {
+            name: "epsilon".into(),
+            r#type: attribute_type::FLOAT,
+            f: crate::ops::batch_norm::EPS,
+            ..Default::default()
+        };
+        self.node("BatchNormalization", &inputs, name, vec![eps])
     }
 
     fn relu_if(&mut self, relu: bool, x: &str) -> String {

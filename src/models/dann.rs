@@ -80,6 +80,43 @@ impl Dann {
         Ok(model)
     }
 
+    /// A ResNet DANN for `classes` as `config` describes it (`config.backbone` a ResNet name;
+    /// input size and bottleneck from it): the base from `weights` (ImageNet ResNet with
+    /// torchvision/timm names, or a dak model built on the same ResNet; `None` starts from
+    /// torchvision's seeded initialisation).
+    pub fn resnet(
+        gpu: &Gpu,
+        config: &DannConfig,
+        classes: &[String],
+        weights: Option<&Path>,
+        seed: u64,
+    ) -> Result<Dann> {
+        let mut model = Dann::new(gpu, config.clone(), classes.to_vec(), seed)?;
+        let base = match &model.features {
+            super::dann_nets::Features::ResNet(f) => f.base.clone(),
+            _ => {
+                return Err(Error::input(format!(
+                    "Dann::resnet: `{}` is not a ResNet backbone",
+                    config.backbone
+                )))
+            }
+        };
+        if let Some(w) = weights {
+            base.load_weights(w, &mut model.params)?;
+        }
+        Ok(model)
+    }
+
+    /// The parameter prefixes of the backbone's base (what `backbone_lr_mult` scales).
+    pub fn base_prefixes(&self) -> Vec<&'static str> {
+        match &self.features {
+            super::dann_nets::Features::ResNet(_) => {
+                super::resnet::ResNetConfig::prefixes().to_vec()
+            }
+            _ => vec!["features"],
+        }
+    }
+
     /// The paper's heads on `backbone` for `classes`, seeded.
     pub fn paper(gpu: &Gpu, backbone: Backbone, classes: &[String], seed: u64) -> Result<Dann> {
         let config = DannConfig::paper(backbone, classes.len());

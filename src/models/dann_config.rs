@@ -64,7 +64,7 @@ impl DannConfig {
                 input_size: None,
                 heads: Vec::new(),
             },
-            Backbone::Vgg16 => DannConfig {
+            Backbone::Vgg16 | Backbone::ResNet(_) => DannConfig {
                 backbone: backbone.name().to_string(),
                 classes,
                 label_hidden: vec![],
@@ -96,9 +96,10 @@ impl DannConfig {
                     "the digits backbone takes 28x28 images, not {side}x{side}; use --backbone vgg16 for other sizes"
                 )))
             }
-            Backbone::Vgg16 if side == 0 || !side.is_multiple_of(32) => {
+            Backbone::Vgg16 | Backbone::ResNet(_) if side == 0 || !side.is_multiple_of(32) => {
                 return Err(Error::input(format!(
-                    "--input-size {side}: the VGG16 backbone needs a multiple of 32 (e.g. 224, or 32/64 for speed)"
+                    "--input-size {side}: the {} backbone needs a multiple of 32 (e.g. 224, or 32/64 for speed)",
+                    backbone.name()
                 )))
             }
             _ => {}

@@ -1,8 +1,9 @@
 //! The networks a DANN is built from: the backbones ([`Backbone`], [`Features`]: the paper's
-//! digits network or a VGG16 base) and the dense heads ([`Mlp`]).
+//! digits network, a VGG16 or a ResNet base) and the dense heads ([`Mlp`]).
 
 use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
+use crate::models::dann_resnet::ResNetFeatures;
 use crate::models::dann_vgg::VggFeatures;
 use crate::models::layer::Layer;
 use crate::nn::{self, Conv2d, Dense, DenseInit, Dropout, Init, MaxPool2d};
@@ -18,18 +19,40 @@ pub enum Backbone {
     /// The VGG16 base (ImageNet weights or a dak model, or trained from scratch), global
     /// average pooling, optionally a bottleneck; any input side that is a multiple of 32.
     Vgg16,
+    /// A torchvision ResNet of this depth (18, 34, 50, 101, 152), global average pooling and
+    /// TLlib's bottleneck (Dense + BatchNorm1d + ReLU); any input side that is a multiple of 32.
+    ResNet(u16),
 }
 
 impl Backbone {
     /// All backbones, for help texts and errors.
-    pub const ALL: [Backbone; 2] = [Backbone::Digits, Backbone::Vgg16];
+    pub const ALL: [Backbone; 7] = [
+        Backbone::Digits,
+        Backbone::Vgg16,
+        Backbone::ResNet(18),
+        Backbone::ResNet(34),
+        Backbone::ResNet(50),
+        Backbone::ResNet(101),
+        Backbone::ResNet(152),
+    ];
 
     /// Name on the command line and in model files (`dann-<name>`).
     pub fn name(self) -> &'static str {
         match self {
             Backbone::Digits => "digits",
             Backbone::Vgg16 => "vgg16",
+            Backbone::ResNet(18) => "resnet18",
+            Backbone::ResNet(34) => "resnet34",
+            Backbone::ResNet(50) => "resnet50",
+            Backbone::ResNet(101) => "resnet101",
+            Backbone::ResNet(152) => "resnet152",
+            Backbone::ResNet(_) => "resnet",
         }
+    }
+
+    /// The ResNet's shape, for a ResNet backbone.
+    pub fn resnet(self) -> Option<crate::models::resnet::ResNetConfig> {
+        crate::models::resnet::ResNetConfig::named(self.name())
     }
 
     /// Parses a command-line name.
@@ -37,6 +60,10 @@ impl Backbone {
         match s {
             "digits" => Ok(Backbone::Digits),
             "vgg16" => Ok(Backbone::Vgg16),
+            _ if Backbone::ALL.iter().any(|b| b.name() == s) => Ok(*Backbone::ALL
+                .iter()
+                .find(|b| b.name() == s)
+                .expect("listed")),
             other => Err(Error::input(format!(
                 "unknown --backbone `{other}`; choose one of: {}",
                 Backbone::ALL.map(|b| b.name()).join(", ")
@@ -48,7 +75,7 @@ impl Backbone {
     pub fn input_size(self) -> usize {
         match self {
             Backbone::Digits => 28,
-            Backbone::Vgg16 => 224,
+            Backbone::Vgg16 | Backbone::ResNet(_) => 224,
         }
     }
 
@@ -56,7 +83,7 @@ impl Backbone {
     pub fn preprocess(self) -> Preprocess {
         match self {
             Backbone::Digits => Preprocess::Unit,
-            Backbone::Vgg16 => Preprocess::Imagenet,
+            Backbone::Vgg16 | Backbone::ResNet(_) => Preprocess::Imagenet,
         }
     }
 
@@ -129,6 +156,7 @@ impl DigitsFeatures {
             layers.push(Layer::MaxPool {
                 kernel: 2,
                 stride: 2,
+                pad: 0,
             });
         }
         layers.push(Layer::Flatten);
@@ -151,6 +179,8 @@ pub enum Features {
     Digits(DigitsFeatures),
     /// VGG16 base + pooling (+ bottleneck).
     Vgg16(VggFeatures),
+    /// ResNet base + pooling (+ bottleneck with BN).
+    ResNet(ResNetFeatures),
 }
 
 impl Features {
@@ -171,6 +201,14 @@ impl Features {
             Backbone::Vgg16 => Ok(Features::Vgg16(VggFeatures::new(
                 gpu, params, bottleneck, init,
             )?)),
+            Backbone::ResNet(_) => {
+                let config = backbone.resnet().ok_or_else(|| {
+                    Error::input(format!("unknown ResNet backbone `{}`", backbone.name()))
+                })?;
+                Ok(Features::ResNet(ResNetFeatures::new(
+                    gpu, params, &config, bottleneck, init,
+                )?))
+            }
         }
     }
 
@@ -179,6 +217,7 @@ impl Features {
         match self {
             Features::Digits(f) => f.forward(tape, params, x),
             Features::Vgg16(f) => f.forward(tape, params, x),
+            Features::ResNet(f) => f.forward(tape, params, x),
         }
     }
 
@@ -187,6 +226,7 @@ impl Features {
         match self {
             Features::Digits(_) => DigitsFeatures::DIM,
             Features::Vgg16(f) => f.dim(),
+            Features::ResNet(f) => f.dim(),
         }
     }
 
@@ -195,6 +235,9 @@ impl Features {
         match self {
             Features::Digits(_) => Backbone::Digits,
             Features::Vgg16(_) => Backbone::Vgg16,
+            Features::ResNet(f) => {
+                Backbone::parse(&f.base.config.name()).unwrap_or(Backbone::ResNet(0))
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use super::dann_config::DannConfig;
 use super::dann_nets::{Backbone, DigitsFeatures};
 use super::file::{ModelInfo, TensorFile};
 pub use super::layer::{Layer, Tap};
+use super::resnet::ResNetConfig;
 use super::vgg16;
 use crate::data::Preprocess;
 use crate::{Error, Result};
@@ -34,70 +35,134 @@ impl InferenceGraph {
 
     /// Values per image where `tap` stands, following the shapes through the layers.
     fn values_at(&self, tap: &Layer) -> usize {
-        let (mut c, mut side, mut flat) = (3, self.info.input_size, None);
+        let mut shape = Shape {
+            channels: 3,
+            side: self.info.input_size,
+            flat: None,
+        };
         for layer in self.layers.iter().take_while(|l| *l != tap) {
-            match layer {
-                Layer::Conv {
-                    outputs,
-                    kernel,
-                    stride,
-                    pad,
-                    ..
-                } => {
-                    c = *outputs;
-                    side = (side + 2 * pad - kernel) / stride + 1;
-                }
-                Layer::MaxPool { kernel, stride } => side = (side - kernel) / stride + 1,
-                Layer::GlobalAvgPool => flat = Some(c),
-                Layer::Flatten => flat = Some(c * side * side),
-                Layer::Dense { outputs, .. } => flat = Some(*outputs),
-                Layer::Tap(_) => {}
-            }
+            shape.advance(layer);
         }
-        flat.unwrap_or(c * side * side)
+        shape
+            .flat
+            .unwrap_or(shape.channels * shape.side * shape.side)
     }
 
     /// Checks that `file` holds every tensor the layers name, with the right number of values.
     pub fn check_tensors(&self, file: &TensorFile, origin: &Path) -> Result<()> {
-        for layer in &self.layers {
-            let (name, weight, outputs) = match layer {
-                Layer::Conv {
-                    name,
-                    inputs,
-                    outputs,
-                    kernel,
-                    ..
-                } => (name, outputs * inputs * kernel * kernel, *outputs),
-                Layer::Dense {
-                    name,
-                    inputs,
-                    outputs,
-                    ..
-                } => (name, outputs * inputs, *outputs),
-                _ => continue,
-            };
-            for (suffix, numel) in [("weight", weight), ("bias", outputs)] {
-                let key = format!("{name}.{suffix}");
-                match file.tensors.get(&key) {
-                    None => {
-                        return Err(Error::input(format!(
-                            "{}: no tensor `{key}`, which a `{}` model needs; is this file from another dak or architecture?",
-                            origin.display(),
-                            self.info.architecture
-                        )))
-                    }
-                    Some((shape, data)) if data.len() != numel => {
-                        return Err(Error::input(format!(
-                            "{}: tensor `{key}` has shape {shape:?}, a `{}` model needs {numel} values there",
-                            origin.display(),
-                            self.info.architecture
-                        )))
-                    }
-                    Some(_) => {}
+        let mut needed = Vec::new();
+        self.layers.iter().for_each(|l| tensors_of(l, &mut needed));
+        for (key, numel) in needed {
+            match file.tensors.get(&key) {
+                None => {
+                    return Err(Error::input(format!(
+                        "{}: no tensor `{key}`, which a `{}` model needs; is this file from another dak or architecture?",
+                        origin.display(),
+                        self.info.architecture
+                    )))
                 }
+                Some((shape, data)) if data.len() != numel => {
+                    return Err(Error::input(format!(
+                        "{}: tensor `{key}` has shape {shape:?}, a `{}` model needs {numel} values there",
+                        origin.display(),
+                        self.info.architecture
+                    )))
+                }
+                Some(_) => {}
             }
         }
         Ok(())
+    }
+}
+
+/// What one image is at a point of the graph: a feature map, or flat values.
+struct Shape {
+    channels: usize,
+    side: usize,
+    flat: Option<usize>,
+}
+
+impl Shape {
+    fn advance(&mut self, layer: &Layer) {
+        let out =
+            |side: usize, k: usize, stride: usize, pad: usize| (side + 2 * pad - k) / stride + 1;
+        match layer {
+            Layer::Conv {
+                outputs,
+                kernel,
+                stride,
+                pad,
+                ..
+            }
+            | Layer::ConvBn {
+                outputs,
+                kernel,
+                stride,
+                pad,
+                ..
+            } => {
+                self.channels = *outputs;
+                self.side = out(self.side, *kernel, *stride, *pad);
+            }
+            Layer::MaxPool {
+                kernel,
+                stride,
+                pad,
+            } => self.side = out(self.side, *kernel, *stride, *pad),
+            Layer::Residual { main, .. } => main.iter().for_each(|l| self.advance(l)),
+            Layer::GlobalAvgPool => self.flat = Some(self.channels),
+            Layer::BatchNorm { .. } => {}
+            Layer::Flatten => self.flat = Some(self.channels * self.side * self.side),
+            Layer::Dense { outputs, .. } => self.flat = Some(*outputs),
+            Layer::Tap(_) => {}
+        }
+    }
+}
+
+/// Every tensor `layer` reads, with its number of values.
+fn tensors_of(layer: &Layer, out: &mut Vec<(String, usize)>) {
+    match layer {
+        Layer::Conv {
+            name,
+            inputs,
+            outputs,
+            kernel,
+            ..
+        } => {
+            out.push((format!("{name}.weight"), outputs * inputs * kernel * kernel));
+            out.push((format!("{name}.bias"), *outputs));
+        }
+        Layer::ConvBn {
+            conv,
+            bn,
+            inputs,
+            outputs,
+            kernel,
+            ..
+        } => {
+            out.push((format!("{conv}.weight"), outputs * inputs * kernel * kernel));
+            for t in super::resnet::BN_TENSORS {
+                out.push((format!("{bn}.{t}"), *outputs));
+            }
+        }
+        Layer::Dense {
+            name,
+            inputs,
+            outputs,
+            ..
+        } => {
+            out.push((format!("{name}.weight"), outputs * inputs));
+            out.push((format!("{name}.bias"), *outputs));
+        }
+        Layer::BatchNorm { name, channels, .. } => {
+            for t in super::resnet::BN_TENSORS {
+                out.push((format!("{name}.{t}"), *channels));
+            }
+        }
+        Layer::Residual { main, shortcut, .. } => {
+            main.iter().chain(shortcut).for_each(|l| tensors_of(l, out))
+        }
+        Layer::MaxPool { .. } | Layer::GlobalAvgPool | Layer::Flatten | Layer::Tap(_) => {}
     }
 }
 
@@ -110,6 +175,7 @@ fn vgg16_base() -> Vec<Layer> {
             layers.push(Layer::MaxPool {
                 kernel: 2,
                 stride: 2,
+                pad: 0,
             });
             index += 1;
         } else {
@@ -158,15 +224,49 @@ fn config<T: serde::de::DeserializeOwned>(info: &ModelInfo, origin: &Path) -> Re
 /// its tensors.
 pub fn describe(info: &ModelInfo, file: &TensorFile, origin: &Path) -> Result<InferenceGraph> {
     let mut layers;
-    if info.architecture == classifier::ARCHITECTURE {
+    if classifier::is_classifier(&info.architecture) {
         let head: HeadConfig = config(info, origin)?;
-        layers = vgg16_base();
+        let dim = if info.architecture == classifier::RESNET_ARCHITECTURE {
+            let resnet: ResNetConfig = serde_json::from_value(info.config["resnet"].clone())
+                .map_err(|e| {
+                    Error::input(format!(
+                        "{}: unreadable ResNet configuration ({e})",
+                        origin.display()
+                    ))
+                })?;
+            layers = resnet.layers();
+            resnet.features()
+        } else {
+            layers = vgg16_base();
+            vgg16::FEATURES
+        };
         layers.push(Layer::GlobalAvgPool);
         layers.push(Layer::Tap(Tap::Features));
-        layers.extend(mlp("head", &[vgg16::FEATURES, head.hidden, head.classes]));
+        layers.extend(mlp("head", &[dim, head.hidden, head.classes]));
     } else if let Some(backbone) = info.architecture.strip_prefix("dann-") {
         let dann: DannConfig = config(info, origin)?;
         let dim = match Backbone::parse(backbone)? {
+            Backbone::ResNet(_) => {
+                let resnet = Backbone::parse(backbone)?.resnet().ok_or_else(|| {
+                    Error::input(format!(
+                        "{}: unknown backbone `{backbone}`",
+                        origin.display()
+                    ))
+                })?;
+                layers = resnet.layers();
+                layers.push(Layer::GlobalAvgPool);
+                if dann.bottleneck > 0 {
+                    layers.extend(mlp("bottleneck", &[resnet.features(), dann.bottleneck]));
+                    layers.push(Layer::BatchNorm {
+                        name: "bottleneck.bn1".into(),
+                        channels: dann.bottleneck,
+                        relu: true,
+                    });
+                    dann.bottleneck
+                } else {
+                    resnet.features()
+                }
+            }
             Backbone::Digits => {
                 layers = DigitsFeatures::layers("features");
                 DigitsFeatures::DIM
@@ -192,19 +292,44 @@ pub fn describe(info: &ModelInfo, file: &TensorFile, origin: &Path) -> Result<In
         layers.extend(mlp("label", &sizes));
     } else {
         return Err(Error::input(format!(
-            "{}: architecture `{}` cannot be described; this dak knows `{}` and `dann-<backbone>` models",
+            "{}: architecture `{}` cannot be described; this dak knows `{}`, `{}` and `dann-<backbone>` models",
             origin.display(),
             info.architecture,
-            classifier::ARCHITECTURE
+            classifier::ARCHITECTURE,
+            classifier::RESNET_ARCHITECTURE
         )));
     }
     layers.push(Layer::Tap(Tap::Logits));
     finish(info.clone(), layers, file, origin)
 }
 
-/// The inference graph of plain VGG16 ImageNet weights (timm or torchvision names) with their
-/// 1,000-class classifier.
+/// The inference graph of plain ImageNet weights with their classifier: a ResNet (`fc`) or
+/// VGG16 (timm or torchvision names, 1,000 classes).
 pub fn describe_imagenet(file: &TensorFile, origin: &Path) -> Result<InferenceGraph> {
+    if super::resnet::is_resnet(file) {
+        let resnet = ResNetConfig::from_tensors(file, origin)?;
+        let classes = match file.tensors.get("fc.weight") {
+            Some((shape, _)) if shape.len() == 2 => shape[0],
+            _ => {
+                return Err(Error::input(format!(
+                    "{}: no 2-D tensor `fc.weight` (the classifier); only a ResNet with its classifier exports from --weights",
+                    origin.display()
+                )))
+            }
+        };
+        let mut layers = resnet.layers();
+        layers.push(Layer::GlobalAvgPool);
+        layers.push(Layer::Tap(Tap::Features));
+        layers.push(Layer::Dense {
+            name: "fc".into(),
+            inputs: resnet.features(),
+            outputs: classes,
+            relu: false,
+        });
+        layers.push(Layer::Tap(Tap::Logits));
+        let info = super::imagenet_resnet::model_info(&resnet, classes);
+        return finish(info, layers, file, origin);
+    }
     let names = super::imagenet::classifier_names(file, origin)?;
     let mut layers = vgg16_base();
     layers.push(Layer::Flatten);

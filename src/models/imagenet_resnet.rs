@@ -66,11 +66,7 @@ impl ImagenetResNet {
         let base = ResNet::new(gpu, &mut params, &config, &mut Init::new(0))?;
         ck.restore(&mut params, path)?;
         let folded = base.fold(&params)?;
-        let names = if classes == 1000 {
-            imagenet::class_names()
-        } else {
-            (0..classes).map(|c| c.to_string()).collect()
-        };
+        let names = model_info(&config, classes).classes;
         Ok(ImagenetResNet {
             base,
             folded,
@@ -87,15 +83,28 @@ impl ImagenetResNet {
     }
 }
 
+/// The description of a ResNet with its classifier (it has no dak model file): ImageNet's
+/// class names for 1,000 classes, else `0`, `1`, ...
+pub fn model_info(config: &ResNetConfig, classes: usize) -> ModelInfo {
+    ModelInfo {
+        architecture: format!("{}-imagenet", config.name()),
+        config: serde_json::to_value(config).expect("plain JSON"),
+        classes: if classes == 1000 {
+            imagenet::class_names()
+        } else {
+            (0..classes).map(|c| c.to_string()).collect()
+        },
+        input_size: INPUT,
+        preprocess: Preprocess::Imagenet.name().into(),
+        provenance: None,
+    }
+}
+
 impl Model for ImagenetResNet {
     fn info(&self) -> ModelInfo {
         ModelInfo {
-            architecture: format!("{}-imagenet", self.base.config.name()),
-            config: serde_json::to_value(self.base.config).expect("plain JSON"),
             classes: self.classes.clone(),
-            input_size: INPUT,
-            preprocess: Preprocess::Imagenet.name().into(),
-            provenance: None,
+            ..model_info(&self.base.config, self.classes.len())
         }
     }
 

@@ -21,12 +21,55 @@ pub enum Layer {
         /// ReLU after the bias.
         relu: bool,
     },
-    /// Max-pooling over `kernel`x`kernel` windows (sizes rounded down).
+    /// Square convolution without bias (`<conv>.weight`), then batch normalisation with the
+    /// running statistics (`<bn>.{weight,bias,running_mean,running_var}`, ε 1e-5), then ReLU if
+    /// set: a ResNet's unit.
+    ConvBn {
+        /// Convolution prefix, e.g. `layer1.0.conv1`.
+        conv: String,
+        /// BN prefix, e.g. `layer1.0.bn1`.
+        bn: String,
+        /// Input channels.
+        inputs: usize,
+        /// Output channels.
+        outputs: usize,
+        /// Kernel side.
+        kernel: usize,
+        /// Stride in both directions.
+        stride: usize,
+        /// Zero padding on every side.
+        pad: usize,
+        /// ReLU after the BN.
+        relu: bool,
+    },
+    /// Batch normalisation of flat features `[N, C]` with the running statistics
+    /// (`<name>.{weight,bias,running_mean,running_var}`, ε 1e-5), then ReLU if set.
+    BatchNorm {
+        /// Parameter prefix, e.g. `bottleneck.bn1`.
+        name: String,
+        /// Channels.
+        channels: usize,
+        /// ReLU after it.
+        relu: bool,
+    },
+    /// Max-pooling over `kernel`x`kernel` windows (sizes rounded down), `pad` rows and columns
+    /// of −∞ on every side.
     MaxPool {
         /// Window side.
         kernel: usize,
         /// Step between windows.
         stride: usize,
+        /// Padding on every side.
+        pad: usize,
+    },
+    /// A residual block: `ReLU(main(x) + shortcut(x))`, the shortcut the identity when empty.
+    Residual {
+        /// Block prefix, e.g. `layer2.0`.
+        name: String,
+        /// The main path.
+        main: Vec<Layer>,
+        /// The projection of the shortcut (empty: identity).
+        shortcut: Vec<Layer>,
     },
     /// Mean over H and W: `[N, C, H, W]` → `[N, C]`.
     GlobalAvgPool,

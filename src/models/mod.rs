@@ -9,6 +9,7 @@ pub mod classifier;
 pub mod dann;
 mod dann_config;
 mod dann_nets;
+pub mod dann_resnet;
 pub mod dann_vgg;
 pub mod expect;
 pub mod file;

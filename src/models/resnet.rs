@@ -19,6 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::file::TensorFile;
+use super::layer::Layer;
 use crate::autograd::{BnStats, Params, Tape, Var};
 use crate::nn::Init;
 use crate::ops::batch_norm;
@@ -300,6 +301,44 @@ impl ResNetConfig {
             found.name(),
             self.name()
         )))
+    }
+
+    /// The base as inference layers (BN with the running statistics), for exporters: the stem,
+    /// its pool and every residual block.
+    pub fn layers(&self) -> Vec<Layer> {
+        let unit = |s: &ConvSite, relu: bool| Layer::ConvBn {
+            conv: s.conv.clone(),
+            bn: s.bn.clone(),
+            inputs: s.inputs,
+            outputs: s.outputs,
+            kernel: s.kernel,
+            stride: s.stride,
+            pad: s.padding,
+            relu,
+        };
+        let mut layers = vec![
+            unit(&self.stem_site(), true),
+            Layer::MaxPool {
+                kernel: 3,
+                stride: 2,
+                pad: 1,
+            },
+        ];
+        for b in self.blocks() {
+            let last = b.convs.len() - 1;
+            let name = b.convs[0].conv.trim_end_matches(".conv1").to_string();
+            layers.push(Layer::Residual {
+                name,
+                main: b
+                    .convs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| unit(s, i < last))
+                    .collect(),
+                shortcut: b.downsample.iter().map(|s| unit(s, false)).collect(),
+            });
+        }
+        layers
     }
 
     /// The parameter prefixes of the base: `conv1`, `bn1`, `layer1` .. `layer4`.

@@ -105,6 +105,11 @@ impl Tape {
         Var(self.values.len() - 1)
     }
 
+    /// Whether this tape records gradients (a training step), not [`Tape::no_grad`].
+    pub fn records(&self) -> bool {
+        self.grad_enabled
+    }
+
     /// A constant input (images, features): never gets a gradient.
     pub fn input(&mut self, t: Tensor) -> Var {
         self.push(t, false, None)

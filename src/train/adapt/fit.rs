@@ -141,7 +141,9 @@ impl Dann {
         validate_model(self, config, data)?;
         // The method's heads exist before the optimizer and any resume checkpoint see them.
         let state = config.method.prepare(self, config.seed)?;
-        self.params.set_lr_mult("features", config.backbone_lr_mult);
+        for prefix in self.base_prefixes() {
+            self.params.set_lr_mult(prefix, config.backbone_lr_mult);
+        }
         let mut opt = Optimizer::new(Rule::Sgd {
             momentum: config.momentum,
             nesterov: false,

@@ -236,3 +236,71 @@ fn fine_tune_refuses_a_resnet_of_another_depth_and_bad_resnet_flags() {
         &["resnet51", "resnet50"],
     );
 }
+
+#[test]
+fn adapt_with_a_resnet_backbone_trains_evaluates_and_refuses_another_depth() {
+    let dir = TempDir::new("resnet-adapt");
+    let (source, target) = (dir.path().join("src"), dir.path().join("tgt"));
+    negative_target_trees(dir.path());
+    let out = dir.path().join("dann.safetensors");
+    let o = dak(&[
+        "adapt",
+        "--source",
+        source.to_str().unwrap(),
+        "--target",
+        target.to_str().unwrap(),
+        "--backbone",
+        "resnet18",
+        "--input-size",
+        "32",
+        "--bottleneck",
+        "16",
+        "--epochs",
+        "1",
+        "--batch",
+        "6",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let h = dak::models::expect::read_header(&out).unwrap();
+    assert_eq!(h.architecture(), Some("dann-resnet18"));
+    // The bottleneck's BatchNorm1d and every base BN keep their running statistics.
+    for name in [
+        "bottleneck.bn1.running_var",
+        "layer4.1.bn2.running_mean",
+        "bn1.running_var",
+    ] {
+        assert!(h.shapes.contains_key(name), "{name} missing");
+    }
+    let e = dak(&[
+        "evaluate",
+        "--model",
+        out.to_str().unwrap(),
+        "--data",
+        target.to_str().unwrap(),
+    ]);
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+
+    let fx = fixture();
+    let r18 = dir.path().join("resnet18.safetensors");
+    write_safetensors(&r18, &tensors(&fx["models"]["resnet18"]));
+    let out2 = dir.path().join("other.safetensors");
+    refused_with(
+        &[
+            "adapt",
+            "--source",
+            source.to_str().unwrap(),
+            "--target",
+            target.to_str().unwrap(),
+            "--backbone",
+            "resnet34",
+            "--weights",
+            r18.to_str().unwrap(),
+            "--out",
+            out2.to_str().unwrap(),
+        ],
+        &["--weights", "resnet18", "resnet34"],
+    );
+    assert!(!out2.exists());
+}

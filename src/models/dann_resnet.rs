@@ -1,0 +1,117 @@
+//! The ResNet feature extractor of a DANN (TLlib's ImageNet-backbone setting): a torchvision
+//! ResNet base (`conv1`, `bn1`, `layer1..4`: ImageNet weights or a dak model built on the same
+//! ResNet load into it), global average pooling, then a bottleneck `bottleneck.fc1`
+//! Dense(C → n) + `bottleneck.bn1` BatchNorm1d + ReLU, as TLlib's `ImageClassifier` has it.
+//!
+//! BN follows the tape: on a tape that records gradients (a training step, one forward over
+//! the concatenated source + target batch, so both domains share the statistics, TLlib's
+//! recipe) every BN whose γ trains uses the batch statistics and moves its running ones; on a
+//! tape without gradients (evaluation, prediction, selection) the running statistics.
+
+use super::resnet::{BnMode, ResNet, ResNetConfig};
+use crate::autograd::{BnStats, ParamId, Params, Tape, Var};
+use crate::nn::{Dense, DenseInit, Init};
+use crate::{Gpu, Result, Tensor};
+
+/// The bottleneck's BatchNorm1d, as parameter ids.
+#[derive(Debug, Clone, Copy)]
+pub struct Bn1d {
+    gamma: ParamId,
+    beta: ParamId,
+    mean: ParamId,
+    var: ParamId,
+}
+
+/// ResNet base + GAP (+ bottleneck).
+#[derive(Clone)]
+pub struct ResNetFeatures {
+    /// The convolutional base.
+    pub base: std::sync::Arc<ResNet>,
+    /// Dense(C → n) and its BatchNorm1d, then ReLU, when configured.
+    pub bottleneck: Option<(Dense, Bn1d)>,
+}
+
+impl std::fmt::Debug for ResNetFeatures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResNetFeatures")
+            .field("base", &self.base.config)
+            .field("bottleneck", &self.bottleneck.as_ref().map(|b| b.0.outputs))
+            .finish()
+    }
+}
+
+impl ResNetFeatures {
+    /// Creates the base (torchvision's initialisation) and, when `bottleneck > 0`,
+    /// `bottleneck.fc1` and `bottleneck.bn1`.
+    pub fn new(
+        gpu: &Gpu,
+        params: &mut Params,
+        config: &ResNetConfig,
+        bottleneck: usize,
+        init: &mut Init,
+    ) -> Result<ResNetFeatures> {
+        let base = ResNet::new(gpu, params, config, init)?;
+        let bottleneck = match bottleneck {
+            0 => None,
+            n => {
+                let fc = Dense::new(
+                    gpu,
+                    params,
+                    "bottleneck.fc1",
+                    config.features(),
+                    n,
+                    false,
+                    DenseInit::He,
+                    init,
+                )?;
+                let ones = Tensor::from_slice(gpu, &vec![1.0; n], &[n])?;
+                let bn = Bn1d {
+                    gamma: params.add("bottleneck.bn1.weight", ones.clone())?,
+                    beta: params.add("bottleneck.bn1.bias", Tensor::zeros(gpu, &[n])?)?,
+                    mean: params
+                        .add_buffer("bottleneck.bn1.running_mean", Tensor::zeros(gpu, &[n])?)?,
+                    var: params.add_buffer("bottleneck.bn1.running_var", ones)?,
+                };
+                Some((fc, bn))
+            }
+        };
+        Ok(ResNetFeatures {
+            base: std::sync::Arc::new(base),
+            bottleneck,
+        })
+    }
+
+    /// Feature size: the bottleneck's width, else the base's channels.
+    pub fn dim(&self) -> usize {
+        self.bottleneck
+            .as_ref()
+            .map_or(self.base.config.features(), |b| b.0.outputs)
+    }
+
+    /// Images [B, 3, S, S] (S a multiple of 32) → features [B, dim].
+    pub fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
+        let training = tape.records();
+        let mode = if training {
+            BnMode::Batch
+        } else {
+            BnMode::Running
+        };
+        let map = self.base.forward(tape, params, x, mode)?;
+        let pooled = tape.global_avg_pool(map)?;
+        let Some((fc, bn)) = &self.bottleneck else {
+            return Ok(pooled);
+        };
+        let h = fc.forward(tape, params, pooled)?;
+        let gamma = tape.param(params, bn.gamma);
+        let beta = tape.param(params, bn.beta);
+        let (mean, var) = (&params.get(bn.mean).value, &params.get(bn.var).value);
+        let stats = if training && params.get(bn.gamma).trainable {
+            BnStats::Batch {
+                running: Some((mean, var)),
+            }
+        } else {
+            BnStats::Fixed { mean, var }
+        };
+        tape.batch_norm(h, gamma, beta, stats, true)
+    }
+}
