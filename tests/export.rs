@@ -486,7 +486,7 @@ fn adapted_resnet_onnx_matches_dak() {
     let mut config = dak::models::dann::DannConfig::paper(Backbone::ResNet(18), classes.len());
     config.input_size = Some(32);
     config.bottleneck = 16;
-    let mut dann = Dann::resnet(&gpu, &config, &classes, None, 9).unwrap();
+    let dann = Dann::resnet(&gpu, &config, &classes, None, 9).unwrap();
     // Running statistics that are not the identity, the bottleneck's BatchNorm1d included.
     let buffers: Vec<(String, Vec<usize>)> = dann
         .params
