@@ -247,7 +247,7 @@ fn evaluate_and_predict_refuse_bad_input_before_any_kernel() {
     let predict: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--model", m, "/no/such.png"], "no such file"),
         (vec!["--model", m, broken.to_str().unwrap()], "9.png"),
-        (vec!["--weights", m, i], "not VGG16"),
+        (vec!["--weights", m, i], "not ImageNet weights"),
         (vec!["--model", m, "--top-k", "0", i], "--top-k"),
         (vec!["--model", n, i], "NaN"),
     ];

@@ -26,6 +26,7 @@ builtin_shaders!(
     "elementwise/bias_grad.wgsl",
     "elementwise/bias_grad_sg.wgsl",
     "elementwise/relu_grad.wgsl",
+    "elementwise/add.wgsl",
     "elementwise/axpby.wgsl",
     "watch/first_bad.wgsl",
     "elementwise/dropout.wgsl",

@@ -114,6 +114,29 @@ pub fn relu_grad(dy: &Tensor, y: &Tensor) -> Result<Tensor> {
     Ok(dx)
 }
 
+/// `a + b` (same shapes), then ReLU if `relu`: a residual join in one pass.
+pub fn add(a: &Tensor, b: &Tensor, relu: bool) -> Result<Tensor> {
+    b.expect_shape(a.shape(), "add", "second operand")?;
+    let gpu = a.gpu();
+    let y = Tensor::uninit(gpu, a.shape(), DType::F32)?;
+    let m = super::Mirrors::of(&[a, b])?;
+    let p = Four {
+        a: a.numel() as u32,
+        b: m.shift,
+        c: relu as u32,
+        d: 0,
+    };
+    let bindings = m.after(&[a.binding(), b.binding(), y.binding()]);
+    gpu.dispatch(
+        "elementwise/add.wgsl",
+        &[m.constant()],
+        bytemuck::bytes_of(&p),
+        &bindings,
+        grid_1d(a.numel()),
+    )?;
+    Ok(y)
+}
+
 /// `y ← alpha·x + beta·y` in place (beta = 0 ignores y's contents).
 pub fn axpby(alpha: f32, x: &Tensor, beta: f32, y: &Tensor) -> Result<()> {
     if x.numel() != y.numel() {
@@ -179,6 +202,14 @@ pub fn dropout(x: &Tensor, rate: f32, seed: u32) -> Result<Tensor> {
 
 /// Plain-Rust oracles.
 pub mod reference {
+    /// `a + b`, then ReLU if `relu`.
+    pub fn add(a: &[f32], b: &[f32], relu: bool) -> Vec<f32> {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| if relu { (x + y).max(0.0) } else { x + y })
+            .collect()
+    }
+
     /// `act(x + bias[(i / inner) % channels])`.
     pub fn bias_act(
         x: &[f32],

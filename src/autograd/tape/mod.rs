@@ -301,12 +301,7 @@ impl Tape {
                 tb.shape()
             )));
         }
-        let sum = ew::scale(ta, 1.0)?;
-        ew::accumulate(&sum, tb)?;
-        let y = match relu {
-            true => ew::bias_act(&sum, None, true)?,
-            false => sum,
-        };
+        let y = ew::add(ta, tb, relu)?;
         if !(self.requires_grad(a) || self.requires_grad(b)) {
             return Ok(self.constant(y));
         }

@@ -363,6 +363,14 @@ pub(super) static REGISTRY: &[Kernel] = &[
         check: check_relu_grad,
     },
     Kernel {
+        id: "elementwise.add",
+        op: "elementwise",
+        files: &["elementwise/add.wgsl"],
+        description: "y = a + b (then ReLU): a residual block's join",
+        supported: always,
+        check: check_add,
+    },
+    Kernel {
         id: "elementwise.axpby",
         op: "elementwise",
         files: &["elementwise/axpby.wgsl"],

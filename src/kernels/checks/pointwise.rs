@@ -71,6 +71,30 @@ pub(super) fn check_relu_grad(gpu: &Gpu, c: &mut Checker) -> Result<()> {
     Ok(())
 }
 
+pub(super) fn check_add(gpu: &Gpu, c: &mut Checker) -> Result<()> {
+    for (i, &n) in LENGTHS.iter().enumerate() {
+        for relu in [false, true] {
+            c.case();
+            let a = values(n, 440 + i as u64);
+            let b = values(n, 441 + i as u64);
+            let ta = Tensor::from_slice(gpu, &a, &[n])?;
+            let tb = Tensor::from_slice(gpu, &b, &[n])?;
+            let got = ew::add(&ta, &tb, relu)?;
+            let want = ew::reference::add(&a, &b, relu);
+            c.compare(
+                &format!("a + b of [{n}], relu {relu}"),
+                &got.to_vec()?,
+                &want,
+                0.0,
+            );
+            if c.failed() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn check_axpby(gpu: &Gpu, c: &mut Checker) -> Result<()> {
     for (i, &n) in LENGTHS.iter().enumerate() {
         c.case();
