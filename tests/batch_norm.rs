@@ -48,8 +48,18 @@ fn backward_matches_finite_differences_of_the_forward() {
         let t = |v: &[f32], sh: &[usize]| Tensor::from_slice(&gpu, v, sh).unwrap();
         let (tx, tg, tb) = (t(&x, shape), t(&gamma, &[c]), t(&beta, &[c]));
         let (_, st) = bn::forward_train(&tx, &tg, &tb, None, false).unwrap();
-        let (dx, dg, db) =
-            bn::backward(&t(&dy, shape), &tx, &st.mean, &st.var, &tg, bn::EPS, true).unwrap();
+        let (dx, dg, db) = bn::backward(
+            &t(&dy, shape),
+            &tx,
+            &st.mean,
+            &st.var,
+            &tg,
+            &tb,
+            bn::EPS,
+            true,
+            false,
+        )
+        .unwrap();
         let (dx, dg, db) = (
             dx.to_vec().unwrap(),
             dg.to_vec().unwrap(),

@@ -36,18 +36,38 @@ override WG: u32 = 256u;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let c = wid.x;
     let m = p.outer * p.inner;
+    // Rows of the channel one after another when a row fills the workgroup (no integer
+    // division per element: CPU adapters run it lane by lane), else the flat index.
+    let rows = p.inner >= WG;
     var acc = 0.0;
-    for (var k = lid.x; k < m; k += WG) {
-        let o = k / p.inner;
-        acc += x[(o * p.channels + c) * p.inner + k % p.inner];
+    if (rows) {
+        for (var o = 0u; o < p.outer; o++) {
+            let row = (o * p.channels + c) * p.inner;
+            for (var r = lid.x; r < p.inner; r += WG) { acc += x[row + r]; }
+        }
+    } else {
+        for (var k = lid.x; k < m; k += WG) {
+            let o = k / p.inner;
+            acc += x[(o * p.channels + c) * p.inner + k % p.inner];
+        }
     }
     partial[lid.x] = acc;
     let mu = reduce(lid.x) / f32(m);
     var sq = 0.0;
-    for (var k = lid.x; k < m; k += WG) {
-        let o = k / p.inner;
-        let d = x[(o * p.channels + c) * p.inner + k % p.inner] - mu;
-        sq += d * d;
+    if (rows) {
+        for (var o = 0u; o < p.outer; o++) {
+            let row = (o * p.channels + c) * p.inner;
+            for (var r = lid.x; r < p.inner; r += WG) {
+                let d = x[row + r] - mu;
+                sq += d * d;
+            }
+        }
+    } else {
+        for (var k = lid.x; k < m; k += WG) {
+            let o = k / p.inner;
+            let d = x[(o * p.channels + c) * p.inner + k % p.inner] - mu;
+            sq += d * d;
+        }
     }
     partial[lid.x] = sq;
     let v = reduce(lid.x) / f32(m);

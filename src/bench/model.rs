@@ -31,6 +31,9 @@ pub struct ModelBench {
     pub cached_head_train_img_s: f64,
     /// One-time cost of compiling every pipeline the modes use.
     pub warmup_s: f64,
+    /// Most bytes of GPU buffers in use during one whole-network training step (parameters,
+    /// optimizer state, activations kept for the backward, gradients, scratch).
+    pub peak_train_bytes: u64,
     /// Time per layer of one whole-network training step.
     pub layers: Vec<LayerTime>,
     /// Time per kernel of the same step, slowest first.
@@ -209,7 +212,9 @@ pub fn classifier(
     train_step(&model, &mut optimizer, &x, false)?;
     gpu.sync()?;
     let warmup_s = warm.elapsed().as_secs_f64();
+    gpu.reset_peak_memory();
     let step = profile(gpu, || train_step(&model, &mut optimizer, &x, false))?;
+    let peak_train_bytes = gpu.stats().peak_live_bytes;
 
     let inference = throughput(gpu, batch, steps, || {
         let mut tape = Tape::no_grad();
@@ -238,6 +243,7 @@ pub fn classifier(
         whole_network_train_img_s: whole,
         cached_head_train_img_s: cached,
         warmup_s,
+        peak_train_bytes,
         layers: step.layers,
         kernels: step.kernels,
         dispatches: step.dispatches,

@@ -354,5 +354,9 @@ fn model(args: &BenchArgs) -> Result<()> {
         "  head from cached features {:>8.1} img/s",
         r.cached_head_train_img_s
     );
+    println!(
+        "  peak GPU buffers in a whole-network training step: {:.0} MiB",
+        r.peak_train_bytes as f64 / (1 << 20) as f64
+    );
     finish_model_report(&r, r.warmup_s, &r.layers, &r.kernels, &r.input_cache, args)
 }

@@ -38,6 +38,9 @@ pub struct Stats {
     pub pipelines_created: u64,
     /// Bytes of pooled buffers currently in use.
     pub live_bytes: u64,
+    /// The most bytes of pooled buffers in use since the device opened or
+    /// [`Gpu::reset_peak_memory`].
+    pub peak_live_bytes: u64,
     /// Bytes of pooled buffers free for reuse.
     pub pooled_bytes: u64,
     /// Storage buffers ever created by the pool.
@@ -175,6 +178,7 @@ impl Gpu {
         let pool = lock(&self.0.pool);
         Stats {
             live_bytes: pool.live_bytes,
+            peak_live_bytes: pool.peak_live_bytes,
             pooled_bytes: pool.pooled_bytes,
             buffers_created: pool.created,
             ..*lock(&self.0.stats)
@@ -189,6 +193,11 @@ impl Gpu {
             .filter(|(file, _)| file.starts_with(prefix))
             .map(|(_, n)| n)
             .sum()
+    }
+
+    /// Starts measuring the peak of buffer memory in use from now ([`Stats::peak_live_bytes`]).
+    pub fn reset_peak_memory(&self) {
+        lock(&self.0.pool).reset_peak();
     }
 
     /// Release all free pooled buffers back to the driver.

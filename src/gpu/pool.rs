@@ -35,6 +35,8 @@ pub(crate) struct BufferPool {
     pub live_bytes: u64,
     /// Bytes sitting in free lists, ready for reuse.
     pub pooled_bytes: u64,
+    /// The most `live_bytes` has been since the last [`BufferPool::reset_peak`].
+    pub peak_live_bytes: u64,
     /// Buffers created on the device since start (a flat count means the pool works).
     pub created: u64,
 }
@@ -44,6 +46,7 @@ impl BufferPool {
     pub fn acquire(&mut self, device: &wgpu::Device, bytes: u64) -> wgpu::Buffer {
         let class = size_class(bytes);
         self.live_bytes += class;
+        self.peak_live_bytes = self.peak_live_bytes.max(self.live_bytes);
         if let Some(buffer) = self.free.get_mut(&class).and_then(Vec::pop) {
             self.pooled_bytes -= class;
             return buffer;
@@ -63,6 +66,11 @@ impl BufferPool {
         self.live_bytes -= class;
         self.pooled_bytes += class;
         self.free.entry(class).or_default().push(buffer);
+    }
+
+    /// Starts a new peak from the bytes in use now.
+    pub fn reset_peak(&mut self) {
+        self.peak_live_bytes = self.live_bytes;
     }
 
     /// Drop every free buffer (gives memory back to the driver).

@@ -54,8 +54,8 @@ struct ElementP {
     flag: u32,
     eps: f32,
     count: f32,
-    _a: u32,
-    _b: u32,
+    relu: u32,
+    rows: u32,
 }
 
 impl ChannelP {
@@ -75,8 +75,14 @@ impl ChannelP {
 }
 
 impl ElementP {
-    /// The element-wise kernels' uniform: the layout, a flag, ε and the per-channel count.
-    fn new((outer, channels, inner): (usize, usize, usize), flag: bool, eps: f32) -> Self {
+    /// The element-wise kernels' uniform: the layout, a flag, ε, the per-channel count,
+    /// whether the ReLU is fused in, and the grid ([`element_grid`]).
+    fn new(
+        (outer, channels, inner): (usize, usize, usize),
+        flag: bool,
+        eps: f32,
+        relu: bool,
+    ) -> Self {
         ElementP {
             total: (outer * channels * inner) as u32,
             channels: channels as u32,
@@ -84,9 +90,28 @@ impl ElementP {
             flag: flag as u32,
             eps,
             count: (outer * inner) as f32,
-            _a: 0,
-            _b: 0,
+            relu: relu as u32,
+            rows: by_rows((outer, channels, inner)) as u32,
         }
+    }
+}
+
+/// Whether the element-wise kernels run by rows, one workgroup per 256 values of a (channel,
+/// outer index) row: when a row fills most of a workgroup and the grid fits, the channel comes
+/// from the workgroup id instead of two integer divisions per element; BatchNorm1d's rows of
+/// one value keep the flat index. (On lavapipe the two cost the same within the noise: its
+/// storage loads, one lane at a time, dominate; see docs/resnet.md.)
+fn by_rows((outer, channels, inner): (usize, usize, usize)) -> bool {
+    inner >= 128 && channels <= 65535 && outer <= 65535 && inner.div_ceil(256) <= 65535
+}
+
+/// The element-wise kernels' grid for [`by_rows`] or the flat index.
+fn element_grid(layout: (usize, usize, usize)) -> [u32; 3] {
+    let (outer, channels, inner) = layout;
+    if by_rows(layout) {
+        [inner.div_ceil(256) as u32, channels as u32, outer as u32]
+    } else {
+        grid_1d(outer * channels * inner)
     }
 }
 
@@ -190,8 +215,7 @@ pub fn normalize(
     )?;
     let gpu = x.gpu();
     let y = Tensor::uninit(gpu, x.shape(), DType::F32)?;
-    let total = outer * c * inner;
-    let p = ElementP::new((outer, c, inner), relu, eps);
+    let p = ElementP::new((outer, c, inner), relu, eps, relu);
     gpu.dispatch(
         "batch_norm/normalize.wgsl",
         &[],
@@ -204,7 +228,7 @@ pub fn normalize(
             beta.binding(),
             y.binding(),
         ],
-        grid_1d(total),
+        element_grid((outer, c, inner)),
     )?;
     Ok(y)
 }
@@ -223,9 +247,10 @@ pub fn forward_train(
     Ok((y, s))
 }
 
-/// Gradients `(dx, dγ, dβ)` of [`normalize`] (without ReLU) given upstream `dy`:
-/// `batch_stats` when `mean`/`var` were the batch's own statistics (training), else fixed
-/// statistics (evaluation mode).
+/// Gradients `(dx, dγ, dβ)` of [`normalize`] given upstream `dy`: `batch_stats` when
+/// `mean`/`var` were the batch's own statistics (training), else fixed statistics (evaluation
+/// mode). With `relu` the forward's ReLU is part of it: its mask is recomputed from `x` (no
+/// pass over the output).
 #[allow(clippy::too_many_arguments)] // the op's own inputs; a struct would only rename them
 pub fn backward(
     dy: &Tensor,
@@ -233,21 +258,28 @@ pub fn backward(
     mean: &Tensor,
     var: &Tensor,
     gamma: &Tensor,
+    beta: &Tensor,
     eps: f32,
     batch_stats: bool,
+    relu: bool,
 ) -> Result<(Tensor, Tensor, Tensor)> {
     let op = "batch norm backward";
     let (outer, c, inner) = layout(x, op)?;
     dy.expect_shape(x.shape(), op, "upstream gradient")?;
     per_channel(
-        &[(mean, "mean"), (var, "variance"), (gamma, "weight (γ)")],
+        &[
+            (mean, "mean"),
+            (var, "variance"),
+            (gamma, "weight (γ)"),
+            (beta, "bias (β)"),
+        ],
         c,
         op,
     )?;
     let gpu = x.gpu();
     let dgamma = Tensor::uninit(gpu, &[c], DType::F32)?;
     let dbeta = Tensor::uninit(gpu, &[c], DType::F32)?;
-    let p = ChannelP::new((outer, c, inner), false, eps);
+    let p = ChannelP::new((outer, c, inner), relu, eps);
     gpu.dispatch(
         "batch_norm/grad_sums.wgsl",
         &[("WG", reduction_width(gpu))],
@@ -257,14 +289,15 @@ pub fn backward(
             x.binding(),
             mean.binding(),
             var.binding(),
+            gamma.binding(),
+            beta.binding(),
             dgamma.binding(),
             dbeta.binding(),
         ],
         [c as u32, 1, 1],
     )?;
-    let total = outer * c * inner;
     let dx = Tensor::uninit(gpu, x.shape(), DType::F32)?;
-    let p = ElementP::new((outer, c, inner), batch_stats, eps);
+    let p = ElementP::new((outer, c, inner), batch_stats, eps, relu);
     gpu.dispatch(
         "batch_norm/grad_input.wgsl",
         &[],
@@ -275,11 +308,12 @@ pub fn backward(
             mean.binding(),
             var.binding(),
             gamma.binding(),
+            beta.binding(),
             dgamma.binding(),
             dbeta.binding(),
             dx.binding(),
         ],
-        grid_1d(total),
+        element_grid((outer, c, inner)),
     )?;
     Ok((dx, dgamma, dbeta))
 }

@@ -116,19 +116,19 @@ impl Tape {
                 relu,
                 saved_x,
             } => {
-                let mut dy = dy.expect("non-root has a gradient");
-                if relu {
-                    dy = ew::relu_grad(&dy, &self.values[out].tensor)?;
-                }
-                let g = self.tensor(gamma).clone();
+                let dy = dy.expect("non-root has a gradient");
+                let (g, b) = (self.tensor(gamma).clone(), self.tensor(beta).clone());
+                // The ReLU's mask is recomputed from x inside the BN kernels.
                 let (dx, dg, db) = batch_norm::backward(
                     &dy,
                     &saved_x,
                     &mean,
                     &var,
                     &g,
+                    &b,
                     batch_norm::EPS,
                     batch_stats,
+                    relu,
                 )?;
                 if self.values[gamma.0].requires_grad {
                     self.accumulate(grads, gamma, dg)?;

@@ -91,7 +91,7 @@ fn check(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<()> {
             Which::GradSums | Which::GradInput => {
                 let dy = values(x.len(), 950 + i as u64);
                 let tdy = t(&dy, shape)?;
-                for batch in [true, false] {
+                for (batch, relu) in [(true, false), (false, false), (true, true), (false, true)] {
                     let (tm, tv, want_stats) = match batch {
                         true => (
                             t(&f32s(&mean), &[ch])?,
@@ -103,9 +103,29 @@ fn check(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<()> {
                             (t(&rm, &[ch])?, t(&rv, &[ch])?, (run(&rm), run(&rv)))
                         }
                     };
-                    let (dx, dg, db) = bn::backward(&tdy, &tx, &tm, &tv, &tg, bn::EPS, batch)?;
+                    let (dx, dg, db) =
+                        bn::backward(&tdy, &tx, &tm, &tv, &tg, &tb, bn::EPS, batch, relu)?;
+                    // With the ReLU fused in, the reference masks dy by the forward's output.
+                    let masked: Vec<f32> = match relu {
+                        false => dy.clone(),
+                        true => {
+                            let y = reference::normalize(
+                                &x,
+                                shape,
+                                &want_stats.0,
+                                &want_stats.1,
+                                &gamma,
+                                &beta,
+                                bn::EPS,
+                            );
+                            dy.iter()
+                                .zip(&y)
+                                .map(|(&d, &v)| if v > 0.0 { d } else { 0.0 })
+                                .collect()
+                        }
+                    };
                     let (wdx, wdg, wdb) = reference::backward(
-                        &dy,
+                        &masked,
                         &x,
                         shape,
                         &want_stats.0,
