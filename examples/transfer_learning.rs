@@ -1,5 +1,5 @@
-//! Transfer learning the Keras way — VGG16 base, frozen; GAP + Dense(1024, ReLU) + Dense(classes);
-//! `fit` with validation; `evaluate`, `save`, `load`, `predict`:
+//! Transfer learning the Keras way — a VGG16 (or ResNet) base, frozen; GAP + Dense(1024, ReLU) +
+//! Dense(classes); `fit` with validation; `evaluate`, `save`, `load`, `predict`:
 //!
 //! ```python
 //! base_model = VGG16(weights='imagenet', include_top=False, input_shape=(224, 224, 3))
@@ -15,9 +15,14 @@
 //!
 //! ```text
 //! cargo run --release --example transfer_learning -- --weights weights/vgg16.safetensors --input-size 224
+//! cargo run --release --example transfer_learning -- --backbone resnet50 --weights weights/resnet50.safetensors --input-size 224
 //! ```
 //!
-//! Flags: `--weights FILE|none`, `--input-size N` (multiple of 32, default 32), `--limit N`
+//! (`keras.applications.ResNet50(include_top=False)`: a frozen ResNet base runs with its
+//! BatchNorm folded into the convolutions, as Keras runs a frozen layer's BN in inference mode.)
+//!
+//! Flags: `--backbone vgg16|resnet18|resnet34|resnet50|resnet101|resnet152` (default vgg16),
+//! `--weights FILE|none`, `--input-size N` (multiple of 32, default 32), `--limit N`
 //! training images (default 600; a third as many for validation), `--epochs N` (default 15),
 //! `--lr X` (Adam; default 1e-2 without weights, 1e-3 with), `--out MODEL` (default
 //! `transfer_learning.safetensors`). With the defaults (about 3 minutes; most of it is the
@@ -38,6 +43,7 @@ pub fn run(args: &[String]) -> dak::Result<()> {
     check_flags(
         args,
         &[
+            "--backbone",
             "--weights",
             "--input-size",
             "--limit",
@@ -66,9 +72,10 @@ pub fn run(args: &[String]) -> dak::Result<()> {
         .sample(limit / 3, 0);
 
     // VGG16(include_top=False) + GlobalAveragePooling2D + Dense(1024, relu) + Dense(classes).
-    let mut model = Classifier::vgg16(
+    let mut model = Classifier::with_base(
         &gpu,
         &ClassifierSpec {
+            base: BaseKind::parse(&flag(args, "--backbone", String::from("vgg16"))?)?,
             classes: train.classes().to_vec(),
             weights,
             input_size: flag(args, "--input-size", 32)?,
@@ -76,7 +83,7 @@ pub fn run(args: &[String]) -> dak::Result<()> {
         },
     )?;
     // for layer in base_model.layers: layer.trainable = False
-    model.freeze("features")?;
+    model.set_trainable(Freeze::Base)?;
     // model.fit(train_generator, validation_data=validation_generator)
     let options = FitOptions {
         epochs: flag(args, "--epochs", 15)?,

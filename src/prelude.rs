@@ -1,6 +1,6 @@
 //! The small surface most programs need: `use dak::prelude::*;`.
 //!
-//! Data sets, the two models (the Keras-style VGG16 transfer classifier and DANN) with their
+//! Data sets, the two models (the Keras-style transfer classifier on VGG16 or a ResNet, and DANN) with their
 //! `fit` / `evaluate` / `predict` / `save` / `load`, the training settings, the callback trait
 //! with the CLI's callbacks, and the logs a run returns.
 //!
@@ -20,6 +20,7 @@
 //! ```
 
 pub use crate::data::{load_mnist_mnistm, load_office31, AdaptData, Dataset, Preprocess};
+pub use crate::models::classifier::{BaseKind, BnTraining};
 pub use crate::models::{Backbone, Classifier, ClassifierSpec, Dann, Freeze, Model, Weights};
 pub use crate::train::callbacks::{Checkpoints, EarlyStopping, JsonLines, Progress};
 pub use crate::train::{

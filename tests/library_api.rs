@@ -48,6 +48,12 @@ fn domain_adaptation_example_runs_with_tiny_settings() {
 fn transfer_learning_example_runs_with_tiny_settings() {
     let (_dir, out) = run_example(transfer_learning::run, &["--epochs", "1", "--limit", "24"]);
     assert_eq!(Classifier::load(&gpu(), &out).unwrap().classes.len(), 10);
+    // The same program on a ResNet base: the model file says so and loads back.
+    let args = ["--epochs", "1", "--limit", "24", "--backbone", "resnet18"];
+    let (_dir, out) = run_example(transfer_learning::run, &args);
+    let model = Classifier::load(&gpu(), &out).unwrap();
+    assert_eq!(model.info().architecture, "resnet-gap-head");
+    assert_eq!(model.feature_dim(), 512);
 }
 
 /// Every tensor of two model files, equal to 1e-6.

@@ -303,4 +303,25 @@ fn adapt_with_a_resnet_backbone_trains_evaluates_and_refuses_another_depth() {
         &["--weights", "resnet18", "resnet34"],
     );
     assert!(!out2.exists());
+    for (bn, backbone, needles) in [
+        ("frozen", "digits", &["--bn frozen", "ResNet"][..]),
+        ("maybe", "resnet18", &["--bn maybe", "train", "frozen"][..]),
+    ] {
+        refused_with(
+            &[
+                "adapt",
+                "--source",
+                source.to_str().unwrap(),
+                "--target",
+                target.to_str().unwrap(),
+                "--backbone",
+                backbone,
+                "--bn",
+                bn,
+                "--out",
+                out2.to_str().unwrap(),
+            ],
+            needles,
+        );
+    }
 }

@@ -526,3 +526,38 @@ fn folded_evaluation_equals_running_statistics_and_survives_save() {
         "reloaded model",
     );
 }
+
+#[test]
+fn frozen_bn_keeps_running_statistics_and_trains_no_affine() {
+    use dak::models::classifier::BnTraining;
+    let gpu = gpu();
+    let mut model = model(&gpu, basic());
+    model.bn = BnTraining::Frozen;
+    model.set_trainable(Freeze::None).unwrap();
+    let stats_before = host(&model.params);
+    let x = Tensor::from_slice(
+        &gpu,
+        &values(BATCH * 3 * SIDE * SIDE, 13),
+        &[BATCH, 3, SIDE, SIDE],
+    )
+    .unwrap();
+    let mut tape = Tape::new();
+    let xv = tape.input(x);
+    let z = model.forward(&mut tape, xv, true, 0).unwrap();
+    let y = Tensor::from_u32(&gpu, &[0, 1], &[BATCH]).unwrap();
+    let w = Tensor::from_slice(&gpu, &[1.0; BATCH], &[BATCH]).unwrap();
+    let l = tape.softmax_xent(z, &y, &w, 1.0).unwrap();
+    let grads = tape.backward(&[l]).unwrap();
+    let after = host(&model.params);
+    for (id, p) in model.params.iter() {
+        let is_bn =
+            p.name.contains(".bn") || p.name.starts_with("bn1") || p.name.contains("downsample.1");
+        if p.buffer {
+            assert_eq!(after[&p.name], stats_before[&p.name], "{} moved", p.name);
+        } else if is_bn {
+            assert!(!grads.contains_key(&id), "{} got a gradient", p.name);
+        } else {
+            assert!(grads.contains_key(&id), "{} got no gradient", p.name);
+        }
+    }
+}

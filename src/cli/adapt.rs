@@ -46,6 +46,10 @@ pub struct AdaptArgs {
     /// Width of the bottleneck after a VGG16 or ResNet base; 0 for none [default: 256].
     #[arg(long, value_name = "N")]
     pub bottleneck: Option<usize>,
+    /// A ResNet base's BN: `train` (batch statistics over the concatenated source + target
+    /// batch, γ/β trained; TLlib's recipe) or `frozen` (running statistics, γ/β fixed).
+    #[arg(long, default_value = "train", value_name = "train|frozen")]
+    pub bn: String,
     /// Adaptation method: `dann` (domain-adversarial), `source-only` (the baseline, no target)
     /// or another from docs/methods.md (an unknown name lists them all) [default: dann].
     #[arg(long, value_name = "METHOD")]
@@ -225,6 +229,13 @@ pub fn model_config(args: &AdaptArgs, classes: usize) -> Result<DannConfig> {
             w.display()
         )));
     }
+    let bn = crate::models::classifier::BnTraining::parse(&args.bn)?;
+    if bn == crate::models::classifier::BnTraining::Frozen && backbone.resnet().is_none() {
+        return Err(Error::input(format!(
+            "--bn frozen applies to a ResNet backbone; `{}` has no BatchNorm",
+            backbone.name()
+        )));
+    }
     let mut c = DannConfig::paper(backbone, classes);
     c.input_size = args.input_size.or(c.input_size);
     c.bottleneck = args.bottleneck.unwrap_or(c.bottleneck);
@@ -244,7 +255,13 @@ fn new_model(args: &AdaptArgs, gpu: &Gpu, classes: &[String]) -> Result<Dann> {
             c.bottleneck,
             args.seed,
         ),
-        Backbone::ResNet(_) => Dann::resnet(gpu, &c, classes, args.weights.as_deref(), args.seed),
+        Backbone::ResNet(_) => {
+            let mut model = Dann::resnet(gpu, &c, classes, args.weights.as_deref(), args.seed)?;
+            if args.bn == "frozen" {
+                model.freeze_base_bn()?;
+            }
+            Ok(model)
+        }
         backbone => Dann::paper(gpu, backbone, classes, args.seed),
     }
 }

@@ -107,6 +107,19 @@ impl Dann {
         Ok(model)
     }
 
+    /// Freezes the BN layers of a ResNet base (γ/β fixed, running statistics used in
+    /// training too: `--bn frozen`); the bottleneck's BN keeps training. Nothing for other
+    /// backbones.
+    pub fn freeze_base_bn(&mut self) -> Result<()> {
+        if let super::dann_nets::Features::ResNet(f) = &self.features {
+            let names: Vec<String> = f.base.config.sites().into_iter().map(|s| s.bn).collect();
+            for bn in names {
+                self.params.freeze(&bn)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The parameter prefixes of the backbone's base (what `backbone_lr_mult` scales).
     pub fn base_prefixes(&self) -> Vec<&'static str> {
         match &self.features {
