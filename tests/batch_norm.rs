@@ -3,7 +3,7 @@
 //! (an upstream gradient that is not all ones), PyTorch's running-statistics convention, the
 //! fold into a convolution, and bad input.
 mod common;
-use common::gpu;
+use common::{gpu, with_cpu_and_portable_paths};
 use dak::kernels::{batch_norm_inputs, BATCH_NORM_SHAPES};
 use dak::ops::batch_norm::{self as bn, reference};
 use dak::Tensor;
@@ -98,21 +98,25 @@ fn backward_matches_finite_differences_of_the_forward() {
 
 #[test]
 fn kernels_match_the_reference_and_running_statistics_follow_pytorch() {
+    // Both paths: texture mirrors and one-subgroup reductions on CPU adapters, storage reads
+    // and 256-lane reductions elsewhere.
+    with_cpu_and_portable_paths(|gpu, paths| {
+        for name in [
+            "batch_norm.stats",
+            "batch_norm.normalize",
+            "batch_norm.grad_sums",
+            "batch_norm.grad_input",
+        ] {
+            let r = dak::kernels::check(gpu, dak::kernels::find(name).unwrap());
+            assert!(!r.status.failed(), "{name} ({paths}): {r:?}");
+            assert!(
+                r.cases >= BATCH_NORM_SHAPES.len(),
+                "{name}: {} cases",
+                r.cases
+            );
+        }
+    });
     let gpu = gpu();
-    for name in [
-        "batch_norm.stats",
-        "batch_norm.normalize",
-        "batch_norm.grad_sums",
-        "batch_norm.grad_input",
-    ] {
-        let r = dak::kernels::check(&gpu, dak::kernels::find(name).unwrap());
-        assert!(!r.status.failed(), "{name}: {r:?}");
-        assert!(
-            r.cases >= BATCH_NORM_SHAPES.len(),
-            "{name}: {} cases",
-            r.cases
-        );
-    }
     // By hand: one channel, values 1, 2, 3, 6 (μ 3, biased σ² 3.5, unbiased 14/3); running
     // statistics 0 and 1 move by 0.1 to 0.3 and 0.9 + 0.1·14/3.
     let x = Tensor::from_slice(&gpu, &[1.0, 2.0, 3.0, 6.0], &[4, 1]).unwrap();

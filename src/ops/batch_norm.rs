@@ -119,7 +119,7 @@ fn element_grid(layout: (usize, usize, usize)) -> [u32; 3] {
 /// (lavapipe runs a workgroup larger than its vector width in parts and switches between them
 /// at every barrier: 256 lanes made the statistics of a 512-channel layer 14 ms, 16 lanes ~1).
 fn reduction_width(gpu: &crate::Gpu) -> f64 {
-    if gpu.is_cpu() {
+    if gpu.cpu_paths() {
         gpu.subgroup_size().clamp(1, 256).next_power_of_two() as f64
     } else {
         256.0
