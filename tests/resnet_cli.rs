@@ -129,26 +129,19 @@ fn broken_resnet_files_are_refused_naming_the_tensor() {
         write_safetensors(&path, &kept);
         path
     };
+    let predict = |weights: &Path, needles: &[&str]| {
+        let args = [
+            "predict",
+            "--weights",
+            weights.to_str().unwrap(),
+            img.to_str().unwrap(),
+        ];
+        refused_with(&args, needles);
+    };
     let no_var = write_without("no-var.safetensors", "layer3.1.bn2.running_var");
-    refused_with(
-        &[
-            "predict",
-            "--weights",
-            no_var.to_str().unwrap(),
-            img.to_str().unwrap(),
-        ],
-        &["layer3.1.bn2.running_var"],
-    );
+    predict(&no_var, &["layer3.1.bn2.running_var"]);
     let no_fc = write_without("no-fc.safetensors", "fc.weight");
-    refused_with(
-        &[
-            "predict",
-            "--weights",
-            no_fc.to_str().unwrap(),
-            img.to_str().unwrap(),
-        ],
-        &["fc.weight"],
-    );
+    predict(&no_fc, &["fc.weight"]);
     // A wrong shape is named with both shapes.
     let path = dir.path().join("bad-shape.safetensors");
     let mut bad = all.clone();
@@ -159,13 +152,8 @@ fn broken_resnet_files_are_refused_naming_the_tensor() {
     t.1 = vec![128, 64, 3, 3];
     t.2.truncate(128 * 64 * 9);
     write_safetensors(&path, &bad);
-    refused_with(
-        &[
-            "predict",
-            "--weights",
-            path.to_str().unwrap(),
-            img.to_str().unwrap(),
-        ],
+    predict(
+        &path,
         &[
             "layer2.0.conv2.weight",
             "[128, 64, 3, 3]",

@@ -257,11 +257,7 @@ impl Builder<'_> {
                     &[*outputs, *inputs, *kernel, *kernel],
                 );
                 let b = self.weight(&format!("{name}.bias"), &[*outputs]);
-                let attrs = vec![
-                    ints("kernel_shape", &[*kernel, *kernel]),
-                    ints("pads", &[*pad; 4]),
-                    ints("strides", &[*stride, *stride]),
-                ];
+                let attrs = window(*kernel, *stride, *pad);
                 let y = self.node("Conv", &[x, &w, &b], name, attrs);
                 self.relu_if(*relu, &y)
             }
@@ -279,11 +275,7 @@ impl Builder<'_> {
                     &format!("{conv}.weight"),
                     &[*outputs, *inputs, *kernel, *kernel],
                 );
-                let attrs = vec![
-                    ints("kernel_shape", &[*kernel, *kernel]),
-                    ints("pads", &[*pad; 4]),
-                    ints("strides", &[*stride, *stride]),
-                ];
+                let attrs = window(*kernel, *stride, *pad);
                 let y = self.node("Conv", &[x, &w], conv, attrs);
                 let y = self.batch_norm(bn, *outputs, &y);
                 self.relu_if(*relu, &y)
@@ -301,11 +293,7 @@ impl Builder<'_> {
                 stride,
                 pad,
             } => {
-                let attrs = vec![
-                    ints("kernel_shape", &[*kernel, *kernel]),
-                    ints("pads", &[*pad; 4]),
-                    ints("strides", &[*stride, *stride]),
-                ];
+                let attrs = window(*kernel, *stride, *pad);
                 self.node("MaxPool", &[x], &format!("pool{index}"), attrs)
             }
             Layer::Residual {
@@ -374,6 +362,15 @@ impl Builder<'_> {
             x.to_string()
         }
     }
+}
+
+/// A square window's attributes (Conv, MaxPool): kernel, stride and padding on every side.
+fn window(kernel: usize, stride: usize, pad: usize) -> Vec<AttributeProto> {
+    vec![
+        ints("kernel_shape", &[kernel, kernel]),
+        ints("pads", &[pad; 4]),
+        ints("strides", &[stride, stride]),
+    ]
 }
 
 fn value_info(name: &str, dims: Vec<Dimension>) -> ValueInfoProto {
