@@ -16,17 +16,21 @@ WGPU_BACKEND=vulkan DAK_ADAPTER=nvidia dak devices"),
 dak bench conv2d --shapes digits --repeat 3
 dak bench model --model digits             # training and inference img/s, per-kernel table
 dak bench model --model vgg16 --input 32 --batch 32
+dak bench model --model resnet50 --input 224 --batch 16   # prints the peak GPU memory of a step
 dak bench all --json before.json && dak bench --compare before.json after.json"),
     ("fine-tune", "dak fine-tune --train flowers/train --val flowers/val --weights vgg16.safetensors --out flowers.safetensors
 dak fine-tune --train flowers/train --val-split 0.2 --weights vgg16.safetensors --input-size 128 \\
     --augment crop-flip --epochs 20 --metrics flowers.jsonl --out flowers.safetensors
 dak fine-tune --train flowers/train --val-split 0.2 --weights vgg16.safetensors --init flowers.safetensors \\
     --freeze none --optimizer sgd --lr 1e-4 --out flowers-ft.safetensors
+dak fine-tune --train flowers/train --val-split 0.2 --backbone resnet50 --weights resnet50.safetensors \\
+    --unfreeze layer4 --bn train --out flowers-r50.safetensors   # a ResNet base (docs/resnet.md)
 dak fine-tune ... --resume flowers.resume.safetensors    # continue an interrupted run"),
     ("evaluate", "dak evaluate --model flowers.safetensors --data flowers/test
 dak evaluate --model dann-mnistm.safetensors --data data/mnist-m/target/test --json > eval.json"),
     ("predict", "dak predict --model flowers.safetensors rose.jpg tulip.png
 dak predict --weights vgg16.safetensors --top-k 5 cat.jpg     # ImageNet classes
+dak predict --weights resnet50.safetensors cat.jpg     # a torchvision/timm ResNet, read from the file
 dak predict --model dann-mnistm.safetensors --json digits/*.png"),
     ("export", "dak export --model dann-mnistm.safetensors --onnx dann-mnistm.onnx
 dak export --model flowers.safetensors --onnx flowers.onnx --dtype f16 --batch 1
@@ -54,6 +58,8 @@ dak adapt --compare --epochs 10 --metrics runs.jsonl --out dann-mnistm.safetenso
 dak adapt --compare source-only,dann,mcc --candidates runs/ --out picked.safetensors   # --select safe
 dak adapt --source office31/amazon --target office31/webcam --target-test office31/webcam \\
     --backbone vgg16 --weights vgg16.safetensors --input-size 224 --out a2w.safetensors
+dak adapt --source office31/amazon --target office31/webcam --backbone resnet50 \\
+    --weights resnet50.safetensors --bn train --out a2w-r50.safetensors   # TLlib's ResNet-50 setting
 dak adapt ... --resume dann-mnistm.resume.safetensors       # continue an interrupted run
 dak adapt --lr=-0.1 ...    # a negative value may also be written as --lr -0.1"),
     ("select", "dak select runs/                           # the safety rule's pick (default --select safe)
