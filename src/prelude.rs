@@ -22,6 +22,7 @@
 pub use crate::data::{load_mnist_mnistm, load_office31, AdaptData, Dataset, Preprocess};
 pub use crate::models::classifier::{BaseKind, BnTraining};
 pub use crate::models::{Backbone, Classifier, ClassifierSpec, Dann, Freeze, Model, Weights};
+pub use crate::train::adapt::{SourceFree, SourceFreeConfig, TargetData};
 pub use crate::train::callbacks::{Checkpoints, EarlyStopping, JsonLines, Progress};
 pub use crate::train::{
     on_epoch_end, AdaptConfig, Augment, BatchLogs, Callback, Control, EpochLogs, EvalReport,

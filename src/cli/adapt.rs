@@ -13,142 +13,7 @@ use crate::train::callbacks::{CandidateStore, Checkpoints, JsonLines, Progress};
 use crate::train::{plot, Callback, EpochLogs, RunSummary};
 use crate::{Error, Gpu, Result};
 
-/// Arguments of `dak adapt`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct AdaptArgs {
-    /// Labelled source domain: a class-per-folder directory. Omit both --source and --target to
-    /// run the bundled MNIST -> MNIST-M benchmark.
-    #[arg(long, value_name = "DIR")]
-    pub source: Option<PathBuf>,
-    /// Target domain: class folders (labels are used only for reporting) or any folder of images.
-    #[arg(long, value_name = "DIR")]
-    pub target: Option<PathBuf>,
-    /// Labelled target images to report target accuracy on (never used for training).
-    #[arg(long, value_name = "DIR")]
-    pub target_test: Option<PathBuf>,
-    /// Labelled held-out source images to report source accuracy on.
-    #[arg(long, value_name = "DIR")]
-    pub source_test: Option<PathBuf>,
-    /// Feature extractor: `digits` (the paper's MNIST network, 28x28), `vgg16` (VGG16 base +
-    /// global average pooling + a bottleneck; domain head 1024-1024-1 with dropout) or
-    /// `resnet18/34/50/101/152` (ResNet base + pooling + bottleneck with BatchNorm1d, TLlib's
-    /// setting; BN trains on the concatenated source + target batch).
-    #[arg(long, default_value = "digits")]
-    pub backbone: String,
-    /// Base weights: ImageNet VGG16 or ResNet safetensors (timm or torchvision names) or a dak
-    /// model built on the same base (e.g. from `dak fine-tune`); f32, f16 or bf16 tensors.
-    /// Without it (or with `none`) the base starts from seeded He init.
-    #[arg(long, value_name = "FILE")]
-    pub weights: Option<PathBuf>,
-    /// Square input side for --backbone vgg16 or resnet* (a multiple of 32) [default: 224].
-    #[arg(long, value_name = "N")]
-    pub input_size: Option<usize>,
-    /// Width of the bottleneck after a VGG16 or ResNet base; 0 for none [default: 256].
-    #[arg(long, value_name = "N")]
-    pub bottleneck: Option<usize>,
-    /// A ResNet base's BN: `train` (batch statistics over the concatenated source + target
-    /// batch, γ/β trained; TLlib's recipe) or `frozen` (running statistics, γ/β fixed).
-    #[arg(long, default_value = "train", value_name = "train|frozen")]
-    pub bn: String,
-    /// Adaptation method: `dann` (domain-adversarial), `source-only` (the baseline, no target)
-    /// or another from docs/methods.md (an unknown name lists them all) [default: dann].
-    #[arg(long, value_name = "METHOD")]
-    pub method: Option<String>,
-    /// Train several methods from the same initial weights and seed and print them side by
-    /// side: a comma-separated list (`source-only,dann,mcc`; bare `--compare`: source-only and
-    /// dann). Source-only is always trained. Each method's model goes to `<out stem>-<method>`;
-    /// --out gets the one --select picks (with `last`, the last listed).
-    #[arg(
-        long,
-        value_name = "LIST",
-        num_args = 0..=1,
-        default_missing_value = "source-only,dann",
-        require_equals = false
-    )]
-    pub compare: Option<String>,
-    /// Passes over the source data.
-    #[arg(long, default_value_t = 10)]
-    pub epochs: usize,
-    /// Images per domain per step (a DANN step holds twice this many).
-    #[arg(long, default_value_t = 64)]
-    pub batch: usize,
-    /// Seed of the initial weights and the batch order.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Base learning rate mu0; decays as mu0 / (1 + 10p)^0.75 unless --constant-lr.
-    #[arg(long, default_value_t = 0.01)]
-    pub lr: f32,
-    /// Keep the learning rate at --lr throughout.
-    #[arg(long)]
-    pub constant_lr: bool,
-    /// Final gradient-reversal coefficient of the schedule lambda_max * (2/(1+exp(-10p)) - 1)
-    /// [default: 1].
-    #[arg(long, value_name = "LAMBDA")]
-    pub lambda_max: Option<f32>,
-    /// Use this gradient-reversal coefficient throughout instead of the schedule.
-    #[arg(long, value_name = "LAMBDA")]
-    pub constant_lambda: Option<f32>,
-    /// SGD momentum.
-    #[arg(long, default_value_t = 0.9)]
-    pub momentum: f32,
-    /// Learning-rate multiplier of the feature extractor [default: 0.1 with --weights, else 1].
-    #[arg(long, value_name = "MULT")]
-    pub backbone_lr_mult: Option<f32>,
-    /// Which epoch's parameters to save (with --compare also which method's), without target
-    /// labels: `last`; `ensv` (agreement with the class most candidates vote for: EnsV with
-    /// hard votes), `ensv-soft` (EnsV on mean probabilities), `mixval` (mixup probes of
-    /// target images), `dev` (held-out source loss weighted by the domain density ratio;
-    /// needs --source-test or --source-val-split), `entropy`, `im`, `snd` (confidence scores:
-    /// a confidently wrong model wins them), `source-val` (held-out source accuracy); or
-    /// `safe`: each run's last epoch, and across --compare runs an adapted method replaces
-    /// source-only only when the target is shifted (source-only less sure of it than of
-    /// held-out source images, or its features telling the two apart better than its classes
-    /// do), the method's IM is higher, and another method corroborates the answers it changed
-    /// (docs/selection.md) [default: safe with --compare, else last].
-    #[arg(long, value_name = "VALIDATOR")]
-    pub select: Option<String>,
-    /// Fraction of the source held out and scored each epoch (stratified, seeded; training
-    /// uses the rest) [default: 0.1 with --select source-val].
-    #[arg(long, value_name = "F")]
-    pub source_val_split: Option<f64>,
-    /// Model file to write (safetensors with dak's model description).
-    #[arg(long, value_name = "MODEL")]
-    pub out: PathBuf,
-    /// Keep every epoch's model of every method in DIR as a selection candidate (with
-    /// DIR/candidates.json), so `dak select DIR --select V` can score them with any validator
-    /// later without training again.
-    #[arg(long, value_name = "DIR")]
-    pub candidates: Option<PathBuf>,
-    /// Write one JSON object per epoch and a summary per run to this file.
-    #[arg(long, value_name = "FILE.jsonl")]
-    pub metrics: Option<PathBuf>,
-    /// Draw accuracy, domain-accuracy and lambda curves to this PNG.
-    #[arg(long, value_name = "FILE.png")]
-    pub plot: Option<PathBuf>,
-    /// Skip images that fail to decode (listed at the end) instead of stopping.
-    #[arg(long)]
-    pub skip_bad: bool,
-    /// Use at most this many images of each training and evaluation set (seeded subset).
-    #[arg(long)]
-    pub limit: Option<usize>,
-    /// Target images scored each epoch (entropy, IM, SND) and used for the proxy A-distance.
-    #[arg(long, default_value_t = 1000)]
-    pub score_samples: usize,
-    /// Skip the proxy A-distance measurement.
-    #[arg(long)]
-    pub no_pad: bool,
-    /// Data-loading threads (0 = one per CPU core).
-    #[arg(long, default_value_t = 0)]
-    pub workers: usize,
-    /// Least seconds between two resume checkpoints at epoch ends (the first and last epoch
-    /// and Ctrl-C always write one; 0: every epoch).
-    #[arg(long, value_name = "SECONDS", default_value_t = crate::train::callbacks::RESUME_EVERY_SECONDS)]
-    pub checkpoint_every: u64,
-    /// Continue from `<out stem>.resume.safetensors`, written after every epoch (same command,
-    /// data and --select last; not with --compare). --metrics is appended to.
-    #[arg(long, value_name = "CKPT", conflicts_with = "compare")]
-    pub resume: Option<PathBuf>,
-}
+pub use super::adapt_args::AdaptArgs;
 
 /// The sets the arguments name.
 pub fn pair_spec(args: &AdaptArgs) -> PairSpec {
@@ -181,10 +46,10 @@ pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
     let select = Select::parse(&select_name(args), "--select")?;
     Ok(AdaptConfig {
         method,
-        epochs: args.epochs,
+        epochs: args.epochs.unwrap_or(10),
         batch: args.batch,
         seed: args.seed,
-        lr: args.lr,
+        lr: args.lr.unwrap_or(0.01),
         lr_schedule: if args.constant_lr {
             LrSchedule::Constant
         } else {
@@ -293,61 +158,22 @@ fn sibling(out: &Path, tag: &str) -> PathBuf {
     out.with_file_name(name)
 }
 
-fn pct(v: Option<f64>) -> String {
-    v.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v))
-}
-
-fn num(v: Option<f64>, d: usize) -> String {
-    v.map_or("-".into(), |v| format!("{v:.d$}"))
-}
-
-/// Prints the summary table: one column per run.
-pub fn print_summary(runs: &[RunSummary]) {
-    let mut header = vec!["".to_string()];
-    header.extend(runs.iter().map(|r| r.method.clone()));
-    let row = |name: &str, f: &dyn Fn(&RunSummary) -> String| -> Vec<String> {
-        let mut r = vec![name.to_string()];
-        r.extend(runs.iter().map(f));
-        r
-    };
-    let rows = vec![
-        row("target acc (last epoch)", &|r| pct(r.last.target_acc)),
-        row("target acc (selected)", &|r| pct(r.target_test_acc)),
-        row("selected epoch", &|r| {
-            format!("{} ({})", r.selected.epoch, r.select)
-        }),
-        row("source acc (held-out)", &|r| pct(r.source_test_acc)),
-        row("source acc (train, last)", &|r| pct(Some(r.last.train_acc))),
-        row("domain acc (last)", &|r| pct(r.last.domain_acc)),
-        row("target entropy (last)", &|r| num(r.last.entropy, 3)),
-        row("target IM (last)", &|r| num(r.last.im, 3)),
-        row("target SND (last)", &|r| num(r.last.snd, 3)),
-        row("PAD before", &|r| num(r.pad_before.map(|p| p.pad), 3)),
-        row("PAD after", &|r| num(r.pad_after.map(|p| p.pad), 3)),
-        row("seconds / epoch", &|r| {
-            format!("{:.1}", r.seconds_per_epoch)
-        }),
-        row("images / s", &|r| format!("{:.0}", r.images_per_s)),
-        row("one-time warm-up (s)", &|r| {
-            format!("{:.1}", r.warmup_seconds)
-        }),
-    ];
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    super::print_table(&header, &rows);
-}
+pub use super::adapt_summary::print_summary;
 
 /// Every check that needs no GPU and no data: numbers, output paths, weights and resume files.
 fn check_args(args: &AdaptArgs) -> Result<()> {
     use crate::models::expect::{check, Expect};
     use crate::validate::{count, number, number_opt, output_file, output_opt, Range};
-    count("--epochs", args.epochs, 1)?;
+    if let Some(e) = args.epochs {
+        count("--epochs", e, 1)?;
+    }
     count("--batch", args.batch, 1)?;
     count("--score-samples", args.score_samples, 2)?;
     crate::validate::workers("--workers", args.workers)?;
     if let Some(n) = args.limit {
         count("--limit", n, 1)?;
     }
-    number("--lr", args.lr.into(), Range::Positive)?;
+    number_opt("--lr", args.lr.map(f64::from), Range::Positive)?;
     number_opt(
         "--source-val-split",
         args.source_val_split,
@@ -403,6 +229,22 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
 
 /// Refuses flags that contradict each other (one line each, before any work).
 fn check_conflicts(args: &AdaptArgs) -> Result<()> {
+    if let Some(init) = &args.init {
+        return Err(Error::input(format!(
+            "--init {}: adapting a model you have is --source-free (add it, and drop --source); to start a source-based run from a model's base use --weights",
+            init.display()
+        )));
+    }
+    if let Some(m) = args
+        .method
+        .as_deref()
+        .and_then(crate::train::adapt::SourceFree::find)
+    {
+        return Err(Error::input(format!(
+            "--method {0} adapts without the source: use --source-free --init MODEL --method {0} (and no --source)",
+            m.name()
+        )));
+    }
     if let (Some(m), Some(list)) = (&args.method, &args.compare) {
         return Err(Error::input(format!(
             "--method {m} with --compare {list}: --compare trains source-only and each method it lists; put {m} in the list and drop --method"
@@ -496,6 +338,9 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
 }
 
 fn run_checked(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
+    if args.source_free {
+        return super::adapt_source_free::run_with(args, open_gpu);
+    }
     let args = &normalised(args);
     check_args(args)?;
     let base = config(args)?;

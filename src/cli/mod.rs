@@ -1,5 +1,8 @@
 //! The `dak` command line: thin wrappers over the library.
 pub mod adapt;
+pub mod adapt_args;
+pub mod adapt_source_free;
+pub mod adapt_summary;
 pub mod bench;
 pub mod data;
 pub mod devices;

@@ -37,4 +37,4 @@ pub use augment::{Preprocess, RandomResizedCrop, Transform};
 pub use dataset::Dataset;
 pub use domain::{DomainBatch, DomainLoader, DomainLoaderOptions};
 pub use loader::{Batch, Loader, LoaderOptions, Prefetch};
-pub use pair::{load_mnist_mnistm, load_office31, AdaptData, PairSpec};
+pub use pair::{load_mnist_mnistm, load_office31, load_target, AdaptData, PairSpec};

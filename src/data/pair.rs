@@ -245,7 +245,7 @@ pub fn target_reading(tree: &FolderTree, classes: &[String]) -> Result<TargetRea
 }
 
 /// A target directory, read by [`target_reading`].
-fn load_target(dir: &Path, classes: &[String]) -> Result<Dataset> {
+pub fn load_target(dir: &Path, classes: &[String]) -> Result<Dataset> {
     let tree = scan_tree(dir)?;
     match target_reading(&tree, classes)? {
         TargetReading::Labelled => dataset_from_tree(tree),

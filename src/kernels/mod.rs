@@ -67,6 +67,8 @@ pub fn all() -> &'static [Kernel] {
             checks::REGISTRY,
             checks::adapt::KERNELS,
             checks::batch_norm::KERNELS,
+            checks::info_max::KERNELS,
+            checks::centroids::KERNELS,
         ]
         .concat()
     });

@@ -54,6 +54,10 @@ pub struct Provenance {
     /// validator, score and, for `safe`, the reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection: Option<serde_json::Value>,
+    /// The record of the model `parent` names, for a model adapted from another one
+    /// (`dak adapt --source-free --init`): its method, data and command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapted_from: Option<Box<Provenance>>,
 }
 
 impl Provenance {
@@ -68,6 +72,7 @@ impl Provenance {
             parent: None,
             epoch: None,
             selection: None,
+            adapted_from: None,
         }
     }
 }

@@ -3,9 +3,11 @@
 pub mod batch_norm;
 pub mod bce;
 pub mod cdan;
+pub mod centroids;
 pub mod confusion;
 pub mod conv2d;
 pub mod elementwise;
+pub mod info_max;
 pub mod matmul;
 pub mod mdd;
 pub mod mmd;

@@ -3,8 +3,8 @@
 use super::{ensure_root, Node, Op, Tape};
 use crate::ops::conv2d::pooled::POOL;
 use crate::ops::{
-    batch_norm, bce, cdan, confusion, conv2d, elementwise as ew, matmul, mdd, mmd, pool, prob,
-    softmax_xent,
+    batch_norm, bce, cdan, confusion, conv2d, elementwise as ew, info_max, matmul, mdd, mmd, pool,
+    prob, softmax_xent,
 };
 use crate::{Error, Result, Tensor};
 
@@ -73,6 +73,28 @@ impl Tape {
             Op::Entropy => {
                 let dy = dy.expect("non-root has a gradient");
                 Some(prob::entropy_backward(self.tensor(node.input), &dy)?)
+            }
+            Op::InfoMax {
+                probs,
+                mean,
+                w_ent,
+                w_div,
+            } => {
+                // A root's upstream gradient is 1; a loss that also feeds another op adds
+                // what flows back from it.
+                let root = is_root
+                    .then(|| info_max::backward_root(&probs, &mean, w_ent, w_div))
+                    .transpose()?;
+                let up = dy
+                    .map(|dl| info_max::backward(&probs, &mean, &dl, w_ent, w_div))
+                    .transpose()?;
+                match (root, up) {
+                    (Some(a), Some(b)) => {
+                        ew::accumulate(&a, &b)?;
+                        Some(a)
+                    }
+                    (a, b) => a.or(b),
+                }
             }
             Op::Rows { start, rows } => {
                 let dy = dy.expect("non-root has a gradient");

@@ -16,6 +16,7 @@ use std::sync::Arc;
 mod backward;
 mod batch_norm;
 mod cdan;
+mod info_max;
 mod lambda;
 mod mdd;
 mod op;

@@ -81,6 +81,14 @@ pub(super) enum Op {
     SoftmaxT { temperature: f32 },
     /// Per-row entropy of probabilities.
     Entropy,
+    /// Information-maximisation loss of logits: a root, or scaled by its upstream `[1]`; keeps
+    /// the softmax rows and their mean.
+    InfoMax {
+        probs: Tensor,
+        mean: Tensor,
+        w_ent: f32,
+        w_div: f32,
+    },
     /// Class confusion (P·w)ᵀ·P with constant per-sample weights.
     Confusion { weights: Tensor },
     /// MCC loss of a confusion matrix (a root).

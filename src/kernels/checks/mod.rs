@@ -4,8 +4,10 @@
 pub(super) mod adapt;
 pub mod batch_norm;
 mod cdan;
+pub mod centroids;
 mod dense;
 mod fused;
+pub(super) mod info_max;
 mod mdd;
 mod optim_multi;
 mod pointwise;

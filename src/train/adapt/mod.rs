@@ -25,11 +25,14 @@ pub mod mixval;
 pub mod rescore;
 pub mod safe;
 pub mod scores;
+pub mod source_free;
 pub(crate) mod step;
 
 pub use methods::{AdaptMethod, Method, MethodState, StepContext};
 
+pub use methods::{LossWeights, SourceFree, SourceFreeMethod};
 pub use scores::count_correct;
+pub use source_free::{SourceFreeConfig, TargetData};
 pub use step::gradients_from_features;
 
 use super::metrics;

@@ -12,13 +12,16 @@ mod dan;
 mod dann;
 pub mod mcc;
 mod mdd;
+pub mod shot;
 mod source_only;
+pub mod tent;
 
 pub use mcc::mcc_loss;
 
 use super::accumulators::EpochAccumulators;
 use crate::autograd::{Lambda, Tape, Var};
 use crate::models::dann::DannConfig;
+use crate::models::{Backbone, Dann};
 use crate::models::{Dann as Net, HeadConfig};
 use crate::{Error, Result, Tensor};
 
@@ -184,5 +187,120 @@ impl Eq for Method {}
 impl std::fmt::Debug for Method {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Method({})", self.name())
+    }
+}
+
+/// A source-free method's defaults (each method has its own recipe).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourceFreeDefaults {
+    /// Passes over the target images.
+    pub epochs: usize,
+    /// Target images per step.
+    pub batch: usize,
+    /// Base learning rate.
+    pub lr: f32,
+    /// Decay the rate as `lr·(1 + 10p)^-0.75` (else constant).
+    pub decay: bool,
+    /// SGD momentum.
+    pub momentum: f32,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// L2 weight decay.
+    pub weight_decay: f32,
+    /// Learning-rate multiplier of the base network.
+    pub backbone_lr_mult: f32,
+    /// The loss weights.
+    pub weights: LossWeights,
+}
+
+/// Weights of a source-free step's losses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossWeights {
+    /// The information-maximisation loss (SHOT's `ent_par`; TENT's entropy).
+    pub im: f32,
+    /// The pseudo-label cross-entropy (SHOT's β, `cls_par`).
+    pub pseudo_label: f32,
+}
+
+/// One source-free method: what it trains and the losses of one target batch. The run
+/// (`super::source_free`) never reads a source image.
+pub trait SourceFreeMethod: Sync {
+    /// Name on the command line and in metrics (`shot`, `tent`).
+    fn name(&self) -> &'static str;
+    /// The paper (and where its defaults come from).
+    fn reference(&self) -> &'static str;
+    /// The method's defaults for a model on `backbone`.
+    fn defaults(&self, backbone: Backbone) -> SourceFreeDefaults;
+    /// Freezes what the method keeps fixed (refusing a model it cannot adapt, in one line).
+    fn prepare(&self, model: &mut Dann) -> Result<()>;
+    /// Whether each epoch starts with pseudo-labels of the whole target set.
+    fn pseudo_labels(&self) -> bool;
+    /// The loss roots of one step on a target batch's class logits `logits` [rows, classes];
+    /// `pseudo` holds the rows' pseudo-labels when [`Self::pseudo_labels`] says so.
+    fn losses(
+        &self,
+        tape: &mut Tape,
+        logits: Var,
+        pseudo: Option<&Tensor>,
+        weights: &LossWeights,
+    ) -> Result<Vec<Var>>;
+}
+
+/// Every source-free method, in the order help texts list them.
+static SOURCE_FREE: &[&dyn SourceFreeMethod] = &[&shot::Shot, &tent::Tent];
+
+/// A registered source-free method (cheap to copy; compared by name).
+#[derive(Clone, Copy)]
+pub struct SourceFree(&'static dyn SourceFreeMethod);
+
+impl SourceFree {
+    /// SHOT (Liang et al., ICML 2020).
+    pub const SHOT: SourceFree = SourceFree(&shot::Shot);
+    /// TENT (Wang et al., ICLR 2021).
+    pub const TENT: SourceFree = SourceFree(&tent::Tent);
+
+    /// The method called `name`, or `None`.
+    pub fn find(name: &str) -> Option<SourceFree> {
+        SOURCE_FREE
+            .iter()
+            .find(|m| m.name() == name)
+            .map(|&m| SourceFree(m))
+    }
+
+    /// The method called `name`, or an error naming `arg` and the accepted names.
+    pub fn parse(name: &str, arg: &str) -> Result<SourceFree> {
+        SourceFree::find(name).ok_or_else(|| {
+            Error::input(format!(
+                "{arg} `{name}`: not a source-free method; accepted with --source-free: {}",
+                SourceFree::names().join(", ")
+            ))
+        })
+    }
+
+    /// Every source-free method's name.
+    pub fn names() -> Vec<&'static str> {
+        SOURCE_FREE.iter().map(|m| m.name()).collect()
+    }
+
+    /// Name on the command line and in metrics.
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    /// The method behind the name.
+    pub fn get(self) -> &'static dyn SourceFreeMethod {
+        self.0
+    }
+}
+
+impl PartialEq for SourceFree {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl std::fmt::Debug for SourceFree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SourceFree({})", self.name())
     }
 }

@@ -1,0 +1,325 @@
+//! `dak adapt --source-free --init MODEL --target DIR`: adapts a model dak trained to a new
+//! domain from unlabelled target images alone (SHOT, TENT); the source is never read. Every
+//! flag and file is checked before the GPU opens.
+
+use std::path::{Path, PathBuf};
+
+use super::adapt_args::AdaptArgs;
+use crate::data::{load_target, Dataset};
+use crate::models::file::Provenance;
+use crate::models::{Backbone, Dann};
+use crate::train::adapt::{LrSchedule, Select, SourceFree, SourceFreeConfig, TargetData};
+use crate::train::callbacks::{JsonLines, Progress};
+use crate::train::{plot, Callback};
+use crate::{Error, Gpu, Result};
+
+/// Flags of `dak adapt` that describe training on the source, refused with `--source-free`
+/// (name, whether it was given).
+fn source_flags(args: &AdaptArgs) -> Vec<(&'static str, bool)> {
+    vec![
+        ("--source", args.source.is_some()),
+        ("--source-test", args.source_test.is_some()),
+        ("--compare", args.compare.is_some()),
+        ("--weights", args.weights.is_some()),
+        ("--bottleneck", args.bottleneck.is_some()),
+        ("--input-size", args.input_size.is_some()),
+        ("--lambda-max", args.lambda_max.is_some()),
+        ("--constant-lambda", args.constant_lambda.is_some()),
+        ("--source-val-split", args.source_val_split.is_some()),
+        ("--resume", args.resume.is_some()),
+        ("--candidates", args.candidates.is_some()),
+        ("--backbone", args.backbone != "digits"),
+        ("--bn", args.bn != "train"),
+    ]
+}
+
+/// The model file `--init` names, read far enough to check it against the method: its
+/// backbone and classes (from the header; the GPU is not open yet).
+struct InitModel {
+    backbone: Backbone,
+    classes: Vec<String>,
+}
+
+fn read_init(path: &Path) -> Result<InitModel> {
+    use crate::models::expect::{check, Expect};
+    let h = check("--init", path, Expect::DakModel)?;
+    let arch = h.architecture().unwrap_or_default().to_string();
+    let Some(backbone) = arch.strip_prefix("dann-") else {
+        return Err(Error::input(format!(
+            "--init {}: a `{arch}` model from `dak fine-tune`; source-free adaptation takes a model from `dak adapt` (any --method, e.g. source-only) for now",
+            path.display()
+        )));
+    };
+    let backbone = Backbone::parse(backbone).map_err(|_| {
+        Error::input(format!(
+            "--init {}: unknown backbone `{backbone}` in its architecture `{arch}`",
+            path.display()
+        ))
+    })?;
+    let classes: Vec<String> = h
+        .metadata
+        .get("classes")
+        .and_then(|c| serde_json::from_str(c).ok())
+        .ok_or_else(|| {
+            Error::input(format!(
+                "--init {}: the model file lists no classes; write it with `dak adapt`",
+                path.display()
+            ))
+        })?;
+    Ok(InitModel { backbone, classes })
+}
+
+/// Every check that needs no GPU: flags, files, the model's kind against the method.
+fn check_args(args: &AdaptArgs) -> Result<(SourceFreeConfig, InitModel)> {
+    use crate::validate::{count, number, number_opt, output_file, output_opt, Range};
+    for (flag, given) in source_flags(args) {
+        if given {
+            return Err(Error::input(format!(
+                "--source-free with {flag}: a source-free run reads only --init MODEL and target images; drop {flag}"
+            )));
+        }
+    }
+    let Some(init) = &args.init else {
+        return Err(Error::input(
+            "--source-free adapts a model you already have: pass --init MODEL (a model from `dak adapt`, e.g. --method source-only)",
+        ));
+    };
+    let name = args.method.as_deref().unwrap_or("shot");
+    let method = match SourceFree::find(name) {
+        Some(m) => m,
+        None if crate::train::adapt::Method::parse(name, "--method").is_ok() => {
+            return Err(Error::input(format!(
+                "--method {name} --source-free: {name} trains on the labelled source; source-free methods are {} (or drop --source-free and pass --source DIR)",
+                SourceFree::names().join(", ")
+            )))
+        }
+        None => return Err(SourceFree::parse(name, "--method").unwrap_err()),
+    };
+    if let Some(e) = args.epochs {
+        count("--epochs", e, 1)?;
+    }
+    count("--batch", args.batch, 2)?;
+    count("--score-samples", args.score_samples, 2)?;
+    crate::validate::workers("--workers", args.workers)?;
+    if let Some(n) = args.limit {
+        count("--limit", n, 2)?;
+    }
+    number_opt("--lr", args.lr.map(f64::from), Range::Positive)?;
+    number(
+        "--momentum",
+        args.momentum.into(),
+        Range::HalfOpen(0.0, 1.0),
+    )?;
+    number_opt(
+        "--backbone-lr-mult",
+        args.backbone_lr_mult.map(f64::from),
+        Range::NonNegative,
+    )?;
+    let select = Select::parse(args.select.as_deref().unwrap_or("last"), "--select")?;
+    crate::train::adapt::source_free::check_select(select)?;
+    output_file("--out", &args.out)?;
+    output_opt("--metrics", args.metrics.as_deref())?;
+    output_opt("--plot", args.plot.as_deref())?;
+    let outputs: Vec<(&str, &Path)> = [
+        ("--out", Some(args.out.as_path())),
+        ("--metrics", args.metrics.as_deref()),
+        ("--plot", args.plot.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(f, p)| p.map(|p| (f, p)))
+    .collect();
+    crate::validate::distinct_files(&outputs, &[("--init", init.as_path())])?;
+    let model = read_init(init)?;
+    if method == SourceFree::TENT && model.backbone.resnet().is_none() {
+        return Err(Error::input(format!(
+            "--method tent adapts BatchNorm layers, and --init {} is a {} network without any; use --method shot, or a model on a ResNet backbone",
+            init.display(),
+            model.backbone.name()
+        )));
+    }
+    let mut c = SourceFreeConfig::new(method, model.backbone);
+    c.epochs = args.epochs.unwrap_or(c.epochs);
+    c.batch = args.batch;
+    c.seed = args.seed;
+    c.lr = args.lr.unwrap_or(c.lr);
+    if args.constant_lr {
+        c.lr_schedule = LrSchedule::Constant;
+    }
+    c.momentum = args.momentum;
+    c.backbone_lr_mult = args.backbone_lr_mult.unwrap_or(c.backbone_lr_mult);
+    c.select = select;
+    c.skip_bad = args.skip_bad;
+    c.workers = args.workers;
+    c.score_samples = args.score_samples;
+    c.validate()?;
+    Ok((c, model))
+}
+
+/// The target sets: `--target DIR` (read against the model's classes: labelled when its
+/// sub-folders are exactly them) and `--target-test DIR`, or the bundled MNIST-M target.
+fn load_data(args: &AdaptArgs, classes: &[String]) -> Result<TargetData> {
+    let data = match &args.target {
+        Some(dir) => {
+            let target = load_target(dir, classes)?;
+            let target_eval = match &args.target_test {
+                Some(t) => Some(Dataset::from_dir(t)?),
+                None => target.labels().is_some().then(|| target.clone()),
+            };
+            TargetData {
+                target,
+                target_eval,
+            }
+        }
+        None if args.target_test.is_some() => {
+            return Err(Error::input(
+                "--target-test needs --target DIR (without it a source-free run adapts to the bundled MNIST-M images)",
+            ))
+        }
+        None => {
+            let bundled = crate::data::load_mnist_mnistm()?;
+            TargetData {
+                target: bundled.target.expect("the bundled benchmark has a target"),
+                target_eval: bundled.target_eval,
+            }
+        }
+    };
+    if let Some(ds) = data.target_eval.as_ref().filter(|d| d.labels().is_some()) {
+        crate::data::folder::check_same_classes(
+            "the --init model",
+            classes,
+            &format!("--target-test {}", ds.name()),
+            ds.classes(),
+        )?;
+    }
+    let data = match args.limit {
+        Some(n) => TargetData {
+            target: data.target.sample(n, 0),
+            target_eval: data.target_eval.map(|d| d.sample(n, 0)),
+        },
+        None => data,
+    };
+    let mut bad = Vec::new();
+    let (target, b) = data.target.check_images(args.skip_bad)?;
+    bad.extend(b);
+    let target_eval = match data.target_eval {
+        Some(d) => {
+            let (d, b) = d.check_images(args.skip_bad)?;
+            bad.extend(b);
+            Some(d)
+        }
+        None => None,
+    };
+    if !bad.is_empty() {
+        println!(
+            "skipping {} unreadable image(s): {}",
+            bad.len(),
+            bad.join(", ")
+        );
+    }
+    Ok(TargetData {
+        target,
+        target_eval,
+    })
+}
+
+/// The adapted model's record: this run, and the model it started from with that model's
+/// own record (method, data, command).
+fn provenance(
+    args: &AdaptArgs,
+    init: &Path,
+    parent: Option<Provenance>,
+    method: &str,
+    seed: u64,
+) -> Provenance {
+    let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+    let data = match &args.target {
+        Some(t) => serde_json::json!({
+            "target": abs(t),
+            "target_test": args.target_test.as_ref().map(abs),
+            "limit": args.limit,
+            "source": null,
+        }),
+        None => serde_json::json!("bundled MNIST-M (target only)"),
+    };
+    let mut p = Provenance::new(super::command_line(), method, seed, data);
+    p.parent = Some(abs(&init.to_path_buf()).display().to_string());
+    p.adapted_from = parent.map(Box::new);
+    p
+}
+
+/// Runs `dak adapt --source-free` on the device `open_gpu` gives, once every check passed.
+pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<()> {
+    let (config, init_model) = check_args(args)?;
+    let init = args.init.as_deref().expect("checked");
+    let data = load_data(args, &init_model.classes)?;
+    let gpu = open_gpu()?;
+    super::print_run_header(&gpu);
+    let mut model = Dann::load(&gpu, init)?;
+    let parent = model.provenance.take();
+    println!(
+        "adapt --source-free: {} from {} ({} backbone, {} classes), {} target images{}, {} epochs, batch {}, lr {}, seed {}, on {}; no source images are read",
+        config.method.name(),
+        init.display(),
+        init_model.backbone.name(),
+        init_model.classes.len(),
+        data.target.len(),
+        data.target_eval
+            .as_ref()
+            .map_or(String::new(), |t| format!(" ({} labelled for reporting)", t.len())),
+        config.epochs,
+        config.batch,
+        config.lr,
+        config.seed,
+        gpu.adapter().name
+    );
+    let mut jsonl = args
+        .metrics
+        .as_ref()
+        .map(|m| JsonLines::create(m))
+        .transpose()?;
+    let mut progress = Progress::new();
+    let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress];
+    callbacks.extend(jsonl.as_mut().map(|j| j as &mut dyn Callback));
+    crate::train::interrupt::install_signal_handler()?;
+    let history = match model.adapt_source_free(&data, &config, &mut callbacks) {
+        Ok(h) => h,
+        Err(e @ Error::Interrupted(_)) => {
+            return Err(Error::Interrupted(format!(
+                "{e}; nothing saved (--init {} is unchanged): run the same command again",
+                init.display()
+            )))
+        }
+        Err(e) => return Err(e),
+    };
+    let summary = history
+        .summary
+        .as_ref()
+        .expect("a finished run has a summary");
+    let mut p = provenance(args, init, parent, config.method.name(), config.seed);
+    p.epoch = Some(summary.selected.epoch);
+    p.selection = Some(serde_json::json!({
+        "validator": config.select.name(),
+        "score": config.select.score(&summary.selected),
+        "candidates": "epochs 0 (the --init model) to the last",
+    }));
+    model.provenance = Some(p);
+    model.save(&args.out)?;
+    println!(
+        "[{}] model (epoch {}{}) written to {}",
+        config.method.name(),
+        summary.selected.epoch,
+        if summary.selected.epoch == 0 {
+            ": the --init model, unchanged by adaptation"
+        } else {
+            ""
+        },
+        args.out.display()
+    );
+    if let Some(p) = &args.plot {
+        plot::write_png(p, &[(config.method.name(), history.epochs.as_slice())])?;
+        println!("plot written to {}", p.display());
+    }
+    println!();
+    super::adapt_summary::print_summary(std::slice::from_ref(summary));
+    Ok(())
+}

@@ -1,0 +1,613 @@
+//! Source-free adaptation: a trained model meets a new domain with unlabelled target images
+//! only; the source data is never read. The methods ([`SourceFree`]: SHOT, TENT, one file
+//! each in `methods/`) say what trains and which losses a target batch gets; this file runs
+//! the epochs.
+//!
+//! Epoch 0 is the model as it was given: evaluated and scored like every later epoch and a
+//! candidate of every validator, so a run whose adaptation hurts can hand the starting model
+//! back (a faithful SHOT can end below its own source model). Each epoch of a method with
+//! pseudo-labels starts with one evaluation pass over the whole target set (running BN
+//! statistics) and the nearest-centroid clustering of its features ([`crate::ops::centroids`]),
+//! then one pass of training steps over the target set in a seeded order. Per step nothing is
+//! read back: the loss is summed on the GPU and read once per epoch.
+
+use std::time::Instant;
+
+use super::ensv::{self, EpochPool};
+pub use super::methods::{LossWeights, SourceFree, SourceFreeDefaults, SourceFreeMethod};
+use super::scores::{accuracy, score_candidate, ScoreSets};
+use super::step::{restore, snapshot};
+use super::{AdaptConfig, LrSchedule, Select};
+use crate::autograd::Tape;
+use crate::data::{Dataset, Loader, LoaderOptions};
+use crate::models::{Backbone, Dann, Model};
+use crate::ops::{centroids, elementwise as ew, prob, softmax_xent};
+use crate::optim::{Optimizer, Rule};
+use crate::train::callback::Callbacks;
+use crate::train::checkpoint::RunId;
+use crate::train::clock::RunClock;
+use crate::train::fit::steady_rate;
+use crate::train::interrupt::{check_loss, interrupted, stop_requested, BadLoss};
+use crate::train::{
+    BatchLogs, Callback, Control, EpochLogs, History, RunInfo, RunSummary, TrainState,
+};
+use crate::{DType, Error, Result, Tensor};
+
+/// Tag of the seeded target subset scored each epoch.
+const TAG_SCORES: u64 = 0x5343_4f52;
+
+/// Everything that shapes a source-free run besides the model and the data. Start from
+/// [`SourceFreeConfig::new`]: each method has its own defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceFreeConfig {
+    /// The method.
+    pub method: SourceFree,
+    /// Passes over the target images.
+    pub epochs: usize,
+    /// Target images per step.
+    pub batch: usize,
+    /// Seed of the batch order and of the scored subset.
+    pub seed: u64,
+    /// Base learning rate.
+    pub lr: f32,
+    /// How the learning rate evolves.
+    pub lr_schedule: LrSchedule,
+    /// SGD momentum.
+    pub momentum: f32,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// L2 weight decay.
+    pub weight_decay: f32,
+    /// Learning-rate multiplier of the base network (the part before the bottleneck).
+    pub backbone_lr_mult: f32,
+    /// Weights of the method's losses.
+    pub weights: LossWeights,
+    /// Which epoch's parameters the model keeps (epoch 0, the model as given, included).
+    pub select: Select,
+    /// Skip images that fail to decode instead of stopping.
+    pub skip_bad: bool,
+    /// Data-loading threads (0 = one per core).
+    pub workers: usize,
+    /// Images per evaluation batch.
+    pub eval_batch: usize,
+    /// Target images the label-free scores read.
+    pub score_samples: usize,
+}
+
+impl SourceFreeConfig {
+    /// `method`'s defaults for a model on `backbone`.
+    pub fn new(method: SourceFree, backbone: Backbone) -> SourceFreeConfig {
+        let d = method.get().defaults(backbone);
+        SourceFreeConfig {
+            method,
+            epochs: d.epochs,
+            batch: d.batch,
+            seed: 0,
+            lr: d.lr,
+            lr_schedule: match d.decay {
+                true => LrSchedule::Dann,
+                false => LrSchedule::Constant,
+            },
+            momentum: d.momentum,
+            nesterov: d.nesterov,
+            weight_decay: d.weight_decay,
+            backbone_lr_mult: d.backbone_lr_mult,
+            weights: d.weights,
+            select: Select::Last,
+            skip_bad: false,
+            workers: 0,
+            eval_batch: 250,
+            score_samples: 1000,
+        }
+    }
+
+    /// What the shared evaluation code reads (batch size, threads, bad files).
+    pub(crate) fn eval_config(&self) -> AdaptConfig {
+        AdaptConfig {
+            seed: self.seed,
+            skip_bad: self.skip_bad,
+            workers: self.workers,
+            eval_batch: self.eval_batch,
+            score_samples: self.score_samples,
+            select: self.select,
+            ..AdaptConfig::default()
+        }
+    }
+
+    /// Checks the numbers and the validator.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 || self.batch < 2 || self.eval_batch == 0 {
+            return Err(Error::input(
+                "--epochs must be at least 1 and --batch at least 2 (a batch's statistics need two images)",
+            ));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(Error::input(format!(
+                "--lr must be a positive number, got {}",
+                self.lr
+            )));
+        }
+        if self.score_samples < 2 {
+            return Err(Error::input("--score-samples must be at least 2"));
+        }
+        check_select(self.select)
+    }
+}
+
+/// Refuses the validators that need the source (`source-val`, `dev`) or several methods
+/// (`safe`).
+pub fn check_select(select: Select) -> Result<()> {
+    match select {
+        Select::SourceVal | Select::Dev => Err(Error::input(format!(
+            "--select {} reads labelled source images, which a source-free run never has; use entropy, im, snd, ensv, ensv-soft, mixval or last",
+            select.name()
+        ))),
+        Select::Safe => Err(Error::input(
+            "--select safe compares methods trained on the source (--compare); a source-free run picks among its own epochs: use last, ensv, ensv-soft, mixval, im, entropy or snd",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The target images of a source-free run.
+#[derive(Debug, Clone)]
+pub struct TargetData {
+    /// Target images for training (labels, if any, are dropped before training).
+    pub target: Dataset,
+    /// Labelled target images to report accuracy on (never used for training or selection).
+    pub target_eval: Option<Dataset>,
+}
+
+impl Dann {
+    /// Adapts the model to `data.target` without any source image (SHOT or TENT, as
+    /// `config.method` says), evaluating after every epoch; epoch 0 (the model as given) is a
+    /// candidate of `config.select`. At the end the model holds the selected parameters.
+    ///
+    /// ```no_run
+    /// use dak::prelude::*;
+    /// # fn main() -> dak::Result<()> {
+    /// let gpu = Gpu::new()?;
+    /// let mut model = Dann::load(&gpu, "source-only.safetensors")?;
+    /// let target = dak::data::Dataset::from_dir("photos/webcam")?;
+    /// let config = SourceFreeConfig::new(SourceFree::SHOT, model.backbone());
+    /// let data = TargetData { target, target_eval: None };
+    /// let history = model.adapt_source_free(&data, &config, &mut [])?;
+    /// model.save("adapted.safetensors")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn adapt_source_free(
+        &mut self,
+        data: &TargetData,
+        config: &SourceFreeConfig,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<History> {
+        config.validate()?;
+        check_data(self, data)?;
+        config.method.get().prepare(self)?;
+        for prefix in self.base_prefixes() {
+            self.params.set_lr_mult(prefix, config.backbone_lr_mult);
+        }
+        let opt = Optimizer::new(Rule::Sgd {
+            momentum: config.momentum,
+            nesterov: config.nesterov,
+            weight_decay: config.weight_decay,
+        });
+        run(self, data, config, opt, &mut Callbacks(callbacks))
+    }
+
+    /// Names of every BatchNorm's γ/β prefix (`bn1`, `layer1.0.bn2`, `bottleneck.bn1`, ...);
+    /// empty for a network without BatchNorm.
+    pub fn bn_prefixes(&self) -> Vec<String> {
+        match &self.features {
+            crate::models::dann::Features::ResNet(f) => {
+                let mut names: Vec<String> =
+                    f.base.config.sites().into_iter().map(|s| s.bn).collect();
+                if f.bottleneck.is_some() {
+                    names.push("bottleneck.bn1".into());
+                }
+                names
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Checks the target sets against the model.
+fn check_data(model: &Dann, data: &TargetData) -> Result<()> {
+    if data.target.len() < 2 {
+        return Err(Error::input(format!(
+            "{}: {} target image(s); source-free adaptation needs at least 2",
+            data.target.name(),
+            data.target.len()
+        )));
+    }
+    for ds in [Some(&data.target), data.target_eval.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if ds.labels().is_some() {
+            crate::data::folder::check_same_classes(
+                "the model",
+                &model.classes,
+                ds.name(),
+                ds.classes(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Pseudo-labels of every image of `target` (by index): one evaluation pass (running BN
+/// statistics, no gradient), then two rounds of nearest-centroid clustering of the features.
+pub fn pseudo_labels(
+    model: &Dann,
+    target: &Dataset,
+    config: &SourceFreeConfig,
+) -> Result<Vec<u32>> {
+    let classes = model.config.classes;
+    let loader = Loader::new(
+        target.clone(),
+        model.eval_transform()?,
+        LoaderOptions {
+            batch_size: config.eval_batch,
+            shuffle: false,
+            workers: config.workers,
+            skip_bad: config.skip_bad,
+            ..Default::default()
+        },
+    )?;
+    let (mut rows, mut order) = (Vec::new(), Vec::new());
+    for batch in loader.epoch(0) {
+        let batch = batch?;
+        if batch.is_empty() {
+            continue;
+        }
+        let x = Tensor::from_slice(model.gpu(), &batch.images, &batch.shape())?;
+        let (f, z) = model.features_and_logits(&x)?;
+        rows.push(centroids::Rows {
+            unit: centroids::unit_rows_with_one(&f)?,
+            probs: prob::softmax_t(&z, 1.0)?,
+        });
+        order.extend(batch.indices);
+        model.gpu().flush()?;
+    }
+    let found = centroids::labels(&rows, classes, CLUSTER_ROUNDS)?;
+    let mut labels = vec![0u32; target.len()];
+    for (i, l) in order.into_iter().zip(found) {
+        labels[i] = l;
+    }
+    Ok(labels)
+}
+
+/// Rounds of the clustering: one from the soft predictions, one from its labels (SHOT).
+pub const CLUSTER_ROUNDS: usize = 2;
+
+/// Loss sums and counts of one epoch, on the GPU.
+struct EpochSums {
+    loss: Tensor,
+    agree: Tensor,
+    steps: usize,
+}
+
+/// The run behind [`Dann::adapt_source_free`].
+fn run(
+    model: &Dann,
+    data: &TargetData,
+    config: &SourceFreeConfig,
+    mut opt: Optimizer,
+    callbacks: &mut Callbacks,
+) -> Result<History> {
+    let gpu = model.gpu();
+    let method = config.method;
+    let info = model.info();
+    let eval = config.eval_config();
+    let target = data.target.without_labels();
+    let sets = ScoreSets {
+        target: target.sample_keyed(config.score_samples, &[config.seed, TAG_SCORES]),
+        dev: None,
+    };
+    let loader = Loader::new(
+        target.clone(),
+        model.eval_transform()?,
+        LoaderOptions {
+            batch_size: config.batch,
+            shuffle: true,
+            seed: config.seed,
+            workers: config.workers,
+            skip_bad: config.skip_bad,
+            ..Default::default()
+        },
+    )?;
+    let steps_per_epoch = loader.batches_per_epoch();
+    let total_steps = steps_per_epoch * config.epochs;
+    let run_id = RunId {
+        method: method.name().into(),
+        images: target.len(),
+    };
+    let mut clock = RunClock::start();
+    callbacks.begin(&RunInfo {
+        method: method.name().into(),
+        epochs: config.epochs,
+        first_epoch: 0,
+        first_step: 0,
+        steps_per_epoch,
+    })?;
+    let mut history = History::default();
+    let mut best: Option<(usize, f64, Vec<Tensor>)> = None;
+    let mut pool = EpochPool::new(model.config.classes, config.select.pools());
+    let (mut last_probs, mut best_probs) = (Vec::new(), Vec::new());
+    let (mut images_total, mut step_seconds_total, mut warmup) = (0usize, 0f64, None);
+    let mut step_no = 0usize;
+    for epoch in 0..=config.epochs {
+        let t0 = Instant::now();
+        let mut sums = EpochSums {
+            loss: Tensor::zeros(gpu, &[1])?,
+            agree: Tensor::zeros_of(gpu, &[2], DType::U32)?,
+            steps: 0,
+        };
+        let (mut lr, mut images, mut first_step) = (0f32, 0usize, None);
+        if epoch > 0 {
+            let pseudo = match method.get().pseudo_labels() {
+                true => {
+                    callbacks.phase("clustering the target features for pseudo-labels");
+                    Some(pseudo_labels(model, &target, config)?)
+                }
+                false => None,
+            };
+            for (k, batch) in loader.epoch(epoch as u64 - 1).enumerate() {
+                let batch = batch?;
+                // A batch's statistics need two rows (SHOT skips single-image batches too).
+                if batch.len() < 2 {
+                    continue;
+                }
+                let p = step_no as f32 / total_steps as f32;
+                lr = config.lr_schedule.at(config.lr, p);
+                let labels = pseudo
+                    .as_ref()
+                    .map(|l| batch.indices.iter().map(|&i| l[i]).collect::<Vec<u32>>());
+                clock.before_step();
+                step(
+                    model,
+                    config,
+                    &mut opt,
+                    &mut sums,
+                    &batch,
+                    labels.as_deref(),
+                    lr,
+                )?;
+                if let Some(d) = clock.after_step(gpu)? {
+                    first_step = Some((d, batch.len()));
+                }
+                step_no += 1;
+                images += batch.len();
+                callbacks.batch(&BatchLogs {
+                    epoch,
+                    epochs: config.epochs,
+                    step: k + 1,
+                    steps_per_epoch,
+                    progress: step_no as f64 / total_steps as f64,
+                    lr: lr as f64,
+                    lambda: None,
+                    elapsed: clock.elapsed(),
+                    one_time: clock.one_time(),
+                });
+                if stop_requested() {
+                    return Err(interrupted(epoch, k + 1, steps_per_epoch));
+                }
+            }
+        }
+        let train_seconds = t0.elapsed().as_secs_f64();
+        images_total += images;
+        step_seconds_total += train_seconds;
+        warmup = warmup.or(first_step);
+        let (train_loss, train_acc) = read_sums(&sums, method, epoch, steps_per_epoch, lr)?;
+        let target_acc = match &data.target_eval {
+            Some(ds) => accuracy(model, ds, &eval)?,
+            None => None,
+        };
+        let mut s = score_candidate(model, &sets, &eval)?;
+        let probs = std::mem::take(&mut s.probs);
+        let logs = EpochLogs {
+            method: method.name().to_string(),
+            epoch,
+            epochs: config.epochs,
+            steps: step_no,
+            progress: step_no as f64 / total_steps as f64,
+            lr: lr as f64,
+            train_loss,
+            train_acc,
+            target_acc,
+            entropy: Some(s.entropy),
+            im: Some(s.im),
+            snd: Some(s.snd),
+            mixval: s.mixval,
+            seconds: t0.elapsed().as_secs_f64(),
+            images_per_s: steady_rate(images, train_seconds, first_step),
+            score_probs: Some(std::sync::Arc::new(probs.clone())),
+            ..EpochLogs::default()
+        };
+        if let Some(score) = config.select.score(&logs) {
+            if best.as_ref().is_none_or(|b| score > b.1) {
+                best = Some((history.epochs.len(), score, snapshot(model)?));
+                best_probs = probs.clone();
+            }
+        }
+        pool.push(model, probs.clone())?;
+        last_probs = probs;
+        history.epochs.push(logs.clone());
+        let state = TrainState {
+            params: &model.params,
+            optimizer: &opt,
+            info: &info,
+            run: &run_id,
+        };
+        if callbacks.epoch(&logs, &state)? == Control::Stop {
+            break;
+        }
+    }
+    let mut selected_probs = match best {
+        Some(_) => best_probs,
+        None => last_probs,
+    };
+    let (ensv_hard, ensv_soft) = (pool.hard_scores(), pool.soft_scores());
+    if config.select.pools() {
+        for (e, (h, s)) in history
+            .epochs
+            .iter_mut()
+            .zip(ensv_hard.iter().zip(&ensv_soft))
+        {
+            e.ensv = Some(*h);
+            e.ensv_soft = Some(*s);
+        }
+        let scores = match config.select {
+            Select::EnsvSoft => &ensv_soft,
+            _ => &ensv_hard,
+        };
+        if let Some(i) = ensv::best(scores) {
+            pool.restore(model, i)?;
+            selected_probs = pool.probs(i).to_vec();
+            best = Some((i, scores[i], Vec::new()));
+        }
+    }
+    let last = history.epochs.last().cloned().expect("epoch 0 at least");
+    let selected = match &best {
+        Some((i, _, params)) => {
+            if !params.is_empty() {
+                restore(model, params)?;
+            }
+            history.epochs[*i].clone()
+        }
+        None => last.clone(),
+    };
+    let epochs_run = history.len();
+    let epoch_seconds: f64 = history.epochs.iter().map(|m| m.seconds).sum();
+    let images_per_s = steady_rate(images_total, step_seconds_total, warmup);
+    let warmup_seconds = warmup.map_or(0.0, |(d, n): (std::time::Duration, usize)| {
+        (d.as_secs_f64() - n as f64 / images_per_s.max(1e-9)).max(0.0)
+    });
+    history.summary = Some(RunSummary {
+        kind: "summary",
+        method: method.name().to_string(),
+        seed: config.seed,
+        epochs_run,
+        select: config.select.name().to_string(),
+        target_test_acc: selected.target_acc,
+        selected,
+        last,
+        source_test_acc: None,
+        pad_before: None,
+        pad_after: None,
+        seconds: clock.elapsed().as_secs_f64(),
+        seconds_per_epoch: (epoch_seconds - warmup_seconds) / epochs_run.max(1) as f64,
+        images_per_s,
+        warmup_seconds,
+        ensv: ensv_hard,
+        ensv_soft,
+        selected_probs,
+        classes: model.config.classes,
+    });
+    callbacks.end(&history)?;
+    Ok(history)
+}
+
+/// One optimizer step on a target batch (`labels`: its pseudo-labels, when the method uses
+/// them). The loss and the agreement with the pseudo-labels are summed on the GPU.
+fn step(
+    model: &Dann,
+    config: &SourceFreeConfig,
+    opt: &mut Optimizer,
+    sums: &mut EpochSums,
+    batch: &crate::data::Batch,
+    labels: Option<&[u32]>,
+    lr: f32,
+) -> Result<()> {
+    let gpu = model.gpu();
+    let x = Tensor::from_slice(gpu, &batch.images, &batch.shape())?;
+    let pseudo = labels
+        .map(|l| Tensor::from_u32(gpu, l, &[l.len()]))
+        .transpose()?;
+    let mut tape = Tape::new();
+    let xv = tape.input(x);
+    let f = model.features(&mut tape, xv)?;
+    let z = model.label_logits(&mut tape, f)?;
+    let roots = config
+        .method
+        .get()
+        .losses(&mut tape, z, pseudo.as_ref(), &config.weights)?;
+    for &r in &roots {
+        ew::accumulate(&sums.loss, tape.tensor(r))?;
+    }
+    if let Some(p) = &pseudo {
+        let w = Tensor::from_slice(gpu, &vec![1.0; batch.len()], &[batch.len()])?;
+        softmax_xent::argmax_correct(tape.tensor(z), p, &w, &sums.agree)?;
+    }
+    let grads = tape.backward(&roots)?;
+    opt.step(&model.params, &grads, lr)?;
+    sums.steps += 1;
+    gpu.sync()
+}
+
+/// The epoch's mean loss and agreement with the pseudo-labels (0 without them); epoch 0
+/// trains nothing and reports zeros.
+fn read_sums(
+    sums: &EpochSums,
+    method: SourceFree,
+    epoch: usize,
+    steps_per_epoch: usize,
+    lr: f32,
+) -> Result<(f64, f64)> {
+    if sums.steps == 0 {
+        return Ok((0.0, 0.0));
+    }
+    let loss = f64::from(sums.loss.to_vec()?[0]) / sums.steps as f64;
+    check_loss(
+        method.name(),
+        loss,
+        &BadLoss {
+            epoch,
+            first_bad_step: None,
+            steps: steps_per_epoch,
+            lr: lr as f64,
+        },
+    )?;
+    let c = sums.agree.to_vec_u32()?;
+    let agree = match c[1] {
+        0 => 0.0,
+        n => f64::from(c[0]) / f64::from(n),
+    };
+    Ok((loss, agree))
+}
+
+/// What one step's backward gives when `features` [rows, dim] stand in for the feature
+/// extractor's output: the gradient of every trainable parameter it reaches, by name, and of
+/// the features. `pseudo` holds the rows' pseudo-labels (methods that use them). Call after
+/// the method's `prepare` froze what it keeps fixed; nothing is updated. Checks a method's
+/// losses against a reference (`tests/source_free.rs`).
+pub fn gradients_from_features(
+    model: &Dann,
+    config: &SourceFreeConfig,
+    features: &Tensor,
+    pseudo: Option<&[u32]>,
+) -> Result<(Vec<(String, Tensor)>, Tensor)> {
+    let gpu = model.gpu();
+    let pseudo = pseudo
+        .map(|l| Tensor::from_u32(gpu, l, &[l.len()]))
+        .transpose()?;
+    let mut tape = Tape::new();
+    let f = tape.input_with_grad(features.clone());
+    let z = model.label_logits(&mut tape, f)?;
+    let roots = config
+        .method
+        .get()
+        .losses(&mut tape, z, pseudo.as_ref(), &config.weights)?;
+    let (grads, df) = tape.backward_to(&roots, &[f])?;
+    let named = grads
+        .into_iter()
+        .map(|(id, g)| (model.params.get(id).name.clone(), g))
+        .collect();
+    let df = match df.into_iter().next().flatten() {
+        Some(d) => d,
+        None => Tensor::zeros(gpu, features.shape())?,
+    };
+    Ok((named, df))
+}

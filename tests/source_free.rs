@@ -1,0 +1,552 @@
+//! Source-free adaptation (issue 32): SHOT's and TENT's losses against a plain-Rust f64
+//! reference, the clustering's labels against the authors' algorithm, and whole runs from
+//! `dak adapt --source-free` — the source folder deleted, the classifier head bit-identical
+//! after SHOT, only BN γ/β moved by TENT, epoch 0 a candidate, the lineage in the file — and
+//! the refusals (one line, exit 2, nothing written, no GPU opened).
+mod common;
+#[path = "common/steps.rs"]
+mod steps;
+use clap::Parser;
+use common::*;
+use dak::models::Dann;
+use dak::ops::centroids;
+use dak::train::adapt::source_free::gradients_from_features;
+use dak::train::adapt::{SourceFree, SourceFreeConfig};
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::path::Path;
+use steps::{softmax, Weights};
+
+const DIM: usize = 768;
+const CLASSES: usize = 3;
+const EPS: f64 = 1e-5;
+
+fn entropy(p: &[f64]) -> f64 {
+    -p.iter().map(|&q| q * (q + EPS).ln()).sum::<f64>()
+}
+
+/// SHOT's loss (or TENT's with `w_div` 0 and no pseudo-labels) of features `f` through the
+/// label head in `w`, in f64.
+fn reference_loss(
+    f: &[f64],
+    w: &Weights,
+    rows: usize,
+    c: &SourceFreeConfig,
+    pseudo: &[u32],
+    w_div: f64,
+) -> f64 {
+    let z = w.mlp("label", f, rows);
+    let p = softmax(&z, CLASSES, 1.0);
+    let mean_h = p.chunks(CLASSES).map(entropy).sum::<f64>() / rows as f64;
+    let mut pbar = vec![0.0; CLASSES];
+    for row in p.chunks(CLASSES) {
+        for (m, &q) in pbar.iter_mut().zip(row) {
+            *m += q / rows as f64;
+        }
+    }
+    let im = f64::from(c.weights.im) * mean_h - w_div * entropy(&pbar);
+    let beta = f64::from(c.weights.pseudo_label);
+    if beta == 0.0 {
+        return im;
+    }
+    let ce: f64 = p
+        .chunks(CLASSES)
+        .zip(pseudo)
+        .map(|(row, &y)| -row[y as usize].ln())
+        .sum::<f64>()
+        / rows as f64;
+    im + beta * ce
+}
+
+/// One step's feature gradient from the GPU against central differences of the reference,
+/// and no parameter gradient at all (the head is frozen).
+fn check_method(method: SourceFree, w_div: f64) {
+    let gpu = gpu();
+    let names: Vec<String> = (0..CLASSES).map(|c| format!("c{c}")).collect();
+    let mut model = Dann::digits(&gpu, &names, 11).unwrap();
+    let c = SourceFreeConfig::new(method, model.backbone());
+    // TENT refuses a network without BN; the loss part is the same code either way.
+    if method == SourceFree::SHOT {
+        method.get().prepare(&mut model).unwrap();
+    } else {
+        model.params.freeze("").unwrap();
+    }
+    let rows = 6;
+    let features: Vec<f32> = values(rows * DIM, 5).iter().map(|v| v.max(0.0)).collect();
+    let pseudo: Vec<u32> = vec![0, 2, 1, 1, 0, 2];
+    let tf = dak::Tensor::from_slice(&gpu, &features, &[rows, DIM]).unwrap();
+    let labels = (c.weights.pseudo_label > 0.0).then_some(pseudo.as_slice());
+    let (grads, df) = gradients_from_features(&model, &c, &tf, labels).unwrap();
+    let names: Vec<&str> = grads.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.is_empty(),
+        "{}: frozen head got gradients: {names:?}",
+        method.name()
+    );
+    let w = Weights::of(&model);
+    let f0: Vec<f64> = features.iter().map(|&v| f64::from(v)).collect();
+    let df = df.to_vec().unwrap();
+    let h = 1e-4;
+    let mut worst = 0f64;
+    let mut scale = 0f64;
+    for i in (0..df.len()).step_by(97) {
+        let mut f = f0.clone();
+        f[i] += h;
+        let a = reference_loss(&f, &w, rows, &c, &pseudo, w_div);
+        f[i] -= 2.0 * h;
+        let b = reference_loss(&f, &w, rows, &c, &pseudo, w_div);
+        let want = (a - b) / (2.0 * h);
+        worst = worst.max((f64::from(df[i]) - want).abs());
+        scale = scale.max(want.abs());
+    }
+    assert!(
+        scale > 1e-6,
+        "{}: the gradient must not vanish",
+        method.name()
+    );
+    assert!(
+        worst <= 2e-3 * scale + 1e-6,
+        "{}: feature gradient off by {worst:.3e} (largest {scale:.3e})",
+        method.name()
+    );
+}
+
+#[test]
+fn shot_step_matches_the_reference() {
+    check_method(SourceFree::SHOT, 1.0);
+}
+
+#[test]
+fn tent_step_matches_the_reference() {
+    check_method(SourceFree::TENT, 0.0);
+}
+
+#[test]
+fn clustering_labels_match_the_authors_algorithm() {
+    let gpu = gpu();
+    let (dim, classes) = (5, 4);
+    // Rows around 3 of the 4 class centres (class 3 holds nothing), in batches of 7, 5 and 1;
+    // the probabilities point a quarter of the rows to a wrong class.
+    let sizes = [7usize, 5, 1];
+    let n: usize = sizes.iter().sum();
+    let noise = values(n * dim, 31);
+    let mut features = Vec::new();
+    let mut probs = Vec::new();
+    for i in 0..n {
+        let class = i % 3;
+        for d in 0..dim {
+            let centre = if d == class { 3.0 } else { 0.2 * d as f32 };
+            features.push(centre + 0.6 * noise[i * dim + d]);
+        }
+        let told = if i % 4 == 1 { (class + 1) % 3 } else { class };
+        let mut p = vec![0.05f32; classes];
+        p[told] = 1.0 - 0.05 * (classes - 1) as f32;
+        probs.extend(p);
+    }
+    let want = centroids::reference::labels(&features, dim, &probs, classes, 2);
+    let mut batches = Vec::new();
+    let mut start = 0;
+    for &s in &sizes {
+        let f = dak::Tensor::from_slice(&gpu, &features[start * dim..(start + s) * dim], &[s, dim])
+            .unwrap();
+        let p = dak::Tensor::from_slice(
+            &gpu,
+            &probs[start * classes..(start + s) * classes],
+            &[s, classes],
+        )
+        .unwrap();
+        batches.push(centroids::Rows {
+            unit: centroids::unit_rows_with_one(&f).unwrap(),
+            probs: p,
+        });
+        start += s;
+    }
+    let got = centroids::labels(&batches, classes, 2).unwrap();
+    assert_eq!(got, want);
+    // The clustering corrected the wrong probabilities: every row back at its centre.
+    let truth: Vec<u32> = (0..n as u32).map(|i| i % 3).collect();
+    assert_eq!(got, truth);
+}
+
+/// Tensors of a model file by name.
+fn tensors(path: &Path) -> BTreeMap<String, Vec<f32>> {
+    dak::models::file::read_tensors(path)
+        .unwrap()
+        .tensors
+        .into_iter()
+        .map(|(n, (_, v))| (n, v))
+        .collect()
+}
+
+fn metadata(path: &Path) -> serde_json::Value {
+    let (info, _) = dak::models::file::load(path).unwrap();
+    serde_json::to_value(info.provenance).unwrap()
+}
+
+/// A source model trained by `dak adapt --method source-only` on `root/src` (then deleted),
+/// and `root/tgt`, the target as class folders (a colour negative of the source).
+fn source_model(root: &Path, extra: &[&str]) -> std::path::PathBuf {
+    negative_target_trees(root);
+    let model = root.join("source.safetensors");
+    let src = root.join("src");
+    let mut args = vec![
+        "adapt",
+        "--source",
+        src.to_str().unwrap(),
+        "--method",
+        "source-only",
+        "--epochs",
+        "2",
+        "--batch",
+        "6",
+        "--no-pad",
+        "--out",
+        model.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = dak(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_dir_all(&src).unwrap();
+    model
+}
+
+#[test]
+fn shot_runs_without_the_source_and_keeps_the_head() {
+    let dir = TempDir::new("source-free-shot");
+    let init = source_model(dir.path(), &[]);
+    let out = dir.path().join("shot.safetensors");
+    let metrics = dir.path().join("shot.jsonl");
+    let tgt = dir.path().join("tgt");
+    let o = dak(&[
+        "adapt",
+        "--source-free",
+        "--init",
+        init.to_str().unwrap(),
+        "--target",
+        tgt.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch",
+        "6",
+        "--out",
+        out.to_str().unwrap(),
+        "--metrics",
+        metrics.to_str().unwrap(),
+        "--score-samples",
+        "18",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (before, after) = (tensors(&init), tensors(&out));
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    for (name, v) in &before {
+        let same = v
+            .iter()
+            .zip(&after[name])
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        if name.starts_with("label.") || name.starts_with("domain.") {
+            assert!(same, "{name}: the head must be bit-identical after SHOT");
+        } else if name.starts_with("features.") && name.ends_with("weight") {
+            assert!(!same, "{name}: the features must have trained");
+        }
+    }
+    // Epoch 0 is the --init model, scored like the others.
+    let epochs: Vec<u64> = read_jsonl(&metrics)
+        .iter()
+        .filter(|r| r["type"] == "epoch")
+        .map(|r| r["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(epochs, vec![0, 1, 2]);
+    // The lineage: this run, and the model it came from with its own record.
+    let p = metadata(&out);
+    assert_eq!(p["method"], "shot");
+    assert!(
+        p["parent"]
+            .as_str()
+            .unwrap()
+            .ends_with("source.safetensors"),
+        "{p}"
+    );
+    assert_eq!(p["adapted_from"]["method"], "source-only");
+    assert!(p["data"]["source"].is_null(), "{p}");
+    // evaluate and export read it like any adapted model.
+    let o = dak(&[
+        "evaluate",
+        "--model",
+        out.to_str().unwrap(),
+        "--data",
+        tgt.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_selection_can_hand_back_the_init_model() {
+    // Epoch 0 (the --init model) is scored like every epoch and `--select` ranks it with
+    // them; when it wins, the written model is the --init model, bit for bit.
+    let dir = TempDir::new("source-free-epoch0");
+    let init = source_model(dir.path(), &[]);
+    let out = dir.path().join("back.safetensors");
+    let metrics = dir.path().join("back.jsonl");
+    let tgt = dir.path().join("tgt");
+    let o = dak(&[
+        "adapt",
+        "--source-free",
+        "--init",
+        init.to_str().unwrap(),
+        "--target",
+        tgt.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch",
+        "6",
+        "--select",
+        "snd",
+        "--out",
+        out.to_str().unwrap(),
+        "--metrics",
+        metrics.to_str().unwrap(),
+        "--score-samples",
+        "18",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let snd: Vec<f64> = read_jsonl(&metrics)
+        .iter()
+        .filter(|r| r["type"] == "epoch")
+        .map(|r| r["snd"].as_f64().unwrap())
+        .collect();
+    assert_eq!(snd.len(), 3, "epochs 0, 1 and 2 scored");
+    let mut want = 0;
+    for (i, &v) in snd.iter().enumerate() {
+        if v > snd[want] {
+            want = i;
+        }
+    }
+    let p = metadata(&out);
+    assert_eq!(p["epoch"].as_u64(), Some(want as u64), "{p} {snd:?}");
+    assert_eq!(p["selection"]["validator"], "snd");
+    if want == 0 {
+        let (a, b) = (tensors(&init), tensors(&out));
+        for (name, v) in &a {
+            assert!(
+                v.iter()
+                    .zip(&b[name])
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn tent_moves_only_batch_norm() {
+    let dir = TempDir::new("source-free-tent");
+    let init = source_model(
+        dir.path(),
+        &["--backbone", "resnet18", "--input-size", "32"],
+    );
+    let out = dir.path().join("tent.safetensors");
+    let tgt = dir.path().join("tgt");
+    let o = dak(&[
+        "adapt",
+        "--source-free",
+        "--method",
+        "tent",
+        "--init",
+        init.to_str().unwrap(),
+        "--target",
+        tgt.to_str().unwrap(),
+        "--batch",
+        "6",
+        "--lr",
+        "0.01",
+        "--out",
+        out.to_str().unwrap(),
+        "--score-samples",
+        "18",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let gpu = gpu();
+    let bns = Dann::load(&gpu, &init).unwrap().bn_prefixes();
+    let is_affine = |n: &str| {
+        bns.iter()
+            .any(|b| n == format!("{b}.weight") || n == format!("{b}.bias"))
+    };
+    let is_stat = |n: &str| n.ends_with(".running_mean") || n.ends_with(".running_var");
+    let (before, after) = (tensors(&init), tensors(&out));
+    let mut moved = 0;
+    for (name, v) in &before {
+        let same = v
+            .iter()
+            .zip(&after[name])
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        if is_affine(name) {
+            moved += usize::from(!same);
+        } else if !is_stat(name) {
+            assert!(same, "{name}: TENT must change only BN γ/β");
+        }
+    }
+    assert!(moved > 0, "no BN γ/β moved");
+}
+
+#[derive(Parser)]
+struct Adapt {
+    #[command(flatten)]
+    a: dak::cli::adapt::AdaptArgs,
+}
+
+/// The error of `dak adapt args` and how often it opened the GPU.
+fn refused(args: &[&str]) -> (String, usize) {
+    let mut all = vec!["adapt"];
+    all.extend_from_slice(args);
+    let a = Adapt::try_parse_from(all).unwrap().a;
+    let opens = Cell::new(0);
+    let open = || {
+        opens.set(opens.get() + 1);
+        Err(dak::Error::runtime("GPU-OPENED"))
+    };
+    let e = dak::cli::adapt::run_with(&a, &open).expect_err("refused");
+    (e.to_string(), opens.get())
+}
+
+#[test]
+fn bad_source_free_runs_are_refused_before_the_gpu_opens() {
+    let dir = TempDir::new("source-free-refusals");
+    negative_target_trees(dir.path());
+    let gpu = gpu();
+    let names: Vec<String> = ["cat", "dog", "owl"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let digits = dir.path().join("digits.safetensors");
+    Dann::digits(&gpu, &names, 1)
+        .unwrap()
+        .save(&digits)
+        .unwrap();
+    let other = dir.path().join("other.safetensors");
+    let four: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+    Dann::digits(&gpu, &four, 1).unwrap().save(&other).unwrap();
+    let partial = dir.path().join("partial");
+    class_folders(&partial);
+    std::fs::remove_dir_all(partial.join("owl")).unwrap();
+    let out = dir.path().join("out.safetensors");
+    let (d, o, t, p) = (
+        digits.to_str().unwrap(),
+        out.to_str().unwrap(),
+        dir.path().join("tgt"),
+        partial.to_str().unwrap(),
+    );
+    let t = t.to_str().unwrap();
+    let src = dir.path().join("src");
+    let s = src.to_str().unwrap();
+    for (args, needle) in [
+        (
+            vec![
+                "--source-free",
+                "--init",
+                d,
+                "--source",
+                s,
+                "--target",
+                t,
+                "--out",
+                o,
+            ],
+            "--source-free with --source",
+        ),
+        (
+            vec!["--source-free", "--target", t, "--out", o],
+            "--init MODEL",
+        ),
+        (
+            vec![
+                "--source-free",
+                "--init",
+                d,
+                "--method",
+                "dann",
+                "--target",
+                t,
+                "--out",
+                o,
+            ],
+            "--method dann --source-free",
+        ),
+        (
+            vec![
+                "--source-free",
+                "--init",
+                d,
+                "--method",
+                "tent",
+                "--target",
+                t,
+                "--out",
+                o,
+            ],
+            "--method tent",
+        ),
+        (
+            vec![
+                "--source-free",
+                "--init",
+                d,
+                "--select",
+                "dev",
+                "--target",
+                t,
+                "--out",
+                o,
+            ],
+            "--select dev",
+        ),
+        (
+            vec!["--source-free", "--init", d, "--target", p, "--out", o],
+            "owl",
+        ),
+        (
+            vec![
+                "--source-free",
+                "--init",
+                other.to_str().unwrap(),
+                "--target-test",
+                t,
+                "--target",
+                t,
+                "--out",
+                o,
+            ],
+            "class",
+        ),
+        (
+            vec!["--source-free", "--init", d, "--target", t, "--out", d],
+            "--init",
+        ),
+        (
+            vec!["--method", "shot", "--source", s, "--target", t, "--out", o],
+            "--source-free",
+        ),
+        (
+            vec!["--init", d, "--source", s, "--target", t, "--out", o],
+            "--source-free",
+        ),
+    ] {
+        let (e, opens) = refused(&args);
+        assert_eq!(opens, 0, "{args:?} opened the GPU: {e}");
+        assert!(e.contains(needle), "{args:?}: `{needle}` not in: {e}");
+        assert_eq!(e.trim().lines().count(), 1, "{args:?}: one line: {e}");
+        assert!(!out.exists(), "{args:?} wrote {o}");
+    }
+    // Exit code 2 from the binary.
+    refused_with(
+        &["adapt", "--source-free", "--target", t, "--out", o],
+        &["--init"],
+    );
+}
