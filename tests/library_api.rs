@@ -16,6 +16,9 @@ mod custom_kernel;
 #[path = "../examples/domain_adaptation.rs"]
 mod domain_adaptation;
 #[allow(dead_code)]
+#[path = "../examples/source_free.rs"]
+mod source_free;
+#[allow(dead_code)]
 #[path = "../examples/transfer_learning.rs"]
 mod transfer_learning;
 
@@ -36,6 +39,15 @@ fn custom_kernel_example_checks_and_times_its_kernels() {
     gpu();
     let settings = ["--n", "65536", "--repeat", "2"].map(String::from);
     custom_kernel::run(&settings).unwrap();
+}
+
+#[test]
+fn source_free_example_runs_with_tiny_settings() {
+    let settings = ["--source-epochs", "1", "--epochs", "1", "--limit", "64"];
+    let (_dir, out) = run_example(source_free::run, &settings);
+    let model = Dann::load(&gpu(), &out).unwrap();
+    let p = model.provenance.as_ref();
+    assert!(p.is_none_or(|p| p.method == "shot"), "{p:?}");
 }
 
 #[test]

@@ -16,6 +16,7 @@ pub mod model;
 pub mod peak;
 pub mod pool;
 pub mod shapes;
+pub mod source_free;
 pub mod winners;
 
 use crate::{Gpu, Result};

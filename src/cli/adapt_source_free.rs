@@ -295,13 +295,11 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
         .summary
         .as_ref()
         .expect("a finished run has a summary");
+    // The library's record, with the command line, the files and the parent's record.
     let mut p = provenance(args, init, parent, config.method.name(), config.seed);
-    p.epoch = Some(summary.selected.epoch);
-    p.selection = Some(serde_json::json!({
-        "validator": config.select.name(),
-        "score": config.select.score(&summary.selected),
-        "candidates": "epochs 0 (the --init model) to the last",
-    }));
+    let run = model.provenance.take();
+    p.epoch = run.as_ref().and_then(|r| r.epoch);
+    p.selection = run.and_then(|r| r.selection);
     model.provenance = Some(p);
     model.save(&args.out)?;
     println!(

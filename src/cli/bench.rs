@@ -45,7 +45,8 @@ pub struct BenchArgs {
     /// digits network).
     #[arg(long, default_value = "vgg16")]
     pub model: String,
-    /// Model benchmark of digits: also time this adaptation method's steps (`mcc`, ...).
+    /// Model benchmark of digits: also time this adaptation method's steps (`mcc`, ...); a
+    /// source-free method (`shot`, `tent`) times its epoch against a source-only epoch.
     #[arg(long, value_name = "NAME")]
     pub method: Option<String>,
     /// Model benchmark: MiB of packed operands kept for reuse: convolution inputs from the
@@ -250,6 +251,13 @@ fn finish_model_report(
 
 /// `dak bench model digits`: the DANN digits network.
 fn model_digits(args: &BenchArgs) -> Result<()> {
+    if let Some(m) = args
+        .method
+        .as_deref()
+        .and_then(crate::train::adapt::SourceFree::find)
+    {
+        return model_source_free(args, m);
+    }
     let method = args
         .method
         .as_deref()
@@ -286,6 +294,37 @@ fn model_digits(args: &BenchArgs) -> Result<()> {
         );
     }
     finish_model_report(&r, r.warmup_s, &r.layers, &r.kernels, &r.input_cache, args)
+}
+
+/// `dak bench model --model digits --method shot|tent`: a source-free epoch against a
+/// source-only epoch of as many images (the bundled target's 4,000).
+fn model_source_free(args: &BenchArgs, method: crate::train::adapt::SourceFree) -> Result<()> {
+    let gpu = model_gpu(args)?;
+    let batch = args.batch.unwrap_or(64).max(2);
+    let images = 4000;
+    let r = bench::source_free::digits(&gpu, method, batch, args.repeat.max(1), images)?;
+    println!(
+        "{} on the digits network at 28x28, batch {}, an epoch of {} images, on {}",
+        r.method,
+        r.batch,
+        r.images,
+        gpu.adapter().name
+    );
+    println!("  {} training {:>12.1} img/s", r.method, r.train_img_s);
+    println!("  source-only training {:>8.1} img/s", r.source_only_img_s);
+    println!(
+        "  pseudo-labels        {:>8.2} s per epoch (evaluation pass + clustering)",
+        r.pseudo_label_s
+    );
+    println!(
+        "  an epoch costs {:.2}x a source-only epoch",
+        r.epoch_vs_source_only
+    );
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&r).map_err(|e| Error::runtime(e.to_string()))?;
+        crate::io::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// The device of a model benchmark, with `--input-cache-mb` applied.

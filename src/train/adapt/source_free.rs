@@ -20,6 +20,7 @@ use super::step::{restore, snapshot};
 use super::{AdaptConfig, LrSchedule, Select};
 use crate::autograd::Tape;
 use crate::data::{Dataset, Loader, LoaderOptions};
+use crate::models::file::Provenance;
 use crate::models::{Backbone, Dann, Model};
 use crate::ops::{centroids, elementwise as ew, prob, softmax_xent};
 use crate::optim::{Optimizer, Rule};
@@ -192,7 +193,27 @@ impl Dann {
             nesterov: config.nesterov,
             weight_decay: config.weight_decay,
         });
-        run(self, data, config, opt, &mut Callbacks(callbacks))
+        let history = run(self, data, config, opt, &mut Callbacks(callbacks))?;
+        // The lineage: this run, and the record of the model it started from.
+        let summary = history
+            .summary
+            .as_ref()
+            .expect("a finished run has a summary");
+        let target = serde_json::json!({ "target": data.target.name(), "source": null });
+        let mut p = Provenance::new(
+            "library: Dann::adapt_source_free".into(),
+            config.method.name(),
+            config.seed,
+            target,
+        );
+        p.adapted_from = self.provenance.take().map(Box::new);
+        p.epoch = Some(summary.selected.epoch);
+        p.selection = Some(serde_json::json!({
+            "validator": config.select.name(),
+            "score": config.select.score(&summary.selected),
+        }));
+        self.provenance = Some(p);
+        Ok(history)
     }
 
     /// Names of every BatchNorm's γ/β prefix (`bn1`, `layer1.0.bn2`, `bottleneck.bn1`, ...);
@@ -283,10 +304,21 @@ pub fn pseudo_labels(
 pub const CLUSTER_ROUNDS: usize = 2;
 
 /// Loss sums and counts of one epoch, on the GPU.
-struct EpochSums {
+pub(crate) struct EpochSums {
     loss: Tensor,
     agree: Tensor,
     steps: usize,
+}
+
+impl EpochSums {
+    /// Zero sums.
+    pub(crate) fn new(gpu: &crate::Gpu) -> Result<EpochSums> {
+        Ok(EpochSums {
+            loss: Tensor::zeros(gpu, &[1])?,
+            agree: Tensor::zeros_of(gpu, &[2], DType::U32)?,
+            steps: 0,
+        })
+    }
 }
 
 /// The run behind [`Dann::adapt_source_free`].
@@ -340,11 +372,7 @@ fn run(
     let mut step_no = 0usize;
     for epoch in 0..=config.epochs {
         let t0 = Instant::now();
-        let mut sums = EpochSums {
-            loss: Tensor::zeros(gpu, &[1])?,
-            agree: Tensor::zeros_of(gpu, &[2], DType::U32)?,
-            steps: 0,
-        };
+        let mut sums = EpochSums::new(gpu)?;
         let (mut lr, mut images, mut first_step) = (0f32, 0usize, None);
         if epoch > 0 {
             let pseudo = match method.get().pseudo_labels() {
@@ -366,7 +394,7 @@ fn run(
                     .as_ref()
                     .map(|l| batch.indices.iter().map(|&i| l[i]).collect::<Vec<u32>>());
                 clock.before_step();
-                step(
+                train_step(
                     model,
                     config,
                     &mut opt,
@@ -512,7 +540,7 @@ fn run(
 
 /// One optimizer step on a target batch (`labels`: its pseudo-labels, when the method uses
 /// them). The loss and the agreement with the pseudo-labels are summed on the GPU.
-fn step(
+pub(crate) fn train_step(
     model: &Dann,
     config: &SourceFreeConfig,
     opt: &mut Optimizer,
