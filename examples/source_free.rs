@@ -11,7 +11,8 @@
 //! with the others, and `--select` may hand it back when adaptation does not help.
 //!
 //! Flags: `--source-epochs N` (default 3), `--epochs N` SHOT's (default 3), `--limit N` images
-//! per set (default: all), `--seed N`, `--select V` (default `last`), `--out MODEL` (default
+//! per set (default: all), `--seed N`, `--select V` (default `safe`: the
+//! last epoch unless its MixVal falls below the loaded model's), `--out MODEL` (default
 //! `source_free_model.safetensors`).
 
 mod common;
@@ -67,7 +68,7 @@ pub fn run(args: &[String]) -> dak::Result<()> {
     let mut config = SourceFreeConfig::new(SourceFree::SHOT, model.backbone());
     config.epochs = flag(args, "--epochs", 3)?;
     config.seed = seed;
-    config.select = Select::parse(&flag(args, "--select", "last".to_string())?, "--select")?;
+    config.select = Select::parse(&flag(args, "--select", "safe".to_string())?, "--select")?;
     let history = model.adapt_source_free(&target, &config, &mut [&mut Progress::new()])?;
     let summary = history
         .summary

@@ -21,8 +21,9 @@ SAME images and be compared epoch by epoch:
     image is skipped) with
         loss = ent_par * (mean_i H(p_i) - H(mean_i p_i)) + cls_par * CE(logits, pseudo),
         H(q) = -sum_k q_k ln(q_k + 1e-5),  ent_par = 1, cls_par = 0.3;
-  * SGD momentum 0.9, Nesterov, weight decay 5e-4 (dak's default; the authors' scheduler
-    sets 1e-3, see --weight-decay), lr at step t (0-based) of T = 0.01 (1 + 10 t/T)^-0.75.
+  * SGD momentum 0.9, Nesterov, weight decay 1e-3 (what the authors' scheduler sets before
+    every step, and dak's default), lr at step t (1-based, counted before the step, as the
+    authors do) of T = 0.01 (1 + 10 t/T)^-0.75.
 
 Labels of target/train are read only to report the pseudo-labels' accuracy; target/test
 (labelled) gives the accuracy reported after every epoch (epoch 0 = the --init model, which
@@ -204,8 +205,8 @@ def main():
     ap.add_argument("--out", required=True, help="JSON file of the per-epoch results")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.01)
-    ap.add_argument("--weight-decay", type=float, default=5e-4,
-                    help="dak's default 5e-4; the authors' lr_scheduler sets 1e-3")
+    ap.add_argument("--weight-decay", type=float, default=1e-3,
+                    help="1e-3: the authors' lr_scheduler setting and dak's default")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = ap.parse_args()
 
@@ -247,7 +248,7 @@ def main():
             idx = order[i:i + args.batch]
             if len(idx) < 2:
                 continue
-            lr = lr_at(args.lr, t, total)
+            lr = lr_at(args.lr, t + 1, total)
             for g in opt.param_groups:
                 g["lr"] = lr
             z = net(x_tr[idx])

@@ -228,6 +228,8 @@ fn shot_runs_without_the_source_and_keeps_the_head() {
         "2",
         "--batch",
         "6",
+        "--select",
+        "last",
         "--out",
         out.to_str().unwrap(),
         "--metrics",
@@ -367,6 +369,8 @@ fn tent_moves_only_batch_norm() {
         "6",
         "--lr",
         "0.01",
+        "--select",
+        "last",
         "--out",
         out.to_str().unwrap(),
         "--score-samples",
@@ -394,6 +398,23 @@ fn tent_moves_only_batch_norm() {
         }
     }
     assert!(moved > 0, "no BN γ/β moved");
+}
+
+#[test]
+fn the_safety_rule_hands_back_the_init_model_when_mixval_drops() {
+    use dak::train::adapt::source_free::keep_init;
+    use dak::train::EpochLogs;
+    let at = |epoch, mixval| EpochLogs {
+        epoch,
+        mixval,
+        ..EpochLogs::default()
+    };
+    let (back, why) = keep_init(&at(0, Some(0.74)), &at(30, Some(0.70)));
+    assert!(back && why.contains("--init model kept"), "{why}");
+    let (back, why) = keep_init(&at(0, Some(0.70)), &at(30, Some(0.70)));
+    assert!(!back && why.contains("epoch 30 kept"), "{why}");
+    let (back, _) = keep_init(&at(0, None), &at(30, Some(0.2)));
+    assert!(!back, "no probe: the last epoch");
 }
 
 #[derive(Parser)]

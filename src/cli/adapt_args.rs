@@ -96,7 +96,9 @@ pub struct AdaptArgs {
     /// source-only only when the target is shifted (source-only less sure of it than of
     /// held-out source images, or its features telling the two apart better than its classes
     /// do), the method's IM is higher, and another method corroborates the answers it changed
-    /// (docs/selection.md) [default: safe with --compare, else last].
+    /// (docs/selection.md); with --source-free, `safe` keeps the last epoch unless its MixVal
+    /// falls below the --init model's (docs/source_free.md) [default: safe with --compare or
+    /// --source-free, else last].
     #[arg(long, value_name = "VALIDATOR")]
     pub select: Option<String>,
     /// Fraction of the source held out and scored each epoch (stratified, seeded; training

@@ -115,7 +115,7 @@ fn check_args(args: &AdaptArgs) -> Result<(SourceFreeConfig, InitModel)> {
         args.backbone_lr_mult.map(f64::from),
         Range::NonNegative,
     )?;
-    let select = Select::parse(args.select.as_deref().unwrap_or("last"), "--select")?;
+    let select = Select::parse(args.select.as_deref().unwrap_or("safe"), "--select")?;
     crate::train::adapt::source_free::check_select(select)?;
     output_file("--out", &args.out)?;
     output_opt("--metrics", args.metrics.as_deref())?;
@@ -300,6 +300,10 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
     let run = model.provenance.take();
     p.epoch = run.as_ref().and_then(|r| r.epoch);
     p.selection = run.and_then(|r| r.selection);
+    let why = p
+        .selection
+        .as_ref()
+        .and_then(|s| s["why"].as_str().map(str::to_string));
     model.provenance = Some(p);
     model.save(&args.out)?;
     println!(
@@ -313,6 +317,9 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
         },
         args.out.display()
     );
+    if let Some(why) = why {
+        println!("    --select safe: {why}");
+    }
     if let Some(p) = &args.plot {
         plot::write_png(p, &[(config.method.name(), history.epochs.as_slice())])?;
         println!("plot written to {}", p.display());

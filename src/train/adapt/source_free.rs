@@ -63,7 +63,8 @@ pub struct SourceFreeConfig {
     pub backbone_lr_mult: f32,
     /// Weights of the method's losses.
     pub weights: LossWeights,
-    /// Which epoch's parameters the model keeps (epoch 0, the model as given, included).
+    /// Which epoch's parameters the model keeps (epoch 0, the model as given, included);
+    /// default `safe` ([`keep_init`]).
     pub select: Select,
     /// Skip images that fail to decode instead of stopping.
     pub skip_bad: bool,
@@ -94,7 +95,7 @@ impl SourceFreeConfig {
             weight_decay: d.weight_decay,
             backbone_lr_mult: d.backbone_lr_mult,
             weights: d.weights,
-            select: Select::Last,
+            select: Select::Safe,
             skip_bad: false,
             workers: 0,
             eval_batch: 250,
@@ -135,18 +136,43 @@ impl SourceFreeConfig {
     }
 }
 
-/// Refuses the validators that need the source (`source-val`, `dev`) or several methods
-/// (`safe`).
+/// Refuses the validators that need labelled source images (`source-val`, `dev`).
 pub fn check_select(select: Select) -> Result<()> {
     match select {
         Select::SourceVal | Select::Dev => Err(Error::input(format!(
-            "--select {} reads labelled source images, which a source-free run never has; use entropy, im, snd, ensv, ensv-soft, mixval or last",
+            "--select {} reads labelled source images, which a source-free run never has; use safe (the default), last, entropy, im, snd, ensv, ensv-soft or mixval",
             select.name()
         ))),
-        Select::Safe => Err(Error::input(
-            "--select safe compares methods trained on the source (--compare); a source-free run picks among its own epochs: use last, ensv, ensv-soft, mixval, im, entropy or snd",
-        )),
         _ => Ok(()),
+    }
+}
+
+/// The source-free safety rule (`--select safe`, the default): the last epoch replaces the
+/// `--init` model (epoch 0) only when its MixVal score is at least epoch 0's. The validators
+/// built on confidence (entropy, IM, SND, EnsV) are what SHOT and TENT maximise, so they
+/// rank every adapted epoch above the start even when it collapsed; MixVal's probes (is a
+/// mixture of two target images classed as its dominant image?) are not a training signal.
+/// Returns whether to hand back epoch 0, and why.
+pub fn keep_init(first: &EpochLogs, last: &EpochLogs) -> (bool, String) {
+    match (first.mixval, last.mixval) {
+        (Some(a), Some(b)) if b < a => (
+            true,
+            format!(
+                "the --init model kept: epoch {}'s MixVal {b:.3} is below the --init model's {a:.3}",
+                last.epoch
+            ),
+        ),
+        (Some(a), Some(b)) => (
+            false,
+            format!(
+                "epoch {} kept: its MixVal {b:.3} is at least the --init model's {a:.3}",
+                last.epoch
+            ),
+        ),
+        _ => (
+            false,
+            format!("epoch {} kept: no MixVal probe could be made", last.epoch),
+        ),
     }
 }
 
@@ -193,7 +219,7 @@ impl Dann {
             nesterov: config.nesterov,
             weight_decay: config.weight_decay,
         });
-        let history = run(self, data, config, opt, &mut Callbacks(callbacks))?;
+        let (history, why) = run(self, data, config, opt, &mut Callbacks(callbacks))?;
         // The lineage: this run, and the record of the model it started from.
         let summary = history
             .summary
@@ -211,6 +237,8 @@ impl Dann {
         p.selection = Some(serde_json::json!({
             "validator": config.select.name(),
             "score": config.select.score(&summary.selected),
+            "candidates": "epoch 0 (the model as given) to the last",
+            "why": why,
         }));
         self.provenance = Some(p);
         Ok(history)
@@ -328,7 +356,7 @@ fn run(
     config: &SourceFreeConfig,
     mut opt: Optimizer,
     callbacks: &mut Callbacks,
-) -> Result<History> {
+) -> Result<(History, Option<String>)> {
     let gpu = model.gpu();
     let method = config.method;
     let info = model.info();
@@ -370,6 +398,8 @@ fn run(
     let (mut last_probs, mut best_probs) = (Vec::new(), Vec::new());
     let (mut images_total, mut step_seconds_total, mut warmup) = (0usize, 0f64, None);
     let mut step_no = 0usize;
+    // The --init model's parameters and score-set predictions (the safety rule may return it).
+    let mut init = None;
     for epoch in 0..=config.epochs {
         let t0 = Instant::now();
         let mut sums = EpochSums::new(gpu)?;
@@ -388,7 +418,8 @@ fn run(
                 if batch.len() < 2 {
                     continue;
                 }
-                let p = step_no as f32 / total_steps as f32;
+                // The authors count the step before scheduling it: progress 1/T .. T/T.
+                let p = (step_no + 1) as f32 / total_steps as f32;
                 lr = config.lr_schedule.at(config.lr, p);
                 let labels = pseudo
                     .as_ref()
@@ -461,6 +492,9 @@ fn run(
             }
         }
         pool.push(model, probs.clone())?;
+        if epoch == 0 && config.select == Select::Safe {
+            init = Some((snapshot(model)?, probs.clone()));
+        }
         last_probs = probs;
         history.epochs.push(logs.clone());
         let state = TrainState {
@@ -498,6 +532,15 @@ fn run(
         }
     }
     let last = history.epochs.last().cloned().expect("epoch 0 at least");
+    let mut safe_why = None;
+    if let (Select::Safe, Some((params, probs))) = (config.select, init) {
+        let (back, why) = keep_init(&history.epochs[0], &last);
+        safe_why = Some(why);
+        if back {
+            best = Some((0, 0.0, params));
+            selected_probs = probs;
+        }
+    }
     let selected = match &best {
         Some((i, _, params)) => {
             if !params.is_empty() {
@@ -535,7 +578,7 @@ fn run(
         classes: model.config.classes,
     });
     callbacks.end(&history)?;
-    Ok(history)
+    Ok((history, safe_why))
 }
 
 /// One optimizer step on a target batch (`labels`: its pseudo-labels, when the method uses
