@@ -512,3 +512,39 @@ fn adapted_resnet_onnx_matches_dak() {
         "reloaded adapted ResNet",
     );
 }
+
+#[test]
+fn shot_recipe_digits_onnx_matches_dak() {
+    use dak::models::Backbone;
+    let gpu = gpu();
+    let dir = TempDir::new("export-shot-recipe");
+    let classes: Vec<String> = ["cat", "dog", "owl"].map(String::from).to_vec();
+    let paper = dak::models::dann::DannConfig::paper(Backbone::Digits, classes.len());
+    let config = dak::models::dann::shot_recipe(paper, Some(16)).unwrap();
+    assert!(config.bottleneck_linear && config.label_smoothing == 0.1);
+    assert!(
+        config.label_hidden.is_empty(),
+        "SHOT's head is one linear layer"
+    );
+    let dann = Dann::new(&gpu, config, classes.clone(), 4).unwrap();
+    // Running statistics that are not the identity; γ must keep its own buffer.
+    for (i, name) in ["bottleneck.bn1.running_mean", "bottleneck.bn1.running_var"]
+        .iter()
+        .enumerate()
+    {
+        let id = dann.params.find(name).unwrap();
+        let v = resnet_values(name, &[16], 900 + i as u64);
+        dann.params.get(id).value.write(&v).unwrap();
+    }
+    let gamma = dann.params.find("bottleneck.bn1.weight").unwrap();
+    assert_eq!(
+        dann.params.get(gamma).value.to_vec().unwrap(),
+        vec![1.0; 16],
+        "writing the running variance changed γ: the two share a buffer"
+    );
+    let path = dir.path().join("shot-recipe.safetensors");
+    dann.save(&path).unwrap();
+    let imgs = images(28, 3);
+    let want = dak_logits(&dann, &imgs);
+    check_export(&Source::Model(path.clone()), &imgs, &want, 3, dir.path());
+}

@@ -571,3 +571,106 @@ fn bad_source_free_runs_are_refused_before_the_gpu_opens() {
         &["--init"],
     );
 }
+
+#[test]
+fn label_smoothing_gradient_matches_finite_differences() {
+    use dak::ops::softmax_xent::reference as xent;
+    let (rows, classes) = (4, 5);
+    let z: Vec<f32> = values(rows * classes, 77).iter().map(|v| 3.0 * v).collect();
+    let labels = [0u32, 4, 2, 2];
+    let w = [1.0f32, 1.0, 0.0, 1.0];
+    // The loss in f64, written out: (1-ε)·CE(onehot) + ε·CE(uniform), mean over w > 0.
+    let loss = |z: &[f64]| -> f64 {
+        let eps = 0.1;
+        let mut acc = 0.0;
+        for (i, row) in z.chunks(classes).enumerate() {
+            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            let mean = row.iter().sum::<f64>() / classes as f64;
+            acc += f64::from(w[i])
+                * ((1.0 - eps) * (lse - row[labels[i] as usize]) + eps * (lse - mean));
+        }
+        0.5 * acc / 3.0
+    };
+    let dz = xent::backward_smoothed(&z, &labels, &w, classes, 0.5, 0.1);
+    let z64: Vec<f64> = z.iter().map(|&v| f64::from(v)).collect();
+    let want = loss(&z64);
+    let got = f64::from(xent::forward_smoothed(&z, &labels, &w, classes, 0.5, 0.1));
+    assert!((got - want).abs() < 1e-5, "loss {got} vs {want}");
+    for i in 0..z.len() {
+        let (mut a, mut b) = (z64.clone(), z64.clone());
+        a[i] += 1e-5;
+        b[i] -= 1e-5;
+        let fd = (loss(&a) - loss(&b)) / 2e-5;
+        assert!(
+            (f64::from(dz[i]) - fd).abs() < 1e-5,
+            "dz[{i}] {} vs {fd}",
+            dz[i]
+        );
+    }
+    // ε = 0 is the plain cross-entropy, bit for bit.
+    assert_eq!(
+        xent::forward_smoothed(&z, &labels, &w, classes, 0.5, 0.0).to_bits(),
+        xent::forward(&z, &labels, &w, classes, 0.5).to_bits()
+    );
+}
+
+#[test]
+fn shot_recipe_source_model_adapts_without_its_source() {
+    let dir = TempDir::new("source-free-recipe");
+    let init = source_model(dir.path(), &["--recipe", "shot", "--bottleneck", "32"]);
+    let (info, _) = dak::models::file::load(&init).unwrap();
+    assert_eq!(info.config["bottleneck"], 32);
+    assert_eq!(info.config["bottleneck_linear"], true);
+    assert!((info.config["label_smoothing"].as_f64().unwrap() - 0.1).abs() < 1e-6);
+    let out = dir.path().join("shot.safetensors");
+    let tgt = dir.path().join("tgt");
+    let o = dak(&[
+        "adapt",
+        "--source-free",
+        "--init",
+        init.to_str().unwrap(),
+        "--target",
+        tgt.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--batch",
+        "6",
+        "--select",
+        "last",
+        "--score-samples",
+        "18",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (before, after) = (tensors(&init), tensors(&out));
+    for (name, v) in &before {
+        let same = v
+            .iter()
+            .zip(&after[name])
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        if name.starts_with("label.") {
+            assert!(same, "{name}: the head must be bit-identical after SHOT");
+        }
+    }
+    assert!(
+        before["bottleneck.bn1.weight"] != after["bottleneck.bn1.weight"],
+        "the bottleneck's BN trains"
+    );
+    // VGG16 has no BatchNorm bottleneck: refused in one line.
+    refused_with(
+        &[
+            "adapt",
+            "--recipe",
+            "shot",
+            "--backbone",
+            "vgg16",
+            "--input-size",
+            "32",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &["--recipe shot"],
+    );
+}

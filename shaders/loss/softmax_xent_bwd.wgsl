@@ -1,9 +1,10 @@
-// loss.softmax_xent_bwd — dz[i, c] = scale · w_i · (softmax(z_i)[c] - [c == y_i]) / max(Σ w, 1)
-// (the gradient of softmax_xent_fwd). One invocation per row: recomputes the row's max and
+// loss.softmax_xent_bwd — dz[i, c] = scale · w_i · (softmax(z_i)[c] - q_ic) / max(Σ w, 1)
+// with q_i = onehot(y_i), or (1-ε)·onehot(y_i) + ε/C with label smoothing ε (the gradient of
+// softmax_xent_fwd). One invocation per row: recomputes the row's max and
 // normaliser (cheaper than saving probabilities), then writes the row. 64 per workgroup;
 // Σ w is summed by every invocation (B is small). Grid (ceil(B/64)).
 
-struct P { rows: u32, classes: u32, scale: f32, _pad: u32 }
+struct P { rows: u32, classes: u32, scale: f32, smoothing: f32 }
 
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> z: array<f32>;
@@ -26,6 +27,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let label = min(labels[i], p.classes - 1u);
     for (var c = 0u; c < p.classes; c++) {
         let prob = exp(z[base + c] - m) / s;
-        dz[base + c] = coef * (prob - select(0.0, 1.0, c == label));
+        var q = select(0.0, 1.0, c == label);
+        if (p.smoothing > 0.0) {
+            q = (1.0 - p.smoothing) * q + p.smoothing / f32(p.classes);
+        }
+        dz[base + c] = coef * (prob - q);
     }
 }

@@ -83,9 +83,17 @@ pub fn config(args: &AdaptArgs) -> Result<AdaptConfig> {
 /// placeholder until the data is known).
 pub fn model_config(args: &AdaptArgs, classes: usize) -> Result<DannConfig> {
     let backbone = Backbone::parse(&args.backbone)?;
-    if backbone == Backbone::Digits && (args.weights.is_some() || args.bottleneck.is_some()) {
+    if let Some(r) = args.recipe.as_deref().filter(|r| *r != "shot") {
+        return Err(Error::input(format!(
+            "--recipe {r}: unknown; the one recipe is `shot` (SHOT's source training)"
+        )));
+    }
+    let shot = args.recipe.is_some();
+    if backbone == Backbone::Digits
+        && (args.weights.is_some() || (args.bottleneck.is_some() && !shot))
+    {
         return Err(Error::input(
-            "--weights and --bottleneck apply to --backbone vgg16 or resnet*; the digits network trains from scratch",
+            "--weights and --bottleneck apply to --backbone vgg16 or resnet* (or --bottleneck with --recipe shot); the digits network trains from scratch",
         ));
     }
     if let Some(w) = args.weights.as_ref().filter(|w| !w.is_file()) {
@@ -104,6 +112,9 @@ pub fn model_config(args: &AdaptArgs, classes: usize) -> Result<DannConfig> {
     let mut c = DannConfig::paper(backbone, classes);
     c.input_size = args.input_size.or(c.input_size);
     c.bottleneck = args.bottleneck.unwrap_or(c.bottleneck);
+    if shot {
+        c = crate::models::dann::shot_recipe(c, args.bottleneck)?;
+    }
     c.validate()?;
     Ok(c)
 }
@@ -127,7 +138,8 @@ fn new_model(args: &AdaptArgs, gpu: &Gpu, classes: &[String]) -> Result<Dann> {
             }
             Ok(model)
         }
-        backbone => Dann::paper(gpu, backbone, classes, args.seed),
+        // The paper's digits network, or SHOT's recipe on it.
+        Backbone::Digits => Dann::new(gpu, c, classes.to_vec(), args.seed),
     }
 }
 

@@ -36,6 +36,11 @@ pub struct AdaptArgs {
     /// Width of the bottleneck after a VGG16 or ResNet base; 0 for none [default: 256].
     #[arg(long, value_name = "N")]
     pub bottleneck: Option<usize>,
+    /// `shot`: train the source model as SHOT does, for a later `--source-free` run: a
+    /// 256-wide bottleneck (--bottleneck) Linear + BatchNorm1d without ReLU, a linear
+    /// classifier head, label smoothing 0.1 (digits and ResNet backbones).
+    #[arg(long, value_name = "shot")]
+    pub recipe: Option<String>,
     /// A ResNet base's BN: `train` (batch statistics over the concatenated source + target
     /// batch, γ/β trained; TLlib's recipe) or `frozen` (running statistics, γ/β fixed).
     #[arg(long, default_value = "train", value_name = "train|frozen")]

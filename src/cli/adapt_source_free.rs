@@ -30,6 +30,7 @@ fn source_flags(args: &AdaptArgs) -> Vec<(&'static str, bool)> {
         ("--candidates", args.candidates.is_some()),
         ("--backbone", args.backbone != "digits"),
         ("--bn", args.bn != "train"),
+        ("--recipe", args.recipe.is_some()),
     ]
 }
 
@@ -275,7 +276,7 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
     let mut jsonl = args
         .metrics
         .as_ref()
-        .map(|m| JsonLines::create(m))
+        .map(JsonLines::create)
         .transpose()?;
     let mut progress = Progress::new();
     let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress];

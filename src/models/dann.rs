@@ -20,7 +20,7 @@ use crate::models::Model;
 use crate::nn::Init;
 use crate::{Error, Gpu, Result, Tensor};
 
-pub use super::dann_config::{DannConfig, HeadConfig};
+pub use super::dann_config::{shot_recipe, DannConfig, HeadConfig};
 pub use super::dann_nets::{Backbone, DigitsFeatures, Features, Mlp};
 
 /// A DANN: parameters plus the three parts.
@@ -154,7 +154,7 @@ impl Dann {
             gpu,
             &mut params,
             "features",
-            config.bottleneck,
+            (config.bottleneck, config.bottleneck_linear),
             &mut init,
         )?;
         let sizes = |hidden: &[usize], out: usize| {

@@ -19,9 +19,15 @@ pub struct DannConfig {
     /// Dropout after each hidden layer of the domain head, in training (VGG16: 0.5).
     #[serde(default)]
     pub domain_dropout: f32,
-    /// Width of the bottleneck after the VGG16 base (0 = none; the digits network has none).
+    /// Width of the bottleneck after the base (0 = none; the paper's digits network has none).
     #[serde(default)]
     pub bottleneck: usize,
+    /// The bottleneck ends at its BatchNorm, without ReLU (SHOT's recipe; digits and ResNet).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bottleneck_linear: bool,
+    /// Label smoothing ε of the source cross-entropy (SHOT's recipe: 0.1).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub label_smoothing: f32,
     /// Square input side (None = the backbone's default: 28 digits, 224 VGG16).
     #[serde(default)]
     pub input_size: Option<usize>,
@@ -61,6 +67,8 @@ impl DannConfig {
                 domain_hidden: vec![100],
                 domain_dropout: 0.0,
                 bottleneck: 0,
+                bottleneck_linear: false,
+                label_smoothing: 0.0,
                 input_size: None,
                 heads: Vec::new(),
             },
@@ -71,6 +79,8 @@ impl DannConfig {
                 domain_hidden: vec![1024, 1024],
                 domain_dropout: 0.5,
                 bottleneck: 256,
+                bottleneck_linear: false,
+                label_smoothing: 0.0,
                 input_size: None,
                 heads: Vec::new(),
             },
@@ -104,6 +114,17 @@ impl DannConfig {
             }
             _ => {}
         }
+        if self.bottleneck_linear && (backbone == Backbone::Vgg16 || self.bottleneck == 0) {
+            return Err(Error::input(
+                "a linear (BatchNorm, no ReLU) bottleneck needs a digits or ResNet backbone and a bottleneck width",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err(Error::input(format!(
+                "label smoothing {} must be in [0, 1)",
+                self.label_smoothing
+            )));
+        }
         if !(0.0..1.0).contains(&self.domain_dropout) {
             return Err(Error::input(format!(
                 "domain-head dropout {} must be in [0, 1)",
@@ -112,4 +133,29 @@ impl DannConfig {
         }
         Ok(())
     }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
+}
+
+/// SHOT's source recipe (Liang et al. 2020, `--recipe shot`): a 256-wide bottleneck Linear +
+/// BatchNorm1d without ReLU, a linear classifier head and label smoothing 0.1. Not available
+/// for VGG16, whose bottleneck has no BatchNorm.
+pub fn shot_recipe(mut c: DannConfig, bottleneck: Option<usize>) -> Result<DannConfig> {
+    let backbone = Backbone::parse(&c.backbone)?;
+    if backbone == Backbone::Vgg16 {
+        return Err(Error::input(
+            "--recipe shot builds a BatchNorm bottleneck: use --backbone digits or resnet*",
+        ));
+    }
+    c.bottleneck = bottleneck.unwrap_or(256);
+    c.bottleneck_linear = true;
+    c.label_hidden = Vec::new();
+    c.label_smoothing = 0.1;
+    Ok(c)
 }

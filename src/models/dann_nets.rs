@@ -3,6 +3,7 @@
 
 use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
+use crate::models::bn1d::Bn1d;
 use crate::models::dann_resnet::ResNetFeatures;
 use crate::models::dann_vgg::VggFeatures;
 use crate::models::layer::Layer;
@@ -102,6 +103,11 @@ pub struct DigitsFeatures {
     pub conv2: Conv2d,
     /// 2x2 max-pooling after each convolution.
     pub pool: MaxPool2d,
+    /// Dense(768 → n) + BatchNorm1d (+ ReLU unless `linear`) after the flattening, when
+    /// configured (SHOT's source recipe: `--recipe shot`).
+    pub bottleneck: Option<(Dense, Bn1d)>,
+    /// The bottleneck ends at its BN, without ReLU.
+    pub linear: bool,
 }
 
 impl DigitsFeatures {
@@ -112,7 +118,13 @@ impl DigitsFeatures {
     /// Kernel side of both convolutions (no padding, stride 1).
     pub const KERNEL: usize = 5;
 
-    fn new(gpu: &Gpu, params: &mut Params, prefix: &str, init: &mut Init) -> Result<Self> {
+    fn new(
+        gpu: &Gpu,
+        params: &mut Params,
+        prefix: &str,
+        (bottleneck, linear): (usize, bool),
+        init: &mut Init,
+    ) -> Result<Self> {
         let mut conv = |i: usize| {
             let (inputs, outputs) = Self::CHANNELS[i];
             let name = format!("{prefix}.conv{}", i + 1);
@@ -130,6 +142,22 @@ impl DigitsFeatures {
             )
         };
         let (conv1, conv2) = (conv(0)?, conv(1)?);
+        let bottleneck = match bottleneck {
+            0 => None,
+            n => {
+                let fc = Dense::new(
+                    gpu,
+                    params,
+                    "bottleneck.fc1",
+                    Self::DIM,
+                    n,
+                    false,
+                    DenseInit::He,
+                    init,
+                )?;
+                Some((fc, Bn1d::new(gpu, params, "bottleneck.bn1", n)?))
+            }
+        };
         Ok(DigitsFeatures {
             conv1,
             conv2,
@@ -137,6 +165,8 @@ impl DigitsFeatures {
                 kernel: 2,
                 stride: 2,
             },
+            bottleneck,
+            linear,
         })
     }
 
@@ -168,7 +198,19 @@ impl DigitsFeatures {
         // [B, 48, 8, 8] -> [B, 48, 4, 4].
         let h = self.conv1.forward_pooled(tape, params, x, &self.pool)?;
         let h = self.conv2.forward_pooled(tape, params, h, &self.pool)?;
-        nn::flatten(tape, h)
+        let flat = nn::flatten(tape, h)?;
+        match &self.bottleneck {
+            Some((fc, bn)) => {
+                let b = fc.forward(tape, params, flat)?;
+                bn.forward(tape, params, b, !self.linear)
+            }
+            None => Ok(flat),
+        }
+    }
+
+    /// Feature size: the bottleneck's width, else [`Self::DIM`].
+    pub fn dim(&self) -> usize {
+        self.bottleneck.map_or(Self::DIM, |(fc, _)| fc.outputs)
     }
 }
 
@@ -184,19 +226,24 @@ pub enum Features {
 }
 
 impl Features {
-    /// Creates the backbone's parameters under `prefix` (`features`).
-    /// (`bottleneck`: width of the VGG16 bottleneck, 0 for none; the digits network has none.)
+    /// Creates the backbone's parameters under `prefix` (`features`) and a bottleneck of
+    /// `bottleneck` features (0 for none; `linear`: a ResNet's or the digits network's ends at
+    /// its BatchNorm, without ReLU).
     pub fn new(
         backbone: Backbone,
         gpu: &Gpu,
         params: &mut Params,
         prefix: &str,
-        bottleneck: usize,
+        (bottleneck, linear): (usize, bool),
         init: &mut Init,
     ) -> Result<Features> {
         match backbone {
             Backbone::Digits => Ok(Features::Digits(DigitsFeatures::new(
-                gpu, params, prefix, init,
+                gpu,
+                params,
+                prefix,
+                (bottleneck, linear),
+                init,
             )?)),
             Backbone::Vgg16 => Ok(Features::Vgg16(VggFeatures::new(
                 gpu, params, bottleneck, init,
@@ -206,7 +253,7 @@ impl Features {
                     Error::input(format!("unknown ResNet backbone `{}`", backbone.name()))
                 })?;
                 Ok(Features::ResNet(ResNetFeatures::new(
-                    gpu, params, &config, bottleneck, init,
+                    gpu, params, &config, bottleneck, linear, init,
                 )?))
             }
         }
@@ -224,7 +271,7 @@ impl Features {
     /// Feature size.
     pub fn dim(&self) -> usize {
         match self {
-            Features::Digits(_) => DigitsFeatures::DIM,
+            Features::Digits(f) => f.dim(),
             Features::Vgg16(f) => f.dim(),
             Features::ResNet(f) => f.dim(),
         }

@@ -1,34 +1,29 @@
 //! The ResNet feature extractor of a DANN (TLlib's ImageNet-backbone setting): a torchvision
 //! ResNet base (`conv1`, `bn1`, `layer1..4`: ImageNet weights or a dak model built on the same
 //! ResNet load into it), global average pooling, then a bottleneck `bottleneck.fc1`
-//! Dense(C → n) + `bottleneck.bn1` BatchNorm1d + ReLU, as TLlib's `ImageClassifier` has it.
+//! Dense(C → n) + `bottleneck.bn1` BatchNorm1d + ReLU, as TLlib's `ImageClassifier` has it
+//! (without the ReLU in SHOT's recipe).
 //!
 //! BN follows the tape: on a tape that records gradients (a training step, one forward over
 //! the concatenated source + target batch, so both domains share the statistics, TLlib's
 //! recipe) every BN whose γ trains uses the batch statistics and moves its running ones; on a
 //! tape without gradients (evaluation, prediction, selection) the running statistics.
 
+use super::bn1d::Bn1d;
 use super::resnet::{BnMode, ResNet, ResNetConfig};
-use crate::autograd::{BnStats, ParamId, Params, Tape, Var};
+use crate::autograd::{Params, Tape, Var};
 use crate::nn::{Dense, DenseInit, Init};
-use crate::{Gpu, Result, Tensor};
-
-/// The bottleneck's BatchNorm1d, as parameter ids.
-#[derive(Debug, Clone, Copy)]
-pub struct Bn1d {
-    gamma: ParamId,
-    beta: ParamId,
-    mean: ParamId,
-    var: ParamId,
-}
+use crate::{Gpu, Result};
 
 /// ResNet base + GAP (+ bottleneck).
 #[derive(Clone)]
 pub struct ResNetFeatures {
     /// The convolutional base.
     pub base: std::sync::Arc<ResNet>,
-    /// Dense(C → n) and its BatchNorm1d, then ReLU, when configured.
+    /// Dense(C → n) and its BatchNorm1d, then ReLU (unless `linear`), when configured.
     pub bottleneck: Option<(Dense, Bn1d)>,
+    /// The bottleneck ends at its BN, without ReLU (SHOT's recipe).
+    pub linear: bool,
 }
 
 impl std::fmt::Debug for ResNetFeatures {
@@ -48,6 +43,7 @@ impl ResNetFeatures {
         params: &mut Params,
         config: &ResNetConfig,
         bottleneck: usize,
+        linear: bool,
         init: &mut Init,
     ) -> Result<ResNetFeatures> {
         let base = ResNet::new(gpu, params, config, init)?;
@@ -64,20 +60,13 @@ impl ResNetFeatures {
                     DenseInit::He,
                     init,
                 )?;
-                let ones = Tensor::from_slice(gpu, &vec![1.0; n], &[n])?;
-                let bn = Bn1d {
-                    gamma: params.add("bottleneck.bn1.weight", ones.clone())?,
-                    beta: params.add("bottleneck.bn1.bias", Tensor::zeros(gpu, &[n])?)?,
-                    mean: params
-                        .add_buffer("bottleneck.bn1.running_mean", Tensor::zeros(gpu, &[n])?)?,
-                    var: params.add_buffer("bottleneck.bn1.running_var", ones)?,
-                };
-                Some((fc, bn))
+                Some((fc, Bn1d::new(gpu, params, "bottleneck.bn1", n)?))
             }
         };
         Ok(ResNetFeatures {
             base: std::sync::Arc::new(base),
             bottleneck,
+            linear,
         })
     }
 
@@ -102,16 +91,6 @@ impl ResNetFeatures {
             return Ok(pooled);
         };
         let h = fc.forward(tape, params, pooled)?;
-        let gamma = tape.param(params, bn.gamma);
-        let beta = tape.param(params, bn.beta);
-        let (mean, var) = (&params.get(bn.mean).value, &params.get(bn.var).value);
-        let stats = if training && params.get(bn.gamma).trainable {
-            BnStats::Batch {
-                running: Some((mean, var)),
-            }
-        } else {
-            BnStats::Fixed { mean, var }
-        };
-        tape.batch_norm(h, gamma, beta, stats, true)
+        bn.forward(tape, params, h, !self.linear)
     }
 }

@@ -260,7 +260,7 @@ pub fn describe(info: &ModelInfo, file: &TensorFile, origin: &Path) -> Result<In
                     layers.push(Layer::BatchNorm {
                         name: "bottleneck.bn1".into(),
                         channels: dann.bottleneck,
-                        relu: true,
+                        relu: !dann.bottleneck_linear,
                     });
                     dann.bottleneck
                 } else {
@@ -269,7 +269,17 @@ pub fn describe(info: &ModelInfo, file: &TensorFile, origin: &Path) -> Result<In
             }
             Backbone::Digits => {
                 layers = DigitsFeatures::layers("features");
-                DigitsFeatures::DIM
+                if dann.bottleneck > 0 {
+                    layers.extend(mlp("bottleneck", &[DigitsFeatures::DIM, dann.bottleneck]));
+                    layers.push(Layer::BatchNorm {
+                        name: "bottleneck.bn1".into(),
+                        channels: dann.bottleneck,
+                        relu: !dann.bottleneck_linear,
+                    });
+                    dann.bottleneck
+                } else {
+                    DigitsFeatures::DIM
+                }
             }
             Backbone::Vgg16 => {
                 layers = vgg16_base();

@@ -5,6 +5,7 @@
 //! Training methods (`fit`) and evaluation (`evaluate`, `predict`) are added to these types
 //! by `train/`, the layer above, so one type carries the whole Keras-like surface.
 
+pub mod bn1d;
 pub mod classifier;
 pub mod dann;
 mod dann_config;

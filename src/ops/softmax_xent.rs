@@ -8,7 +8,17 @@ struct P {
     rows: u32,
     classes: u32,
     scale: f32,
-    _pad: u32,
+    /// Label smoothing ε (the loss kernels; 0 elsewhere).
+    smoothing: f32,
+}
+
+fn check_smoothing(smoothing: f32) -> Result<()> {
+    match (0.0..1.0).contains(&smoothing) {
+        true => Ok(()),
+        false => Err(Error::input(format!(
+            "label smoothing {smoothing} must be in [0, 1)"
+        ))),
+    }
 }
 
 fn check(logits: &Tensor, labels: &Tensor, weights: &Tensor, op: &str) -> Result<(usize, usize)> {
@@ -28,6 +38,19 @@ fn check(logits: &Tensor, labels: &Tensor, weights: &Tensor, op: &str) -> Result
 /// Mean cross-entropy over the samples with weight > 0, times `scale`, as a `[1]` tensor.
 /// `weights` are per-sample 0/1 masks (or any non-negative weights).
 pub fn forward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) -> Result<Tensor> {
+    forward_smoothed(logits, labels, weights, scale, 0.0)
+}
+
+/// [`forward`] against label-smoothed targets `(1-ε)·onehot(y) + ε/C` (Szegedy et al. 2016;
+/// SHOT's source recipe uses ε = 0.1); ε = 0 is [`forward`] exactly.
+pub fn forward_smoothed(
+    logits: &Tensor,
+    labels: &Tensor,
+    weights: &Tensor,
+    scale: f32,
+    smoothing: f32,
+) -> Result<Tensor> {
+    check_smoothing(smoothing)?;
     let (rows, classes) = check(logits, labels, weights, "softmax cross-entropy")?;
     let gpu = logits.gpu();
     let loss = Tensor::uninit(gpu, &[1], DType::F32)?;
@@ -35,7 +58,7 @@ pub fn forward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) -
         rows: rows as u32,
         classes: classes as u32,
         scale,
-        _pad: 0,
+        smoothing,
     };
     gpu.dispatch(
         "loss/softmax_xent_fwd.wgsl",
@@ -54,6 +77,18 @@ pub fn forward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) -
 
 /// Gradient of `forward` with respect to the logits: `scale·w_i·(p - onehot)/Σw`.
 pub fn backward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) -> Result<Tensor> {
+    backward_smoothed(logits, labels, weights, scale, 0.0)
+}
+
+/// Gradient of [`forward_smoothed`]: `scale·w_i·(p - q)/Σw`, q the smoothed target.
+pub fn backward_smoothed(
+    logits: &Tensor,
+    labels: &Tensor,
+    weights: &Tensor,
+    scale: f32,
+    smoothing: f32,
+) -> Result<Tensor> {
+    check_smoothing(smoothing)?;
     let (rows, classes) = check(logits, labels, weights, "softmax cross-entropy backward")?;
     let gpu = logits.gpu();
     let dz = Tensor::uninit(gpu, logits.shape(), DType::F32)?;
@@ -61,7 +96,7 @@ pub fn backward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) 
         rows: rows as u32,
         classes: classes as u32,
         scale,
-        _pad: 0,
+        smoothing,
     };
     gpu.dispatch(
         "loss/softmax_xent_bwd.wgsl",
@@ -95,7 +130,7 @@ pub fn argmax_correct(
         rows: rows as u32,
         classes: classes as u32,
         scale: 0.0,
-        _pad: 0,
+        smoothing: 0.0,
     };
     gpu.dispatch(
         "loss/argmax_correct.wgsl",
@@ -134,10 +169,26 @@ pub mod reference {
 
     /// Weighted softmax cross-entropy of logits `z`, times `scale`.
     pub fn forward(z: &[f32], labels: &[u32], w: &[f32], classes: usize, scale: f32) -> f32 {
+        forward_smoothed(z, labels, w, classes, scale, 0.0)
+    }
+
+    /// [`forward`] against the targets `(1-ε)·onehot(y) + ε/C`.
+    pub fn forward_smoothed(
+        z: &[f32],
+        labels: &[u32],
+        w: &[f32],
+        classes: usize,
+        scale: f32,
+        smoothing: f32,
+    ) -> f32 {
+        let eps = smoothing as f64;
         let (mut acc, mut wsum) = (0f64, 0f64);
         for (i, row) in z.chunks(classes).enumerate() {
             let (m, s) = row_stats(row);
-            acc += w[i] as f64 * (s.ln() + m - row[labels[i] as usize] as f64);
+            let lse = s.ln() + m;
+            let mean_z = row.iter().map(|&v| v as f64).sum::<f64>() / classes as f64;
+            let l = (1.0 - eps) * (lse - row[labels[i] as usize] as f64) + eps * (lse - mean_z);
+            acc += w[i] as f64 * l;
             wsum += w[i] as f64;
         }
         (scale as f64 * acc / wsum.max(1.0)) as f32
@@ -145,6 +196,19 @@ pub mod reference {
 
     /// Gradient of [`forward`] with respect to the logits.
     pub fn backward(z: &[f32], labels: &[u32], w: &[f32], classes: usize, scale: f32) -> Vec<f32> {
+        backward_smoothed(z, labels, w, classes, scale, 0.0)
+    }
+
+    /// Gradient of [`forward_smoothed`] with respect to the logits.
+    pub fn backward_smoothed(
+        z: &[f32],
+        labels: &[u32],
+        w: &[f32],
+        classes: usize,
+        scale: f32,
+        smoothing: f32,
+    ) -> Vec<f32> {
+        let eps = smoothing as f64;
         let wsum: f64 = w.iter().map(|&v| v as f64).sum::<f64>().max(1.0);
         let mut dz = vec![0f32; z.len()];
         for (i, row) in z.chunks(classes).enumerate() {
@@ -152,7 +216,8 @@ pub mod reference {
             for c in 0..classes {
                 let p = (row[c] as f64 - m).exp() / s;
                 let onehot = if c == labels[i] as usize { 1.0 } else { 0.0 };
-                dz[i * classes + c] = (scale as f64 * w[i] as f64 * (p - onehot) / wsum) as f32;
+                let q = (1.0 - eps) * onehot + eps / classes as f64;
+                dz[i * classes + c] = (scale as f64 * w[i] as f64 * (p - q) / wsum) as f32;
             }
         }
         dz

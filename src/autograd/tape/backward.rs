@@ -26,13 +26,15 @@ impl Tape {
                 labels,
                 weights,
                 scale,
+                smoothing,
             } => {
                 ensure_root(is_root, "softmax cross-entropy")?;
-                Some(softmax_xent::backward(
+                Some(softmax_xent::backward_smoothed(
                     self.tensor(node.input),
                     &labels,
                     &weights,
                     scale,
+                    smoothing,
                 )?)
             }
             Op::Bce { targets, scale } => {

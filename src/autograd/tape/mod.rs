@@ -359,7 +359,20 @@ impl Tape {
         weights: &Tensor,
         scale: f32,
     ) -> Result<Var> {
-        let loss = softmax_xent::forward(self.tensor(logits), labels, weights, scale)?;
+        self.softmax_xent_smoothed(logits, labels, weights, scale, 0.0)
+    }
+
+    /// [`Tape::softmax_xent`] against label-smoothed targets `(1-ε)·onehot(y) + ε/C`.
+    pub fn softmax_xent_smoothed(
+        &mut self,
+        logits: Var,
+        labels: &Tensor,
+        weights: &Tensor,
+        scale: f32,
+        smoothing: f32,
+    ) -> Result<Var> {
+        let loss =
+            softmax_xent::forward_smoothed(self.tensor(logits), labels, weights, scale, smoothing)?;
         if !self.requires_grad(logits) {
             return Ok(self.constant(loss));
         }
@@ -367,6 +380,7 @@ impl Tape {
             labels: labels.clone(),
             weights: weights.clone(),
             scale,
+            smoothing,
         };
         Ok(self.record(op, logits, loss))
     }

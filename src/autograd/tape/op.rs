@@ -72,6 +72,8 @@ pub(super) enum Op {
         labels: Tensor,
         weights: Tensor,
         scale: f32,
+        /// Label smoothing ε (0: plain one-hot targets).
+        smoothing: f32,
     },
     /// Mean binary cross-entropy with logits (a root).
     Bce { targets: Tensor, scale: f32 },

@@ -231,25 +231,28 @@ fn xent_case(gpu: &Gpu, i: usize) -> Result<XentCase> {
 }
 
 pub(super) fn check_xent(gpu: &Gpu, c: &mut Checker, backward: bool) -> Result<()> {
+    use softmax_xent::reference as oracle;
     for (i, &(rows, classes)) in XENT_CASES.iter().enumerate() {
-        c.case();
         let x = xent_case(gpu, i)?;
         let scale = 0.5;
-        if backward {
-            let dz = softmax_xent::backward(&x.tz, &x.tl, &x.tw, scale)?;
-            let want =
-                softmax_xent::reference::backward(&x.z, &x.labels, &x.weights, classes, scale);
-            let what = format!("dz of [{rows}, {classes}]");
-            c.compare(&what, &dz.to_vec()?, &want, tol_for(classes));
-        } else {
-            let loss = softmax_xent::forward(&x.tz, &x.tl, &x.tw, scale)?;
-            let want =
-                softmax_xent::reference::forward(&x.z, &x.labels, &x.weights, classes, scale);
-            let what = format!("loss of [{rows}, {classes}]");
-            c.compare(&what, &loss.to_vec()?, &[want], tol_for(rows * classes));
-        }
-        if c.failed() {
-            break;
+        // Plain one-hot targets, and label smoothing (SHOT's source recipe).
+        for smoothing in [0.0, 0.1] {
+            c.case();
+            let (l, w) = (&x.labels, &x.weights);
+            if backward {
+                let dz = softmax_xent::backward_smoothed(&x.tz, &x.tl, &x.tw, scale, smoothing)?;
+                let want = oracle::backward_smoothed(&x.z, l, w, classes, scale, smoothing);
+                let what = format!("dz of [{rows}, {classes}], smoothing {smoothing}");
+                c.compare(&what, &dz.to_vec()?, &want, tol_for(classes));
+            } else {
+                let loss = softmax_xent::forward_smoothed(&x.tz, &x.tl, &x.tw, scale, smoothing)?;
+                let want = oracle::forward_smoothed(&x.z, l, w, classes, scale, smoothing);
+                let what = format!("loss of [{rows}, {classes}], smoothing {smoothing}");
+                c.compare(&what, &loss.to_vec()?, &[want], tol_for(rows * classes));
+            }
+            if c.failed() {
+                return Ok(());
+            }
         }
     }
     Ok(())

@@ -75,7 +75,8 @@ fn step_losses(
     let labels = Tensor::from_u32(gpu, labels, &[n])?;
     let weights = Tensor::from_slice(gpu, &weights, &[n])?;
     let z = model.label_logits(tape, f)?;
-    let label_loss = tape.softmax_xent(z, &labels, &weights, 1.0)?;
+    let smoothing = model.config.label_smoothing;
+    let label_loss = tape.softmax_xent_smoothed(z, &labels, &weights, 1.0, smoothing)?;
     softmax_xent::argmax_correct(tape.tensor(z), &labels, &weights, &acc.source_counts)?;
     ew::accumulate(&acc.label_loss, tape.tensor(label_loss))?;
     let step_no = acc.steps.get() + 1;
