@@ -11,7 +11,16 @@ SAME images and be compared epoch by epoch:
     ReLU -> maxpool 2 -> flatten 768 = features -> fc 100 ReLU -> fc 100 ReLU -> fc K), its
     weights read from the dak `.safetensors` file (`features.conv*`, `label.fc*`; the domain
     head is ignored);
-  * the label head (fc1..fc3, the "hypothesis") is frozen; conv1 and conv2 train;
+  * or, for a model of SHOT's source recipe (`dak adapt --method source-only --recipe shot`,
+    recognised by `bottleneck.fc1.weight` in the file): the same convolutions, then the
+    flattened 768 -> `bottleneck.fc1` Linear(768, 256) -> `bottleneck.bn1` BatchNorm1d(256)
+    (eps 1e-5, momentum 0.1, affine, its running statistics from the file), no ReLU = the
+    features; the label head is the one linear layer `label.fc1` (256 -> K);
+  * the label head (fc1..fc3, or the recipe's fc1: the "hypothesis") is frozen; conv1 and
+    conv2 train, and with the recipe also the bottleneck's Linear and the BN's gamma/beta; in
+    training steps the BN normalises with the batch's statistics (biased variance) and moves
+    its running ones (PyTorch's train mode: unbiased variance, momentum 0.1); the evaluation
+    pass for the pseudo-labels and every accuracy use the running statistics (eval mode);
   * every epoch starts with pseudo-labels from one evaluation pass over the target training
     images: features with a 1 appended, rows scaled to unit length; centroids
     probs^T F / (1e-8 + sum probs); each image to the nearest centroid in cosine distance
@@ -32,6 +41,9 @@ must equal dak's epoch-0 `target_acc`: that checks the port of the network and t
 Usage:
   python scripts/shot_torch_reference.py --init results-source-free/source-only-s0.safetensors \
       --data /tmp/mnistm --epochs 30 --seed 0 --out /tmp/shot_torch/s0.json
+  python scripts/shot_torch_reference.py \
+      --init results-source-free/source-only-recipe-s0.safetensors \
+      --data /tmp/mnistm --epochs 30 --seed 0 --out /tmp/shot_torch/recipe-s0.json
 
 `--data` is the folder written by `dak data mnist-m --out DIR` (DIR/target/train and
 DIR/target/test, one sub-folder per class of PNG images).
@@ -104,6 +116,44 @@ class DigitsNet(nn.Module):
     def forward(self, x):
         return self.head(self.features(x))
 
+    def trainable(self):
+        return [*self.conv1.parameters(), *self.conv2.parameters()]
+
+    def frozen(self):
+        return [*self.fc1.parameters(), *self.fc2.parameters(), *self.fc3.parameters()]
+
+
+class RecipeNet(nn.Module):
+    """dak's `dann-digits` network built by `--recipe shot` (SHOT's source recipe): the same
+    convolutions, a bottleneck Linear(768 -> n) + BatchNorm1d(n) without ReLU (the features),
+    and a label head of one linear layer (n -> K)."""
+
+    def __init__(self, classes, bottleneck=256):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, 5)
+        self.conv2 = nn.Conv2d(32, 48, 5)
+        self.bfc = nn.Linear(48 * 4 * 4, bottleneck)
+        self.bn = nn.BatchNorm1d(bottleneck, eps=1e-5, momentum=0.1, affine=True)
+        self.fc1 = nn.Linear(bottleneck, classes)
+
+    def features(self, x):
+        h = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        h = F.max_pool2d(F.relu(self.conv2(h)), 2)
+        return self.bn(self.bfc(h.flatten(1)))  # train mode: batch statistics; eval: running
+
+    def head(self, f):
+        return self.fc1(f)
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+    def trainable(self):
+        return [*self.conv1.parameters(), *self.conv2.parameters(),
+                *self.bfc.parameters(), *self.bn.parameters()]
+
+    def frozen(self):
+        return [*self.fc1.parameters()]
+
 
 # dak tensor name -> this module's parameter name.
 NAMES = {
@@ -125,15 +175,38 @@ def load_dak_model(path):
     if meta.get("preprocess", "unit") != "unit":
         raise SystemExit(f"{path}: preprocessing {meta.get('preprocess')!r}, expected unit")
     classes = json.loads(meta["classes"])
-    net = DigitsNet(len(classes))
+    recipe = "bottleneck.fc1.weight" in tensors
     state = {}
-    for dak_prefix, name in NAMES.items():
-        for kind in ("weight", "bias"):
-            state[f"{name}.{kind}"] = tensors[f"{dak_prefix}.{kind}"].float()
+    if recipe:
+        # SHOT's source recipe: check what the file's own record says about the head shape.
+        config = json.loads(meta.get("dak.model", "{}")).get("config", {})
+        if config.get("label_hidden", []) != [] or config.get("bottleneck_linear") is False:
+            raise SystemExit(f"{path}: bottleneck model with label_hidden "
+                             f"{config.get('label_hidden')} / bottleneck_linear "
+                             f"{config.get('bottleneck_linear')}; expected SHOT's recipe")
+        width = tensors["bottleneck.fc1.weight"].shape[0]
+        net = RecipeNet(len(classes), width)
+        names = {"features.conv1": "conv1", "features.conv2": "conv2",
+                 "bottleneck.fc1": "bfc", "bottleneck.bn1": "bn", "label.fc1": "fc1"}
+        for dak_prefix, name in names.items():
+            kinds = ("weight", "bias")
+            if name == "bn":
+                kinds += ("running_mean", "running_var")
+            for kind in kinds:
+                state[f"{name}.{kind}"] = tensors[f"{dak_prefix}.{kind}"].float()
+        state["bn.num_batches_tracked"] = torch.tensor(0, dtype=torch.long)  # unused: momentum 0.1
+        if any(k.startswith("label.fc2") for k in tensors):
+            raise SystemExit(f"{path}: recipe model with more than one label layer")
+    else:
+        net = DigitsNet(len(classes))
+        for dak_prefix, name in NAMES.items():
+            for kind in ("weight", "bias"):
+                state[f"{name}.{kind}"] = tensors[f"{dak_prefix}.{kind}"].float()
     # Same layouts as PyTorch: conv [out, in, kh, kw], dense [out, in]; strict: every
     # parameter of the module comes from the file.
     net.load_state_dict(state, strict=True)
-    unused = sorted(k for k in tensors if not k.startswith(("features.", "label.")))
+    unused = sorted(k for k in tensors
+                    if not k.startswith(("features.", "label.", "bottleneck.")))
     return net, classes, unused
 
 
@@ -220,10 +293,13 @@ def main():
     print(f"model {args.init}: {len(classes)} classes (ignored tensors: {', '.join(unused)})")
     print(f"target/train {len(x_tr)} images (labels only reported), target/test {len(x_te)}")
 
-    # The hypothesis (label head) is frozen; only the features train.
-    for p in (*net.fc1.parameters(), *net.fc2.parameters(), *net.fc3.parameters()):
+    # The hypothesis (label head) is frozen; only the features (with the recipe's bottleneck
+    # Linear and BN gamma/beta) train.
+    for p in net.frozen():
         p.requires_grad_(False)
-    trainable = [*net.conv1.parameters(), *net.conv2.parameters()]
+    trainable = net.trainable()
+    print(f"network: {type(net).__name__}; trainable tensors {len(trainable)}, "
+          f"parameters {sum(p.numel() for p in trainable)}")
     opt = torch.optim.SGD(trainable, lr=args.lr, momentum=0.9, nesterov=True,
                           weight_decay=args.weight_decay)
 
@@ -241,7 +317,9 @@ def main():
         labels, start = pseudo_labels(net, x_tr)
         pl_acc = (labels == y_tr).double().mean().item()
         argmax_acc = (start == y_tr).double().mean().item()
-        net.train()  # no dropout or BN in this network: train/eval only differ in name
+        # Train mode: the recipe's BN normalises with each batch's statistics and moves its
+        # running ones (the plain network has no BN or dropout: no difference there).
+        net.train()
         order = torch.randperm(n, generator=gen)
         loss_sum, agree, seen, lr = 0.0, 0, 0, 0.0
         for i in range(0, n, args.batch):
@@ -294,7 +372,7 @@ def main():
                 "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
                 "weight_decay": args.weight_decay, "momentum": 0.9, "nesterov": True,
                 "ent_par": ENT_PAR, "cls_par": CLS_PAR, "steps_per_epoch": steps_per_epoch,
-                "torch": torch.__version__,
+                "torch": torch.__version__, "network": type(net).__name__,
             },
             "epochs": history,
         }, f, indent=1)

@@ -14,53 +14,66 @@ cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"0 1 2"}
 SOURCE_EPOCHS=${SOURCE_EPOCHS:-10}
 SHOT_EPOCHS=${SHOT_EPOCHS:-}
+RECIPES=${RECIPES:-"plain recipe"}
 SELECT=${SELECT:-last}  # the table applies --select safe itself
 DAK=${DAK:-target/release/dak}
 OUT=${OUT:-results-source-free}
 [ -x "$DAK" ] || cargo build --release
 mkdir -p "$OUT"
 summary() { grep '"type":"summary"' "$1" | tail -1; }
-for s in $SEEDS; do
-    src="$OUT/source-only-s$s"
+# source-only then SHOT from it: `plain` (dak's source model) and `recipe` (--recipe shot:
+# SHOT's bottleneck Linear + BatchNorm1d, linear head, label smoothing 0.1).
+pair() {
+    local tag=$1 s=$2; shift 2
+    local src="$OUT/source-only-$tag-s$s" shot="$OUT/shot-$tag-s$s"
     [ -s "$src.jsonl" ] && summary "$src.jsonl" >/dev/null ||
-        "$DAK" adapt --method source-only --epochs "$SOURCE_EPOCHS" --seed "$s" --no-pad \
+        "$DAK" adapt --method source-only --epochs "$SOURCE_EPOCHS" --seed "$s" --no-pad "$@" \
             --out "$src.safetensors" --metrics "$src.jsonl" > "$src.log" 2>&1
-    shot="$OUT/shot-s$s"
-    epochs=()
+    local epochs=()
     [ -n "$SHOT_EPOCHS" ] && epochs=(--epochs "$SHOT_EPOCHS")
     [ -s "$shot.jsonl" ] && summary "$shot.jsonl" >/dev/null ||
         "$DAK" adapt --source-free --init "$src.safetensors" --seed "$s" "${epochs[@]}" \
             --select "$SELECT" --out "$shot.safetensors" --metrics "$shot.jsonl" > "$shot.log" 2>&1
+}
+for s in $SEEDS; do
+    for tag in $RECIPES; do
+        case $tag in
+            plain) pair plain "$s" ;;
+            recipe) pair recipe "$s" --recipe shot ;;
+        esac
+    done
     dann="$OUT/dann-s$s"
     [ -s "$dann.jsonl" ] && summary "$dann.jsonl" >/dev/null ||
         "$DAK" adapt --method dann --epochs "$SOURCE_EPOCHS" --seed "$s" --no-pad \
             --out "$dann.safetensors" --metrics "$dann.jsonl" > "$dann.log" 2>&1
 done
-python3 - "$OUT" $SEEDS <<'PY'
+RECIPES="$RECIPES" python3 - "$OUT" $SEEDS <<'PY'
 import json, sys
 out, seeds = sys.argv[1], sys.argv[2:]
 def summary(path):
     rows = [json.loads(l) for l in open(path)]
     return [r for r in rows if r.get("type") == "summary"][-1]
-print("| seed | source-only (= SHOT epoch 0) | SHOT, best epoch (oracle) | SHOT, last epoch | SHOT, `--select safe` | DANN |")
-print("|---|---|---|---|---|---|")
-cols = {k: [] for k in ("so", "best", "shot", "safe", "dann")}
-for s in seeds:
-    so = summary(f"{out}/source-only-s{s}.jsonl")["last"]["target_acc"]
-    rows = [json.loads(l) for l in open(f"{out}/shot-s{s}.jsonl")]
-    epochs = [r for r in rows if r.get("type") == "epoch"]
-    first, last = epochs[0], epochs[-1]
-    best = max(epochs, key=lambda r: r["target_acc"])
-    # --select safe: the last epoch unless its MixVal is below epoch 0's (docs/source_free.md)
-    keep_init = first.get("mixval") is not None and last.get("mixval") is not None \
-        and last["mixval"] < first["mixval"]
-    safe = first if keep_init else last
-    dn = summary(f"{out}/dann-s{s}.jsonl")["last"]["target_acc"]
-    for k, v in (("so", so), ("best", best["target_acc"]), ("shot", last["target_acc"]),
-                 ("safe", safe["target_acc"]), ("dann", dn)):
-        cols[k].append(v)
-    print(f"| {s} | {100*so:.1f} | {100*best['target_acc']:.1f} (epoch {best['epoch']}) | "
-          f"{100*last['target_acc']:.1f} | {100*safe['target_acc']:.1f} (epoch {safe['epoch']}) | {100*dn:.1f} |")
-m = lambda v: 100 * sum(v) / len(v)
-print(f"| mean | {m(cols['so']):.1f} | {m(cols['best']):.1f} | {m(cols['shot']):.1f} | {m(cols['safe']):.1f} | {m(cols['dann']):.1f} |")
+import os
+print("| source model | seed | source-only (= SHOT epoch 0) | SHOT, best epoch (oracle) | SHOT, last epoch | SHOT, `--select safe` | DANN |")
+print("|---|---|---|---|---|---|---|")
+for tag in os.environ.get("RECIPES", "plain recipe").split():
+    cols = {k: [] for k in ("so", "best", "shot", "safe", "dann")}
+    for s in seeds:
+        so = summary(f"{out}/source-only-{tag}-s{s}.jsonl")["last"]["target_acc"]
+        rows = [json.loads(l) for l in open(f"{out}/shot-{tag}-s{s}.jsonl")]
+        epochs = [r for r in rows if r.get("type") == "epoch"]
+        first, last = epochs[0], epochs[-1]
+        best = max(epochs, key=lambda r: r["target_acc"])
+        # --select safe: the last epoch unless its MixVal is below epoch 0's (docs/source_free.md)
+        keep_init = first.get("mixval") is not None and last.get("mixval") is not None \
+            and last["mixval"] < first["mixval"]
+        safe = first if keep_init else last
+        dn = summary(f"{out}/dann-s{s}.jsonl")["last"]["target_acc"]
+        for k, v in (("so", so), ("best", best["target_acc"]), ("shot", last["target_acc"]),
+                     ("safe", safe["target_acc"]), ("dann", dn)):
+            cols[k].append(v)
+        print(f"| {tag} | {s} | {100*so:.1f} | {100*best['target_acc']:.1f} (epoch {best['epoch']}) | "
+              f"{100*last['target_acc']:.1f} | {100*safe['target_acc']:.1f} (epoch {safe['epoch']}) | {100*dn:.1f} |")
+    m = lambda v: 100 * sum(v) / len(v)
+    print(f"| {tag} | mean | {m(cols['so']):.1f} | {m(cols['best']):.1f} | {m(cols['shot']):.1f} | {m(cols['safe']):.1f} | {m(cols['dann']):.1f} |")
 PY

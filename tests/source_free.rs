@@ -483,6 +483,24 @@ fn bad_source_free_runs_are_refused_before_the_gpu_opens() {
             "--source-free with --source",
         ),
         (
+            vec![
+                "--source-free",
+                "--init",
+                d,
+                "--recipe",
+                "shot",
+                "--target",
+                t,
+                "--out",
+                o,
+            ],
+            "--source-free with --recipe",
+        ),
+        (
+            vec!["--recipe", "shoot", "--source", s, "--out", o],
+            "--recipe shoot",
+        ),
+        (
             vec!["--source-free", "--target", t, "--out", o],
             "--init MODEL",
         ),

@@ -273,11 +273,7 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
         config.seed,
         gpu.adapter().name
     );
-    let mut jsonl = args
-        .metrics
-        .as_ref()
-        .map(JsonLines::create)
-        .transpose()?;
+    let mut jsonl = args.metrics.as_ref().map(JsonLines::create).transpose()?;
     let mut progress = Progress::new();
     let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress];
     callbacks.extend(jsonl.as_mut().map(|j| j as &mut dyn Callback));
