@@ -692,3 +692,104 @@ fn shot_recipe_source_model_adapts_without_its_source() {
         &["--recipe shot"],
     );
 }
+
+/// A classifier fine-tuned by `dak fine-tune` on `root/src` (then deleted), on `backbone`.
+fn fine_tuned(root: &Path, backbone: &str) -> std::path::PathBuf {
+    if !root.join("tgt").exists() {
+        negative_target_trees(root);
+    }
+    let model = root.join(format!("{backbone}-classifier.safetensors"));
+    let src = root.join("src");
+    let o = dak(&[
+        "fine-tune",
+        "--train",
+        src.to_str().unwrap(),
+        "--backbone",
+        backbone,
+        "--weights",
+        "none",
+        "--input-size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch",
+        "6",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    model
+}
+
+#[test]
+fn a_fine_tuned_classifier_adapts_and_stays_a_classifier() {
+    let dir = TempDir::new("source-free-classifier");
+    let gpu = gpu();
+    for backbone in ["vgg16", "resnet18"] {
+        let init = fine_tuned(dir.path(), backbone);
+        // The classifier read as the DANN-shaped network gives the classifier's logits.
+        let classifier = dak::models::load(&gpu, &init).unwrap();
+        let (dann, _) = dak::models::dann_classifier::load(&gpu, &init).unwrap();
+        let x: Vec<f32> = values(2 * 3 * 32 * 32, 3);
+        let x = dak::Tensor::from_slice(&gpu, &x, &[2, 3, 32, 32]).unwrap();
+        let a = classifier.logits(&x).unwrap().to_vec().unwrap();
+        let b = dak::models::Model::logits(&dann, &x)
+            .unwrap()
+            .to_vec()
+            .unwrap();
+        assert_close(&b, &a, 1e-4, &format!("{backbone}: logits as a DANN"));
+        let out = dir.path().join(format!("{backbone}-shot.safetensors"));
+        let tgt = dir.path().join("tgt");
+        let o = dak(&[
+            "adapt",
+            "--source-free",
+            "--init",
+            init.to_str().unwrap(),
+            "--target",
+            tgt.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--batch",
+            "6",
+            "--select",
+            "last",
+            "--score-samples",
+            "18",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(
+            o.status.success(),
+            "{backbone}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let (info, _) = dak::models::file::load(&out).unwrap();
+        let (before_info, _) = dak::models::file::load(&init).unwrap();
+        assert_eq!(
+            info.architecture, before_info.architecture,
+            "still a classifier"
+        );
+        assert_eq!(info.provenance.as_ref().unwrap().method, "shot");
+        let (before, after) = (tensors(&init), tensors(&out));
+        assert_eq!(
+            before.keys().collect::<Vec<_>>(),
+            after.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            before["head.fc2.weight"], after["head.fc2.weight"],
+            "the hypothesis is frozen"
+        );
+        assert_ne!(
+            before["head.fc1.weight"], after["head.fc1.weight"],
+            "the bottleneck trains"
+        );
+        let o = dak(&[
+            "evaluate",
+            "--model",
+            out.to_str().unwrap(),
+            "--data",
+            tgt.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}

@@ -117,7 +117,8 @@ pub struct AdaptArgs {
     /// candidate of --select.
     #[arg(long)]
     pub source_free: bool,
-    /// The model to adapt with --source-free: a model file from `dak adapt` (any backbone).
+    /// The model to adapt with --source-free: a model file from `dak adapt` (any backbone) or a
+    /// classifier from `dak fine-tune` (VGG16 or ResNet; written back as a classifier).
     #[arg(long, value_name = "MODEL")]
     pub init: Option<PathBuf>,
     /// Model file to write (safetensors with dak's model description).

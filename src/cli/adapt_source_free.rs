@@ -35,39 +35,64 @@ fn source_flags(args: &AdaptArgs) -> Vec<(&'static str, bool)> {
 }
 
 /// The model file `--init` names, read far enough to check it against the method: its
-/// backbone and classes (from the header; the GPU is not open yet).
+/// backbone and classes (from the header; the GPU is not open yet), and whether it is a
+/// fine-tuned classifier (adapted as the DANN-shaped network it maps onto, written back as a
+/// classifier: `models::dann_classifier`).
 struct InitModel {
     backbone: Backbone,
     classes: Vec<String>,
+    classifier: bool,
 }
 
 fn read_init(path: &Path) -> Result<InitModel> {
+    use crate::models::classifier::{ARCHITECTURE, RESNET_ARCHITECTURE};
     use crate::models::expect::{check, Expect};
     let h = check("--init", path, Expect::DakModel)?;
-    let arch = h.architecture().unwrap_or_default().to_string();
-    let Some(backbone) = arch.strip_prefix("dann-") else {
-        return Err(Error::input(format!(
-            "--init {}: a `{arch}` model from `dak fine-tune`; source-free adaptation takes a model from `dak adapt` (any --method, e.g. source-only) for now",
-            path.display()
-        )));
-    };
-    let backbone = Backbone::parse(backbone).map_err(|_| {
-        Error::input(format!(
-            "--init {}: unknown backbone `{backbone}` in its architecture `{arch}`",
-            path.display()
-        ))
-    })?;
-    let classes: Vec<String> = h
+    let info: crate::models::file::ModelInfo = h
         .metadata
-        .get("classes")
-        .and_then(|c| serde_json::from_str(c).ok())
+        .get(crate::models::file::INFO_KEY)
+        .and_then(|j| serde_json::from_str(j).ok())
         .ok_or_else(|| {
             Error::input(format!(
-                "--init {}: the model file lists no classes; write it with `dak adapt`",
+                "--init {}: no readable dak model description; write it with `dak adapt` or `dak fine-tune`",
                 path.display()
             ))
         })?;
-    Ok(InitModel { backbone, classes })
+    let arch = info.architecture.as_str();
+    let unknown = |name: &str| {
+        Error::input(format!(
+            "--init {}: unknown backbone `{name}` in its architecture `{arch}`",
+            path.display()
+        ))
+    };
+    let (backbone, classifier) = match arch {
+        ARCHITECTURE => (Backbone::Vgg16, true),
+        RESNET_ARCHITECTURE => {
+            let resnet: crate::models::resnet::ResNetConfig =
+                serde_json::from_value(info.config["resnet"].clone())
+                    .map_err(|_| unknown("resnet"))?;
+            let name = resnet.name();
+            let b = Backbone::parse(&name)
+                .ok()
+                .filter(|b| b.resnet().as_ref() == Some(&resnet))
+                .ok_or_else(|| unknown(&name))?;
+            (b, true)
+        }
+        _ => {
+            let Some(name) = arch.strip_prefix("dann-") else {
+                return Err(Error::input(format!(
+                    "--init {}: a `{arch}` model; source-free adaptation takes a model from `dak adapt` or `dak fine-tune`",
+                    path.display()
+                )));
+            };
+            (Backbone::parse(name).map_err(|_| unknown(name))?, false)
+        }
+    };
+    Ok(InitModel {
+        backbone,
+        classes: info.classes,
+        classifier,
+    })
 }
 
 /// Every check that needs no GPU: flags, files, the model's kind against the method.
@@ -255,7 +280,13 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
     let data = load_data(args, &init_model.classes)?;
     let gpu = open_gpu()?;
     super::print_run_header(&gpu);
-    let mut model = Dann::load(&gpu, init)?;
+    let (mut model, classifier_info) = match init_model.classifier {
+        true => {
+            let (m, info) = crate::models::dann_classifier::load(&gpu, init)?;
+            (m, Some(info))
+        }
+        false => (Dann::load(&gpu, init)?, None),
+    };
     let parent = model.provenance.take();
     println!(
         "adapt --source-free: {} from {} ({} backbone, {} classes), {} target images{}, {} epochs, batch {}, lr {}, seed {}, on {}; no source images are read",
@@ -301,8 +332,16 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
         .selection
         .as_ref()
         .and_then(|s| s["why"].as_str().map(str::to_string));
-    model.provenance = Some(p);
-    model.save(&args.out)?;
+    match &classifier_info {
+        // A fine-tuned classifier goes back as the classifier it was.
+        Some(info) => {
+            crate::models::dann_classifier::save_as_classifier(&model, info, Some(p), &args.out)?
+        }
+        None => {
+            model.provenance = Some(p);
+            model.save(&args.out)?;
+        }
+    }
     println!(
         "[{}] model (epoch {}{}) written to {}",
         config.method.name(),

@@ -154,7 +154,11 @@ impl Dann {
             gpu,
             &mut params,
             "features",
-            (config.bottleneck, config.bottleneck_linear),
+            (
+                config.bottleneck,
+                config.bottleneck_linear,
+                config.bottleneck_plain,
+            ),
             &mut init,
         )?;
         let sizes = |hidden: &[usize], out: usize| {
@@ -364,7 +368,11 @@ impl Model for Dann {
             config: serde_json::to_value(&self.config).expect("plain JSON"),
             classes: self.classes.clone(),
             input_size: self.config.input_size(),
-            preprocess: backbone.preprocess().name().to_string(),
+            preprocess: self
+                .config
+                .preprocess
+                .clone()
+                .unwrap_or_else(|| backbone.preprocess().name().to_string()),
             provenance: self.provenance.clone(),
         }
     }

@@ -25,6 +25,13 @@ pub struct DannConfig {
     /// The bottleneck ends at its BatchNorm, without ReLU (SHOT's recipe; digits and ResNet).
     #[serde(default, skip_serializing_if = "is_false")]
     pub bottleneck_linear: bool,
+    /// A ResNet's bottleneck is Dense + ReLU without BatchNorm (a fine-tuned classifier's head
+    /// read as a DANN for source-free adaptation).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bottleneck_plain: bool,
+    /// Pixel preprocessing when it is not the backbone's own (a fine-tuned classifier's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocess: Option<String>,
     /// Label smoothing ε of the source cross-entropy (SHOT's recipe: 0.1).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub label_smoothing: f32,
@@ -68,6 +75,8 @@ impl DannConfig {
                 domain_dropout: 0.0,
                 bottleneck: 0,
                 bottleneck_linear: false,
+                bottleneck_plain: false,
+                preprocess: None,
                 label_smoothing: 0.0,
                 input_size: None,
                 heads: Vec::new(),
@@ -80,6 +89,8 @@ impl DannConfig {
                 domain_dropout: 0.5,
                 bottleneck: 256,
                 bottleneck_linear: false,
+                bottleneck_plain: false,
+                preprocess: None,
                 label_smoothing: 0.0,
                 input_size: None,
                 heads: Vec::new(),
@@ -117,6 +128,13 @@ impl DannConfig {
         if self.bottleneck_linear && (backbone == Backbone::Vgg16 || self.bottleneck == 0) {
             return Err(Error::input(
                 "a linear (BatchNorm, no ReLU) bottleneck needs a digits or ResNet backbone and a bottleneck width",
+            ));
+        }
+        if self.bottleneck_plain
+            && (!matches!(backbone, Backbone::ResNet(_)) || self.bottleneck_linear)
+        {
+            return Err(Error::input(
+                "a plain (Dense + ReLU) bottleneck is a ResNet's, and not also linear",
             ));
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {

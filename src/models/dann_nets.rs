@@ -228,13 +228,13 @@ pub enum Features {
 impl Features {
     /// Creates the backbone's parameters under `prefix` (`features`) and a bottleneck of
     /// `bottleneck` features (0 for none; `linear`: a ResNet's or the digits network's ends at
-    /// its BatchNorm, without ReLU).
+    /// its BatchNorm, without ReLU; `plain`: a ResNet's is Dense + ReLU without BatchNorm).
     pub fn new(
         backbone: Backbone,
         gpu: &Gpu,
         params: &mut Params,
         prefix: &str,
-        (bottleneck, linear): (usize, bool),
+        (bottleneck, linear, plain): (usize, bool, bool),
         init: &mut Init,
     ) -> Result<Features> {
         match backbone {
@@ -253,7 +253,11 @@ impl Features {
                     Error::input(format!("unknown ResNet backbone `{}`", backbone.name()))
                 })?;
                 Ok(Features::ResNet(ResNetFeatures::new(
-                    gpu, params, &config, bottleneck, linear, init,
+                    gpu,
+                    params,
+                    &config,
+                    (bottleneck, linear, plain),
+                    init,
                 )?))
             }
         }

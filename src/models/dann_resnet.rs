@@ -21,7 +21,8 @@ pub struct ResNetFeatures {
     /// The convolutional base.
     pub base: std::sync::Arc<ResNet>,
     /// Dense(C → n) and its BatchNorm1d, then ReLU (unless `linear`), when configured.
-    pub bottleneck: Option<(Dense, Bn1d)>,
+    /// (No BatchNorm in the `plain` bottleneck of a fine-tuned classifier's head: Dense + ReLU.)
+    pub bottleneck: Option<(Dense, Option<Bn1d>)>,
     /// The bottleneck ends at its BN, without ReLU (SHOT's recipe).
     pub linear: bool,
 }
@@ -42,8 +43,7 @@ impl ResNetFeatures {
         gpu: &Gpu,
         params: &mut Params,
         config: &ResNetConfig,
-        bottleneck: usize,
-        linear: bool,
+        (bottleneck, linear, plain): (usize, bool, bool),
         init: &mut Init,
     ) -> Result<ResNetFeatures> {
         let base = ResNet::new(gpu, params, config, init)?;
@@ -56,11 +56,15 @@ impl ResNetFeatures {
                     "bottleneck.fc1",
                     config.features(),
                     n,
-                    false,
+                    plain,
                     DenseInit::He,
                     init,
                 )?;
-                Some((fc, Bn1d::new(gpu, params, "bottleneck.bn1", n)?))
+                let bn = match plain {
+                    true => None,
+                    false => Some(Bn1d::new(gpu, params, "bottleneck.bn1", n)?),
+                };
+                Some((fc, bn))
             }
         };
         Ok(ResNetFeatures {
@@ -91,6 +95,9 @@ impl ResNetFeatures {
             return Ok(pooled);
         };
         let h = fc.forward(tape, params, pooled)?;
-        bn.forward(tape, params, h, !self.linear)
+        match bn {
+            Some(bn) => bn.forward(tape, params, h, !self.linear),
+            None => Ok(h), // Dense + ReLU (its ReLU fused in the Dense)
+        }
     }
 }

@@ -257,11 +257,17 @@ pub fn describe(info: &ModelInfo, file: &TensorFile, origin: &Path) -> Result<In
                 layers.push(Layer::GlobalAvgPool);
                 if dann.bottleneck > 0 {
                     layers.extend(mlp("bottleneck", &[resnet.features(), dann.bottleneck]));
-                    layers.push(Layer::BatchNorm {
-                        name: "bottleneck.bn1".into(),
-                        channels: dann.bottleneck,
-                        relu: !dann.bottleneck_linear,
-                    });
+                    if dann.bottleneck_plain {
+                        if let Some(Layer::Dense { relu, .. }) = layers.last_mut() {
+                            *relu = true; // Dense + ReLU, a fine-tuned classifier's head
+                        }
+                    } else {
+                        layers.push(Layer::BatchNorm {
+                            name: "bottleneck.bn1".into(),
+                            channels: dann.bottleneck,
+                            relu: !dann.bottleneck_linear,
+                        });
+                    }
                     dann.bottleneck
                 } else {
                     resnet.features()

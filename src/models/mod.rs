@@ -8,6 +8,7 @@
 pub mod bn1d;
 pub mod classifier;
 pub mod dann;
+pub mod dann_classifier;
 mod dann_config;
 mod dann_nets;
 pub mod dann_resnet;

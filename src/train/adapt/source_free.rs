@@ -251,7 +251,7 @@ impl Dann {
             crate::models::dann::Features::ResNet(f) => {
                 let mut names: Vec<String> =
                     f.base.config.sites().into_iter().map(|s| s.bn).collect();
-                if f.bottleneck.is_some() {
+                if f.bottleneck.as_ref().is_some_and(|(_, bn)| bn.is_some()) {
                     names.push("bottleneck.bn1".into());
                 }
                 names
