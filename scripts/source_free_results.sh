@@ -6,6 +6,8 @@
 #
 #   scripts/source_free_results.sh                         # seeds 0 1 2
 #   SEEDS="0" SOURCE_EPOCHS=10 SHOT_EPOCHS=15 scripts/source_free_results.sh
+#   PAIR=target/selection-suite/lowres-to-mnist OUT=results-source-free/lowres-to-mnist \
+#       SEEDS=0 scripts/source_free_results.sh    # a pair of scripts/selection_suite.py
 #
 # Output: results-source-free/<run>-s<SEED>.jsonl (+ .log, .safetensors) and a table on
 # stdout: target-test accuracy of the last epoch, and SHOT's selected epoch by --select.
@@ -21,18 +23,26 @@ OUT=${OUT:-results-source-free}
 [ -x "$DAK" ] || cargo build --release
 mkdir -p "$OUT"
 summary() { grep '"type":"summary"' "$1" | tail -1; }
+# A suite pair's folders (the source only for the source model, the target for SHOT), or the
+# bundled benchmark.
+src_data=() tgt_data=()
+if [ -n "${PAIR:-}" ]; then
+    src_data=(--source "$PAIR/source/train" --source-test "$PAIR/source/test"
+              --target "$PAIR/target/train" --target-test "$PAIR/target/test" --batch 32)
+    tgt_data=(--target "$PAIR/target/train" --target-test "$PAIR/target/test")
+fi
 # source-only then SHOT from it: `plain` (dak's source model) and `recipe` (--recipe shot:
 # SHOT's bottleneck Linear + BatchNorm1d, linear head, label smoothing 0.1).
 pair() {
     local tag=$1 s=$2; shift 2
     local src="$OUT/source-only-$tag-s$s" shot="$OUT/shot-$tag-s$s"
     [ -s "$src.jsonl" ] && summary "$src.jsonl" >/dev/null ||
-        "$DAK" adapt --method source-only --epochs "$SOURCE_EPOCHS" --seed "$s" --no-pad "$@" \
+        "$DAK" adapt "${src_data[@]}" --method source-only --epochs "$SOURCE_EPOCHS" --seed "$s" --no-pad "$@" \
             --out "$src.safetensors" --metrics "$src.jsonl" > "$src.log" 2>&1
     local epochs=()
     [ -n "$SHOT_EPOCHS" ] && epochs=(--epochs "$SHOT_EPOCHS")
     [ -s "$shot.jsonl" ] && summary "$shot.jsonl" >/dev/null ||
-        "$DAK" adapt --source-free --init "$src.safetensors" --seed "$s" "${epochs[@]}" \
+        "$DAK" adapt --source-free --init "$src.safetensors" "${tgt_data[@]}" --seed "$s" "${epochs[@]}" \
             --select "$SELECT" --out "$shot.safetensors" --metrics "$shot.jsonl" > "$shot.log" 2>&1
 }
 for s in $SEEDS; do
@@ -44,7 +54,7 @@ for s in $SEEDS; do
     done
     dann="$OUT/dann-s$s"
     [ -s "$dann.jsonl" ] && summary "$dann.jsonl" >/dev/null ||
-        "$DAK" adapt --method dann --epochs "$SOURCE_EPOCHS" --seed "$s" --no-pad \
+        "$DAK" adapt "${src_data[@]}" --method dann --epochs "$SOURCE_EPOCHS" --seed "$s" --no-pad \
             --out "$dann.safetensors" --metrics "$dann.jsonl" > "$dann.log" 2>&1
 done
 RECIPES="$RECIPES" python3 - "$OUT" $SEEDS <<'PY'

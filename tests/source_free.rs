@@ -676,6 +676,41 @@ fn shot_recipe_source_model_adapts_without_its_source() {
         before["bottleneck.bn1.weight"] != after["bottleneck.bn1.weight"],
         "the bottleneck's BN trains"
     );
+    // TENT adapts the recipe's BatchNorm1d, and nothing else.
+    let tented = dir.path().join("tent.safetensors");
+    let o = dak(&[
+        "adapt",
+        "--source-free",
+        "--method",
+        "tent",
+        "--init",
+        init.to_str().unwrap(),
+        "--target",
+        tgt.to_str().unwrap(),
+        "--batch",
+        "6",
+        "--lr",
+        "0.05",
+        "--select",
+        "last",
+        "--score-samples",
+        "18",
+        "--out",
+        tented.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = tensors(&tented);
+    for (name, v) in &before {
+        let same = v
+            .iter()
+            .zip(&after[name])
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        match name.as_str() {
+            "bottleneck.bn1.weight" | "bottleneck.bn1.bias" => assert!(!same, "{name} moved"),
+            "bottleneck.bn1.running_mean" | "bottleneck.bn1.running_var" => {}
+            _ => assert!(same, "{name}: TENT must change only BN γ/β"),
+        }
+    }
     // VGG16 has no BatchNorm bottleneck: refused in one line.
     refused_with(
         &[

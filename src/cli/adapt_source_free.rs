@@ -42,6 +42,8 @@ struct InitModel {
     backbone: Backbone,
     classes: Vec<String>,
     classifier: bool,
+    /// Whether it has a BatchNorm (a ResNet base, or a digits network's recipe bottleneck).
+    batch_norm: bool,
 }
 
 fn read_init(path: &Path) -> Result<InitModel> {
@@ -88,7 +90,11 @@ fn read_init(path: &Path) -> Result<InitModel> {
             (Backbone::parse(name).map_err(|_| unknown(name))?, false)
         }
     };
+    let bottleneck_bn = info.config["bottleneck"].as_u64().unwrap_or(0) > 0
+        && !info.config["bottleneck_plain"].as_bool().unwrap_or(false);
     Ok(InitModel {
+        batch_norm: backbone.resnet().is_some()
+            || (backbone == Backbone::Digits && !classifier && bottleneck_bn),
         backbone,
         classes: info.classes,
         classifier,
@@ -156,9 +162,9 @@ fn check_args(args: &AdaptArgs) -> Result<(SourceFreeConfig, InitModel)> {
     .collect();
     crate::validate::distinct_files(&outputs, &[("--init", init.as_path())])?;
     let model = read_init(init)?;
-    if method == SourceFree::TENT && model.backbone.resnet().is_none() {
+    if method == SourceFree::TENT && !model.batch_norm {
         return Err(Error::input(format!(
-            "--method tent adapts BatchNorm layers, and --init {} is a {} network without any; use --method shot, or a model on a ResNet backbone",
+            "--method tent adapts BatchNorm layers, and --init {} is a {} network without any; use --method shot, or a model on a ResNet backbone or trained with --recipe shot",
             init.display(),
             model.backbone.name()
         )));

@@ -256,6 +256,9 @@ impl Dann {
                 }
                 names
             }
+            crate::models::dann::Features::Digits(f) if f.bottleneck.is_some() => {
+                vec!["bottleneck.bn1".into()]
+            }
             _ => Vec::new(),
         }
     }

@@ -28,10 +28,11 @@
 //!
 //! Deviations: the authors' digits script clusters over every class in its first round;
 //! dak drops classes that no image is predicted as in every round, as their image script does
-//! (a class without images has no centroid). The classifier head here is the whole label
-//! head of a dak model (for the digits network, its three dense layers), since that is the
-//! part trained only on the source; SHOT's weight-normalised head and label-smoothed source
-//! training are not reproduced, so a dak source model is a plain one.
+//! (a class without images has no centroid). The frozen hypothesis is a dak model's whole
+//! label head: one linear layer for a `--recipe shot` source model (SHOT's), three dense
+//! layers for the paper's digits network. `--recipe shot` reproduces SHOT's bottleneck
+//! (Linear + BatchNorm1d) and label smoothing, but not the weight-normalised head nor the
+//! bottleneck's dropout (0.5, active in the authors' source and target training).
 
 use super::{LossWeights, SourceFreeDefaults, SourceFreeMethod};
 use crate::autograd::{Tape, Var};

@@ -58,7 +58,7 @@ impl SourceFreeMethod for Tent {
         let bns = model.bn_prefixes();
         if bns.is_empty() {
             return Err(Error::input(format!(
-                "--method tent adapts BatchNorm layers, and the {} network has none; use --method shot, or a model on a ResNet backbone",
+                "--method tent adapts BatchNorm layers, and the {} network has none; use --method shot, or a model on a ResNet backbone or trained with --recipe shot",
                 model.backbone().name()
             )));
         }
