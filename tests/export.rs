@@ -536,6 +536,9 @@ fn shot_recipe_digits_onnx_matches_dak() {
         let v = resnet_values(name, &[16], 900 + i as u64);
         dann.params.get(id).value.write(&v).unwrap();
     }
+    // A weight-normalised head whose lengths are not the directions' norms.
+    let g = dann.params.find("label.fc1.weight_g").unwrap();
+    dann.params.get(g).value.write(&[0.5, 2.0, 1.3]).unwrap();
     let gamma = dann.params.find("bottleneck.bn1.weight").unwrap();
     assert_eq!(
         dann.params.get(gamma).value.to_vec().unwrap(),

@@ -67,6 +67,15 @@ impl Params {
         Ok(id)
     }
 
+    /// Renames the parameter `id` (names must stay unique).
+    pub fn rename(&mut self, id: ParamId, name: &str) -> Result<()> {
+        if self.find(name).is_some() {
+            return Err(Error::input(format!("parameter `{name}` is defined twice")));
+        }
+        self.list[id.0].name = name.to_string();
+        Ok(())
+    }
+
     /// Number of parameters.
     pub fn len(&self) -> usize {
         self.list.len()

@@ -46,7 +46,8 @@ pub struct Loaded {
 pub fn load(source: &Source) -> Result<Loaded> {
     let (graph, file) = match source {
         Source::Model(path) => {
-            let (info, file) = file::load(path)?;
+            let (info, mut file) = file::load(path)?;
+            fold_weight_norm(&mut file);
             (graph::describe(&info, &file, path)?, file)
         }
         Source::Weights(path) => {
@@ -59,6 +60,31 @@ pub fn load(source: &Source) -> Result<Loaded> {
         graph,
         file,
     })
+}
+
+/// Adds `X.weight = g·V/‖V‖` for every weight-normalised layer (`X.weight_v`, `X.weight_g`)
+/// the file holds, so that the graph reads one plain weight per dense layer.
+fn fold_weight_norm(file: &mut TensorFile) {
+    let layers: Vec<String> = file
+        .tensors
+        .keys()
+        .filter_map(|k| k.strip_suffix(".weight_v").map(str::to_string))
+        .filter(|l| !file.tensors.contains_key(&format!("{l}.weight")))
+        .collect();
+    for layer in layers {
+        let (Some((shape, v)), Some((_, g))) = (
+            file.tensors.get(&format!("{layer}.weight_v")),
+            file.tensors.get(&format!("{layer}.weight_g")),
+        ) else {
+            continue;
+        };
+        let Some(&cols) = shape.last().filter(|&&c| c > 0) else {
+            continue;
+        };
+        let w = crate::ops::weight_norm::reference::forward(v, g, cols);
+        let entry = (shape.clone(), w);
+        file.tensors.insert(format!("{layer}.weight"), entry);
+    }
 }
 
 /// Writes the ONNX model to `path` (atomically). Returns the file size in bytes.

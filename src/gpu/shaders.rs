@@ -42,6 +42,8 @@ builtin_shaders!(
     "prob/entropy_bwd.wgsl",
     "prob/entropy_weights.wgsl",
     "centroids/unit_rows.wgsl",
+    "weight_norm/fwd.wgsl",
+    "weight_norm/bwd.wgsl",
     "batch_norm/stats.wgsl",
     "batch_norm/normalize.wgsl",
     "batch_norm/grad_sums.wgsl",

@@ -167,7 +167,7 @@ impl Dann {
             s.push(out);
             s
         };
-        let label = Mlp::new(
+        let mut label = Mlp::new(
             gpu,
             &mut params,
             "label",
@@ -175,6 +175,9 @@ impl Dann {
             0.0,
             &mut init,
         )?;
+        if config.label_weight_norm {
+            label.weight_norm_last(gpu, &mut params, "label", &mut init)?;
+        }
         let domain = Mlp::new(
             gpu,
             &mut params,

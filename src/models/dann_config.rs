@@ -32,6 +32,9 @@ pub struct DannConfig {
     /// Pixel preprocessing when it is not the backbone's own (a fine-tuned classifier's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preprocess: Option<String>,
+    /// The label head's last layer is weight-normalised (SHOT's recipe).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub label_weight_norm: bool,
     /// Label smoothing ε of the source cross-entropy (SHOT's recipe: 0.1).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub label_smoothing: f32,
@@ -77,6 +80,7 @@ impl DannConfig {
                 bottleneck_linear: false,
                 bottleneck_plain: false,
                 preprocess: None,
+                label_weight_norm: false,
                 label_smoothing: 0.0,
                 input_size: None,
                 heads: Vec::new(),
@@ -91,6 +95,7 @@ impl DannConfig {
                 bottleneck_linear: false,
                 bottleneck_plain: false,
                 preprocess: None,
+                label_weight_norm: false,
                 label_smoothing: 0.0,
                 input_size: None,
                 heads: Vec::new(),
@@ -162,8 +167,8 @@ fn is_zero(v: &f32) -> bool {
 }
 
 /// SHOT's source recipe (Liang et al. 2020, `--recipe shot`): a 256-wide bottleneck Linear +
-/// BatchNorm1d without ReLU, a linear classifier head and label smoothing 0.1. Not available
-/// for VGG16, whose bottleneck has no BatchNorm.
+/// BatchNorm1d without ReLU, a weight-normalised linear classifier head and label smoothing
+/// 0.1. Not available for VGG16, whose bottleneck has no BatchNorm.
 pub fn shot_recipe(mut c: DannConfig, bottleneck: Option<usize>) -> Result<DannConfig> {
     let backbone = Backbone::parse(&c.backbone)?;
     if backbone == Backbone::Vgg16 {
@@ -174,6 +179,7 @@ pub fn shot_recipe(mut c: DannConfig, bottleneck: Option<usize>) -> Result<DannC
     c.bottleneck = bottleneck.unwrap_or(256);
     c.bottleneck_linear = true;
     c.label_hidden = Vec::new();
+    c.label_weight_norm = true;
     c.label_smoothing = 0.1;
     Ok(c)
 }

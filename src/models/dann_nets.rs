@@ -340,6 +340,33 @@ impl Mlp {
         })
     }
 
+    /// Makes the last layer weight-normalised (SHOT's classifier): its `weight` parameter is
+    /// renamed `weight_v` in place (same id, so creation order and seeds are unchanged) and
+    /// `weight_g`, its row norms, is added.
+    pub(crate) fn weight_norm_last(
+        &mut self,
+        gpu: &Gpu,
+        params: &mut Params,
+        prefix: &str,
+        _init: &mut Init,
+    ) -> Result<()> {
+        let n = self.layers.len();
+        let last = &mut self.layers[n - 1];
+        let name = format!("{prefix}.fc{n}");
+        let v = params.get(last.weight).value.to_vec()?;
+        let norms: Vec<f32> = v
+            .chunks(last.inputs)
+            .map(|r| r.iter().map(|x| x * x).sum::<f32>().sqrt())
+            .collect();
+        params.rename(last.weight, &format!("{name}.weight_v"))?;
+        let g = params.add(
+            &format!("{name}.weight_g"),
+            crate::Tensor::from_slice(gpu, &norms, &[last.outputs, 1])?,
+        )?;
+        last.weight_g = Some(g);
+        Ok(())
+    }
+
     /// Runs the layers in order. `train_seed`: Some(seed, new every step) in training, when
     /// dropout is active.
     pub fn forward(

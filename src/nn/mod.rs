@@ -30,6 +30,9 @@ pub struct Dense {
     pub outputs: usize,
     /// Whether ReLU follows (fused into the GEMM).
     pub relu: bool,
+    /// A weight-normalised layer's lengths `<name>.weight_g` [outputs, 1]; `weight` is then its
+    /// direction `<name>.weight_v` and the layer's weight is `g·V/‖V‖` per row.
+    pub weight_g: Option<ParamId>,
 }
 
 impl Dense {
@@ -60,6 +63,48 @@ impl Dense {
             inputs,
             outputs,
             relu,
+            weight_g: None,
+        })
+    }
+
+    /// A weight-normalised layer (PyTorch's `weight_norm(nn.Linear)`, SHOT's classifier):
+    /// `<name>.weight_v` drawn as `how` says, `<name>.weight_g` its row norms (so the layer
+    /// starts as the plain one), `<name>.bias` zeros.
+    #[allow(clippy::too_many_arguments)]
+    pub fn weight_normed(
+        gpu: &Gpu,
+        params: &mut Params,
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+        relu: bool,
+        how: DenseInit,
+        init: &mut Init,
+    ) -> Result<Dense> {
+        let v = match how {
+            DenseInit::He => init.he_normal(inputs * outputs, inputs),
+            DenseInit::Glorot => init.glorot_uniform(inputs * outputs, inputs, outputs),
+        };
+        let norms: Vec<f32> = v
+            .chunks(inputs)
+            .map(|r| r.iter().map(|x| x * x).sum::<f32>().sqrt())
+            .collect();
+        let weight = params.add(
+            &format!("{name}.weight_v"),
+            Tensor::from_slice(gpu, &v, &[outputs, inputs])?,
+        )?;
+        let g = params.add(
+            &format!("{name}.weight_g"),
+            Tensor::from_slice(gpu, &norms, &[outputs, 1])?,
+        )?;
+        let bias = params.add(&format!("{name}.bias"), Tensor::zeros(gpu, &[outputs])?)?;
+        Ok(Dense {
+            weight,
+            bias,
+            inputs,
+            outputs,
+            relu,
+            weight_g: Some(g),
         })
     }
 
@@ -68,7 +113,11 @@ impl Dense {
         // Profiles show the layer's name next to its dispatches (the tape reuses it for backward).
         let gpu = params.get(self.weight).value.gpu();
         let _label = gpu.scoped_label(Some(&layer_name(params, self.weight)));
-        let w = tape.param(params, self.weight);
+        let mut w = tape.param(params, self.weight);
+        if let Some(g) = self.weight_g {
+            let g = tape.param(params, g);
+            w = tape.weight_norm(w, g)?;
+        }
         let b = tape.param(params, self.bias);
         tape.dense(x, w, Some(b), self.relu)
     }

@@ -17,6 +17,7 @@ pub mod pool_relu;
 pub mod prob;
 pub mod softmax_xent;
 pub mod watch;
+pub mod weight_norm;
 
 /// Workgroups for one invocation per element at 256 per workgroup, spread over a 2-D grid so
 /// that more than 65535 workgroups fit (shaders flatten with `num_workgroups.x`).

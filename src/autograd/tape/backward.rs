@@ -4,7 +4,7 @@ use super::{ensure_root, Node, Op, Tape};
 use crate::ops::conv2d::pooled::POOL;
 use crate::ops::{
     batch_norm, bce, cdan, confusion, conv2d, elementwise as ew, info_max, matmul, mdd, mmd, pool,
-    prob, softmax_xent,
+    prob, softmax_xent, weight_norm,
 };
 use crate::{Error, Result, Tensor};
 
@@ -270,6 +270,15 @@ impl Tape {
                     Some(wt) if needs_x => Some(matmul::dense_backward_input(&dy, &wt, variant)?),
                     _ => None,
                 }
+            }
+            Op::WeightNorm { g } => {
+                let dy = dy.expect("non-root has a gradient");
+                let v = self.tensor(node.input).clone();
+                let (dv, dg) = weight_norm::backward(&v, self.tensor(g), &dy)?;
+                if self.values[g.0].requires_grad {
+                    self.accumulate(grads, g, dg)?;
+                }
+                needs_x.then_some(dv)
             }
             Op::Outer { g } => {
                 let dy = dy.expect("non-root has a gradient");

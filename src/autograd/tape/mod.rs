@@ -21,6 +21,7 @@ mod lambda;
 mod mdd;
 mod op;
 mod probs;
+mod weight_norm;
 
 use op::Op;
 

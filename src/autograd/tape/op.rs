@@ -68,6 +68,8 @@ pub(super) enum Op {
     /// Identity forward, -lambda·dy backward.
     GradReverse { lambda: Lambda },
     /// Mean softmax cross-entropy over weighted samples (a root: upstream gradient is 1).
+    /// `g·V/‖V‖` per row: V is the node's input, g the second one.
+    WeightNorm { g: Var },
     SoftmaxXent {
         labels: Tensor,
         weights: Tensor,

@@ -31,7 +31,7 @@
 //! (a class without images has no centroid). The frozen hypothesis is a dak model's whole
 //! label head: one linear layer for a `--recipe shot` source model (SHOT's), three dense
 //! layers for the paper's digits network. `--recipe shot` reproduces SHOT's bottleneck
-//! (Linear + BatchNorm1d) and label smoothing, but not the weight-normalised head nor the
+//! (Linear + BatchNorm1d), weight-normalised head and label smoothing, but not the
 //! bottleneck's dropout (0.5, active in the authors' source and target training).
 
 use super::{LossWeights, SourceFreeDefaults, SourceFreeMethod};
