@@ -467,6 +467,9 @@ fn bad_source_free_runs_are_refused_before_the_gpu_opens() {
     let t = t.to_str().unwrap();
     let src = dir.path().join("src");
     let s = src.to_str().unwrap();
+    let single = dir.path().join("one");
+    save(&single.join("a.png"), &pattern(30, 30, 1));
+    let one = single.to_str().unwrap();
     for (args, needle) in [
         (
             vec![
@@ -499,6 +502,10 @@ fn bad_source_free_runs_are_refused_before_the_gpu_opens() {
         (
             vec!["--recipe", "shoot", "--source", s, "--out", o],
             "--recipe shoot",
+        ),
+        (
+            vec!["--source-free", "--init", d, "--target", one, "--out", o],
+            "needs at least 2",
         ),
         (
             vec!["--source-free", "--target", t, "--out", o],

@@ -248,6 +248,13 @@ fn load_data(args: &AdaptArgs, classes: &[String]) -> Result<TargetData> {
             bad.join(", ")
         );
     }
+    if target.len() < 2 {
+        return Err(Error::input(format!(
+            "{}: {} target image(s); source-free adaptation needs at least 2",
+            target.name(),
+            target.len()
+        )));
+    }
     Ok(TargetData {
         target,
         target_eval,
