@@ -176,7 +176,7 @@ impl Dann {
             &mut init,
         )?;
         if config.label_weight_norm {
-            label.weight_norm_last(gpu, &mut params, "label", &mut init)?;
+            label.weight_norm_last(gpu, &mut params, "label")?;
         }
         let domain = Mlp::new(
             gpu,

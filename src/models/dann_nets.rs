@@ -348,7 +348,6 @@ impl Mlp {
         gpu: &Gpu,
         params: &mut Params,
         prefix: &str,
-        _init: &mut Init,
     ) -> Result<()> {
         let n = self.layers.len();
         let last = &mut self.layers[n - 1];

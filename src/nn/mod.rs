@@ -67,47 +67,6 @@ impl Dense {
         })
     }
 
-    /// A weight-normalised layer (PyTorch's `weight_norm(nn.Linear)`, SHOT's classifier):
-    /// `<name>.weight_v` drawn as `how` says, `<name>.weight_g` its row norms (so the layer
-    /// starts as the plain one), `<name>.bias` zeros.
-    #[allow(clippy::too_many_arguments)]
-    pub fn weight_normed(
-        gpu: &Gpu,
-        params: &mut Params,
-        name: &str,
-        inputs: usize,
-        outputs: usize,
-        relu: bool,
-        how: DenseInit,
-        init: &mut Init,
-    ) -> Result<Dense> {
-        let v = match how {
-            DenseInit::He => init.he_normal(inputs * outputs, inputs),
-            DenseInit::Glorot => init.glorot_uniform(inputs * outputs, inputs, outputs),
-        };
-        let norms: Vec<f32> = v
-            .chunks(inputs)
-            .map(|r| r.iter().map(|x| x * x).sum::<f32>().sqrt())
-            .collect();
-        let weight = params.add(
-            &format!("{name}.weight_v"),
-            Tensor::from_slice(gpu, &v, &[outputs, inputs])?,
-        )?;
-        let g = params.add(
-            &format!("{name}.weight_g"),
-            Tensor::from_slice(gpu, &norms, &[outputs, 1])?,
-        )?;
-        let bias = params.add(&format!("{name}.bias"), Tensor::zeros(gpu, &[outputs])?)?;
-        Ok(Dense {
-            weight,
-            bias,
-            inputs,
-            outputs,
-            relu,
-            weight_g: Some(g),
-        })
-    }
-
     /// `x [B, inputs]` → `[B, outputs]`.
     pub fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
         // Profiles show the layer's name next to its dispatches (the tape reuses it for backward).
