@@ -60,6 +60,9 @@ dak adapt --source office31/amazon --target office31/webcam --target-test office
     --backbone vgg16 --weights vgg16.safetensors --input-size 224 --out a2w.safetensors
 dak adapt --source office31/amazon --target office31/webcam --backbone resnet50 \\
     --weights resnet50.safetensors --bn train --out a2w-r50.safetensors   # TLlib's ResNet-50 setting
+dak adapt --method source-only --recipe shot --out source.safetensors   # SHOT's source training
+dak adapt --source-free --init source.safetensors --target photos/new --out new.safetensors   # SHOT, no source
+dak adapt --source-free --method tent --init a2w-r50.safetensors --target photos/new --out tent.safetensors
 dak adapt ... --resume dann-mnistm.resume.safetensors       # continue an interrupted run
 dak adapt --lr=-0.1 ...    # a negative value may also be written as --lr -0.1"),
     ("select", "dak select runs/                           # the safety rule's pick (default --select safe)

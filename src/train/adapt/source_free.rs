@@ -339,6 +339,8 @@ pub(crate) struct EpochSums {
     loss: Tensor,
     agree: Tensor,
     steps: usize,
+    /// Unit weights of the agreement count, kept while the batch size stays the same.
+    ones: Option<Tensor>,
 }
 
 impl EpochSums {
@@ -348,7 +350,16 @@ impl EpochSums {
             loss: Tensor::zeros(gpu, &[1])?,
             agree: Tensor::zeros_of(gpu, &[2], DType::U32)?,
             steps: 0,
+            ones: None,
         })
+    }
+
+    /// `n` unit weights, uploaded once per batch size rather than every step.
+    fn ones(&mut self, gpu: &crate::Gpu, n: usize) -> Result<Tensor> {
+        if self.ones.as_ref().is_none_or(|t| t.numel() != n) {
+            self.ones = Some(Tensor::from_slice(gpu, &vec![1.0; n], &[n])?);
+        }
+        Ok(self.ones.clone().expect("just set"))
     }
 }
 
@@ -612,7 +623,7 @@ pub(crate) fn train_step(
         ew::accumulate(&sums.loss, tape.tensor(r))?;
     }
     if let Some(p) = &pseudo {
-        let w = Tensor::from_slice(gpu, &vec![1.0; batch.len()], &[batch.len()])?;
+        let w = sums.ones(gpu, batch.len())?;
         softmax_xent::argmax_correct(tape.tensor(z), p, &w, &sums.agree)?;
     }
     let grads = tape.backward(&roots)?;
