@@ -491,11 +491,13 @@ fn run(
     let pad_after = measure_pad(model)?;
     let epochs_run = history.len();
     let epoch_seconds: f64 = history.epochs.iter().map(|m| m.seconds).sum();
-    let images_per_s = steady_rate(images_total, step_seconds_total, warmup);
-    // The first step's time beyond what a steady step of its size takes.
-    let warmup_seconds = warmup.map_or(0.0, |(d, n): (std::time::Duration, usize)| {
-        (d.as_secs_f64() - n as f64 / images_per_s.max(1e-9)).max(0.0)
-    });
+    let (images_per_s, warmup_seconds, seconds_per_epoch) = crate::train::fit::run_rates(
+        images_total,
+        step_seconds_total,
+        warmup,
+        epoch_seconds,
+        epochs_run,
+    );
     history.summary = Some(RunSummary {
         kind: "summary",
         method: method.name().to_string(),
@@ -509,7 +511,7 @@ fn run(
         pad_before,
         pad_after,
         seconds: clock.elapsed().as_secs_f64(),
-        seconds_per_epoch: (epoch_seconds - warmup_seconds) / epochs_run as f64,
+        seconds_per_epoch,
         images_per_s,
         warmup_seconds,
         ensv: ensv_hard,

@@ -566,10 +566,13 @@ fn run(
     };
     let epochs_run = history.len();
     let epoch_seconds: f64 = history.epochs.iter().map(|m| m.seconds).sum();
-    let images_per_s = steady_rate(images_total, step_seconds_total, warmup);
-    let warmup_seconds = warmup.map_or(0.0, |(d, n): (std::time::Duration, usize)| {
-        (d.as_secs_f64() - n as f64 / images_per_s.max(1e-9)).max(0.0)
-    });
+    let (images_per_s, warmup_seconds, seconds_per_epoch) = crate::train::fit::run_rates(
+        images_total,
+        step_seconds_total,
+        warmup,
+        epoch_seconds,
+        epochs_run,
+    );
     history.summary = Some(RunSummary {
         kind: "summary",
         method: method.name().to_string(),
@@ -583,7 +586,7 @@ fn run(
         pad_before: None,
         pad_after: None,
         seconds: clock.elapsed().as_secs_f64(),
-        seconds_per_epoch: (epoch_seconds - warmup_seconds) / epochs_run.max(1) as f64,
+        seconds_per_epoch,
         images_per_s,
         warmup_seconds,
         ensv: ensv_hard,

@@ -453,3 +453,25 @@ pub(crate) fn steady_rate(images: usize, seconds: f64, first: Option<(Duration, 
         _ => images as f64 / seconds.max(1e-9),
     }
 }
+
+/// A run's steady rate and one-time cost: (images per second over all its training steps
+/// without the first, the first step's time beyond a steady step of its size, seconds per
+/// epoch without that cost) for `images` trained in `step_seconds`, the run's `first` step,
+/// and `epoch_seconds` summed over `epochs` epochs.
+pub(crate) fn run_rates(
+    images: usize,
+    step_seconds: f64,
+    first: Option<(Duration, usize)>,
+    epoch_seconds: f64,
+    epochs: usize,
+) -> (f64, f64, f64) {
+    let images_per_s = steady_rate(images, step_seconds, first);
+    let warmup = first.map_or(0.0, |(d, n)| {
+        (d.as_secs_f64() - n as f64 / images_per_s.max(1e-9)).max(0.0)
+    });
+    (
+        images_per_s,
+        warmup,
+        (epoch_seconds - warmup) / epochs.max(1) as f64,
+    )
+}
