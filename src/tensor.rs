@@ -202,6 +202,70 @@ impl Tensor {
         Ok(out)
     }
 
+    /// The rows `rows` of the first dimension, in that order, in a new tensor (buffer copies,
+    /// no kernel: nothing is bound, so `self` may exceed the device's largest binding).
+    pub fn gather_rows(&self, rows: &[usize]) -> Result<Tensor> {
+        let (n, row) = self.row_size("gather_rows")?;
+        let mut shape = self.shape.clone();
+        shape[0] = rows.len();
+        let out = Tensor::uninit(self.gpu(), &shape, self.dtype)?;
+        for (i, &r) in rows.iter().enumerate() {
+            if r >= n {
+                return Err(Error::input(format!(
+                    "gather_rows: row {r} of a tensor with {n} rows"
+                )));
+            }
+            self.gpu().copy(
+                &self.buffer,
+                r as u64 * row,
+                &out.buffer,
+                i as u64 * row,
+                row,
+            )?;
+        }
+        Ok(out)
+    }
+
+    /// Writes the rows of `part` to the rows `rows` of `self` (the inverse of
+    /// [`Tensor::gather_rows`]; buffer copies, no kernel).
+    pub fn scatter_rows(&self, part: &Tensor, rows: &[usize]) -> Result<()> {
+        let (n, row) = self.row_size("scatter_rows")?;
+        if part.shape.first() != Some(&rows.len()) || part.shape[1..] != self.shape[1..] {
+            return Err(Error::input(format!(
+                "scatter_rows: {:?} rows into a tensor of shape {:?} at {} rows",
+                part.shape,
+                self.shape,
+                rows.len()
+            )));
+        }
+        for (i, &r) in rows.iter().enumerate() {
+            if r >= n {
+                return Err(Error::input(format!(
+                    "scatter_rows: row {r} of a tensor with {n} rows"
+                )));
+            }
+            self.gpu().copy(
+                &part.buffer,
+                i as u64 * row,
+                &self.buffer,
+                r as u64 * row,
+                row,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// (rows, bytes per row) of a tensor with at least one dimension.
+    fn row_size(&self, op: &str) -> Result<(usize, u64)> {
+        match self.shape.first() {
+            Some(&n) if n > 0 => Ok((n, (self.numel() / n) as u64 * 4)),
+            _ => Err(Error::input(format!(
+                "{op}: a tensor of shape {:?} has no rows",
+                self.shape
+            ))),
+        }
+    }
+
     /// Overwrite the contents with `data` (same element count), in stream order.
     pub fn write(&self, data: &[f32]) -> Result<()> {
         self.expect_dtype(DType::F32, "write")?;

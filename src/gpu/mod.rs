@@ -74,6 +74,13 @@ pub(crate) struct Inner {
     derived: Mutex<derived::DerivedCache>,
     /// Textures kept between uses by key (`Gpu::border_scratch`).
     scratch: Mutex<HashMap<String, Arc<texture::GpuTexture>>>,
+    /// While `Some`: the byte size of every storage buffer bound (and every size an op notes
+    /// its backward will bind), in dispatch order (`Gpu::record_bindings`).
+    binding_log: Mutex<Option<Vec<u64>>>,
+    /// A binding limit below the device's (`Gpu::limit_binding`; 0: none).
+    binding_limit: std::sync::atomic::AtomicU64,
+    /// Images per chunk that fit this device, by region and image shape (`models::chunks`).
+    rows_that_fit: Mutex<HashMap<String, usize>>,
 }
 
 /// A handle to the opened device. Cheap to clone; all clones share one queue, pool and cache.
@@ -120,6 +127,9 @@ impl Gpu {
             next_buffer_id: Default::default(),
             derived: Mutex::new(derived::DerivedCache::from_env()?),
             scratch: Mutex::default(),
+            binding_log: Mutex::default(),
+            binding_limit: Default::default(),
+            rows_that_fit: Mutex::default(),
         })))
     }
 
@@ -170,7 +180,45 @@ impl Gpu {
     }
     /// Largest storage buffer that one kernel binding may cover.
     pub fn max_binding_bytes(&self) -> u64 {
-        self.0.limits.max_storage_buffer_binding_size
+        let lowered = self
+            .0
+            .binding_limit
+            .load(std::sync::atomic::Ordering::Relaxed);
+        match lowered {
+            0 => self.0.limits.max_storage_buffer_binding_size,
+            l => l.min(self.0.limits.max_storage_buffer_binding_size),
+        }
+    }
+
+    /// Makes the device refuse storage bindings over `bytes` (0: its own limit again), as a
+    /// smaller device would: tests and kernel developers check batch chunking on small shapes.
+    pub fn limit_binding(&self, bytes: u64) {
+        self.0
+            .binding_limit
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Runs `f` and returns, with its result, the size of every storage buffer it bound (and
+    /// every size an op noted with [`Gpu::note_binding`]), in order: what a chunking decision
+    /// extrapolates from (`models::chunks`). Not reentrant.
+    pub fn record_bindings<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<(T, Vec<u64>)> {
+        *lock(&self.0.binding_log) = Some(Vec::new());
+        let out = f();
+        let log = lock(&self.0.binding_log).take().unwrap_or_default();
+        Ok((out?, log))
+    }
+
+    /// Tells [`Gpu::record_bindings`] that a buffer of `bytes` will be bound later (by the
+    /// backward of the op noting it, which a forward-only probe does not run).
+    pub fn note_binding(&self, bytes: u64) {
+        if let Some(log) = lock(&self.0.binding_log).as_mut() {
+            log.push(bytes);
+        }
+    }
+
+    /// The memo of images per chunk by key (`models::chunks`).
+    pub(crate) fn rows_that_fit_memo(&self) -> MutexGuard<'_, HashMap<String, usize>> {
+        lock(&self.0.rows_that_fit)
     }
 
     /// Counters since the device was opened, and the pool's current bytes.

@@ -80,6 +80,7 @@ impl Gpu {
         for b in bindings {
             match b {
                 Binding::Buffer(buf) => {
+                    self.note_binding(buf.len());
                     if buf.len() > max_binding {
                         return Err(Error::input(format!(
                             "{file}: a {}-byte operand exceeds this device's largest storage binding ({max_binding} bytes); split it",

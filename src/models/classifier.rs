@@ -28,7 +28,7 @@ use super::file::{self, ModelInfo};
 use super::file::{read_tensors, TensorFile};
 use super::resnet::{BnMode, Folded, ResNet, ResNetConfig};
 use super::vgg16::{self, Vgg16};
-use super::Model;
+use super::{chunks, Model};
 use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
 use crate::nn::{Dense, DenseInit, Dropout, Init};
@@ -487,7 +487,22 @@ impl Classifier {
 
     /// Pooled base features [N, C] of images [N, 3, H, W]; `training` runs a trainable
     /// ResNet's BN on batch statistics (as [`BnTraining`] says).
+    /// The batch runs through the base in chunks where it would not fit the device at once
+    /// ([`chunks`]).
     pub fn features_in(&self, tape: &mut Tape, x: Var, training: bool) -> Result<Var> {
+        let key = format!("classifier base {}", self.base_kind().name());
+        let parts = chunks::count(self.gpu(), &key, tape.tensor(x), |t, v| {
+            self.pooled_base(t, v, false)
+        })?;
+        let batch_bn = matches!(self.base, Base::ResNet(_)) && self.bn == BnTraining::Train;
+        if training && !self.base_frozen() && batch_bn {
+            chunks::note_batch_statistics(tape.tensor(x).shape()[0], parts);
+        }
+        tape.chunked(x, parts, |t, v| self.pooled_base(t, v, training))
+    }
+
+    /// The base and its global average pooling, on one chunk.
+    fn pooled_base(&self, tape: &mut Tape, x: Var, training: bool) -> Result<Var> {
         let map = match &self.base {
             Base::Vgg16(net) => net.forward(tape, &self.params, x)?,
             Base::ResNet(net) if training && !self.base_frozen() => {

@@ -10,6 +10,7 @@
 //! tape without gradients (evaluation, prediction, selection) the running statistics.
 
 use super::bn1d::Bn1d;
+use super::chunks;
 use super::resnet::{BnMode, ResNet, ResNetConfig};
 use crate::autograd::{Params, Tape, Var};
 use crate::nn::{Dense, DenseInit, Init};
@@ -89,8 +90,19 @@ impl ResNetFeatures {
         } else {
             BnMode::Running
         };
-        let map = self.base.forward(tape, params, x, mode)?;
-        let pooled = tape.global_avg_pool(map)?;
+        let pooled_base = |t: &mut Tape, v, mode| {
+            let map = self.base.forward(t, params, v, mode)?;
+            t.global_avg_pool(map)
+        };
+        let gpu = tape.tensor(x).gpu().clone();
+        let key = self.base.config.name();
+        let parts = chunks::count(&gpu, &key, tape.tensor(x), |t, v| {
+            pooled_base(t, v, BnMode::Running)
+        })?;
+        if mode == BnMode::Batch {
+            chunks::note_batch_statistics(tape.tensor(x).shape()[0], parts);
+        }
+        let pooled = tape.chunked(x, parts, |t, v| pooled_base(t, v, mode))?;
         let Some((fc, bn)) = &self.bottleneck else {
             return Ok(pooled);
         };

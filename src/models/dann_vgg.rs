@@ -6,6 +6,7 @@
 //! Weights load with [`vgg16::load_base_weights`] (ImageNet files, or any dak model built on
 //! VGG16: only `features.*` is read).
 
+use super::chunks;
 use super::vgg16::{self, Vgg16};
 use crate::autograd::{Params, Tape, Var};
 use crate::nn::{Dense, DenseInit, Init};
@@ -63,8 +64,13 @@ impl VggFeatures {
 
     /// Images [B, 3, S, S] (S a multiple of 32) → features [B, dim].
     pub fn forward(&self, tape: &mut Tape, params: &Params, x: Var) -> Result<Var> {
-        let map = self.base.forward(tape, params, x)?;
-        let pooled = tape.global_avg_pool(map)?;
+        let pooled_base = |t: &mut Tape, v| {
+            let map = self.base.forward(t, params, v)?;
+            t.global_avg_pool(map)
+        };
+        let gpu = tape.tensor(x).gpu().clone();
+        let parts = chunks::count(&gpu, "vgg16 base", tape.tensor(x), pooled_base)?;
+        let pooled = tape.chunked(x, parts, pooled_base)?;
         match &self.bottleneck {
             Some(b) => b.forward(tape, params, pooled),
             None => Ok(pooled),

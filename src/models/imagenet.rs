@@ -3,6 +3,7 @@
 //! binding limit of many adapters (128 MiB on lavapipe), so it is split by output rows into
 //! chunks that fit, and the chunk outputs are placed side by side.
 
+use super::chunks;
 use super::file::ModelInfo;
 use super::file::{read_tensors, TensorFile};
 use super::vgg16::{self, Vgg16, WeightNames};
@@ -143,7 +144,9 @@ impl ImagenetVgg16 {
         }
         let mut tape = Tape::no_grad();
         let x = tape.input(images.clone());
-        let f = self.base.forward(&mut tape, &self.params, x)?;
+        let base = |t: &mut Tape, v| self.base.forward(t, &self.params, v);
+        let parts = chunks::count(&self.gpu, "vgg16 base", images, base)?;
+        let f = tape.chunked(x, parts, base)?;
         let flat = tape.tensor(f).reshape(&[n, 512 * 7 * 7])?;
         let h6 = self.fc6.forward(&flat, true)?;
         let h7 = self.fc7.forward(&h6, true)?;

@@ -2,6 +2,7 @@
 //! prediction with the public weights as they are: every BN is folded into its convolution at
 //! load, so inference runs convolutions, residual adds, pools and one dense layer.
 
+use super::chunks;
 use super::file::{read_tensors, ModelInfo, TensorFile};
 use super::imagenet::{self, INPUT};
 use super::resnet::{Folded, ResNet, ResNetConfig};
@@ -111,8 +112,13 @@ impl Model for ImagenetResNet {
     fn logits(&self, images: &Tensor) -> Result<Tensor> {
         let mut tape = Tape::no_grad();
         let x = tape.input(images.clone());
-        let map = self.base.forward_folded(&mut tape, &self.folded, x)?;
-        let pooled = tape.global_avg_pool(map)?;
+        let pooled_base = |t: &mut Tape, v| {
+            let map = self.base.forward_folded(t, &self.folded, v)?;
+            t.global_avg_pool(map)
+        };
+        let key = format!("{} folded", self.base.config.name());
+        let parts = chunks::count(&self.gpu, &key, images, pooled_base)?;
+        let pooled = tape.chunked(x, parts, pooled_base)?;
         let _label = self.gpu.scoped_label(Some("fc"));
         matmul::dense_forward(
             tape.tensor(pooled),

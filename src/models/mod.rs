@@ -6,6 +6,7 @@
 //! by `train/`, the layer above, so one type carries the whole Keras-like surface.
 
 pub mod bn1d;
+pub mod chunks;
 pub mod classifier;
 pub mod dann;
 pub mod dann_classifier;

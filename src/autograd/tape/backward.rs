@@ -244,6 +244,9 @@ impl Tape {
                 Some(dy.reshape(self.tensor(node.input).shape())?)
             }
             Op::Dropout { rate, seed } => Some(ew::dropout(&dy.expect("gradient"), rate, seed)?),
+            Op::Chunked { parts } => {
+                self.chunked_backward(parts, &dy.expect("gradient"), needs_x)?
+            }
             Op::GradReverse { lambda } => Some(ew::scale(&dy.expect("gradient"), -lambda.get())?),
             Op::Dense {
                 w,

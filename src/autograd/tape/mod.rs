@@ -16,6 +16,7 @@ use std::sync::Arc;
 mod backward;
 mod batch_norm;
 mod cdan;
+mod chunked;
 mod info_max;
 mod lambda;
 mod mdd;
@@ -27,6 +28,10 @@ use op::Op;
 
 pub use batch_norm::BnStats;
 pub use lambda::Lambda;
+
+/// What a backward pass returns: each trainable parameter's gradient, and the gradient of
+/// each input asked for (None where nothing flowed into it).
+pub type Gradients = (BTreeMap<ParamId, Tensor>, Vec<Option<Tensor>>);
 
 /// A value on the tape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +67,8 @@ pub struct Tape {
     nodes: Vec<Node>,
     grad_enabled: bool,
     stats: TapeStats,
+    /// Parameter gradients that chunked sub-graphs returned during `backward_to`.
+    chunk_param_grads: BTreeMap<ParamId, Tensor>,
 }
 
 impl Tape {
@@ -72,6 +79,7 @@ impl Tape {
             nodes: Vec::new(),
             grad_enabled: true,
             stats: TapeStats::default(),
+            chunk_param_grads: BTreeMap::new(),
         }
     }
 
@@ -412,14 +420,28 @@ impl Tape {
     /// [`Tape::backward`], also returning the gradient of each of `inputs` (None where nothing
     /// flowed into it).
     pub fn backward_to(
-        mut self,
+        self,
         losses: &[Var],
         inputs: &[Var],
-    ) -> Result<(BTreeMap<ParamId, Tensor>, Vec<Option<Tensor>>)> {
+    ) -> Result<Gradients> {
+        self.backward_seeded(losses, Vec::new(), inputs)
+    }
+
+    /// [`Tape::backward_to`] from `losses` (upstream gradient 1) and from `seeds`: values
+    /// whose upstream gradient is given (a chunk's output, with its rows of the gradient).
+    pub(super) fn backward_seeded(
+        mut self,
+        losses: &[Var],
+        seeds: Vec<(Var, Tensor)>,
+        inputs: &[Var],
+    ) -> Result<Gradients> {
         let mut grads: Vec<Option<Tensor>> = vec![None; self.values.len()];
         let mut roots = vec![false; self.values.len()];
         for &l in losses {
             roots[l.0] = true;
+        }
+        for (v, g) in seeds {
+            self.accumulate(&mut grads, v, g)?;
         }
         let mut param_grads = BTreeMap::new();
         while let Some(node) = self.nodes.pop() {
@@ -441,9 +463,13 @@ impl Tape {
             }
         }
         let wanted: Vec<Option<Tensor>> = inputs.iter().map(|v| grads[v.0].take()).collect();
+        // Gradients that chunked sub-graphs returned during the walk.
+        for (id, g) in std::mem::take(&mut self.chunk_param_grads) {
+            add_param_grad(&mut param_grads, id, g)?;
+        }
         for (i, g) in grads.into_iter().enumerate() {
             if let (Some(g), Some(id)) = (g, self.values[i].param) {
-                param_grads.insert(id, g);
+                add_param_grad(&mut param_grads, id, g)?;
             }
         }
         Ok((param_grads, wanted))
@@ -462,6 +488,17 @@ impl Tape {
 impl Default for Tape {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Adds `g` to the gradient of parameter `id` (a parameter used on several tapes).
+fn add_param_grad(grads: &mut BTreeMap<ParamId, Tensor>, id: ParamId, g: Tensor) -> Result<()> {
+    match grads.get(&id) {
+        Some(existing) => ew::accumulate(existing, &g),
+        None => {
+            grads.insert(id, g);
+            Ok(())
+        }
     }
 }
 

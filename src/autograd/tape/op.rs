@@ -67,6 +67,9 @@ pub(super) enum Op {
     Dropout { rate: f32, seed: u32 },
     /// Identity forward, -lambda·dy backward.
     GradReverse { lambda: Lambda },
+    /// A per-image sub-graph run on row chunks of its input, each on its own tape
+    /// (`chunked.rs`): the gradient is split the same way and each part runs backward.
+    Chunked { parts: Vec<super::chunked::Part> },
     /// Mean softmax cross-entropy over weighted samples (a root: upstream gradient is 1).
     /// `g·V/‖V‖` per row: V is the node's input, g the second one.
     WeightNorm { g: Var },

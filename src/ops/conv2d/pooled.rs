@@ -38,6 +38,9 @@ pub fn forward(
     const OP: &str = "conv2d + pool forward";
     let g = Geometry::new(x.shape(), w.shape(), spec, OP)?;
     let pg = pool_geometry(&g)?;
+    // The backward binds the unpooled gradient, which this forward never materialises.
+    x.gpu()
+        .note_binding(g.y_shape().iter().product::<usize>() as u64 * 4);
     let fused = matches!(variant, Variant::Texture | Variant::Tiled);
     if fused && variant.supported(x.gpu()) {
         x.expect_dtype(DType::F32, OP)?;
