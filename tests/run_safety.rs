@@ -434,3 +434,40 @@ fn the_run_header_names_the_backend_and_warns_about_gl_with_the_fix() {
     a.backend = "Vulkan".into();
     assert_eq!(dak::cli::slow_backend_warning(&a), None);
 }
+
+/// A network whose features died (every ReLU off: the outputs no longer depend on the image)
+/// is reported like a divergence, naming the epoch, instead of finishing with chance accuracy
+/// and "PAD after 0.000" (issue 34, item 8).
+#[test]
+fn a_collapsed_network_stops_the_run_like_a_divergence() {
+    use dak::prelude::*;
+    let gpu = gpu();
+    let data = load_mnist_mnistm().unwrap().limit(48);
+    let mut dann = Dann::digits(&gpu, data.classes(), 1).unwrap();
+    // Kill the feature extractor: zero weights, negative biases, so every ReLU is off.
+    let ids: Vec<_> = (0..dann.params.len())
+        .map(dak::autograd::ParamId)
+        .filter(|&id| dann.params.get(id).name.starts_with("features."))
+        .collect();
+    for id in ids {
+        let p = dann.params.get(id);
+        let fill = if p.name.ends_with("bias") { -1.0 } else { 0.0 };
+        p.value.write(&vec![fill; p.value.numel()]).unwrap();
+    }
+    let config = AdaptConfig {
+        epochs: 2,
+        batch: 16,
+        workers: 1,
+        score_samples: 16,
+        pad: false,
+        ..Default::default()
+    };
+    let err = dann.fit(&data, &config, &mut []).unwrap_err();
+    assert!(matches!(err, dak::Error::Diverged(_)), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("collapsed in epoch 1"), "{msg}");
+    assert!(
+        msg.contains("--lambda-max"),
+        "DANN's hint names the adaptation weight: {msg}"
+    );
+}

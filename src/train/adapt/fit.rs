@@ -15,7 +15,7 @@ use crate::train::callback::Callbacks;
 use crate::train::checkpoint::{self, RunId};
 use crate::train::clock::RunClock;
 use crate::train::fit::steady_rate;
-use crate::train::interrupt::{check_loss, interrupted, stop_requested, BadLoss};
+use crate::train::interrupt::{check_collapse, check_loss, interrupted, stop_requested, BadLoss};
 use crate::train::metrics::ProxyADistance;
 use crate::train::{
     BatchLogs, Callback, Control, EpochLogs, History, RunInfo, RunSummary, TrainState,
@@ -381,6 +381,11 @@ fn run(
             Some(sets) => {
                 let mut s = score_candidate(model, sets, config)?;
                 let probs = std::mem::take(&mut s.probs);
+                let hint = match method.get().adversarial() {
+                    true => "try a lower learning rate or adaptation weight (--lr, --lambda-max or --constant-lambda)",
+                    false => "try a lower learning rate (--lr)",
+                };
+                check_collapse(&probs, model.config.classes, &at, hint)?;
                 (Some(s), probs)
             }
             None => (None, Vec::new()),
