@@ -96,6 +96,101 @@ fn write_error(path: &Path, len: usize, e: std::io::Error) -> Error {
     Error::io(path, e)
 }
 
+/// Whether human-readable lines go to stderr: set while `--json` prints its document on stdout,
+/// so stdout holds the JSON alone.
+static HUMAN_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sends the lines printed with [`say!`](crate::say) to stderr (`true`) or stdout.
+pub fn human_output_to_stderr(on: bool) {
+    HUMAN_TO_STDERR.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Prints one human-readable line: stdout, or stderr while a `--json` document owns stdout.
+pub fn say_line(line: std::fmt::Arguments<'_>) {
+    if HUMAN_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+}
+
+/// `println!` for human-readable output that must step aside for a `--json` document.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => { $crate::io::say_line(format_args!($($arg)*)) };
+}
+
+/// Where a command's `--json` document goes: stdout (`--json`), a file (`--save FILE`), or both.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JsonTargets {
+    /// Print the document on stdout (human lines move to stderr).
+    pub stdout: bool,
+    /// Also write it to this file (atomically).
+    pub file: Option<PathBuf>,
+}
+
+impl JsonTargets {
+    /// From `--json [FILE]` (`-`, the value of a bare `--json`: stdout) and `--save FILE`.
+    /// `--json FILE` is the form of dak 0.1 (it wrote the file and printed the tables): still
+    /// accepted for one release, with a note.
+    pub fn from_flags(json: Option<&Path>, save: Option<&Path>) -> Result<JsonTargets> {
+        let mut t = JsonTargets {
+            file: save.map(Path::to_path_buf),
+            ..Default::default()
+        };
+        match json {
+            None => {}
+            Some(p) if p == Path::new("-") => t.stdout = true,
+            Some(p) => {
+                if t.file.is_some() {
+                    return Err(Error::input(format!(
+                        "--json {} and --save: pass the file once, as --save FILE (a bare --json prints the JSON on stdout)",
+                        p.display()
+                    )));
+                }
+                eprintln!(
+                    "note: --json FILE is now --save FILE (a bare --json prints the JSON on stdout); writing {}",
+                    p.display()
+                );
+                t.file = Some(p.to_path_buf());
+            }
+        }
+        crate::validate::output_opt("--save", t.file.as_deref())?;
+        human_output_to_stderr(t.stdout);
+        Ok(t)
+    }
+
+    /// Writes `doc` where the flags said.
+    pub fn emit(&self, doc: &serde_json::Value) -> Result<()> {
+        let text = serde_json::to_string_pretty(doc).map_err(|e| Error::runtime(e.to_string()))?;
+        if let Some(path) = &self.file {
+            write_atomic(path, text.as_bytes())?;
+        }
+        if self.stdout {
+            println!("{text}");
+        }
+        Ok(())
+    }
+}
+
+/// `value` (an object) with `"type": kind` added: every JSON record dak prints or writes names
+/// its kind (docs/json.md).
+pub fn typed(kind: &str, value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(mut map) => {
+            map.insert("type".into(), kind.into());
+            serde_json::Value::Object(map)
+        }
+        other => serde_json::json!({ "type": kind, "value": other }),
+    }
+}
+
+/// `typed` over a serialisable value.
+pub fn typed_of(kind: &str, value: &impl serde::Serialize) -> Result<serde_json::Value> {
+    let v = serde_json::to_value(value).map_err(|e| Error::runtime(e.to_string()))?;
+    Ok(typed(kind, v))
+}
+
 /// Print rows as an aligned text table.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -110,7 +205,7 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", parts.join("  ").trim_end());
+        say_line(format_args!("{}", parts.join("  ").trim_end()));
     };
     line(header.to_vec());
     for row in rows {

@@ -121,7 +121,7 @@ fn a_wrong_shader_in_the_shader_dir_fails_with_its_first_mismatch() {
         "check",
         "--shader-dir",
         dir.path().to_str().unwrap(),
-        "--json",
+        "--save",
         report.to_str().unwrap(),
         "matmul.naive",
     ]);
@@ -204,7 +204,7 @@ fn bench_json_has_every_field_and_compares_equal_to_itself() {
         "matmul.naive",
         "--repeat",
         "2",
-        "--json",
+        "--save",
         file.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out));
@@ -268,7 +268,7 @@ fn bench_reports_a_wrong_variant_as_failed_and_times_the_rest() {
             "--repeat",
             "1",
             "--no-peak",
-            "--json",
+            "--save",
             file.to_str().unwrap(),
         ]);
         let all = text(&out);

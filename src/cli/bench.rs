@@ -2,11 +2,12 @@
 
 use super::print_table;
 use crate::bench;
+use crate::io::{typed, typed_of, JsonTargets};
 use crate::{Error, Gpu, Result};
 use std::path::PathBuf;
 
 /// Arguments of `dak bench`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// What to benchmark, `OP[.DIRECTION]`: matmul[.fwd|.dgrad|.wgrad],
     /// conv2d[.fwd|.dgrad|.wgrad], pool[.fwd|.bwd], all, data (image decoding + augmentation),
@@ -38,7 +39,7 @@ pub struct BenchArgs {
     /// Measure the adapter's roofs (FMA-bound compute, copy bandwidth) and launch overhead.
     #[arg(long)]
     pub peak: bool,
-    /// Compare two saved runs (`--json` files): per-kernel ratios, regressions flagged.
+    /// Compare two saved runs (`--save` files): per-kernel ratios, regressions flagged.
     #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
     pub compare: Option<Vec<PathBuf>>,
     /// Model benchmark: which model (vgg16, resnet18/34/50/101/152, or digits: the DANN
@@ -57,9 +58,16 @@ pub struct BenchArgs {
     /// Model benchmark: square input side.
     #[arg(long, default_value_t = 32)]
     pub input: usize,
-    /// Also write the rows as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
+    /// Print the results as JSON on stdout (the tables move to stderr; docs/json.md).
+    /// `--json FILE`, dak 0.1's form, still writes FILE as --save does (for one release).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub json: Option<PathBuf>,
+    /// Also write the results as JSON to FILE (what --compare reads).
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// Where the JSON goes (from --json and --save).
+    #[arg(skip)]
+    pub targets: JsonTargets,
 }
 
 /// Runs `dak bench`.
@@ -68,14 +76,18 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         return compare(&files[0], &files[1]);
     }
     // The results are written after minutes of timing: check where they go first.
-    crate::validate::output_opt("--json", args.json.as_deref())?;
+    let targets = JsonTargets::from_flags(args.json.as_deref(), args.save.as_deref())?;
+    let args = &BenchArgs {
+        targets,
+        ..args.clone()
+    };
     crate::validate::count("--repeat", args.repeat, 1)?;
     if args.op == "model" {
         return model(args);
     }
     if args.op == "data" {
         // Decoding + augmentation throughput: CPU only, no adapter needed.
-        return super::data::bench_data(512, 0, false);
+        return super::data::bench_data(512, 0, &args.targets);
     }
     if let Some(dir) = &args.shader_dir {
         super::kernels::set_shader_dir(dir)?;
@@ -91,41 +103,39 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let gpu = Gpu::new()?;
     let adapter = gpu.adapter();
-    println!(
+    crate::say!(
         "adapter: {} ({}, {})",
-        adapter.name, adapter.backend, adapter.device_type
+        adapter.name,
+        adapter.backend,
+        adapter.device_type
     );
     if args.peak {
         let peak = bench::peak::measure(&gpu, args.repeat)?;
-        println!(
+        crate::say!(
             "compute roof (FMA-bound):       {:>10.1} GFLOP/s",
             peak.gflops
         );
-        println!("bandwidth roof (copy):          {:>10.1} GB/s", peak.gbps);
-        println!(
+        crate::say!("bandwidth roof (copy):          {:>10.1} GB/s", peak.gbps);
+        crate::say!(
             "one dispatch per submit + wait: {:>10.1} µs",
             peak.single_dispatch_us
         );
-        println!(
+        crate::say!(
             "per dispatch, 1000 per submit:  {:>10.1} µs",
             peak.batched_dispatch_us
         );
-        println!("(clock: {})", bench::clock(&gpu));
-        if let Some(path) = &args.json {
-            let value = serde_json::json!({ "adapter": adapter, "peak": peak });
-            let text =
-                serde_json::to_string_pretty(&value).map_err(|e| Error::runtime(e.to_string()))?;
-            crate::io::write_atomic(path, text.as_bytes())?;
-        }
-        return Ok(());
+        crate::say!("(clock: {})", bench::clock(&gpu));
+        let doc = serde_json::json!({ "adapter": adapter, "peak": peak });
+        return args.targets.emit(&typed("bench_peak", doc));
     }
     let peak = if args.no_peak {
         None
     } else {
         let (peak, source) = bench::roofs(&gpu)?;
-        println!(
+        crate::say!(
             "roofs ({source}): {:.1} GFLOP/s, {:.1} GB/s",
-            peak.gflops, peak.gbps
+            peak.gflops,
+            peak.gbps
         );
         Some(peak)
     };
@@ -136,20 +146,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     bench::print_rows(&rows);
     let failed = rows.iter().filter(|r| !r.ok()).count();
     if failed > 0 {
-        println!("{failed} kernel/shape pair(s) FAILED or could not run (not timed)");
+        crate::say!("{failed} kernel/shape pair(s) FAILED or could not run (not timed)");
     }
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&serde_json::json!({
-            "adapter": adapter,
-            "clock": bench::clock(&gpu),
-            "peak": peak,
-            "shader_dir": crate::gpu::shader_override_dir(),
-            "rows": rows,
-        }))
-        .map_err(|e| Error::runtime(e.to_string()))?;
-        crate::io::write_atomic(path, text.as_bytes())?;
-    }
-    Ok(())
+    let doc = serde_json::json!({
+        "adapter": adapter,
+        "clock": bench::clock(&gpu),
+        "peak": peak,
+        "shader_dir": crate::gpu::shader_override_dir(),
+        "rows": rows,
+    });
+    args.targets.emit(&typed("bench", doc))
 }
 
 fn compare(a: &std::path::Path, b: &std::path::Path) -> Result<()> {
@@ -176,7 +182,7 @@ fn compare(a: &std::path::Path, b: &std::path::Path) -> Result<()> {
         &table,
     );
     let regressions = ratios.iter().filter(|r| r.regression).count();
-    println!(
+    crate::say!(
         "{} kernel(s) compared, {regressions} slower by more than 10%",
         ratios.len()
     );
@@ -186,37 +192,51 @@ fn compare(a: &std::path::Path, b: &std::path::Path) -> Result<()> {
 /// The per-layer profile of one training step, slowest layers marked.
 fn print_layers(layers: &[bench::model::LayerTime]) {
     let total: f64 = layers.iter().map(|l| l.forward_ms + l.backward_ms).sum();
-    println!("\none training step, time per layer (each dispatch run and timed alone):");
-    println!(
+    crate::say!("\none training step, time per layer (each dispatch run and timed alone):");
+    crate::say!(
         "  {:<22} {:>10} {:>10} {:>7} {:>10}",
-        "layer", "fwd ms", "bwd ms", "share", "dispatches"
+        "layer",
+        "fwd ms",
+        "bwd ms",
+        "share",
+        "dispatches"
     );
     for l in layers {
         let share = 100.0 * (l.forward_ms + l.backward_ms) / total.max(1e-12);
-        println!(
+        crate::say!(
             "  {:<22} {:>10.2} {:>10.2} {:>6.1}% {:>10}",
-            l.layer, l.forward_ms, l.backward_ms, share, l.dispatches
+            l.layer,
+            l.forward_ms,
+            l.backward_ms,
+            share,
+            l.dispatches
         );
     }
-    println!("  {:<22} {:>21.2} ms", "total", total);
+    crate::say!("  {:<22} {:>21.2} ms", "total", total);
 }
 
 fn print_kernels(kernels: &[bench::model::KernelTime]) {
     let total: f64 = kernels.iter().map(|k| k.ms).sum();
-    println!("\nthe same step, time per kernel (slowest first):");
-    println!(
+    crate::say!("\nthe same step, time per kernel (slowest first):");
+    crate::say!(
         "  {:<40} {:>10} {:>7} {:>10}",
-        "kernel", "ms", "share", "dispatches"
+        "kernel",
+        "ms",
+        "share",
+        "dispatches"
     );
     for k in kernels.iter().take(12) {
         let share = 100.0 * k.ms / total.max(1e-12);
-        println!(
+        crate::say!(
             "  {:<40} {:>10.2} {:>6.1}% {:>10}",
-            k.kernel, k.ms, share, k.dispatches
+            k.kernel,
+            k.ms,
+            share,
+            k.dispatches
         );
     }
     if kernels.len() > 12 {
-        println!("  ({} more kernels in --json)", kernels.len() - 12);
+        crate::say!("  ({} more kernels in --json)", kernels.len() - 12);
     }
 }
 
@@ -230,9 +250,9 @@ fn finish_model_report(
     cache: &crate::gpu::InputCacheStats,
     args: &BenchArgs,
 ) -> Result<()> {
-    println!("  (pipeline warm-up {warmup_s:.1} s)");
+    crate::say!("  (pipeline warm-up {warmup_s:.1} s)");
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
-    println!(
+    crate::say!(
         "  packed-input reuse: budget {:.0} MiB (--input-cache-mb), peak held {:.1} MiB, \
          {} packs saved, {} over budget",
         mib(cache.budget_bytes),
@@ -242,11 +262,7 @@ fn finish_model_report(
     );
     print_layers(layers);
     print_kernels(kernels);
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(r).map_err(|e| Error::runtime(e.to_string()))?;
-        crate::io::write_atomic(path, text.as_bytes())?;
-    }
-    Ok(())
+    args.targets.emit(&typed_of("bench_model", r)?)
 }
 
 /// `dak bench model digits`: the DANN digits network.
@@ -266,27 +282,27 @@ fn model_digits(args: &BenchArgs) -> Result<()> {
     let gpu = model_gpu(args)?;
     let batch = args.batch.unwrap_or(64).max(1);
     let r = bench::dann::digits(&gpu, batch, args.repeat.max(1), method)?;
-    println!(
+    crate::say!(
         "{} at 28x28, {} + {} images per step on {}",
         r.model,
         r.batch_per_domain,
         r.batch_per_domain,
         gpu.adapter().name
     );
-    println!(
+    crate::say!(
         "  DANN training             {:>8.1} img/s",
         r.dann_train_img_s
     );
-    println!(
+    crate::say!(
         "  source-only training      {:>8.1} img/s",
         r.source_only_train_img_s
     );
-    println!(
+    crate::say!(
         "  inference                 {:>8.1} img/s",
         r.inference_img_s
     );
     if let Some(m) = &r.method {
-        println!(
+        crate::say!(
             "  {:<25} {:>8.1} img/s  (a step costs {:.2}x a DANN step)",
             format!("{} training", m.method),
             m.train_img_s,
@@ -303,28 +319,24 @@ fn model_source_free(args: &BenchArgs, method: crate::train::adapt::SourceFree) 
     let batch = args.batch.unwrap_or(64).max(2);
     let images = 4000;
     let r = bench::source_free::digits(&gpu, method, batch, args.repeat.max(1), images)?;
-    println!(
+    crate::say!(
         "{} on the digits network at 28x28, batch {}, an epoch of {} images, on {}",
         r.method,
         r.batch,
         r.images,
         gpu.adapter().name
     );
-    println!("  {} training {:>12.1} img/s", r.method, r.train_img_s);
-    println!("  source-only training {:>8.1} img/s", r.source_only_img_s);
-    println!(
+    crate::say!("  {} training {:>12.1} img/s", r.method, r.train_img_s);
+    crate::say!("  source-only training {:>8.1} img/s", r.source_only_img_s);
+    crate::say!(
         "  pseudo-labels        {:>8.2} s per epoch (evaluation pass + clustering)",
         r.pseudo_label_s
     );
-    println!(
+    crate::say!(
         "  an epoch costs {:.2}x a source-only epoch",
         r.epoch_vs_source_only
     );
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&r).map_err(|e| Error::runtime(e.to_string()))?;
-        crate::io::write_atomic(path, text.as_bytes())?;
-    }
-    Ok(())
+    args.targets.emit(&typed_of("bench_source_free", &r)?)
 }
 
 /// The device of a model benchmark, with `--input-cache-mb` applied.
@@ -369,7 +381,7 @@ fn model(args: &BenchArgs) -> Result<()> {
         args.batch.unwrap_or(32).max(1),
         args.repeat.max(1),
     )?;
-    println!(
+    crate::say!(
         "{} at {}x{}, batch {} on {}",
         r.model,
         r.input,
@@ -377,23 +389,23 @@ fn model(args: &BenchArgs) -> Result<()> {
         r.batch,
         gpu.adapter().name
     );
-    println!(
+    crate::say!(
         "  inference                 {:>8.1} img/s",
         r.inference_img_s
     );
-    println!(
+    crate::say!(
         "  whole-network training    {:>8.1} img/s",
         r.whole_network_train_img_s
     );
-    println!(
+    crate::say!(
         "  frozen-base training      {:>8.1} img/s",
         r.frozen_base_train_img_s
     );
-    println!(
+    crate::say!(
         "  head from cached features {:>8.1} img/s",
         r.cached_head_train_img_s
     );
-    println!(
+    crate::say!(
         "  peak GPU buffers in a whole-network training step: {:.0} MiB",
         r.peak_train_bytes as f64 / (1 << 20) as f64
     );

@@ -82,9 +82,10 @@ pub fn run(cmd: DataCommand) -> Result<()> {
                 None => inspect::inspect_dir(&dir, threads)?,
             };
             if json {
+                let doc = crate::io::typed_of("dataset", &report)?;
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&report).expect("plain JSON")
+                    serde_json::to_string_pretty(&doc).expect("plain JSON")
                 );
             } else {
                 print!("{}", report.to_text());
@@ -106,19 +107,18 @@ pub fn run(cmd: DataCommand) -> Result<()> {
 }
 
 /// `dak bench data`: prints decoding + augmentation throughput (or JSON with `json`).
-pub fn bench_data(images: usize, workers: usize, json: bool) -> Result<()> {
+pub fn bench_data(images: usize, workers: usize, json: &crate::io::JsonTargets) -> Result<()> {
     let opts = BenchDataOptions {
         images,
         workers,
         ..Default::default()
     };
     let results = bench::bench_data(&opts)?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&results).expect("plain JSON")
-        );
-    } else {
+    if json.stdout || json.file.is_some() {
+        let doc = serde_json::json!({ "results": results });
+        json.emit(&crate::io::typed("bench_data", doc))?;
+    }
+    if !json.stdout {
         for r in &results {
             println!(
                 "{:<64} {:>9.0} images/s  ({} images, {} threads, {:.2} s)",

@@ -19,6 +19,7 @@ pub fn run(args: &DevicesArgs) -> Result<()> {
     let features = feature_names(gpu.features());
     if args.json {
         let value = serde_json::json!({
+            "type": "devices",
             "adapters": adapters,
             "chosen": chosen,
             "limits": {

@@ -88,11 +88,46 @@ fn run_evaluate_checked(a: &EvaluateArgs, open_gpu: &dyn Fn() -> Result<Gpu>) ->
     let mut report = evaluate::evaluate(&*model, &ds, &options)?;
     report.skipped.splice(0..0, skipped);
     if a.json {
-        println!("{}", to_json(&report)?);
+        println!("{}", to_json(&evaluation_json(&report, a))?);
     } else {
         print_report(&report);
     }
     Ok(())
+}
+
+/// `evaluate --json` (docs/json.md): objects throughout; `per_class`, dak 0.1's positional
+/// `[class, accuracy, images]` triples, is kept for one release.
+fn evaluation_json(r: &EvalReport, a: &EvaluateArgs) -> serde_json::Value {
+    let class_accuracy: Vec<serde_json::Value> = r
+        .per_class
+        .iter()
+        .map(|(class, accuracy, images)| {
+            serde_json::json!({ "class": class, "images": images, "accuracy": accuracy })
+        })
+        .collect();
+    serde_json::json!({
+        "type": "evaluation",
+        "model": a.model,
+        "data": a.data,
+        "images": r.images,
+        "accuracy": r.accuracy,
+        "classes": r.classes,
+        "class_accuracy": class_accuracy,
+        "confusion": r.confusion,
+        "skipped": r.skipped,
+        "per_class": r.per_class,
+    })
+}
+
+/// One `predict --json` record: `top_k` as objects; `top`, dak 0.1's positional
+/// `[class, probability]` pairs, is kept for one release.
+fn prediction_json(p: &evaluate::Prediction) -> serde_json::Value {
+    let top_k: Vec<serde_json::Value> = p
+        .top
+        .iter()
+        .map(|(class, probability)| serde_json::json!({ "class": class, "probability": probability }))
+        .collect();
+    serde_json::json!({ "type": "prediction", "file": p.file, "top_k": top_k, "top": p.top })
 }
 
 fn print_report(r: &EvalReport) {
@@ -154,7 +189,8 @@ pub fn run_predict_with(a: &PredictArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> 
     };
     let preds = evaluate::predict(&*model, &a.images, a.top_k)?;
     if a.json {
-        println!("{}", to_json(&preds)?);
+        let records: Vec<serde_json::Value> = preds.iter().map(prediction_json).collect();
+        println!("{}", to_json(&records)?);
         return Ok(());
     }
     for p in preds {

@@ -17,7 +17,7 @@ dak bench conv2d --shapes digits --repeat 3
 dak bench model --model digits             # training and inference img/s, per-kernel table
 dak bench model --model vgg16 --input 32 --batch 32
 dak bench model --model resnet50 --input 224 --batch 16   # prints the peak GPU memory of a step
-dak bench all --json before.json && dak bench --compare before.json after.json"),
+dak bench all --save before.json && dak bench --compare before.json after.json"),
     ("fine-tune", "dak fine-tune --train flowers/train --val flowers/val --weights vgg16.safetensors --out flowers.safetensors
 dak fine-tune --train flowers/train --val-split 0.2 --weights vgg16.safetensors --input-size 128 \\
     --augment crop-flip --epochs 20 --metrics flowers.jsonl --out flowers.safetensors
@@ -50,7 +50,7 @@ DAK_SHADER_DIR=my-shaders dak kernels check matmul"),
 dak kernels list --json"),
     ("kernels check", "dak kernels check                          # every kernel
 dak kernels check conv2d.fwd pool
-dak kernels check --shader-dir my-shaders matmul --json report.json"),
+dak kernels check --shader-dir my-shaders matmul --save report.json"),
     ("tune", "dak tune                                   # on the digits network's shapes
 dak tune conv2d --shapes vgg16-32 --batch 32"),
     ("adapt", "dak adapt --out dann-mnistm.safetensors --plot dann.png     # the bundled MNIST -> MNIST-M

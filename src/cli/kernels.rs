@@ -23,9 +23,13 @@ pub enum KernelsCommand {
         /// Read shaders from DIR where it has the file (same relative names as `shaders/`).
         #[arg(long, value_name = "DIR")]
         shader_dir: Option<PathBuf>,
+        /// Print the reports as JSON on stdout (the table moves to stderr; docs/json.md).
+        /// `--json FILE`, dak 0.1's form, still writes FILE as --save does (for one release).
+        #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+        json: Option<PathBuf>,
         /// Also write the reports as JSON to FILE.
         #[arg(long, value_name = "FILE")]
-        json: Option<PathBuf>,
+        save: Option<PathBuf>,
         /// Kernel ids or id prefixes (`conv2d.fwd`, `pool`); all kernels when none is given.
         ids: Vec<String>,
     },
@@ -51,19 +55,24 @@ pub fn run(cmd: KernelsCommand) -> Result<()> {
         KernelsCommand::Check {
             shader_dir,
             json,
+            save,
             ids,
         } => {
+            let targets = crate::io::JsonTargets::from_flags(json.as_deref(), save.as_deref())?;
             if let Some(dir) = &shader_dir {
                 set_shader_dir(dir)?;
             }
-            check(&ids, json.as_deref())
+            check(&ids, &targets)
         }
     }
 }
 
 fn list(json: bool) -> Result<()> {
     if json {
-        let infos: Vec<_> = kernels::all().iter().map(|k| k.info()).collect();
+        let infos = kernels::all()
+            .iter()
+            .map(|k| crate::io::typed_of("kernel", &k.info()))
+            .collect::<Result<Vec<_>>>()?;
         let text =
             serde_json::to_string_pretty(&infos).map_err(|e| Error::runtime(e.to_string()))?;
         println!("{text}");
@@ -95,12 +104,11 @@ fn mismatch_text(r: &CheckReport) -> String {
     }
 }
 
-fn check(ids: &[String], json: Option<&Path>) -> Result<()> {
+fn check(ids: &[String], json: &crate::io::JsonTargets) -> Result<()> {
     let selected = kernels::select(ids)?;
-    crate::validate::output_opt("--json", json)?;
     let gpu = Gpu::new()?;
     let adapter = gpu.adapter();
-    println!(
+    crate::say!(
         "adapter: {} ({}, {}); shaders: {}",
         adapter.name,
         adapter.backend,
@@ -109,7 +117,7 @@ fn check(ids: &[String], json: Option<&Path>) -> Result<()> {
             .map(|d| format!("{} over the built-in set", d.display()))
             .unwrap_or_else(|| "built in".into())
     );
-    println!(
+    crate::say!(
         "checking {} kernel(s) against their CPU references; each is compiled first (on a software adapter the first run takes tens of seconds, later runs reuse the shader cache)",
         selected.len()
     );
@@ -134,19 +142,16 @@ fn check(ids: &[String], json: Option<&Path>) -> Result<()> {
         .iter()
         .filter(|r| r.status == kernels::Status::Pass)
         .count();
-    println!(
+    crate::say!(
         "{passed} passed, {failed} failed, {} unsupported on this adapter",
         reports.len() - passed - failed
     );
-    if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&serde_json::json!({
-            "adapter": adapter,
-            "shader_dir": crate::gpu::shader_override_dir(),
-            "reports": reports,
-        }))
-        .map_err(|e| Error::runtime(e.to_string()))?;
-        crate::io::write_atomic(path, text.as_bytes())?;
-    }
+    let doc = serde_json::json!({
+        "adapter": adapter,
+        "shader_dir": crate::gpu::shader_override_dir(),
+        "reports": reports,
+    });
+    json.emit(&crate::io::typed("kernel_check", doc))?;
     if failed > 0 {
         return Err(Error::runtime(format!(
             "{failed} kernel(s) failed their check"

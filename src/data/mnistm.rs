@@ -338,6 +338,7 @@ pub fn write(m: &MnistM, out: &Path) -> Result<WriteSummary> {
         counts.push((rel.to_string(), ids.len()));
     }
     let manifest = serde_json::json!({
+        "type": "dataset_recipe",
         "benchmark": "MNIST -> MNIST-M (Ganin et al., JMLR 2016)",
         "size": m.options.size,
         "seed": m.options.seed,
