@@ -551,3 +551,101 @@ fn shot_recipe_digits_onnx_matches_dak() {
     let want = dak_logits(&dann, &imgs);
     check_export(&Source::Model(path.clone()), &imgs, &want, 3, dir.path());
 }
+
+/// The README's ONNX Runtime snippet, step for step, gives `dak predict`'s probabilities on
+/// images that are not square (issue 34, item 21): the centred square of side min(w, h) at
+/// ((w - c) // 2, (h - c) // 2), cropped, resized with PIL's bilinear filter (dak's resize is
+/// bit-exact with Pillow's: tests/preprocess_parity.rs), / 255, run by an independent runtime.
+/// Squashing the whole image (the snippet before) does not.
+#[test]
+fn the_readme_onnx_snippet_gives_dak_predicts_probabilities() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+    let readme = readme.unwrap();
+    for step in [
+        r#"size = json.loads(meta["classes"]), int(meta["input_size"])"#,
+        "w, h = img.size; c = min(w, h); x, y = (w - c) // 2, (h - c) // 2",
+        "img = img.crop((x, y, x + c, y + c)).resize((size, size), Image.BILINEAR)",
+        "np.asarray(img, np.float32).transpose(2, 0, 1)[None] / 255",
+    ] {
+        assert!(
+            readme.contains(step),
+            "the README snippet no longer says: {step}"
+        );
+    }
+    let gpu = gpu();
+    let dir = TempDir::new("readme-snippet");
+    let classes: Vec<String> = (0..10).map(|c| c.to_string()).collect();
+    let model = dir.path().join("dann-mnistm.safetensors");
+    let dann = Dann::digits(&gpu, &classes, 4).unwrap();
+    dann.save(&model).unwrap();
+    let size = dann.info().input_size as u32;
+    let onnx = dir.path().join("dann-mnistm.onnx");
+    let (m, o) = (model.to_str().unwrap(), onnx.to_str().unwrap());
+    let out = dak(&["export", "--model", m, "--onnx", o]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut squash_gap = 0f32;
+    for (name, w, h) in [("wide", 41, 29), ("tall", 31, 52), ("square", 40, 40)] {
+        let seed = (w * h) as u64;
+        let v = values((w * h * 3) as usize, seed);
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            let k = ((y * w + x) * 3) as usize;
+            let px = |c: usize| ((v[k + c] * 0.5 + 0.5) * 255.0) as u8;
+            image::Rgb([px(0), px(1), px(2)])
+        });
+        let path = dir.path().join(format!("{name}.png"));
+        save(&path, &img);
+        // The snippet: decode, centred square, bilinear resize to the metadata's input size.
+        let decoded = image::open(&path).unwrap().to_rgb8();
+        let c = w.min(h);
+        let (x, y) = ((w - c) / 2, (h - c) / 2);
+        let snippet = dak::data::resample::resize_region(&decoded, (x, y, c, c), size, size);
+        let run = tract_run(&onnx, &unit_pixels(&[snippet]));
+        assert_eq!(run.metadata["input_size"], size.to_string());
+        let probs = run.outputs[0].clone();
+        let squashed = dak::data::resample::resize_region(&decoded, (0, 0, w, h), size, size);
+        let squashed = tract_run(&onnx, &unit_pixels(&[squashed])).outputs[0].clone();
+        // dak predict, every class.
+        let out = dak(&[
+            "predict",
+            "--model",
+            m,
+            path.to_str().unwrap(),
+            "--top-k",
+            "10",
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let preds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut want = vec![0f32; 10];
+        for t in preds[0]["top_k"].as_array().unwrap() {
+            let class: usize = t["class"].as_str().unwrap().parse().unwrap();
+            want[class] = t["probability"].as_f64().unwrap() as f32;
+        }
+        assert_close(
+            &probs,
+            &want,
+            1e-5,
+            &format!("{name}: the snippet against dak predict"),
+        );
+        let gap = probs
+            .iter()
+            .zip(&squashed)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        if w != h {
+            squash_gap = squash_gap.max(gap);
+        }
+    }
+    assert!(
+        squash_gap > 1e-4,
+        "squashing must differ on non-square images: {squash_gap}"
+    );
+}

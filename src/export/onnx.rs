@@ -493,11 +493,13 @@ fn metadata(graph: &InferenceGraph, options: &OnnxOptions) -> Result<Vec<StringS
     let side = info.input_size;
     let resize = if info.architecture == "vgg16-imagenet" {
         format!(
-            "resize the short side to {} (bilinear), centre-crop {side}x{side}",
+            "resize the short side to {} (PIL bilinear, the long side truncated), centre-crop {side}x{side} at round((size - {side}) / 2)",
             (side as f32 / 0.875).round()
         )
     } else {
-        format!("resize the short side to {side} (bilinear), centre-crop {side}x{side}")
+        format!(
+            "crop the centred square (side s = the short side, at ((w - s) // 2, (h - s) // 2)), resize it to {side}x{side} (PIL bilinear)"
+        )
     };
     let entries = [
         (
