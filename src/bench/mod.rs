@@ -460,7 +460,7 @@ pub fn print_rows(rows: &[BenchRow]) {
         &table,
     );
     if let Some(r) = rows.first() {
-        println!(
+        crate::say!(
             "(clock: {}; % peak: of the compute roof for matmul/conv2d, of the copy bandwidth for pool; first = pipeline compile + first launch + readback)",
             r.clock
         );
