@@ -165,6 +165,7 @@ fn resume_checkpoints_are_throttled_and_the_last_one_never_costs_the_model() {
         optimizer: &optimizer,
         info: &info,
         run: &run,
+        record: None,
     };
     let epoch = |e: usize| EpochLogs {
         method: "dann".into(),

@@ -146,4 +146,61 @@ fn a_run_interrupted_inside_an_epoch_resumes_to_the_uninterrupted_result() {
         );
     }
     assert_eq!(params_of(&whole.params), params_of(&resumed.params));
+
+    // Any --select: the best epoch so far (IM), every epoch's candidates (EnsV) and the
+    // epochs logged before the interruption are in the checkpoint, so the resumed run picks
+    // the same epoch, restores the same parameters and reports every epoch.
+    for select in [dak::train::Select::Im, dak::train::Select::Ensv] {
+        let config = AdaptConfig {
+            epochs: 3,
+            select,
+            ..config.clone()
+        };
+        let mut whole = new_dann();
+        let h_whole = whole.fit(&pair, &config, &mut []).unwrap();
+        let out = dir.path().join(format!("{}.safetensors", select.name()));
+        let mut ckpt = Checkpoints::resume_only(&out);
+        let mut model = new_dann();
+        match model.fit(&pair, &config, &mut [&mut StopAt(2, 1), &mut ckpt]) {
+            Err(dak::Error::Interrupted(_)) => interrupt::clear(),
+            other => panic!("expected an interruption, got {:?}", other.map(|h| h.len())),
+        }
+        let resume = AdaptConfig {
+            resume: Some(ckpt.resume.clone()),
+            ..config.clone()
+        };
+        let mut resumed = new_dann();
+        let h = resumed.fit(&pair, &resume, &mut []).unwrap();
+        let (a, b) = (h_whole.summary.unwrap(), h.summary.unwrap());
+        assert_eq!(
+            h.epochs.len(),
+            3,
+            "{}: every epoch is reported",
+            select.name()
+        );
+        assert_eq!(b.epochs_run, 3);
+        assert_eq!(a.selected.epoch, b.selected.epoch, "{}", select.name());
+        assert_eq!(a.selected.target_acc, b.selected.target_acc);
+        assert_eq!(
+            a.ensv,
+            b.ensv,
+            "{}: EnsV scores of every epoch",
+            select.name()
+        );
+        assert_eq!(a.selected_probs, b.selected_probs);
+        for (x, y) in h_whole.epochs.iter().zip(&h.epochs) {
+            assert_eq!(
+                (x.train_loss, x.im),
+                (y.train_loss, y.im),
+                "epoch {}",
+                x.epoch
+            );
+        }
+        assert_eq!(
+            params_of(&whole.params),
+            params_of(&resumed.params),
+            "{}: the selected epoch's parameters",
+            select.name()
+        );
+    }
 }

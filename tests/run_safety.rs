@@ -198,6 +198,14 @@ fn a_diverging_run_stops_with_a_message_and_writes_nothing_poisoned() {
 /// Starts `dak args`, waits for the first epoch line on stdout, sends SIGINT, and returns
 /// (exit code, stdout, stderr).
 fn interrupt_after_first_epoch(args: &[&str]) -> (Option<i32>, String, String) {
+    interrupt_at(args, |line| {
+        line.contains("epoch") && line.contains("1/") && !line.contains("resuming")
+    })
+}
+
+/// Starts `dak args`, sends SIGINT once a stdout line satisfies `at`, and returns
+/// (exit code, stdout, stderr).
+fn interrupt_at(args: &[&str], at: impl Fn(&str) -> bool) -> (Option<i32>, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dak"))
         .args(args)
         .env(
@@ -214,7 +222,7 @@ fn interrupt_after_first_epoch(args: &[&str]) -> (Option<i32>, String, String) {
         let line = line.unwrap();
         stdout += &line;
         stdout.push('\n');
-        if line.contains("epoch") && line.contains("1/") && !line.contains("resuming") {
+        if at(&line) {
             break;
         }
     }
@@ -470,4 +478,122 @@ fn a_collapsed_network_stops_the_run_like_a_divergence() {
         msg.contains("--lambda-max"),
         "DANN's hint names the adaptation weight: {msg}"
     );
+}
+
+/// The resume command an interrupted run printed, as the arguments after `dak`.
+fn printed_resume(stderr: &str) -> Vec<String> {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("continue with: "))
+        .unwrap_or_else(|| panic!("no resume command printed: {stderr}"));
+    let cmd = line.split("continue with: ").nth(1).unwrap();
+    cmd.split_whitespace()
+        .skip(1)
+        .map(|a| a.trim_matches('\'').to_string())
+        .collect()
+}
+
+fn tensors(path: &Path) -> std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+    dak::models::file::read_tensors(path).unwrap().tensors
+}
+
+/// Every interrupted `adapt` resumes with the command it printed and ends as the
+/// uninterrupted run: `--select im` (the best epoch so far is in the checkpoint) and
+/// `--compare` interrupted in its second method (the first is kept, the second continues).
+#[test]
+fn interrupted_selecting_and_comparing_runs_resume_with_the_printed_command() {
+    let dir = TempDir::new("resume-any");
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let common = |out: &str, metrics: &str| -> Vec<String> {
+        [
+            "adapt",
+            "--batch",
+            "16",
+            "--limit",
+            "64",
+            "--score-samples",
+            "16",
+            "--no-pad",
+            "--workers",
+            "1",
+            "--epochs",
+            "3",
+            "--checkpoint-every",
+            "0",
+            "--out",
+            out,
+            "--metrics",
+            metrics,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run = |args: &[String]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = dak(&args);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{args:?}: {err}");
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    for (tag, extra, at) in [
+        ("im", vec!["--select", "im"], "[dann] epoch"),
+        ("cmp", vec!["--compare", "source-only,dann"], "[dann] epoch"),
+    ] {
+        let (whole, whole_m) = (
+            p(&format!("{tag}-whole.safetensors")),
+            p(&format!("{tag}-whole.jsonl")),
+        );
+        let mut args = common(&whole, &whole_m);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let whole_table = run(&args);
+
+        let (out, metrics) = (p(&format!("{tag}.safetensors")), p(&format!("{tag}.jsonl")));
+        let mut args = common(&out, &metrics);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, stdout, stderr) = interrupt_at(&argv, |l| l.contains(at) && l.contains("1/3"));
+        assert_eq!(code, Some(130), "{tag}: {stdout}{stderr}");
+        let resumed_table = run(&printed_resume(&stderr));
+        assert_eq!(
+            tensors(Path::new(&out)),
+            tensors(Path::new(&whole)),
+            "{tag}: the resumed run's model is the uninterrupted one's"
+        );
+        let epochs = |m: &str, method: &str| -> Vec<u64> {
+            read_jsonl(Path::new(m))
+                .iter()
+                .filter(|l| l["type"] == "epoch" && l["method"] == method)
+                .map(|l| l["epoch"].as_u64().unwrap())
+                .collect()
+        };
+        assert_eq!(
+            epochs(&metrics, "dann"),
+            [1, 2, 3],
+            "{tag}: every epoch once"
+        );
+        // The final tables agree on what was selected and how it scored.
+        let selected = |t: &str| -> Vec<String> {
+            t.lines()
+                .filter(|l| {
+                    l.starts_with("selected")
+                        || l.starts_with("epochs run")
+                        || l.contains("target acc")
+                })
+                .map(String::from)
+                .collect()
+        };
+        assert!(selected(&whole_table).len() >= 2, "{whole_table}");
+        assert_eq!(
+            selected(&resumed_table),
+            selected(&whole_table),
+            "{tag}: {resumed_table}"
+        );
+        if tag == "cmp" {
+            let last = read_jsonl(Path::new(&metrics)).pop().unwrap();
+            let want = read_jsonl(Path::new(&whole_m)).pop().unwrap();
+            assert_eq!(last["type"], "comparison");
+            assert_eq!(last["selected"], want["selected"]);
+            assert!(stderr.contains("dann.resume.safetensors"), "{stderr}");
+        }
+    }
 }

@@ -235,8 +235,32 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
     }
     if let Some(r) = &args.resume {
         check("--resume", r, Expect::Resume("dann-"))?;
+        if let Some(list) = &args.compare {
+            let own: Vec<PathBuf> = compare::parse_list(list)?
+                .iter()
+                .map(|m| Checkpoints::resume_path(&sibling(&args.out, m.name())))
+                .collect();
+            if !own
+                .iter()
+                .any(|c| crate::validate::resolved(c) == crate::validate::resolved(r))
+            {
+                return Err(Error::input(format!(
+                    "--resume {}: with --compare, pass the checkpoint of one of its methods ({}), as the interrupted run printed",
+                    r.display(),
+                    own.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
     }
     Ok(())
+}
+
+/// The checkpoint a `--compare` method resumes from: its own, when the comparison is resumed
+/// and the method had written one (finished methods are only finished; the rest start).
+fn compare_resume(args: &AdaptArgs, method: &str) -> Option<PathBuf> {
+    args.resume.as_ref()?;
+    let ckpt = Checkpoints::resume_path(&sibling(&args.out, method));
+    ckpt.is_file().then_some(ckpt)
 }
 
 /// Refuses flags that contradict each other (one line each, before any work).
@@ -399,6 +423,10 @@ fn run_checked(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
         .iter()
         .map(|&method| AdaptConfig {
             method,
+            resume: match args.compare {
+                Some(_) => compare_resume(args, method.name()),
+                None => base.resume.clone(),
+            },
             ..base.clone()
         })
         .collect();

@@ -154,8 +154,10 @@ pub struct AdaptArgs {
     /// and Ctrl-C always write one; 0: every epoch).
     #[arg(long, value_name = "SECONDS", default_value_t = crate::train::callbacks::RESUME_EVERY_SECONDS)]
     pub checkpoint_every: u64,
-    /// Continue from `<out stem>.resume.safetensors`, written after every epoch (same command,
-    /// data and --select last; not with --compare). --metrics is appended to.
-    #[arg(long, value_name = "CKPT", conflicts_with = "compare")]
+    /// Continue from `<out stem>.resume.safetensors`, written after every epoch and at Ctrl-C
+    /// (same command and data; any --select). With --compare, the interrupted method's
+    /// checkpoint: methods that finished are kept, it continues, the rest run. --metrics is
+    /// appended to.
+    #[arg(long, value_name = "CKPT")]
     pub resume: Option<PathBuf>,
 }

@@ -86,6 +86,9 @@ pub struct TrainState<'a> {
     pub info: &'a ModelInfo,
     /// The run (method, training images), recorded in resume checkpoints.
     pub run: &'a checkpoint::RunId,
+    /// What else the run needs to resume exactly (its epochs and selection state), made only
+    /// when a resume checkpoint is written.
+    pub record: Option<&'a dyn Fn() -> Result<checkpoint::RunRecord>>,
 }
 
 impl TrainState<'_> {
@@ -112,6 +115,7 @@ impl TrainState<'_> {
             self.run,
             epochs_done,
             partial,
+            self.record.map(|r| r()).transpose()?.as_ref(),
         )
     }
 }

@@ -22,7 +22,19 @@ pub fn save(
     optimizer: Option<&Optimizer>,
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
+    save_with(path, params, optimizer, metadata, Vec::new())
+}
+
+/// [`save`] with `extra` host tensors beside the parameters.
+fn save_with(
+    path: &Path,
+    params: &Params,
+    optimizer: Option<&Optimizer>,
+    metadata: &BTreeMap<String, String>,
+    extra: Vec<(String, Vec<usize>, Vec<f32>)>,
+) -> Result<()> {
     let mut host = host_params(params)?;
+    host.extend(extra);
     let mut meta = metadata.clone();
     if let Some(opt) = optimizer {
         for (name, t) in opt.named_state(params)? {
@@ -98,20 +110,47 @@ impl Partial {
     }
 }
 
+/// What a run keeps in its resume checkpoint besides parameters and optimizer state, so that
+/// the resumed run ends as the uninterrupted one would: the epochs it has logged and its
+/// selection state (the best epoch's parameters, every epoch's score-set probabilities...).
+/// Stored as tensors named `run.<name>` and metadata keys `run.<key>`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunRecord {
+    /// Metadata entries (without the `run.` prefix).
+    pub metadata: BTreeMap<String, String>,
+    /// Host tensors (name without the `run.` prefix, shape, values).
+    pub tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+}
+
+impl RunRecord {
+    /// The tensor `name`, if recorded.
+    pub fn tensor(&self, name: &str) -> Option<&[f32]> {
+        self.tensors
+            .iter()
+            .find(|t| t.0 == name)
+            .map(|t| t.2.as_slice())
+    }
+}
+
+/// Prefix of a run record's tensors and metadata keys.
+const RECORD_PREFIX: &str = "run.";
+
 /// Where a resumed run continues: after `epochs` finished epochs, and `partial` steps into
 /// the next one when it was interrupted there.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ResumePoint {
     /// Epochs finished.
     pub epochs: usize,
     /// The interrupted epoch, if any.
     pub partial: Option<Partial>,
+    /// What the run recorded beside its parameters (empty for checkpoints that hold none).
+    pub record: RunRecord,
 }
 
 /// Save a resume checkpoint: parameters, optimizer state, the model's description, the run
 /// it belongs to, the number of epochs done and, after an interruption inside an epoch, how
 /// far into it the run got.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // one checkpoint's parts; TrainState::save_resume bundles them
 pub fn save_resume(
     path: &Path,
     params: &Params,
@@ -120,8 +159,22 @@ pub fn save_resume(
     run: &RunId,
     epochs_done: usize,
     partial: Option<&Partial>,
+    record: Option<&RunRecord>,
 ) -> Result<()> {
     let mut meta = info.to_metadata()?;
+    let mut extra = Vec::new();
+    if let Some(r) = record {
+        for (k, v) in &r.metadata {
+            meta.insert(format!("{RECORD_PREFIX}{k}"), v.clone());
+        }
+        for (name, shape, values) in &r.tensors {
+            extra.push((
+                format!("{RECORD_PREFIX}{name}"),
+                shape.clone(),
+                values.clone(),
+            ));
+        }
+    }
     meta.insert(EPOCH_KEY.into(), epochs_done.to_string());
     if let Some(p) = partial {
         meta.insert(PARTIAL_STEP_KEY.into(), p.step.to_string());
@@ -130,7 +183,7 @@ pub fn save_resume(
     }
     meta.insert(RUN_METHOD_KEY.into(), run.method.clone());
     meta.insert(RUN_IMAGES_KEY.into(), run.images.to_string());
-    save(path, params, Some(optimizer), &meta)
+    save_with(path, params, Some(optimizer), &meta, extra)
 }
 
 /// Errors unless the checkpoint was written by a run like `run` (when it says which).
@@ -214,7 +267,26 @@ pub fn load_resume(
             })
         }
     };
-    Ok(ResumePoint { epochs, partial })
+    let mut record = RunRecord::default();
+    for (key, value) in &ck.metadata {
+        if let Some(k) = key.strip_prefix(RECORD_PREFIX) {
+            if key != RUN_METHOD_KEY && key != RUN_IMAGES_KEY {
+                record.metadata.insert(k.to_string(), value.clone());
+            }
+        }
+    }
+    for (name, (shape, data)) in &ck.tensors {
+        if let Some(n) = name.strip_prefix(RECORD_PREFIX) {
+            record
+                .tensors
+                .push((n.to_string(), shape.clone(), data.clone()));
+        }
+    }
+    Ok(ResumePoint {
+        epochs,
+        partial,
+        record,
+    })
 }
 
 impl Checkpoint {

@@ -100,7 +100,7 @@ pub fn soft_neighborhood_density(probs: &[f32], classes: usize, temperature: f64
 }
 
 /// Result of a proxy A-distance measurement.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProxyADistance {
     /// `2 (1 - 2 error)`.
     pub pad: f64,

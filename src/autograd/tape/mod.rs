@@ -419,11 +419,7 @@ impl Tape {
 
     /// [`Tape::backward`], also returning the gradient of each of `inputs` (None where nothing
     /// flowed into it).
-    pub fn backward_to(
-        self,
-        losses: &[Var],
-        inputs: &[Var],
-    ) -> Result<Gradients> {
+    pub fn backward_to(self, losses: &[Var], inputs: &[Var]) -> Result<Gradients> {
         self.backward_seeded(losses, Vec::new(), inputs)
     }
 

@@ -128,6 +128,24 @@ impl EpochPool {
         &self.probs[i]
     }
 
+    /// The epochs pushed so far.
+    pub fn len(&self) -> usize {
+        self.probs.len()
+    }
+
+    /// Candidate `i`'s kept parameters (None for frozen ones; empty when none are kept).
+    pub fn params(&self, i: usize) -> &[Option<Vec<f32>>] {
+        self.params.get(i).map_or(&[], Vec::as_slice)
+    }
+
+    /// Adds a candidate as [`EpochPool::push`] would have (a resumed run's earlier epochs).
+    pub fn push_host(&mut self, probs: Vec<f32>, params: Vec<Option<Vec<f32>>>) {
+        if self.keep_params {
+            self.params.push(params);
+        }
+        self.probs.push(probs);
+    }
+
     /// Writes candidate `i`'s parameters back into `model`.
     pub fn restore(&self, model: &Dann, i: usize) -> Result<()> {
         let saved = self

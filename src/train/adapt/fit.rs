@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use super::ensv::{self, EpochPool};
+use super::resume;
 use super::scores::{accuracy, proxy_a_distance, score_candidate, ScoreSets};
 use super::step::{restore, snapshot, step, EpochAccumulators, StepBatch};
 use super::{validate_model, AdaptConfig, MethodState, Select};
@@ -20,7 +21,7 @@ use crate::train::metrics::ProxyADistance;
 use crate::train::{
     BatchLogs, Callback, Control, EpochLogs, History, RunInfo, RunSummary, TrainState,
 };
-use crate::{Error, Result, Tensor};
+use crate::{Error, Result};
 
 /// Tags of the seeded subsets scored each epoch and used for the proxy A-distance.
 const TAG_SCORES: u64 = 0x5343_4f52;
@@ -160,7 +161,17 @@ impl Dann {
             None => checkpoint::ResumePoint::default(),
         };
         let first_epoch = resume_at.epochs;
-        if first_epoch >= config.epochs {
+        let has_record = resume_at.record.metadata.contains_key("epochs");
+        if first_epoch > 0 && !has_record && config.select != Select::Last {
+            return Err(Error::input(format!(
+                "--resume: this checkpoint was written by an older dak without the run's selection state; --select {} cannot continue it (start again, or use --select last)",
+                config.select.name()
+            )));
+        }
+        // A finished run's checkpoint with its record only needs finishing (a --compare
+        // resumed after the method ended); one without it has nothing left to do.
+        let finished_with_record = first_epoch == config.epochs && has_record;
+        if first_epoch >= config.epochs && !finished_with_record {
             return Err(Error::input(format!(
                 "the resume checkpoint has done {first_epoch} epoch(s) already; ask for more than {first_epoch} epochs"
             )));
@@ -229,10 +240,13 @@ fn run(
         }
     };
     let run_id = run_id(config, data);
-    // A resumed run's "before" is not the initial network: no PAD before.
-    let pad_before = match first_epoch {
-        0 => measure_pad(model)?,
-        _ => None,
+    let mut pool = EpochPool::new(model.config.classes, config.select.pools());
+    let restored = resume::restore(model, &resume_at.record, &mut pool)?;
+    // A resumed run's "before" is the one its checkpoint recorded (none in older ones).
+    let pad_before = match (first_epoch, &restored) {
+        (0, _) => measure_pad(model)?,
+        (_, Some(r)) => r.pad_before,
+        (_, None) => None,
     };
 
     let batches = Batches::new(model, data, target_train.as_ref(), config)?;
@@ -250,10 +264,15 @@ fn run(
     })?;
 
     let mut history = History::default();
-    let mut best: Option<(usize, f64, Vec<Tensor>)> = None;
-    let mut pool = EpochPool::new(model.config.classes, config.select.pools());
+    let mut best: resume::Best = None;
     // The score-set predictions of the last and of the best epoch so far.
     let (mut last_probs, mut best_probs) = (Vec::new(), Vec::new());
+    if let Some(r) = restored {
+        history.epochs = r.epochs;
+        best = r.best;
+        best_probs = r.best_probs;
+        last_probs = r.last_probs;
+    }
     let mut images_total = 0usize;
     // Seconds spent in training steps (all epochs), and the run's first step (its time and
     // images): the one-time kernel compile and warm-up, kept out of the steady rates.
@@ -272,6 +291,15 @@ fn run(
         let mut images = 0usize;
         // The run's first step, when it falls in this epoch: (its time, its images).
         let mut first_step = None;
+        let so_far = resume::SoFar {
+            epochs: &history.epochs,
+            best: &best,
+            best_probs: &best_probs,
+            last_probs: &last_probs,
+            pool: &pool,
+            pad_before,
+        };
+        let record = || resume::record(model, &so_far);
         let mut run_step = |k: usize, b: &StepBatch, opt: &mut Optimizer| -> Result<()> {
             let p = step_no as f32 / total_steps as f32;
             lr = config.lr_schedule.at(config.lr, p);
@@ -305,6 +333,7 @@ fn run(
                     optimizer: opt,
                     info: &info,
                     run: &run_id,
+                    record: Some(&record),
                 };
                 callbacks.interrupt(&state, epoch, &acc.partial(k + 1)?)?;
                 return Err(interrupted(epoch + 1, k + 1, steps_per_epoch));
@@ -435,11 +464,21 @@ fn run(
         }
         last_probs = probs;
         history.epochs.push(logs.clone());
+        let so_far = resume::SoFar {
+            epochs: &history.epochs,
+            best: &best,
+            best_probs: &best_probs,
+            last_probs: &last_probs,
+            pool: &pool,
+            pad_before,
+        };
+        let record = || resume::record(model, &so_far);
         let state = TrainState {
             params: &model.params,
             optimizer: &opt,
             info: &info,
             run: &run_id,
+            record: Some(&record),
         };
         if callbacks.epoch(&logs, &state)? == Control::Stop {
             break;

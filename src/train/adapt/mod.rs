@@ -23,6 +23,7 @@ pub(crate) mod fit;
 pub mod methods;
 pub mod mixval;
 pub mod rescore;
+mod resume;
 pub mod safe;
 pub mod scores;
 pub mod source_free;
@@ -279,12 +280,6 @@ pub(crate) fn source_split(
 
 /// Checks a configuration against the data before anything heavy starts.
 pub fn validate(config: &AdaptConfig, data: &AdaptData) -> Result<()> {
-    if config.resume.is_some() && config.select != Select::Last {
-        return Err(Error::input(format!(
-            "--resume continues a run with --select last; the best epoch of --select {} is not in the checkpoint (start again, or use --select last)",
-            config.select.name()
-        )));
-    }
     if config.score_samples < 2 {
         return Err(Error::input("--score-samples must be at least 2"));
     }

@@ -516,6 +516,7 @@ fn run(
             optimizer: &opt,
             info: &info,
             run: &run_id,
+            record: None,
         };
         if callbacks.epoch(&logs, &state)? == Control::Stop {
             break;

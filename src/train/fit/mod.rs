@@ -335,6 +335,7 @@ fn run(
                     optimizer,
                     info: &info,
                     run: &run_id,
+                    record: None,
                 };
                 callbacks.interrupt(&state, epoch, &sums.partial(step)?)?;
                 return Err(interrupted(epoch + 1, step, steps));
@@ -430,6 +431,7 @@ fn run(
             optimizer,
             info: &info,
             run: &run_id,
+            record: None,
         };
         if callbacks.epoch(&logs, &state)? == Control::Stop {
             break;

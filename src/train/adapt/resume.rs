@@ -1,0 +1,244 @@
+//! What an adaptation run writes into its resume checkpoint besides parameters and optimizer
+//! state, and reads back, so that a resumed run ends exactly as the uninterrupted one: every
+//! epoch logged so far (the plot, the final table and `epochs_run` count them all), the
+//! proxy A-distance before training, and the selection state of `--select`: the best epoch
+//! so far with its parameters and score-set probabilities (entropy, IM, SND, MixVal, DEV,
+//! source-val), every epoch's probabilities and parameters (EnsV), the last epoch's
+//! probabilities.
+
+use super::ensv::EpochPool;
+use super::step::snapshot;
+use crate::models::Dann;
+use crate::train::checkpoint::RunRecord;
+use crate::train::metrics::{DomainShift, ProxyADistance};
+use crate::train::EpochLogs;
+use crate::{Error, Result, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// The best epoch so far: its index in the run's epochs, its score and its parameters.
+pub(super) type Best = Option<(usize, f64, Vec<Tensor>)>;
+
+/// A run's state at an epoch end, as the loop keeps it.
+pub(super) struct SoFar<'a> {
+    pub epochs: &'a [EpochLogs],
+    pub best: &'a Best,
+    pub best_probs: &'a [f32],
+    pub last_probs: &'a [f32],
+    pub pool: &'a EpochPool,
+    pub pad_before: Option<ProxyADistance>,
+}
+
+/// The same, read back from a resume checkpoint.
+pub(super) struct Restored {
+    pub epochs: Vec<EpochLogs>,
+    pub best: Best,
+    pub best_probs: Vec<f32>,
+    pub last_probs: Vec<f32>,
+    pub pad_before: Option<ProxyADistance>,
+}
+
+/// Every field of [`EpochLogs`] (its JSONL form drops some), for the record.
+#[derive(Serialize, Deserialize)]
+struct StoredEpoch {
+    method: String,
+    epoch: usize,
+    epochs: usize,
+    steps: usize,
+    progress: f64,
+    lr: f64,
+    lambda: Option<f64>,
+    train_loss: f64,
+    train_acc: f64,
+    val_loss: Option<f64>,
+    val_acc: Option<f64>,
+    domain_loss: Option<f64>,
+    adapt_loss: Option<f64>,
+    domain_acc: Option<f64>,
+    target_acc: Option<f64>,
+    entropy: Option<f64>,
+    im: Option<f64>,
+    snd: Option<f64>,
+    ensv: Option<f64>,
+    ensv_soft: Option<f64>,
+    mixval: Option<f64>,
+    dev: Option<f64>,
+    source_confidence: Option<(f64, f64)>,
+    domain_shift: Option<DomainShift>,
+    seconds: f64,
+    images_per_s: f64,
+}
+
+impl From<&EpochLogs> for StoredEpoch {
+    fn from(e: &EpochLogs) -> Self {
+        StoredEpoch {
+            method: e.method.clone(),
+            epoch: e.epoch,
+            epochs: e.epochs,
+            steps: e.steps,
+            progress: e.progress,
+            lr: e.lr,
+            lambda: e.lambda,
+            train_loss: e.train_loss,
+            train_acc: e.train_acc,
+            val_loss: e.val_loss,
+            val_acc: e.val_acc,
+            domain_loss: e.domain_loss,
+            adapt_loss: e.adapt_loss,
+            domain_acc: e.domain_acc,
+            target_acc: e.target_acc,
+            entropy: e.entropy,
+            im: e.im,
+            snd: e.snd,
+            ensv: e.ensv,
+            ensv_soft: e.ensv_soft,
+            mixval: e.mixval,
+            dev: e.dev,
+            source_confidence: e.source_confidence,
+            domain_shift: e.domain_shift,
+            seconds: e.seconds,
+            images_per_s: e.images_per_s,
+        }
+    }
+}
+
+impl StoredEpoch {
+    fn logs(self, probs: Option<&[f32]>) -> EpochLogs {
+        EpochLogs {
+            method: self.method,
+            epoch: self.epoch,
+            epochs: self.epochs,
+            steps: self.steps,
+            progress: self.progress,
+            lr: self.lr,
+            lambda: self.lambda,
+            train_loss: self.train_loss,
+            train_acc: self.train_acc,
+            val_loss: self.val_loss,
+            val_acc: self.val_acc,
+            domain_loss: self.domain_loss,
+            adapt_loss: self.adapt_loss,
+            domain_acc: self.domain_acc,
+            target_acc: self.target_acc,
+            entropy: self.entropy,
+            im: self.im,
+            snd: self.snd,
+            ensv: self.ensv,
+            ensv_soft: self.ensv_soft,
+            mixval: self.mixval,
+            dev: self.dev,
+            source_confidence: self.source_confidence,
+            domain_shift: self.domain_shift,
+            seconds: self.seconds,
+            images_per_s: self.images_per_s,
+            feature_cache: false,
+            score_probs: probs.map(|p| std::sync::Arc::new(p.to_vec())),
+        }
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::runtime(e.to_string()))
+}
+
+fn flat(name: &str, values: &[f32]) -> (String, Vec<usize>, Vec<f32>) {
+    (name.to_string(), vec![values.len()], values.to_vec())
+}
+
+/// The record of a run so far (host copies; written only with a resume checkpoint).
+pub(super) fn record(model: &Dann, s: &SoFar) -> Result<RunRecord> {
+    let mut r = RunRecord::default();
+    let epochs: Vec<StoredEpoch> = s.epochs.iter().map(StoredEpoch::from).collect();
+    r.metadata.insert("epochs".into(), json(&epochs)?);
+    r.metadata.insert("pad_before".into(), json(&s.pad_before)?);
+    r.tensors.push(flat("last_probs", s.last_probs));
+    if let Some((epoch, score, params)) = s.best {
+        // The score as bits: the resumed run compares later scores with exactly this one.
+        let best = (*epoch, score.to_bits());
+        r.metadata.insert("best".into(), json(&best)?);
+        r.tensors.push(flat("best_probs", s.best_probs));
+        for ((_, p), t) in model.params.iter().zip(params) {
+            if p.trainable {
+                r.tensors
+                    .push(flat(&format!("best.{}", p.name), &t.to_vec()?));
+            }
+        }
+    }
+    r.metadata.insert("pool".into(), s.pool.len().to_string());
+    for i in 0..s.pool.len() {
+        r.tensors
+            .push(flat(&format!("pool.{i}.probs"), s.pool.probs(i)));
+        for ((_, p), v) in model.params.iter().zip(s.pool.params(i)) {
+            if let Some(v) = v {
+                r.tensors.push(flat(&format!("pool.{i}.{}", p.name), v));
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// Reads a record back: the epochs, the best epoch (its parameters as GPU tensors, frozen
+/// ones from the model as it is) and the pool's candidates pushed into `pool`. `None` for a
+/// checkpoint without a record (written before records existed).
+pub(super) fn restore(
+    model: &Dann,
+    r: &RunRecord,
+    pool: &mut EpochPool,
+) -> Result<Option<Restored>> {
+    let Some(epochs) = r.metadata.get("epochs") else {
+        return Ok(None);
+    };
+    let bad = |what: &str| {
+        Error::input(format!(
+            "--resume: the checkpoint's run record is damaged ({what}); start again"
+        ))
+    };
+    let stored: Vec<StoredEpoch> = serde_json::from_str(epochs).map_err(|_| bad("epochs"))?;
+    let pad_before = match r.metadata.get("pad_before") {
+        Some(p) => serde_json::from_str(p).map_err(|_| bad("pad_before"))?,
+        None => None,
+    };
+    let n_pool: usize = match r.metadata.get("pool") {
+        Some(n) => n.parse().map_err(|_| bad("pool"))?,
+        None => 0,
+    };
+    for i in 0..n_pool {
+        let probs = r
+            .tensor(&format!("pool.{i}.probs"))
+            .ok_or_else(|| bad("pool"))?;
+        let params = model
+            .params
+            .iter()
+            .map(|(_, p)| {
+                r.tensor(&format!("pool.{i}.{}", p.name))
+                    .map(<[f32]>::to_vec)
+            })
+            .collect();
+        pool.push_host(probs.to_vec(), params);
+    }
+    let epochs: Vec<EpochLogs> = stored
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| e.logs((i < n_pool).then(|| pool.probs(i))))
+        .collect();
+    let best = match r.metadata.get("best") {
+        None => None,
+        Some(b) => {
+            let (epoch, bits): (usize, u64) = serde_json::from_str(b).map_err(|_| bad("best"))?;
+            let mut params = snapshot(model)?;
+            for ((_, p), t) in model.params.iter().zip(params.iter_mut()) {
+                if let Some(v) = r.tensor(&format!("best.{}", p.name)) {
+                    *t = Tensor::from_slice(p.value.gpu(), v, p.value.shape())?;
+                }
+            }
+            Some((epoch, f64::from_bits(bits), params))
+        }
+    };
+    let tensor = |name: &str| r.tensor(name).map(<[f32]>::to_vec).unwrap_or_default();
+    Ok(Some(Restored {
+        epochs,
+        best,
+        best_probs: tensor("best_probs"),
+        last_probs: tensor("last_probs"),
+        pad_before,
+    }))
+}
