@@ -196,4 +196,29 @@ fn resume_checkpoints_are_throttled_and_the_last_one_never_costs_the_model() {
     assert!(broken.on_epoch_end(&epoch(1), &state).is_err());
     assert!(broken.on_epoch_end(&epoch(3), &state).is_ok());
     assert_eq!(broken.written_resume, None);
+
+    // Issue 34 item 5: a resumed run knows the best validation accuracy before the
+    // interruption, so a worse epoch after it does not replace the best model file; early
+    // stopping continues its patience count.
+    let scored = |e: usize, acc: f64| EpochLogs {
+        val_acc: Some(acc),
+        ..epoch(e)
+    };
+    let mut resumed = Checkpoints::new(dir.path().join("ft.safetensors"));
+    resumed.on_resume(&[scored(1, 0.9)]);
+    resumed.on_epoch_end(&scored(2, 0.5), &state).unwrap();
+    assert_eq!(
+        resumed.written_best, None,
+        "0.5 is not better than the 0.9 before"
+    );
+    resumed.on_epoch_end(&scored(3, 0.95), &state).unwrap();
+    assert_eq!(resumed.written_best, Some((3, 0.95)));
+    let mut early = dak::train::callbacks::EarlyStopping::new(2);
+    early.on_resume(&[scored(1, 0.9), scored(2, 0.5)]);
+    let stop = early.on_epoch_end(&scored(3, 0.6), &state).unwrap();
+    assert_eq!(
+        stop,
+        dak::train::Control::Stop,
+        "two epochs without a better one"
+    );
 }

@@ -129,6 +129,10 @@ pub trait Callback {
     /// Before a phase of one-time work that takes a while without steps (building the
     /// feature cache): `what` says what it is, for a progress line.
     fn on_phase(&mut self, _what: &str) {}
+    /// Before the first step of a resumed run, with the epochs it had finished before the
+    /// interruption (what a callback that keeps a best score or a patience count needs to
+    /// continue as the uninterrupted run would).
+    fn on_resume(&mut self, _earlier: &[EpochLogs]) {}
     /// After each optimizer step.
     fn on_batch_end(&mut self, _logs: &BatchLogs) {}
     /// After each epoch and its evaluation. Returning [`Control::Stop`] ends the run here.
@@ -183,6 +187,12 @@ impl Callbacks<'_, '_> {
     }
     pub fn begin(&mut self, run: &RunInfo) -> Result<()> {
         self.0.iter_mut().try_for_each(|cb| cb.on_train_begin(run))
+    }
+
+    pub fn resumed(&mut self, earlier: &[EpochLogs]) {
+        if !earlier.is_empty() {
+            self.0.iter_mut().for_each(|cb| cb.on_resume(earlier))
+        }
     }
 
     pub fn batch(&mut self, logs: &BatchLogs) {

@@ -96,6 +96,8 @@ impl EpochLogs {
 /// `dak fine-tune`'s JSONL epoch line.
 #[derive(Serialize)]
 struct FitLine {
+    #[serde(rename = "type")]
+    kind: &'static str,
     epoch: usize,
     epochs: usize,
     train_loss: f64,
@@ -151,6 +153,7 @@ impl Serialize for EpochLogs {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         if !self.is_adaptation() {
             return FitLine {
+                kind: "epoch",
                 epoch: self.epoch,
                 epochs: self.epochs,
                 train_loss: self.train_loss,

@@ -7,6 +7,7 @@ pub mod callback;
 pub mod callbacks;
 pub mod checkpoint;
 mod clock;
+mod epoch_record;
 pub mod evaluate;
 pub mod fit;
 pub mod interrupt;

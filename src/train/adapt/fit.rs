@@ -272,6 +272,7 @@ fn run(
         best = r.best;
         best_probs = r.best_probs;
         last_probs = r.last_probs;
+        callbacks.resumed(&history.epochs);
     }
     let mut images_total = 0usize;
     // Seconds spent in training steps (all epochs), and the run's first step (its time and

@@ -10,10 +10,11 @@ use super::ensv::EpochPool;
 use super::step::snapshot;
 use crate::models::Dann;
 use crate::train::checkpoint::RunRecord;
-use crate::train::metrics::{DomainShift, ProxyADistance};
+use crate::train::epoch_record;
+use crate::train::metrics::ProxyADistance;
 use crate::train::EpochLogs;
 use crate::{Error, Result, Tensor};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The best epoch so far: its index in the run's epochs, its score and its parameters.
 pub(super) type Best = Option<(usize, f64, Vec<Tensor>)>;
@@ -37,105 +38,6 @@ pub(super) struct Restored {
     pub pad_before: Option<ProxyADistance>,
 }
 
-/// Every field of [`EpochLogs`] (its JSONL form drops some), for the record.
-#[derive(Serialize, Deserialize)]
-struct StoredEpoch {
-    method: String,
-    epoch: usize,
-    epochs: usize,
-    steps: usize,
-    progress: f64,
-    lr: f64,
-    lambda: Option<f64>,
-    train_loss: f64,
-    train_acc: f64,
-    val_loss: Option<f64>,
-    val_acc: Option<f64>,
-    domain_loss: Option<f64>,
-    adapt_loss: Option<f64>,
-    domain_acc: Option<f64>,
-    target_acc: Option<f64>,
-    entropy: Option<f64>,
-    im: Option<f64>,
-    snd: Option<f64>,
-    ensv: Option<f64>,
-    ensv_soft: Option<f64>,
-    mixval: Option<f64>,
-    dev: Option<f64>,
-    source_confidence: Option<(f64, f64)>,
-    domain_shift: Option<DomainShift>,
-    seconds: f64,
-    images_per_s: f64,
-}
-
-impl From<&EpochLogs> for StoredEpoch {
-    fn from(e: &EpochLogs) -> Self {
-        StoredEpoch {
-            method: e.method.clone(),
-            epoch: e.epoch,
-            epochs: e.epochs,
-            steps: e.steps,
-            progress: e.progress,
-            lr: e.lr,
-            lambda: e.lambda,
-            train_loss: e.train_loss,
-            train_acc: e.train_acc,
-            val_loss: e.val_loss,
-            val_acc: e.val_acc,
-            domain_loss: e.domain_loss,
-            adapt_loss: e.adapt_loss,
-            domain_acc: e.domain_acc,
-            target_acc: e.target_acc,
-            entropy: e.entropy,
-            im: e.im,
-            snd: e.snd,
-            ensv: e.ensv,
-            ensv_soft: e.ensv_soft,
-            mixval: e.mixval,
-            dev: e.dev,
-            source_confidence: e.source_confidence,
-            domain_shift: e.domain_shift,
-            seconds: e.seconds,
-            images_per_s: e.images_per_s,
-        }
-    }
-}
-
-impl StoredEpoch {
-    fn logs(self, probs: Option<&[f32]>) -> EpochLogs {
-        EpochLogs {
-            method: self.method,
-            epoch: self.epoch,
-            epochs: self.epochs,
-            steps: self.steps,
-            progress: self.progress,
-            lr: self.lr,
-            lambda: self.lambda,
-            train_loss: self.train_loss,
-            train_acc: self.train_acc,
-            val_loss: self.val_loss,
-            val_acc: self.val_acc,
-            domain_loss: self.domain_loss,
-            adapt_loss: self.adapt_loss,
-            domain_acc: self.domain_acc,
-            target_acc: self.target_acc,
-            entropy: self.entropy,
-            im: self.im,
-            snd: self.snd,
-            ensv: self.ensv,
-            ensv_soft: self.ensv_soft,
-            mixval: self.mixval,
-            dev: self.dev,
-            source_confidence: self.source_confidence,
-            domain_shift: self.domain_shift,
-            seconds: self.seconds,
-            images_per_s: self.images_per_s,
-            feature_cache: false,
-            score_probs: probs.map(|p| std::sync::Arc::new(p.to_vec())),
-        }
-    }
-}
-
 fn json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::runtime(e.to_string()))
 }
@@ -147,8 +49,8 @@ fn flat(name: &str, values: &[f32]) -> (String, Vec<usize>, Vec<f32>) {
 /// The record of a run so far (host copies; written only with a resume checkpoint).
 pub(super) fn record(model: &Dann, s: &SoFar) -> Result<RunRecord> {
     let mut r = RunRecord::default();
-    let epochs: Vec<StoredEpoch> = s.epochs.iter().map(StoredEpoch::from).collect();
-    r.metadata.insert("epochs".into(), json(&epochs)?);
+    r.metadata
+        .insert("epochs".into(), epoch_record::to_json(s.epochs)?);
     r.metadata.insert("pad_before".into(), json(&s.pad_before)?);
     r.tensors.push(flat("last_probs", s.last_probs));
     if let Some((epoch, score, params)) = s.best {
@@ -192,7 +94,7 @@ pub(super) fn restore(
             "--resume: the checkpoint's run record is damaged ({what}); start again"
         ))
     };
-    let stored: Vec<StoredEpoch> = serde_json::from_str(epochs).map_err(|_| bad("epochs"))?;
+    let mut epochs = epoch_record::from_json(epochs).ok_or_else(|| bad("epochs"))?;
     let pad_before = match r.metadata.get("pad_before") {
         Some(p) => serde_json::from_str(p).map_err(|_| bad("pad_before"))?,
         None => None,
@@ -215,11 +117,9 @@ pub(super) fn restore(
             .collect();
         pool.push_host(probs.to_vec(), params);
     }
-    let epochs: Vec<EpochLogs> = stored
-        .into_iter()
-        .enumerate()
-        .map(|(i, e)| e.logs((i < n_pool).then(|| pool.probs(i))))
-        .collect();
+    for (i, e) in epochs.iter_mut().enumerate().take(n_pool) {
+        e.score_probs = Some(std::sync::Arc::new(pool.probs(i).to_vec()));
+    }
     let best = match r.metadata.get("best") {
         None => None,
         Some(b) => {

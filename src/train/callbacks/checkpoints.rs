@@ -92,6 +92,14 @@ fn sibling(out: &std::path::Path, tag: &str) -> PathBuf {
 }
 
 impl Callback for Checkpoints {
+    fn on_resume(&mut self, earlier: &[EpochLogs]) {
+        // The best model file holds the best epoch before the interruption: only a better one
+        // replaces it.
+        for acc in earlier.iter().filter_map(|e| e.val_acc) {
+            self.best_acc = self.best_acc.max(acc);
+        }
+    }
+
     fn on_epoch_end(&mut self, m: &EpochLogs, state: &TrainState) -> Result<Control> {
         if self.models {
             // The files say which epoch they hold.

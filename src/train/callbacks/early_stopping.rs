@@ -37,8 +37,8 @@ impl EarlyStopping {
     }
 }
 
-impl Callback for EarlyStopping {
-    fn on_epoch_end(&mut self, m: &EpochLogs, _: &TrainState) -> Result<Control> {
+impl EarlyStopping {
+    fn update(&mut self, m: &EpochLogs) {
         let score = (self.score)(m);
         if score > self.best {
             self.best = score;
@@ -46,6 +46,16 @@ impl Callback for EarlyStopping {
         } else {
             self.since_best += 1;
         }
+    }
+}
+
+impl Callback for EarlyStopping {
+    fn on_resume(&mut self, earlier: &[EpochLogs]) {
+        earlier.iter().for_each(|m| self.update(m));
+    }
+
+    fn on_epoch_end(&mut self, m: &EpochLogs, _: &TrainState) -> Result<Control> {
+        self.update(m);
         if self.since_best >= self.patience {
             println!(
                 "early stopping: no improvement for {} epoch(s)",

@@ -276,8 +276,16 @@ fn run(
         steps_per_epoch: steps,
     })?;
     let mut history = History::default();
+    if let Some(text) = resume_at.record.metadata.get("epochs") {
+        history.epochs = super::epoch_record::from_json(text).ok_or_else(|| {
+            Error::input("--resume: the checkpoint's epoch record is damaged; start again")
+        })?;
+        callbacks.resumed(&history.epochs);
+    }
     for epoch in first_epoch..o.epochs {
         let start = Instant::now();
+        let earlier = &history.epochs;
+        let record = || epochs_record(earlier);
         let progress = (epoch * steps) as f32 / total_steps as f32;
         let lr = o.schedule.lr(o.lr, progress, epoch);
         let mut sums = Sums::new(&gpu)?;
@@ -335,7 +343,7 @@ fn run(
                     optimizer,
                     info: &info,
                     run: &run_id,
-                    record: None,
+                    record: Some(&record),
                 };
                 callbacks.interrupt(&state, epoch, &sums.partial(step)?)?;
                 return Err(interrupted(epoch + 1, step, steps));
@@ -426,12 +434,14 @@ fn run(
             score_probs: None,
         };
         history.epochs.push(logs.clone());
+        let earlier = &history.epochs;
+        let record = || epochs_record(earlier);
         let state = TrainState {
             params: &model.params,
             optimizer,
             info: &info,
             run: &run_id,
-            record: None,
+            record: Some(&record),
         };
         if callbacks.epoch(&logs, &state)? == Control::Stop {
             break;
@@ -476,4 +486,12 @@ pub(crate) fn run_rates(
         warmup,
         (epoch_seconds - warmup) / epochs.max(1) as f64,
     )
+}
+
+/// A fine-tuning run's record in its resume checkpoints: the epochs so far.
+fn epochs_record(epochs: &[EpochLogs]) -> Result<checkpoint::RunRecord> {
+    let mut r = checkpoint::RunRecord::default();
+    r.metadata
+        .insert("epochs".into(), super::epoch_record::to_json(epochs)?);
+    Ok(r)
 }
