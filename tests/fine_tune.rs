@@ -232,7 +232,10 @@ fn cli_fine_tune_then_evaluate_and_predict() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 3, "two epochs and a summary");
-    assert_eq!(lines[0]["type"], "epoch", "every record names its type (docs/json.md)");
+    assert_eq!(
+        lines[0]["type"], "epoch",
+        "every record names its type (docs/json.md)"
+    );
     for key in [
         "epoch",
         "train_loss",
