@@ -415,7 +415,8 @@ fn run(
                     true => "try a lower learning rate or adaptation weight (--lr, --lambda-max or --constant-lambda)",
                     false => "try a lower learning rate (--lr)",
                 };
-                check_collapse(&probs, model.config.classes, &at, hint)?;
+                let rows = probs.len() / model.config.classes.max(1);
+                check_collapse(s.logit_spread, rows, &at, hint)?;
                 (Some(s), probs)
             }
             None => (None, Vec::new()),

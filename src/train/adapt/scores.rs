@@ -89,6 +89,10 @@ pub struct CandidateScores {
     pub domain_shift: Option<metrics::DomainShift>,
     /// Class probabilities on the target score set, one row per image (EnsV's input).
     pub probs: Vec<f32>,
+    /// How much the logits vary across the score set's images, relative to their size: the
+    /// largest per-class range over the largest magnitude. 0 when every image gets the very
+    /// same logits — a dead network (saturated probabilities alone are not that).
+    pub logit_spread: f64,
 }
 
 /// Scores `model` on `sets`: one pass over the target score set (logits, features for DEV,
@@ -103,9 +107,16 @@ pub fn score_candidate(
     let mut target_features = Vec::new();
     let mut mix = mixval::MixCounts::default();
     let gpu = model.gpu();
+    let mut range = vec![(f32::INFINITY, f32::NEG_INFINITY); c];
     for_batches(model, &sets.target, config, |x, images, _| {
         let (f, z) = model.features_and_logits(x)?;
-        let p = metrics::softmax_rows(&z.to_vec()?, c);
+        let z = z.to_vec()?;
+        for row in z.chunks(c) {
+            for (r, &v) in range.iter_mut().zip(row) {
+                *r = (r.0.min(v), r.1.max(v));
+            }
+        }
+        let p = metrics::softmax_rows(&z, c);
         let pseudo = super::ensv_hard::argmax_rows(&p, c);
         let n = pseudo.len();
         let (probe_images, rows) = mixval::probes(images, n);
@@ -151,7 +162,13 @@ pub fn score_candidate(
         }
         None => None,
     };
+    let widest = range.iter().map(|r| (r.1 - r.0) as f64).fold(0.0, f64::max);
+    let largest = range
+        .iter()
+        .map(|r| r.0.abs().max(r.1.abs()) as f64)
+        .fold(0.0, f64::max);
     Ok(CandidateScores {
+        logit_spread: widest / largest.max(1.0),
         entropy: metrics::mean_entropy(&probs, c),
         im: metrics::information_maximization(&probs, c),
         snd: metrics::soft_neighborhood_density(&probs, c, metrics::SND_TEMPERATURE),
