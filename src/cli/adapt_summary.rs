@@ -36,7 +36,11 @@ pub fn print_summary(runs: &[RunSummary]) {
         row("seconds / epoch", &|r| {
             format!("{:.1}", r.seconds_per_epoch)
         }),
-        row("images / s", &|r| format!("{:.0}", r.images_per_s)),
+        // A one-step run's rate includes the kernel compile: small, but not zero.
+        row("images / s", &|r| match r.images_per_s {
+            v if v < 10.0 => format!("{v:.2}"),
+            v => format!("{v:.0}"),
+        }),
         row("one-time warm-up (s)", &|r| {
             format!("{:.1}", r.warmup_seconds)
         }),

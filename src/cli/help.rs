@@ -48,6 +48,8 @@ dak kernels check conv2d
 DAK_SHADER_DIR=my-shaders dak kernels check matmul"),
     ("kernels list", "dak kernels list
 dak kernels list --json"),
+    ("kernels dump", "dak kernels dump --out my conv2d.fwd.igemm_tex   # its files, generated ones too
+dak kernels check --shader-dir my conv2d.fwd.igemm_tex   # after editing my/conv2d/..."),
     ("kernels check", "dak kernels check                          # every kernel
 dak kernels check conv2d.fwd pool
 dak kernels check --shader-dir my-shaders matmul --save report.json"),

@@ -1,4 +1,4 @@
-//! `dak kernels list` and `dak kernels check`: the kernel registry ([`crate::kernels`]) on the
+//! `dak kernels list`, `dump` and `check`: the kernel registry ([`crate::kernels`]) on the
 //! command line. With `--shader-dir` an edited copy of a shader is checked without rebuilding.
 
 use super::print_table;
@@ -17,6 +17,15 @@ pub enum KernelsCommand {
         /// Print machine-readable JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Write kernels' WGSL (the generated ones included) to DIR under their `shaders/` names,
+    /// to read or edit: `dak kernels check --shader-dir DIR ID` then checks the edited copy.
+    Dump {
+        /// Where to write the files (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Kernel ids or id prefixes (`conv2d.fwd`, `pool`); all kernels when none is given.
+        ids: Vec<String>,
     },
     /// Validate kernels against their CPU references on awkward shapes (all by default).
     Check {
@@ -52,6 +61,7 @@ pub fn set_shader_dir(dir: &Path) -> Result<()> {
 pub fn run(cmd: KernelsCommand) -> Result<()> {
     match cmd {
         KernelsCommand::List { json } => list(json),
+        KernelsCommand::Dump { out, ids } => dump(&ids, &out),
         KernelsCommand::Check {
             shader_dir,
             json,
@@ -65,6 +75,39 @@ pub fn run(cmd: KernelsCommand) -> Result<()> {
             check(&ids, &targets)
         }
     }
+}
+
+/// `dak kernels dump`: each selected kernel's files, as the engine would load them (an active
+/// DAK_SHADER_DIR copy included), written under `out`.
+fn dump(ids: &[String], out: &Path) -> Result<()> {
+    let selected = kernels::select(ids)?;
+    if out.is_file() {
+        return Err(Error::input(format!(
+            "--out {}: a file; pass a folder to write the shaders into",
+            out.display()
+        )));
+    }
+    let mut files: Vec<&str> = selected
+        .iter()
+        .flat_map(|k| k.files.iter().copied())
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    for file in &files {
+        let path = out.join(file);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        crate::io::write_atomic(&path, crate::gpu::shader_source(file)?.as_bytes())?;
+    }
+    println!(
+        "wrote {} shader file(s) of {} kernel(s) to {}; after editing: dak kernels check --shader-dir {} ID",
+        files.len(),
+        selected.len(),
+        out.display(),
+        out.display()
+    );
+    Ok(())
 }
 
 fn list(json: bool) -> Result<()> {

@@ -2,7 +2,7 @@
 //! operands are packed into rgba32float textures (zero-padded NHWC input, reordered weights,
 //! dY by channel) and the register-blocked kernels read them with `textureLoad`. On llvmpipe a
 //! storage-buffer load is a per-lane loop with a branch and a stack round trip, a texel fetch is
-//! vectorised; the packing costs one pass over each operand. Layouts: `scripts/gen_conv2d_tex.py`.
+//! vectorised; the packing costs one pass over each operand. Layouts: `wgsl-gen/src/conv2d_tex.rs`.
 //!
 //! The input gradient runs the forward kernel on dY dilated by the stride and padded by
 //! `k - 1 - p`, with flipped, transposed weights and stride 1 (the transposed convolution as a
