@@ -251,6 +251,20 @@ fn no_two_files_of_src_need_each_other() {
     assert!(has("ops/conv2d/texture.rs", "ops/conv2d/pack.rs"));
 }
 
+/// The kernel generator (a crate of its own, `wgsl-gen/`) is held to the same rule.
+#[test]
+fn no_two_files_of_the_kernel_generator_need_each_other() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("wgsl-gen/src");
+    let e = edges(&src);
+    let found = circles(&e);
+    assert!(found.is_empty(), "import circles in wgsl-gen/src: {found:?}");
+    let has = |from: &str, to: &str| {
+        e.get(&src.join(from))
+            .is_some_and(|s| s.contains(&src.join(to)))
+    };
+    assert!(has("conv2d_tex.rs", "conv2d_tex_fwd.rs"), "the reader sees its imports");
+}
+
 #[test]
 fn the_circle_check_finds_a_circle() {
     // A made-up crate: a.rs uses b (a `use` group), b.rs calls back into a inline; c.rs uses

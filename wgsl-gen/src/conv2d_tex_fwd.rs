@@ -8,7 +8,7 @@
 //! rewrote (accumulators, weight loads, multiply-adds, stores, store functions, W_T rows) is
 //! written per group. No text substitution remains.
 
-use crate::conv2d_tex::UNIFORM;
+use crate::conv2d_tex_uniform::UNIFORM;
 use crate::sgbc_block::{accumulators, fma_block, Acc};
 use crate::text::Out;
 

@@ -1,7 +1,7 @@
 //! The texture-operand weight gradient (scripts/gen_conv2d_tex.py, `wgrad`):
 //! `wgrad_splitk[_m<rows>]_tex_s<sg>.wgsl`, 8 columns per lane, `tm` rows per tile.
 
-use crate::conv2d_tex::UNIFORM;
+use crate::conv2d_tex_uniform::UNIFORM;
 use crate::sgbc_block::{accumulators, fma_block, vec4s};
 use crate::text::Out;
 

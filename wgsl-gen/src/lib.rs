@@ -15,6 +15,7 @@ mod conv2d;
 mod conv2d_sgbc;
 mod conv2d_tex;
 mod conv2d_tex_fwd;
+mod conv2d_tex_uniform;
 mod conv2d_tex_wgrad;
 mod conv2d_tiled;
 mod matmul_sgbc;
