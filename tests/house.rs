@@ -257,12 +257,18 @@ fn no_two_files_of_the_kernel_generator_need_each_other() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("wgsl-gen/src");
     let e = edges(&src);
     let found = circles(&e);
-    assert!(found.is_empty(), "import circles in wgsl-gen/src: {found:?}");
+    assert!(
+        found.is_empty(),
+        "import circles in wgsl-gen/src: {found:?}"
+    );
     let has = |from: &str, to: &str| {
         e.get(&src.join(from))
             .is_some_and(|s| s.contains(&src.join(to)))
     };
-    assert!(has("conv2d_tex.rs", "conv2d_tex_fwd.rs"), "the reader sees its imports");
+    assert!(
+        has("conv2d_tex.rs", "conv2d_tex_fwd.rs"),
+        "the reader sees its imports"
+    );
 }
 
 #[test]

@@ -1,4 +1,4 @@
-// conv2d.wgrad reduce — sums the split-K partials of the weight gradient:
+// conv2d.wgrad_reduce — sums the split-K partials of the weight gradient:
 // dW[i] = sum_(z < splits) part[z * total + i], total = Co*Ci*kH*kW (OIHW order).
 // One invocation per weight element, summing in a fixed order (deterministic, no atomics).
 // Workgroup 256; 2-D grid: i = gid.y * (num_workgroups.x * 256) + gid.x.

@@ -92,3 +92,18 @@ impl Pass {
         }
     }
 }
+
+/// The registry id (`dak kernels list`) of the kernel in file `stem`, for its header:
+/// `fwd_igemm_pool_tiled` → `conv2d.fwd_pool.igemm_tiled`, `dgrad_igemm_sgbc_s16` →
+/// `conv2d.dgrad.igemm_sgbc` (the subgroup size is a file of the kernel, not another kernel).
+pub(crate) fn kernel_id(stem: &str) -> String {
+    let stem = match stem.rsplit_once("_s") {
+        Some((head, sg)) if !sg.is_empty() && sg.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => stem,
+    };
+    let (pass, rest) = stem.split_once('_').expect("<pass>_<algo>...");
+    match rest.replace("_pool", "") {
+        plain if plain != rest => format!("conv2d.{pass}_pool.{plain}"),
+        _ => format!("conv2d.{pass}.{rest}"),
+    }
+}
