@@ -7,7 +7,7 @@ use super::model::{images, profile, throughput, KernelTime, LayerTime};
 use crate::autograd::Lambda;
 use crate::models::{Backbone, Dann};
 use crate::optim::{Optimizer, Rule};
-use crate::train::adapt::step::{step, EpochAccumulators, StepBatch};
+use crate::train::adapt::step::{step, EpochAccumulators, StepBatch, StepSetup};
 use crate::train::Method;
 use crate::{Gpu, Result, Tensor};
 use std::time::Instant;
@@ -81,7 +81,14 @@ pub fn digits(gpu: &Gpu, batch: usize, steps: usize, method: Option<Method>) -> 
             true => &dann_state,
             false => &method_state,
         };
-        step(&model, m, state, opt, &acc, &b, &lambda, 1e-3, n)
+        let setup = StepSetup {
+            model: &model,
+            method: m,
+            state,
+            lambda: &lambda,
+            train_seed: n,
+        };
+        step(&setup, opt, &acc, &b, 1e-3)
     };
     let dann_m = Method::DANN;
     train(&mut opt, batch, dann_m)?;

@@ -63,7 +63,7 @@ pub struct BenchRow {
 
 impl BenchRow {
     /// A row for a kernel that was validated and timed (`samples` in seconds per launch).
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // a bench row's measured fields; BenchRow names them
     pub(crate) fn timed(
         gpu: &Gpu,
         kernel: &str,
@@ -104,7 +104,7 @@ impl BenchRow {
     }
 
     /// A row for a kernel that was not timed: `status` FAILED (wrong result) or ERROR.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // a bench row's fields for a kernel that did not run; BenchRow names them
     pub(crate) fn untimed(
         gpu: &Gpu,
         kernel: &str,

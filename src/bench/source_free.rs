@@ -8,7 +8,7 @@ use crate::data::{Batch, Dataset};
 use crate::models::{Backbone, Dann};
 use crate::optim::{Optimizer, Rule};
 use crate::train::adapt::source_free::{pseudo_labels, train_step, EpochSums};
-use crate::train::adapt::step::{step, EpochAccumulators, StepBatch};
+use crate::train::adapt::step::{step, EpochAccumulators, StepBatch, StepSetup};
 use crate::train::adapt::{SourceFree, SourceFreeConfig};
 use crate::train::Method;
 use crate::{Gpu, Result};
@@ -60,17 +60,14 @@ pub fn digits(
     let mut k = 0;
     let source_only = throughput(gpu, batch, steps, || {
         k += 1;
-        step(
-            &model,
-            Method::SOURCE_ONLY,
-            &Default::default(),
-            &mut opt,
-            &acc,
-            &b,
-            &lambda,
-            1e-3,
-            k,
-        )
+        let setup = StepSetup {
+            model: &model,
+            method: Method::SOURCE_ONLY,
+            state: &Default::default(),
+            lambda: &lambda,
+            train_seed: k,
+        };
+        step(&setup, &mut opt, &acc, &b, 1e-3)
     })?;
     // Then the method's steps and its per-epoch pseudo-labels.
     let config = SourceFreeConfig {

@@ -37,7 +37,7 @@ pub struct Dense {
 
 impl Dense {
     /// Create `<name>.weight` and `<name>.bias` (zeros) in `params`.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // positional like Keras' Dense(units) and PyTorch's Linear(in, out); each call names its layer
     pub fn new(
         gpu: &Gpu,
         params: &mut Params,
@@ -114,7 +114,7 @@ pub struct Conv2d {
 
 impl Conv2d {
     /// Create `<name>.weight` (He normal over fan_out, as torchvision's VGG) and `<name>.bias` (zeros).
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // positional like PyTorch's Conv2d(in, out, kernel, stride, padding)
     pub fn new(
         gpu: &Gpu,
         params: &mut Params,

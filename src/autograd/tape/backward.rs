@@ -314,7 +314,7 @@ impl Tape {
 
     /// dW, db and (when wanted) dX of a convolution, from dZ at its output (after the ReLU's
     /// and any pooling's gradient).
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // one convolution node's saved tensors and flags
     fn conv_backward(
         &mut self,
         dz: &Tensor,

@@ -74,7 +74,7 @@ pub fn forward(
 
 /// `conv2d.fwd_pool.igemm_tiled`: the shared-memory tiled GEMM over the pixels of whole pooling
 /// windows (4 rows per pooled output), pooling in its store.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // one launch of the fused kernel: the bindings and geometry its shader declares
 fn forward_tiled(
     x: &Tensor,
     w: &Tensor,
@@ -109,7 +109,7 @@ pub fn backward_to_conv(dy: &Tensor, y: &Tensor, argmax: &Tensor, g: &Geometry) 
 }
 
 /// Backward of [`forward`]: `needs` = [dX, dW, db] as in [`super::backward`].
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // the fused node's saved tensors and what is needed; a struct would only rename them
 pub fn backward(
     x: &Tensor,
     w: &Tensor,
@@ -160,7 +160,7 @@ pub struct PooledGrads {
 /// input gradient packs its operand from them; dZ (4x the pooled values) is never written
 /// nor copied into textures. dW when `x` (the layer input) is given, dX when `w` is. `None`
 /// where the variant, adapter or shape does not allow it (then use [`backward`]).
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // the fused node's saved tensors and shapes; a struct would only rename them
 pub fn backward_from_pooled(
     x_shape: &[usize],
     w_shape: &[usize],

@@ -60,7 +60,7 @@ fn shader(gpu: &Gpu, kind: &str) -> String {
 /// The GEMM of the forward kernel over a packed input: `rows` output pixels of `oh` x `ow`
 /// images, `cols` output channels, kernel `kh` x `kw` with `stride`. `transposed`: `weight` is
 /// the layer's forward weight texture and this is its input gradient (`W_T` in the kernels).
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // one texture GEMM launch: both operands, their placement and the tile shape
 fn forward_gemm(
     gpu: &Gpu,
     input: &GpuTexture,
@@ -165,7 +165,7 @@ pub(super) fn forward(
 /// Forward pass with the 2x2/2 max-pool fused into the GEMM's store (`fwd_igemm*_pool_tex`):
 /// the pooled output into `y` `[N, Co, oH/2, oW/2]` and its argmax into `arg` (index in the
 /// conv-output plane), or `false` when the operands do not fit the adapter's textures.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // one fused launch: the bindings and geometry its shader declares
 pub(super) fn forward_pool(
     x: &Tensor,
     w: &Tensor,

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::ensv::{self, EpochPool};
 use super::resume;
 use super::scores::{accuracy, proxy_a_distance, score_candidate, ScoreSets};
-use super::step::{restore, snapshot, step, EpochAccumulators, StepBatch};
+use super::step::{restore, snapshot, step, EpochAccumulators, StepBatch, StepSetup};
 use super::{validate_model, AdaptConfig, MethodState, Select};
 use crate::autograd::Lambda;
 use crate::data::{AdaptData, Dataset, DomainLoader, DomainLoaderOptions, Loader, LoaderOptions};
@@ -311,7 +311,14 @@ fn run(
             lambda.set(lam);
             let seed = crate::train::fit::step_seed(config.seed, step_no as u64);
             clock.before_step();
-            step(model, method, state, opt, &acc, b, &lambda, lr, seed)?;
+            let setup = StepSetup {
+                model,
+                method,
+                state,
+                lambda: &lambda,
+                train_seed: seed,
+            };
+            step(&setup, opt, &acc, b, lr)?;
             if let Some(d) = clock.after_step(gpu)? {
                 first_step = Some((d, b.n_source + b.n_target));
             }

@@ -10,6 +10,18 @@ use crate::optim::Optimizer;
 use crate::train::interrupt::LOSS_LIMIT;
 use crate::{Error, Result, Tensor};
 
+/// What every loss of one adaptation step reads: the model, the method and its heads' state,
+/// the gradient-reversal coefficient and the step's dropout seed.
+pub(crate) struct StepSetup<'a> {
+    pub model: &'a Dann,
+    pub method: Method,
+    pub state: &'a MethodState,
+    /// The gradient-reversal coefficient of adversarial methods (read at backward time).
+    pub lambda: &'a Lambda,
+    /// New every step: draws the domain head's dropout masks.
+    pub train_seed: u32,
+}
+
 /// One step's images: `n_source` labelled source rows first, then `n_target` target rows.
 pub(crate) struct StepBatch<'a> {
     pub images: &'a [f32],
@@ -18,21 +30,16 @@ pub(crate) struct StepBatch<'a> {
     pub source_labels: &'a [u32],
 }
 
-/// One training step: label loss on the source rows, plus `method`'s losses when there are
-/// target rows (`lambda`: the gradient-reversal coefficient of adversarial methods).
-/// `train_seed` (new every step) draws the domain head's dropout masks.
-#[allow(clippy::too_many_arguments)]
+/// One training step: label loss on the source rows, plus the method's losses when there are
+/// target rows; sums and counts go to `acc`.
 pub(crate) fn step(
-    model: &Dann,
-    method: Method,
-    state: &MethodState,
+    setup: &StepSetup,
     opt: &mut Optimizer,
     acc: &EpochAccumulators,
     b: &StepBatch,
-    lambda: &Lambda,
     lr: f32,
-    train_seed: u32,
 ) -> Result<()> {
+    let model = setup.model;
     let gpu = model.gpu();
     let side = model.config.input_size();
     let (n_source, n) = (b.n_source, b.n_source + b.n_target);
@@ -43,9 +50,7 @@ pub(crate) fn step(
     let mut tape = Tape::new();
     let xv = tape.input(x);
     let f = model.features(&mut tape, xv)?;
-    let roots = step_losses(
-        &mut tape, model, method, state, acc, f, &labels, n_source, lambda, train_seed,
-    )?;
+    let roots = step_losses(&mut tape, setup, acc, f, &labels, n_source)?;
     let grads = tape.backward(&roots)?;
     opt.step(&model.params, &grads, lr)?;
     // One submit per step; wait so that progress and timing are honest.
@@ -55,19 +60,21 @@ pub(crate) fn step(
 /// The losses of one step on features `f` (source rows first): the label loss of the first
 /// `n_source` rows (`labels` has one entry per row; the target rows' are ignored), plus the
 /// method's losses when there are target rows. Counts and sums go to `acc`.
-#[allow(clippy::too_many_arguments)]
 fn step_losses(
     tape: &mut Tape,
-    model: &Dann,
-    method: Method,
-    state: &MethodState,
+    setup: &StepSetup,
     acc: &EpochAccumulators,
     f: Var,
     labels: &[u32],
     n_source: usize,
-    lambda: &Lambda,
-    train_seed: u32,
 ) -> Result<Vec<Var>> {
+    let StepSetup {
+        model,
+        method,
+        state,
+        lambda,
+        train_seed,
+    } = *setup;
     let gpu = model.gpu();
     let n = labels.len();
     let mut weights = vec![1.0f32; n_source];
@@ -110,7 +117,6 @@ fn step_losses(
 /// the feature extractor's output: the gradient of every parameter it reaches, by name, and
 /// of the features (after any gradient reversal). `labels` holds the source rows' labels.
 /// Checks a method's losses against a reference (`tests/adapt_steps.rs`); nothing is updated.
-#[allow(clippy::too_many_arguments)]
 pub fn gradients_from_features(
     model: &Dann,
     method: Method,
@@ -133,9 +139,14 @@ pub fn gradients_from_features(
     let mut tape = Tape::new();
     let f = tape.input_with_grad(features.clone());
     let lambda = Lambda::new(lambda);
-    let roots = step_losses(
-        &mut tape, model, method, state, &acc, f, &all, n_source, &lambda, train_seed,
-    )?;
+    let setup = StepSetup {
+        model,
+        method,
+        state,
+        lambda: &lambda,
+        train_seed,
+    };
+    let roots = step_losses(&mut tape, &setup, &acc, f, &all, n_source)?;
     let (grads, df) = tape.backward_to(&roots, &[f])?;
     let named = grads
         .into_iter()
