@@ -292,15 +292,8 @@ fn run(
         let mut images = 0usize;
         // The run's first step, when it falls in this epoch: (its time, its images).
         let mut first_step = None;
-        let so_far = resume::SoFar {
-            epochs: &history.epochs,
-            best: &best,
-            best_probs: &best_probs,
-            last_probs: &last_probs,
-            pool: &pool,
-            pad_before,
-        };
-        let record = || resume::record(model, &so_far);
+        let so_far = (&history.epochs, &best, &best_probs, &last_probs, &pool);
+        let record = || resume::record(model, so_far, pad_before);
         let mut run_step = |k: usize, b: &StepBatch, opt: &mut Optimizer| -> Result<()> {
             let p = step_no as f32 / total_steps as f32;
             lr = config.lr_schedule.at(config.lr, p);
@@ -473,15 +466,8 @@ fn run(
         }
         last_probs = probs;
         history.epochs.push(logs.clone());
-        let so_far = resume::SoFar {
-            epochs: &history.epochs,
-            best: &best,
-            best_probs: &best_probs,
-            last_probs: &last_probs,
-            pool: &pool,
-            pad_before,
-        };
-        let record = || resume::record(model, &so_far);
+        let so_far = (&history.epochs, &best, &best_probs, &last_probs, &pool);
+        let record = || resume::record(model, so_far, pad_before);
         let state = TrainState {
             params: &model.params,
             optimizer: &opt,

@@ -19,17 +19,17 @@ use serde::Serialize;
 /// The best epoch so far: its index in the run's epochs, its score and its parameters.
 pub(super) type Best = Option<(usize, f64, Vec<Tensor>)>;
 
-/// A run's state at an epoch end, as the loop keeps it.
-pub(super) struct SoFar<'a> {
-    pub epochs: &'a [EpochLogs],
-    pub best: &'a Best,
-    pub best_probs: &'a [f32],
-    pub last_probs: &'a [f32],
-    pub pool: &'a EpochPool,
-    pub pad_before: Option<ProxyADistance>,
-}
+/// A run's state at an epoch end, as the loop keeps it: its epochs, the best one so far, the
+/// best and the last epoch's score-set probabilities, the EnsV pool.
+pub(super) type SoFar<'a> = (
+    &'a Vec<EpochLogs>,
+    &'a Best,
+    &'a Vec<f32>,
+    &'a Vec<f32>,
+    &'a EpochPool,
+);
 
-/// The same, read back from a resume checkpoint.
+/// A run's state read back from a resume checkpoint.
 pub(super) struct Restored {
     pub epochs: Vec<EpochLogs>,
     pub best: Best,
@@ -47,17 +47,21 @@ fn flat(name: &str, values: &[f32]) -> (String, Vec<usize>, Vec<f32>) {
 }
 
 /// The record of a run so far (host copies; written only with a resume checkpoint).
-pub(super) fn record(model: &Dann, s: &SoFar) -> Result<RunRecord> {
+pub(super) fn record(
+    model: &Dann,
+    (epochs, best, best_probs, last_probs, pool): SoFar,
+    pad_before: Option<ProxyADistance>,
+) -> Result<RunRecord> {
     let mut r = RunRecord::default();
     r.metadata
-        .insert("epochs".into(), epoch_record::to_json(s.epochs)?);
-    r.metadata.insert("pad_before".into(), json(&s.pad_before)?);
-    r.tensors.push(flat("last_probs", s.last_probs));
-    if let Some((epoch, score, params)) = s.best {
+        .insert("epochs".into(), epoch_record::to_json(epochs)?);
+    r.metadata.insert("pad_before".into(), json(&pad_before)?);
+    r.tensors.push(flat("last_probs", last_probs));
+    if let Some((epoch, score, params)) = best {
         // The score as bits: the resumed run compares later scores with exactly this one.
         let best = (*epoch, score.to_bits());
         r.metadata.insert("best".into(), json(&best)?);
-        r.tensors.push(flat("best_probs", s.best_probs));
+        r.tensors.push(flat("best_probs", best_probs));
         for ((_, p), t) in model.params.iter().zip(params) {
             if p.trainable {
                 r.tensors
@@ -65,11 +69,11 @@ pub(super) fn record(model: &Dann, s: &SoFar) -> Result<RunRecord> {
             }
         }
     }
-    r.metadata.insert("pool".into(), s.pool.len().to_string());
-    for i in 0..s.pool.len() {
+    r.metadata.insert("pool".into(), pool.len().to_string());
+    for i in 0..pool.len() {
         r.tensors
-            .push(flat(&format!("pool.{i}.probs"), s.pool.probs(i)));
-        for ((_, p), v) in model.params.iter().zip(s.pool.params(i)) {
+            .push(flat(&format!("pool.{i}.probs"), pool.probs(i)));
+        for ((_, p), v) in model.params.iter().zip(pool.params(i)) {
             if let Some(v) = v {
                 r.tensors.push(flat(&format!("pool.{i}.{}", p.name), v));
             }
