@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use dak::autograd::Tape;
 use dak::models::Dann;
-use dak::ops::{bce, cdan};
+use dak::ops::{bce, mul_const, outer};
 use dak::train::adapt::methods::cdan as method;
 use dak::train::adapt::MethodState;
 use dak::Tensor;
@@ -34,29 +34,34 @@ fn outer_and_mul_const_match_reference() {
         let g = probs(rows, classes, 12);
         let tf = Tensor::from_slice(&gpu, &f, &[rows, dim]).unwrap();
         let tg = Tensor::from_slice(&gpu, &g, &[rows, classes]).unwrap();
-        let y = cdan::outer(&tf, &tg).unwrap();
+        let y = outer::outer(&tf, &tg).unwrap();
         assert_eq!(y.shape(), &[rows, classes * dim]);
-        let want_y = cdan::reference::outer(&f, &g, dim, classes);
+        let want_y = outer::reference::outer(&f, &g, dim, classes);
         assert_close(&y.to_vec().unwrap(), &want_y, tol_for(1), &what);
         let up: Vec<f32> = values(rows * classes * dim, 13)
             .iter()
             .map(|v| 1.7 * v + 0.4)
             .collect();
         let tup = Tensor::from_slice(&gpu, &up, &[rows, classes * dim]).unwrap();
-        let df = cdan::outer_backward(&tg, &tup).unwrap();
-        let want = cdan::reference::outer_backward(&g, &up, dim, classes);
+        let df = outer::outer_backward(&tg, &tup).unwrap();
+        let want = outer::reference::outer_backward(&g, &up, dim, classes);
         assert_close(&df.to_vec().unwrap(), &want, tol_for(classes), &what);
         // The product with a constant, on the map's output shape.
         let k = values(rows * classes * dim, 14);
         let tk = Tensor::from_slice(&gpu, &k, &[rows, classes * dim]).unwrap();
-        let want = cdan::reference::mul_const(&want_y, &k);
-        let got = cdan::mul_const(&y, &tk).unwrap().to_vec().unwrap();
+        let want = mul_const::reference::mul_const(&want_y, &k);
+        let got = mul_const::mul_const(&y, &tk).unwrap().to_vec().unwrap();
         assert_close(&got, &want, tol_for(1), &what);
-        let dx = cdan::mul_const_backward(&tup, &tk)
+        let dx = mul_const::mul_const_backward(&tup, &tk)
             .unwrap()
             .to_vec()
             .unwrap();
-        assert_close(&dx, &cdan::reference::mul_const(&up, &k), tol_for(1), &what);
+        assert_close(
+            &dx,
+            &mul_const::reference::mul_const(&up, &k),
+            tol_for(1),
+            &what,
+        );
     }
 }
 
@@ -92,8 +97,8 @@ fn weighted_bce_matches_reference_and_unweighted_with_unit_weights() {
     let tw = Tensor::from_slice(&gpu, &[1.0], &[1]).unwrap();
     assert!(bce::weighted_forward(&tx, &tx, &tw, 1.0).is_err());
     let tg = Tensor::from_slice(&gpu, &[1.0; 3], &[3, 1]).unwrap();
-    assert!(cdan::outer(&tx, &tg).is_err());
-    assert!(cdan::mul_const(&tx, &tg).is_err());
+    assert!(outer::outer(&tx, &tg).is_err());
+    assert!(mul_const::mul_const(&tx, &tg).is_err());
 }
 
 #[test]
@@ -105,13 +110,13 @@ fn reference_backwards_match_finite_differences() {
         .iter()
         .map(|v| 1.7 * v + 0.4)
         .collect();
-    let df = cdan::reference::outer_backward(&g, &up, dim, classes);
-    let outer = |f: &[f32]| cdan::reference::outer(f, &g, dim, classes);
+    let df = outer::reference::outer_backward(&g, &up, dim, classes);
+    let outer = |f: &[f32]| outer::reference::outer(f, &g, dim, classes);
     fd_check(&f, &df, &up, outer, "outer product");
     let k = values(rows * dim, 34);
     let up2: Vec<f32> = values(rows * dim, 35).iter().map(|v| v - 0.3).collect();
-    let dx = cdan::reference::mul_const(&up2, &k);
-    let prod = |x: &[f32]| cdan::reference::mul_const(x, &k);
+    let dx = mul_const::reference::mul_const(&up2, &k);
+    let prod = |x: &[f32]| mul_const::reference::mul_const(x, &k);
     fd_check(&f, &dx, &up2, prod, "product with a constant");
     let x: Vec<f32> = values(7, 36).iter().map(|v| 3.0 * v).collect();
     let t = [0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0];
@@ -166,7 +171,7 @@ fn randomized_map_matches_dense_reference() {
         let mut tape = Tape::new();
         let fv = tape.input(Tensor::from_slice(&gpu, &f, &[rows, dim]).unwrap());
         let h = method::multilinear_map(&mut tape, fv, &tg, &state).unwrap();
-        let want = cdan::reference::randomized(&f, &g, &rf, &rg, (dim, classes, d));
+        let want = randomized_map(&f, &g, &rf, &rg, (dim, classes, d));
         assert_close(&tape.tensor(h).to_vec().unwrap(), &want, 1e-4, &what);
     }
     // At most 4096 wide, the map is the plain outer product.
@@ -225,4 +230,30 @@ fn adapt_cdan_e_end_to_end() {
     // The conditional head is saved with the model.
     let model = Dann::load(&gpu(), &out).unwrap();
     assert!(model.head(method::HEAD).is_ok());
+}
+
+/// The randomized multilinear map `(f·R_f) ⊙ (g·R_g) / √d` with `R_f` [dim, d] and `R_g`
+/// [classes, d] (row-major), written out directly.
+fn randomized_map(
+    f: &[f32],
+    g: &[f32],
+    rf: &[f32],
+    rg: &[f32],
+    (dim, classes, d): (usize, usize, usize),
+) -> Vec<f32> {
+    let rows = f.len() / dim;
+    let scale = 1.0 / (d as f64).sqrt();
+    let mut h = Vec::with_capacity(rows * d);
+    for b in 0..rows {
+        for k in 0..d {
+            let a: f64 = (0..dim)
+                .map(|j| f[b * dim + j] as f64 * rf[j * d + k] as f64)
+                .sum();
+            let e: f64 = (0..classes)
+                .map(|c| g[b * classes + c] as f64 * rg[c * d + k] as f64)
+                .sum();
+            h.push((a * e * scale) as f32);
+        }
+    }
+    h
 }

@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use dak::models::Dann;
-use dak::ops::{mdd, softmax_xent};
+use dak::ops::{complement_xent, softmax_xent};
 use dak::Tensor;
 use std::path::Path;
 
@@ -51,11 +51,14 @@ fn margin_and_argmax_match_the_reference() {
             let tz = Tensor::from_slice(&gpu, &c.z, &[rows, classes]).unwrap();
             let tl = Tensor::from_u32(&gpu, &c.labels, &[rows]).unwrap();
             let tw = Tensor::from_slice(&gpu, &c.w, &[rows]).unwrap();
-            let l = mdd::margin(&tz, &tl, &tw, 0.7).unwrap().to_vec().unwrap();
-            let want = mdd::reference::margin(&c.z, &c.labels, &c.w, classes, 0.7);
+            let l = complement_xent::forward(&tz, &tl, &tw, 0.7)
+                .unwrap()
+                .to_vec()
+                .unwrap();
+            let want = complement_xent::reference::forward(&c.z, &c.labels, &c.w, classes, 0.7);
             assert_close(&l, &[want], tol_for(rows * classes), &what);
-            let dz = mdd::margin_backward(&tz, &tl, &tw, 0.7).unwrap();
-            let want = mdd::reference::margin_backward(&c.z, &c.labels, &c.w, classes, 0.7);
+            let dz = complement_xent::backward(&tz, &tl, &tw, 0.7).unwrap();
+            let want = complement_xent::reference::backward(&c.z, &c.labels, &c.w, classes, 0.7);
             assert_close(&dz.to_vec().unwrap(), &want, tol_for(classes), &what);
             if push > 0.0 && rows > 2 {
                 // The clamped row (p_y ≈ 0) gets no gradient; the confident one does.
@@ -87,11 +90,14 @@ fn margin_covers_every_label() {
     let tz = Tensor::from_slice(&gpu, &z, &[classes, classes]).unwrap();
     let tl = Tensor::from_u32(&gpu, &labels, &[classes]).unwrap();
     let tw = Tensor::from_slice(&gpu, &w, &[classes]).unwrap();
-    let l = mdd::margin(&tz, &tl, &tw, 1.0).unwrap().to_vec().unwrap();
-    let want = mdd::reference::margin(&z, &labels, &w, classes, 1.0);
+    let l = complement_xent::forward(&tz, &tl, &tw, 1.0)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    let want = complement_xent::reference::forward(&z, &labels, &w, classes, 1.0);
     assert_close(&l, &[want], tol_for(classes * classes), "every label");
-    let dz = mdd::margin_backward(&tz, &tl, &tw, 1.0).unwrap();
-    let want = mdd::reference::margin_backward(&z, &labels, &w, classes, 1.0);
+    let dz = complement_xent::backward(&tz, &tl, &tw, 1.0).unwrap();
+    let want = complement_xent::reference::backward(&z, &labels, &w, classes, 1.0);
     assert_close(
         &dz.to_vec().unwrap(),
         &want,
@@ -118,13 +124,17 @@ fn margin_reference_backward_matches_finite_differences() {
     z[classes + 3] += 9.0;
     z[2 * classes + 1] -= 25.0;
     let w = [1.0f32, 1.0, 1.0, 0.0, 1.0];
-    let g = mdd::reference::margin_backward(&z, &labels, &w, classes, 1.3);
+    let g = complement_xent::reference::backward(&z, &labels, &w, classes, 1.3);
     fd_check(
         &z,
         &g,
         &[1.0],
-        |z| vec![mdd::reference::margin(z, &labels, &w, classes, 1.3)],
-        "MDD margin",
+        |z| {
+            vec![complement_xent::reference::forward(
+                z, &labels, &w, classes, 1.3,
+            )]
+        },
+        "complement cross-entropy",
     );
     assert!(g[..classes].iter().any(|v| v.abs() > 1e-2), "{g:?}");
     assert!(g[2 * classes..3 * classes].iter().all(|&v| v == 0.0));
@@ -137,10 +147,10 @@ fn margin_bad_shapes_are_errors() {
     let z = Tensor::from_slice(&gpu, &[0.0f32; 6], &[6]).unwrap();
     let l = Tensor::from_u32(&gpu, &[0u32; 6], &[6]).unwrap();
     let w = Tensor::from_slice(&gpu, &[1.0f32; 6], &[6]).unwrap();
-    assert!(mdd::margin(&z, &l, &w, 1.0).is_err());
+    assert!(complement_xent::forward(&z, &l, &w, 1.0).is_err());
     let z = z.reshape(&[2, 3]).unwrap();
-    assert!(mdd::margin(&z, &l, &w, 1.0).is_err());
-    assert!(mdd::margin_backward(&z, &w, &w, 1.0).is_err());
+    assert!(complement_xent::forward(&z, &l, &w, 1.0).is_err());
+    assert!(complement_xent::backward(&z, &w, &w, 1.0).is_err());
 }
 
 /// Source: 3 classes x 6 images; target: their colour negatives.

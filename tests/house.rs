@@ -352,3 +352,65 @@ fn no_file_uses_a_layer_above_its_own() {
         upward.join("\n")
     );
 }
+
+/// Every file under `dir` (recursively) with one of `extensions`.
+fn files_under(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|e| extensions.iter().any(|x| e == *x))
+            {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The engine (ops, tape, GPU, kernels and their generator) names no adaptation method: an op
+/// is named after what it computes, so a new method adds a loss module, not engine files.
+#[test]
+fn the_engine_names_no_method() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let methods: Vec<String> = dak::train::adapt::Method::names()
+        .iter()
+        .flat_map(|n| n.split('+'))
+        .map(str::to_lowercase)
+        .chain(["shot", "tent"].map(String::from))
+        .collect();
+    let engine = [
+        "src/ops",
+        "src/autograd",
+        "src/gpu",
+        "shaders",
+        "wgsl-gen/src",
+    ];
+    let mut found = Vec::new();
+    for dir in engine {
+        for p in files_under(&root.join(dir), &["rs", "wgsl"]) {
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let text = std::fs::read_to_string(&p).unwrap().to_lowercase();
+            let words: BTreeSet<&str> = text
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+                .chain(rel.split(|c: char| !c.is_ascii_alphanumeric() && c != '-'))
+                .collect();
+            for m in methods.iter().filter(|m| m.as_str() != "source-only") {
+                if words.contains(m.as_str()) {
+                    found.push(format!("{rel}: `{m}`"));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "engine files naming a method (name the op after what it computes):\n{}",
+        found.join("\n")
+    );
+}

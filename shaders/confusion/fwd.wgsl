@@ -1,5 +1,5 @@
 // confusion.fwd — C[i, j] = Σ_b w[b]·P[b, i]·P[b, j]: the class-confusion matrix (P·w)ᵀ·P of
-// probabilities P [B, K] with per-sample weights w [B] (MCC, Jin et al. ECCV 2020, eq. 5).
+// probabilities P [B, K] with per-sample weights w [B] (Jin et al. ECCV 2020, eq. 5).
 // K×K is small (classes²) and B is a batch: one invocation per (i, j) looping over B beats a
 // tiled GEMM's packing passes here. 256 per workgroup; 2-D grid (grid_1d of K·K).
 

@@ -1,5 +1,5 @@
 // loss.bce_weighted_fwd — L = scale · Σ_i w_i·[max(x,0) - x·t + log(1 + exp(-|x|))] / N:
-// binary cross-entropy with logits and constant per-sample weights w (CDAN+E's entropy
+// binary cross-entropy with logits and constant per-sample weights w (e.g. entropy
 // weights), mean over all N samples as PyTorch's `weight=` with reduction 'mean'.
 // x, t, w: [N]. One workgroup of 256 with a tree reduction; writes loss[0]. Grid (1).
 

@@ -1,5 +1,5 @@
 // loss.binary_correct — accuracy counters of a binary classifier with one logit per sample:
-// counts[0] += #{i : (x_i > 0) == (t_i > 0.5)}, counts[1] += N. The DANN domain classifier's
+// counts[0] += #{i : (x_i > 0) == (t_i > 0.5)}, counts[1] += N. A domain classifier's
 // accuracy (near 50% means the features no longer tell the domains apart).
 // Counters accumulate across calls so an epoch needs no per-step readback.
 // x, t: [N]. One invocation per sample, 64 per workgroup; integer atomics only. Grid (ceil(N/64)).

@@ -1,6 +1,6 @@
 // loss.softmax_xent_fwd — L = scale · Σ_i w_i·(logsumexp(z_i) - z_i[y_i]) / max(Σ_i w_i, 1)
-// over logits z [B, C], labels y [B] (u32), per-sample weights w [B] (0/1 masks: DANN counts
-// only the source half). Max-subtracted, so ±1e4 logits stay finite. With label smoothing
+// over logits z [B, C], labels y [B] (u32), per-sample weights w [B] (0/1 masks: a mixed batch
+// counts only its labelled rows). Max-subtracted, so ±1e4 logits stay finite. With label smoothing
 // ε > 0 the target is (1-ε)·onehot(y) + ε/C: ℓ_i = (1-ε)·(lse - z_y) + ε·(lse - mean_c z_c).
 // One workgroup of 256: thread t handles rows t, t+256, ...; then a tree reduction of the
 // weighted losses and the weights. Writes loss[0]. Grid (1).

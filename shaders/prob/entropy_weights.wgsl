@@ -1,6 +1,6 @@
 // prob.entropy_weights — w[r] = R·(1 + e^{-H[r]}) / Σ_k (1 + e^{-H[k]}) over entropies H [R]:
-// confident samples weigh more, the weights sum to R (MCC, Jin et al. ECCV 2020, eq. 3-4;
-// CDAN+E's weights are the same up to the normalisation to mean 1).
+// confident samples weigh more, the weights sum to R (Jin et al. ECCV 2020, eq. 3-4;
+// Long et al. 2018's entropy conditioning is the same up to the normalisation to mean 1).
 // One workgroup of 256: thread t handles rows t, t+256, ...; a tree sum; then the division.
 // Grid (1).
 

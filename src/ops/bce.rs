@@ -1,5 +1,5 @@
-//! Binary cross-entropy with logits (the DANN and CDAN domain loss), numerically stable;
-//! optionally with constant per-sample weights (CDAN+E).
+//! Binary cross-entropy with logits (a domain classifier's loss), numerically stable;
+//! optionally with constant per-sample weights.
 
 use super::grid_1d;
 use crate::{DType, Result, Tensor};
@@ -56,7 +56,7 @@ pub fn backward(logits: &Tensor, targets: &Tensor, scale: f32) -> Result<Tensor>
 }
 
 /// `scale · Σ_i w_i·ℓ_i / N`: [`forward`] with constant per-sample `weights` of the logits'
-/// shape (CDAN+E's entropy weights), as a `[1]` tensor. Its own kernels, so that the
+/// shape (e.g. entropy weights), as a `[1]` tensor. Its own kernels, so that the
 /// unweighted loss keeps its two bindings and its dispatch.
 pub fn weighted_forward(
     logits: &Tensor,

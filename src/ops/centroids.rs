@@ -1,6 +1,6 @@
 //! Nearest-centroid labelling under cosine similarity: the clustering that turns a model's
-//! soft predictions on unlabelled images into self-supervised labels (SHOT's pseudo-labels;
-//! generic k-means steps, nothing method-specific).
+//! soft predictions on unlabelled images into self-supervised labels (generic k-means steps
+//! under the cosine).
 //!
 //! Rows get a constant 1 appended and are scaled to unit length ([`unit_rows_with_one`], a
 //! kernel). Class centroids are weighted sums of the rows, `C = Wᵀ·F̂` with soft weights (the
@@ -9,7 +9,7 @@
 //! in cosine distance, `argmax_k f̂·c_k / ‖c_k‖` ([`similarities`], a GEMM against the
 //! normalised centroids; the centroid's scale never matters under the cosine, so the division
 //! by the class weight is skipped). Classes that no row currently holds have no centroid and
-//! take no rows (SHOT's `labelset` with threshold 0).
+//! take no rows.
 //!
 //! The data arrives in evaluation batches, so every function takes one batch's rows and
 //! [`labels`] runs the rounds over a list of them: no operand grows with the data set, and a
@@ -221,7 +221,7 @@ pub mod reference {
         y
     }
 
-    /// SHOT's clustering as its authors write it (NumPy): unit rows with a 1 appended,
+    /// The clustering written out as its reference implementation does (NumPy): unit rows with a 1 appended,
     /// centroids `affᵀ·F̂ / (1e-8 + Σ aff)`, cosine distances to the centroids of the classes
     /// the current labels hold, argmin; `rounds` times, the first with the probabilities as
     /// `aff`, later ones one-hot. Returns each row's label.

@@ -1,5 +1,5 @@
-//! The class-confusion matrix of MCC (Jin et al., *Minimum Class Confusion for Versatile Domain
-//! Adaptation*, ECCV 2020) and its loss: `C = (P·w)ᵀ·P` over probabilities `P [B, K]` with
+//! The class-confusion matrix of a batch of predictions (Jin et al., ECCV 2020, eq. 5) and its
+//! off-diagonal loss: `C = (P·w)ᵀ·P` over probabilities `P [B, K]` with
 //! detached per-sample weights `w [B]`; rows of C normalised to sum 1 (C̃); loss
 //! `scale · (ΣC̃ - trace C̃) / K`.
 //!

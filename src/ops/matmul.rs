@@ -89,7 +89,7 @@ impl Variant {
     /// (2·batch·in·out): the tuned winner of their bucket, else [`Self::default_for`], except
     /// that on CPU adapters a layer under [`SMALL_DENSE_FLOPS`] runs the storage-buffer kernel:
     /// packing both operands costs two more dispatches, more than the texture reads save on a
-    /// GEMM that small (the DANN heads' 100 -> 100, -> 10, -> 1: 0.3-0.7 ms instead of 0.6-1.0).
+    /// GEMM that small (the digits heads' 100 -> 100, -> 10, -> 1: 0.3-0.7 ms instead of 0.6-1.0).
     pub fn for_dense(gpu: &Gpu, flops: f64) -> Variant {
         if let Some(v) = Variant::tuned(gpu, &format!("matmul/{}", crate::tune::bucket(flops))) {
             return v;
@@ -268,7 +268,7 @@ pub fn gemm(
 
 /// [`pack_now`], reused while `t` is unchanged (`Gpu::derived_texture_budgeted`, within the
 /// input-cache budget): a frozen or evaluated layer's weight is packed once, and operands that
-/// several GEMMs share are packed once per step (DANN's two heads read the same features in
+/// several GEMMs share are packed once per step (a label head and a domain head read the same features in
 /// their forwards and their weight gradients).
 fn pack(
     t: &Tensor,

@@ -1,5 +1,5 @@
-//! Multi-kernel maximum mean discrepancy (MK-MMD) of DAN (Long et al., *Learning Transferable
-//! Features with Deep Adaptation Networks*, ICML 2015), as in TLlib's
+//! Multi-kernel maximum mean discrepancy (MK-MMD; Long et al., ICML 2015, Gretton et al. 2012),
+//! as in TLlib's
 //! `MultipleKernelMaximumMeanDiscrepancy` with Gaussian kernels:
 //!
 //! - [`sq_distances`]: `D[i, j] = ‖x_i - x_j‖²` over the rows of `x [n, dim]` (source rows, then
@@ -81,7 +81,7 @@ fn loss_params(d: &Tensor, m: &Tensor, alphas: &[f32], scale: f32, op: &str) -> 
 pub enum DistPath {
     /// From the Gram matrix `x·xᵀ` of the tiled GEMM (`‖x_i‖² + ‖x_j‖² - 2·x_i·x_j`, clamped
     /// at 0, exact zero diagonal); the gradient through the GEMM `S·x`. The default: the
-    /// direct kernels' per-element loops over `dim` (and over `n` backward) cost a DAN step
+    /// direct kernels' per-element loops over `dim` (and over `n` backward) cost an MMD step
     /// more than the rest of it on a CPU adapter.
     Gram,
     /// One invocation per output, a direct difference: the GPU-side oracle.
@@ -227,7 +227,7 @@ pub fn loss_backward(
     Ok(dd)
 }
 
-/// TLlib's linear-time index matrix (its DAN default) for `b` source rows then `b` target rows:
+/// TLlib's linear-time index matrix (its default) for `b` source rows then `b` target rows:
 /// each row paired with the next one of its domain (cyclically), `+1/b` within a domain, `-1/b`
 /// across. Entries are set, not added (with `b = 1` a row is its own neighbour).
 pub fn linear_index(b: usize) -> Result<Vec<f32>> {

@@ -2,16 +2,17 @@
 //! plain-Rust `reference` module (f32 data, f64 accumulation) that serves as the oracle.
 pub mod batch_norm;
 pub mod bce;
-pub mod cdan;
 pub mod centroids;
+pub mod complement_xent;
 pub mod confusion;
 pub mod conv2d;
 pub mod elementwise;
 pub mod info_max;
 pub mod matmul;
-pub mod mdd;
 pub mod mmd;
+pub mod mul_const;
 pub mod optim;
+pub mod outer;
 pub mod pool;
 pub mod pool_relu;
 pub mod prob;

@@ -1,5 +1,5 @@
 //! Probabilities of a classifier's rows: softmax with a temperature, per-sample entropy, and
-//! the entropy weights `1 + e^{-H}` that MCC and CDAN+E put on confident samples.
+//! the entropy weights `1 + e^{-H}` that put more weight on confident samples.
 
 use super::grid_1d;
 use crate::{DType, Error, Result, Tensor};

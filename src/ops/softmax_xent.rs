@@ -41,8 +41,8 @@ pub fn forward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) -
     forward_smoothed(logits, labels, weights, scale, 0.0)
 }
 
-/// [`forward`] against label-smoothed targets `(1-ε)·onehot(y) + ε/C` (Szegedy et al. 2016;
-/// SHOT's source recipe uses ε = 0.1); ε = 0 is [`forward`] exactly.
+/// [`forward`] against label-smoothed targets `(1-ε)·onehot(y) + ε/C` (Szegedy et al. 2016);
+/// ε = 0 is [`forward`] exactly.
 pub fn forward_smoothed(
     logits: &Tensor,
     labels: &Tensor,
@@ -149,7 +149,7 @@ pub fn argmax_correct(
 }
 
 /// Argmax of each row of `logits` [B, C] (u32 [B], first maximum wins), counting nothing:
-/// [`argmax_correct`]'s kernel with every weight 0 (pseudo-labels, e.g. MDD's). No readback.
+/// [`argmax_correct`]'s kernel with every weight 0 (pseudo-labels). No readback.
 pub fn argmax(logits: &Tensor) -> Result<Tensor> {
     let gpu = logits.gpu();
     let rows = logits.shape().first().copied().unwrap_or(0);

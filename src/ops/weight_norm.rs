@@ -1,6 +1,6 @@
 //! Weight normalisation (Salimans & Kingma 2016; PyTorch's `weight_norm`, dim 0): a dense
 //! layer's weight as a direction and a length per output row, `W[r] = g[r]·V[r]/‖V[r]‖`,
-//! V [rows, cols] and g [rows] (stored [rows, 1], PyTorch's `weight_g`). SHOT's classifier.
+//! V [rows, cols] and g [rows] (stored [rows, 1], PyTorch's `weight_g`).
 //!
 //! ```text
 //! n_r = ‖V[r]‖,  s_r = Σ_c dW[r,c]·V[r,c]

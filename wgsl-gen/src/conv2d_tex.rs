@@ -63,7 +63,7 @@ const FORWARD: &[(Cols, Order)] = &[
 ];
 
 /// The weight-gradient tile families: rows (output channels) per tile, 8 columns per lane.
-/// 32 rows: layers with few output channels (DANN's 32-channel convolutions); 48 rows: layers
+/// 32 rows: layers with few output channels (the digits network's 32-channel convolutions); 48 rows: layers
 /// with 33-48 output channels (the digits network's conv2) fill the tile.
 const WGRAD_ROWS: [usize; 3] = [64, 32, 48];
 

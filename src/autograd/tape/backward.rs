@@ -3,8 +3,8 @@
 use super::{ensure_root, Node, Op, Tape};
 use crate::ops::conv2d::pooled::POOL;
 use crate::ops::{
-    batch_norm, bce, cdan, confusion, conv2d, elementwise as ew, info_max, matmul, mdd, mmd, pool,
-    prob, softmax_xent, weight_norm,
+    batch_norm, bce, complement_xent, confusion, conv2d, elementwise as ew, info_max, matmul, mmd,
+    mul_const, outer, pool, prob, softmax_xent, weight_norm,
 };
 use crate::{Error, Result, Tensor};
 
@@ -285,11 +285,11 @@ impl Tape {
             }
             Op::Outer { g } => {
                 let dy = dy.expect("non-root has a gradient");
-                Some(cdan::outer_backward(&g, &dy)?)
+                Some(outer::outer_backward(&g, &dy)?)
             }
             Op::MulConst { c } => {
                 let dy = dy.expect("non-root has a gradient");
-                Some(cdan::mul_const_backward(&dy, &c)?)
+                Some(mul_const::mul_const_backward(&dy, &c)?)
             }
             Op::BceWeighted {
                 targets,
@@ -300,14 +300,14 @@ impl Tape {
                 let x = self.tensor(node.input);
                 Some(bce::weighted_backward(x, &targets, &weights, scale)?)
             }
-            Op::MddMargin {
+            Op::ComplementXent {
                 labels,
                 weights,
                 scale,
             } => {
-                ensure_root(is_root, "MDD margin")?;
+                ensure_root(is_root, "complement cross-entropy")?;
                 let z = self.tensor(node.input);
-                Some(mdd::margin_backward(z, &labels, &weights, scale)?)
+                Some(complement_xent::backward(z, &labels, &weights, scale)?)
             }
         })
     }

@@ -19,7 +19,7 @@ pub(crate) struct Part {
 impl Tape {
     /// `f(x)` computed on `chunks` chunks of `x`'s rows (1 or fewer: `f(x)` on this tape).
     /// Chunk `j` takes rows `j, j + chunks, j + 2·chunks, …`, so that every chunk holds a
-    /// spread of the batch (both domains of a DANN batch, for per-chunk BatchNorm
+    /// spread of the batch (both domains of a mixed batch, for per-chunk BatchNorm
     /// statistics); the output rows are in `x`'s order. A chunk that records nothing (a frozen
     /// backbone) is dropped at once, so its activations are freed before the next one runs.
     pub fn chunked(

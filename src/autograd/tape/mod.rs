@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 mod backward;
 mod batch_norm;
-mod cdan;
 mod chunked;
+mod complement_xent;
 mod info_max;
 mod lambda;
-mod mdd;
 mod op;
+mod outer;
 mod probs;
 mod weight_norm;
 
@@ -408,6 +408,27 @@ impl Tape {
             logits,
             loss,
         ))
+    }
+
+    /// `scale · Σ_i w_i·ℓ_i / N`: binary cross-entropy with logits and constant per-sample
+    /// `weights` (N values), mean over all N samples.
+    pub fn bce_weighted(
+        &mut self,
+        logits: Var,
+        targets: &Tensor,
+        weights: &Tensor,
+        scale: f32,
+    ) -> Result<Var> {
+        let loss = bce::weighted_forward(self.tensor(logits), targets, weights, scale)?;
+        if !self.requires_grad(logits) {
+            return Ok(self.constant(loss));
+        }
+        let op = Op::BceWeighted {
+            targets: targets.clone(),
+            weights: weights.clone(),
+            scale,
+        };
+        Ok(self.record(op, logits, loss))
     }
 
     /// Backpropagate from loss values (each a root with upstream gradient 1; use the loss

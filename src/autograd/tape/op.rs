@@ -98,7 +98,7 @@ pub(super) enum Op {
     },
     /// Class confusion (P·w)ᵀ·P with constant per-sample weights.
     Confusion { weights: Tensor },
-    /// MCC loss of a confusion matrix (a root).
+    /// Off-diagonal mass of a row-normalised confusion matrix (a root).
     ConfusionLoss { scale: f32 },
     /// Pairwise squared distances of the rows of a [n, dim] value.
     SqDistances,
@@ -109,7 +109,6 @@ pub(super) enum Op {
         alphas: Vec<f32>,
         scale: f32,
     },
-    // CDAN (methods/cdan.rs):
     /// Flattened outer product of features with constant probabilities `g` [rows, classes].
     Outer { g: Tensor },
     /// Element-wise product with a constant of the input's shape.
@@ -120,9 +119,8 @@ pub(super) enum Op {
         weights: Tensor,
         scale: f32,
     },
-    // MDD (methods/mdd.rs):
-    /// Target disparity -log(1 - p_y + 1e-6) of the adversary's logits (a root).
-    MddMargin {
+    /// Complement cross-entropy -log(min(1 - p_y + 1e-6, 1)) (a root).
+    ComplementXent {
         labels: Tensor,
         weights: Tensor,
         scale: f32,

@@ -76,7 +76,7 @@ impl Tape {
         Ok(self.record(op, p, c))
     }
 
-    /// MCC loss `scale · (ΣC̃ - trace C̃) / K` of a confusion matrix (rows normalised).
+    /// Off-diagonal loss `scale · (ΣC̃ - trace C̃) / K` of a confusion matrix (rows normalised).
     pub fn confusion_loss(&mut self, c: Var, scale: f32) -> Result<Var> {
         let loss = confusion::loss(self.tensor(c), scale)?;
         if !self.requires_grad(c) {

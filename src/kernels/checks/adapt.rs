@@ -1,9 +1,9 @@
 //! Checks of the adaptation-method kernels (softmax with temperature, entropy, entropy weights,
 //! class confusion and its loss, MK-MMD, CDAN's map and weighted loss, MDD's margin) against
-//! their CPU references (CDAN's checks are in `cdan.rs`, MDD's in `mdd.rs`).
+//! their CPU references (the outer product's, the constant product's and the weighted BCE's are in `outer.rs`, the complement cross-entropy's in `complement_xent.rs`).
 
-use super::cdan::{check_bce_weighted, check_mul_const, check_outer, Pass};
-use super::mdd::{check_margin, Pass as MddPass};
+use super::complement_xent::{check_complement_xent, Pass as XentPass};
+use super::outer::{check_bce_weighted, check_mul_const, check_outer, Pass};
 use super::{always, tol_for, values, Checker};
 use crate::kernels::Kernel;
 use crate::ops::{confusion as cf, mmd, prob};
@@ -303,33 +303,33 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
         check: |gpu, c| check_mmd(gpu, c, Which::LossBwd, mmd::DistPath::Gram),
     },
     Kernel {
-        id: "cdan.outer_fwd",
-        op: "cdan",
-        files: &["cdan/outer_fwd.wgsl"],
-        description: "multilinear map y[b, c·D + j] = g[b, c]·f[b, j] (CDAN)",
+        id: "outer.fwd",
+        op: "outer",
+        files: &["outer/fwd.wgsl"],
+        description: "flattened outer product y[b, c·D + j] = g[b, c]·f[b, j]",
         supported: always,
         check: |gpu, c| check_outer(gpu, c, Pass::Fwd),
     },
     Kernel {
-        id: "cdan.outer_bwd",
-        op: "cdan",
-        files: &["cdan/outer_bwd.wgsl"],
+        id: "outer.bwd",
+        op: "outer",
+        files: &["outer/bwd.wgsl"],
         description: "df[b, j] = Σ_c g[b, c]·dy[b, c·D + j]",
         supported: always,
         check: |gpu, c| check_outer(gpu, c, Pass::Bwd),
     },
     Kernel {
-        id: "cdan.mul_const_fwd",
-        op: "cdan",
-        files: &["cdan/mul_const_fwd.wgsl"],
-        description: "y = x ⊙ c, c constant (randomized multilinear map)",
+        id: "elementwise.mul_const_fwd",
+        op: "mul_const",
+        files: &["elementwise/mul_const_fwd.wgsl"],
+        description: "y = x ⊙ c, c constant",
         supported: always,
         check: |gpu, c| check_mul_const(gpu, c, Pass::Fwd),
     },
     Kernel {
-        id: "cdan.mul_const_bwd",
-        op: "cdan",
-        files: &["cdan/mul_const_bwd.wgsl"],
+        id: "elementwise.mul_const_bwd",
+        op: "mul_const",
+        files: &["elementwise/mul_const_bwd.wgsl"],
         description: "dx = dy ⊙ c",
         supported: always,
         check: |gpu, c| check_mul_const(gpu, c, Pass::Bwd),
@@ -338,7 +338,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
         id: "loss.bce_weighted_fwd",
         op: "loss",
         files: &["loss/bce_weighted_fwd.wgsl"],
-        description: "BCE with logits, per-sample weights, mean over N -> [1] (CDAN+E)",
+        description: "BCE with logits, per-sample weights, mean over N -> [1]",
         supported: always,
         check: |gpu, c| check_bce_weighted(gpu, c, Pass::Fwd),
     },
@@ -351,19 +351,19 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
         check: |gpu, c| check_bce_weighted(gpu, c, Pass::Bwd),
     },
     Kernel {
-        id: "mdd.margin_fwd",
-        op: "mdd",
-        files: &["mdd/margin_fwd.wgsl"],
-        description: "MDD target disparity -log(min(1 - p_y + 1e-6, 1)), weighted mean -> [1]",
+        id: "loss.complement_xent_fwd",
+        op: "complement_xent",
+        files: &["loss/complement_xent_fwd.wgsl"],
+        description: "-log(min(1 - p_y + 1e-6, 1)), weighted mean -> [1]",
         supported: always,
-        check: |gpu, c| check_margin(gpu, c, MddPass::Fwd),
+        check: |gpu, c| check_complement_xent(gpu, c, XentPass::Fwd),
     },
     Kernel {
-        id: "mdd.margin_bwd",
-        op: "mdd",
-        files: &["mdd/margin_bwd.wgsl"],
+        id: "loss.complement_xent_bwd",
+        op: "complement_xent",
+        files: &["loss/complement_xent_bwd.wgsl"],
         description: "dz = k·p_y·([c = y] - p_c) / (1 - p_y + 1e-6), 0 where clamped",
         supported: always,
-        check: |gpu, c| check_margin(gpu, c, MddPass::Bwd),
+        check: |gpu, c| check_complement_xent(gpu, c, XentPass::Bwd),
     },
 ];

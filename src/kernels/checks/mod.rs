@@ -3,13 +3,13 @@
 
 pub(super) mod adapt;
 pub mod batch_norm;
-mod cdan;
 pub mod centroids;
+mod complement_xent;
 mod dense;
 mod fused;
 pub(super) mod info_max;
-mod mdd;
 mod optim_multi;
+mod outer;
 mod pointwise;
 
 use super::{tol_for, Checker, Kernel};

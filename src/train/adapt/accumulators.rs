@@ -9,9 +9,9 @@ use std::cell::Cell;
 /// GPU-side sums of one epoch: read once at its end.
 pub(crate) struct EpochAccumulators {
     pub(super) label_loss: Tensor,
-    pub(crate) domain_loss: Tensor,
+    pub(super) domain_loss: Tensor,
     pub(super) source_counts: Tensor,
-    pub(crate) domain_counts: Tensor,
+    pub(super) domain_counts: Tensor,
     pub(super) adapt_loss: Tensor,
     /// The first step (from 1) whose label loss / a method loss was unusable (GPU-side flags).
     pub(super) bad_label: Tensor,

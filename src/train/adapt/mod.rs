@@ -29,7 +29,7 @@ pub mod scores;
 pub mod source_free;
 pub(crate) mod step;
 
-pub use methods::{AdaptMethod, Method, MethodState, StepContext};
+pub use methods::{AdaptMethod, Counted, Method, MethodLosses, MethodState, StepContext};
 
 pub use methods::{LossWeights, SourceFree, SourceFreeMethod};
 pub use scores::count_correct;

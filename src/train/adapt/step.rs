@@ -2,10 +2,10 @@
 //! parameter snapshots for label-free model selection.
 
 pub(crate) use super::accumulators::EpochAccumulators;
-use super::methods::{Method, MethodState, StepContext};
+use super::methods::{Counted, Method, MethodState, StepContext};
 use crate::autograd::{Lambda, Tape, Var};
 use crate::models::{Dann, Model};
-use crate::ops::{elementwise as ew, softmax_xent, watch};
+use crate::ops::{bce, elementwise as ew, softmax_xent, watch};
 use crate::optim::Optimizer;
 use crate::train::interrupt::LOSS_LIMIT;
 use crate::{Error, Result, Tensor};
@@ -101,14 +101,21 @@ fn step_losses(
             lambda,
             train_seed,
             state,
-            acc,
         };
         let losses = method.get().losses(tape, &ctx)?;
-        for &l in &losses {
+        for counted in &losses.counted {
+            match counted {
+                Counted::DomainLoss(l) => ew::accumulate(&acc.domain_loss, tape.tensor(*l))?,
+                Counted::DomainAccuracy { logits, domains } => {
+                    bce::binary_correct(tape.tensor(*logits), domains, &acc.domain_counts)?
+                }
+            }
+        }
+        for &l in &losses.roots {
             ew::accumulate(&acc.adapt_loss, tape.tensor(l))?;
             watch::note(tape.tensor(l), limit, step_no, &acc.bad_adapt)?;
         }
-        roots.extend(losses);
+        roots.extend(losses.roots);
     }
     Ok(roots)
 }

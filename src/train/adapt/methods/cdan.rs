@@ -11,13 +11,13 @@
 //! (`domain_hidden`, `domain_dropout`; TLlib uses 1024-1024 with batch norm everywhere);
 //! TLlib picks the randomized map by a flag, dak by the paper's 4096 rule.
 
-use super::{AdaptMethod, MethodState, StepContext};
+use super::{AdaptMethod, Counted, MethodLosses, MethodState, StepContext};
 use crate::autograd::{Tape, Var};
 use crate::models::dann::DannConfig;
 use crate::models::{Dann as Net, HeadConfig, Model};
 use crate::nn::Init;
 use crate::ops::matmul::{self, Gemm};
-use crate::ops::{bce, elementwise as ew, prob};
+use crate::ops::{elementwise as ew, prob};
 use crate::{Error, Result, Tensor};
 
 /// Widest outer product fed to the domain head; wider maps are randomized (the paper's rule).
@@ -89,7 +89,7 @@ impl AdaptMethod for Cdan {
         }
         Ok(state)
     }
-    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<Vec<Var>> {
+    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<MethodLosses> {
         let n = c.n_source + c.n_target;
         let gpu = c.model.gpu();
         let mut d = vec![0.0f32; c.n_source];
@@ -107,9 +107,16 @@ impl AdaptMethod for Cdan {
             }
             false => tape.bce(dz, &domains, TRADE_OFF)?,
         };
-        bce::binary_correct(tape.tensor(dz), &domains, &c.acc.domain_counts)?;
-        ew::accumulate(&c.acc.domain_loss, tape.tensor(domain_loss))?;
-        Ok(vec![domain_loss])
+        Ok(MethodLosses {
+            roots: vec![domain_loss],
+            counted: vec![
+                Counted::DomainAccuracy {
+                    logits: dz,
+                    domains,
+                },
+                Counted::DomainLoss(domain_loss),
+            ],
+        })
     }
 }
 

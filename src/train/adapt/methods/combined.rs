@@ -2,8 +2,8 @@
 //! trade-off, as in MCC's paper (Jin et al., ECCV 2020, Table 5), where MCC is added to DANN
 //! and CDAN with weight 1.
 
-use super::{AdaptMethod, MethodState, StepContext};
-use crate::autograd::{Tape, Var};
+use super::{AdaptMethod, MethodLosses, MethodState, StepContext};
+use crate::autograd::Tape;
 use crate::models::dann::DannConfig;
 use crate::models::{Dann as Net, HeadConfig};
 use crate::Result;
@@ -42,11 +42,11 @@ impl AdaptMethod for Combined {
         }
         Ok(state)
     }
-    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<Vec<Var>> {
-        let mut roots = Vec::new();
+    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<MethodLosses> {
+        let mut sum = MethodLosses::default();
         for p in self.parts {
-            roots.extend(p.losses(tape, c)?);
+            sum.extend(p.losses(tape, c)?);
         }
-        Ok(roots)
+        Ok(sum)
     }
 }

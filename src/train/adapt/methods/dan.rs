@@ -6,8 +6,8 @@
 //! adversary and no extra head. Deviation: the paper adapts several layers (fc6-fc8 of AlexNet);
 //! like TLlib, dak adapts the features the label head reads (the bottleneck on VGG16).
 
-use super::{AdaptMethod, StepContext};
-use crate::autograd::{Tape, Var};
+use super::{AdaptMethod, MethodLosses, StepContext};
+use crate::autograd::Tape;
 use crate::models::Model;
 use crate::ops::mmd;
 use crate::{Result, Tensor};
@@ -32,7 +32,7 @@ impl AdaptMethod for Dan {
     fn adversarial(&self) -> bool {
         false
     }
-    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<Vec<Var>> {
+    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<MethodLosses> {
         let index = match c.n_source == c.n_target {
             true => mmd::linear_index(c.n_source)?,
             false => mmd::quadratic_index(c.n_source, c.n_target)?,
@@ -40,6 +40,8 @@ impl AdaptMethod for Dan {
         let n = c.n_source + c.n_target;
         let index = Tensor::from_slice(c.model.gpu(), &index, &[n, n])?;
         let d = tape.sq_distances(c.features)?;
-        Ok(vec![tape.mk_mmd(d, &index, &ALPHAS, TRADE_OFF)?])
+        Ok(MethodLosses::roots(vec![
+            tape.mk_mmd(d, &index, &ALPHAS, TRADE_OFF)?
+        ]))
     }
 }

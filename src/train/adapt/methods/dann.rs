@@ -2,10 +2,9 @@
 //! head behind gradient reversal (coefficient λ_p from the schedule) classifies every row's
 //! domain, binary cross-entropy with logits (0 source, 1 target), weight 1.
 
-use super::{AdaptMethod, StepContext};
-use crate::autograd::{Tape, Var};
+use super::{AdaptMethod, Counted, MethodLosses, StepContext};
+use crate::autograd::Tape;
 use crate::models::Model;
-use crate::ops::{bce, elementwise as ew};
 use crate::{Result, Tensor};
 
 pub(super) struct Dann;
@@ -23,7 +22,7 @@ impl AdaptMethod for Dann {
     fn adversarial(&self) -> bool {
         true
     }
-    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<Vec<Var>> {
+    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<MethodLosses> {
         let n = c.n_source + c.n_target;
         let mut d = vec![0.0f32; c.n_source];
         d.resize(n, 1.0);
@@ -32,8 +31,15 @@ impl AdaptMethod for Dann {
             .model
             .domain_logits(tape, c.features, c.lambda, Some(c.train_seed))?;
         let domain_loss = tape.bce(dz, &domains, 1.0)?;
-        bce::binary_correct(tape.tensor(dz), &domains, &c.acc.domain_counts)?;
-        ew::accumulate(&c.acc.domain_loss, tape.tensor(domain_loss))?;
-        Ok(vec![domain_loss])
+        Ok(MethodLosses {
+            roots: vec![domain_loss],
+            counted: vec![
+                Counted::DomainAccuracy {
+                    logits: dz,
+                    domains,
+                },
+                Counted::DomainLoss(domain_loss),
+            ],
+        })
     }
 }

@@ -4,7 +4,7 @@
 //! matrix C = (P·w)ᵀ·P with rows normalised to sum 1, loss (ΣC - trace C) / classes, added to
 //! the source cross-entropy with trade-off 1 (TLlib's default). No adversary, no extra head.
 
-use super::{AdaptMethod, StepContext};
+use super::{AdaptMethod, MethodLosses, StepContext};
 use crate::autograd::{Tape, Var};
 use crate::ops::prob;
 use crate::Result;
@@ -29,8 +29,10 @@ impl AdaptMethod for Mcc {
     fn adversarial(&self) -> bool {
         false
     }
-    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<Vec<Var>> {
-        Ok(vec![mcc_loss(tape, c.logits, c.n_source, c.n_target)?])
+    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<MethodLosses> {
+        Ok(MethodLosses::roots(vec![mcc_loss(
+            tape, c.logits, c.n_source, c.n_target,
+        )?]))
     }
 }
 

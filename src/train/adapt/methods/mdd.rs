@@ -20,11 +20,11 @@
 //! bottleneck-1024-ReLU-Dropout(0.5)-classes on ResNet-50; dak's adversary copies dak's label
 //! head (100-100-classes on digits, linear from the 256-d bottleneck on VGG16).
 
-use super::{AdaptMethod, StepContext};
-use crate::autograd::{Lambda, Tape, Var};
+use super::{AdaptMethod, Counted, MethodLosses, StepContext};
+use crate::autograd::{Lambda, Tape};
 use crate::models::dann::DannConfig;
 use crate::models::{HeadConfig, Model};
-use crate::ops::{elementwise as ew, softmax_xent};
+use crate::ops::softmax_xent;
 use crate::{Result, Tensor};
 
 /// The margin γ weighting the source disparity (TLlib `--margin 4.`).
@@ -60,7 +60,7 @@ impl AdaptMethod for Mdd {
             dropout: 0.0,
         }]
     }
-    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<Vec<Var>> {
+    fn losses(&self, tape: &mut Tape, c: &StepContext) -> Result<MethodLosses> {
         let gpu = c.model.gpu();
         let n = c.n_source + c.n_target;
         // Pseudo-labels: the label head's argmax on every row, on the GPU, no gradient.
@@ -77,10 +77,13 @@ impl AdaptMethod for Mdd {
             .model
             .head_logits(tape, ADVERSARY, reversed, Some(c.train_seed))?;
         let disparity_s = tape.softmax_xent(z, &pred, &source, TRADE_OFF * MARGIN)?;
-        let disparity_t = tape.mdd_margin(z, &pred, &target, TRADE_OFF)?;
-        for l in [disparity_s, disparity_t] {
-            ew::accumulate(&c.acc.domain_loss, tape.tensor(l))?;
-        }
-        Ok(vec![disparity_s, disparity_t])
+        let disparity_t = tape.complement_xent(z, &pred, &target, TRADE_OFF)?;
+        Ok(MethodLosses {
+            roots: vec![disparity_s, disparity_t],
+            counted: vec![
+                Counted::DomainLoss(disparity_s),
+                Counted::DomainLoss(disparity_t),
+            ],
+        })
     }
 }

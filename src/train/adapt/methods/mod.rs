@@ -18,7 +18,6 @@ pub mod tent;
 
 pub use mcc::mcc_loss;
 
-use super::accumulators::EpochAccumulators;
 use crate::autograd::{Lambda, Tape, Var};
 use crate::models::dann::DannConfig;
 use crate::models::{Backbone, Dann};
@@ -43,8 +42,45 @@ pub struct StepContext<'a> {
     pub train_seed: u32,
     /// The method's fixed tensors for this run (see [`AdaptMethod::state`]).
     pub state: &'a MethodState,
-    /// The epoch's GPU-side sums (domain loss and accuracy of adversarial methods).
-    pub(crate) acc: &'a EpochAccumulators,
+}
+
+/// What a method adds to one step: the loss roots to differentiate and the values the epoch
+/// reports. The step does the counting; a method only builds its losses.
+#[derive(Default)]
+pub struct MethodLosses {
+    /// Loss roots, each already times its trade-off (their sum is the epoch's adaptation loss).
+    pub roots: Vec<Var>,
+    /// What the epoch's metrics count, in order.
+    pub counted: Vec<Counted>,
+}
+
+impl MethodLosses {
+    /// Losses with nothing counted besides their sum.
+    pub fn roots(roots: Vec<Var>) -> Self {
+        MethodLosses {
+            roots,
+            counted: Vec::new(),
+        }
+    }
+
+    /// Adds `other`'s roots and counts after this one's (a sum of methods).
+    pub fn extend(&mut self, other: MethodLosses) {
+        self.roots.extend(other.roots);
+        self.counted.extend(other.counted);
+    }
+}
+
+/// A value the epoch's metrics count (only adversarial methods report these).
+pub enum Counted {
+    /// A loss added to the epoch's mean domain loss.
+    DomainLoss(Var),
+    /// A domain classifier's answers: the epoch's domain accuracy.
+    DomainAccuracy {
+        /// The domain head's logits [rows, 1].
+        logits: Var,
+        /// Each row's domain [rows, 1]: 0 source, 1 target.
+        domains: Tensor,
+    },
 }
 
 /// Fixed tensors a method makes once per run (CDAN's random matrices): not parameters, never
@@ -99,9 +135,9 @@ pub trait AdaptMethod: Sync {
     fn state(&self, _model: &Net, _seed: u64) -> Result<MethodState> {
         Ok(MethodState::default())
     }
-    /// The method's loss roots for one step with target rows (the source cross-entropy is
-    /// already on the tape). Nothing may be read back here.
-    fn losses(&self, tape: &mut Tape, ctx: &StepContext) -> Result<Vec<Var>>;
+    /// The method's losses for one step with target rows (the source cross-entropy is already
+    /// on the tape) and what the epoch counts of them. Nothing may be read back here.
+    fn losses(&self, tape: &mut Tape, ctx: &StepContext) -> Result<MethodLosses>;
 }
 
 /// Every method, in the order `--help` and errors list them. A new method: one file, one line.

@@ -1,8 +1,8 @@
 //! The source-only baseline: the label loss on labelled source batches and nothing else. Its
 //! steps hold no target rows (same seed and initial weights as every other method).
 
-use super::{AdaptMethod, StepContext};
-use crate::autograd::{Tape, Var};
+use super::{AdaptMethod, MethodLosses, StepContext};
+use crate::autograd::Tape;
 use crate::Result;
 
 pub(super) struct SourceOnly;
@@ -20,7 +20,7 @@ impl AdaptMethod for SourceOnly {
     fn adversarial(&self) -> bool {
         false
     }
-    fn losses(&self, _tape: &mut Tape, _ctx: &StepContext) -> Result<Vec<Var>> {
-        Ok(Vec::new())
+    fn losses(&self, _tape: &mut Tape, _ctx: &StepContext) -> Result<MethodLosses> {
+        Ok(MethodLosses::default())
     }
 }

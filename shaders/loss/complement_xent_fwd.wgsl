@@ -1,8 +1,7 @@
-// mdd.margin_fwd — MDD's target disparity (TLlib's ClassificationMarginDisparityDiscrepancy,
-// negated): L = scale · Σ_i w_i·ℓ_i / max(Σ_i w_i, 1),
+// loss.complement_xent_fwd — cross-entropy against the complement of each row's label:
+// L = scale · Σ_i w_i·ℓ_i / max(Σ_i w_i, 1),
 //   ℓ_i = -log(min(q_i + 1e-6, 1)),  q_i = 1 - softmax(z_i)[y_i] = Σ_{c≠y_i} e^{z_ic - m_i} / s_i,
-// over the adversary's logits z [B, C], the main head's argmax labels y [B] (u32) and per-sample
-// weights w [B] (0/1: the target rows). q is summed over the other classes, not taken as 1 - p,
+// over logits z [B, C], labels y [B] (u32) and per-sample weights w [B] (0/1 masks). q is summed over the other classes, not taken as 1 - p,
 // so it stays exact when p is near 1 (where the 1e-6 shift dominates). Max-subtracted.
 // One workgroup of 256: thread t handles rows t, t+256, ...; then a tree reduction of the
 // weighted losses and the weights. Writes loss[0]. Grid (1).

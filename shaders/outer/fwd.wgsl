@@ -1,5 +1,5 @@
-// cdan.outer_fwd — CDAN's multilinear map: y[b, c·D + j] = g[b, c] · f[b, j] (the flattened
-// outer product of each row's class probabilities g [N, C] and features f [N, D]).
+// outer.fwd — y[b, c·D + j] = g[b, c] · f[b, j]: the flattened outer product of each row of
+// a constant g [N, C] (class probabilities) and of the features f [N, D].
 // One invocation per output element; 256 per workgroup; 2-D grid as in elementwise/bias_act.wgsl.
 
 struct P { rows: u32, classes: u32, dim: u32, _a: u32 }

@@ -1,4 +1,4 @@
-// mdd.margin_bwd — gradient of mdd.margin_fwd with respect to the logits z [B, C]:
+// loss.complement_xent_bwd — gradient of loss.complement_xent_fwd with respect to the logits z [B, C]:
 //   dz[i, c] = k_i · p_y · ([c == y] - p_c) / (q + 1e-6)   where q + 1e-6 < 1, else 0,
 //   k_i = scale · w_i / max(Σ w, 1),  p = softmax(z_i),  y = labels[i],  q = 1 - p_y
 // (ℓ = -log(q + 1e-6), dℓ/dq = -1/(q + 1e-6), dq/dz_c = p_y·(p_c - [c == y]); where the clamp

@@ -1,4 +1,4 @@
-// cdan.outer_bwd — gradient of cdan.outer_fwd w.r.t. the features (g is a constant):
+// outer.bwd — gradient of outer.fwd w.r.t. the features (g is a constant):
 // df[b, j] = Σ_c g[b, c] · dy[b, c·D + j].
 // One invocation per feature element (b, j), a loop over the C classes; 256 per workgroup;
 // 2-D grid as in elementwise/bias_act.wgsl.

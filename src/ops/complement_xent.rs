@@ -1,15 +1,12 @@
-//! MDD's target disparity (Zhang et al., *Bridging Theory and Algorithm for Domain
-//! Adaptation*, ICML 2019), as TLlib's `ClassificationMarginDisparityDiscrepancy` computes it
-//! (negated, so that it is a loss the adversary minimises): over the adversary's logits
-//! `z [B, C]`, the main head's argmax labels `y [B]` and per-sample weights `w [B]` (0/1 masks:
-//! the target rows),
+//! Cross-entropy against the complement of each row's label: how little probability the
+//! logits `z [B, C]` leave outside label `y [B]`, with per-sample weights `w [B]` (0/1 masks),
 //!
 //! ```text
 //! L = scale · Σ_i w_i·ℓ_i / max(Σ_i w_i, 1),   ℓ_i = -log(min(1 - softmax(z_i)[y_i] + 1e-6, 1))
 //! ```
 //!
-//! (TLlib's `shift_log`). The source disparity is the ordinary softmax cross-entropy
-//! ([`super::softmax_xent`]) with the same labels.
+//! (the log is shifted by 1e-6 and clamped at 0, as TLlib's `shift_log`). A margin-disparity
+//! adversary minimises it on the target rows.
 
 use crate::{DType, Error, Result, Tensor};
 
@@ -52,12 +49,12 @@ fn params(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32, op: &s
 
 /// The weighted mean of `-log(min(1 - p_y + 1e-6, 1))` over the rows with weight > 0, times
 /// `scale`, as a `[1]` tensor (`p = softmax(logits)`, `y = labels`).
-pub fn margin(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) -> Result<Tensor> {
-    let p = params(logits, labels, weights, scale, "MDD margin")?;
+pub fn forward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) -> Result<Tensor> {
+    let p = params(logits, labels, weights, scale, "complement cross-entropy")?;
     let gpu = logits.gpu();
     let loss = Tensor::uninit(gpu, &[1], DType::F32)?;
     gpu.dispatch(
-        "mdd/margin_fwd.wgsl",
+        "loss/complement_xent_fwd.wgsl",
         &[],
         bytemuck::bytes_of(&p),
         &[
@@ -71,19 +68,20 @@ pub fn margin(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) ->
     Ok(loss)
 }
 
-/// Gradient of [`margin`] with respect to the logits (a root: no upstream gradient):
+/// Gradient of [`forward`] with respect to the logits (a root: no upstream gradient):
 /// `scale·w_i/Σw · p_y·([c = y] - p_c)/(1 - p_y + 1e-6)`, zero where the clamp is active.
-pub fn margin_backward(
-    logits: &Tensor,
-    labels: &Tensor,
-    weights: &Tensor,
-    scale: f32,
-) -> Result<Tensor> {
-    let p = params(logits, labels, weights, scale, "MDD margin backward")?;
+pub fn backward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) -> Result<Tensor> {
+    let p = params(
+        logits,
+        labels,
+        weights,
+        scale,
+        "complement cross-entropy backward",
+    )?;
     let gpu = logits.gpu();
     let dz = Tensor::uninit(gpu, logits.shape(), DType::F32)?;
     gpu.dispatch(
-        "mdd/margin_bwd.wgsl",
+        "loss/complement_xent_bwd.wgsl",
         &[],
         bytemuck::bytes_of(&p),
         &[
@@ -120,7 +118,7 @@ pub mod reference {
     }
 
     /// `scale · Σ_i w_i·(-ln(min(1 - p_y + 1e-6, 1))) / max(Σ w, 1)`.
-    pub fn margin(z: &[f32], labels: &[u32], w: &[f32], classes: usize, scale: f32) -> f32 {
+    pub fn forward(z: &[f32], labels: &[u32], w: &[f32], classes: usize, scale: f32) -> f32 {
         let (mut acc, mut wsum) = (0f64, 0f64);
         for (i, row) in z.chunks(classes).enumerate() {
             let (_, q) = row_probs(row, label(labels, i, classes));
@@ -130,14 +128,8 @@ pub mod reference {
         (scale as f64 * acc / wsum.max(1.0)) as f32
     }
 
-    /// Gradient of [`margin`] with respect to the logits.
-    pub fn margin_backward(
-        z: &[f32],
-        labels: &[u32],
-        w: &[f32],
-        classes: usize,
-        scale: f32,
-    ) -> Vec<f32> {
+    /// Gradient of [`forward`] with respect to the logits.
+    pub fn backward(z: &[f32], labels: &[u32], w: &[f32], classes: usize, scale: f32) -> Vec<f32> {
         let wsum: f64 = w.iter().map(|&v| v as f64).sum::<f64>().max(1.0);
         let mut dz = vec![0f32; z.len()];
         for (i, row) in z.chunks(classes).enumerate() {

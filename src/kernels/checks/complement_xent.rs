@@ -1,10 +1,10 @@
-//! Checks of MDD's margin kernels (`ops::mdd`) against their CPU references: batch 1, 7 rows of
-//! 10 classes, more rows than a workgroup of 256; some rows masked out, labels at every class,
+//! Checks of the complement cross-entropy's kernels (`ops::complement_xent`) against their CPU
+//! references: batch 1, 7 rows of 10 classes, more rows than a workgroup of 256; some rows masked out, labels at every class,
 //! and rows whose label logit is pushed up by 30 (p_y ≈ 1: the 1e-6 shift dominates) or down
 //! by 30 (p_y ≈ 0: the clamp at 1 is active and the gradient is 0).
 
 use super::{tol_for, values, Checker};
-use crate::ops::mdd;
+use crate::ops::complement_xent;
 use crate::{Gpu, Result, Tensor};
 
 /// Which kernel a check runs.
@@ -17,7 +17,7 @@ pub(super) enum Pass {
 const CASES: &[(usize, usize)] = &[(1, 3), (7, 10), (300, 31)];
 
 /// Logits, labels and 0/1 weights of case `i`.
-fn margin_case(i: usize) -> (usize, usize, Vec<f32>, Vec<u32>, Vec<f32>) {
+fn xent_case(i: usize) -> (usize, usize, Vec<f32>, Vec<u32>, Vec<f32>) {
     let (rows, classes) = CASES[i];
     let mut z: Vec<f32> = values(rows * classes, 700 + i as u64)
         .iter()
@@ -38,23 +38,23 @@ fn margin_case(i: usize) -> (usize, usize, Vec<f32>, Vec<u32>, Vec<f32>) {
     (rows, classes, z, labels, weights)
 }
 
-pub(super) fn check_margin(gpu: &Gpu, c: &mut Checker, pass: Pass) -> Result<()> {
+pub(super) fn check_complement_xent(gpu: &Gpu, c: &mut Checker, pass: Pass) -> Result<()> {
     for i in 0..CASES.len() {
         c.case();
-        let (rows, classes, z, labels, w) = margin_case(i);
+        let (rows, classes, z, labels, w) = xent_case(i);
         let tz = Tensor::from_slice(gpu, &z, &[rows, classes])?;
         let tl = Tensor::from_u32(gpu, &labels, &[rows])?;
         let tw = Tensor::from_slice(gpu, &w, &[rows])?;
         let what = format!("[{rows}, {classes}]");
         match pass {
             Pass::Fwd => {
-                let l = mdd::margin(&tz, &tl, &tw, 0.8)?;
-                let want = mdd::reference::margin(&z, &labels, &w, classes, 0.8);
+                let l = complement_xent::forward(&tz, &tl, &tw, 0.8)?;
+                let want = complement_xent::reference::forward(&z, &labels, &w, classes, 0.8);
                 c.compare(&what, &l.to_vec()?, &[want], tol_for(rows * classes));
             }
             Pass::Bwd => {
-                let dz = mdd::margin_backward(&tz, &tl, &tw, 0.8)?;
-                let want = mdd::reference::margin_backward(&z, &labels, &w, classes, 0.8);
+                let dz = complement_xent::backward(&tz, &tl, &tw, 0.8)?;
+                let want = complement_xent::reference::backward(&z, &labels, &w, classes, 0.8);
                 c.compare(&what, &dz.to_vec()?, &want, tol_for(classes));
             }
         }

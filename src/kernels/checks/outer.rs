@@ -1,8 +1,8 @@
-//! Checks of CDAN's kernels (the multilinear map's outer product, the product with a
-//! constant, the weighted binary cross-entropy) against their CPU references.
+//! Checks of the outer product's, the constant product's and the weighted binary
+//! cross-entropy's kernels against their CPU references.
 
 use super::{tol_for, values, Checker};
-use crate::ops::{bce, cdan};
+use crate::ops::{bce, mul_const, outer};
 use crate::{Gpu, Result, Tensor};
 
 /// Which kernel of a pair a check runs.
@@ -28,15 +28,15 @@ pub(super) fn check_outer(gpu: &Gpu, c: &mut Checker, pass: Pass) -> Result<()> 
         let what = format!("{rows} rows, {classes} classes, {dim} features");
         match pass {
             Pass::Fwd => {
-                let y = cdan::outer(&tf, &tg)?;
-                let want = cdan::reference::outer(&f, &g, dim, classes);
+                let y = outer::outer(&tf, &tg)?;
+                let want = outer::reference::outer(&f, &g, dim, classes);
                 c.compare(&what, &y.to_vec()?, &want, tol_for(1));
             }
             Pass::Bwd => {
                 let dy = values(rows * classes * dim, 720 + i as u64);
                 let tdy = Tensor::from_slice(gpu, &dy, &[rows, classes * dim])?;
-                let df = cdan::outer_backward(&tg, &tdy)?;
-                let want = cdan::reference::outer_backward(&g, &dy, dim, classes);
+                let df = outer::outer_backward(&tg, &tdy)?;
+                let want = outer::reference::outer_backward(&g, &dy, dim, classes);
                 c.compare(&what, &df.to_vec()?, &want, tol_for(classes));
             }
         }
@@ -55,10 +55,10 @@ pub(super) fn check_mul_const(gpu: &Gpu, c: &mut Checker, pass: Pass) -> Result<
         let tx = Tensor::from_slice(gpu, &x, &[rows, cols])?;
         let tk = Tensor::from_slice(gpu, &k, &[rows, cols])?;
         let y = match pass {
-            Pass::Fwd => cdan::mul_const(&tx, &tk)?,
-            Pass::Bwd => cdan::mul_const_backward(&tx, &tk)?,
+            Pass::Fwd => mul_const::mul_const(&tx, &tk)?,
+            Pass::Bwd => mul_const::mul_const_backward(&tx, &tk)?,
         };
-        let want = cdan::reference::mul_const(&x, &k);
+        let want = mul_const::reference::mul_const(&x, &k);
         c.compare(
             &format!("[{rows}, {cols}]"),
             &y.to_vec()?,
