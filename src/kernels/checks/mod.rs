@@ -481,7 +481,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
         id: "bench.fma",
         op: "bench",
         files: &["bench/fma.wgsl"],
-        description: "compute roof for `dak bench --peak`: 8 independent vec4 multiply-add chains",
+        description: "compute roof for `dak bench --peak`: 4 independent vec4 multiply-add chains",
         supported: always,
         check: check_fma,
     },
