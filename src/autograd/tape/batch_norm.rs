@@ -49,10 +49,8 @@ impl Tape {
             bn::EPS,
             relu,
         )?;
-        if ![x, gamma, beta].iter().any(|&v| self.requires_grad(v)) {
-            return Ok(self.constant(y));
-        }
-        let op = Op::BatchNorm {
+        let needed = [x, gamma, beta].iter().any(|&v| self.requires_grad(v));
+        let op = || Op::BatchNorm {
             gamma,
             beta,
             mean,
@@ -61,6 +59,6 @@ impl Tape {
             relu,
             saved_x: xt,
         };
-        Ok(self.record(op, x, y))
+        Ok(self.join(needed, x, y, op))
     }
 }

@@ -16,14 +16,11 @@ impl Tape {
         scale: f32,
     ) -> Result<Var> {
         let loss = complement_xent::forward(self.tensor(logits), labels, weights, scale)?;
-        if !self.requires_grad(logits) {
-            return Ok(self.constant(loss));
-        }
-        let op = Op::ComplementXent {
+        let op = || Op::ComplementXent {
             labels: labels.clone(),
             weights: weights.clone(),
             scale,
         };
-        Ok(self.record(op, logits, loss))
+        Ok(self.join(self.requires_grad(logits), logits, loss, op))
     }
 }

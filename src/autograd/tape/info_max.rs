@@ -11,15 +11,12 @@ impl Tape {
     /// another op).
     pub fn info_max(&mut self, z: Var, w_ent: f32, w_div: f32) -> Result<Var> {
         let out = info_max::forward(self.tensor(z), w_ent, w_div)?;
-        if !self.requires_grad(z) {
-            return Ok(self.constant(out.loss));
-        }
-        let op = Op::InfoMax {
+        let op = || Op::InfoMax {
             probs: out.probs,
             mean: out.mean,
             w_ent,
             w_div,
         };
-        Ok(self.record(op, z, out.loss))
+        Ok(self.join(self.requires_grad(z), z, out.loss, op))
     }
 }

@@ -7,27 +7,36 @@
 //! its forward kernels, and frozen weights never get a weight-gradient kernel.
 
 use super::params::{ParamId, Params};
-use crate::ops::conv2d::{self, Spec};
-use crate::ops::{bce, elementwise as ew, matmul, pool, softmax_xent};
+use crate::ops::elementwise as ew;
 use crate::{Error, Result, Tensor};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod backward;
 mod batch_norm;
+mod bce;
 mod chunked;
 mod complement_xent;
+mod confusion;
+mod conv2d;
+mod elementwise;
+mod grad_reverse;
 mod info_max;
-mod lambda;
+mod matmul;
+mod mmd;
+mod mul_const;
 mod op;
 mod outer;
-mod probs;
+mod pool;
+mod prob;
+mod softmax_xent;
+mod views;
 mod weight_norm;
 
 use op::Op;
 
 pub use batch_norm::BnStats;
-pub use lambda::Lambda;
+pub use grad_reverse::Lambda;
 
 /// What a backward pass returns: each trainable parameter's gradient, and the gradient of
 /// each input asked for (None where nothing flowed into it).
@@ -154,281 +163,14 @@ impl Tape {
         self.push(out, false, None)
     }
 
-    /// Dense layer `act(x·Wᵀ + b)` with the matmul variant chosen for the adapter.
-    pub fn dense(&mut self, x: Var, w: Var, b: Option<Var>, relu: bool) -> Result<Var> {
-        let xt = self.tensor(x).clone();
-        let flops = 2.0 * (xt.numel() * self.tensor(w).numel() / xt.dim_back(0).max(1)) as f64;
-        let variant = matmul::Variant::for_dense(xt.gpu(), flops);
-        let y = matmul::dense_forward(
-            &xt,
-            self.tensor(w),
-            b.map(|b| self.tensor(b)),
-            relu,
-            variant,
-        )?;
-        let (gx, gw) = (self.requires_grad(x), self.requires_grad(w));
-        let gb = b.is_some_and(|b| self.requires_grad(b));
-        if !(gx || gw || gb) {
-            return Ok(self.constant(y));
+    /// How every recorder ends: `out`, computed from `input` (and the op's other operands),
+    /// joins the tape as a recorded node when `needed` (a gradient can flow back to one of the
+    /// op's operands), else as a constant; `op` (what the backward needs) is built only then.
+    fn join(&mut self, needed: bool, input: Var, out: Tensor, op: impl FnOnce() -> Op) -> Var {
+        match needed {
+            true => self.record(op(), input, out),
+            false => self.constant(out),
         }
-        // dW needs x; dX needs W: save only what the needed gradients use.
-        let saved_x = gw.then(|| xt.clone());
-        let saved_w = gx.then(|| self.tensor(w).clone());
-        Ok(self.record(
-            Op::Dense {
-                w,
-                b,
-                relu,
-                saved_x,
-                saved_w,
-            },
-            x,
-            y,
-        ))
-    }
-
-    /// 2-D convolution `act(conv(x, W) + b)` with the variant chosen for the adapter.
-    pub fn conv2d(
-        &mut self,
-        x: Var,
-        w: Var,
-        b: Option<Var>,
-        relu: bool,
-        spec: Spec,
-    ) -> Result<Var> {
-        let xt = self.tensor(x).clone();
-        let variant = conv2d::Variant::default_for(xt.gpu());
-        let y = conv2d::forward(
-            &xt,
-            self.tensor(w),
-            b.map(|b| self.tensor(b)),
-            relu,
-            spec,
-            variant,
-        )?;
-        let (gx, gw) = (self.requires_grad(x), self.requires_grad(w));
-        let gb = b.is_some_and(|b| self.requires_grad(b));
-        if !(gx || gw || gb) {
-            return Ok(self.constant(y));
-        }
-        let saved_x = gw.then(|| xt.clone());
-        let saved_w = gx.then(|| self.tensor(w).clone());
-        let x_shape = xt.shape().to_vec();
-        Ok(self.record(
-            Op::Conv2d {
-                w,
-                b,
-                relu,
-                spec,
-                saved_x,
-                saved_w,
-                x_shape,
-            },
-            x,
-            y,
-        ))
-    }
-
-    /// `maxpool2x2(relu(conv(x, W) + b))` in one op (`ops::conv2d::pooled`): the pooling runs
-    /// in the convolution's store where the variant allows, and one node is recorded.
-    pub fn conv2d_pool(&mut self, x: Var, w: Var, b: Option<Var>, spec: Spec) -> Result<Var> {
-        let xt = self.tensor(x).clone();
-        let variant = conv2d::Variant::default_for(xt.gpu());
-        let (y, argmax) = conv2d::pooled::forward(
-            &xt,
-            self.tensor(w),
-            b.map(|b| self.tensor(b)),
-            spec,
-            variant,
-        )?;
-        let (gx, gw) = (self.requires_grad(x), self.requires_grad(w));
-        let gb = b.is_some_and(|b| self.requires_grad(b));
-        if !(gx || gw || gb) {
-            return Ok(self.constant(y));
-        }
-        let g = conv2d::Geometry::new(xt.shape(), self.tensor(w).shape(), spec, "conv2d + pool")?;
-        let saved_x = gw.then(|| xt.clone());
-        let saved_w = gx.then(|| self.tensor(w).clone());
-        Ok(self.record(
-            Op::ConvPool {
-                w,
-                b,
-                spec,
-                saved_x,
-                saved_w,
-                x_shape: xt.shape().to_vec(),
-                z_shape: g.y_shape().to_vec(),
-                argmax,
-            },
-            x,
-            y,
-        ))
-    }
-
-    /// Max pooling with a `k`x`k` window and `stride` (no padding).
-    pub fn max_pool(&mut self, x: Var, k: usize, stride: usize) -> Result<Var> {
-        self.max_pool_padded(x, k, stride, 0)
-    }
-
-    /// Max pooling with `pad` rows and columns of −∞ on every side (ResNet's stem: 3, 2, 1).
-    pub fn max_pool_padded(&mut self, x: Var, k: usize, stride: usize, pad: usize) -> Result<Var> {
-        let (y, argmax) = pool::max_pool2d_padded(self.tensor(x), k, stride, pad)?;
-        if !self.requires_grad(x) {
-            return Ok(self.constant(y));
-        }
-        let x_shape = self.tensor(x).shape().to_vec();
-        Ok(self.record(
-            Op::MaxPool {
-                argmax,
-                x_shape,
-                k,
-                stride,
-                pad,
-            },
-            x,
-            y,
-        ))
-    }
-
-    /// Global average pooling [N, C, H, W] -> [N, C].
-    pub fn global_avg_pool(&mut self, x: Var) -> Result<Var> {
-        let y = pool::global_avg_pool(self.tensor(x))?;
-        if !self.requires_grad(x) {
-            return Ok(self.constant(y));
-        }
-        let x_shape = self.tensor(x).shape().to_vec();
-        Ok(self.record(Op::GlobalAvgPool { x_shape }, x, y))
-    }
-
-    /// `a + b` element-wise (same shapes), then ReLU if `relu`: a residual block's join. The
-    /// gradient fans in to both.
-    pub fn add(&mut self, a: Var, b: Var, relu: bool) -> Result<Var> {
-        let (ta, tb) = (self.tensor(a), self.tensor(b));
-        if ta.shape() != tb.shape() {
-            return Err(Error::input(format!(
-                "add: shapes differ, {:?} and {:?}",
-                ta.shape(),
-                tb.shape()
-            )));
-        }
-        let y = ew::add(ta, tb, relu)?;
-        if !(self.requires_grad(a) || self.requires_grad(b)) {
-            return Ok(self.constant(y));
-        }
-        Ok(self.record(Op::Add { other: b, relu }, a, y))
-    }
-
-    /// `max(x, 0)` element-wise.
-    pub fn relu(&mut self, x: Var) -> Result<Var> {
-        let y = ew::bias_act(self.tensor(x), None, true)?;
-        if !self.requires_grad(x) {
-            return Ok(self.constant(y));
-        }
-        Ok(self.record(Op::Relu, x, y))
-    }
-
-    /// View `x` with another shape (no copy).
-    pub fn reshape(&mut self, x: Var, shape: &[usize]) -> Result<Var> {
-        let y = self.tensor(x).reshape(shape)?;
-        if !self.requires_grad(x) {
-            return Ok(self.constant(y));
-        }
-        Ok(self.record(Op::Reshape, x, y))
-    }
-
-    /// Dropout in training; call it only when training (evaluation skips the layer).
-    pub fn dropout(&mut self, x: Var, rate: f32, seed: u32) -> Result<Var> {
-        let y = ew::dropout(self.tensor(x), rate, seed)?;
-        if !self.requires_grad(x) {
-            return Ok(self.constant(y));
-        }
-        Ok(self.record(Op::Dropout { rate, seed }, x, y))
-    }
-
-    /// Gradient reversal: the identity forward (same buffer, no copy), `-lambda·dy` backward.
-    pub fn grad_reverse(&mut self, x: Var, lambda: &Lambda) -> Var {
-        let y = self.tensor(x).clone();
-        if !self.requires_grad(x) {
-            return self.constant(y);
-        }
-        self.record(
-            Op::GradReverse {
-                lambda: lambda.clone(),
-            },
-            x,
-            y,
-        )
-    }
-
-    /// Mean softmax cross-entropy of `logits` [B, C] over samples with weight > 0, times `scale`.
-    pub fn softmax_xent(
-        &mut self,
-        logits: Var,
-        labels: &Tensor,
-        weights: &Tensor,
-        scale: f32,
-    ) -> Result<Var> {
-        self.softmax_xent_smoothed(logits, labels, weights, scale, 0.0)
-    }
-
-    /// [`Tape::softmax_xent`] against label-smoothed targets `(1-ε)·onehot(y) + ε/C`.
-    pub fn softmax_xent_smoothed(
-        &mut self,
-        logits: Var,
-        labels: &Tensor,
-        weights: &Tensor,
-        scale: f32,
-        smoothing: f32,
-    ) -> Result<Var> {
-        let loss =
-            softmax_xent::forward_smoothed(self.tensor(logits), labels, weights, scale, smoothing)?;
-        if !self.requires_grad(logits) {
-            return Ok(self.constant(loss));
-        }
-        let op = Op::SoftmaxXent {
-            labels: labels.clone(),
-            weights: weights.clone(),
-            scale,
-            smoothing,
-        };
-        Ok(self.record(op, logits, loss))
-    }
-
-    /// Mean binary cross-entropy with logits, times `scale`.
-    pub fn bce(&mut self, logits: Var, targets: &Tensor, scale: f32) -> Result<Var> {
-        let loss = bce::forward(self.tensor(logits), targets, scale)?;
-        if !self.requires_grad(logits) {
-            return Ok(self.constant(loss));
-        }
-        Ok(self.record(
-            Op::Bce {
-                targets: targets.clone(),
-                scale,
-            },
-            logits,
-            loss,
-        ))
-    }
-
-    /// `scale · Σ_i w_i·ℓ_i / N`: binary cross-entropy with logits and constant per-sample
-    /// `weights` (N values), mean over all N samples.
-    pub fn bce_weighted(
-        &mut self,
-        logits: Var,
-        targets: &Tensor,
-        weights: &Tensor,
-        scale: f32,
-    ) -> Result<Var> {
-        let loss = bce::weighted_forward(self.tensor(logits), targets, weights, scale)?;
-        if !self.requires_grad(logits) {
-            return Ok(self.constant(loss));
-        }
-        let op = Op::BceWeighted {
-            targets: targets.clone(),
-            weights: weights.clone(),
-            scale,
-        };
-        Ok(self.record(op, logits, loss))
     }
 
     /// Backpropagate from loss values (each a root with upstream gradient 1; use the loss

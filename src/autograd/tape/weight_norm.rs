@@ -10,9 +10,7 @@ impl Tape {
     /// weight-normalised dense layer's weight.
     pub fn weight_norm(&mut self, v: Var, g: Var) -> Result<Var> {
         let w = weight_norm::forward(self.tensor(v), self.tensor(g))?;
-        if !self.requires_grad(v) && !self.requires_grad(g) {
-            return Ok(self.constant(w));
-        }
-        Ok(self.record(Op::WeightNorm { g }, v, w))
+        let needed = self.requires_grad(v) || self.requires_grad(g);
+        Ok(self.join(needed, v, w, || Op::WeightNorm { g }))
     }
 }

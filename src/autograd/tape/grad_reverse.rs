@@ -1,4 +1,7 @@
-//! The gradient-reversal coefficient.
+//! Gradient reversal (Ganin & Lempitsky 2015): the identity forward, `-λ·dy` backward, with
+//! the coefficient λ shared with whoever schedules it.
+
+use super::{Op, Tape, Var};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -20,5 +23,16 @@ impl Lambda {
     /// The current coefficient.
     pub fn get(&self) -> f32 {
         f32::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+impl Tape {
+    /// Gradient reversal: the identity forward (same buffer, no copy), `-lambda·dy` backward.
+    pub fn grad_reverse(&mut self, x: Var, lambda: &Lambda) -> Var {
+        let y = self.tensor(x).clone();
+        let op = || Op::GradReverse {
+            lambda: lambda.clone(),
+        };
+        self.join(self.requires_grad(x), x, y, op)
     }
 }
