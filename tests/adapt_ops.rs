@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use dak::autograd::{Params, Tape};
-use dak::nn::{Dense, DenseInit, Init};
+use dak::nn::{Dense, DenseConfig, Init};
 use dak::ops::{confusion as cf, prob, softmax_xent as sx};
 use dak::Tensor;
 
@@ -238,10 +238,7 @@ fn mcc_step_matches_reference_step() {
         &gpu,
         &mut params,
         "label.fc1",
-        inp,
-        classes,
-        false,
-        DenseInit::Glorot,
+        DenseConfig::linear(inp, classes),
         &mut init,
     )
     .unwrap();

@@ -2,7 +2,7 @@
 mod common;
 use common::*;
 use dak::autograd::{Lambda, ParamId, Params, Tape};
-use dak::nn::{Dense, DenseInit, Init};
+use dak::nn::{Dense, DenseConfig, DenseInit, Init};
 use dak::optim::{Optimizer, Rule};
 use dak::train::checkpoint;
 use dak::{Gpu, Tensor};
@@ -22,10 +22,7 @@ fn net(gpu: &Gpu, seed: u64) -> Net {
         gpu,
         &mut params,
         "base.fc",
-        5,
-        6,
-        true,
-        DenseInit::He,
+        DenseConfig::relu(5, 6),
         &mut init,
     )
     .unwrap();
@@ -33,10 +30,7 @@ fn net(gpu: &Gpu, seed: u64) -> Net {
         gpu,
         &mut params,
         "head.fc",
-        6,
-        1,
-        false,
-        DenseInit::Glorot,
+        DenseConfig::linear(6, 1),
         &mut init,
     )
     .unwrap();
@@ -122,18 +116,8 @@ fn softmax_xent_graph_with_mask_matches_finite_differences() {
     let gpu = gpu();
     let mut params = Params::new();
     let mut init = Init::new(9);
-    let l1 = Dense::new(&gpu, &mut params, "a", 3, 7, true, DenseInit::He, &mut init).unwrap();
-    let l2 = Dense::new(
-        &gpu,
-        &mut params,
-        "b",
-        7,
-        4,
-        false,
-        DenseInit::Glorot,
-        &mut init,
-    )
-    .unwrap();
+    let l1 = Dense::new(&gpu, &mut params, "a", DenseConfig::relu(3, 7), &mut init).unwrap();
+    let l2 = Dense::new(&gpu, &mut params, "b", DenseConfig::linear(7, 4), &mut init).unwrap();
     let x = Tensor::from_slice(&gpu, &values(5 * 3, 2), &[5, 3]).unwrap();
     let y = Tensor::from_u32(&gpu, &[0, 3, 1, 2, 1], &[5]).unwrap();
     let w = Tensor::from_slice(&gpu, &[1.0, 1.0, 0.0, 1.0, 0.0], &[5]).unwrap();
@@ -397,10 +381,7 @@ fn a_residual_join_sends_the_gradient_to_both_branches() {
         &gpu,
         &mut params,
         "a",
-        3,
-        6,
-        false,
-        DenseInit::He,
+        DenseConfig::linear(3, 6).start(DenseInit::He),
         &mut init,
     )
     .unwrap();
@@ -408,24 +389,11 @@ fn a_residual_join_sends_the_gradient_to_both_branches() {
         &gpu,
         &mut params,
         "b",
-        6,
-        6,
-        false,
-        DenseInit::He,
+        DenseConfig::linear(6, 6).start(DenseInit::He),
         &mut init,
     )
     .unwrap();
-    let c = Dense::new(
-        &gpu,
-        &mut params,
-        "c",
-        6,
-        4,
-        false,
-        DenseInit::Glorot,
-        &mut init,
-    )
-    .unwrap();
+    let c = Dense::new(&gpu, &mut params, "c", DenseConfig::linear(6, 4), &mut init).unwrap();
     let x = Tensor::from_slice(&gpu, &values(5 * 3, 13), &[5, 3]).unwrap();
     let y = Tensor::from_u32(&gpu, &[0, 3, 1, 2, 1], &[5]).unwrap();
     let w = Tensor::from_slice(&gpu, &[1.0; 5], &[5]).unwrap();

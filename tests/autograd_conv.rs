@@ -2,7 +2,7 @@
 mod common;
 use common::*;
 use dak::autograd::{Params, Tape};
-use dak::nn::{self, Conv2d, Dense, DenseInit, Init, MaxPool2d};
+use dak::nn::{self, Conv2d, Conv2dConfig, Dense, DenseConfig, Init, MaxPool2d};
 use dak::ops::conv2d::Spec;
 use dak::ops::softmax_xent;
 use dak::optim::{Optimizer, Rule};
@@ -22,11 +22,7 @@ fn cnn(gpu: &Gpu, cin: usize, side: usize, classes: usize, seed: u64) -> Cnn {
         gpu,
         &mut params,
         "features.0",
-        cin,
-        4,
-        3,
-        Spec::new(1, 1),
-        true,
+        Conv2dConfig::relu(cin, 4, 3, Spec::new(1, 1)),
         &mut init,
     )
     .unwrap();
@@ -39,10 +35,7 @@ fn cnn(gpu: &Gpu, cin: usize, side: usize, classes: usize, seed: u64) -> Cnn {
         gpu,
         &mut params,
         "head.fc",
-        feat,
-        classes,
-        false,
-        DenseInit::Glorot,
+        DenseConfig::linear(feat, classes),
         &mut init,
     )
     .unwrap();

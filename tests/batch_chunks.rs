@@ -8,7 +8,7 @@ use dak::autograd::{Params, Tape, Var};
 use dak::models::classifier::{BaseKind, HeadConfig};
 use dak::models::resnet::ResNetConfig;
 use dak::models::{Classifier, Freeze};
-use dak::nn::{Conv2d, Dense, DenseInit, Init};
+use dak::nn::{Conv2d, Conv2dConfig, Dense, DenseConfig, Init};
 use dak::ops::conv2d::Spec;
 use dak::{Gpu, Tensor};
 use std::collections::BTreeMap;
@@ -28,34 +28,17 @@ fn region(gpu: &Gpu) -> Region {
         gpu,
         &mut params,
         "c1",
-        3,
-        6,
-        3,
-        Spec::new(1, 1),
-        true,
+        Conv2dConfig::relu(3, 6, 3, Spec::new(1, 1)),
         &mut init,
     );
     let conv2 = Conv2d::new(
         gpu,
         &mut params,
         "c2",
-        6,
-        5,
-        3,
-        Spec::new(1, 1),
-        true,
+        Conv2dConfig::relu(6, 5, 3, Spec::new(1, 1)),
         &mut init,
     );
-    let head = Dense::new(
-        gpu,
-        &mut params,
-        "fc",
-        5,
-        4,
-        false,
-        DenseInit::Glorot,
-        &mut init,
-    );
+    let head = Dense::new(gpu, &mut params, "fc", DenseConfig::linear(5, 4), &mut init);
     Region {
         params,
         conv1: conv1.unwrap(),

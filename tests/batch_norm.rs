@@ -187,7 +187,7 @@ fn bad_shapes_are_refused_in_one_line() {
 #[test]
 fn on_the_tape_gradients_match_finite_differences_and_frozen_bn_trains_only_its_affine() {
     use dak::autograd::{BnStats, Params, Tape};
-    use dak::nn::{Dense, DenseInit, Init};
+    use dak::nn::{Dense, DenseConfig, DenseInit, Init};
     let gpu = gpu();
     let mut params = Params::new();
     let mut init = Init::new(4);
@@ -197,24 +197,11 @@ fn on_the_tape_gradients_match_finite_differences_and_frozen_bn_trains_only_its_
         &gpu,
         &mut params,
         "a",
-        3,
-        6,
-        false,
-        DenseInit::He,
+        DenseConfig::linear(3, 6).start(DenseInit::He),
         &mut init,
     )
     .unwrap();
-    let l2 = Dense::new(
-        &gpu,
-        &mut params,
-        "b",
-        6,
-        4,
-        false,
-        DenseInit::Glorot,
-        &mut init,
-    )
-    .unwrap();
+    let l2 = Dense::new(&gpu, &mut params, "b", DenseConfig::linear(6, 4), &mut init).unwrap();
     let t = |v: &[f32], s: &[usize]| Tensor::from_slice(&gpu, v, s).unwrap();
     let gamma = params
         .add("bn.weight", t(&[1.2, 0.8, 1.0, 1.5, 0.6, 1.1], &[6]))

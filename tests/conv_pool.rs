@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use dak::autograd::{Params, Tape};
-use dak::nn::{Conv2d, Init, MaxPool2d};
+use dak::nn::{Conv2d, Conv2dConfig, Init, MaxPool2d};
 use dak::ops::conv2d::{pooled, Geometry, Spec, Variant};
 use dak::ops::pool::{self, PoolGeometry};
 use dak::ops::pool_relu::{self, ReluPoolKernel};
@@ -382,11 +382,7 @@ fn the_fused_tape_node_matches_the_unfused_layers() {
         &gpu,
         &mut params,
         "c1",
-        3,
-        5,
-        3,
-        Spec::new(1, 0),
-        true,
+        Conv2dConfig::relu(3, 5, 3, Spec::new(1, 0)),
         &mut init,
     )
     .unwrap();
@@ -394,11 +390,7 @@ fn the_fused_tape_node_matches_the_unfused_layers() {
         &gpu,
         &mut params,
         "c2",
-        5,
-        6,
-        3,
-        Spec::new(1, 1),
-        true,
+        Conv2dConfig::relu(5, 6, 3, Spec::new(1, 1)),
         &mut init,
     )
     .unwrap();

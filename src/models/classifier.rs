@@ -31,7 +31,7 @@ use super::vgg16::{self, Vgg16};
 use super::{chunks, Model};
 use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
-use crate::nn::{Dense, DenseInit, Dropout, Init};
+use crate::nn::{Dense, DenseConfig, Dropout, Init};
 use crate::{Error, Gpu, Result, Tensor};
 use std::sync::{Arc, Mutex};
 
@@ -333,20 +333,14 @@ impl Classifier {
             gpu,
             &mut params,
             "head.fc1",
-            kind.features(),
-            config.hidden,
-            true,
-            DenseInit::He,
+            DenseConfig::relu(kind.features(), config.hidden),
             &mut init,
         )?;
         let fc2 = Dense::new(
             gpu,
             &mut params,
             "head.fc2",
-            config.hidden,
-            config.classes,
-            false,
-            DenseInit::Glorot,
+            DenseConfig::linear(config.hidden, config.classes),
             &mut init,
         )?;
         Ok(Classifier {

@@ -7,7 +7,9 @@ use crate::models::bn1d::Bn1d;
 use crate::models::dann_resnet::ResNetFeatures;
 use crate::models::dann_vgg::VggFeatures;
 use crate::models::layer::Layer;
-use crate::nn::{self, Conv2d, Dense, DenseInit, Dropout, Init, MaxPool2d};
+use crate::nn::{
+    self, Conv2d, Conv2dConfig, Dense, DenseConfig, DenseInit, Dropout, Init, MaxPool2d,
+};
 use crate::ops::conv2d::Spec;
 use crate::{Error, Gpu, Result};
 
@@ -133,11 +135,7 @@ impl DigitsFeatures {
                 gpu,
                 params,
                 &name,
-                inputs,
-                outputs,
-                Self::KERNEL,
-                spec,
-                true,
+                Conv2dConfig::relu(inputs, outputs, Self::KERNEL, spec),
                 init,
             )
         };
@@ -149,10 +147,7 @@ impl DigitsFeatures {
                     gpu,
                     params,
                     "bottleneck.fc1",
-                    Self::DIM,
-                    n,
-                    false,
-                    DenseInit::He,
+                    DenseConfig::linear(Self::DIM, n).start(DenseInit::He),
                     init,
                 )?;
                 Some((fc, Bn1d::new(gpu, params, "bottleneck.bn1", n)?))
@@ -322,13 +317,9 @@ impl Mlp {
                     gpu,
                     params,
                     &format!("{prefix}.fc{}", i + 1),
-                    io[0],
-                    io[1],
-                    hidden,
-                    if hidden {
-                        DenseInit::He
-                    } else {
-                        DenseInit::Glorot
+                    match hidden {
+                        true => DenseConfig::relu(io[0], io[1]),
+                        false => DenseConfig::linear(io[0], io[1]),
                     },
                     init,
                 )

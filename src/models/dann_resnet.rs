@@ -13,7 +13,7 @@ use super::bn1d::Bn1d;
 use super::chunks;
 use super::resnet::{BnMode, ResNet, ResNetConfig};
 use crate::autograd::{Params, Tape, Var};
-use crate::nn::{Dense, DenseInit, Init};
+use crate::nn::{Dense, DenseConfig, DenseInit, Init};
 use crate::{Gpu, Result};
 
 /// ResNet base + GAP (+ bottleneck).
@@ -55,10 +55,9 @@ impl ResNetFeatures {
                     gpu,
                     params,
                     "bottleneck.fc1",
-                    config.features(),
-                    n,
-                    plain,
-                    DenseInit::He,
+                    DenseConfig::linear(config.features(), n)
+                        .relu_if(plain)
+                        .start(DenseInit::He),
                     init,
                 )?;
                 let bn = match plain {

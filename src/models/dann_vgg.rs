@@ -9,7 +9,7 @@
 use super::chunks;
 use super::vgg16::{self, Vgg16};
 use crate::autograd::{Params, Tape, Var};
-use crate::nn::{Dense, DenseInit, Init};
+use crate::nn::{Dense, DenseConfig, Init};
 use crate::{Gpu, Result};
 
 /// VGG16 base + GAP (+ bottleneck).
@@ -44,10 +44,7 @@ impl VggFeatures {
                 gpu,
                 params,
                 "bottleneck.fc1",
-                vgg16::FEATURES,
-                n,
-                true,
-                DenseInit::He,
+                DenseConfig::relu(vgg16::FEATURES, n),
                 init,
             )?),
         };

@@ -6,7 +6,7 @@
 use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
 use crate::models::file::TensorFile;
-use crate::nn::{Conv2d, Init, MaxPool2d};
+use crate::nn::{Conv2d, Conv2dConfig, Init, MaxPool2d};
 use crate::ops::conv2d::Spec;
 use crate::{Error, Gpu, Result};
 use std::path::Path;
@@ -68,11 +68,7 @@ impl Vgg16 {
                     gpu,
                     params,
                     &name,
-                    channels,
-                    c,
-                    3,
-                    Spec::new(1, 1),
-                    true,
+                    Conv2dConfig::relu(channels, c, 3, Spec::new(1, 1)),
                     init,
                 )?;
                 layers.push(Layer::Conv(conv));

@@ -35,20 +35,70 @@ pub struct Dense {
     pub weight_g: Option<ParamId>,
 }
 
+/// A dense layer's shape, activation and starting weights, as Keras' `Dense(units, activation,
+/// kernel_initializer)`: `DenseConfig::relu(512, 256)` for a hidden layer (He normal),
+/// `DenseConfig::linear(256, classes)` for an output layer (Glorot uniform).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DenseConfig {
+    /// Input features.
+    pub inputs: usize,
+    /// Output features.
+    pub outputs: usize,
+    /// Whether ReLU follows (fused into the GEMM).
+    pub relu: bool,
+    /// How the weights start.
+    pub start: DenseInit,
+}
+
+impl DenseConfig {
+    /// A hidden layer: ReLU, He normal weights.
+    pub fn relu(inputs: usize, outputs: usize) -> Self {
+        DenseConfig {
+            inputs,
+            outputs,
+            relu: true,
+            start: DenseInit::He,
+        }
+    }
+
+    /// An output layer: no activation, Glorot uniform weights.
+    pub fn linear(inputs: usize, outputs: usize) -> Self {
+        DenseConfig {
+            inputs,
+            outputs,
+            relu: false,
+            start: DenseInit::Glorot,
+        }
+    }
+
+    /// This layer with or without the ReLU.
+    pub fn relu_if(self, relu: bool) -> Self {
+        DenseConfig { relu, ..self }
+    }
+
+    /// This layer with weights started by `start`.
+    pub fn start(self, start: DenseInit) -> Self {
+        DenseConfig { start, ..self }
+    }
+}
+
 impl Dense {
-    /// Create `<name>.weight` and `<name>.bias` (zeros) in `params`.
-    #[allow(clippy::too_many_arguments)] // positional like Keras' Dense(units) and PyTorch's Linear(in, out); each call names its layer
+    /// Create `<name>.weight` (started as `config.start` says) and `<name>.bias` (zeros) in
+    /// `params`.
     pub fn new(
         gpu: &Gpu,
         params: &mut Params,
         name: &str,
-        inputs: usize,
-        outputs: usize,
-        relu: bool,
-        how: DenseInit,
+        config: DenseConfig,
         init: &mut Init,
     ) -> Result<Dense> {
-        let w = match how {
+        let DenseConfig {
+            inputs,
+            outputs,
+            relu,
+            start,
+        } = config;
+        let w = match start {
             DenseInit::He => init.he_normal(inputs * outputs, inputs),
             DenseInit::Glorot => init.glorot_uniform(inputs * outputs, inputs, outputs),
         };
@@ -112,20 +162,56 @@ pub struct Conv2d {
     pub relu: bool,
 }
 
+/// A convolution's shape and activation, as PyTorch's `Conv2d(in, out, kernel, stride,
+/// padding)` followed by a ReLU: `Conv2dConfig::relu(64, 128, 3, Spec::new(1, 1))`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dConfig {
+    /// Input channels.
+    pub inputs: usize,
+    /// Output channels.
+    pub outputs: usize,
+    /// Square kernel side.
+    pub kernel: usize,
+    /// Stride and padding.
+    pub spec: Spec,
+    /// Whether ReLU follows (fused into the convolution).
+    pub relu: bool,
+}
+
+impl Conv2dConfig {
+    /// A convolution followed by ReLU.
+    pub fn relu(inputs: usize, outputs: usize, kernel: usize, spec: Spec) -> Self {
+        Conv2dConfig {
+            inputs,
+            outputs,
+            kernel,
+            spec,
+            relu: true,
+        }
+    }
+
+    /// This convolution with or without the ReLU.
+    pub fn relu_if(self, relu: bool) -> Self {
+        Conv2dConfig { relu, ..self }
+    }
+}
+
 impl Conv2d {
     /// Create `<name>.weight` (He normal over fan_out, as torchvision's VGG) and `<name>.bias` (zeros).
-    #[allow(clippy::too_many_arguments)] // positional like PyTorch's Conv2d(in, out, kernel, stride, padding)
     pub fn new(
         gpu: &Gpu,
         params: &mut Params,
         name: &str,
-        inputs: usize,
-        outputs: usize,
-        kernel: usize,
-        spec: Spec,
-        relu: bool,
+        config: Conv2dConfig,
         init: &mut Init,
     ) -> Result<Conv2d> {
+        let Conv2dConfig {
+            inputs,
+            outputs,
+            kernel,
+            spec,
+            relu,
+        } = config;
         let n = outputs * inputs * kernel * kernel;
         let w = init.he_normal(n, outputs * kernel * kernel);
         let weight = params.add(
