@@ -14,7 +14,14 @@ fn main() {
     // path relative to shaders/ -> file to include
     let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
     collect(&shaders, &shaders, &mut files);
+    // generated path -> the registry ids that launch it
+    let mut launched_by = String::from(
+        "/// Every generated shader file with the registry ids that launch it (from wgsl-gen's\n\
+         /// tables; made by build.rs).\n\
+         pub const GENERATED: &[(&str, &[&str])] = &[\n",
+    );
     for g in dak_wgsl_gen::generated() {
+        launched_by += &format!("    ({:?}, &{:?}),\n", g.path, g.kernels);
         let path = out.join("shaders").join(&g.path);
         if let Some(hand) = files.get(&g.path) {
             panic!(
@@ -42,6 +49,8 @@ fn main() {
             path.display().to_string()
         );
     }
+    list += "];\n";
+    list += &launched_by;
     list += "];\n";
     std::fs::write(out.join("builtin_shaders.rs"), list).expect("write builtin_shaders.rs");
 }

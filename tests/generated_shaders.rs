@@ -128,7 +128,7 @@ fn every_shader_header_names_a_registered_kernel_or_its_own_helper_name() {
             .collect();
         let owners: Vec<&str> = kernels
             .iter()
-            .filter(|k| k.files.contains(file))
+            .filter(|k| k.files().contains(file))
             .map(|k| k.id)
             .collect();
         let own_name = file.trim_end_matches(".wgsl").replacen('/', ".", 1);

@@ -45,14 +45,14 @@ fn registry_names_every_builtin_shader_once_per_id() {
     assert_eq!(ids.len(), all.len(), "kernel ids are unique");
     for (file, _) in dak::gpu::BUILTIN_SHADERS {
         assert!(
-            all.iter().any(|k| k.files.contains(file)),
+            all.iter().any(|k| k.files().contains(file)),
             "no kernel id lists shaders/{file}"
         );
     }
     for k in all {
-        for f in k.files {
+        for f in k.files() {
             assert!(
-                dak::gpu::BUILTIN_SHADERS.iter().any(|(b, _)| b == f),
+                dak::gpu::BUILTIN_SHADERS.iter().any(|(b, _)| *b == f),
                 "{} lists {f}, which is not built in",
                 k.id
             );

@@ -87,10 +87,7 @@ fn dump(ids: &[String], out: &Path) -> Result<()> {
             out.display()
         )));
     }
-    let mut files: Vec<&str> = selected
-        .iter()
-        .flat_map(|k| k.files.iter().copied())
-        .collect();
+    let mut files: Vec<&str> = selected.iter().flat_map(|k| k.files()).collect();
     files.sort_unstable();
     files.dedup();
     for file in &files {
@@ -127,7 +124,10 @@ fn list(json: bool) -> Result<()> {
         for line in wrap(k.description, LIST_WIDTH - 4) {
             println!("    {line}");
         }
-        for line in wrap(&format!("shaders: {}", k.files.join(", ")), LIST_WIDTH - 4) {
+        for line in wrap(
+            &format!("shaders: {}", k.files().join(", ")),
+            LIST_WIDTH - 4,
+        ) {
             println!("    {line}");
         }
     }

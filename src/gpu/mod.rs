@@ -16,8 +16,8 @@ pub use context::{AdapterSummary, BACKEND_NAMES, NO_ADAPTER};
 pub use derived::{InputCacheStats, DEFAULT_INPUT_CACHE_MB};
 pub use profile::{DispatchTime, LabelScope};
 pub use shaders::{
-    override_dir as shader_override_dir, overrides as shader_overrides, source as shader_source,
-    BUILTIN as BUILTIN_SHADERS,
+    generated_for as generated_shaders_for, override_dir as shader_override_dir,
+    overrides as shader_overrides, source as shader_source, BUILTIN as BUILTIN_SHADERS,
 };
 pub use stream::Binding;
 pub use texture::{GpuTexture, Mirror};

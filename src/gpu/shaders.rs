@@ -5,7 +5,7 @@ use crate::{Error, Result};
 use std::borrow::Cow;
 use std::path::PathBuf;
 
-// `BUILTIN`: made by build.rs from the shader tree and the generator's tables.
+// `BUILTIN` and `GENERATED`: made by build.rs from the shader tree and the generator's tables.
 include!(concat!(env!("OUT_DIR"), "/builtin_shaders.rs"));
 
 /// Directory that overrides the built-in shaders, if the user set one.
@@ -54,6 +54,14 @@ pub fn overrides() -> Result<Option<(PathBuf, Vec<String>)>> {
         )));
     }
     Ok(Some((dir, found)))
+}
+
+/// The generated shader files that kernel `id` launches (from the generator's tables).
+pub fn generated_for(id: &str) -> impl Iterator<Item = &'static str> + '_ {
+    GENERATED
+        .iter()
+        .filter(move |(_, ids)| ids.contains(&id))
+        .map(|(path, _)| *path)
 }
 
 /// Source of shader `file` (e.g. `"matmul/naive.wgsl"`).

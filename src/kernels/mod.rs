@@ -21,9 +21,9 @@ pub struct Kernel {
     pub id: &'static str,
     /// Op family: `matmul`, `conv2d`, `pool`, `elementwise`, `loss`, `optim`, `bench`.
     pub op: &'static str,
-    /// Shader files (relative to `shaders/` or `DAK_SHADER_DIR`) this id may launch. Variants
-    /// with one file per subgroup size list both; the runtime picks one for the adapter.
-    pub files: &'static [&'static str],
+    /// Hand-written shader files (relative to `shaders/` or `DAK_SHADER_DIR`) this id may
+    /// launch; the generated ones come from the generator's tables (see [`Kernel::files`]).
+    pub(crate) shaders: &'static [&'static str],
     /// What it computes, in one line.
     pub description: &'static str,
     supported: fn(&Gpu) -> bool,
@@ -31,6 +31,15 @@ pub struct Kernel {
 }
 
 impl Kernel {
+    /// Every shader file this id may launch, relative to `shaders/`: its hand-written files,
+    /// then the generated ones whose table row names this id. Variants with one file per
+    /// subgroup size list every size; the runtime picks one for the adapter.
+    pub fn files(&self) -> Vec<&'static str> {
+        let mut files = self.shaders.to_vec();
+        files.extend(crate::gpu::generated_shaders_for(self.id));
+        files
+    }
+
     /// Whether this kernel can run on `gpu` (subgroup kernels need subgroups of 8 or 16).
     pub fn supported(&self, gpu: &Gpu) -> bool {
         (self.supported)(gpu)
@@ -41,7 +50,7 @@ impl Kernel {
         KernelInfo {
             id: self.id.to_string(),
             op: self.op.to_string(),
-            files: self.files.iter().map(|f| f.to_string()).collect(),
+            files: self.files().iter().map(|f| f.to_string()).collect(),
             description: self.description.to_string(),
         }
     }

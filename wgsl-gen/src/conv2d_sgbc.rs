@@ -59,6 +59,7 @@ pub(crate) fn generated() -> Vec<Generated> {
             let name = file_name(r.pass, r.sg);
             Generated {
                 path: format!("conv2d/{name}.wgsl"),
+                kernels: vec![crate::conv2d::kernel_id(&name)],
                 source: sgbc(r.pass, r.sg, r.cols, &name),
                 family: "conv2d sgbc",
                 row: format!("pass={} cols={} sg={}", r.pass.name(), r.cols, r.sg),

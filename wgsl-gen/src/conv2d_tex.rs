@@ -46,7 +46,7 @@ const SUBGROUPS: [usize; 2] = [8, 16];
 
 /// The forward tile families: columns per lane x row order. Each makes
 /// `fwd_igemm[_n<cols>][_pool|_bm]_tex_s<sg>.wgsl` (the 8-column kernels have no `_n8`).
-const FORWARD: &[(Cols, Order)] = &[
+pub const TEX_FORWARD_ROWS: &[(Cols, Order)] = &[
     (Cols::N8, Order::Pixel),
     (Cols::N8, Order::Pool),
     (Cols::N4, Order::Pixel),
@@ -65,24 +65,50 @@ const FORWARD: &[(Cols, Order)] = &[
 /// The weight-gradient tile families: rows (output channels) per tile, 8 columns per lane.
 /// 32 rows: layers with few output channels (the digits network's 32-channel convolutions); 48 rows: layers
 /// with 33-48 output channels (the digits network's conv2) fill the tile.
-const WGRAD_ROWS: [usize; 3] = [64, 32, 48];
+pub const TEX_WGRAD_ROWS: [usize; 3] = [64, 32, 48];
+
+/// The file of the forward tile family row (`cols`, `order`) for subgroup size `sg`, relative
+/// to shaders/: the generator writes it under this name and `ops::conv2d::texture` launches it
+/// by asking for the row, so the name grammar lives here only.
+pub fn tex_forward_path(cols: Cols, order: Order, sg: usize) -> String {
+    let n = if cols == Cols::N8 {
+        String::new()
+    } else {
+        format!("_n{}", cols.n())
+    };
+    let o = match order {
+        Order::Pixel => "",
+        Order::Pool => "_pool",
+        Order::BatchMajor => "_bm",
+    };
+    format!("conv2d/fwd_igemm{n}{o}_tex_s{sg}.wgsl")
+}
+
+/// The file of the weight-gradient tile family with `rows` output channels per tile.
+pub fn tex_wgrad_path(rows: usize, sg: usize) -> String {
+    let m = if rows == 64 {
+        String::new()
+    } else {
+        format!("_m{rows}")
+    };
+    format!("conv2d/wgrad_splitk{m}_tex_s{sg}.wgsl")
+}
 
 pub(crate) fn generated() -> Vec<Generated> {
     let mut out = Vec::new();
-    for &(cols, order) in FORWARD {
+    for &(cols, order) in TEX_FORWARD_ROWS {
+        // The pixel-ordered kernels also run the input gradient (on dY, with `W_T`).
+        let kernels = match order {
+            Order::Pool => vec!["conv2d.fwd_pool.igemm_tex".to_string()],
+            _ => vec![
+                "conv2d.fwd.igemm_tex".to_string(),
+                "conv2d.dgrad.igemm_tex".to_string(),
+            ],
+        };
         for sg in SUBGROUPS {
-            let n = if cols == Cols::N8 {
-                String::new()
-            } else {
-                format!("_n{}", cols.n())
-            };
-            let o = match order {
-                Order::Pixel => "",
-                Order::Pool => "_pool",
-                Order::BatchMajor => "_bm",
-            };
             out.push(Generated {
-                path: format!("conv2d/fwd_igemm{n}{o}_tex_s{sg}.wgsl"),
+                path: tex_forward_path(cols, order, sg),
+                kernels: kernels.clone(),
                 source: forward(sg, cols, order),
                 family: "conv2d tex forward",
                 row: format!(
@@ -94,15 +120,11 @@ pub(crate) fn generated() -> Vec<Generated> {
             });
         }
     }
-    for tm in WGRAD_ROWS {
+    for tm in TEX_WGRAD_ROWS {
         for sg in SUBGROUPS {
-            let m = if tm == 64 {
-                String::new()
-            } else {
-                format!("_m{tm}")
-            };
             out.push(Generated {
-                path: format!("conv2d/wgrad_splitk{m}_tex_s{sg}.wgsl"),
+                path: tex_wgrad_path(tm, sg),
+                kernels: vec!["conv2d.wgrad.splitk_tex".to_string()],
                 source: wgrad(sg, tm),
                 family: "conv2d tex wgrad",
                 row: format!("pass=wgrad rows={tm} cols=8 sg={sg}"),

@@ -18,17 +18,22 @@ const TM: usize = 64;
 /// Columns per lane: 8 and 4 (vec4 groups), and the narrow layouts for layers whose output
 /// channels fill less than a 4- or 8-column tile: 6 (vec4 + vec2), 2 (vec2), 3 (vec2 + f32).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Cols {
+pub enum Cols {
+    /// 8 columns per lane (two vec4 groups): the default tile.
     N8,
+    /// 4 columns per lane.
     N4,
+    /// 6 columns per lane (vec4 + vec2).
     N6,
+    /// 2 columns per lane.
     N2,
+    /// 3 columns per lane (vec2 + f32).
     N3,
 }
 
 /// How GEMM rows map to output pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Order {
+pub enum Order {
     /// Row p = output pixel p (n, oy, ox) in NCHW order.
     Pixel,
     /// Rows ordered by 2x2/2 pooling window, with the fused max-pool in the store.
@@ -58,7 +63,8 @@ const V4_1: Group = Group {
 };
 
 impl Cols {
-    pub(crate) fn n(self) -> usize {
+    /// Output columns per lane.
+    pub fn n(self) -> usize {
         match self {
             Cols::N8 => 8,
             Cols::N4 => 4,

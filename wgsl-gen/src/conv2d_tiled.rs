@@ -40,6 +40,7 @@ pub(crate) fn generated() -> Vec<Generated> {
         .iter()
         .map(|r| Generated {
             path: format!("conv2d/{}.wgsl", r.file),
+            kernels: vec![crate::conv2d::kernel_id(r.file)],
             source: tiled(r.pass, r.pool, r.file),
             family: "conv2d tiled",
             row: format!(

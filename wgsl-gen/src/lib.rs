@@ -22,6 +22,9 @@ mod matmul_sgbc;
 mod sgbc_block;
 mod text;
 
+pub use conv2d_tex::{tex_forward_path, tex_wgrad_path, TEX_FORWARD_ROWS, TEX_WGRAD_ROWS};
+pub use conv2d_tex_fwd::{Cols, Order};
+
 /// One generated shader file.
 #[derive(Clone, Debug)]
 pub struct Generated {
@@ -33,6 +36,9 @@ pub struct Generated {
     pub family: &'static str,
     /// The table row that made it, e.g. "pass=fwd cols=4 pool=no batch_major=no sg=16".
     pub row: String,
+    /// The registry ids (`dak kernels list`) that launch this file: `dak kernels` lists it
+    /// under them, so no file list is kept by hand for generated kernels.
+    pub kernels: Vec<String>,
 }
 
 /// The marker every generated file carries in its header (and hand-written ones do not).

@@ -38,6 +38,7 @@ pub(crate) fn generated() -> Vec<Generated> {
             let name = if r.tex { "sgbc_tex" } else { "sgbc" };
             Generated {
                 path: format!("matmul/{name}_s{}.wgsl", r.sg),
+                kernels: vec![format!("matmul.{name}_64x8sg")],
                 source: kernel(r.sg, r.tex),
                 family: "matmul sgbc",
                 row: format!("tex={} sg={}", if r.tex { "yes" } else { "no" }, r.sg),

@@ -185,7 +185,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "prob.softmax_t_fwd",
         op: "prob",
-        files: &["prob/softmax_t_fwd.wgsl"],
+        shaders: &["prob/softmax_t_fwd.wgsl"],
         description: "softmax(z / T) per row (MCC's temperature)",
         supported: always,
         check: |gpu, c| check_softmax_t(gpu, c, Which::Fwd),
@@ -193,7 +193,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "prob.softmax_t_bwd",
         op: "prob",
-        files: &["prob/softmax_t_bwd.wgsl"],
+        shaders: &["prob/softmax_t_bwd.wgsl"],
         description: "dz = P·(dP - Σ dP·P) / T",
         supported: always,
         check: |gpu, c| check_softmax_t(gpu, c, Which::Bwd),
@@ -201,7 +201,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "prob.entropy_fwd",
         op: "prob",
-        files: &["prob/entropy_fwd.wgsl"],
+        shaders: &["prob/entropy_fwd.wgsl"],
         description: "per-row entropy -Σ p·ln(p + 1e-5)",
         supported: always,
         check: |gpu, c| check_entropy(gpu, c, Which::Fwd),
@@ -209,7 +209,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "prob.entropy_bwd",
         op: "prob",
-        files: &["prob/entropy_bwd.wgsl"],
+        shaders: &["prob/entropy_bwd.wgsl"],
         description: "dP = -dH·(ln(p + 1e-5) + p / (p + 1e-5))",
         supported: always,
         check: |gpu, c| check_entropy(gpu, c, Which::Bwd),
@@ -217,7 +217,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "prob.entropy_weights",
         op: "prob",
-        files: &["prob/entropy_weights.wgsl"],
+        shaders: &["prob/entropy_weights.wgsl"],
         description: "weights 1 + e^-H normalised to sum R (MCC, CDAN+E)",
         supported: always,
         check: |gpu, c| check_entropy(gpu, c, Which::Weights),
@@ -225,7 +225,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "confusion.fwd",
         op: "confusion",
-        files: &["confusion/fwd.wgsl"],
+        shaders: &["confusion/fwd.wgsl"],
         description: "class confusion C = (P·w)ᵀ·P (MCC)",
         supported: always,
         check: |gpu, c| check_confusion(gpu, c, Which::Fwd),
@@ -233,7 +233,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "confusion.bwd",
         op: "confusion",
-        files: &["confusion/bwd.wgsl"],
+        shaders: &["confusion/bwd.wgsl"],
         description: "dP = w·P·(dC + dCᵀ)",
         supported: always,
         check: |gpu, c| check_confusion(gpu, c, Which::Bwd),
@@ -241,7 +241,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "confusion.loss_fwd",
         op: "confusion",
-        files: &["confusion/loss_fwd.wgsl"],
+        shaders: &["confusion/loss_fwd.wgsl"],
         description: "MCC loss (ΣC̃ - trace C̃) / K, rows of C normalised -> [1]",
         supported: always,
         check: |gpu, c| check_confusion(gpu, c, Which::LossFwd),
@@ -249,7 +249,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "confusion.loss_bwd",
         op: "confusion",
-        files: &["confusion/loss_bwd.wgsl"],
+        shaders: &["confusion/loss_bwd.wgsl"],
         description: "dC = scale / K · (C_ii / r_i² - δ_ij / r_i)",
         supported: always,
         check: |gpu, c| check_confusion(gpu, c, Which::LossBwd),
@@ -257,7 +257,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "mmd.dist",
         op: "mmd",
-        files: &["mmd/dist.wgsl"],
+        shaders: &["mmd/dist.wgsl"],
         description: "pairwise squared distances of rows (DAN)",
         supported: always,
         check: |gpu, c| check_mmd(gpu, c, Which::Fwd, mmd::DistPath::Direct),
@@ -265,7 +265,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "mmd.dist_bwd",
         op: "mmd",
-        files: &["mmd/dist_bwd.wgsl"],
+        shaders: &["mmd/dist_bwd.wgsl"],
         description: "dx_i = 2·Σ_j (dD_ij + dD_ji)(x_i - x_j)",
         supported: always,
         check: |gpu, c| check_mmd(gpu, c, Which::Bwd, mmd::DistPath::Direct),
@@ -273,7 +273,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "mmd.dist_gram",
         op: "mmd",
-        files: &["mmd/dist_gram.wgsl"],
+        shaders: &["mmd/dist_gram.wgsl"],
         description: "pairwise squared distances from the Gram matrix x·xᵀ (GEMM)",
         supported: always,
         check: |gpu, c| check_mmd(gpu, c, Which::Fwd, mmd::DistPath::Gram),
@@ -281,7 +281,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "mmd.dist_bwd_gram",
         op: "mmd",
-        files: &["mmd/dist_sym.wgsl", "mmd/dist_bwd_gram.wgsl"],
+        shaders: &["mmd/dist_sym.wgsl", "mmd/dist_bwd_gram.wgsl"],
         description: "dx = 2·(r ⊙ x - S·x), S = dD + dDᵀ, r its row sums (GEMM)",
         supported: always,
         check: |gpu, c| check_mmd(gpu, c, Which::Bwd, mmd::DistPath::Gram),
@@ -289,7 +289,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "mmd.loss_fwd",
         op: "mmd",
-        files: &["mmd/loss_fwd.wgsl"],
+        shaders: &["mmd/loss_fwd.wgsl"],
         description: "multi-kernel MMD loss, bandwidth from mean distance",
         supported: always,
         check: |gpu, c| check_mmd(gpu, c, Which::LossFwd, mmd::DistPath::Gram),
@@ -297,7 +297,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "mmd.loss_bwd",
         op: "mmd",
-        files: &["mmd/loss_bwd.wgsl"],
+        shaders: &["mmd/loss_bwd.wgsl"],
         description: "MK-MMD gradient w.r.t. distances, bandwidth detached",
         supported: always,
         check: |gpu, c| check_mmd(gpu, c, Which::LossBwd, mmd::DistPath::Gram),
@@ -305,7 +305,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "outer.fwd",
         op: "outer",
-        files: &["outer/fwd.wgsl"],
+        shaders: &["outer/fwd.wgsl"],
         description: "flattened outer product y[b, c·D + j] = g[b, c]·f[b, j]",
         supported: always,
         check: |gpu, c| check_outer(gpu, c, Pass::Fwd),
@@ -313,7 +313,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "outer.bwd",
         op: "outer",
-        files: &["outer/bwd.wgsl"],
+        shaders: &["outer/bwd.wgsl"],
         description: "df[b, j] = Σ_c g[b, c]·dy[b, c·D + j]",
         supported: always,
         check: |gpu, c| check_outer(gpu, c, Pass::Bwd),
@@ -321,7 +321,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "elementwise.mul_const_fwd",
         op: "mul_const",
-        files: &["elementwise/mul_const_fwd.wgsl"],
+        shaders: &["elementwise/mul_const_fwd.wgsl"],
         description: "y = x ⊙ c, c constant",
         supported: always,
         check: |gpu, c| check_mul_const(gpu, c, Pass::Fwd),
@@ -329,7 +329,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "elementwise.mul_const_bwd",
         op: "mul_const",
-        files: &["elementwise/mul_const_bwd.wgsl"],
+        shaders: &["elementwise/mul_const_bwd.wgsl"],
         description: "dx = dy ⊙ c",
         supported: always,
         check: |gpu, c| check_mul_const(gpu, c, Pass::Bwd),
@@ -337,7 +337,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "loss.bce_weighted_fwd",
         op: "loss",
-        files: &["loss/bce_weighted_fwd.wgsl"],
+        shaders: &["loss/bce_weighted_fwd.wgsl"],
         description: "BCE with logits, per-sample weights, mean over N -> [1]",
         supported: always,
         check: |gpu, c| check_bce_weighted(gpu, c, Pass::Fwd),
@@ -345,7 +345,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "loss.bce_weighted_bwd",
         op: "loss",
-        files: &["loss/bce_weighted_bwd.wgsl"],
+        shaders: &["loss/bce_weighted_bwd.wgsl"],
         description: "dx = scale·w·(sigmoid(x) - t) / N",
         supported: always,
         check: |gpu, c| check_bce_weighted(gpu, c, Pass::Bwd),
@@ -353,7 +353,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "loss.complement_xent_fwd",
         op: "complement_xent",
-        files: &["loss/complement_xent_fwd.wgsl"],
+        shaders: &["loss/complement_xent_fwd.wgsl"],
         description: "-log(min(1 - p_y + 1e-6, 1)), weighted mean -> [1]",
         supported: always,
         check: |gpu, c| check_complement_xent(gpu, c, XentPass::Fwd),
@@ -361,7 +361,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "loss.complement_xent_bwd",
         op: "complement_xent",
-        files: &["loss/complement_xent_bwd.wgsl"],
+        shaders: &["loss/complement_xent_bwd.wgsl"],
         description: "dz = k·p_y·([c = y] - p_c) / (1 - p_y + 1e-6), 0 where clamped",
         supported: always,
         check: |gpu, c| check_complement_xent(gpu, c, XentPass::Bwd),

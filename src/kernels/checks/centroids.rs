@@ -90,7 +90,7 @@ pub static KERNELS: &[Kernel] = &[
     Kernel {
         id: "centroids.unit_rows",
         op: "centroids",
-        files: &["centroids/unit_rows.wgsl"],
+        shaders: &["centroids/unit_rows.wgsl"],
         description: "rows with a 1 appended, scaled to unit length (cosine clustering)",
         supported: always,
         check: check_unit_rows,
@@ -98,7 +98,7 @@ pub static KERNELS: &[Kernel] = &[
     Kernel {
         id: "weight_norm.fwd",
         op: "weight_norm",
-        files: &["weight_norm/fwd.wgsl"],
+        shaders: &["weight_norm/fwd.wgsl"],
         description: "W = g·V/‖V‖ per row (a weight-normalised dense layer)",
         supported: always,
         check: |gpu, c| check_weight_norm(gpu, c, false),
@@ -106,7 +106,7 @@ pub static KERNELS: &[Kernel] = &[
     Kernel {
         id: "weight_norm.bwd",
         op: "weight_norm",
-        files: &["weight_norm/bwd.wgsl"],
+        shaders: &["weight_norm/bwd.wgsl"],
         description: "dg = dW·V/‖V‖, dV = g/‖V‖·(dW - (dW·V)V/‖V‖²)",
         supported: always,
         check: |gpu, c| check_weight_norm(gpu, c, true),

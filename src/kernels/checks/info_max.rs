@@ -74,7 +74,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "info_max.fwd",
         op: "info_max",
-        files: &["info_max/fwd.wgsl"],
+        shaders: &["info_max/fwd.wgsl"],
         description: "IM loss w_ent·mean H(p_i) - w_div·H(p̄) of softmax rows, and p̄ -> [1]",
         supported: always,
         check: |gpu, c| check(gpu, c, Pass::Fwd),
@@ -82,7 +82,7 @@ pub(in crate::kernels) static KERNELS: &[Kernel] = &[
     Kernel {
         id: "info_max.bwd",
         op: "info_max",
-        files: &["info_max/bwd.wgsl"],
+        shaders: &["info_max/bwd.wgsl"],
         description:
             "dz = dL·p·(g - Σ p·g), g = (w_ent·H'(p) - w_div·H'(p̄)) / rows; a workgroup per row",
         supported: always,

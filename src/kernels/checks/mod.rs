@@ -66,7 +66,7 @@ macro_rules! conv {
         Kernel {
             id: $id,
             op: "conv2d",
-            files: $files,
+            shaders: $files,
             description: $desc,
             supported: $supported,
             check: |gpu, c| check_conv(gpu, c, Pass::$pass, conv2d::Variant::$variant),
@@ -79,22 +79,6 @@ const TEX_FORWARD_FILES: &[&str] = &[
     "conv2d/pack_input.wgsl",
     "conv2d/pack_input_x4.wgsl",
     "conv2d/pack_weight.wgsl",
-    "conv2d/fwd_igemm_tex_s8.wgsl",
-    "conv2d/fwd_igemm_tex_s16.wgsl",
-    "conv2d/fwd_igemm_n4_tex_s8.wgsl",
-    "conv2d/fwd_igemm_n4_tex_s16.wgsl",
-    "conv2d/fwd_igemm_n4_bm_tex_s8.wgsl",
-    "conv2d/fwd_igemm_n4_bm_tex_s16.wgsl",
-    "conv2d/fwd_igemm_n6_tex_s8.wgsl",
-    "conv2d/fwd_igemm_n6_tex_s16.wgsl",
-    "conv2d/fwd_igemm_n2_tex_s8.wgsl",
-    "conv2d/fwd_igemm_n2_tex_s16.wgsl",
-    "conv2d/fwd_igemm_n2_bm_tex_s8.wgsl",
-    "conv2d/fwd_igemm_n2_bm_tex_s16.wgsl",
-    "conv2d/fwd_igemm_n3_tex_s8.wgsl",
-    "conv2d/fwd_igemm_n3_tex_s16.wgsl",
-    "conv2d/fwd_igemm_n3_bm_tex_s8.wgsl",
-    "conv2d/fwd_igemm_n3_bm_tex_s16.wgsl",
 ];
 
 /// The engine's kernels; the adaptation methods' are in [`adapt::KERNELS`].
@@ -102,7 +86,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "matmul.naive",
         op: "matmul",
-        files: &["matmul/naive.wgsl"],
+        shaders: &["matmul/naive.wgsl"],
         description: "C = op(A)·op(B) (+bias)(ReLU); one invocation per output (GPU oracle)",
         supported: always,
         check: |gpu, c| check_gemm(gpu, c, matmul::Variant::Naive),
@@ -110,7 +94,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "matmul.tiled_64x64",
         op: "matmul",
-        files: &["matmul/tiled.wgsl"],
+        shaders: &["matmul/tiled.wgsl"],
         description: "GEMM, 64x64 workgroup-memory tiles, 4x4 outputs per thread (real GPUs)",
         supported: always,
         check: |gpu, c| check_gemm(gpu, c, matmul::Variant::Tiled),
@@ -118,7 +102,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "matmul.sgbc_64x8sg",
         op: "matmul",
-        files: &["matmul/sgbc_s8.wgsl", "matmul/sgbc_s16.wgsl"],
+        shaders: &[],
         description:
             "GEMM, one subgroup per 64x(8·sg) tile, A rows broadcast with subgroupBroadcast",
         supported: subgroups,
@@ -127,10 +111,8 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "matmul.sgbc_tex_64x8sg",
         op: "matmul",
-        files: &[
+        shaders: &[
             "matmul/pack_b.wgsl",
-            "matmul/sgbc_tex_s8.wgsl",
-            "matmul/sgbc_tex_s16.wgsl",
         ],
         description: "subgroup GEMM with B packed into an rgba32float texture (CPU adapters)",
         supported: subgroups,
@@ -149,7 +131,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
         Forward,
         Tiled,
         always,
-        ["conv2d/fwd_igemm_tiled.wgsl"],
+        [],
         "Y[P, Co] = im2col(X)·Wᵀ as implicit GEMM, 64x64 workgroup-memory tiles"
     ),
     conv!(
@@ -158,8 +140,6 @@ pub(super) static REGISTRY: &[Kernel] = &[
         Subgroup,
         subgroups,
         [
-            "conv2d/fwd_igemm_sgbc_s8.wgsl",
-            "conv2d/fwd_igemm_sgbc_s16.wgsl"
         ],
         "Y[P, Co] = im2col(X)·Wᵀ as implicit GEMM, one subgroup per 64x64 tile (broadcast)"
     ),
@@ -184,7 +164,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
         InputGrad,
         Tiled,
         always,
-        ["conv2d/dgrad_igemm_tiled.wgsl"],
+        [],
         "dX[Q, Ci] = col(dY)·W' as implicit GEMM, 64x64 workgroup-memory tiles"
     ),
     conv!(
@@ -193,8 +173,6 @@ pub(super) static REGISTRY: &[Kernel] = &[
         Subgroup,
         subgroups,
         [
-            "conv2d/dgrad_igemm_sgbc_s8.wgsl",
-            "conv2d/dgrad_igemm_sgbc_s16.wgsl"
         ],
         "dX[Q, Ci] = col(dY)·W' as implicit GEMM, one subgroup per 64x64 tile (STRIDED override)"
     ),
@@ -219,7 +197,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
         WeightGrad,
         Tiled,
         always,
-        ["conv2d/wgrad_splitk_tiled.wgsl", "conv2d/wgrad_reduce.wgsl"],
+        ["conv2d/wgrad_reduce.wgsl"],
         "dW[Co, K] = dY[Co, P]·im2col(X), split-K partials (64x64 tiles) + reduce"
     ),
     conv!(
@@ -228,8 +206,6 @@ pub(super) static REGISTRY: &[Kernel] = &[
         Subgroup,
         subgroups,
         [
-            "conv2d/wgrad_splitk_sgbc_s8.wgsl",
-            "conv2d/wgrad_splitk_sgbc_s16.wgsl",
             "conv2d/wgrad_reduce.wgsl"
         ],
         "dW[Co, K] = dY[Co, P]·im2col(X), split-K partials (subgroup tiles) + reduce"
@@ -243,12 +219,6 @@ pub(super) static REGISTRY: &[Kernel] = &[
             "conv2d/pack_input.wgsl",
             "conv2d/pack_input_x4.wgsl",
             "conv2d/pack_dy.wgsl",
-            "conv2d/wgrad_splitk_tex_s8.wgsl",
-            "conv2d/wgrad_splitk_tex_s16.wgsl",
-            "conv2d/wgrad_splitk_m32_tex_s8.wgsl",
-            "conv2d/wgrad_splitk_m32_tex_s16.wgsl",
-            "conv2d/wgrad_splitk_m48_tex_s8.wgsl",
-            "conv2d/wgrad_splitk_m48_tex_s16.wgsl",
             "conv2d/wgrad_tex_reduce.wgsl"
         ],
         "dW from dY and X packed into textures, split-K partials + a reduce into OIHW order"
@@ -256,17 +226,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "conv2d.fwd_pool.igemm_tex",
         op: "conv2d",
-        files: &[
-            "conv2d/fwd_igemm_pool_tex_s8.wgsl",
-            "conv2d/fwd_igemm_pool_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n4_pool_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n4_pool_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n6_pool_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n6_pool_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n2_pool_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n2_pool_tex_s16.wgsl",
-            "conv2d/fwd_igemm_n3_pool_tex_s8.wgsl",
-            "conv2d/fwd_igemm_n3_pool_tex_s16.wgsl",
+        shaders: &[
         ],
         description: "maxpool2x2(ReLU(conv + bias)) with the pool in the texture GEMM's store (argmax saved)",
         supported: subgroups,
@@ -275,7 +235,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "conv2d.fwd_pool.igemm_tiled",
         op: "conv2d",
-        files: &["conv2d/fwd_igemm_pool_tiled.wgsl"],
+        shaders: &[],
         description: "maxpool2x2(ReLU(conv + bias)) with the pool in the tiled GEMM's store (real GPUs; argmax saved)",
         supported: always,
         check: |gpu, c| check_conv_pool_fwd(gpu, c, conv2d::Variant::Tiled),
@@ -283,7 +243,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "pool.max_fwd",
         op: "pool",
-        files: &["pool/max_fwd.wgsl"],
+        shaders: &["pool/max_fwd.wgsl"],
         description: "k x k / stride s max pooling, saves the argmax (index in the input plane)",
         supported: always,
         check: check_max_fwd,
@@ -291,7 +251,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "pool.max_bwd",
         op: "pool",
-        files: &["pool/max_bwd.wgsl", "pool/max_bwd_scatter.wgsl"],
+        shaders: &["pool/max_bwd.wgsl", "pool/max_bwd_scatter.wgsl"],
         description: "max-pool backward through the argmax: gather (overlapping) or scatter",
         supported: always,
         check: check_max_bwd,
@@ -299,7 +259,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "pool.max_relu_bwd",
         op: "pool",
-        files: &["pool/max_relu_bwd_scatter.wgsl"],
+        shaders: &["pool/max_relu_bwd_scatter.wgsl"],
         description: "ReLU + max-pool backward in one pass: dY to the argmax where the pooled output is > 0",
         supported: always,
         check: check_relu_pool_bwd,
@@ -307,7 +267,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "pool.max_relu_bwd_x4",
         op: "pool",
-        files: &["pool/max_relu_bwd_x4.wgsl"],
+        shaders: &["pool/max_relu_bwd_x4.wgsl"],
         description: "ReLU + 2x2/2 max-pool backward, four dZ values (one vec4 store) per invocation",
         supported: always,
         check: check_relu_pool_bwd_x4,
@@ -315,7 +275,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "pool.max_relu_grad_pairs",
         op: "pool",
-        files: &[
+        shaders: &[
             "pool/max_relu_grad_pairs.wgsl",
             "pool/max_relu_grad_pairs_x2.wgsl",
             "conv2d/pack_input_x4.wgsl",
@@ -327,7 +287,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "pool.gap_fwd",
         op: "pool",
-        files: &["pool/gap_fwd.wgsl"],
+        shaders: &["pool/gap_fwd.wgsl"],
         description: "global average pooling [N, C, H, W] -> [N, C]",
         supported: always,
         check: |gpu, c| check_gap(gpu, c, false),
@@ -335,7 +295,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "pool.gap_bwd",
         op: "pool",
-        files: &["pool/gap_bwd.wgsl"],
+        shaders: &["pool/gap_bwd.wgsl"],
         description: "global average pooling backward: dX = dY / (H·W) broadcast",
         supported: always,
         check: |gpu, c| check_gap(gpu, c, true),
@@ -343,7 +303,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "elementwise.bias_act",
         op: "elementwise",
-        files: &["elementwise/bias_act.wgsl"],
+        shaders: &["elementwise/bias_act.wgsl"],
         description: "y = act(x + bias[channel]) for [B, C] and NCHW",
         supported: always,
         check: check_bias_act,
@@ -351,7 +311,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "elementwise.bias_grad",
         op: "elementwise",
-        files: &["elementwise/bias_grad.wgsl", "elementwise/bias_grad_sg.wgsl"],
+        shaders: &["elementwise/bias_grad.wgsl", "elementwise/bias_grad_sg.wgsl"],
         description: "db[c] = Σ dy over batch and pixels of channel c",
         supported: always,
         check: check_bias_grad,
@@ -359,7 +319,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "elementwise.relu_grad",
         op: "elementwise",
-        files: &["elementwise/relu_grad.wgsl"],
+        shaders: &["elementwise/relu_grad.wgsl"],
         description: "dx = dy · [y > 0] from the saved ReLU output",
         supported: always,
         check: check_relu_grad,
@@ -367,7 +327,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "elementwise.add",
         op: "elementwise",
-        files: &["elementwise/add.wgsl"],
+        shaders: &["elementwise/add.wgsl"],
         description: "y = a + b (then ReLU): a residual block's join",
         supported: always,
         check: check_add,
@@ -375,7 +335,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "elementwise.axpby",
         op: "elementwise",
-        files: &["elementwise/axpby.wgsl"],
+        shaders: &["elementwise/axpby.wgsl"],
         description: "y ← αx + βy in place (scale, accumulate, gradient reversal)",
         supported: always,
         check: check_axpby,
@@ -383,7 +343,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "watch.first_bad",
         op: "watch",
-        files: &["watch/first_bad.wgsl"],
+        shaders: &["watch/first_bad.wgsl"],
         description: "first step whose loss is NaN, infinite or over a limit (divergence flag)",
         supported: always,
         check: check_first_bad,
@@ -391,7 +351,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "elementwise.dropout",
         op: "elementwise",
-        files: &["elementwise/dropout.wgsl"],
+        shaders: &["elementwise/dropout.wgsl"],
         description: "inverted dropout, mask a hash of (seed, index)",
         supported: always,
         check: check_dropout,
@@ -399,7 +359,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "loss.softmax_xent_fwd",
         op: "loss",
-        files: &["loss/softmax_xent_fwd.wgsl"],
+        shaders: &["loss/softmax_xent_fwd.wgsl"],
         description: "weighted mean softmax cross-entropy (max-subtracted log-softmax) -> [1]",
         supported: always,
         check: |gpu, c| check_xent(gpu, c, false),
@@ -407,7 +367,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "loss.softmax_xent_bwd",
         op: "loss",
-        files: &["loss/softmax_xent_bwd.wgsl"],
+        shaders: &["loss/softmax_xent_bwd.wgsl"],
         description: "dz = scale·w·(softmax(z) - onehot)/Σw",
         supported: always,
         check: |gpu, c| check_xent(gpu, c, true),
@@ -415,7 +375,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "loss.argmax_correct",
         op: "loss",
-        files: &["loss/argmax_correct.wgsl"],
+        shaders: &["loss/argmax_correct.wgsl"],
         description: "argmax predictions and (correct, counted) counters on the GPU",
         supported: always,
         check: check_argmax,
@@ -423,7 +383,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "loss.bce_fwd",
         op: "loss",
-        files: &["loss/bce_fwd.wgsl"],
+        shaders: &["loss/bce_fwd.wgsl"],
         description: "binary cross-entropy with logits, mean, numerically stable -> [1]",
         supported: always,
         check: |gpu, c| check_bce(gpu, c, false),
@@ -431,7 +391,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "loss.bce_bwd",
         op: "loss",
-        files: &["loss/bce_bwd.wgsl"],
+        shaders: &["loss/bce_bwd.wgsl"],
         description: "dx = scale·(sigmoid(x) - t)/N",
         supported: always,
         check: |gpu, c| check_bce(gpu, c, true),
@@ -439,7 +399,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "loss.binary_correct",
         op: "loss",
-        files: &["loss/binary_correct.wgsl"],
+        shaders: &["loss/binary_correct.wgsl"],
         description:
             "(correct, counted) counters of a one-logit binary classifier (DANN domain accuracy)",
         supported: always,
@@ -448,7 +408,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "optim.sgd",
         op: "optim",
-        files: &["optim/sgd.wgsl"],
+        shaders: &["optim/sgd.wgsl"],
         description: "SGD step in place: momentum, Nesterov, weight decay",
         supported: always,
         check: check_sgd,
@@ -456,7 +416,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "optim.adam",
         op: "optim",
-        files: &["optim/adam.wgsl"],
+        shaders: &["optim/adam.wgsl"],
         description: "Adam step in place with bias correction and weight decay",
         supported: always,
         check: check_adam,
@@ -464,7 +424,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "optim.sgd_multi",
         op: "optim",
-        files: &["optim/sgd_multi.wgsl"],
+        shaders: &["optim/sgd_multi.wgsl"],
         description: "SGD step over every parameter in flat buffers, learning rate per 256-element block",
         supported: always,
         check: check_sgd_multi,
@@ -472,7 +432,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "optim.adam_multi",
         op: "optim",
-        files: &["optim/adam_multi.wgsl"],
+        shaders: &["optim/adam_multi.wgsl"],
         description: "Adam step over every parameter in flat buffers, learning rate per 256-element block",
         supported: always,
         check: check_adam_multi,
@@ -480,7 +440,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "bench.fma",
         op: "bench",
-        files: &["bench/fma.wgsl"],
+        shaders: &["bench/fma.wgsl"],
         description: "compute roof for `dak bench --peak`: 4 independent vec4 multiply-add chains",
         supported: always,
         check: check_fma,
@@ -488,7 +448,7 @@ pub(super) static REGISTRY: &[Kernel] = &[
     Kernel {
         id: "bench.copy",
         op: "bench",
-        files: &["bench/copy.wgsl"],
+        shaders: &["bench/copy.wgsl"],
         description: "bandwidth roof for `dak bench --peak`: vec4 copy",
         supported: always,
         check: check_copy,

@@ -13,11 +13,12 @@ use super::operands::{mirror, texture, Placement};
 pub(super) use super::pack::DyOperand;
 use super::pack::{pack_input_cached, pack_output_grad, pack_weight, takes_pairs};
 use super::tiles::{
-    batch_major, batch_major_kernel, forward_tile, tile_cols, weight_size, wgrad_tile,
+    batch_major, batch_major_cols, forward_tile, tile_cols, weight_size, wgrad_tile,
 };
 use super::{Geometry, WeightOperand, MAX_LOOP};
 use crate::gpu::{Binding, Gpu, GpuTexture};
 use crate::{DType, Result, Tensor};
+use dak_wgsl_gen::{Cols, Order};
 
 /// Matches `struct ConvTex` in the generated `*_tex_s*.wgsl` kernels.
 #[repr(C)]
@@ -53,27 +54,41 @@ fn fits(gpu: &Gpu, sizes: &[(usize, usize)], sources: &[usize]) -> bool {
     sizes.iter().all(|&(w, h)| w <= max && h <= max) && sources.iter().all(|&n| gpu.can_mirror(n))
 }
 
-fn shader(gpu: &Gpu, kind: &str) -> String {
-    format!("conv2d/{kind}_tex_s{}.wgsl", gpu.subgroup_size())
+/// The generated forward kernel of table row (`cols` per lane, row `order`) for the adapter.
+fn forward_shader(gpu: &Gpu, cols: Cols, order: Order) -> String {
+    dak_wgsl_gen::tex_forward_path(cols, order, gpu.subgroup_size() as usize)
 }
 
-/// The GEMM of the forward kernel over a packed input: `rows` output pixels of `oh` x `ow`
-/// images, `cols` output channels, kernel `kh` x `kw` with `stride`. `transposed`: `weight` is
-/// the layer's forward weight texture and this is its input gradient (`W_T` in the kernels).
-#[allow(clippy::too_many_arguments)] // one texture GEMM launch: both operands, their placement and the tile shape
-fn forward_gemm(
-    gpu: &Gpu,
-    input: &GpuTexture,
-    pl: Placement,
-    weight: &GpuTexture,
+/// One launch of the forward kernel's GEMM over a packed input: `out_dims` = (oh, ow, cols),
+/// `rows` output pixels of `oh` x `ow` images and `cols` output channels, kernel `kh` x `kw`
+/// with `stride`. `transposed`: `weight` is the layer's forward weight texture and this is
+/// its input gradient (`W_T` in the kernels).
+struct TexGemm<'a> {
+    input: &'a GpuTexture,
+    placement: Placement,
+    weight: &'a GpuTexture,
     transposed: bool,
-    bias: &Tensor,
+    bias: &'a Tensor,
     flags: u32,
-    out: &Tensor,
-    (oh, ow, cols): (usize, usize, usize),
-    (kh, kw): (usize, usize),
+    out: &'a Tensor,
+    out_dims: (usize, usize, usize),
+    kernel: (usize, usize),
     stride: (usize, usize),
-) -> Result<()> {
+}
+
+fn forward_gemm(gpu: &Gpu, launch: TexGemm) -> Result<()> {
+    let TexGemm {
+        input,
+        placement: pl,
+        weight,
+        transposed,
+        bias,
+        flags,
+        out,
+        out_dims: (oh, ow, cols),
+        kernel: (kh, kw),
+        stride,
+    } = launch;
     let u = |v: usize| v as u32;
     let m = pl.src[0] * oh * ow;
     let uniform = TexUniform {
@@ -90,9 +105,9 @@ fn forward_gemm(
         flags,
         ..Default::default()
     };
-    let (tile, kernel) = forward_tile(gpu, cols);
-    let narrow = ["fwd_igemm_n2", "fwd_igemm_n3", "fwd_igemm_n4"].contains(&kernel);
-    let (kernel, uniform) = if narrow && batch_major(pl, (oh, ow), (kh, kw), stride) {
+    let (tile, per_lane) = forward_tile(gpu, cols);
+    let narrow = [Cols::N2, Cols::N3, Cols::N4].contains(&per_lane);
+    let (file, uniform) = if narrow && batch_major(pl, (oh, ow), (kh, kw), stride) {
         // Batch-major rows with a per-tile tap range: the data's extent in the padded input.
         let bot = pl.top + (pl.src[2] - 1) * pl.step.0;
         let right = pl.left + (pl.src[3] - 1) * pl.step.1;
@@ -104,13 +119,14 @@ fn forward_gemm(
             maxrow: u(right),
             ..uniform
         };
-        (batch_major_kernel(kernel), bm)
+        let cols = batch_major_cols(per_lane);
+        (forward_shader(gpu, cols, Order::BatchMajor), bm)
     } else {
-        (kernel, uniform)
+        (forward_shader(gpu, per_lane, Order::Pixel), uniform)
     };
     let w_t = if transposed { 1.0 } else { 0.0 };
     gpu.dispatch(
-        &shader(gpu, kernel),
+        &file,
         &[("W_T", w_t)],
         bytemuck::bytes_of(&uniform),
         &[
@@ -146,19 +162,19 @@ pub(super) fn forward(
     }
     let input = pack_input_cached(x, pl, "conv2d input operand")?;
     let weight = pack_weight(w, g, false)?;
-    forward_gemm(
-        gpu,
-        &input,
-        pl,
-        &weight,
-        false,
+    let launch = TexGemm {
+        input: &input,
+        placement: pl,
+        weight: &weight,
+        transposed: false,
         bias,
         flags,
-        y,
-        (g.oh, g.ow, g.co),
-        (g.kh, g.kw),
-        g.spec.stride,
-    )?;
+        out: y,
+        out_dims: (g.oh, g.ow, g.co),
+        kernel: (g.kh, g.kw),
+        stride: g.spec.stride,
+    };
+    forward_gemm(gpu, launch)?;
     Ok(true)
 }
 
@@ -208,9 +224,9 @@ pub(super) fn forward_pool(
         pool_h: u(ph),
         ..Default::default()
     };
-    let (tile, kernel) = forward_tile(gpu, g.co);
+    let (tile, per_lane) = forward_tile(gpu, g.co);
     gpu.dispatch(
-        &shader(gpu, &format!("{kernel}_pool")),
+        &forward_shader(gpu, per_lane, Order::Pool),
         &[],
         bytemuck::bytes_of(&uniform),
         &[
@@ -263,19 +279,19 @@ pub(super) fn backward_input(
     };
     let weight = pack_weight(w, g, flipped)?;
     let dummy = Tensor::uninit(gpu, &[1], DType::F32)?;
-    forward_gemm(
-        gpu,
-        &input,
-        pl,
-        &weight,
-        !flipped,
-        &dummy,
-        0,
-        dx,
-        (g.h, g.w, g.ci),
-        (g.kh, g.kw),
-        (1, 1),
-    )?;
+    let launch = TexGemm {
+        input: &input,
+        placement: pl,
+        weight: &weight,
+        transposed: !flipped,
+        bias: &dummy,
+        flags: 0,
+        out: dx,
+        out_dims: (g.h, g.w, g.ci),
+        kernel: (g.kh, g.kw),
+        stride: (1, 1),
+    };
+    forward_gemm(gpu, launch)?;
     Ok(true)
 }
 
@@ -375,10 +391,10 @@ pub(super) fn backward_weight(
         pool_w: u(g.ci),
         ..Default::default()
     };
-    let (rows_tile, kernel) = wgrad_tile(g.co);
+    let rows_tile = wgrad_tile(g.co);
     let flag = |on: bool| if on { 1.0 } else { 0.0 };
     gpu.dispatch(
-        &shader(gpu, kernel),
+        &dak_wgsl_gen::tex_wgrad_path(rows_tile, gpu.subgroup_size() as usize),
         &[
             ("NCHW_DY", flag(plane4 > 0 && !pooled)),
             ("POOLED_DY", flag(pooled)),
@@ -443,7 +459,7 @@ fn pack_dy(dy: &Tensor, g: &Geometry, (gw, gr): (usize, usize)) -> Result<GpuTex
 /// of at least 256 pixels (a multiple of 16), partials under 64 MiB, loops under `MAX_LOOP`.
 fn split(g: &Geometry, gpu: &Gpu, ncol: usize) -> (usize, usize) {
     let p = g.n * g.oh * g.ow;
-    let tiles = g.co.div_ceil(wgrad_tile(g.co).0) * ncol.div_ceil(tile_cols(gpu));
+    let tiles = g.co.div_ceil(wgrad_tile(g.co)) * ncol.div_ceil(tile_cols(gpu));
     let by_groups = 64usize.div_ceil(tiles);
     let by_length = (p / 256).max(1);
     let by_memory = ((64usize << 20) / (4 * g.co * ncol)).max(1);

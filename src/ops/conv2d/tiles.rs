@@ -5,49 +5,44 @@
 use super::operands::Placement;
 use super::Geometry;
 use crate::Gpu;
+use dak_wgsl_gen::Cols;
 
 /// Columns of the 8-column-per-lane GEMM tile (the wide layers' forward, every weight gradient).
 pub(super) fn tile_cols(gpu: &Gpu) -> usize {
     8 * gpu.subgroup_size() as usize
 }
 
-/// Column tile and kernel of the forward GEMM for `cols` output columns: the narrowest of 2, 3,
+/// Column tile and columns per lane (the generator's table row) of the forward GEMM for `cols`
+/// output columns: the narrowest of 2, 3,
 /// 4, 6 or 8 columns per lane whose tile (that many times the subgroup size) holds them all,
 /// so that layers with few channels do not multiply zero columns (a 64-column tile would be half
 /// zeros for a 32-channel layer on subgroups of 16: the digits network's conv1, and the 32
 /// columns of its conv2's input gradient).
-pub(super) fn forward_tile(gpu: &Gpu, cols: usize) -> (usize, &'static str) {
+pub(super) fn forward_tile(gpu: &Gpu, cols: usize) -> (usize, Cols) {
     let sg = gpu.subgroup_size() as usize;
-    [
-        (2, "fwd_igemm_n2"),
-        (3, "fwd_igemm_n3"),
-        (4, "fwd_igemm_n4"),
-        (6, "fwd_igemm_n6"),
-    ]
-    .into_iter()
-    .find(|&(per_lane, _)| cols <= per_lane * sg)
-    .map_or((tile_cols(gpu), "fwd_igemm"), |(per_lane, kernel)| {
-        (per_lane * sg, kernel)
-    })
+    [Cols::N2, Cols::N3, Cols::N4, Cols::N6]
+        .into_iter()
+        .find(|c| cols <= c.n() * sg)
+        .map_or((tile_cols(gpu), Cols::N8), |c| (c.n() * sg, c))
 }
 
-/// Row tile and kernel of the weight-gradient GEMM (rows = output channels): 32 rows when the
-/// layer has at most 32 output channels (a 64-row tile would compute half zeros), 48 for 33-48
-/// (the digits network's conv2), else 64.
-pub(super) fn wgrad_tile(co: usize) -> (usize, &'static str) {
+/// Row tile of the weight-gradient GEMM (rows = output channels; the generator's table row):
+/// 32 rows when the layer has at most 32 output channels (a 64-row tile would compute half
+/// zeros), 48 for 33-48 (the digits network's conv2), else 64.
+pub(super) fn wgrad_tile(co: usize) -> usize {
     match co {
-        0..=32 => (32, "wgrad_splitk_m32"),
-        33..=48 => (48, "wgrad_splitk_m48"),
-        _ => (64, "wgrad_splitk"),
+        0..=32 => 32,
+        33..=48 => 48,
+        _ => 64,
     }
 }
 
-/// The batch-major version of a 2-, 3- or 4-column forward kernel.
-pub(super) fn batch_major_kernel(kernel: &str) -> &'static str {
-    match kernel {
-        "fwd_igemm_n2" => "fwd_igemm_n2_bm",
-        "fwd_igemm_n3" => "fwd_igemm_n3_bm",
-        _ => "fwd_igemm_n4_bm",
+/// The columns per lane of the batch-major kernel for a 2-, 3- or 4-column forward tile (the
+/// table has no wider batch-major rows).
+pub(super) fn batch_major_cols(cols: Cols) -> Cols {
+    match cols {
+        Cols::N2 | Cols::N3 => cols,
+        _ => Cols::N4,
     }
 }
 
