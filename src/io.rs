@@ -47,10 +47,8 @@ pub fn remove_stale_partials(path: &Path) -> Vec<PathBuf> {
             .strip_prefix(&prefix)
             .or_else(|| file.strip_prefix(&legacy))
             .and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(|p| !pid_alive(p)) {
-            if std::fs::remove_file(entry.path()).is_ok() {
-                removed.push(entry.path());
-            }
+        if pid.is_some_and(|p| !pid_alive(p)) && std::fs::remove_file(entry.path()).is_ok() {
+            removed.push(entry.path());
         }
     }
     removed

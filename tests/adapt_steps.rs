@@ -78,7 +78,7 @@ fn label_loss(f: &[f64], w: &Weights, rows: usize, labels: &[u32]) -> (Vec<f64>,
 /// MCC of the target rows' logits with entropy weights `weights` (detached).
 fn mcc(zt: &[f64], weights: &[f64]) -> f64 {
     let p = softmax(zt, CLASSES, 2.5);
-    let mut c = vec![0f64; CLASSES * CLASSES];
+    let mut c = [0f64; CLASSES * CLASSES];
     for (r, row) in p.chunks(CLASSES).enumerate() {
         for i in 0..CLASSES {
             for j in 0..CLASSES {

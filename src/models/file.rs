@@ -175,8 +175,11 @@ pub fn write_tensors(
     crate::io::write_atomic(path, &bytes)
 }
 
+/// One parameter on the host: its name, shape and values.
+pub type HostParam = (String, Vec<usize>, Vec<f32>);
+
 /// The parameters' values on the host, by name, in registration order.
-pub fn host_params(params: &Params) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+pub fn host_params(params: &Params) -> Result<Vec<HostParam>> {
     params
         .iter()
         .map(|(_, p)| Ok((p.name.clone(), p.value.shape().to_vec(), p.value.to_vec()?)))

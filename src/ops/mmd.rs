@@ -60,7 +60,10 @@ fn loss_params(d: &Tensor, m: &Tensor, alphas: &[f32], scale: f32, op: &str) -> 
         }
     };
     m.expect_shape(&[n, n], op, "index matrix")?;
-    if alphas.is_empty() || alphas.len() > MAX_KERNELS || alphas.iter().any(|a| !(*a > 0.0)) {
+    if alphas.is_empty()
+        || alphas.len() > MAX_KERNELS
+        || alphas.iter().any(|a| a.is_nan() || *a <= 0.0)
+    {
         return Err(Error::input(format!(
             "{op}: expected 1 to {MAX_KERNELS} positive kernel alphas, got {alphas:?}"
         )));
