@@ -1,4 +1,5 @@
 //! DAK_SHADER_DIR is process-wide, so this test has a binary of its own.
+#[path = "it/common/mod.rs"]
 mod common;
 use common::own_gpu;
 use dak::ops::elementwise as ew;

@@ -1,0 +1,3 @@
+mod chunked;
+mod conv;
+mod tape;

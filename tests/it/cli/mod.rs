@@ -1,0 +1,5 @@
+mod file_safety;
+mod flags;
+mod json;
+mod polish;
+mod resnet;

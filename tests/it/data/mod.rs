@@ -1,0 +1,8 @@
+mod augment;
+mod folder;
+mod idx;
+mod inspect;
+mod loader;
+mod mnistm;
+mod office31;
+mod preprocess;

@@ -1,0 +1,2 @@
+mod generated_shaders;
+mod runtime;

@@ -1,0 +1,4 @@
+mod dann_vgg;
+mod imagenet;
+mod resnet;
+mod vgg16;

@@ -1,0 +1,235 @@
+//! MDD: its margin op (the target disparity) and the argmax pseudo-labels on the GPU against
+//! their plain-Rust references on awkward shapes, the reference backward against finite
+//! differences, and `dak adapt --method mdd` end to end (the adversary head in the model file,
+//! `dak evaluate` on it).
+use crate::common::*;
+use dak::models::Dann;
+use dak::ops::{complement_xent, softmax_xent};
+use dak::Tensor;
+use std::path::Path;
+
+/// Logits of `rows` x `classes` (scaled by `mag`), labels cycling through every class, every
+/// third row masked out (when there are several), and the label logit of every 4th row pushed
+/// by `+push` (p_y near 1) and of every 4th row from the 3rd by `-push` (the clamp).
+fn case(rows: usize, classes: usize, mag: f32, push: f32, seed: u64) -> Case {
+    let mut z: Vec<f32> = values(rows * classes, seed)
+        .iter()
+        .map(|v| mag * v)
+        .collect();
+    let labels: Vec<u32> = (0..rows).map(|r| ((r * 7 + 2) % classes) as u32).collect();
+    for (r, &label) in labels.iter().enumerate() {
+        let y = r * classes + label as usize;
+        match r % 4 {
+            0 => z[y] += push,
+            2 => z[y] -= push,
+            _ => {}
+        }
+    }
+    let w: Vec<f32> = (0..rows)
+        .map(|r| if rows > 1 && r % 3 == 1 { 0.0 } else { 1.0 })
+        .collect();
+    Case { z, labels, w }
+}
+
+struct Case {
+    z: Vec<f32>,
+    labels: Vec<u32>,
+    w: Vec<f32>,
+}
+
+#[test]
+fn margin_and_argmax_match_the_reference() {
+    let gpu = gpu();
+    // Batch 1, 3 and 10 classes, 7 rows, more rows than a workgroup; small and large logits
+    // (±40 on the label: p_y ≈ 1, where the 1e-6 shift dominates, and p_y ≈ 0, the clamp).
+    let shapes = [(1, 3), (1, 10), (7, 3), (7, 10), (12, 3), (300, 10)];
+    for (k, &(rows, classes)) in shapes.iter().enumerate() {
+        for (mag, push) in [(1.0, 0.0), (3.0, 12.0), (20.0, 40.0)] {
+            let c = case(rows, classes, mag, push, 900 + k as u64);
+            let what = format!("[{rows}, {classes}] x{mag} push {push}");
+            let tz = Tensor::from_slice(&gpu, &c.z, &[rows, classes]).unwrap();
+            let tl = Tensor::from_u32(&gpu, &c.labels, &[rows]).unwrap();
+            let tw = Tensor::from_slice(&gpu, &c.w, &[rows]).unwrap();
+            let l = complement_xent::forward(&tz, &tl, &tw, 0.7)
+                .unwrap()
+                .to_vec()
+                .unwrap();
+            let want = complement_xent::reference::forward(&c.z, &c.labels, &c.w, classes, 0.7);
+            assert_close(&l, &[want], tol_for(rows * classes), &what);
+            let dz = complement_xent::backward(&tz, &tl, &tw, 0.7).unwrap();
+            let want = complement_xent::reference::backward(&c.z, &c.labels, &c.w, classes, 0.7);
+            assert_close(&dz.to_vec().unwrap(), &want, tol_for(classes), &what);
+            if push > 0.0 && rows > 2 {
+                // The clamped row (p_y ≈ 0) gets no gradient; the confident one does.
+                let row = |r: usize| &want[r * classes..(r + 1) * classes];
+                assert!(row(2).iter().all(|&v| v == 0.0), "{what}");
+                assert!(row(0).iter().any(|&v| v != 0.0), "{what}");
+            }
+            let pred = softmax_xent::argmax(&tz).unwrap().to_vec_u32().unwrap();
+            assert_eq!(
+                pred,
+                softmax_xent::reference::argmax(&c.z, classes),
+                "{what}"
+            );
+        }
+    }
+}
+
+#[test]
+fn margin_covers_every_label() {
+    let gpu = gpu();
+    // One row per label of 10 classes, the label's logit a little above the rest.
+    let classes = 10;
+    let mut z: Vec<f32> = values(classes * classes, 77).to_vec();
+    let labels: Vec<u32> = (0..classes as u32).collect();
+    for (r, &y) in labels.iter().enumerate() {
+        z[r * classes + y as usize] += 2.0;
+    }
+    let w = vec![1.0f32; classes];
+    let tz = Tensor::from_slice(&gpu, &z, &[classes, classes]).unwrap();
+    let tl = Tensor::from_u32(&gpu, &labels, &[classes]).unwrap();
+    let tw = Tensor::from_slice(&gpu, &w, &[classes]).unwrap();
+    let l = complement_xent::forward(&tz, &tl, &tw, 1.0)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    let want = complement_xent::reference::forward(&z, &labels, &w, classes, 1.0);
+    assert_close(&l, &[want], tol_for(classes * classes), "every label");
+    let dz = complement_xent::backward(&tz, &tl, &tw, 1.0).unwrap();
+    let want = complement_xent::reference::backward(&z, &labels, &w, classes, 1.0);
+    assert_close(
+        &dz.to_vec().unwrap(),
+        &want,
+        tol_for(classes),
+        "every label",
+    );
+    // Each row's gradient sums to 0 (softmax's shift invariance) and is positive at the label:
+    // descending it lowers the label's logit, so the adversary learns to disagree.
+    for (r, row) in want.chunks(classes).enumerate() {
+        let s: f32 = row.iter().sum();
+        assert!(s.abs() < 1e-6, "row {r}: {s}");
+        assert!(row[r] > 0.0, "row {r}: {row:?}");
+    }
+}
+
+#[test]
+fn margin_reference_backward_matches_finite_differences() {
+    // 5 rows of 4 classes: moderate logits, one confident row (label +9: q ≈ 4e-4, still well
+    // above the 1e-6 shift's scale), one clamped (label -25), one masked out. The loss is a
+    // root: its upstream is the scale (1.3, not 1).
+    let (rows, classes) = (5, 4);
+    let mut z: Vec<f32> = values(rows * classes, 31).to_vec();
+    let labels = [0u32, 3, 1, 2, 1];
+    z[classes + 3] += 9.0;
+    z[2 * classes + 1] -= 25.0;
+    let w = [1.0f32, 1.0, 1.0, 0.0, 1.0];
+    let g = complement_xent::reference::backward(&z, &labels, &w, classes, 1.3);
+    fd_check(
+        &z,
+        &g,
+        &[1.0],
+        |z| {
+            vec![complement_xent::reference::forward(
+                z, &labels, &w, classes, 1.3,
+            )]
+        },
+        "complement cross-entropy",
+    );
+    assert!(g[..classes].iter().any(|v| v.abs() > 1e-2), "{g:?}");
+    assert!(g[2 * classes..3 * classes].iter().all(|&v| v == 0.0));
+    assert!(g[3 * classes..4 * classes].iter().all(|&v| v == 0.0));
+}
+
+#[test]
+fn margin_bad_shapes_are_errors() {
+    let gpu = gpu();
+    let z = Tensor::from_slice(&gpu, &[0.0f32; 6], &[6]).unwrap();
+    let l = Tensor::from_u32(&gpu, &[0u32; 6], &[6]).unwrap();
+    let w = Tensor::from_slice(&gpu, &[1.0f32; 6], &[6]).unwrap();
+    assert!(complement_xent::forward(&z, &l, &w, 1.0).is_err());
+    let z = z.reshape(&[2, 3]).unwrap();
+    assert!(complement_xent::forward(&z, &l, &w, 1.0).is_err());
+    assert!(complement_xent::backward(&z, &w, &w, 1.0).is_err());
+}
+
+/// Source: 3 classes x 6 images; target: their colour negatives.
+fn trees(root: &Path) {
+    class_folders(&root.join("src"));
+    for name in ["cat", "dog", "owl"] {
+        for entry in std::fs::read_dir(root.join("src").join(name)).unwrap() {
+            let path = entry.unwrap().path();
+            let img = image::open(&path).unwrap().to_rgb8();
+            let neg = image::RgbImage::from_fn(img.width(), img.height(), |x, y| {
+                image::Rgb(img.get_pixel(x, y).0.map(|p| 255 - p))
+            });
+            save(
+                &root.join("tgt").join(name).join(path.file_name().unwrap()),
+                &neg,
+            );
+        }
+    }
+}
+
+#[test]
+fn mdd_adapts_saves_reloads_and_evaluates() {
+    let dir = TempDir::new("mdd-e2e");
+    trees(dir.path());
+    let p = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
+    let (out, metrics) = (p("mdd.safetensors"), p("mdd.jsonl"));
+    let o = dak(&[
+        "adapt",
+        "--source",
+        &p("src"),
+        "--target",
+        &p("tgt"),
+        "--method",
+        "mdd",
+        "--epochs",
+        "2",
+        "--batch",
+        "4",
+        "--score-samples",
+        "6",
+        "--no-pad",
+        "--workers",
+        "1",
+        "--out",
+        &out,
+        "--metrics",
+        &metrics,
+    ]);
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let lines = read_jsonl(Path::new(&metrics));
+    let epochs: Vec<_> = lines.iter().filter(|v| v["type"] == "epoch").collect();
+    assert_eq!(epochs.len(), 2, "{lines:?}");
+    for e in &epochs {
+        assert_eq!(e["method"], "mdd", "{e}");
+        // The domain loss is the transfer loss (the method's only losses): positive, finite.
+        let d = e["domain_loss"].as_f64().unwrap();
+        let a = e["adapt_loss"].as_f64().unwrap();
+        assert!(d.is_finite() && d > 0.0, "{e}");
+        assert!((a - d).abs() < 1e-5 * (1.0 + d), "{e}");
+        // No domain classifier: no domain accuracy.
+        assert!(e["domain_acc"].is_null(), "{e}");
+        assert!(e["lambda"].as_f64().is_some_and(|l| l > 0.0), "{e}");
+        assert!(e["label_loss"].as_f64().is_some_and(f64::is_finite), "{e}");
+    }
+
+    // The model file holds the adversary head; it reloads and evaluates.
+    let model = Dann::load(&gpu(), Path::new(&out)).unwrap();
+    let heads = &model.config.heads;
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert_eq!(heads[0].name, "adversary");
+    assert_eq!((heads[0].input, heads[0].outputs), (768, 3));
+    assert_eq!(heads[0].hidden, model.config.label_hidden);
+    assert!(model.params.find("adversary.fc3.weight").is_some());
+    let o = dak(&["evaluate", "--model", &out, "--data", &p("tgt"), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["images"], 18, "{report}");
+}

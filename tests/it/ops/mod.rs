@@ -1,0 +1,12 @@
+mod batch_norm;
+mod complement_xent;
+mod conv2d;
+mod elementwise;
+mod gradcheck;
+mod info_max;
+mod losses;
+mod matmul;
+mod mmd;
+mod outer;
+mod pool;
+mod prob;

@@ -1,0 +1,5 @@
+mod compare;
+mod fit;
+mod methods;
+mod selection;
+mod source_free;

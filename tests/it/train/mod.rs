@@ -1,0 +1,4 @@
+mod adapt;
+mod fine_tune;
+mod resume;
+mod run_safety;
