@@ -1,5 +1,6 @@
-//! conv2d: every pass and variant against the CPU reference on awkward shapes, a small
-//! conv-relu-pool-conv-relu-pool stack forward and backward, and bad input.
+//! conv2d: every pass and variant against the CPU reference on awkward shapes, the
+//! reference's passes against each other, a small conv-relu-pool-conv-relu-pool stack forward
+//! and backward, and bad input.
 //! Shapes are tiny: lavapipe is slow and each unrolled kernel compiles once per run.
 mod common;
 use common::*;
@@ -107,6 +108,36 @@ fn every_pass_and_variant_matches_reference() {
                 &what(Pass::WeightGrad),
             );
         }
+    }
+}
+
+/// The oracle's three passes are adjoint, in f64 on every case: <conv(x, w), dy> = <x, dX(dy, w)>
+/// = <w, dW(dy, x)>. This holds its input and weight gradients to its forward independently of
+/// any kernel.
+#[test]
+fn the_oracle_passes_are_adjoint() {
+    for (i, c) in CASES.iter().enumerate() {
+        let g = geometry(c);
+        let seed = 500 + 10 * i as u64;
+        let (x, w, dy) = (
+            values(g.x_len(), seed),
+            values(g.w_len(), seed + 1),
+            values(g.y_len(), seed + 2),
+        );
+        let dot = |pass: Pass, len: usize, with: &[f32]| -> f64 {
+            (0..len)
+                .map(|j| reference::exact_at(&g, pass, j, &x, &w, &dy) * with[j] as f64)
+                .sum()
+        };
+        let y_dy = dot(Pass::Forward, g.y_len(), &dy);
+        let x_dx = dot(Pass::InputGrad, g.x_len(), &x);
+        let w_dw = dot(Pass::WeightGrad, g.w_len(), &w);
+        let scale = 1.0 + y_dy.abs();
+        assert!(
+            (x_dx - y_dy).abs() <= 1e-9 * scale && (w_dw - y_dy).abs() <= 1e-9 * scale,
+            "{}: <y, dy> {y_dy}, <x, dx> {x_dx}, <w, dw> {w_dw}",
+            g.label()
+        );
     }
 }
 

@@ -417,39 +417,43 @@ pub fn dense_backward_weight(dy: &Tensor, x: &Tensor, variant: Variant) -> Resul
     )
 }
 
-/// Plain-Rust oracles (f32 data, f64 accumulation).
+/// The GEMM's oracle (f32 data, f64 accumulation). [`reference::gemm_at`] is the exact value of
+/// one output element; [`reference::gemm`] is it at every element. The tests and `dak kernels
+/// check` compare whole outputs on tiny shapes; `dak bench` samples `gemm_at` on its large shapes.
 pub mod reference {
     use super::Gemm;
 
+    /// The exact (f64) value of `C[idx]` (row-major [M, N]) of `C = op(A)·op(B) (+bias)(ReLU)`.
+    pub fn gemm_at(a: &[f32], b: &[f32], bias: Option<&[f32]>, g: Gemm, idx: usize) -> f64 {
+        let (i, j) = (idx / g.n, idx % g.n);
+        let mut acc = 0f64;
+        for p in 0..g.k {
+            let av = if g.trans_a {
+                a[p * g.m + i]
+            } else {
+                a[i * g.k + p]
+            };
+            let bv = if g.trans_b {
+                b[j * g.k + p]
+            } else {
+                b[p * g.n + j]
+            };
+            acc += av as f64 * bv as f64;
+        }
+        if let Some(bias) = bias {
+            acc += bias[j] as f64;
+        }
+        if g.relu {
+            acc = acc.max(0.0);
+        }
+        acc
+    }
+
     /// `C = op(A)·op(B) (+bias)(ReLU)` with f64 accumulators.
     pub fn gemm(a: &[f32], b: &[f32], bias: Option<&[f32]>, g: Gemm) -> Vec<f32> {
-        let mut c = vec![0f32; g.m * g.n];
-        for i in 0..g.m {
-            for j in 0..g.n {
-                let mut acc = 0f64;
-                for p in 0..g.k {
-                    let av = if g.trans_a {
-                        a[p * g.m + i]
-                    } else {
-                        a[i * g.k + p]
-                    };
-                    let bv = if g.trans_b {
-                        b[j * g.k + p]
-                    } else {
-                        b[p * g.n + j]
-                    };
-                    acc += av as f64 * bv as f64;
-                }
-                if let Some(bias) = bias {
-                    acc += bias[j] as f64;
-                }
-                if g.relu {
-                    acc = acc.max(0.0);
-                }
-                c[i * g.n + j] = acc as f32;
-            }
-        }
-        c
+        (0..g.m * g.n)
+            .map(|idx| gemm_at(a, b, bias, g, idx) as f32)
+            .collect()
     }
 
     /// `Y = X·Wᵀ + b`, X [batch, inp], W [out, inp].
