@@ -1,11 +1,107 @@
-//! The convolution's oracle.
+//! The convolution's oracle and the shapes every harness checks its kernels on.
 //!
 //! [`exact_at`] is the exact (f64) value of one output element of a pass; the whole-tensor
 //! references ([`forward`], [`backward_input`], [`backward_weight`]: f32 data, f64
 //! accumulation) are it at every element. The tests and `dak kernels check` compare whole
-//! tensors on tiny shapes; `dak bench` samples `exact_at` on its large shapes.
+//! tensors on the tiny [`CASES`]; `dak bench` samples `exact_at` on its large shapes.
 
-use super::{Geometry, Pass};
+use super::{Geometry, Pass, Spec};
+use crate::Result;
+
+/// One convolution the kernels are checked on: input `[n, ci, h, w]`, `co` filters of `k`x`k`,
+/// the same stride and zero padding in both directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Case {
+    /// Batch size.
+    pub n: usize,
+    /// Input channels.
+    pub ci: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Output channels.
+    pub co: usize,
+    /// Kernel side.
+    pub k: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Zero padding.
+    pub pad: usize,
+}
+
+impl Case {
+    /// The checked geometry; `op` names the caller in an error.
+    pub fn geometry(&self, op: &str) -> Result<Geometry> {
+        Geometry::new(
+            &[self.n, self.ci, self.h, self.w],
+            &[self.co, self.ci, self.k, self.k],
+            Spec::new(self.stride, self.pad),
+            op,
+        )
+    }
+}
+
+/// `[n, ci, h, w]` input, `co` filters of `k`x`k`, stride, padding.
+pub(super) const fn case(
+    [n, ci, h, w]: [usize; 4],
+    co: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> Case {
+    Case {
+        n,
+        ci,
+        h,
+        w,
+        co,
+        k,
+        stride,
+        pad,
+    }
+}
+
+/// Awkward convolutions (batch 1, C = 3, odd H/W, channel counts off every tile, strides,
+/// padding up to and past the kernel), tiny so that lavapipe runs them in seconds: the one
+/// list `tests/conv2d.rs` and `dak kernels check conv2d` run every pass and variant on.
+pub const CASES: &[Case] = &[
+    case([1, 1, 7, 9], 5, 3, 1, 1),  // one input channel, odd H/W, batch 1
+    case([2, 3, 9, 7], 70, 5, 2, 2), // three input channels, Co past one 64-tile, 5x5, stride 2, pad 2
+    case([2, 5, 6, 6], 3, 1, 1, 0),  // 1x1 kernel
+    case([1, 4, 5, 5], 9, 5, 1, 0),  // spatial size equal to the kernel: 1x1 output
+    case([3, 2, 8, 5], 4, 3, 2, 1),  // stride 2, pad 1, even/odd sizes
+    case([2, 66, 5, 5], 7, 3, 1, 1), // Ci past one tile (input-gradient columns)
+    case([1, 3, 4, 4], 2, 3, 1, 2),  // padding 2 with a 3x3 kernel
+    case([4, 2, 12, 12], 5, 3, 1, 1), // long enough for a split weight gradient
+    case([8, 3, 16, 16], 4, 3, 1, 0), // first-layer-like: more splits
+    case([70, 1, 32, 32], 2, 1, 1, 0), // N*oH*oW past 65535, llvmpipe's loop-iteration cap
+    case([2, 3, 5, 4], 6, 1, 1, 1),  // padding >= kernel: the texture input gradient falls back
+    case([2, 6, 11, 10], 5, 2, 3, 0), // stride past the kernel: gaps in the dilated dY
+    case([1, 3, 9, 7], 33, 5, 1, 0), // Co = 33: 6-column forward tile, 48-row weight gradient, K = 75
+    case([2, 35, 7, 6], 48, 3, 1, 1), // Co = 48 (one full 48 tile), Ci = 35 (the input gradient's n6 tile)
+    case([1, 17, 5, 6], 17, 3, 1, 1), // Co = Ci = 17: partial 4-column tiles
+    case([64, 5, 6, 6], 9, 5, 1, 0),  // batch 64, 5x5 on 6x6: input gradient with batch-major rows
+    case([33, 3, 5, 7], 6, 3, 2, 2),  // batch 33 (tiles straddle pixels), wide padding, stride 2
+    case([2, 6, 12, 12], 8, 5, 1, 0), // dY 8x8 padded to 16x16: the kept zero-bordered operand
+    case([2, 3, 7, 9], 56, 3, 1, 1),  // Co = 56: 4 columns per lane on subgroups of 16, 6 on 8
+    case([2, 30, 6, 5], 22, 3, 1, 1), // Co = 22, Ci = 30: 3 / 4 columns per lane on subgroups of 8
+    case([40, 40, 4, 4], 12, 3, 1, 0), // Ci = 40, batch-major input gradient: 3 columns per lane on 16
+    case([36, 20, 4, 4], 6, 3, 1, 0), // Ci = 20, batch-major input gradient: 3 columns per lane on 8
+    case([1, 3, 7, 9], 5, 3, 1, 1),   // batch 1, 3 channels, odd H/W
+    case([2, 66, 5, 5], 7, 3, 2, 1),  // Ci past one tile, stride 2
+    case([2, 5, 6, 8], 6, 3, 1, 2),   // W a multiple of 4 (4-column packing), pad 2, C = 5
+    case([1, 3, 6, 8], 4, 3, 1, 1), // W and oW multiples of 4: every pass packs 4 columns at a time
+    // Batch 40 (tiles of 64 rows straddle two pixels), 5x5 stride 2 pad 2 on 7x6, and its input
+    // gradient (dY 4x3 dilated by 2, padded by 2): batch-major rows, taps on padding skipped.
+    case([40, 3, 7, 6], 5, 5, 2, 2),
+];
+
+/// The forward epilogue (bias, ReLU) the harnesses give case `i`: a bias on even cases, ReLU on
+/// all but every third, so every combination occurs.
+pub fn epilogue(i: usize) -> (bool, bool) {
+    (i.is_multiple_of(2), i % 3 != 1)
+}
 
 /// Input position of output `o` and kernel tap `k` along one axis, if inside the input.
 fn at(o: usize, k: usize, stride: usize, pad: usize, len: usize) -> Option<usize> {
