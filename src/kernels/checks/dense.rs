@@ -1,5 +1,5 @@
-//! Checks of the dense-compute kernels: matmul, conv2d and pooling (matmul and conv2d on the
-//! cases their `reference` modules list, which the tests run too).
+//! Checks of the dense-compute kernels: matmul, conv2d and pooling, on the cases their
+//! `reference` modules list (the tests run the same lists).
 
 use super::{label4, tol_for, values, Checker};
 use crate::ops::conv2d::{self, Pass};
@@ -102,24 +102,13 @@ pub(super) fn check_conv(gpu: &Gpu, c: &mut Checker, pass: Pass, v: conv2d::Vari
 // ---------------------------------------------------------------------------------------------
 // pooling
 
-/// ([n, c, h, w], k, stride, pad): a partial last window (odd sizes), overlapping 3x3/2 windows
-/// on a plane big enough for the per-plane grid, an exact 2x2/2 tiling of a large plane, and
-/// ResNet's padded 3x3/2 stem pool on odd sizes.
-const MAX_CASES: &[([usize; 4], usize, usize, usize)] = &[
-    ([1, 3, 7, 9], 2, 2, 0),
-    ([2, 3, 17, 15], 3, 2, 0),
-    ([1, 3, 16, 18], 2, 2, 0),
-    ([1, 3, 11, 9], 3, 2, 1),
-];
-
 fn max_case(i: usize) -> Result<(pool::PoolGeometry, Vec<f32>)> {
-    let (shape, k, s, p) = MAX_CASES[i];
-    let g = pool::PoolGeometry::padded(&shape, k, s, p, "check")?;
+    let g = pool::reference::MAX_CASES[i].geometry("check")?;
     Ok((g, values(g.x_len(), 300 + i as u64)))
 }
 
 pub(super) fn check_max_fwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for i in 0..MAX_CASES.len() {
+    for i in 0..pool::reference::MAX_CASES.len() {
         c.case();
         let (g, x) = max_case(i)?;
         let tx = Tensor::from_slice(gpu, &x, &g.x_shape())?;
@@ -136,7 +125,7 @@ pub(super) fn check_max_fwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 }
 
 pub(super) fn check_max_bwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for i in 0..MAX_CASES.len() {
+    for i in 0..pool::reference::MAX_CASES.len() {
         c.case();
         let (g, x) = max_case(i)?;
         // The reference argmax, so this checks the backward kernel alone.
@@ -161,11 +150,8 @@ pub(super) fn check_max_bwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
     Ok(())
 }
 
-/// Global average pooling inputs: a plane of 35 (per-plane grid) and of 9 (flat index).
-const GAP_CASES: &[[usize; 4]] = &[[1, 3, 5, 7], [2, 3, 3, 3]];
-
 pub(super) fn check_gap(gpu: &Gpu, c: &mut Checker, backward: bool) -> Result<()> {
-    for (i, shape) in GAP_CASES.iter().enumerate() {
+    for (i, shape) in pool::reference::GAP_CASES.iter().enumerate() {
         c.case();
         let hw = shape[2] * shape[3];
         let what = label4(shape);
