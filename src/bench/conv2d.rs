@@ -1,6 +1,7 @@
 //! `dak bench conv2d`: every pass (forward, input gradient, weight gradient) and variant on
 //! VGG16's and the DANN digits network's layer shapes. Each variant is validated at sampled
-//! outputs against a direct f64 sum, then timed round-robin with the other variants.
+//! outputs against the op's oracle (`conv2d::reference::exact_at`), then timed round-robin with
+//! the other variants.
 
 use super::{dispatch_split, fill, inner_count, sample_indices, time_once, BenchRow, Launch};
 use crate::ops::conv2d::{self, Geometry, Pass, Spec, Variant};
@@ -145,88 +146,11 @@ pub fn cases(name: &str) -> Option<Vec<Case>> {
 /// Names accepted by `--shapes` for conv2d.
 pub const SHAPE_SETS: &str = "default, conv64, vgg16-32, vgg16-224, digits, tiny";
 
-/// Input coordinate of output `o`, tap `k` along an axis, if inside the input.
-fn at(o: usize, k: usize, stride: usize, pad: usize, len: usize) -> Option<usize> {
-    (o * stride + k).checked_sub(pad).filter(|&i| i < len)
-}
-
-/// The exact (f64) value of output element `idx` of `pass`.
-fn exact(g: &Geometry, pass: Pass, idx: usize, x: &[f32], w: &[f32], dy: &[f32]) -> f64 {
-    let (sh, sw) = g.spec.stride;
-    let (ph, pw) = g.spec.padding;
-    let xi = |n, ci, iy, ix| ((n * g.ci + ci) * g.h + iy) * g.w + ix;
-    let wi = |co, ci, ky, kx| ((co * g.ci + ci) * g.kh + ky) * g.kw + kx;
-    let yi = |n, co, oy, ox| ((n * g.co + co) * g.oh + oy) * g.ow + ox;
-    let mut acc = 0f64;
-    match pass {
-        Pass::Forward => {
-            let (ox, oy, co, n) = (
-                idx % g.ow,
-                idx / g.ow % g.oh,
-                idx / (g.ow * g.oh) % g.co,
-                idx / (g.ow * g.oh * g.co),
-            );
-            for ci in 0..g.ci {
-                for ky in 0..g.kh {
-                    for kx in 0..g.kw {
-                        if let (Some(iy), Some(ix)) =
-                            (at(oy, ky, sh, ph, g.h), at(ox, kx, sw, pw, g.w))
-                        {
-                            acc += x[xi(n, ci, iy, ix)] as f64 * w[wi(co, ci, ky, kx)] as f64;
-                        }
-                    }
-                }
-            }
-        }
-        Pass::InputGrad => {
-            let (ix, iy, ci, n) = (
-                idx % g.w,
-                idx / g.w % g.h,
-                idx / (g.w * g.h) % g.ci,
-                idx / (g.w * g.h * g.ci),
-            );
-            for co in 0..g.co {
-                for oy in 0..g.oh {
-                    for ox in 0..g.ow {
-                        let (ky, kx) = (
-                            (iy + ph).wrapping_sub(oy * sh),
-                            (ix + pw).wrapping_sub(ox * sw),
-                        );
-                        if ky < g.kh && kx < g.kw {
-                            acc += dy[yi(n, co, oy, ox)] as f64 * w[wi(co, ci, ky, kx)] as f64;
-                        }
-                    }
-                }
-            }
-        }
-        Pass::WeightGrad => {
-            let (kx, ky, ci, co) = (
-                idx % g.kw,
-                idx / g.kw % g.kh,
-                idx / (g.kw * g.kh) % g.ci,
-                idx / (g.kw * g.kh * g.ci),
-            );
-            for n in 0..g.n {
-                for oy in 0..g.oh {
-                    for ox in 0..g.ow {
-                        if let (Some(iy), Some(ix)) =
-                            (at(oy, ky, sh, ph, g.h), at(ox, kx, sw, pw, g.w))
-                        {
-                            acc += dy[yi(n, co, oy, ox)] as f64 * x[xi(n, ci, iy, ix)] as f64;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    acc
-}
-
 /// Largest error relative to (1 + |exact|) at up to 128 sampled outputs.
 fn validate(g: &Geometry, pass: Pass, out: &[f32], x: &[f32], w: &[f32], dy: &[f32]) -> f64 {
     sample_indices(out.len(), 128)
         .map(|i| {
-            let want = exact(g, pass, i, x, w, dy);
+            let want = conv2d::reference::exact_at(g, pass, i, x, w, dy);
             (out[i] as f64 - want).abs() / (1.0 + want.abs())
         })
         .fold(0.0, f64::max)

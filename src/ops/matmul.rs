@@ -417,39 +417,130 @@ pub fn dense_backward_weight(dy: &Tensor, x: &Tensor, variant: Variant) -> Resul
     )
 }
 
-/// Plain-Rust oracles (f32 data, f64 accumulation).
+/// The GEMM's oracle (f32 data, f64 accumulation) and the shapes every harness checks its
+/// kernels on. [`reference::gemm_at`] is the exact value of one output element; [`reference::gemm`]
+/// is it at every element. The tests and `dak kernels check` compare whole outputs on the tiny
+/// [`reference::CASES`]; `dak bench` samples `gemm_at` on its large shapes.
 pub mod reference {
     use super::Gemm;
 
+    /// One GEMM the kernels are checked on: the call and whether it adds a bias.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Case {
+        /// Shapes, operand forms and ReLU.
+        pub gemm: Gemm,
+        /// Add a bias row.
+        pub bias: bool,
+    }
+
+    /// (trans_a, trans_b): the three forms a dense layer uses.
+    type Form = (bool, bool);
+    /// Plain: the input gradient `dY·W`.
+    const NN: Form = (false, false);
+    /// B read transposed: the forward `X·Wᵀ`.
+    const NT: Form = (false, true);
+    /// A read transposed: the weight gradient `dYᵀ·X`.
+    const TN: Form = (true, false);
+
+    const fn case(m: usize, n: usize, k: usize, form: Form, bias: bool, relu: bool) -> Case {
+        Case {
+            gemm: Gemm {
+                m,
+                n,
+                k,
+                trans_a: form.0,
+                trans_b: form.1,
+                relu,
+            },
+            bias,
+        }
+    }
+
+    /// Awkward GEMMs, the one list `tests/matmul.rs` and `dak kernels check matmul` run every
+    /// variant on: sizes just off the 64-tile (and its 32 and 128 neighbours), M, N or K of 1,
+    /// a long reduction, each dense-layer form with and without bias and ReLU; (m, n, k, form,
+    /// bias, relu).
+    pub const CASES: &[Case] = &[
+        case(33, 65, 31, NT, true, true),
+        case(1, 129, 65, NN, false, false),
+        case(70, 3, 7, TN, true, false),
+        case(2, 10, 300, NT, true, true),
+        // Skinny and square.
+        case(1, 1, 1, NT, true, true),
+        case(1, 129, 65, NT, true, true),
+        case(129, 1, 33, NT, true, true),
+        case(64, 128, 64, NT, true, true),
+        case(33, 65, 200, NT, true, true),
+        // Operands longer than two rows of a texture mirror (16,384 floats per row on
+        // lavapipe), with a partial last row, in every form: the texture variant's
+        // buffer-to-texture copies.
+        case(70, 67, 515, NT, false, false),
+        case(70, 67, 515, TN, false, false),
+        case(70, 67, 515, NN, false, false),
+        // Every size of 1, 2, 3, 7, 31, 33, 63, 65, 127, 129 as M, N and K, in the three forms.
+        case(1, 31, 65, NN, false, false),
+        case(1, 31, 65, NT, true, false),
+        case(1, 31, 65, TN, false, true),
+        case(3, 33, 127, NN, true, false),
+        case(3, 33, 127, NT, false, false),
+        case(3, 33, 127, TN, true, true),
+        case(7, 63, 129, NN, false, false),
+        case(7, 63, 129, NT, true, false),
+        case(7, 63, 129, TN, false, true),
+        case(31, 65, 2, NN, true, false),
+        case(31, 65, 2, NT, false, false),
+        case(31, 65, 2, TN, true, true),
+        case(33, 127, 1, NN, false, false),
+        case(33, 127, 1, NT, true, false),
+        case(33, 127, 1, TN, false, true),
+        case(63, 129, 3, NN, true, false),
+        case(63, 129, 3, NT, false, false),
+        case(63, 129, 3, TN, true, true),
+        case(65, 2, 7, NN, false, false),
+        case(65, 2, 7, NT, true, false),
+        case(65, 2, 7, TN, false, true),
+        case(127, 1, 31, NN, true, false),
+        case(127, 1, 31, NT, false, false),
+        case(127, 1, 31, TN, true, true),
+        case(129, 3, 33, NN, false, false),
+        case(129, 3, 33, NT, true, false),
+        case(129, 3, 33, TN, false, true),
+        case(2, 7, 63, NN, true, false),
+        case(2, 7, 63, NT, false, false),
+        case(2, 7, 63, TN, true, true),
+    ];
+
+    /// The exact (f64) value of `C[idx]` (row-major [M, N]) of `C = op(A)·op(B) (+bias)(ReLU)`.
+    pub fn gemm_at(a: &[f32], b: &[f32], bias: Option<&[f32]>, g: Gemm, idx: usize) -> f64 {
+        let (i, j) = (idx / g.n, idx % g.n);
+        let mut acc = 0f64;
+        for p in 0..g.k {
+            let av = if g.trans_a {
+                a[p * g.m + i]
+            } else {
+                a[i * g.k + p]
+            };
+            let bv = if g.trans_b {
+                b[j * g.k + p]
+            } else {
+                b[p * g.n + j]
+            };
+            acc += av as f64 * bv as f64;
+        }
+        if let Some(bias) = bias {
+            acc += bias[j] as f64;
+        }
+        if g.relu {
+            acc = acc.max(0.0);
+        }
+        acc
+    }
+
     /// `C = op(A)·op(B) (+bias)(ReLU)` with f64 accumulators.
     pub fn gemm(a: &[f32], b: &[f32], bias: Option<&[f32]>, g: Gemm) -> Vec<f32> {
-        let mut c = vec![0f32; g.m * g.n];
-        for i in 0..g.m {
-            for j in 0..g.n {
-                let mut acc = 0f64;
-                for p in 0..g.k {
-                    let av = if g.trans_a {
-                        a[p * g.m + i]
-                    } else {
-                        a[i * g.k + p]
-                    };
-                    let bv = if g.trans_b {
-                        b[j * g.k + p]
-                    } else {
-                        b[p * g.n + j]
-                    };
-                    acc += av as f64 * bv as f64;
-                }
-                if let Some(bias) = bias {
-                    acc += bias[j] as f64;
-                }
-                if g.relu {
-                    acc = acc.max(0.0);
-                }
-                c[i * g.n + j] = acc as f32;
-            }
-        }
-        c
+        (0..g.m * g.n)
+            .map(|idx| gemm_at(a, b, bias, g, idx) as f32)
+            .collect()
     }
 
     /// `Y = X·Wᵀ + b`, X [batch, inp], W [out, inp].

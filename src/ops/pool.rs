@@ -342,9 +342,89 @@ pub fn global_avg_pool_backward(dy: &Tensor, x_shape: &[usize]) -> Result<Tensor
     Ok(dx)
 }
 
-/// Plain-Rust oracles.
+/// Plain-Rust oracles, and the shapes every harness checks the pooling kernels on (the one
+/// list each that `tests/pool.rs`, `tests/conv_pool.rs` and `dak kernels check pool` run).
 pub mod reference {
     use super::PoolGeometry;
+    use crate::Result;
+
+    /// One max pooling: input `[n, c, h, w]`, a `k`x`k` window, stride and padding.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct MaxCase {
+        /// Input shape `[n, c, h, w]`.
+        pub shape: [usize; 4],
+        /// Window side.
+        pub k: usize,
+        /// Stride.
+        pub stride: usize,
+        /// Padding on every side.
+        pub pad: usize,
+    }
+
+    impl MaxCase {
+        /// The checked geometry; `op` names the caller in an error.
+        pub fn geometry(&self, op: &str) -> Result<PoolGeometry> {
+            PoolGeometry::padded(&self.shape, self.k, self.stride, self.pad, op)
+        }
+    }
+
+    const fn max(shape: [usize; 4], k: usize, stride: usize, pad: usize) -> MaxCase {
+        MaxCase {
+            shape,
+            k,
+            stride,
+            pad,
+        }
+    }
+
+    /// Max pooling (forward with argmax, backward through it); (shape, k, stride, pad).
+    pub const MAX_CASES: &[MaxCase] = &[
+        // Unpadded: non-overlapping, overlapping 3x3/2, stride 1, odd sizes, window = input.
+        max([2, 3, 8, 8], 2, 2, 0),
+        max([1, 2, 9, 7], 3, 2, 0),
+        max([2, 1, 5, 6], 3, 1, 0),
+        max([1, 4, 7, 5], 2, 3, 0),
+        max([3, 2, 4, 4], 4, 1, 0),
+        max([1, 1, 1, 1], 1, 1, 0),
+        max([2, 3, 16, 12], 2, 2, 0), // planes large enough for the per-plane grid
+        max([2, 2, 7, 9], 2, 2, 0), // non-overlapping windows that leave the last row and column out
+        max([3, 5, 48, 50], 2, 2, 0), // past two rows of a texture mirror (16,384 values per row)
+        max([1, 3, 7, 9], 2, 2, 0), // a partial last window (odd sizes)
+        max([2, 3, 17, 15], 3, 2, 0), // overlapping 3x3/2 on a plane for the per-plane grid
+        max([1, 3, 16, 18], 2, 2, 0), // an exact 2x2/2 tiling of a large plane
+        // Padded: ResNet's stem 3/2/1 on odd and even sizes, batch 1, 3 channels, a window that
+        // is mostly padding at the corners, and stride 1 with padding 1 (overlap).
+        max([1, 3, 9, 7], 3, 2, 1),
+        max([2, 2, 8, 8], 3, 2, 1),
+        max([1, 1, 2, 3], 3, 2, 1),
+        max([2, 3, 5, 6], 3, 1, 1),
+        max([1, 2, 7, 7], 2, 2, 1),
+        max([2, 4, 16, 12], 3, 2, 1), // per-plane grid
+        max([1, 3, 11, 9], 3, 2, 1),
+    ];
+
+    /// The backward of ReLU then max pooling (windows that do not overlap); ([n, c, h, w], k,
+    /// stride): odd sides, an exact tiling, windows with gaps (k < s); and shapes the vec4
+    /// kernel takes: batch 1 with C = 3, W = 4, the digits layers' 24x24 and 8x8.
+    pub const RELU_CASES: &[([usize; 4], usize, usize)] = &[
+        ([1, 3, 7, 9], 2, 2),
+        ([2, 5, 16, 18], 2, 2),
+        ([1, 3, 10, 11], 2, 3),
+        ([1, 3, 2, 4], 2, 2),
+        ([3, 5, 6, 12], 2, 2),
+        ([2, 7, 24, 24], 2, 2),
+        ([5, 3, 8, 8], 2, 2),
+    ];
+
+    /// Global average pooling inputs: planes of 35 (the per-plane grid), 9 (flat index), one
+    /// element, and 2.
+    pub const GAP_CASES: &[[usize; 4]] = &[
+        [1, 3, 5, 7],
+        [2, 3, 3, 3],
+        [2, 3, 5, 7],
+        [1, 1, 1, 1],
+        [3, 8, 1, 2],
+    ];
 
     /// Max pooling: (Y, argmax as `iy*W + ix` of the first maximum in the window).
     pub fn max_pool2d(g: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<u32>) {

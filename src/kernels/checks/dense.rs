@@ -1,33 +1,19 @@
-//! Checks of the dense-compute kernels: matmul, conv2d and pooling.
+//! Checks of the dense-compute kernels: matmul, conv2d and pooling, on the cases their
+//! `reference` modules list (the tests run the same lists).
 
 use super::{label4, tol_for, values, Checker};
-use crate::ops::conv2d::{self, Geometry, Pass, Spec};
+use crate::ops::conv2d::{self, Pass};
 use crate::ops::{matmul, pool};
 use crate::{Gpu, Result, Tensor};
 
 // ---------------------------------------------------------------------------------------------
 // matmul
 
-/// (m, n, k, trans_a, trans_b, bias, relu): sizes off the 64-tile, batch 1, a long reduction,
-/// and the three forms a dense layer uses (nt forward, nn input gradient, tn weight gradient).
-const GEMM_CASES: &[(usize, usize, usize, bool, bool, bool, bool)] = &[
-    (33, 65, 31, false, true, true, true),
-    (1, 129, 65, false, false, false, false),
-    (70, 3, 7, true, false, true, false),
-    (2, 10, 300, false, true, true, true),
-];
-
 pub(super) fn check_gemm(gpu: &Gpu, c: &mut Checker, v: matmul::Variant) -> Result<()> {
-    for (i, &(m, n, k, trans_a, trans_b, with_bias, relu)) in GEMM_CASES.iter().enumerate() {
+    for (i, case) in matmul::reference::CASES.iter().enumerate() {
         c.case();
-        let g = matmul::Gemm {
-            m,
-            n,
-            k,
-            trans_a,
-            trans_b,
-            relu,
-        };
+        let (g, with_bias) = (case.gemm, case.bias);
+        let (m, n, k) = (g.m, g.n, g.k);
         let seed = 100 + 10 * i as u64;
         let a = values(m * k, seed);
         let b = values(k * n, seed + 1);
@@ -39,11 +25,14 @@ pub(super) fn check_gemm(gpu: &Gpu, c: &mut Checker, v: matmul::Variant) -> Resu
         let want = matmul::reference::gemm(&a, &b, with_bias.then_some(&bias[..]), g);
         let form = format!(
             "{}{}",
-            if trans_a { 't' } else { 'n' },
-            if trans_b { 't' } else { 'n' }
+            if g.trans_a { 't' } else { 'n' },
+            if g.trans_b { 't' } else { 'n' }
         );
         c.compare(
-            &format!("C of {m}x{n}x{k} ({form}, bias {with_bias}, relu {relu})"),
+            &format!(
+                "C of {m}x{n}x{k} ({form}, bias {with_bias}, relu {})",
+                g.relu
+            ),
             &got,
             &want,
             tol_for(k),
@@ -58,27 +47,11 @@ pub(super) fn check_gemm(gpu: &Gpu, c: &mut Checker, v: matmul::Variant) -> Resu
 // ---------------------------------------------------------------------------------------------
 // conv2d
 
-/// (n, ci, h, w, co, k, stride, pad)
-type ConvCase = (usize, usize, usize, usize, usize, usize, usize, usize);
-
-const CONV_CASES: &[ConvCase] = &[
-    (1, 3, 7, 9, 5, 3, 1, 1),   // batch 1, 3 channels, odd H/W
-    (2, 3, 9, 7, 70, 5, 2, 2),  // 5x5, stride 2, Co past one 64-tile
-    (2, 5, 6, 6, 3, 1, 1, 0),   // 1x1 kernel
-    (2, 66, 5, 5, 7, 3, 2, 1),  // Ci past one tile (input-gradient columns), stride 2
-    (2, 5, 6, 8, 6, 3, 1, 2),   // W a multiple of 4 (4-column packing), pad 2, C = 5
-    (1, 3, 6, 8, 4, 3, 1, 1),   // W and oW multiples of 4: every pass packs 4 columns at a time
-    (1, 3, 9, 7, 33, 5, 1, 0),  // Co = 33: the 6-column forward tile, 48-row weight gradient
-    (2, 35, 7, 6, 48, 3, 1, 1), // Co = 48 (one full 48 tile), Ci = 35 (input gradient's n6 tile)
-    // Batch 40 (tiles of 64 rows straddle two pixels), 5x5 stride 2 pad 2 on 7x6, and its input
-    // gradient (dY 4x3 dilated by 2, padded by 2): batch-major rows, taps on padding skipped.
-    (40, 3, 7, 6, 5, 5, 2, 2),
-];
-
 pub(super) fn check_conv(gpu: &Gpu, c: &mut Checker, pass: Pass, v: conv2d::Variant) -> Result<()> {
-    for (i, &(n, ci, h, w, co, k, s, p)) in CONV_CASES.iter().enumerate() {
+    for (i, case) in conv2d::reference::CASES.iter().enumerate() {
         c.case();
-        let g = Geometry::new(&[n, ci, h, w], &[co, ci, k, k], Spec::new(s, p), "check")?;
+        let g = case.geometry("check")?;
+        let co = g.co;
         let seed = 200 + 10 * i as u64;
         let x = values(g.x_len(), seed);
         let wt = values(g.w_len(), seed + 1);
@@ -91,7 +64,7 @@ pub(super) fn check_conv(gpu: &Gpu, c: &mut Checker, pass: Pass, v: conv2d::Vari
         let tw = Tensor::from_slice(gpu, &wt, &g.w_shape())?;
         let (got, want, len, name) = match pass {
             Pass::Forward => {
-                let (with_bias, relu) = (i % 2 == 0, i != 1);
+                let (with_bias, relu) = conv2d::reference::epilogue(i);
                 let tx = Tensor::from_slice(gpu, &x, &g.x_shape())?;
                 let tb = Tensor::from_slice(gpu, &b, &[co])?;
                 let y = conv2d::forward(&tx, &tw, with_bias.then_some(&tb), relu, g.spec, v)?;
@@ -129,24 +102,13 @@ pub(super) fn check_conv(gpu: &Gpu, c: &mut Checker, pass: Pass, v: conv2d::Vari
 // ---------------------------------------------------------------------------------------------
 // pooling
 
-/// ([n, c, h, w], k, stride, pad): a partial last window (odd sizes), overlapping 3x3/2 windows
-/// on a plane big enough for the per-plane grid, an exact 2x2/2 tiling of a large plane, and
-/// ResNet's padded 3x3/2 stem pool on odd sizes.
-const MAX_CASES: &[([usize; 4], usize, usize, usize)] = &[
-    ([1, 3, 7, 9], 2, 2, 0),
-    ([2, 3, 17, 15], 3, 2, 0),
-    ([1, 3, 16, 18], 2, 2, 0),
-    ([1, 3, 11, 9], 3, 2, 1),
-];
-
 fn max_case(i: usize) -> Result<(pool::PoolGeometry, Vec<f32>)> {
-    let (shape, k, s, p) = MAX_CASES[i];
-    let g = pool::PoolGeometry::padded(&shape, k, s, p, "check")?;
+    let g = pool::reference::MAX_CASES[i].geometry("check")?;
     Ok((g, values(g.x_len(), 300 + i as u64)))
 }
 
 pub(super) fn check_max_fwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for i in 0..MAX_CASES.len() {
+    for i in 0..pool::reference::MAX_CASES.len() {
         c.case();
         let (g, x) = max_case(i)?;
         let tx = Tensor::from_slice(gpu, &x, &g.x_shape())?;
@@ -163,7 +125,7 @@ pub(super) fn check_max_fwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 }
 
 pub(super) fn check_max_bwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for i in 0..MAX_CASES.len() {
+    for i in 0..pool::reference::MAX_CASES.len() {
         c.case();
         let (g, x) = max_case(i)?;
         // The reference argmax, so this checks the backward kernel alone.
@@ -188,11 +150,8 @@ pub(super) fn check_max_bwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
     Ok(())
 }
 
-/// Global average pooling inputs: a plane of 35 (per-plane grid) and of 9 (flat index).
-const GAP_CASES: &[[usize; 4]] = &[[1, 3, 5, 7], [2, 3, 3, 3]];
-
 pub(super) fn check_gap(gpu: &Gpu, c: &mut Checker, backward: bool) -> Result<()> {
-    for (i, shape) in GAP_CASES.iter().enumerate() {
+    for (i, shape) in pool::reference::GAP_CASES.iter().enumerate() {
         c.case();
         let hw = shape[2] * shape[3];
         let what = label4(shape);

@@ -3,31 +3,19 @@
 //! reference chain.
 
 use super::{label4, tol_for, values, Checker};
-use crate::ops::conv2d::{self, pooled, Geometry, Spec};
+use crate::ops::conv2d::{self, pooled};
 use crate::ops::{pool, pool_relu};
 use crate::{Gpu, Result, Tensor};
-
-/// (n, ci, h, w, co, k, stride, pad): odd conv outputs (a row and a column in no window),
-/// batch 1 with 3 channels, the digits layers (32 and 48 output channels: the 4- and 8-column
-/// tiles), 70 channels (a partial wide tile) and stride 2, 33 channels (a 48-column tile nearly
-/// empty in its vec2 half), and one channel pooled to 1x2 (window pairs, one per invocation).
-pub(super) const POOL_CASES: &[(usize, usize, usize, usize, usize, usize, usize, usize)] = &[
-    (1, 3, 9, 11, 5, 3, 1, 1),
-    (2, 3, 28, 28, 32, 5, 1, 0),
-    (3, 32, 12, 12, 48, 5, 1, 0),
-    (2, 6, 15, 13, 70, 3, 2, 1),
-    (1, 5, 11, 9, 33, 3, 1, 1),
-    (1, 3, 4, 6, 1, 3, 1, 0),
-];
 
 pub(super) fn check_conv_pool_fwd(
     gpu: &Gpu,
     c: &mut Checker,
     variant: conv2d::Variant,
 ) -> Result<()> {
-    for (i, &(n, ci, h, w, co, k, s, p)) in POOL_CASES.iter().enumerate() {
+    for (i, case) in pooled::reference::CASES.iter().enumerate() {
         c.case();
-        let g = Geometry::new(&[n, ci, h, w], &[co, ci, k, k], Spec::new(s, p), "check")?;
+        let g = case.geometry("check")?;
+        let (ci, co, k, s, p) = (g.ci, g.co, g.kh, case.stride, case.pad);
         let seed = 400 + 10 * i as u64;
         let (x, wt, b) = (
             values(g.x_len(), seed),
@@ -65,36 +53,26 @@ pub(super) fn check_conv_pool_fwd(
 }
 
 pub(super) fn check_relu_pool_bwd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    // ([n, c, h, w], k, stride): odd sides, an exact tiling, and windows with gaps (k < s).
-    let cases = [
-        ([1, 3, 7, 9], 2, 2),
-        ([2, 5, 16, 18], 2, 2),
-        ([1, 3, 10, 11], 2, 3),
-    ];
-    relu_pool_bwd_cases(gpu, c, &cases, pool_relu::ReluPoolKernel::Scatter)
+    relu_pool_bwd_cases(gpu, c, pool_relu::ReluPoolKernel::Scatter)
 }
 
 pub(super) fn check_relu_pool_bwd_x4(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    // 2x2/2 windows tiling the input, W a multiple of 4: batch 1 with C = 3, one quad per row,
-    // the digits network's 24x24 and 8x8 layers.
-    let cases = [
-        ([1, 3, 2, 4], 2, 2),
-        ([3, 5, 6, 12], 2, 2),
-        ([2, 7, 24, 24], 2, 2),
-        ([5, 3, 8, 8], 2, 2),
-    ];
-    relu_pool_bwd_cases(gpu, c, &cases, pool_relu::ReluPoolKernel::X4)
+    relu_pool_bwd_cases(gpu, c, pool_relu::ReluPoolKernel::X4)
 }
 
+/// The cases of [`pool::reference::RELU_CASES`] that `kernel` takes (the vec4 kernel: 2x2/2
+/// windows tiling the input, W a multiple of 4).
 fn relu_pool_bwd_cases(
     gpu: &Gpu,
     c: &mut Checker,
-    cases: &[([usize; 4], usize, usize)],
     kernel: pool_relu::ReluPoolKernel,
 ) -> Result<()> {
-    for (i, &(shape, k, s)) in cases.iter().enumerate() {
-        c.case();
+    for (i, &(shape, k, s)) in pool::reference::RELU_CASES.iter().enumerate() {
         let g = pool::PoolGeometry::new(&shape, k, s, "check")?;
+        if kernel == pool_relu::ReluPoolKernel::X4 && !pool_relu::ReluPoolKernel::x4_fits(&g) {
+            continue;
+        }
+        c.case();
         let z = values(g.x_len(), 500 + i as u64);
         let (y, arg) = pool::reference::max_pool2d(&g, &z);
         let y: Vec<f32> = y.iter().map(|v| v.max(0.0)).collect();
@@ -140,8 +118,9 @@ fn relu_pool_bwd_cases(
 /// output does not pair up (odd, or W not a multiple of 4) check the fallback.
 pub(super) fn check_pool_bwd_pairs(gpu: &Gpu, c: &mut Checker) -> Result<()> {
     let variant = conv2d::Variant::Texture;
-    for (i, &(n, ci, h, w, co, k, s, p)) in POOL_CASES.iter().enumerate() {
-        let g = Geometry::new(&[n, ci, h, w], &[co, ci, k, k], Spec::new(s, p), "check")?;
+    for (i, case) in pooled::reference::CASES.iter().enumerate() {
+        let g = case.geometry("check")?;
+        let (n, co, k, s, p) = (g.n, g.co, g.kh, case.stride, case.pad);
         let pg = pooled::pool_geometry(&g)?;
         let seed = 600 + 10 * i as u64;
         let (x, wt, b) = (

@@ -211,10 +211,34 @@ pub fn backward_from_pooled(
     Ok(Some(PooledGrads { dx, dw, masked }))
 }
 
-/// Plain-Rust oracles: the unfused chain conv -> ReLU -> pool.
+/// Plain-Rust oracles (the unfused chain conv -> ReLU -> pool) and the fused layer's cases.
 pub mod reference {
-    use super::super::{reference as conv, Geometry};
+    use super::super::reference::{self as conv, case, Case};
+    use super::super::Geometry;
     use crate::ops::pool::reference as pool;
+
+    /// Awkward shapes for the fused layer, the one list `tests/conv_pool.rs` and `dak kernels
+    /// check` (`conv2d.fwd_pool.*`, `pool.max_relu_grad_pairs`) run: odd conv outputs (a row
+    /// and a column in no window), batch 1 with 3 channels, the digits layers (32 and 48
+    /// channels: 2 and 3 columns per lane on subgroups of 16, 4 and 6 on 8), 70 channels (a
+    /// partial wide tile), stride 2, an output of exactly 2x2, 33 / 48 channels over a short
+    /// and a 360-long reduction (the 6-column tile partly and wholly filled), batch 1 with an
+    /// 8x8 output and 5 channels (window pairs, two per invocation), a 2x4 output with one
+    /// channel (two pooled values: the one-pair kernel), 56 and 20 channels (the 4-column tile
+    /// on subgroups of 16, 3 columns per lane on subgroups of 8).
+    pub const CASES: &[Case] = &[
+        case([1, 3, 9, 11], 5, 3, 1, 1),
+        case([2, 3, 28, 28], 32, 5, 1, 0),
+        case([3, 32, 12, 12], 48, 5, 1, 0),
+        case([2, 6, 15, 13], 70, 3, 2, 1),
+        case([1, 3, 4, 4], 3, 3, 1, 0),
+        case([1, 5, 11, 9], 33, 3, 1, 1),
+        case([2, 40, 7, 6], 48, 3, 1, 0),
+        case([1, 3, 10, 10], 5, 3, 1, 0),
+        case([1, 3, 4, 6], 1, 3, 1, 0),
+        case([2, 3, 6, 8], 56, 3, 1, 1),
+        case([1, 4, 8, 8], 20, 3, 1, 1),
+    ];
 
     /// (pooled Y, argmax) of `maxpool2x2(ReLU(conv(X, W) + bias))`.
     pub fn forward(

@@ -1,8 +1,8 @@
+//! GEMM: every variant against the CPU reference on the op's case list, and the texture
+//! variant's packed-operand reuse.
 use crate::common::*;
 use dak::ops::matmul::{self, reference, Gemm, Variant};
 use dak::Tensor;
-
-const SIZES: [usize; 10] = [1, 3, 7, 31, 33, 63, 65, 127, 129, 2];
 
 fn check(variant: Variant, g: Gemm, with_bias: bool, seed: u64) {
     let gpu = gpu();
@@ -30,84 +30,15 @@ fn variants() -> Vec<Variant> {
         .collect()
 }
 
+/// Every variant on the op's awkward shapes (`matmul::reference::CASES`, which `dak kernels
+/// check` runs too). Each form is its own pipeline; the big unrolled kernels take seconds to
+/// compile on a cold shader cache.
 #[test]
 fn every_variant_matches_reference_on_awkward_shapes() {
     for v in variants() {
-        let mut seed = 1;
-        for (i, &m) in SIZES.iter().enumerate() {
-            let n = SIZES[(i + 3) % SIZES.len()];
-            let k = SIZES[(i + 6) % SIZES.len()];
-            // The three forms dense layers use (each form is its own pipeline; the big unrolled
-            // kernels take seconds to compile on a cold shader cache).
-            for (trans_a, trans_b) in [(false, false), (false, true), (true, false)] {
-                let relu = seed % 3 == 0;
-                check(
-                    v,
-                    Gemm {
-                        m,
-                        n,
-                        k,
-                        trans_a,
-                        trans_b,
-                        relu,
-                    },
-                    seed % 2 == 0,
-                    seed,
-                );
-                seed += 1;
-            }
+        for (i, c) in reference::CASES.iter().enumerate() {
+            check(v, c.gemm, c.bias, 1 + i as u64);
         }
-    }
-}
-
-#[test]
-fn skinny_and_square_shapes() {
-    for v in variants() {
-        for (m, n, k) in [
-            (1, 1, 1),
-            (1, 129, 65),
-            (129, 1, 33),
-            (64, 128, 64),
-            (33, 65, 200),
-            (2, 10, 300),
-        ] {
-            check(
-                v,
-                Gemm {
-                    m,
-                    n,
-                    k,
-                    trans_a: false,
-                    trans_b: true,
-                    relu: true,
-                },
-                true,
-                (m * n + k) as u64,
-            );
-        }
-    }
-}
-
-/// Operands longer than two rows of a texture mirror (16,384 floats per row on lavapipe), with a
-/// partial last row, in every operand form: the texture variant's buffer-to-texture copies.
-#[test]
-fn operands_spanning_several_mirror_rows() {
-    let gpu = gpu();
-    let v = Variant::default_for(&gpu);
-    for (trans_a, trans_b) in [(false, true), (true, false), (false, false)] {
-        check(
-            v,
-            Gemm {
-                m: 70,
-                n: 67,
-                k: 515,
-                trans_a,
-                trans_b,
-                relu: false,
-            },
-            false,
-            7,
-        );
     }
 }
 

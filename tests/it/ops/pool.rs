@@ -1,7 +1,8 @@
-//! Max pooling (argmax saved, backward through it, overlapping windows) and global average
-//! pooling against the CPU reference.
+//! Max pooling (argmax saved, backward through it, overlapping windows, padding) and global
+//! average pooling against the CPU reference, on the op's case lists.
 use crate::common::*;
-use dak::ops::pool::{self, reference, PoolGeometry};
+use dak::ops::pool::reference::{self, GAP_CASES, MAX_CASES};
+use dak::ops::pool::{self, PoolGeometry};
 use dak::Tensor;
 
 /// Values on a coarse grid so windows contain ties (the first maximum must win everywhere).
@@ -9,44 +10,47 @@ fn tied_values(n: usize, seed: u64) -> Vec<f32> {
     values(n, seed).iter().map(|v| (v * 4.0).round()).collect()
 }
 
+/// Every case of `pool::reference::MAX_CASES` (which `dak kernels check` runs too), unpadded
+/// ones through the unpadded entry points, forward (output and argmax) and backward.
 #[test]
 fn max_pool_matches_reference() {
     with_cpu_and_portable_paths(max_pool_cases);
 }
 
 fn max_pool_cases(gpu: &dak::Gpu, path: &str) {
-    // (shape, k, stride): non-overlapping, overlapping 3x3/2, stride 1, odd sizes, window = input.
-    let cases: &[([usize; 4], usize, usize)] = &[
-        ([2, 3, 8, 8], 2, 2),
-        ([1, 2, 9, 7], 3, 2),
-        ([2, 1, 5, 6], 3, 1),
-        ([1, 4, 7, 5], 2, 3),
-        ([3, 2, 4, 4], 4, 1),
-        ([1, 1, 1, 1], 1, 1),
-        ([2, 3, 16, 12], 2, 2), // planes large enough for the per-plane grid
-        ([2, 2, 7, 9], 2, 2),   // non-overlapping windows that leave the last row and column out
-        ([3, 5, 48, 50], 2, 2), // past two rows of a texture mirror (16,384 values per row)
-    ];
-    for (i, &(shape, k, s)) in cases.iter().enumerate() {
-        let g = PoolGeometry::new(&shape, k, s, "test").unwrap();
-        let x = if i % 2 == 0 {
-            tied_values(g.x_len(), i as u64)
-        } else {
-            values(g.x_len(), i as u64)
+    for (i, c) in MAX_CASES.iter().enumerate() {
+        let (shape, k, s, p) = (c.shape, c.k, c.stride, c.pad);
+        let g = c.geometry("test").unwrap();
+        // Ties (the first maximum must win everywhere), mostly negative so that padding must
+        // not win as a 0 would; or plain values.
+        let x: Vec<f32> = match i % 2 {
+            0 => tied_values(g.x_len(), i as u64)
+                .iter()
+                .map(|v| v - 3.0)
+                .collect(),
+            _ => values(g.x_len(), i as u64),
         };
         let dy: Vec<f32> = values(g.y_len(), 100 + i as u64)
             .iter()
             .map(|v| v * 2.0 + 0.5)
             .collect();
         let tx = Tensor::from_slice(gpu, &x, &shape).unwrap();
-        let (y, arg) = pool::max_pool2d(&tx, k, s).unwrap();
+        let (y, arg) = if p == 0 {
+            pool::max_pool2d(&tx, k, s).unwrap()
+        } else {
+            pool::max_pool2d_padded(&tx, k, s, p).unwrap()
+        };
         let (want_y, want_arg) = reference::max_pool2d(&g, &x);
-        let what = format!("max_pool2d {shape:?} k{k} s{s}, {path}");
-        assert_eq!(y.shape(), &g.y_shape());
+        let what = format!("max_pool2d {shape:?} k{k} s{s} p{p}, {path}");
+        assert_eq!(y.shape(), &g.y_shape(), "{what}");
         assert_eq!(y.to_vec().unwrap(), want_y, "{what}");
         assert_eq!(arg.to_vec_u32().unwrap(), want_arg, "{what} argmax");
         let tdy = Tensor::from_slice(gpu, &dy, &g.y_shape()).unwrap();
-        let dx = pool::max_pool2d_backward(&tdy, &arg, &shape, k, s).unwrap();
+        let dx = if p == 0 {
+            pool::max_pool2d_backward(&tdy, &arg, &shape, k, s).unwrap()
+        } else {
+            pool::max_pool2d_backward_padded(&tdy, &arg, &shape, k, s, p).unwrap()
+        };
         let want_dx = reference::max_pool2d_backward(&g, &dy, &want_arg);
         assert_close(
             &dx.to_vec().unwrap(),
@@ -79,10 +83,7 @@ fn overlapping_windows_sum_their_gradients() {
 #[test]
 fn global_avg_pool_matches_reference_and_flattens_for_free() {
     let gpu = gpu();
-    for (i, shape) in [[2usize, 3, 5, 7], [1, 1, 1, 1], [3, 8, 1, 2]]
-        .iter()
-        .enumerate()
-    {
+    for (i, shape) in GAP_CASES.iter().enumerate() {
         let hw = shape[2] * shape[3];
         let n = shape.iter().product();
         let x = values(n, 7 + i as u64);
@@ -115,52 +116,7 @@ fn global_avg_pool_matches_reference_and_flattens_for_free() {
 }
 
 #[test]
-fn padded_max_pool_matches_reference() {
-    with_cpu_and_portable_paths(padded_cases);
-}
-
-fn padded_cases(gpu: &dak::Gpu, path: &str) {
-    // (shape, k, stride, pad): ResNet's stem 3/2/1 on odd and even sizes, batch 1, 3 channels,
-    // a window that is mostly padding at the corners, and stride 1 with padding 1 (overlap).
-    let cases: &[([usize; 4], usize, usize, usize)] = &[
-        ([1, 3, 9, 7], 3, 2, 1),
-        ([2, 2, 8, 8], 3, 2, 1),
-        ([1, 1, 2, 3], 3, 2, 1),
-        ([2, 3, 5, 6], 3, 1, 1),
-        ([1, 2, 7, 7], 2, 2, 1),
-        ([2, 4, 16, 12], 3, 2, 1), // per-plane grid
-    ];
-    for (i, &(shape, k, s, p)) in cases.iter().enumerate() {
-        let g = PoolGeometry::padded(&shape, k, s, p, "test").unwrap();
-        // Negative values too: padding must not win as a 0 would.
-        let x: Vec<f32> = match i % 2 {
-            0 => tied_values(g.x_len(), 40 + i as u64)
-                .iter()
-                .map(|v| v - 3.0)
-                .collect(),
-            _ => values(g.x_len(), 40 + i as u64),
-        };
-        let dy: Vec<f32> = values(g.y_len(), 140 + i as u64)
-            .iter()
-            .map(|v| v * 2.0 + 0.5)
-            .collect();
-        let tx = Tensor::from_slice(gpu, &x, &shape).unwrap();
-        let (y, arg) = pool::max_pool2d_padded(&tx, k, s, p).unwrap();
-        let (want_y, want_arg) = reference::max_pool2d(&g, &x);
-        let what = format!("max_pool2d {shape:?} k{k} s{s} p{p}, {path}");
-        assert_eq!(y.shape(), &g.y_shape(), "{what}");
-        assert_eq!(y.to_vec().unwrap(), want_y, "{what}");
-        assert_eq!(arg.to_vec_u32().unwrap(), want_arg, "{what} argmax");
-        let tdy = Tensor::from_slice(gpu, &dy, &g.y_shape()).unwrap();
-        let dx = pool::max_pool2d_backward_padded(&tdy, &arg, &shape, k, s, p).unwrap();
-        let want_dx = reference::max_pool2d_backward(&g, &dy, &want_arg);
-        assert_close(
-            &dx.to_vec().unwrap(),
-            &want_dx,
-            1e-6,
-            &format!("{what} backward"),
-        );
-    }
+fn padded_pool_geometry() {
     // The stem's output size: 9x7 -> 5x4 (PyTorch's floor((9 + 2 - 3) / 2) + 1 = 5).
     let g = PoolGeometry::padded(&[1, 1, 9, 7], 3, 2, 1, "stem").unwrap();
     assert_eq!((g.oh, g.ow), (5, 4));

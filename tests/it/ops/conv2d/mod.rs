@@ -1,55 +1,20 @@
-//! conv2d: every pass and variant against the CPU reference on awkward shapes, a small
-//! conv-relu-pool-conv-relu-pool stack forward and backward, and bad input.
+//! conv2d: every pass and variant against the CPU reference on the op's awkward shapes
+//! (`conv2d::reference::CASES`, which `dak kernels check` runs too), the reference's
+//! whole-tensor passes against its per-element oracle, a small conv-relu-pool-conv-relu-pool
+//! stack forward and backward, and bad input.
 //! Shapes are tiny: lavapipe is slow and each unrolled kernel compiles once per run.
 
 mod gradcheck;
 mod pooled;
+
 use crate::common::*;
-use dak::ops::conv2d::{self, reference, Geometry, Pass, Spec, Variant, WeightOperand};
+use dak::ops::conv2d::reference::{self, Case, CASES};
+use dak::ops::conv2d::{self, Geometry, Pass, Spec, Variant, WeightOperand};
 use dak::ops::{elementwise as ew, pool};
 use dak::{Error, Tensor};
 
-/// (n, ci, h, w, co, kh, kw, stride, pad)
-type Case = (
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-);
-
-const CASES: &[Case] = &[
-    (1, 1, 7, 9, 5, 3, 3, 1, 1),    // one input channel, odd H/W, batch 1
-    (2, 3, 9, 7, 70, 5, 5, 2, 2),   // three input channels, Co past one tile, 5x5, stride 2, pad 2
-    (2, 5, 6, 6, 3, 1, 1, 1, 0),    // 1x1 kernel
-    (1, 4, 5, 5, 9, 5, 5, 1, 0),    // spatial size equal to the kernel: 1x1 output
-    (3, 2, 8, 5, 4, 3, 3, 2, 1),    // stride 2, pad 1, even/odd sizes
-    (2, 66, 5, 5, 7, 3, 3, 1, 1),   // Ci past one tile (input-gradient columns)
-    (1, 3, 4, 4, 2, 3, 3, 1, 2),    // padding 2 with a 3x3 kernel
-    (4, 2, 12, 12, 5, 3, 3, 1, 1),  // long enough for a split weight gradient
-    (8, 3, 16, 16, 4, 3, 3, 1, 0),  // first-layer-like: more splits
-    (70, 1, 32, 32, 2, 1, 1, 1, 0), // N*oH*oW past 65535, llvmpipe's loop-iteration cap
-    (2, 3, 5, 4, 6, 1, 1, 1, 1),    // padding >= kernel: the texture input gradient falls back
-    (2, 6, 11, 10, 5, 2, 2, 3, 0),  // stride past the kernel: gaps in the dilated dY
-    (1, 3, 9, 7, 33, 5, 5, 1, 0), // Co = 33: 6-column forward tile, 48-row weight gradient, K = 75
-    (2, 35, 7, 6, 48, 3, 3, 1, 1), // Co = 48, Ci = 35 (the input gradient's 6-column tile)
-    (1, 17, 5, 6, 17, 3, 3, 1, 1), // Co = Ci = 17: partial 4-column tiles
-    (64, 5, 6, 6, 9, 5, 5, 1, 0), // batch 64, 5x5 on 6x6: input gradient with batch-major rows
-    (33, 3, 5, 7, 6, 3, 3, 2, 2), // batch 33 (tiles straddle pixels), wide padding, stride 2
-    (2, 6, 12, 12, 8, 5, 5, 1, 0), // dY 8x8 padded to 16x16: the kept zero-bordered operand
-    (2, 3, 7, 9, 56, 3, 3, 1, 1), // Co = 56: 4 columns per lane on subgroups of 16, 6 on 8
-    (2, 30, 6, 5, 22, 3, 3, 1, 1), // Co = 22, Ci = 30: 3 / 4 columns per lane on subgroups of 8
-    (40, 40, 4, 4, 12, 3, 3, 1, 0), // Ci = 40, batch-major input gradient: 3 columns per lane on 16
-    (36, 20, 4, 4, 6, 3, 3, 1, 0), // Ci = 20, batch-major input gradient: 3 columns per lane on 8
-];
-
 fn geometry(c: &Case) -> Geometry {
-    let &(n, ci, h, w, co, kh, kw, s, p) = c;
-    Geometry::new(&[n, ci, h, w], &[co, ci, kh, kw], Spec::new(s, p), "test").unwrap()
+    c.geometry("test").unwrap()
 }
 
 fn variants() -> Vec<Variant> {
@@ -77,7 +42,7 @@ fn every_pass_and_variant_matches_reference() {
         let tw = Tensor::from_slice(&gpu, &w, &g.w_shape()).unwrap();
         let tb = Tensor::from_slice(&gpu, &b, &[g.co]).unwrap();
         let tdy = Tensor::from_slice(&gpu, &dy, &g.y_shape()).unwrap();
-        let (with_bias, relu) = (i % 2 == 0, i % 3 != 1);
+        let (with_bias, relu) = reference::epilogue(i);
         let want_y = reference::forward(&g, &x, &w, with_bias.then_some(&b[..]), relu);
         let want_dx = reference::backward_input(&g, &dy, &w);
         let want_dw = reference::backward_weight(&g, &dy, &x);
@@ -109,6 +74,36 @@ fn every_pass_and_variant_matches_reference() {
                 &what(Pass::WeightGrad),
             );
         }
+    }
+}
+
+/// The oracle's three passes are adjoint, in f64 on every case: <conv(x, w), dy> = <x, dX(dy, w)>
+/// = <w, dW(dy, x)>. This holds its input and weight gradients to its forward independently of
+/// any kernel.
+#[test]
+fn the_oracle_passes_are_adjoint() {
+    for (i, c) in CASES.iter().enumerate() {
+        let g = geometry(c);
+        let seed = 500 + 10 * i as u64;
+        let (x, w, dy) = (
+            values(g.x_len(), seed),
+            values(g.w_len(), seed + 1),
+            values(g.y_len(), seed + 2),
+        );
+        let dot = |pass: Pass, len: usize, with: &[f32]| -> f64 {
+            (0..len)
+                .map(|j| reference::exact_at(&g, pass, j, &x, &w, &dy) * with[j] as f64)
+                .sum()
+        };
+        let y_dy = dot(Pass::Forward, g.y_len(), &dy);
+        let x_dx = dot(Pass::InputGrad, g.x_len(), &x);
+        let w_dw = dot(Pass::WeightGrad, g.w_len(), &w);
+        let scale = 1.0 + y_dy.abs();
+        assert!(
+            (x_dx - y_dy).abs() <= 1e-9 * scale && (w_dw - y_dy).abs() <= 1e-9 * scale,
+            "{}: <y, dy> {y_dy}, <x, dx> {x_dx}, <w, dw> {w_dw}",
+            g.label()
+        );
     }
 }
 
@@ -156,7 +151,10 @@ fn input_gradient_weight_operands_match_reference() {
 #[test]
 fn a_kept_padded_operand_gives_the_same_input_gradient_every_time() {
     let gpu = gpu();
-    let g = geometry(&CASES[CASES.len() - 1]);
+    let padded = CASES
+        .iter()
+        .find(|c| (c.h, c.w, c.k, c.pad) == (12, 12, 5, 0));
+    let g = geometry(padded.expect("the 8x8 dY case"));
     let w = values(g.w_len(), 71);
     let tw = Tensor::from_slice(&gpu, &w, &g.w_shape()).unwrap();
     for round in 0..3 {

@@ -1,36 +1,23 @@
 //! The fused convolution + bias + ReLU + 2x2/2 max-pool (`ops::conv2d::pooled`): every variant
-//! against the unfused reference chain on awkward shapes, the fused backward against the
+//! against the unfused reference chain on the op's awkward shapes (`pooled::reference::CASES`,
+//! which `dak kernels check` runs too), the fused backward against the
 //! reference and finite differences, and the tape node against the unfused layers mid-graph.
 use crate::common::*;
 use dak::autograd::{Params, Tape};
 use dak::nn::{Conv2d, Conv2dConfig, Init, MaxPool2d};
+use dak::ops::conv2d::pooled::reference::CASES;
+use dak::ops::conv2d::reference::Case;
 use dak::ops::conv2d::{pooled, Geometry, Spec, Variant};
 use dak::ops::pool::{self, PoolGeometry};
 use dak::ops::pool_relu::{self, ReluPoolKernel};
 use dak::Tensor;
 
-/// (x shape, co, k, stride, pad): odd conv outputs (a row and a column in no window), batch 1
-/// with 3 channels, the digits layers (32 and 48 channels: 2 and 3 columns per lane on subgroups of 16, 4 and 6 on 8),
-/// 70 channels (a partial wide tile), stride 2, an output of exactly 2x2, 33 / 48 channels
-/// over a short and a 360-long reduction (the 6-column tile partly and wholly filled), and
-/// batch 1 with an 8x8 output and 5 channels (window pairs, two per invocation), and a 2x4
-/// output with one channel (two pooled values: the one-pair kernel), 56 and 20 channels (the
-/// 4-column tile on subgroups of 16, 3 columns per lane on subgroups of 8).
-const CASES: &[([usize; 4], usize, usize, usize, usize)] = &[
-    ([1, 3, 9, 11], 5, 3, 1, 1),
-    ([2, 3, 28, 28], 32, 5, 1, 0),
-    ([3, 32, 12, 12], 48, 5, 1, 0),
-    ([2, 6, 15, 13], 70, 3, 2, 1),
-    ([1, 3, 4, 4], 3, 3, 1, 0),
-    ([1, 5, 11, 9], 33, 3, 1, 1),
-    ([2, 40, 7, 6], 48, 3, 1, 0),
-    ([1, 3, 10, 10], 5, 3, 1, 0),
-    ([1, 3, 4, 6], 1, 3, 1, 0),
-    ([2, 3, 6, 8], 56, 3, 1, 1),
-    ([1, 4, 8, 8], 20, 3, 1, 1),
-];
+fn geometry(c: &Case) -> Geometry {
+    c.geometry("test").unwrap()
+}
 
-fn geometry(&(xs, co, k, s, p): &([usize; 4], usize, usize, usize, usize)) -> Geometry {
+/// A case outside the op's list: `(x shape, co, k, stride, pad)`.
+fn other(&(xs, co, k, s, p): &([usize; 4], usize, usize, usize, usize)) -> Geometry {
     Geometry::new(&xs, &[co, xs[1], k, k], Spec::new(s, p), "test").unwrap()
 }
 
@@ -260,7 +247,7 @@ fn fused_reference_backward_matches_finite_differences() {
     let cases: &[([usize; 4], usize, usize, usize, usize)] =
         &[([1, 3, 7, 9], 2, 3, 1, 0), ([2, 2, 9, 8], 3, 3, 2, 1)];
     for (i, case) in cases.iter().enumerate() {
-        let g = geometry(case);
+        let g = other(case);
         let pg: PoolGeometry = pooled::pool_geometry(&g).unwrap();
         let seed = 70 + 10 * i as u64;
         let (x, w, b) = (
@@ -302,20 +289,9 @@ fn fused_reference_backward_matches_finite_differences() {
 #[test]
 fn relu_pool_backward_kernels_match_their_reference() {
     let gpu = own_gpu(); // its CPU paths are switched off below
-                         // Odd sides, an exact tiling, windows with gaps (k < s); and shapes the vec4 kernel takes:
-                         // batch 1 with C = 3, W = 4, the digits layers' 24x24 and 8x8.
-    let cases = [
-        ([1usize, 3, 7, 9], 2usize, 2usize),
-        ([2, 5, 16, 18], 2, 2),
-        ([1, 3, 10, 11], 2, 3),
-        ([1, 3, 2, 4], 2, 2),
-        ([3, 5, 6, 12], 2, 2),
-        ([2, 7, 24, 24], 2, 2),
-        ([5, 3, 8, 8], 2, 2),
-    ];
     for mirrors in [true, false] {
         gpu.set_cpu_paths(mirrors);
-        for &(shape, k, s) in &cases {
+        for &(shape, k, s) in pool::reference::RELU_CASES {
             let g = PoolGeometry::new(&shape, k, s, "test").unwrap();
             let z = values(g.x_len(), 3);
             let (y, arg) = pool::reference::max_pool2d(&g, &z);
