@@ -3,6 +3,12 @@
 //! [`REGISTRY`]. The fit loop, the metrics and the CLI only see the [`AdaptMethod`] trait and
 //! look methods up by name; none of them names a method.
 //!
+//! Every method file, the source-free `shot.rs` and `tent.rs` included, opens with the same
+//! module-doc sections, in this order: `# Paper` (the reference, and where dak's defaults come
+//! from), `# Loss` (the formula, one line per term, each naming the `ops::` module or `Tape::`
+//! recorder that computes it), `# Shapes`, `# Defaults`, `# Deviations` (from the paper and the
+//! reference implementation) and `# Example` (a compiled `no_run` doctest).
+//!
 //! A step (see `super::step`) always runs the features and the label head on all rows (source
 //! rows first) and the source cross-entropy; the method then adds its own loss roots.
 

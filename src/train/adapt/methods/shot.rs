@@ -1,38 +1,74 @@
-//! SHOT (Liang, Hu & Feng, *Do We Really Need to Access the Source Data? Source Hypothesis
-//! Transfer for Unsupervised Domain Adaptation*, ICML 2020; defaults from the authors'
-//! `tim-learn/SHOT`, `uda_digit.py` and `image_target.py`).
+//! SHOT: the source model's classifier head stays fixed; the features learn to suit it.
+//!
+//! # Paper
+//!
+//! Liang, Hu & Feng, *Do We Really Need to Access the Source Data? Source Hypothesis Transfer
+//! for Unsupervised Domain Adaptation*, ICML 2020; defaults from the authors'
+//! `tim-learn/SHOT`, `uda_digit.py` and `image_target.py`.
+//!
+//! # Loss
 //!
 //! The source model's classifier head is the *hypothesis* and stays frozen; the feature
 //! extractor (and its bottleneck) learns, from unlabelled target images alone, to produce
 //! features the hypothesis reads confidently and diversely, with self-supervised labels:
 //!
 //! ```text
-//! p_i   = softmax(h(g(x_i)))                   g trains, h frozen           [B, K]
-//! L_ent = mean_i H(p_i)                        confident per image          ops::info_max
-//! L_div = H(mean_i p_i)                        diverse over the batch       ops::info_max
-//! L_pl  = mean_i CE(p_i, ŷ_i)                  pseudo-labels ŷ              ops::softmax_xent
+//! p_i   = softmax(h(g(x_i)))        g trains, h frozen      [B, K], inside ops::info_max
+//! L_ent = mean_i H(p_i)             confident per image     Tape::info_max / ops::info_max
+//! L_div = H(mean_i p_i)             diverse over the batch  Tape::info_max / ops::info_max
+//! L_pl  = mean_i CE(p_i, ŷ_i)       pseudo-labels ŷ         Tape::softmax_xent / ops::softmax_xent
 //! L     = ent_par · (L_ent − L_div) + β · L_pl
 //! ```
+//!
+//! L_ent and L_div are one op (`ent_par · L_ent − ent_par · L_div`, one loss root); L_pl is a
+//! second root, present when β > 0 ([`shot_losses`]).
 //!
 //! The pseudo-labels ŷ are made at the start of every epoch from the whole target set in
 //! evaluation mode: features f = g(x) get a 1 appended and unit length, class centroids are the
 //! probability-weighted means of them, each image takes its nearest centroid in cosine
 //! distance; a second round from those labels (`ops::centroids`, on the GPU).
 //!
-//! Shapes: features [B, d] (d = the bottleneck, 256, or the digits network's 768), logits
-//! [B, K]. Defaults: β = 0.3, ent_par = 1, SGD (momentum 0.9, Nesterov, weight decay 1e-3, which
-//! the authors' learning-rate scheduler sets before every step),
+//! # Shapes
+//!
+//! Features `[B, d]` (d = the bottleneck, 256, or the digits network's 768), logits `[B, K]`,
+//! pseudo-labels ŷ `[B]` (u32) with row weights `[B]` of 1, each loss `[1]`. The clustering, per
+//! evaluation batch of R images: unit rows `[R, d + 1]`, probabilities `[R, K]`, centroids
+//! `[K, d + 1]`, similarities `[R, K]`.
+//!
+//! # Defaults
+//!
+//! [`BETA`] β = 0.3 (`cls_par`), [`IM_WEIGHT`] ent_par = 1, SGD (momentum 0.9, Nesterov,
+//! weight decay 1e-3, which the authors' learning-rate scheduler sets before every step),
 //! lr 0.01 decayed as lr·(1 + 10p)^-0.75, batch 64; 15 epochs for photo backbones with the
 //! base at a tenth of the rate (`image_target.py`), 30 epochs for digits at the full rate
-//! (`uda_digit.py`).
+//! (`uda_digit.py`). Two clustering rounds per epoch.
 //!
-//! Deviations: the authors' digits script clusters over every class in its first round;
-//! dak drops classes that no image is predicted as in every round, as their image script does
-//! (a class without images has no centroid). The frozen hypothesis is a dak model's whole
-//! label head: one linear layer for a `--recipe shot` source model (SHOT's), three dense
-//! layers for the paper's digits network. `--recipe shot` reproduces SHOT's bottleneck
-//! (Linear + BatchNorm1d), weight-normalised head and label smoothing, but not the
-//! bottleneck's dropout (0.5, active in the authors' source and target training).
+//! # Deviations
+//!
+//! The authors' digits script clusters over every class in its first round; dak drops classes
+//! that no image is predicted as in every round, as their image script does (a class without
+//! images has no centroid). The frozen hypothesis is a dak model's whole label head: one linear
+//! layer for a `--recipe shot` source model (SHOT's), three dense layers for the paper's digits
+//! network. `--recipe shot` reproduces SHOT's bottleneck (Linear + BatchNorm1d),
+//! weight-normalised head and label smoothing, but not the bottleneck's dropout (0.5, active in
+//! the authors' source and target training).
+//!
+//! # Example
+//!
+//! ```no_run
+//! # use dak::prelude::*;
+//! # fn main() -> dak::Result<()> {
+//! let gpu = Gpu::new()?;
+//! // A model trained on the source (e.g. `--method source-only --recipe shot`); no source
+//! // image is read from here on.
+//! let mut model = Dann::load(&gpu, "source-only.safetensors")?;
+//! let data = TargetData { target: Dataset::from_dir("photos/webcam")?, target_eval: None };
+//! let config = SourceFreeConfig::new(SourceFree::parse("shot", "--method")?, model.backbone());
+//! let history = model.adapt_source_free(&data, &config, &mut [])?;
+//! println!("{} epochs (epoch 0 is the model as loaded)", history.len());
+//! model.save("adapted.safetensors")?;
+//! # Ok(()) }
+//! ```
 
 use super::{LossWeights, SourceFreeDefaults, SourceFreeMethod};
 use crate::autograd::{Tape, Var};

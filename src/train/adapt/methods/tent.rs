@@ -1,25 +1,55 @@
-//! TENT (Wang, Shelhamer, Liu, Olshausen & Darrell, *Tent: Fully Test-Time Adaptation by
-//! Entropy Minimization*, ICLR 2021; defaults from the authors' `DequanWang/tent`, ImageNet
-//! setting).
+//! TENT: test-time adaptation of the BatchNorm layers by entropy minimisation.
+//!
+//! # Paper
+//!
+//! Wang, Shelhamer, Liu, Olshausen & Darrell, *Tent: Fully Test-Time Adaptation by Entropy
+//! Minimization*, ICLR 2021; defaults from the authors' `DequanWang/tent`, ImageNet setting.
+//!
+//! # Loss
 //!
 //! Only the BatchNorm layers adapt: they normalise with the statistics of the target batch in
 //! front of them, and their affine parameters γ/β are trained to make the predictions
 //! confident; every other parameter is frozen (no gradient is computed for it):
 //!
 //! ```text
-//! p_i = softmax(f_θ(x_i)),  BN with batch statistics, θ = {γ, β} of every BN
-//! L   = mean_i H(p_i)                                   ops::info_max (diversity weight 0)
+//! p_i = softmax(f_θ(x_i)),  BN with batch statistics, θ = {γ, β} of every BN   Tape::batch_norm
+//! L   = mean_i H(p_i)                        Tape::info_max / ops::info_max (diversity weight 0)
 //! ```
 //!
-//! Shapes: logits [B, K]. Defaults: one pass over the target images (`--epochs 1`), batch 64,
-//! SGD with momentum 0.9 at a constant lr 0.00025, no weight decay.
+//! # Shapes
 //!
-//! Deviations: TENT drops the running statistics and always normalises with the batch's; a
-//! dak model must also predict one image at a time, so the running statistics keep moving
-//! (momentum 0.1) while the pass runs and end as the target's, which is what evaluation,
-//! `predict` and `export` use afterwards. The reported accuracy is that of the adapted model
-//! after the pass, not TENT's online accuracy on each batch before its update. Episodic
-//! resets are a matter of starting again from the same `--init`.
+//! Images `[B, 3, S, S]`, logits `[B, K]`, L `[1]`; the trained parameters are every BN's γ and β
+//! `[channels]` (`Dann::bn_prefixes`).
+//!
+//! # Defaults
+//!
+//! One pass over the target images (`--epochs 1`), batch 64, SGD with momentum 0.9 at a
+//! constant lr 0.00025 ([`LR`]), no weight decay, no Nesterov; entropy weight 1.
+//!
+//! # Deviations
+//!
+//! TENT drops the running statistics and always normalises with the batch's; a dak model must
+//! also predict one image at a time, so the running statistics keep moving (momentum 0.1)
+//! while the pass runs and end as the target's, which is what evaluation, `predict` and
+//! `export` use afterwards. The reported accuracy is that of the adapted model after the pass,
+//! not TENT's online accuracy on each batch before its update. Episodic resets are a matter of
+//! starting again from the same `--init`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # use dak::prelude::*;
+//! # fn main() -> dak::Result<()> {
+//! let gpu = Gpu::new()?;
+//! // A model with BatchNorm layers: a ResNet backbone, or trained with `--recipe shot`.
+//! let mut model = Dann::load(&gpu, "resnet50-amazon.safetensors")?;
+//! let data = TargetData { target: Dataset::from_dir("photos/webcam")?, target_eval: None };
+//! let config = SourceFreeConfig::new(SourceFree::parse("tent", "--method")?, model.backbone());
+//! let history = model.adapt_source_free(&data, &config, &mut [])?;
+//! println!("{} epochs (epoch 0 is the model as loaded)", history.len());
+//! model.save("adapted.safetensors")?;
+//! # Ok(()) }
+//! ```
 
 use super::{LossWeights, SourceFreeDefaults, SourceFreeMethod};
 use crate::autograd::{Tape, Var};
