@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes tests/fixtures/pil_resize.json: what PIL does to one small RGB image.
 
-dak's resampler and ImageNet evaluation transform are checked against it (tests/imagenet_preprocess.rs)
+dak's resampler and ImageNet evaluation transform are checked against it (tests/it/data/preprocess.rs)
 to the bit:
   - `enlarge`, `reduce`, `mixed` (wider and shorter): Image.resize((w, h), Image.BILINEAR)
     of the whole image;

@@ -2,7 +2,7 @@
 """An independent NumPy (float64) ResNet-18 and ResNet-50 in evaluation mode, with torchvision's
 ImageNet evaluation transform written out with Pillow (which torchvision uses for PIL images).
 
-Writes tests/fixtures/resnet_numpy.json, read by tests/resnet_cli.rs. The test rebuilds the
+Writes tests/fixtures/resnet_numpy.json, read by tests/it/cli/resnet.rs. The test rebuilds the
 same weights (an integer hash, below; torchvision names and shapes, non-trivial BN statistics)
 and the same images (an integer pattern), writes them as a safetensors file and PNGs, runs
 `dak predict --weights`, and compares the top-5 probabilities with these within 1% relative.
@@ -162,7 +162,7 @@ def eval_transform(pixels):
 def main():
     batch = np.stack([eval_transform(image(i, w, h)) for i, (w, h) in enumerate(IMAGES)])
     out = {"about": "written by scripts/resnet_numpy_fixture.py (NumPy float64, Pillow resize); "
-                    "read by tests/resnet_cli.rs",
+                    "read by tests/it/cli/resnet.rs",
            "images": [{"width": w, "height": h, "noise_salt": 500 + i} for i, (w, h) in enumerate(IMAGES)],
            "models": {}}
     for arch, (block, depths, fc_gain) in ARCHS.items():

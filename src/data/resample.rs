@@ -7,7 +7,7 @@
 //! each pass summing `pixel · weight` in integers from a start of one half and keeping the top
 //! bits clamped to 0..=255 (`clip8`); one pass's 8-bit result read by the other, in Pillow
 //! 13's order ([`resize_region`]). So predictions see the pixels torchvision's PIL pipeline
-//! sees, to the bit (`tests/preprocess_parity.rs` against a Pillow 13 fixture: enlargement,
+//! sees, to the bit (`tests/it/data/preprocess.rs` against a Pillow 13 fixture: enlargement,
 //! reduction, wider-and-shorter, a cropped box, the evaluation transform). Written for this one pixel type
 //! with precomputed taps: resizing dominated the cost of a random resized crop.
 

@@ -1,7 +1,7 @@
 //! A model's inference graph, layer by layer, read from its file alone (no GPU): what an
 //! exporter needs to rebuild the label path outside dak. Each architecture's description is
 //! built from the same constants and configuration as its network (`vgg16::CONFIG`,
-//! [`DigitsFeatures`], the head sizes in the file), and `tests/export.rs` runs the exported
+//! [`DigitsFeatures`], the head sizes in the file), and `tests/it/export.rs` runs the exported
 //! graph in another runtime against dak's own predictions, so the two cannot drift apart.
 
 use super::classifier::{self, HeadConfig};

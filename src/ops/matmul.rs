@@ -456,7 +456,7 @@ pub mod reference {
         }
     }
 
-    /// Awkward GEMMs, the one list `tests/matmul.rs` and `dak kernels check matmul` run every
+    /// Awkward GEMMs, the one list `tests/it/ops/matmul.rs` and `dak kernels check matmul` run every
     /// variant on: sizes just off the 64-tile (and its 32 and 128 neighbours), M, N or K of 1,
     /// a long reduction, each dense-layer form with and without bias and ReLU; (m, n, k, form,
     /// bias, relu).

@@ -343,7 +343,7 @@ pub fn global_avg_pool_backward(dy: &Tensor, x_shape: &[usize]) -> Result<Tensor
 }
 
 /// Plain-Rust oracles, and the shapes every harness checks the pooling kernels on (the one
-/// list each that `tests/pool.rs`, `tests/conv_pool.rs` and `dak kernels check pool` run).
+/// list each that `tests/it/ops/pool.rs`, `tests/it/ops/conv2d/pooled.rs` and `dak kernels check pool` run).
 pub mod reference {
     use super::PoolGeometry;
     use crate::Result;

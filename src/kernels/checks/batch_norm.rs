@@ -7,7 +7,7 @@ use crate::kernels::{tol_for, Kernel};
 use crate::ops::batch_norm::{self as bn, reference};
 use crate::{Gpu, Result, Tensor};
 
-/// The shapes every batch-norm kernel is checked on (and `tests/batch_norm.rs` uses).
+/// The shapes every batch-norm kernel is checked on (and `tests/it/ops/batch_norm.rs` uses).
 pub const SHAPES: &[&[usize]] = &[
     &[1, 3, 5, 7],
     &[4, 17, 3, 3],

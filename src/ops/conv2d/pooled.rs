@@ -217,7 +217,7 @@ pub mod reference {
     use super::super::Geometry;
     use crate::ops::pool::reference as pool;
 
-    /// Awkward shapes for the fused layer, the one list `tests/conv_pool.rs` and `dak kernels
+    /// Awkward shapes for the fused layer, the one list `tests/it/ops/conv2d/pooled.rs` and `dak kernels
     /// check` (`conv2d.fwd_pool.*`, `pool.max_relu_grad_pairs`) run: odd conv outputs (a row
     /// and a column in no window), batch 1 with 3 channels, the digits layers (32 and 48
     /// channels: 2 and 3 columns per lane on subgroups of 16, 4 and 6 on 8), 70 channels (a

@@ -671,7 +671,7 @@ fn read_sums(
 /// extractor's output: the gradient of every trainable parameter it reaches, by name, and of
 /// the features. `pseudo` holds the rows' pseudo-labels (methods that use them). Call after
 /// the method's `prepare` froze what it keeps fixed; nothing is updated. Checks a method's
-/// losses against a reference (`tests/source_free.rs`).
+/// losses against a reference (`tests/it/train/adapt/source_free.rs`).
 pub fn gradients_from_features(
     model: &Dann,
     config: &SourceFreeConfig,

@@ -123,7 +123,7 @@ fn step_losses(
 /// What one step's backward gives when `features` [rows, dim] (source rows first) stand in for
 /// the feature extractor's output: the gradient of every parameter it reaches, by name, and
 /// of the features (after any gradient reversal). `labels` holds the source rows' labels.
-/// Checks a method's losses against a reference (`tests/adapt_steps.rs`); nothing is updated.
+/// Checks a method's losses against a reference (`tests/it/train/adapt/methods/`); nothing is updated.
 pub fn gradients_from_features(
     model: &Dann,
     method: Method,

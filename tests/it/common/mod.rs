@@ -305,3 +305,12 @@ pub fn hashed(salt: u64, n: usize, bound: f64) -> Vec<f32> {
         })
         .collect()
 }
+
+/// Probabilities of `rows` x `classes` (softmax of seeded logits).
+pub fn probs(rows: usize, classes: usize, seed: u64) -> Vec<f32> {
+    let z: Vec<f32> = values(rows * classes, seed)
+        .iter()
+        .map(|v| 3.0 * v)
+        .collect();
+    dak::ops::prob::reference::softmax_t(&z, classes, 1.0)
+}

@@ -1,12 +1,10 @@
-//! MDD: its margin op (the target disparity) and the argmax pseudo-labels on the GPU against
-//! their plain-Rust references on awkward shapes, the reference backward against finite
-//! differences, and `dak adapt --method mdd` end to end (the adversary head in the model file,
-//! `dak evaluate` on it).
+//! The complement cross-entropy (`ops::complement_xent`) and the argmax pseudo-labels on the
+//! GPU against their plain-Rust references on awkward shapes, and the reference backward
+//! against finite differences. MDD, whose target disparity it is, is tested in
+//! `train/adapt/methods/mdd.rs`.
 use crate::common::*;
-use dak::models::Dann;
 use dak::ops::{complement_xent, softmax_xent};
 use dak::Tensor;
-use std::path::Path;
 
 /// Logits of `rows` x `classes` (scaled by `mag`), labels cycling through every class, every
 /// third row masked out (when there are several), and the label logit of every 4th row pushed
@@ -150,86 +148,4 @@ fn margin_bad_shapes_are_errors() {
     let z = z.reshape(&[2, 3]).unwrap();
     assert!(complement_xent::forward(&z, &l, &w, 1.0).is_err());
     assert!(complement_xent::backward(&z, &w, &w, 1.0).is_err());
-}
-
-/// Source: 3 classes x 6 images; target: their colour negatives.
-fn trees(root: &Path) {
-    class_folders(&root.join("src"));
-    for name in ["cat", "dog", "owl"] {
-        for entry in std::fs::read_dir(root.join("src").join(name)).unwrap() {
-            let path = entry.unwrap().path();
-            let img = image::open(&path).unwrap().to_rgb8();
-            let neg = image::RgbImage::from_fn(img.width(), img.height(), |x, y| {
-                image::Rgb(img.get_pixel(x, y).0.map(|p| 255 - p))
-            });
-            save(
-                &root.join("tgt").join(name).join(path.file_name().unwrap()),
-                &neg,
-            );
-        }
-    }
-}
-
-#[test]
-fn mdd_adapts_saves_reloads_and_evaluates() {
-    let dir = TempDir::new("mdd-e2e");
-    trees(dir.path());
-    let p = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
-    let (out, metrics) = (p("mdd.safetensors"), p("mdd.jsonl"));
-    let o = dak(&[
-        "adapt",
-        "--source",
-        &p("src"),
-        "--target",
-        &p("tgt"),
-        "--method",
-        "mdd",
-        "--epochs",
-        "2",
-        "--batch",
-        "4",
-        "--score-samples",
-        "6",
-        "--no-pad",
-        "--workers",
-        "1",
-        "--out",
-        &out,
-        "--metrics",
-        &metrics,
-    ]);
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let lines = read_jsonl(Path::new(&metrics));
-    let epochs: Vec<_> = lines.iter().filter(|v| v["type"] == "epoch").collect();
-    assert_eq!(epochs.len(), 2, "{lines:?}");
-    for e in &epochs {
-        assert_eq!(e["method"], "mdd", "{e}");
-        // The domain loss is the transfer loss (the method's only losses): positive, finite.
-        let d = e["domain_loss"].as_f64().unwrap();
-        let a = e["adapt_loss"].as_f64().unwrap();
-        assert!(d.is_finite() && d > 0.0, "{e}");
-        assert!((a - d).abs() < 1e-5 * (1.0 + d), "{e}");
-        // No domain classifier: no domain accuracy.
-        assert!(e["domain_acc"].is_null(), "{e}");
-        assert!(e["lambda"].as_f64().is_some_and(|l| l > 0.0), "{e}");
-        assert!(e["label_loss"].as_f64().is_some_and(f64::is_finite), "{e}");
-    }
-
-    // The model file holds the adversary head; it reloads and evaluates.
-    let model = Dann::load(&gpu(), Path::new(&out)).unwrap();
-    let heads = &model.config.heads;
-    assert_eq!(heads.len(), 1, "{heads:?}");
-    assert_eq!(heads[0].name, "adversary");
-    assert_eq!((heads[0].input, heads[0].outputs), (768, 3));
-    assert_eq!(heads[0].hidden, model.config.label_hidden);
-    assert!(model.params.find("adversary.fc3.weight").is_some());
-    let o = dak(&["evaluate", "--model", &out, "--data", &p("tgt"), "--json"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(report["images"], 18, "{report}");
 }
