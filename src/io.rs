@@ -1,7 +1,7 @@
 //! File and terminal helpers shared by every writer of user-visible output: atomic files, and
 //! aligned text tables.
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -20,6 +20,8 @@
 //! ```
 
 pub use crate::data::{load_mnist_mnistm, load_office31, AdaptData, Dataset, Preprocess};
+pub use crate::error::{Error, Result};
+pub use crate::gpu::Gpu;
 pub use crate::models::classifier::{BaseKind, BnTraining};
 pub use crate::models::{Backbone, Classifier, ClassifierSpec, Dann, Freeze, Model, Weights};
 pub use crate::train::adapt::{SourceFree, SourceFreeConfig, TargetData};
@@ -28,4 +30,3 @@ pub use crate::train::{
     on_epoch_end, AdaptConfig, Augment, BatchLogs, Callback, Control, EpochLogs, EvalReport,
     FitOptions, History, Method, Prediction, RunInfo, Select, TrainState,
 };
-pub use crate::{Error, Gpu, Result};

@@ -1,7 +1,7 @@
 //! Tensors: contiguous f32 (or u32 for labels and indices) data on the GPU, up to 4-D.
 
+use crate::error::{Error, Result};
 use crate::gpu::{Binding, Gpu, GpuBuffer};
-use crate::{Error, Result};
 use std::sync::Arc;
 
 /// Element type of a tensor.

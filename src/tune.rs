@@ -11,8 +11,9 @@
 //! Layering: `ops/` reads this cache, so it imports nothing above `gpu/`; the benchmarks that
 //! fill it (`bench/`, `bench::winners`) sit above and write plain records into it.
 
+use crate::error::{Error, Result};
 use crate::gpu::AdapterSummary;
-use crate::{Error, Gpu, Result};
+use crate::gpu::Gpu;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

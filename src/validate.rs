@@ -2,7 +2,7 @@
 //! files have their own up-front checks where their format lives (`Dataset::check_images`,
 //! `models::file::expect`). Each failure is one line naming the flag and the fix (exit 2).
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use std::path::Path;
 
 /// `path` can be written: its folder exists and is writable, and it is not a folder itself.

@@ -1,7 +1,8 @@
 //! Named parameters with a trainable flag. A frozen parameter gets no gradient buffer and no
 //! weight-gradient kernel: the tape treats it like a constant.
 
-use crate::{Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
 
 /// Index of a parameter in its `Params` store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,6 +1,6 @@
 //! `dak bench --compare A.json B.json`: per-kernel ratios between two saved runs.
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use std::path::Path;
 
 /// One kernel and shape present in both runs.

@@ -4,8 +4,10 @@
 //! the other variants.
 
 use super::{dispatch_split, fill, inner_count, sample_indices, time_once, BenchRow, Launch};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::ops::conv2d::{self, Geometry, Pass, Spec, Variant};
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 use std::time::Instant;
 
 /// A named convolution: input `[n, ci, h, w]`, `co` output channels, square kernel.

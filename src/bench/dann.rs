@@ -5,11 +5,13 @@
 
 use super::model::{images, profile, throughput, KernelTime, LayerTime};
 use crate::autograd::Lambda;
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::models::{Backbone, Dann};
 use crate::optim::{Optimizer, Rule};
+use crate::tensor::Tensor;
 use crate::train::adapt::step::{step, EpochAccumulators, StepBatch, StepSetup};
 use crate::train::Method;
-use crate::{Gpu, Result, Tensor};
 use std::time::Instant;
 
 /// Images per second of each mode (a DANN step's images are source and target rows together).

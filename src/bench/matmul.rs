@@ -1,8 +1,10 @@
 //! `dak bench matmul`: GEMM variants on square and dense-layer shapes.
 
 use super::{dispatch_split, fill, inner_count, time_once, BenchRow, Launch};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::ops::matmul::{self, Gemm, Variant};
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 use std::time::Instant;
 
 /// Which GEMM dimension is the batch (what `--batch` changes).

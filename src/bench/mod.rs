@@ -19,7 +19,8 @@ pub mod shapes;
 pub mod source_free;
 pub mod winners;
 
-use crate::{Gpu, Result};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -290,15 +291,15 @@ impl Selection {
     }
 }
 
-fn bad_direction(op: &str, d: &str, known: &str) -> crate::Error {
-    crate::Error::input(format!(
+fn bad_direction(op: &str, d: &str, known: &str) -> crate::error::Error {
+    crate::error::Error::input(format!(
         "dak bench {op}.{d}: unknown direction; use {known}"
     ))
 }
 
 /// Validate and time what `sel` names.
 pub fn run(gpu: &Gpu, sel: &Selection) -> Result<Vec<BenchRow>> {
-    use crate::Error;
+    use crate::error::Error;
     let repeat = sel.repeat.max(1);
     let dir = sel.direction.as_deref();
     match sel.op.as_str() {

@@ -5,11 +5,13 @@
 //! by layer (forward and backward), from per-dispatch timestamps.
 
 use crate::autograd::Tape;
+use crate::error::Result;
 use crate::gpu::DispatchTime;
+use crate::gpu::Gpu;
 use crate::models::classifier::{BaseKind, Classifier, HeadConfig};
 use crate::models::Freeze;
 use crate::optim::{Optimizer, Rule};
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 use std::time::Instant;
 
 /// Images per second of each mode.

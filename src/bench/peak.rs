@@ -2,8 +2,10 @@
 //! kernel for bandwidth — and the cost of launching a dispatch.
 
 use super::{inner_count, summary, time_once, Launch};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::ops::grid_1d;
-use crate::{DType, Gpu, Result, Tensor};
+use crate::tensor::{DType, Tensor};
 use std::time::Instant;
 
 pub use crate::tune::Peak;

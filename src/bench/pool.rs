@@ -4,8 +4,10 @@
 //! element read).
 
 use super::{fill, inner_count, time_once, BenchRow, Launch};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::ops::pool::{self, reference, PoolGeometry};
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 use std::time::Instant;
 
 /// A pooling shape: input `[n, c, hw, hw]`; `k == 0` means global average pooling.

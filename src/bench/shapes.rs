@@ -12,7 +12,7 @@
 //! (`"k": 0` in `pool` means global average pooling.) An op absent from the file has no cases.
 
 use super::{conv2d, matmul, pool};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use std::path::Path;
 
 #[derive(serde::Deserialize, Default)]

@@ -5,13 +5,14 @@
 
 use super::model::{images, throughput};
 use crate::data::{Batch, Dataset};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::models::{Backbone, Dann};
 use crate::optim::{Optimizer, Rule};
 use crate::train::adapt::source_free::{pseudo_labels, train_step, EpochSums};
 use crate::train::adapt::step::{step, EpochAccumulators, StepBatch, StepSetup};
 use crate::train::adapt::{SourceFree, SourceFreeConfig};
 use crate::train::Method;
-use crate::{Gpu, Result};
 use std::time::Instant;
 
 /// One source-free method's cost on the digits network.

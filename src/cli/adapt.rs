@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::data::{AdaptData, PairSpec};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::models::dann::DannConfig;
 use crate::models::file::Provenance;
 use crate::models::{Backbone, Dann};
@@ -11,7 +13,6 @@ use crate::train::adapt::candidates::{self, Candidate, CandidateIndex, RunCandid
 use crate::train::adapt::{self, compare, AdaptConfig, LambdaSchedule, LrSchedule, Method, Select};
 use crate::train::callbacks::{CandidateStore, Checkpoints, JsonLines, Progress};
 use crate::train::{plot, Callback, EpochLogs, RunSummary};
-use crate::{Error, Gpu, Result};
 
 pub use super::adapt_args::AdaptArgs;
 

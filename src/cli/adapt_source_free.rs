@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 
 use super::adapt_args::AdaptArgs;
 use crate::data::{load_target, Dataset};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::models::file::Provenance;
 use crate::models::{Backbone, Dann};
 use crate::train::adapt::{LrSchedule, Select, SourceFree, SourceFreeConfig, TargetData};
 use crate::train::callbacks::{JsonLines, Progress};
 use crate::train::{plot, Callback};
-use crate::{Error, Gpu, Result};
 
 /// Flags of `dak adapt` that describe training on the source, refused with `--source-free`
 /// (name, whether it was given).

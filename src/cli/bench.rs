@@ -2,8 +2,9 @@
 
 use super::print_table;
 use crate::bench;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::io::{typed, typed_of, JsonTargets};
-use crate::{Error, Gpu, Result};
 use std::path::PathBuf;
 
 /// Arguments of `dak bench`.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::data::bench::{self, BenchDataOptions};
 use crate::data::{inspect, mnistm};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// `dak data` subcommands.
 #[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! `dak devices`: every adapter, the chosen one marked, with its limits and features.
 
-use crate::{Error, Gpu, Result};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 
 /// Arguments of `dak devices`.
 #[derive(clap::Args, Debug)]

@@ -2,9 +2,10 @@
 
 use super::print_table;
 use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::models::{self, Model};
 use crate::train::evaluate::{self, EvalOptions, EvalReport};
-use crate::{Error, Gpu, Result};
 use std::path::PathBuf;
 
 /// Arguments of `dak evaluate`.

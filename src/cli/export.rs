@@ -1,8 +1,8 @@
 //! `dak export`: a model as ONNX for serving runtimes, or as a safetensors file with f16 tensors.
 
+use crate::error::{Error, Result};
 use crate::export::{self, onnx, Batch, OnnxOptions, Output, Source};
 use crate::models::file::StoreType;
-use crate::{Error, Result};
 use std::path::PathBuf;
 
 /// Arguments of `dak export`.

@@ -2,12 +2,13 @@
 //! Dense(classes) on class-per-folder images.
 
 use crate::data::folder;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::models::classifier::{BaseKind, BnTraining};
 use crate::models::{Classifier, ClassifierSpec, Freeze, Weights};
 use crate::optim::{Rule, Schedule};
 use crate::train::callbacks::{Checkpoints, EarlyStopping, JsonLines, Progress};
 use crate::train::{Augment, Callback, FitOptions};
-use crate::{Error, Gpu, Result};
 use std::path::PathBuf;
 
 /// Arguments of `dak fine-tune`.

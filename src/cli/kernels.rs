@@ -5,8 +5,9 @@ use super::print_table;
 
 /// Columns `kernels list` fits in.
 const LIST_WIDTH: usize = 100;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::kernels::{self, CheckReport};
-use crate::{Error, Gpu, Result};
 use std::path::{Path, PathBuf};
 
 /// Subcommands of `dak kernels`.

@@ -18,12 +18,12 @@ pub use crate::io::print_table;
 
 /// `r` with the way out of an unreadable image that the commands reading image folders offer
 /// (`--skip-bad`), added here because `dak predict`, which shares the decoder, has no such flag.
-pub(crate) fn skip_bad_hint<T>(r: crate::Result<T>) -> crate::Result<T> {
+pub(crate) fn skip_bad_hint<T>(r: crate::error::Result<T>) -> crate::error::Result<T> {
     r.map_err(|e| match e {
-        crate::Error::Input(msg)
+        crate::error::Error::Input(msg)
             if msg.contains("unreadable image") && !msg.contains("--skip-bad") =>
         {
-            crate::Error::input(format!(
+            crate::error::Error::input(format!(
                 "{msg}, or leave unreadable images out (--skip-bad)"
             ))
         }
@@ -76,11 +76,11 @@ fn shell_quote(a: &str) -> String {
 /// checkpoint on disk (`resume`: its path and epoch, if one exists) and the command that
 /// continues; a divergence names the last good files. Other results pass through.
 pub fn explain_stop(
-    result: crate::Result<()>,
+    result: crate::error::Result<()>,
     resume: Option<(&std::path::Path, String)>,
     last_good: Option<(&std::path::Path, usize)>,
-) -> crate::Result<()> {
-    use crate::Error;
+) -> crate::error::Result<()> {
+    use crate::error::Error;
     match result {
         Err(Error::Interrupted(msg)) => Err(Error::Interrupted(match resume {
             Some((path, holds)) => format!(
@@ -142,14 +142,14 @@ pub fn slow_backend_warning(adapter: &crate::gpu::AdapterSummary) -> Option<Stri
 
 /// Prints [`slow_backend_warning`] on stderr: for commands whose stdout is their result
 /// (`predict`, `evaluate`, possibly as JSON).
-pub(crate) fn warn_slow_backend(gpu: &crate::Gpu) {
+pub(crate) fn warn_slow_backend(gpu: &crate::gpu::Gpu) {
     if let Some(w) = slow_backend_warning(&gpu.adapter()) {
         eprintln!("{w}");
     }
 }
 
 /// Prints [`run_header`] for `gpu`.
-pub fn print_run_header(gpu: &crate::Gpu) {
+pub fn print_run_header(gpu: &crate::gpu::Gpu) {
     let overrides = crate::gpu::shader_overrides().ok().flatten();
     for line in run_header(&gpu.adapter(), overrides.as_ref()) {
         println!("{line}");

@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::train::adapt::candidates::CandidateIndex;
 use crate::train::adapt::ensv_hard::argmax_rows;
 use crate::train::adapt::rescore::{self, Pick, Rescored};
 use crate::train::adapt::Select;
-use crate::{Error, Gpu, Result};
 
 /// Arguments of `dak select`.
 #[derive(clap::Args, Debug, Clone)]

@@ -2,8 +2,9 @@
 //! the winners in the tuning cache ([`crate::tune`]), which `Variant::default_for` consults.
 
 use crate::bench::{self, BenchRow, Selection};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::tune::{self, AdapterTune};
-use crate::{Error, Gpu, Result};
 use std::path::PathBuf;
 
 /// Arguments of `dak tune`.

@@ -11,7 +11,7 @@ use image::imageops;
 use image::{Rgb, RgbImage};
 use rand::{Rng, RngExt};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Pixel normalisation; stored with each model because weights expect one of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

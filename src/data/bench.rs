@@ -15,7 +15,7 @@ use super::augment::{Preprocess, Transform};
 use super::dataset::Dataset;
 use super::loader::{default_workers, Loader, LoaderOptions};
 use super::rng::rng_for;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Timed epochs stop after this many even if `min_seconds` has not passed.
 const MAX_EPOCHS: u64 = 200;

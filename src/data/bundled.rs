@@ -4,7 +4,7 @@ use image::RgbImage;
 
 use super::decode::decode_bytes;
 use super::idx::{parse_images, parse_labels, IdxImages};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 const DIGIT_IMAGES: &[u8] = include_bytes!("../../data/mnist/digits-images-idx3-ubyte.gz");
 const DIGIT_LABELS: &[u8] = include_bytes!("../../data/mnist/digits-labels-idx1-ubyte.gz");

@@ -7,7 +7,7 @@ use image::RgbImage;
 
 use super::decode::decode_file;
 use super::rng::{permutation, TAG_SAMPLE, TAG_SPLIT};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Where a dataset's pixels live.
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use image::{DynamicImage, ImageFormat, ImageReader, RgbImage};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// File extensions treated as images (compared case-insensitively), as in Keras.
 pub const IMAGE_EXTENSIONS: [&str; 8] = ["bmp", "gif", "jpeg", "jpg", "png", "tif", "tiff", "webp"];

@@ -12,7 +12,7 @@ use super::dataset::Dataset;
 use super::folder::check_same_classes;
 use super::loader::{assemble, default_workers, BadFiles, Batch, Prefetch};
 use super::rng::{permutation, TAG_SHUFFLE};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 const SIDE_SOURCE: u64 = 1;
 const SIDE_TARGET: u64 = 2;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::dataset::Dataset;
 use super::decode::{is_image_path, IMAGE_KINDS};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Folders nested deeper than this inside a class folder are not searched (symlink loops are
 /// caught before: this bounds a pathological tree).

@@ -13,7 +13,7 @@ use flate2::Compression;
 use image::{GrayImage, RgbImage};
 
 use super::dataset::Dataset;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// A stack of 8-bit grayscale images, row-major, `count * rows * cols` bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]

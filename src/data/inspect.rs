@@ -13,7 +13,7 @@ use super::decode::decode_bytes;
 use super::folder::{scan_tree, FolderTree};
 use super::loader::default_workers;
 use super::pair::{target_reading, TargetReading};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// One class folder in the report.
 #[derive(Clone, Debug, serde::Serialize)]

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use super::augment::Transform;
 use super::dataset::Dataset;
 use super::rng::{permutation, rng_for, TAG_AUGMENT, TAG_SHUFFLE};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// One batch: images as f32 NCHW, plus labels and dataset indices.
 #[derive(Clone, Debug, PartialEq)]

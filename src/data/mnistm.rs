@@ -21,7 +21,7 @@ use super::bundled;
 use super::dataset::Dataset;
 use super::idx::{gray_to_rgb, IdxImages};
 use super::rng::{permutation, rng_for, TAG_MNISTM};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Which photo region a patch may come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::dataset::Dataset;
 use super::folder::{check_same_classes, dataset_from_tree, scan_tree};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Number of Office-31 classes.
 pub const NUM_CLASSES: usize = 31;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::folder::{dataset_from_tree, scan_tree, FolderTree};
 use super::{mnistm, office31, Dataset};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The datasets of a domain-adaptation run.
 #[derive(Debug, Clone)]

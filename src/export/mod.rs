@@ -17,9 +17,9 @@ pub mod proto;
 
 pub use onnx::{Batch, OnnxOptions, Output};
 
+use crate::error::{Error, Result};
 use crate::models::file::{self, StoreType, TensorFile};
 use crate::models::graph::{self, InferenceGraph};
-use crate::{Error, Result};
 use prost::Message;
 use std::path::{Path, PathBuf};
 

@@ -5,9 +5,9 @@
 //! the size and the computation stays in f32, like dak's own.
 
 use super::proto::*;
+use crate::error::{Error, Result};
 use crate::models::file::{StoreType, TensorFile};
 use crate::models::graph::{InferenceGraph, Layer, Tap};
-use crate::{Error, Result};
 use std::ops::RangeInclusive;
 
 /// Opsets the exporter writes (every operator it uses has had its current form since 13).

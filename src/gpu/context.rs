@@ -1,6 +1,6 @@
 //! Adapter choice and device creation.
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// What the user is told when no adapter exists.
 pub const NO_ADAPTER: &str = "no GPU adapter found; on a machine without a GPU install Mesa's \

@@ -17,7 +17,7 @@
 //! reuse off) or [`Gpu::set_input_cache_budget`].
 
 use super::{lock, Gpu, GpuBuffer, GpuTexture};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::sync::Arc;
 

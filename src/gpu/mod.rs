@@ -22,7 +22,7 @@ pub use shaders::{
 pub use stream::Binding;
 pub use texture::{GpuTexture, Mirror};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use pool::BufferPool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -3,7 +3,7 @@
 //! the compute passes of one submit (`sync_timed`).
 
 use super::{lock, Gpu};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use std::sync::Arc;
 
 /// Wall time of one dispatch run alone (`Gpu::start_profile`).

@@ -1,7 +1,7 @@
 //! WGSL sources: compiled into the binary from `shaders/`, or read at run time from
 //! `DAK_SHADER_DIR` (same relative file names) so kernels can be edited without a rebuild.
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::path::PathBuf;
 

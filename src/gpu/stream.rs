@@ -1,7 +1,7 @@
 //! The command stream: dispatches, uploads and copies recorded in order and submitted together.
 
 use super::{lock, Gpu, GpuBuffer, GpuTexture};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use std::sync::Arc;
 
 /// A resource bound to a kernel, in binding order after the uniform at binding 0.

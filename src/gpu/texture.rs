@@ -11,7 +11,7 @@
 //!   kernels that can read a buffer's own layout 4 values at a time.
 
 use super::{lock, Gpu, GpuBuffer};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::sync::Arc;
 

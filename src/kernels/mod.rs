@@ -11,7 +11,8 @@ mod checks;
 /// The batch-norm kernels' case list (shapes and inputs), shared with the op's tests.
 pub use checks::batch_norm::{inputs as batch_norm_inputs, SHAPES as BATCH_NORM_SHAPES};
 
-use crate::{Error, Gpu, Result};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use std::time::Instant;
 
 /// One kernel (or kernel family sharing an id) of the engine.

@@ -5,7 +5,9 @@
 //! otherwise (evaluation, prediction, a frozen BN).
 
 use crate::autograd::{BnStats, ParamId, Params, Tape, Var};
-use crate::{Gpu, Result, Tensor};
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::tensor::Tensor;
 
 /// A BatchNorm1d, as parameter ids.
 #[derive(Debug, Clone, Copy)]

@@ -11,7 +11,9 @@
 //! device, region and image shape.
 
 use crate::autograd::{Tape, Var};
-use crate::{Gpu, Result, Tensor};
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::tensor::Tensor;
 
 /// The chunks `x`'s rows must be split into to run `region` (1: the whole batch fits).
 /// `key` names the region (architecture, and anything else that changes its buffers).
@@ -69,7 +71,7 @@ pub fn rows_that_fit(
             let v = tape.input(xs);
             region(&mut tape, v).map(|_| ())
         })?;
-        Ok::<_, crate::Error>(log)
+        Ok::<_, crate::error::Error>(log)
     };
     let one = probe(&[0])?;
     let two = probe(&[0, 1])?;

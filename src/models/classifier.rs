@@ -31,8 +31,10 @@ use super::vgg16::{self, Vgg16};
 use super::{chunks, Model};
 use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::nn::{Dense, DenseConfig, Dropout, Init};
-use crate::{Error, Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 use std::sync::{Arc, Mutex};
 
 /// Architecture name stored in model files (VGG16 base).

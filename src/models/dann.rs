@@ -14,11 +14,13 @@
 use std::path::Path;
 
 use crate::autograd::{Lambda, Params, Tape, Var};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::models::file::TensorFile;
 use crate::models::file::{self, ModelInfo, Provenance as ModelProvenance};
 use crate::models::Model;
 use crate::nn::Init;
-use crate::{Error, Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 
 pub use super::dann_config::{shot_recipe, DannConfig, HeadConfig};
 pub use super::dann_nets::{Backbone, DigitsFeatures, Features, Mlp};

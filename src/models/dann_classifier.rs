@@ -14,7 +14,8 @@ use super::classifier::{self, HeadConfig as ClassifierHead};
 use super::dann::DannConfig;
 use super::file::{self, ModelInfo, Provenance, StoreType, TensorFile};
 use super::{Backbone, Dann};
-use crate::{Error, Gpu, Result};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 
 /// (classifier name, DANN name) of the head's tensors; the base's names are shared.
 const RENAMES: [(&str, &str); 2] = [

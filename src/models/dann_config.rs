@@ -3,7 +3,7 @@
 //! without depending on the trainable model.
 
 use super::dann_nets::Backbone;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Sizes of a DANN (everything its model file needs to rebuild it).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -3,6 +3,8 @@
 
 use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::models::bn1d::Bn1d;
 use crate::models::dann_resnet::ResNetFeatures;
 use crate::models::dann_vgg::VggFeatures;
@@ -11,7 +13,6 @@ use crate::nn::{
     self, Conv2d, Conv2dConfig, Dense, DenseConfig, DenseInit, Dropout, Init, MaxPool2d,
 };
 use crate::ops::conv2d::Spec;
-use crate::{Error, Gpu, Result};
 
 /// Which feature extractor a DANN uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,7 +352,7 @@ impl Mlp {
         params.rename(last.weight, &format!("{name}.weight_v"))?;
         let g = params.add(
             &format!("{name}.weight_g"),
-            crate::Tensor::from_slice(gpu, &norms, &[last.outputs, 1])?,
+            crate::tensor::Tensor::from_slice(gpu, &norms, &[last.outputs, 1])?,
         )?;
         last.weight_g = Some(g);
         Ok(())

@@ -13,8 +13,9 @@ use super::bn1d::Bn1d;
 use super::chunks;
 use super::resnet::{BnMode, ResNet, ResNetConfig};
 use crate::autograd::{Params, Tape, Var};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::nn::{Dense, DenseConfig, DenseInit, Init};
-use crate::{Gpu, Result};
 
 /// ResNet base + GAP (+ bottleneck).
 #[derive(Clone)]

@@ -9,8 +9,9 @@
 use super::chunks;
 use super::vgg16::{self, Vgg16};
 use crate::autograd::{Params, Tape, Var};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::nn::{Dense, DenseConfig, Init};
-use crate::{Gpu, Result};
 
 /// VGG16 base + GAP (+ bottleneck).
 #[derive(Clone)]

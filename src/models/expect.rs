@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::Path;
 
 use super::classifier::{is_classifier, ARCHITECTURE as CLASSIFIER, RESNET_ARCHITECTURE};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// What a file must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 //! checkpoints (`train::checkpoint`) are model files with optimizer state added.
 
 use crate::autograd::Params;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

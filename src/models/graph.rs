@@ -12,7 +12,7 @@ pub use super::layer::{Layer, Tap};
 use super::resnet::ResNetConfig;
 use super::vgg16;
 use crate::data::Preprocess;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use std::path::Path;
 
 /// A model's inference graph and what its file says about it.

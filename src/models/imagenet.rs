@@ -10,9 +10,11 @@ use super::vgg16::{self, Vgg16, WeightNames};
 use super::Model;
 use crate::autograd::{Params, Tape};
 use crate::data::{Preprocess, Transform};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::nn::Init;
 use crate::ops::matmul::{self, Variant};
-use crate::{Error, Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 use std::path::Path;
 
 /// The 1,000 ImageNet-1k class names in label order (`weights/imagenet_classes.txt`).

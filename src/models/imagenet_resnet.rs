@@ -9,9 +9,11 @@ use super::resnet::{Folded, ResNet, ResNetConfig};
 use super::Model;
 use crate::autograd::{Params, Tape};
 use crate::data::{Preprocess, Transform};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::nn::Init;
 use crate::ops::matmul::{self, Variant};
-use crate::{Error, Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 use std::path::Path;
 
 /// A ResNet with its `fc`, BN folded.

@@ -30,7 +30,9 @@ pub use file::ModelInfo;
 use std::path::Path;
 
 use crate::data::Transform;
-use crate::{Error, Gpu, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::tensor::Tensor;
 
 /// A trained image classifier, as evaluation and prediction see it.
 pub trait Model {

@@ -21,10 +21,12 @@ use serde::{Deserialize, Serialize};
 use super::file::TensorFile;
 use super::layer::Layer;
 use crate::autograd::{BnStats, Params, Tape, Var};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::nn::Init;
 use crate::ops::batch_norm;
 use crate::ops::conv2d::Spec;
-use crate::{Error, Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 use std::path::Path;
 
 /// The two residual block designs.

@@ -5,10 +5,11 @@
 
 use crate::autograd::{Params, Tape, Var};
 use crate::data::Preprocess;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::models::file::TensorFile;
 use crate::nn::{Conv2d, Conv2dConfig, Init, MaxPool2d};
 use crate::ops::conv2d::Spec;
-use crate::{Error, Gpu, Result};
 use std::path::Path;
 
 /// Output channels per conv, 0 = max-pool (torchvision's configuration "D").

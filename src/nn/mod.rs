@@ -4,8 +4,10 @@
 pub mod init;
 
 use crate::autograd::{ParamId, Params, Tape, Var};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::ops::conv2d::Spec;
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 pub use init::Init;
 
 /// How a dense layer's weights start.

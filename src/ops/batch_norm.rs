@@ -17,7 +17,8 @@
 //! `grad_input.wgsl`. [`reference`] is the f64 oracle.
 
 use super::grid_1d;
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 /// PyTorch's default ε.
 pub const EPS: f32 = 1e-5;
@@ -118,7 +119,7 @@ fn element_grid(layout: (usize, usize, usize)) -> [u32; 3] {
 /// Workgroup size of the per-channel reductions: 256 on GPUs; one subgroup on CPU adapters
 /// (lavapipe runs a workgroup larger than its vector width in parts and switches between them
 /// at every barrier: 256 lanes made the statistics of a 512-channel layer 14 ms, 16 lanes ~1).
-fn reduction_width(gpu: &crate::Gpu) -> f64 {
+fn reduction_width(gpu: &crate::gpu::Gpu) -> f64 {
     if gpu.cpu_paths() {
         gpu.subgroup_size().clamp(1, 256).next_power_of_two() as f64
     } else {

@@ -2,7 +2,8 @@
 //! optionally with constant per-sample weights.
 
 use super::grid_1d;
-use crate::{DType, Result, Tensor};
+use crate::error::Result;
+use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -128,12 +129,12 @@ pub fn weighted_backward(
 
 fn check_weighted(logits: &Tensor, targets: &Tensor, weights: &Tensor, op: &str) -> Result<()> {
     if logits.numel() == 0 {
-        return Err(crate::Error::input(format!("{op}: no samples")));
+        return Err(crate::error::Error::input(format!("{op}: no samples")));
     }
     targets.expect_shape(logits.shape(), op, "targets")?;
     weights.expect_dtype(DType::F32, op)?;
     if weights.numel() != logits.numel() {
-        return Err(crate::Error::input(format!(
+        return Err(crate::error::Error::input(format!(
             "{op}: {} weights for {} samples",
             weights.numel(),
             logits.numel()

@@ -17,7 +17,8 @@
 
 use super::elementwise as ew;
 use super::matmul::{gemm, Gemm, Variant};
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

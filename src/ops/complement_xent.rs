@@ -8,7 +8,8 @@
 //! (the log is shifted by 1e-6 and clamped at 0, as TLlib's `shift_log`). A margin-disparity
 //! adversary minimises it on the target rows.
 
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 /// TLlib's `shift_log` offset.
 pub const EPS: f32 = 1e-6;

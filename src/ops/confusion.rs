@@ -7,7 +7,8 @@
 //! so the loss and its gradient with respect to P are the same either way.
 
 use super::grid_1d;
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

@@ -1,7 +1,8 @@
 //! Elementwise ops: bias + activation, bias gradient, ReLU backward, scale/accumulate, dropout.
 
 use super::grid_1d;
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

@@ -20,7 +20,8 @@
 //! confident rows, p ≈ 1, keep their small gradients exact). Everything stays on the GPU: no
 //! readback.
 
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 /// The entropy's epsilon, the same as [`super::prob::entropy`]'s.
 pub const EPS: f32 = 1e-5;

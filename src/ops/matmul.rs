@@ -5,8 +5,9 @@
 //! - backward `dX = dY·W`     : plain
 //! - backward `dW = dYᵀ·X`    : A = dY [B, out] read transposed
 
+use crate::error::{Error, Result};
 use crate::gpu::{Binding, Gpu, GpuTexture};
-use crate::{Error, Result, Tensor};
+use crate::tensor::Tensor;
 use std::sync::Arc;
 
 /// GEMM kernel variants. Ids are stable: tests, `dak bench` and tuning caches use them.
@@ -205,13 +206,13 @@ pub fn gemm(
             variant.id()
         )));
     }
-    let c = Tensor::uninit(gpu, &[g.m, g.n], crate::DType::F32)?;
+    let c = Tensor::uninit(gpu, &[g.m, g.n], crate::tensor::DType::F32)?;
     // A kernel always reads a bias binding; a dummy stands in when there is none.
     let dummy;
     let bias_t = match bias {
         Some(t) => t,
         None => {
-            dummy = Tensor::uninit(gpu, &[1], crate::DType::F32)?;
+            dummy = Tensor::uninit(gpu, &[1], crate::tensor::DType::F32)?;
             &dummy
         }
     };

@@ -13,7 +13,8 @@
 
 use super::grid_1d;
 use super::matmul::{self, Gemm, Variant};
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 /// The most kernels one loss takes.
 pub const MAX_KERNELS: usize = 8;

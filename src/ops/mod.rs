@@ -50,7 +50,7 @@ pub(crate) struct Mirrors {
 }
 
 impl Mirrors {
-    pub(crate) fn of(inputs: &[&crate::Tensor]) -> crate::Result<Mirrors> {
+    pub(crate) fn of(inputs: &[&crate::tensor::Tensor]) -> crate::error::Result<Mirrors> {
         let gpu = inputs[0].gpu();
         let on = gpu.cpu_paths() && inputs.iter().all(|t| gpu.can_mirror(t.numel()));
         let mut textures = Vec::with_capacity(inputs.len());
@@ -61,7 +61,10 @@ impl Mirrors {
                     let m = gpu
                         .mirror(t.buffer(), t.numel(), "kernel input")?
                         .ok_or_else(|| {
-                            crate::Error::gpu(format!("{:?} does not fit a texture", t.shape()))
+                            crate::error::Error::gpu(format!(
+                                "{:?} does not fit a texture",
+                                t.shape()
+                            ))
                         })?;
                     shift = m.shift;
                     textures.push(m.texture);

@@ -2,7 +2,8 @@
 //! `dx = dy ⊙ c` (the constant gets none).
 
 use super::grid_1d;
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

@@ -2,8 +2,9 @@
 //! parameter, or over every parameter of a model at once in flat buffers (`*_multi`).
 
 use super::grid_1d;
+use crate::error::{Error, Result};
 use crate::gpu::{Binding, GpuTexture};
-use crate::{Error, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// SGD hyper-parameters (PyTorch semantics, dampening 0).
 #[derive(Debug, Clone, Copy)]

@@ -3,7 +3,8 @@
 //! multilinear conditioning of a domain head on class probabilities).
 
 use super::grid_1d;
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

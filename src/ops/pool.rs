@@ -6,7 +6,8 @@
 //! argmax is that element, so overlapping windows (3x3 stride 2) need no atomics.
 
 use super::{grid_1d, grid_1d_64};
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 /// Shapes of one max-pool: input `[n, c, h, w]`, output `[n, c, oh, ow]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -148,7 +149,7 @@ impl PoolUniform {
 /// per-dimension workgroup limit; smaller planes use one flat index (one division) so lanes are
 /// not left idle. `uniform(plane0, planes, flat)` gives each dispatch's uniform bytes.
 pub(super) fn per_plane(
-    gpu: &crate::Gpu,
+    gpu: &crate::gpu::Gpu,
     file: &str,
     constants: &[(&str, f64)],
     uniform: impl Fn(u32, u32, u32) -> Vec<u8>,
@@ -346,7 +347,7 @@ pub fn global_avg_pool_backward(dy: &Tensor, x_shape: &[usize]) -> Result<Tensor
 /// list each that `tests/it/ops/pool.rs`, `tests/it/ops/conv2d/pooled.rs` and `dak kernels check pool` run).
 pub mod reference {
     use super::PoolGeometry;
-    use crate::Result;
+    use crate::error::Result;
 
     /// One max pooling: input `[n, c, h, w]`, a `k`x`k` window, stride and padding.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,8 +10,9 @@
 use super::grid_1d_64;
 use super::pool::{per_plane, PoolGeometry, PoolUniform};
 use super::Mirrors;
+use crate::error::{Error, Result};
 use crate::gpu::{Binding, Mirror};
-use crate::{DType, Error, Result, Tensor};
+use crate::tensor::{DType, Tensor};
 
 /// Which kernel runs the ReLU + max-pool backward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //! the entropy weights `1 + e^{-H}` that put more weight on confident samples.
 
 use super::grid_1d;
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

@@ -1,6 +1,7 @@
 //! Fused softmax + cross-entropy with per-sample weights, and argmax accuracy counters.
 
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

@@ -3,7 +3,9 @@
 //! the end of the epoch with the loss sums, so the fit loops add no readback per step.
 
 use super::grid_1d;
-use crate::{DType, Gpu, Result, Tensor};
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

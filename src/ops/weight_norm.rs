@@ -8,7 +8,8 @@
 //! dV[r,c] = (g[r]/n_r)·(dW[r,c] − s_r·V[r,c]/n_r²)
 //! ```
 
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

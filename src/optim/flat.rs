@@ -9,8 +9,10 @@
 //! it back per parameter (checkpoints, a change of the trainable set).
 
 use crate::autograd::{ParamId, Params};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::ops::optim::BLOCK;
-use crate::{DType, Gpu, Result, Tensor};
+use crate::tensor::{DType, Tensor};
 use std::collections::{BTreeMap, HashMap};
 
 /// The slots of one set of trainable parameters.
@@ -113,7 +115,7 @@ impl Flat {
             match grads.get(&id) {
                 Some(g) => {
                     if g.numel() != len {
-                        return Err(crate::Error::input(format!(
+                        return Err(crate::error::Error::input(format!(
                             "optimizer: gradient of `{}` has shape {:?}, the parameter {:?}",
                             params.get(id).name,
                             g.shape(),

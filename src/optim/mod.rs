@@ -11,8 +11,9 @@ pub mod schedule;
 pub use schedule::Schedule;
 
 use crate::autograd::{ParamId, Params};
+use crate::error::{Error, Result};
 use crate::ops::optim::{self as kernels, Adam, Sgd};
-use crate::{Error, Result, Tensor};
+use crate::tensor::Tensor;
 use std::collections::BTreeMap;
 
 /// Which update rule, with its hyper-parameters (the learning rate comes per step).

@@ -23,9 +23,9 @@ use std::time::Duration;
 use super::checkpoint;
 use super::logs::{EpochLogs, History};
 use crate::autograd::Params;
+use crate::error::Result;
 use crate::models::file::{self, ModelInfo};
 use crate::optim::Optimizer;
-use crate::Result;
 
 /// Whether training goes on after a callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

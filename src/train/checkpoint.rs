@@ -3,9 +3,11 @@
 //! Readable by Python's safetensors, so models move to PyTorch as they are.
 
 use crate::autograd::Params;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::models::file::{self, check_classes, host_params, ModelInfo, StoreType};
 use crate::optim::Optimizer;
-use crate::{Error, Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{Gpu, Result};
+use crate::error::Result;
+use crate::gpu::Gpu;
 
 /// Printed once per process before the first run's GPU work.
 static NOTICE: std::sync::Once = std::sync::Once::new();

@@ -2,9 +2,9 @@
 //! checkpoints: a resumed run reports, plots and selects over every epoch, the ones before
 //! the interruption included.
 
+use crate::error::{Error, Result};
 use crate::train::metrics::DomainShift;
 use crate::train::EpochLogs;
-use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// `epochs` as one JSON array (f64 values round-trip exactly).

@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 
 use crate::data::{folder, Dataset, Loader, LoaderOptions, Transform};
+use crate::error::{Error, Result};
 use crate::models::{Classifier, Dann, Model};
 use crate::ops::softmax_xent;
-use crate::{DType, Error, Result, Tensor};
+use crate::tensor::{DType, Tensor};
 
 /// Settings of an evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

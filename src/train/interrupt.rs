@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 

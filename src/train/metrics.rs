@@ -15,7 +15,7 @@
 //!   other half, `PAD = 2 (1 - 2ε)`: 2 means perfectly separable domains, 0 indistinguishable.
 
 use crate::data::rng::permutation;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Row-wise softmax of `logits` (`rows x classes`), max-subtracted.
 pub fn softmax_rows(logits: &[f32], classes: usize) -> Vec<f32> {

@@ -8,7 +8,7 @@ use image::codecs::png::PngEncoder;
 use image::{ImageEncoder, Rgb, RgbImage};
 
 use super::EpochLogs;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 const W: u32 = 960;
 const H: u32 = 560;

@@ -414,3 +414,41 @@ fn the_engine_names_no_method() {
         found.join("\n")
     );
 }
+
+/// Inside the crate, names come from the module that defines them (`crate::error::Result`,
+/// `crate::tensor::Tensor`), never through `lib.rs`'s re-exports, which are for users: a file
+/// reaching up to the crate root for them ties every layer to the top of the house.
+#[test]
+fn src_imports_names_from_their_modules_not_the_crate_root() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let reexported = ["Error", "Result", "Tensor", "DType", "Gpu"];
+    let mut found = Vec::new();
+    for p in files_under(&src, &["rs"]) {
+        let rel = p.strip_prefix(&src).unwrap().display().to_string();
+        if rel == "lib.rs" || rel == "main.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let root_items = code
+                .split("crate::{")
+                .skip(1)
+                .flat_map(|g| g.split('}').next().unwrap_or("").split(','))
+                .map(str::trim)
+                .chain(code.split("crate::").skip(1).map(|r| {
+                    r.split(|c: char| !c.is_alphanumeric() && c != '_')
+                        .next()
+                        .unwrap_or("")
+                }));
+            if let Some(name) = root_items.into_iter().find(|n| reexported.contains(n)) {
+                found.push(format!("src/{rel}:{}: crate::{name}", i + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "names taken from the crate root (use the defining module):\n{}",
+        found.join("\n")
+    );
+}

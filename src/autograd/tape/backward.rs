@@ -1,12 +1,13 @@
 //! The backward rule of every op on the tape: one `match` over the closed `Op` enum.
 
 use super::{ensure_root, Node, Op, Tape};
+use crate::error::{Error, Result};
 use crate::ops::conv2d::pooled::POOL;
 use crate::ops::{
     batch_norm, bce, complement_xent, confusion, conv2d, elementwise as ew, info_max, matmul, mmd,
     mul_const, outer, pool, prob, softmax_xent, weight_norm,
 };
-use crate::{Error, Result, Tensor};
+use crate::tensor::Tensor;
 
 impl Tape {
     /// The gradient `node` passes to its input (None when the input needs none), given the

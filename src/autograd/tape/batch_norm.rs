@@ -1,8 +1,9 @@
 //! The batch-norm recorder: [`Tape::batch_norm`] (ops/batch_norm.rs does the work).
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::batch_norm as bn;
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 /// Which statistics a batch norm normalises with.
 pub enum BnStats<'a> {

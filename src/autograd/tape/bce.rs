@@ -1,8 +1,9 @@
 //! Recorders of the binary cross-entropy with logits, plain and weighted (`ops::bce`).
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::bce;
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 impl Tape {
     /// Mean binary cross-entropy with logits, times `scale`.

@@ -6,7 +6,8 @@
 //! batch statistics (BatchNorm in training) become per-chunk statistics.
 
 use super::{add_param_grad, Op, Tape, Var};
-use crate::{Result, Tensor};
+use crate::error::Result;
+use crate::tensor::Tensor;
 
 /// One chunk's recorded tape, where its input and output stand, and its rows of the batch.
 pub(crate) struct Part {

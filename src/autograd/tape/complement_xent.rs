@@ -2,8 +2,9 @@
 //! `backward.rs`.
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::complement_xent;
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 impl Tape {
     /// `scale · Σ_i w_i·(-ln(min(1 - softmax(z_i)[y_i] + 1e-6, 1))) / max(Σ w, 1)` of `logits`

@@ -1,8 +1,9 @@
 //! Recorders of the class-confusion matrix and its off-diagonal loss (`ops::confusion`).
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::confusion;
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 impl Tape {
     /// Class-confusion matrix `(P·w)ᵀ·P` [classes, classes] of probabilities `p` with constant

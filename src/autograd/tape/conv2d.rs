@@ -1,8 +1,9 @@
 //! Recorders of the convolution and of the convolution with its 2x2 max-pool (`ops::conv2d`).
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::conv2d::{self, Spec};
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 impl Tape {
     /// 2-D convolution `act(conv(x, W) + b)` with the variant chosen for the adapter.

@@ -1,8 +1,8 @@
 //! Recorders of the element-wise ops (`ops::elementwise`): the residual add, ReLU, dropout.
 
 use super::{Op, Tape, Var};
+use crate::error::{Error, Result};
 use crate::ops::elementwise as ew;
-use crate::{Error, Result};
 
 impl Tape {
     /// `a + b` element-wise (same shapes), then ReLU if `relu`: a residual block's join. The

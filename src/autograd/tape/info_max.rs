@@ -2,8 +2,8 @@
 //! `backward.rs`.
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::info_max;
-use crate::Result;
 
 impl Tape {
     /// `w_ent·(1/rows)·Σ_i H(softmax(z_i)) - w_div·H(mean_i softmax(z_i))` of logits `z`

@@ -1,8 +1,8 @@
 //! Recorder of the dense layer (`ops::matmul`).
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::matmul;
-use crate::Result;
 
 impl Tape {
     /// Dense layer `act(x·Wᵀ + b)` with the matmul variant chosen for the adapter.

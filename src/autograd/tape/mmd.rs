@@ -1,8 +1,9 @@
 //! Recorders of the pairwise squared distances and the MK-MMD loss (`ops::mmd`).
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::mmd;
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 impl Tape {
     /// Pairwise squared distances [n, n] of the rows of `x` [n, dim].

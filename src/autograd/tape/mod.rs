@@ -7,8 +7,9 @@
 //! its forward kernels, and frozen weights never get a weight-gradient kernel.
 
 use super::params::{ParamId, Params};
+use crate::error::{Error, Result};
 use crate::ops::elementwise as ew;
-use crate::{Error, Result, Tensor};
+use crate::tensor::Tensor;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

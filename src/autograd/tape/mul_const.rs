@@ -1,8 +1,9 @@
 //! Recorder of the product with a constant (`ops::mul_const`).
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::mul_const;
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 impl Tape {
     /// `x ⊙ c` with a constant `c` of `x`'s shape.

@@ -2,7 +2,7 @@
 
 use super::{Lambda, Var};
 use crate::ops::conv2d::Spec;
-use crate::Tensor;
+use crate::tensor::Tensor;
 
 /// The closed set of differentiable ops and what each saves for backward.
 pub(super) enum Op {

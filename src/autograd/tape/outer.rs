@@ -1,8 +1,9 @@
 //! Recorder of the outer product with a constant (`ops::outer`).
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::outer;
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 impl Tape {
     /// The flattened outer product `y[b, c·dim + j] = g[b, c] · f[b, j]` of `f` [rows, dim]

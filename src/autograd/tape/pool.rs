@@ -1,8 +1,8 @@
 //! Recorders of max pooling and global average pooling (`ops::pool`).
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::pool;
-use crate::Result;
 
 impl Tape {
     /// Max pooling with a `k`x`k` window and `stride` (no padding).

@@ -1,8 +1,8 @@
 //! Recorders of the probability ops (`ops::prob`): softmax with a temperature, entropy.
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::prob;
-use crate::Result;
 
 impl Tape {
     /// `softmax(x / temperature)` per row of `x` [rows, classes].

@@ -1,8 +1,9 @@
 //! Recorders of the softmax cross-entropy (`ops::softmax_xent`).
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::softmax_xent;
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 impl Tape {
     /// Mean softmax cross-entropy of `logits` [B, C] over samples with weight > 0, times `scale`.

@@ -1,7 +1,8 @@
 //! Recorders that view or copy a value without computing on it: reshape, detach, a row range.
 
 use super::{Op, Tape, Var};
-use crate::{DType, Error, Result, Tensor};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 impl Tape {
     /// View `x` with another shape (no copy).

@@ -2,8 +2,8 @@
 //! `backward.rs` with every other op's.
 
 use super::{Op, Tape, Var};
+use crate::error::Result;
 use crate::ops::weight_norm;
-use crate::Result;
 
 impl Tape {
     /// `g·V/‖V‖` per row of the direction `v` [rows, cols] with lengths `g` (rows values): a

@@ -5,9 +5,11 @@
 use super::complement_xent::{check_complement_xent, Pass as XentPass};
 use super::outer::{check_bce_weighted, check_mul_const, check_outer, Pass};
 use super::{always, tol_for, values, Checker};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::ops::{confusion as cf, mmd, prob};
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// Which kernel of a family a check runs.
 #[derive(Clone, Copy, PartialEq)]

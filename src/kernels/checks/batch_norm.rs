@@ -3,9 +3,11 @@
 //! BatchNorm1d `[N, C]` input, and a channel wider than one workgroup's 256 lanes.
 
 use super::{always, label4, values, Checker};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::kernels::{tol_for, Kernel};
 use crate::ops::batch_norm::{self as bn, reference};
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// The shapes every batch-norm kernel is checked on (and `tests/it/ops/batch_norm.rs` uses).
 pub const SHAPES: &[&[usize]] = &[

@@ -3,10 +3,12 @@
 //! 257) and weight normalisation (`weight_norm.fwd/bwd`: one row, one column, 10x257).
 
 use super::{always, values, Checker};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::kernels::{tol_for, Kernel};
 use crate::ops::centroids::{self, reference};
 use crate::ops::weight_norm as wn;
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// (rows, dim) of every case.
 pub const SHAPES: &[(usize, usize)] = &[(1, 3), (5, 1), (37, 257), (64, 31)];

@@ -4,8 +4,10 @@
 //! by 30 (p_y ≈ 0: the clamp at 1 is active and the gradient is 0).
 
 use super::{tol_for, values, Checker};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::ops::complement_xent;
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// Which kernel a check runs.
 #[derive(Clone, Copy, PartialEq)]

@@ -2,9 +2,11 @@
 //! `reference` modules list (the tests run the same lists).
 
 use super::{label4, tol_for, values, Checker};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::ops::conv2d::{self, Pass};
 use crate::ops::{matmul, pool};
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 
 // ---------------------------------------------------------------------------------------------
 // matmul

@@ -3,9 +3,11 @@
 //! reference chain.
 
 use super::{label4, tol_for, values, Checker};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::ops::conv2d::{self, pooled};
 use crate::ops::{pool, pool_relu};
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 
 pub(super) fn check_conv_pool_fwd(
     gpu: &Gpu,

@@ -6,9 +6,11 @@
 //! 1/rows), so an error relative to 1 would hide a wrong result.
 
 use super::{always, values, Checker};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::ops::info_max::{self as im, reference};
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Pass {

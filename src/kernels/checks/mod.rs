@@ -13,9 +13,9 @@ mod outer;
 mod pointwise;
 
 use super::{tol_for, Checker, Kernel};
+use crate::gpu::Gpu;
 use crate::ops::conv2d::{self, Pass};
 use crate::ops::matmul;
-use crate::Gpu;
 use dense::*;
 use fused::*;
 use optim_multi::*;

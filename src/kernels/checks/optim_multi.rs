@@ -3,8 +3,10 @@
 //! learning-rate groups and a skipped block, against the per-parameter reference.
 
 use super::{tol_for, values, Checker};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::ops::optim::{self, reference, BLOCK};
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// (length, lr multiplier; negative: no gradient this step, left alone).
 const SEGMENTS: [(usize, f32); 3] = [(300, 0.1), (1, -1.0), (513, 1.0)];

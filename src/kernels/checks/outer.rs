@@ -2,8 +2,10 @@
 //! cross-entropy's kernels against their CPU references.
 
 use super::{tol_for, values, Checker};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::ops::{bce, mul_const, outer};
-use crate::{Gpu, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// Which kernel of a pair a check runs.
 #[derive(Clone, Copy, PartialEq)]

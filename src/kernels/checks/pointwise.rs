@@ -1,8 +1,10 @@
 //! Checks of the element-wise kernels, losses, optimizers and the roofline kernels.
 
 use super::{label4, tol_for, values, Checker};
+use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::ops::{bce, elementwise as ew, optim, softmax_xent};
-use crate::{DType, Gpu, Result, Tensor};
+use crate::tensor::{DType, Tensor};
 
 // ---------------------------------------------------------------------------------------------
 // elementwise

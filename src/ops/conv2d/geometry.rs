@@ -1,7 +1,7 @@
 //! The sizes of a convolution: stride and padding ([`Spec`]) and every checked dimension
 //! ([`Geometry`]), with the errors that name the layer when a shape does not fit.
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Stride and zero padding of a convolution (dilation is 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

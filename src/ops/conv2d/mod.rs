@@ -17,8 +17,9 @@
 //! summed by a reduce kernel. The bias gradient is [`crate::ops::elementwise::bias_grad`].
 
 use super::grid_1d;
+use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::{DType, Error, Result, Tensor};
+use crate::tensor::{DType, Tensor};
 
 /// The three passes of a convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

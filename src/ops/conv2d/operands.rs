@@ -3,8 +3,9 @@
 //! mirrors of storage buffers that the packing kernels read.
 
 use super::Geometry;
+use crate::error::Result;
 use crate::gpu::{Gpu, GpuTexture, Mirror};
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 /// How an activation is laid into the padded NHWC texture: source `[n, c, h, w]`, padded size
 /// `hp` x `wp`, offset (`top`, `left`), one source row/column every `step` texture rows/columns.
@@ -58,9 +59,9 @@ impl Placement {
 
 /// The r32float mirror of `t` that a packing kernel reads (the caller checked it fits).
 pub(super) fn mirror(t: &Tensor, what: &str) -> Result<Mirror> {
-    t.gpu()
-        .mirror(t.buffer(), t.numel(), what)?
-        .ok_or_else(|| crate::Error::gpu(format!("{what}: {:?} does not fit a texture", t.shape())))
+    t.gpu().mirror(t.buffer(), t.numel(), what)?.ok_or_else(|| {
+        crate::error::Error::gpu(format!("{what}: {:?} does not fit a texture", t.shape()))
+    })
 }
 
 /// An rgba32float texture of `w` x `h` texels.

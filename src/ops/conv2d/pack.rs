@@ -4,8 +4,9 @@
 use super::operands::{mirror, texture, Placement};
 use super::tiles::weight_size;
 use super::Geometry;
+use crate::error::Result;
 use crate::gpu::{Binding, Gpu, GpuTexture, Mirror};
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 use std::sync::Arc;
 
 /// Matches `struct P` in `pack_input.wgsl`.

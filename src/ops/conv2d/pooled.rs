@@ -14,9 +14,10 @@
 //! convolution's own dX / dW kernels.
 
 use super::{texture, Geometry, Grads, Spec, Variant, WeightOperand};
+use crate::error::Result;
 use crate::ops::pool::{self, PoolGeometry};
 use crate::ops::pool_relu;
-use crate::{DType, Result, Tensor};
+use crate::tensor::{DType, Tensor};
 
 /// Window side and stride of the fused pool.
 pub const POOL: usize = 2;
@@ -186,7 +187,8 @@ pub fn backward_from_pooled(
     else {
         return Ok(None);
     };
-    let declined = || crate::Error::runtime(format!("{OP}: a pass declined the window pairs"));
+    let declined =
+        || crate::error::Error::runtime(format!("{OP}: a pass declined the window pairs"));
     let pairs = texture::DyOperand::PooledPairs(&pairs);
     let dw = match x {
         Some(x) => {

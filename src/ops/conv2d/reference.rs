@@ -6,7 +6,7 @@
 //! tensors on the tiny [`CASES`]; `dak bench` samples `exact_at` on its large shapes.
 
 use super::{Geometry, Pass, Spec};
-use crate::Result;
+use crate::error::Result;
 
 /// One convolution the kernels are checked on: input `[n, ci, h, w]`, `co` filters of `k`x`k`,
 /// the same stride and zero padding in both directions.

@@ -16,8 +16,9 @@ use super::tiles::{
     batch_major, batch_major_cols, forward_tile, tile_cols, weight_size, wgrad_tile,
 };
 use super::{Geometry, WeightOperand, MAX_LOOP};
+use crate::error::Result;
 use crate::gpu::{Binding, Gpu, GpuTexture};
-use crate::{DType, Result, Tensor};
+use crate::tensor::{DType, Tensor};
 use dak_wgsl_gen::{Cols, Order};
 
 /// Matches `struct ConvTex` in the generated `*_tex_s*.wgsl` kernels.

@@ -4,7 +4,7 @@
 
 use super::operands::Placement;
 use super::Geometry;
-use crate::Gpu;
+use crate::gpu::Gpu;
 use dak_wgsl_gen::Cols;
 
 /// Columns of the 8-column-per-lane GEMM tile (the wide layers' forward, every weight gradient).

@@ -1,9 +1,11 @@
 //! The epoch's GPU-side sums (losses, counts, the first bad step), which the step and the
 //! methods add to and the epoch reads once at its end (or at an interruption, to resume).
 
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::ops::watch;
+use crate::tensor::{DType, Tensor};
 use crate::train::checkpoint::Partial;
-use crate::{DType, Error, Gpu, Result, Tensor};
 use std::cell::Cell;
 
 /// GPU-side sums of one epoch: read once at its end.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::data::PairSpec;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Name of the index file inside a candidates folder.
 pub const INDEX: &str = "candidates.json";

@@ -5,8 +5,8 @@
 //! images without labels); target-test accuracy is only reported.
 
 use super::{ensv, ensv_hard, safe, Method, Select};
+use crate::error::{Error, Result};
 use crate::train::RunSummary;
-use crate::{Error, Result};
 
 /// The methods of a `--compare LIST` (comma-separated), each once, source-only first: it is
 /// always a candidate, so a pair where adaptation hurts can end on the baseline.

@@ -14,8 +14,8 @@
 //! until the end of the run, when the ensemble is known); across `--compare` runs they are the
 //! methods' picks (see `compare::pick`).
 
+use crate::error::{Error, Result};
 use crate::models::Dann;
-use crate::{Error, Result};
 
 /// Agreement of each candidate's argmax with the argmax of the mean of all candidates'
 /// probabilities (rows of `classes`; every candidate scores the same rows). Ties in an argmax

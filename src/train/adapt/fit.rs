@@ -10,6 +10,7 @@ use super::step::{restore, snapshot, step, EpochAccumulators, StepBatch, StepSet
 use super::{validate_model, AdaptConfig, MethodState, Select};
 use crate::autograd::Lambda;
 use crate::data::{AdaptData, Dataset, DomainLoader, DomainLoaderOptions, Loader, LoaderOptions};
+use crate::error::{Error, Result};
 use crate::models::{Dann, Model};
 use crate::optim::{Optimizer, Rule};
 use crate::train::callback::Callbacks;
@@ -21,7 +22,6 @@ use crate::train::metrics::ProxyADistance;
 use crate::train::{
     BatchLogs, Callback, Control, EpochLogs, History, RunInfo, RunSummary, TrainState,
 };
-use crate::{Error, Result};
 
 /// Tags of the seeded subsets scored each epoch and used for the proxy A-distance.
 const TAG_SCORES: u64 = 0x5343_4f52;

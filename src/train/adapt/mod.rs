@@ -39,8 +39,8 @@ pub use step::gradients_from_features;
 use super::metrics;
 use super::EpochLogs;
 use crate::data::AdaptData;
+use crate::error::{Error, Result};
 use crate::models::Dann;
-use crate::{Error, Result};
 
 /// Which epoch's parameters end up in the saved model (and, with several methods, which
 /// method's). Every validator reads only the label-free scores of the target training images.

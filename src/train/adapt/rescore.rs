@@ -12,9 +12,10 @@ use super::fit::score_sets;
 use super::scores::{accuracy, score_candidate};
 use super::{compare, ensv, AdaptConfig, Select};
 use crate::data::AdaptData;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::models::Dann;
 use crate::train::{EpochLogs, RunSummary};
-use crate::{Error, Gpu, Result};
 
 /// One candidate as re-scored: its validator inputs in an [`EpochLogs`] (the same fields a live
 /// run fills) and its score-set probabilities.

@@ -8,12 +8,13 @@
 
 use super::ensv::EpochPool;
 use super::step::snapshot;
+use crate::error::{Error, Result};
 use crate::models::Dann;
+use crate::tensor::Tensor;
 use crate::train::checkpoint::RunRecord;
 use crate::train::epoch_record;
 use crate::train::metrics::ProxyADistance;
 use crate::train::EpochLogs;
-use crate::{Error, Result, Tensor};
 use serde::Serialize;
 
 /// The best epoch so far: its index in the run's epochs, its score and its parameters.

@@ -6,10 +6,11 @@
 use super::accumulators::accuracy_of;
 use super::{dev, mixval, AdaptConfig};
 use crate::data::{Dataset, Loader, LoaderOptions};
+use crate::error::Result;
 use crate::models::{Dann, Model};
 use crate::ops::softmax_xent;
+use crate::tensor::{DType, Tensor};
 use crate::train::metrics::{self, ProxyADistance};
-use crate::{DType, Result, Tensor};
 
 /// Runs `f` on every evaluation batch of `ds` (images uploaded as [n, 3, S, S]; the host
 /// copy and the labels beside them).

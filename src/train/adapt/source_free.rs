@@ -20,10 +20,12 @@ use super::step::{restore, snapshot};
 use super::{AdaptConfig, LrSchedule, Select};
 use crate::autograd::Tape;
 use crate::data::{Dataset, Loader, LoaderOptions};
+use crate::error::{Error, Result};
 use crate::models::file::Provenance;
 use crate::models::{Backbone, Dann, Model};
 use crate::ops::{centroids, elementwise as ew, prob, softmax_xent};
 use crate::optim::{Optimizer, Rule};
+use crate::tensor::{DType, Tensor};
 use crate::train::callback::Callbacks;
 use crate::train::checkpoint::RunId;
 use crate::train::clock::RunClock;
@@ -32,7 +34,6 @@ use crate::train::interrupt::{check_loss, interrupted, stop_requested, BadLoss};
 use crate::train::{
     BatchLogs, Callback, Control, EpochLogs, History, RunInfo, RunSummary, TrainState,
 };
-use crate::{DType, Error, Result, Tensor};
 
 /// Tag of the seeded target subset scored each epoch.
 const TAG_SCORES: u64 = 0x5343_4f52;
@@ -345,7 +346,7 @@ pub(crate) struct EpochSums {
 
 impl EpochSums {
     /// Zero sums.
-    pub(crate) fn new(gpu: &crate::Gpu) -> Result<EpochSums> {
+    pub(crate) fn new(gpu: &crate::gpu::Gpu) -> Result<EpochSums> {
         Ok(EpochSums {
             loss: Tensor::zeros(gpu, &[1])?,
             agree: Tensor::zeros_of(gpu, &[2], DType::U32)?,
@@ -355,7 +356,7 @@ impl EpochSums {
     }
 
     /// `n` unit weights, uploaded once per batch size rather than every step.
-    fn ones(&mut self, gpu: &crate::Gpu, n: usize) -> Result<Tensor> {
+    fn ones(&mut self, gpu: &crate::gpu::Gpu, n: usize) -> Result<Tensor> {
         if self.ones.as_ref().is_none_or(|t| t.numel() != n) {
             self.ones = Some(Tensor::from_slice(gpu, &vec![1.0; n], &[n])?);
         }

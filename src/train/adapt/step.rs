@@ -4,11 +4,12 @@
 pub(crate) use super::accumulators::EpochAccumulators;
 use super::methods::{Counted, Method, MethodState, StepContext};
 use crate::autograd::{Lambda, Tape, Var};
+use crate::error::{Error, Result};
 use crate::models::{Dann, Model};
 use crate::ops::{bce, elementwise as ew, softmax_xent, watch};
 use crate::optim::Optimizer;
+use crate::tensor::Tensor;
 use crate::train::interrupt::LOSS_LIMIT;
-use crate::{Error, Result, Tensor};
 
 /// What every loss of one adaptation step reads: the model, the method and its heads' state,
 /// the gradient-reversal coefficient and the step's dropout seed.

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::{Error, Result};
 use crate::train::adapt::candidates::{CachedScores, SCORING};
 use crate::train::{Callback, Control, EpochLogs, RunInfo, TrainState};
-use crate::{Error, Result};
 
 /// Writes the model after every epoch to `DIR/<method>/epoch-<NNN>.safetensors` and its
 /// scores beside it (`epoch-<NNN>.scores.json`, when the epoch was scored), atomically: a

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::error::Result;
 use crate::train::checkpoint::Partial;
 use crate::train::{Callback, Control, EpochLogs, TrainState};
-use crate::Result;
 
 /// Writes the model every epoch to `last`, to `best` when the validation accuracy improves
 /// (without validation data, only `last`), and a resume checkpoint (parameters, optimizer

@@ -1,7 +1,7 @@
 //! [`EarlyStopping`]: stop when a score has not improved for a number of epochs.
 
+use crate::error::Result;
 use crate::train::{Callback, Control, EpochLogs, TrainState};
-use crate::Result;
 
 /// Stops when the monitored score has not improved for `patience` epochs. By default the
 /// score is the validation accuracy, or minus the training loss when there is no validation

@@ -4,8 +4,8 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::error::{Error, Result};
 use crate::train::{Callback, Control, EpochLogs, History, TrainState};
-use crate::{Error, Result};
 
 /// Writes one JSON object per epoch and one at the end of the run, flushed after each line so
 /// the file can be followed live. Fine-tuning ends with `{"summary": history}`, adaptation with

@@ -4,8 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
+use crate::error::Result;
 use crate::train::{BatchLogs, Callback, Control, EpochLogs, History, RunInfo, TrainState};
-use crate::Result;
 
 fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v))

@@ -5,9 +5,10 @@ use super::sums::{ones, Sums};
 use super::{loader, FitOptions};
 use crate::autograd::Tape;
 use crate::data::{Dataset, Transform};
+use crate::error::Result;
 use crate::models::{Classifier, Model};
 use crate::ops::softmax_xent;
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 /// Pooled base features and labels of a whole dataset, computed once (no gradients), on the
 /// host.

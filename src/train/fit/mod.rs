@@ -18,9 +18,10 @@ use super::interrupt::{check_loss, interrupted, stop_requested, BadLoss};
 use super::{checkpoint, BatchLogs, Callback, Control, EpochLogs, History, RunInfo, TrainState};
 use crate::autograd::Tape;
 use crate::data::{Dataset, Loader, LoaderOptions, Transform};
+use crate::error::{Error, Result};
 use crate::models::{Classifier, Model};
 use crate::optim::{Optimizer, Rule, Schedule};
-use crate::{Error, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// Random changes to training images (evaluation images are never augmented).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

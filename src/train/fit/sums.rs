@@ -4,11 +4,13 @@
 use super::{loader, FitOptions};
 use crate::autograd::Tape;
 use crate::data::{Dataset, Transform};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::models::{Classifier, Model};
 use crate::ops::{elementwise as ew, softmax_xent, watch};
+use crate::tensor::{DType, Tensor};
 use crate::train::checkpoint::Partial;
 use crate::train::interrupt::LOSS_LIMIT;
-use crate::{DType, Error, Gpu, Result, Tensor};
 
 /// Per-sample weights of 1.
 pub(super) fn ones(gpu: &Gpu, n: usize) -> Result<Tensor> {

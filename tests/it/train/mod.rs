@@ -1,4 +1,3 @@
 mod adapt;
 mod fine_tune;
-mod resume;
 mod run_safety;

@@ -80,12 +80,13 @@
 
 use super::{AdaptMethod, Counted, MethodLosses, MethodState, StepContext};
 use crate::autograd::{Tape, Var};
+use crate::error::{Error, Result};
 use crate::models::dann::DannConfig;
 use crate::models::{Dann as Net, HeadConfig, Model};
 use crate::nn::Init;
 use crate::ops::matmul::{self, Gemm};
 use crate::ops::{elementwise as ew, prob};
-use crate::{Error, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// Widest outer product fed to the domain head; wider maps are randomized (the paper's rule).
 pub const MAP_LIMIT: usize = 4096;

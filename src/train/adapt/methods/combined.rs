@@ -58,9 +58,9 @@
 
 use super::{AdaptMethod, MethodLosses, MethodState, StepContext};
 use crate::autograd::Tape;
+use crate::error::Result;
 use crate::models::dann::DannConfig;
 use crate::models::{Dann as Net, HeadConfig};
-use crate::Result;
 
 pub(super) struct Combined {
     pub name: &'static str,

@@ -66,9 +66,10 @@
 
 use super::{AdaptMethod, MethodLosses, StepContext};
 use crate::autograd::Tape;
+use crate::error::Result;
 use crate::models::Model;
 use crate::ops::mmd;
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 /// TLlib's kernel multipliers `2^k`, k = -3..1.
 pub const ALPHAS: [f32; 5] = [0.125, 0.25, 0.5, 1.0, 2.0];

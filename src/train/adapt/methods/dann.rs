@@ -63,8 +63,9 @@
 
 use super::{AdaptMethod, Counted, MethodLosses, StepContext};
 use crate::autograd::Tape;
+use crate::error::Result;
 use crate::models::Model;
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 pub(super) struct Dann;
 

@@ -67,8 +67,8 @@
 
 use super::{AdaptMethod, MethodLosses, StepContext};
 use crate::autograd::{Tape, Var};
+use crate::error::Result;
 use crate::ops::prob;
-use crate::Result;
 
 /// Softmax temperature of the paper and TLlib (2.5 for Office-31 and digits alike).
 pub const TEMPERATURE: f32 = 2.5;

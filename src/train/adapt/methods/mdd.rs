@@ -78,10 +78,11 @@
 
 use super::{AdaptMethod, Counted, MethodLosses, StepContext};
 use crate::autograd::{Lambda, Tape};
+use crate::error::Result;
 use crate::models::dann::DannConfig;
 use crate::models::{HeadConfig, Model};
 use crate::ops::softmax_xent;
-use crate::{Result, Tensor};
+use crate::tensor::Tensor;
 
 /// The margin γ weighting the source disparity (TLlib `--margin 4.`).
 pub const MARGIN: f32 = 4.0;

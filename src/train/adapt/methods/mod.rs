@@ -25,10 +25,11 @@ pub mod tent;
 pub use mcc::mcc_loss;
 
 use crate::autograd::{Lambda, Tape, Var};
+use crate::error::{Error, Result};
 use crate::models::dann::DannConfig;
 use crate::models::{Backbone, Dann};
 use crate::models::{Dann as Net, HeadConfig};
-use crate::{Error, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// What a method's losses may use in one step.
 pub struct StepContext<'a> {

@@ -72,8 +72,9 @@
 
 use super::{LossWeights, SourceFreeDefaults, SourceFreeMethod};
 use crate::autograd::{Tape, Var};
+use crate::error::{Error, Result};
 use crate::models::{Backbone, Dann};
-use crate::{Error, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// Weight of the pseudo-label cross-entropy (`cls_par`; the authors' digits and Office runs).
 pub const BETA: f32 = 0.3;

@@ -54,7 +54,7 @@
 
 use super::{AdaptMethod, MethodLosses, StepContext};
 use crate::autograd::Tape;
-use crate::Result;
+use crate::error::Result;
 
 pub(super) struct SourceOnly;
 

@@ -53,8 +53,9 @@
 
 use super::{LossWeights, SourceFreeDefaults, SourceFreeMethod};
 use crate::autograd::{Tape, Var};
+use crate::error::{Error, Result};
 use crate::models::{Backbone, Dann};
-use crate::{Error, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// Learning rate of the authors' ImageNet runs (batch 64).
 pub const LR: f32 = 0.00025;

@@ -1,7 +1,10 @@
 //! A run interrupted inside an epoch (Ctrl-C) writes a resume checkpoint of that step, and the
 //! resumed run ends with exactly the parameters and epoch means of an uninterrupted run, for
-//! `fine-tune` and `adapt` (issue 17). One test: the stop request is process-wide.
-use crate::common::*;
+//! `fine-tune` and `adapt` (issue 17). The stop request is process-wide, so these tests have a
+//! binary of their own (a stop requested here would interrupt any run beside them).
+#[path = "it/common/mod.rs"]
+mod common;
+use common::*;
 use dak::data::{load_mnist_mnistm, Dataset};
 use dak::models::classifier::{Classifier, ClassifierSpec};
 use dak::models::Dann;
