@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::models::{Backbone, Dann};
 use crate::optim::{Optimizer, Rule};
-use crate::train::adapt::source_free::{pseudo_labels, train_step, EpochSums};
+use crate::train::adapt::source_free::{pseudo_labels, train_step, EpochSums, TargetStep};
 use crate::train::adapt::step::{step, EpochAccumulators, StepBatch, StepSetup};
 use crate::train::adapt::{SourceFree, SourceFreeConfig};
 use crate::train::Method;
@@ -87,15 +87,12 @@ pub fn digits(
     };
     let pseudo = method.get().pseudo_labels().then_some(labels.as_slice());
     let train_img_s = throughput(gpu, batch, steps, || {
-        train_step(
-            &model,
-            &config,
-            &mut opt,
-            &mut sums,
-            &target_batch,
-            pseudo,
-            1e-3,
-        )
+        let step = TargetStep {
+            batch: &target_batch,
+            labels: pseudo,
+            train_seed: 7,
+        };
+        train_step(&model, &config, &mut opt, &mut sums, step, 1e-3)
     })?;
     let pseudo_label_s = match method.get().pseudo_labels() {
         true => {

@@ -19,7 +19,7 @@ use crate::gpu::Gpu;
 use crate::models::file::TensorFile;
 use crate::models::file::{self, ModelInfo, Provenance as ModelProvenance};
 use crate::models::Model;
-use crate::nn::Init;
+use crate::nn::{Dropout, Init};
 use crate::tensor::Tensor;
 
 pub use super::dann_config::{shot_recipe, DannConfig, HeadConfig};
@@ -272,6 +272,18 @@ impl Dann {
     /// Images [B, 3, S, S] → features [B, dim].
     pub fn features(&self, tape: &mut Tape, x: Var) -> Result<Var> {
         self.features.forward(tape, &self.params, x)
+    }
+
+    /// [`Dann::features`] in a training step: then the bottleneck's dropout, if the network
+    /// has one (`DannConfig::bottleneck_dropout`), with masks drawn from `train_seed` (new
+    /// every step). Evaluation, scoring and export use [`Dann::features`].
+    pub fn training_features(&self, tape: &mut Tape, x: Var, train_seed: u32) -> Result<Var> {
+        let f = self.features(tape, x)?;
+        let dropout = Dropout {
+            rate: self.config.bottleneck_dropout,
+        };
+        // A mask of its own: the domain head's dropout draws from `train_seed` itself.
+        dropout.forward(tape, f, true, train_seed ^ 0xB077_1E4E)
     }
 
     /// Features → class logits [B, classes].

@@ -25,6 +25,10 @@ pub struct DannConfig {
     /// The bottleneck ends at its BatchNorm, without ReLU (SHOT's recipe; digits and ResNet).
     #[serde(default, skip_serializing_if = "is_false")]
     pub bottleneck_linear: bool,
+    /// Dropout after the bottleneck, in training only (SHOT's digits recipe: 0.5, after the
+    /// BatchNorm; its photo recipe has none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bottleneck_dropout: f32,
     /// A ResNet's bottleneck is Dense + ReLU without BatchNorm (a fine-tuned classifier's head
     /// read as a DANN for source-free adaptation).
     #[serde(default, skip_serializing_if = "is_false")]
@@ -79,6 +83,7 @@ impl DannConfig {
                 bottleneck: 0,
                 bottleneck_linear: false,
                 bottleneck_plain: false,
+                bottleneck_dropout: 0.0,
                 preprocess: None,
                 label_weight_norm: false,
                 label_smoothing: 0.0,
@@ -94,6 +99,7 @@ impl DannConfig {
                 bottleneck: 256,
                 bottleneck_linear: false,
                 bottleneck_plain: false,
+                bottleneck_dropout: 0.0,
                 preprocess: None,
                 label_weight_norm: false,
                 label_smoothing: 0.0,
@@ -168,7 +174,9 @@ fn is_zero(v: &f32) -> bool {
 
 /// SHOT's source recipe (Liang et al. 2020, `--recipe shot`): a 256-wide bottleneck Linear +
 /// BatchNorm1d without ReLU, a weight-normalised linear classifier head and label smoothing
-/// 0.1. Not available for VGG16, whose bottleneck has no BatchNorm.
+/// 0.1; on the digits network, dropout 0.5 after the bottleneck's BatchNorm in training (the
+/// authors' `digit/network.py`; their photo network defines the dropout but never applies it,
+/// so ResNets get none). Not available for VGG16, whose bottleneck has no BatchNorm.
 pub fn shot_recipe(mut c: DannConfig, bottleneck: Option<usize>) -> Result<DannConfig> {
     let backbone = Backbone::parse(&c.backbone)?;
     if backbone == Backbone::Vgg16 {
@@ -181,5 +189,9 @@ pub fn shot_recipe(mut c: DannConfig, bottleneck: Option<usize>) -> Result<DannC
     c.label_hidden = Vec::new();
     c.label_weight_norm = true;
     c.label_smoothing = 0.1;
+    c.bottleneck_dropout = match backbone {
+        Backbone::Digits => 0.5,
+        _ => 0.0,
+    };
     Ok(c)
 }

@@ -440,15 +440,12 @@ fn run(
                     .as_ref()
                     .map(|l| batch.indices.iter().map(|&i| l[i]).collect::<Vec<u32>>());
                 clock.before_step();
-                train_step(
-                    model,
-                    config,
-                    &mut opt,
-                    &mut sums,
-                    &batch,
-                    labels.as_deref(),
-                    lr,
-                )?;
+                let step = TargetStep {
+                    batch: &batch,
+                    labels: labels.as_deref(),
+                    train_seed: crate::train::fit::step_seed(config.seed, step_no as u64),
+                };
+                train_step(model, config, &mut opt, &mut sums, step, lr)?;
                 if let Some(d) = clock.after_step(gpu)? {
                     first_step = Some((d, batch.len()));
                 }
@@ -600,17 +597,30 @@ fn run(
     Ok((history, safe_why))
 }
 
-/// One optimizer step on a target batch (`labels`: its pseudo-labels, when the method uses
-/// them). The loss and the agreement with the pseudo-labels are summed on the GPU.
+/// One target batch of a source-free step: its images and, when the method uses them, its
+/// pseudo-labels.
+pub(crate) struct TargetStep<'a> {
+    pub batch: &'a crate::data::Batch,
+    pub labels: Option<&'a [u32]>,
+    /// New every step: draws the bottleneck's dropout masks (networks that have one).
+    pub train_seed: u32,
+}
+
+/// One optimizer step on a target batch. The loss and the agreement with the pseudo-labels
+/// are summed on the GPU.
 pub(crate) fn train_step(
     model: &Dann,
     config: &SourceFreeConfig,
     opt: &mut Optimizer,
     sums: &mut EpochSums,
-    batch: &crate::data::Batch,
-    labels: Option<&[u32]>,
+    step: TargetStep,
     lr: f32,
 ) -> Result<()> {
+    let TargetStep {
+        batch,
+        labels,
+        train_seed,
+    } = step;
     let gpu = model.gpu();
     let x = Tensor::from_slice(gpu, &batch.images, &batch.shape())?;
     let pseudo = labels
@@ -618,7 +628,7 @@ pub(crate) fn train_step(
         .transpose()?;
     let mut tape = Tape::new();
     let xv = tape.input(x);
-    let f = model.features(&mut tape, xv)?;
+    let f = model.training_features(&mut tape, xv, train_seed)?;
     let z = model.label_logits(&mut tape, f)?;
     let roots = config
         .method

@@ -50,7 +50,7 @@ pub(crate) fn step(
 
     let mut tape = Tape::new();
     let xv = tape.input(x);
-    let f = model.features(&mut tape, xv)?;
+    let f = model.training_features(&mut tape, xv, setup.train_seed)?;
     let roots = step_losses(&mut tape, setup, acc, f, &labels, n_source)?;
     let grads = tape.backward(&roots)?;
     opt.step(&model.params, &grads, lr)?;

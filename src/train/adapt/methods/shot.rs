@@ -49,9 +49,10 @@
 //! that no image is predicted as in every round, as their image script does (a class without
 //! images has no centroid). The frozen hypothesis is a dak model's whole label head: one linear
 //! layer for a `--recipe shot` source model (SHOT's), three dense layers for the paper's digits
-//! network. `--recipe shot` reproduces SHOT's bottleneck (Linear + BatchNorm1d),
-//! weight-normalised head and label smoothing, but not the bottleneck's dropout (0.5, active in
-//! the authors' source and target training).
+//! network. `--recipe shot` reproduces SHOT's bottleneck (Linear + BatchNorm1d, then on the
+//! digits network dropout 0.5 in training, as the authors' `digit/network.py`; their photo
+//! network defines the dropout and never applies it), weight-normalised head and label
+//! smoothing.
 //!
 //! # Example
 //!

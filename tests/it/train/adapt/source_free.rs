@@ -921,3 +921,54 @@ fn weight_norm_gradients_match_finite_differences_on_the_tape() {
     assert_close(&got_v, &want_v, 1e-4, "tape dv");
     assert_close(&got_g, &want_g, 1e-4, "tape dg");
 }
+
+/// SHOT's digits recipe drops half of the bottleneck's outputs in training (after its
+/// BatchNorm, as the authors' `digit/network.py`), never in evaluation; its photo recipe has
+/// no dropout (the authors' photo network never applies the one it defines). The rate is
+/// saved with the model.
+#[test]
+fn shot_recipe_drops_the_digits_bottleneck_in_training_only() {
+    use dak::autograd::Tape;
+    use dak::models::dann::{shot_recipe, DannConfig};
+    use dak::models::Backbone;
+    let gpu = gpu();
+    let resnet = DannConfig::paper(Backbone::parse("resnet18").unwrap(), 3);
+    assert_eq!(shot_recipe(resnet, None).unwrap().bottleneck_dropout, 0.0);
+    let config = shot_recipe(DannConfig::paper(Backbone::Digits, 3), Some(16)).unwrap();
+    assert_eq!(config.bottleneck_dropout, 0.5);
+    let names: Vec<String> = (0..3).map(|c| format!("c{c}")).collect();
+    let model = Dann::new(&gpu, config, names, 5).unwrap();
+    let x = dak::Tensor::from_slice(&gpu, &values(8 * 3 * 28 * 28, 9), &[8, 3, 28, 28]).unwrap();
+    // Both on recording tapes: the BatchNorm normalises with the batch's statistics in each.
+    let run = |train_seed: Option<u32>| {
+        let mut tape = Tape::new();
+        let xv = tape.input(x.clone());
+        let f = match train_seed {
+            Some(s) => model.training_features(&mut tape, xv, s).unwrap(),
+            None => model.features(&mut tape, xv).unwrap(),
+        };
+        tape.tensor(f).to_vec().unwrap()
+    };
+    let plain = run(None);
+    let (a, b) = (run(Some(1)), run(Some(2)));
+    let dropped = a.iter().filter(|&&v| v == 0.0).count();
+    assert!(
+        (plain.len() * 3 / 10..=plain.len() * 7 / 10).contains(&dropped),
+        "{dropped} of {} dropped",
+        plain.len()
+    );
+    for (&t, &p) in a.iter().zip(&plain) {
+        assert!(
+            t == 0.0 || (t - 2.0 * p).abs() <= 1e-5 * (1.0 + p.abs()),
+            "{t} vs {p}"
+        );
+    }
+    assert_ne!(a, b, "a new step draws a new mask");
+    let dir = TempDir::new("shot-dropout");
+    let path = dir.path().join("m.safetensors");
+    model.save(&path).unwrap();
+    assert_eq!(
+        Dann::load(&gpu, &path).unwrap().config.bottleneck_dropout,
+        0.5
+    );
+}
