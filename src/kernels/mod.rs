@@ -9,7 +9,7 @@
 mod checks;
 
 /// The batch-norm kernels' case list (shapes and inputs), shared with the op's tests.
-pub use checks::batch_norm::{inputs as batch_norm_inputs, SHAPES as BATCH_NORM_SHAPES};
+pub use checks::batch_norm::inputs as batch_norm_inputs;
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;

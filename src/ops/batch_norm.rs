@@ -364,6 +364,17 @@ pub fn fold(
 
 /// Plain-Rust oracles (f32 data, f64 accumulation); `shape` is `[N, C]` or `[N, C, H, W]`.
 pub mod reference {
+    /// The shapes every batch-norm kernel and test runs on: batch 1, 3 channels, odd H/W, channel
+    /// counts that are not a multiple of anything, a BatchNorm1d `[N, C]` input, and a channel
+    /// wider than one workgroup's 256 lanes.
+    pub const SHAPES: &[&[usize]] = &[
+        &[1, 3, 5, 7],
+        &[4, 17, 3, 3],
+        &[2, 5, 19, 23],
+        &[6, 33],
+        &[3, 1, 1, 1],
+    ];
+
     fn dims(shape: &[usize]) -> (usize, usize, usize) {
         (shape[0], shape[1], shape[2..].iter().product())
     }

@@ -210,6 +210,10 @@ fn one_hot(labels: &[u32], classes: usize) -> Vec<f32> {
 
 /// Plain-Rust references (f64 accumulation).
 pub mod reference {
+    /// (rows, dim) the centroid kernels are checked on: batch 1, one feature, 257 features (one
+    /// past a workgroup), 64 x 31.
+    pub const SHAPES: &[(usize, usize)] = &[(1, 3), (5, 1), (37, 257), (64, 31)];
+
     /// `[x_r, 1] / ‖[x_r, 1]‖` for every row of `x` [rows, dim].
     pub fn unit_rows_with_one(x: &[f32], dim: usize) -> Vec<f32> {
         let mut y = Vec::with_capacity(x.len() / dim * (dim + 1));

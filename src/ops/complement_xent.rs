@@ -100,6 +100,18 @@ pub fn backward(logits: &Tensor, labels: &Tensor, weights: &Tensor, scale: f32) 
 pub mod reference {
     use super::EPS;
 
+    /// Awkward (rows, classes): batch 1, 3 and 10 classes, 7 and 12 rows, more rows than a
+    /// workgroup of 256 (with 10 and 31 classes).
+    pub const SHAPES: &[(usize, usize)] = &[
+        (1, 3),
+        (1, 10),
+        (7, 3),
+        (7, 10),
+        (12, 3),
+        (300, 10),
+        (300, 31),
+    ];
+
     /// Softmax of one row and `q = 1 - p_y` summed over the other classes.
     fn row_probs(row: &[f32], y: usize) -> (Vec<f64>, f64) {
         let m = row.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v as f64));

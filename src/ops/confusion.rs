@@ -137,6 +137,11 @@ pub fn loss_backward(c: &Tensor, scale: f32) -> Result<Tensor> {
 
 /// Plain-Rust oracles (f32 data, f64 accumulation).
 pub mod reference {
+    /// Awkward (rows, classes) of the confusion matrix and its loss: batch 1, 3 and 7 classes,
+    /// 64 and 65 rows (one past a workgroup), 768 classes. No 4097: the matrix is
+    /// [classes, classes], 67 MB there, beyond any use.
+    pub const SHAPES: &[(usize, usize)] = &[(1, 3), (3, 7), (64, 31), (65, 10), (2, 768)];
+
     /// `C = (P·w)ᵀ·P`.
     pub fn matrix(p: &[f32], w: &[f32], classes: usize) -> Vec<f32> {
         let mut c = vec![0f64; classes * classes];

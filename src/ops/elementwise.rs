@@ -203,6 +203,21 @@ pub fn dropout(x: &Tensor, rate: f32, seed: u32) -> Result<Tensor> {
 
 /// Plain-Rust oracles.
 pub mod reference {
+    /// Shapes of the per-channel kernels (bias_act, bias_grad, relu_grad): channels at dim 1.
+    pub const SHAPES: &[&[usize]] = &[
+        &[7],
+        &[1, 1],
+        &[3, 5],
+        &[3, 7],
+        &[31, 33],
+        &[2, 3, 5, 7],
+        &[1, 3, 1, 1],
+        &[65, 129],
+        &[3, 7, 40, 41], // past two rows of a texture mirror (16,384 values per row on lavapipe)
+    ];
+    /// Odd flat lengths: one past a workgroup of 256, and a small one.
+    pub const LENGTHS: &[usize] = &[1001, 7];
+
     /// `a + b`, then ReLU if `relu`.
     pub fn add(a: &[f32], b: &[f32], relu: bool) -> Vec<f32> {
         a.iter()

@@ -166,6 +166,13 @@ fn row_groups(rows: usize) -> [u32; 3] {
 pub mod reference {
     use super::EPS;
 
+    /// Awkward (rows, classes) every info-max kernel and test runs on: one row of 3 classes,
+    /// 37 x 31, 64 x 1000 (more classes than the forward's 256 lanes and the backward's 64),
+    /// 512 x 12 (the largest batch) and 3 x 2.
+    pub const SHAPES: &[(usize, usize)] = &[(1, 3), (37, 31), (64, 1000), (512, 12), (3, 2)];
+    /// (w_ent, w_div) pairs: entropy only, the usual IM loss, a weighted one, diversity only.
+    pub const WEIGHTS: &[(f32, f32)] = &[(1.0, 0.0), (1.0, 1.0), (0.3, 1.0), (0.0, 1.0)];
+
     /// Softmax of each row and their mean, in f64.
     fn probs_and_mean(z: &[f32], classes: usize) -> (Vec<f64>, Vec<f64>) {
         let rows = z.len() / classes;

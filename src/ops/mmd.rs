@@ -284,6 +284,20 @@ pub fn quadratic_index(ns: usize, nt: usize) -> Result<Vec<f32>> {
 
 /// Plain-Rust oracles (f32 data, f64 accumulation).
 pub mod reference {
+    /// Awkward (rows per domain, features) of the distances and the MMD loss: one row per domain,
+    /// 7, 31 and 33 features, 768, and 4097 (more than a workgroup's lanes) with 1 and 5 rows.
+    pub const SHAPES: &[(usize, usize)] = &[
+        (1, 7),
+        (3, 7),
+        (3, 31),
+        (4, 33),
+        (2, 768),
+        (1, 4097),
+        (5, 4097),
+    ];
+    /// The kernel bandwidth multipliers the checks and tests use.
+    pub const ALPHAS: [f32; 5] = [0.125, 0.25, 0.5, 1.0, 2.0];
+
     /// Pairwise squared distances of the rows of `x [n, dim]`.
     pub fn sq_distances(x: &[f32], dim: usize) -> Vec<f32> {
         let n = x.len() / dim;

@@ -57,6 +57,10 @@ fn launch(x: &Tensor, c: &Tensor, file: &str, op: &str) -> Result<Tensor> {
 
 /// Plain-Rust oracle (f32 data, f64 products).
 pub mod reference {
+    /// (rows, cols) of the product with a constant: one short row, 3 x 1024, and a row longer than
+    /// a workgroup's lanes.
+    pub const SHAPES: &[(usize, usize)] = &[(1, 7), (3, 1024), (2, 4097)];
+
     /// `x ⊙ c` (also the backward, with `dy` for `x`).
     pub fn mul_const(x: &[f32], c: &[f32]) -> Vec<f32> {
         x.iter()

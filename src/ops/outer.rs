@@ -87,6 +87,17 @@ fn params(rows: usize, classes: usize, dim: usize) -> P {
 
 /// Plain-Rust oracles (f32 data, f64 accumulation).
 pub mod reference {
+    /// (rows, classes, features) of the outer product: one row, 3 classes, 7 and 768 features,
+    /// and 1 or 2 classes of 4097 features (more than a workgroup's lanes).
+    pub const SHAPES: &[(usize, usize, usize)] = &[
+        (1, 3, 7),
+        (3, 3, 7),
+        (2, 3, 768),
+        (1, 1, 4097),
+        (2, 1, 4097),
+        (2, 2, 4097),
+    ];
+
     /// The flattened outer product per row: `[rows, classes·dim]`.
     pub fn outer(f: &[f32], g: &[f32], dim: usize, classes: usize) -> Vec<f32> {
         let mut y = Vec::with_capacity(f.len() * classes);

@@ -136,6 +136,10 @@ pub fn entropy_weights(h: &Tensor) -> Result<Tensor> {
 
 /// Plain-Rust oracles (f32 data, f64 accumulation).
 pub mod reference {
+    /// Awkward (rows, classes) of softmax_t and entropy: batch 1, 3 classes, 5 x 10, 64 x 31, and
+    /// feature widths 7, 768, 4097 (more than a workgroup's lanes).
+    pub const SHAPES: &[(usize, usize)] = &[(1, 3), (3, 7), (5, 10), (64, 31), (2, 768), (1, 4097)];
+
     /// `softmax(z / t)` row by row.
     pub fn softmax_t(z: &[f32], classes: usize, t: f32) -> Vec<f32> {
         let mut y = Vec::with_capacity(z.len());

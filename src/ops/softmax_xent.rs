@@ -162,6 +162,19 @@ pub fn argmax(logits: &Tensor) -> Result<Tensor> {
 
 /// Plain-Rust oracles.
 pub mod reference {
+    /// Awkward (rows, classes) of the softmax cross-entropy and argmax: one class, batch 1, classes
+    /// off a power of 2, more rows than a workgroup of 64, and 1000 classes.
+    pub const SHAPES: &[(usize, usize)] = &[
+        (1, 1),
+        (1, 3),
+        (7, 10),
+        (33, 31),
+        (65, 2),
+        (70, 10),
+        (300, 7),
+        (2, 1000),
+    ];
+
     fn row_stats(row: &[f32]) -> (f64, f64) {
         let m = row.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v as f64));
         let s: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();

@@ -86,6 +86,10 @@ pub fn backward(v: &Tensor, g: &Tensor, dw: &Tensor) -> Result<(Tensor, Tensor)>
 
 /// Plain-Rust references (f64 accumulation).
 pub mod reference {
+    /// (rows, cols) the weight-norm kernels are checked on: one row, one column, 257 columns (one
+    /// past a workgroup), 31 x 64.
+    pub const SHAPES: &[(usize, usize)] = &[(1, 3), (5, 1), (10, 257), (31, 64)];
+
     /// `W = g·V/‖V‖` per row of `v` [rows, cols].
     pub fn forward(v: &[f32], g: &[f32], cols: usize) -> Vec<f32> {
         v.chunks(cols)

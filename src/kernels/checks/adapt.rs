@@ -21,8 +21,6 @@ pub(super) enum Which {
     LossBwd,
 }
 
-const SHAPES: &[(usize, usize)] = &[(1, 3), (3, 7), (64, 31), (2, 768)];
-
 fn probs(rows: usize, classes: usize, seed: u64) -> Vec<f32> {
     let z: Vec<f32> = values(rows * classes, seed)
         .iter()
@@ -32,7 +30,7 @@ fn probs(rows: usize, classes: usize, seed: u64) -> Vec<f32> {
 }
 
 pub(super) fn check_softmax_t(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<()> {
-    for (i, &(rows, classes)) in SHAPES.iter().enumerate() {
+    for (i, &(rows, classes)) in prob::reference::SHAPES.iter().enumerate() {
         c.case();
         let z: Vec<f32> = values(rows * classes, 600 + i as u64)
             .iter()
@@ -59,7 +57,7 @@ pub(super) fn check_softmax_t(gpu: &Gpu, c: &mut Checker, which: Which) -> Resul
 }
 
 pub(super) fn check_entropy(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<()> {
-    for (i, &(rows, classes)) in SHAPES.iter().enumerate() {
+    for (i, &(rows, classes)) in prob::reference::SHAPES.iter().enumerate() {
         c.case();
         let p = probs(rows, classes, 620 + i as u64);
         let tp = Tensor::from_slice(gpu, &p, &[rows, classes])?;
@@ -89,7 +87,7 @@ pub(super) fn check_entropy(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<
 }
 
 pub(super) fn check_confusion(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<()> {
-    for (i, &(rows, classes)) in SHAPES.iter().enumerate() {
+    for (i, &(rows, classes)) in cf::reference::SHAPES.iter().enumerate() {
         c.case();
         let p = probs(rows, classes, 640 + i as u64);
         let w: Vec<f32> = values(rows, 650 + i as u64)
@@ -134,11 +132,8 @@ pub(super) fn check_mmd(
     which: Which,
     path: mmd::DistPath,
 ) -> Result<()> {
-    const ALPHAS: [f32; 5] = [0.125, 0.25, 0.5, 1.0, 2.0];
-    for (i, &(b, dim)) in [(1usize, 7usize), (3, 31), (2, 768), (5, 4097)]
-        .iter()
-        .enumerate()
-    {
+    const ALPHAS: [f32; 5] = mmd::reference::ALPHAS;
+    for (i, &(b, dim)) in mmd::reference::SHAPES.iter().enumerate() {
         c.case();
         let n = 2 * b;
         let x = values(n * dim, 670 + i as u64);

@@ -1,6 +1,4 @@
-//! Checks of the batch-norm kernels against `ops::batch_norm::reference` on awkward shapes:
-//! batch 1, 3 channels, odd H/W, channel counts that are not a multiple of anything, a
-//! BatchNorm1d `[N, C]` input, and a channel wider than one workgroup's 256 lanes.
+//! Checks of the batch-norm kernels against `ops::batch_norm::reference` on its `SHAPES`.
 
 use super::{always, label4, values, Checker};
 use crate::error::Result;
@@ -8,15 +6,6 @@ use crate::gpu::Gpu;
 use crate::kernels::{tol_for, Kernel};
 use crate::ops::batch_norm::{self as bn, reference};
 use crate::tensor::Tensor;
-
-/// The shapes every batch-norm kernel is checked on (and `tests/it/ops/batch_norm.rs` uses).
-pub const SHAPES: &[&[usize]] = &[
-    &[1, 3, 5, 7],
-    &[4, 17, 3, 3],
-    &[2, 5, 19, 23],
-    &[6, 33],
-    &[3, 1, 1, 1],
-];
 
 /// A case's input, γ, β, running mean and running variance.
 pub type Inputs = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
@@ -54,7 +43,7 @@ fn f32s(v: &[f64]) -> Vec<f32> {
 }
 
 fn check(gpu: &Gpu, c: &mut Checker, which: Which) -> Result<()> {
-    for (i, &shape) in SHAPES.iter().enumerate() {
+    for (i, &shape) in reference::SHAPES.iter().enumerate() {
         c.case();
         let (x, gamma, beta, rm, rv) = inputs(shape, 900 + 10 * i as u64);
         let ch = shape[1];

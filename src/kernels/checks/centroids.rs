@@ -10,11 +10,8 @@ use crate::ops::centroids::{self, reference};
 use crate::ops::weight_norm as wn;
 use crate::tensor::Tensor;
 
-/// (rows, dim) of every case.
-pub const SHAPES: &[(usize, usize)] = &[(1, 3), (5, 1), (37, 257), (64, 31)];
-
 fn check_unit_rows(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for (i, &(rows, dim)) in SHAPES.iter().enumerate() {
+    for (i, &(rows, dim)) in reference::SHAPES.iter().enumerate() {
         c.case();
         let mut x: Vec<f32> = values(rows * dim, 700 + i as u64)
             .iter()
@@ -38,11 +35,8 @@ fn check_unit_rows(gpu: &Gpu, c: &mut Checker) -> Result<()> {
     Ok(())
 }
 
-/// (rows, cols) of every weight-norm case.
-pub const WN_SHAPES: &[(usize, usize)] = &[(1, 3), (5, 1), (10, 257), (31, 64)];
-
 fn check_weight_norm(gpu: &Gpu, c: &mut Checker, backward: bool) -> Result<()> {
-    for (i, &(rows, cols)) in WN_SHAPES.iter().enumerate() {
+    for (i, &(rows, cols)) in wn::reference::SHAPES.iter().enumerate() {
         c.case();
         let v = values(rows * cols, 720 + i as u64);
         let g: Vec<f32> = values(rows, 730 + i as u64)

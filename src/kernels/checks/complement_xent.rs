@@ -1,5 +1,5 @@
 //! Checks of the complement cross-entropy's kernels (`ops::complement_xent`) against their CPU
-//! references: batch 1, 7 rows of 10 classes, more rows than a workgroup of 256; some rows masked out, labels at every class,
+//! references on `reference::SHAPES`: some rows masked out, labels at every class,
 //! and rows whose label logit is pushed up by 30 (p_y ≈ 1: the 1e-6 shift dominates) or down
 //! by 30 (p_y ≈ 0: the clamp at 1 is active and the gradient is 0).
 
@@ -16,11 +16,9 @@ pub(super) enum Pass {
     Bwd,
 }
 
-const CASES: &[(usize, usize)] = &[(1, 3), (7, 10), (300, 31)];
-
 /// Logits, labels and 0/1 weights of case `i`.
 fn xent_case(i: usize) -> (usize, usize, Vec<f32>, Vec<u32>, Vec<f32>) {
-    let (rows, classes) = CASES[i];
+    let (rows, classes) = complement_xent::reference::SHAPES[i];
     let mut z: Vec<f32> = values(rows * classes, 700 + i as u64)
         .iter()
         .map(|v| 4.0 * v)
@@ -41,7 +39,7 @@ fn xent_case(i: usize) -> (usize, usize, Vec<f32>, Vec<u32>, Vec<f32>) {
 }
 
 pub(super) fn check_complement_xent(gpu: &Gpu, c: &mut Checker, pass: Pass) -> Result<()> {
-    for i in 0..CASES.len() {
+    for i in 0..complement_xent::reference::SHAPES.len() {
         c.case();
         let (rows, classes, z, labels, w) = xent_case(i);
         let tz = Tensor::from_slice(gpu, &z, &[rows, classes])?;

@@ -1,7 +1,5 @@
 //! Checks of the information-maximisation kernels (`ops::info_max`) against their CPU
-//! references: one row of 3 classes, 37 rows of 31 classes, 64 rows of 1000 classes (more
-//! classes than the forward's 256 lanes and the backward's 64), logits in ±6, with the weight
-//! pairs (1, 0), (1, 1) and (0.3, 1). The mean prediction and the gradient are compared after
+//! references on `reference::SHAPES` (logits in ±6) with every pair of `reference::WEIGHTS`. The mean prediction and the gradient are compared after
 //! dividing both by the reference's largest magnitude: their values are small (1/classes,
 //! 1/rows), so an error relative to 1 would hide a wrong result.
 
@@ -18,8 +16,6 @@ enum Pass {
     Bwd,
 }
 
-const SHAPES: &[(usize, usize)] = &[(1, 3), (37, 31), (64, 1000)];
-const WEIGHTS: &[(f32, f32)] = &[(1.0, 0.0), (1.0, 1.0), (0.3, 1.0)];
 const TOL: f32 = 1e-4;
 
 /// `v` divided by the largest magnitude of `want`.
@@ -32,13 +28,13 @@ fn scaled(v: &[f32], want: &[f32]) -> Vec<f32> {
 }
 
 fn check(gpu: &Gpu, c: &mut Checker, pass: Pass) -> Result<()> {
-    for (i, &(rows, classes)) in SHAPES.iter().enumerate() {
+    for (i, &(rows, classes)) in reference::SHAPES.iter().enumerate() {
         let z: Vec<f32> = values(rows * classes, 1100 + i as u64)
             .iter()
             .map(|v| 6.0 * v)
             .collect();
         let tz = Tensor::from_slice(gpu, &z, &[rows, classes])?;
-        for &(we, wd) in WEIGHTS {
+        for &(we, wd) in reference::WEIGHTS {
             c.case();
             let what = format!("[{rows}, {classes}] w_ent {we} w_div {wd}");
             let out = im::forward(&tz, we, wd)?;

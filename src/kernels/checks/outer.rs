@@ -14,11 +14,8 @@ pub(super) enum Pass {
     Bwd,
 }
 
-/// (rows, classes, features): one row, 3 classes, 7, 768, and one class of 4097 features.
-const SHAPES: &[(usize, usize, usize)] = &[(1, 3, 7), (3, 3, 7), (2, 3, 768), (2, 1, 4097)];
-
 pub(super) fn check_outer(gpu: &Gpu, c: &mut Checker, pass: Pass) -> Result<()> {
-    for (i, &(rows, classes, dim)) in SHAPES.iter().enumerate() {
+    for (i, &(rows, classes, dim)) in outer::reference::SHAPES.iter().enumerate() {
         c.case();
         let f = values(rows * dim, 700 + i as u64);
         let g: Vec<f32> = values(rows * classes, 710 + i as u64)
@@ -50,7 +47,7 @@ pub(super) fn check_outer(gpu: &Gpu, c: &mut Checker, pass: Pass) -> Result<()> 
 }
 
 pub(super) fn check_mul_const(gpu: &Gpu, c: &mut Checker, pass: Pass) -> Result<()> {
-    for (i, &(rows, cols)) in [(1usize, 7usize), (3, 1024), (2, 4097)].iter().enumerate() {
+    for (i, &(rows, cols)) in mul_const::reference::SHAPES.iter().enumerate() {
         c.case();
         let x = values(rows * cols, 730 + i as u64);
         let k = values(rows * cols, 740 + i as u64);
@@ -75,7 +72,7 @@ pub(super) fn check_mul_const(gpu: &Gpu, c: &mut Checker, pass: Pass) -> Result<
 }
 
 pub(super) fn check_bce_weighted(gpu: &Gpu, c: &mut Checker, pass: Pass) -> Result<()> {
-    for (i, &n) in [1usize, 3, 64, 4097].iter().enumerate() {
+    for (i, &n) in bce::reference::LENGTHS.iter().enumerate() {
         c.case();
         let x: Vec<f32> = values(n, 750 + i as u64).iter().map(|v| 8.0 * v).collect();
         let t: Vec<f32> = (0..n).map(|j| (j % 2) as f32).collect();

@@ -9,10 +9,8 @@ use crate::tensor::{DType, Tensor};
 // ---------------------------------------------------------------------------------------------
 // elementwise
 
-const CHANNEL_SHAPES: &[&[usize]] = &[&[2, 3, 5, 7], &[3, 5], &[7]];
-
 pub(super) fn check_bias_act(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for (i, shape) in CHANNEL_SHAPES.iter().enumerate() {
+    for (i, shape) in ew::reference::SHAPES.iter().enumerate() {
         c.case();
         let n: usize = shape.iter().product();
         let x = values(n, 400 + i as u64);
@@ -20,7 +18,8 @@ pub(super) fn check_bias_act(gpu: &Gpu, c: &mut Checker) -> Result<()> {
         let (_, channels, inner) = ew::channel_layout(&tx);
         let b = values(channels, 401 + i as u64);
         let tb = Tensor::from_slice(gpu, &b, &[channels])?;
-        let (with_bias, relu) = (i != 2, i != 1);
+        // Bias and ReLU, bias only, ReLU only, in turn.
+        let (with_bias, relu) = (i % 3 != 2, i % 3 != 1);
         let y = ew::bias_act(&tx, with_bias.then_some(&tb), relu)?;
         let want = ew::reference::bias_act(&x, with_bias.then_some(&b[..]), channels, inner, relu);
         let what = format!("y of {} (bias {with_bias}, relu {relu})", label4(shape));
@@ -33,7 +32,7 @@ pub(super) fn check_bias_act(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 }
 
 pub(super) fn check_bias_grad(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for (i, shape) in CHANNEL_SHAPES[..2].iter().enumerate() {
+    for (i, shape) in ew::reference::SHAPES.iter().enumerate() {
         c.case();
         let n: usize = shape.iter().product();
         let dy = values(n, 410 + i as u64);
@@ -50,11 +49,8 @@ pub(super) fn check_bias_grad(gpu: &Gpu, c: &mut Checker) -> Result<()> {
     Ok(())
 }
 
-/// Odd lengths: one past a workgroup of 256, and a small one.
-const LENGTHS: &[usize] = &[1001, 7];
-
 pub(super) fn check_relu_grad(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for (i, &n) in LENGTHS.iter().enumerate() {
+    for (i, &n) in ew::reference::LENGTHS.iter().enumerate() {
         c.case();
         let dy = values(n, 420 + i as u64);
         let y: Vec<f32> = values(n, 421 + i as u64)
@@ -74,7 +70,7 @@ pub(super) fn check_relu_grad(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 }
 
 pub(super) fn check_add(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for (i, &n) in LENGTHS.iter().enumerate() {
+    for (i, &n) in ew::reference::LENGTHS.iter().enumerate() {
         for relu in [false, true] {
             c.case();
             let a = values(n, 440 + i as u64);
@@ -98,7 +94,7 @@ pub(super) fn check_add(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 }
 
 pub(super) fn check_axpby(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for (i, &n) in LENGTHS.iter().enumerate() {
+    for (i, &n) in ew::reference::LENGTHS.iter().enumerate() {
         c.case();
         let x = values(n, 430 + i as u64);
         let y = values(n, 431 + i as u64);
@@ -136,7 +132,7 @@ pub(super) fn check_axpby(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 pub(super) fn check_first_bad(gpu: &Gpu, c: &mut Checker) -> Result<()> {
     use crate::ops::watch;
     let bad = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 2.0e4];
-    for (i, &n) in LENGTHS.iter().enumerate() {
+    for (i, &n) in ew::reference::LENGTHS.iter().enumerate() {
         c.case();
         // Steps 0..6 of `n` values each; steps 4 and 2 get one bad value (in that order, so
         // the flag must keep the minimum), the others stay under the limit of 1e4.
@@ -176,7 +172,7 @@ pub(super) fn check_first_bad(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 }
 
 pub(super) fn check_dropout(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for (i, &n) in LENGTHS.iter().enumerate() {
+    for (i, &n) in ew::reference::LENGTHS.iter().enumerate() {
         c.case();
         let x = values(n, 440 + i as u64);
         let tx = Tensor::from_slice(gpu, &x, &[n])?;
@@ -199,9 +195,6 @@ pub(super) fn check_dropout(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // losses
 
-/// (rows, classes): batch 1, and more rows than a workgroup of 64 with classes off a power of 2.
-const XENT_CASES: &[(usize, usize)] = &[(1, 3), (70, 10)];
-
 struct XentCase {
     z: Vec<f32>,
     labels: Vec<u32>,
@@ -212,7 +205,7 @@ struct XentCase {
 }
 
 fn xent_case(gpu: &Gpu, i: usize) -> Result<XentCase> {
-    let (rows, classes) = XENT_CASES[i];
+    let (rows, classes) = softmax_xent::reference::SHAPES[i];
     let z: Vec<f32> = values(rows * classes, 500 + i as u64)
         .iter()
         .map(|v| 4.0 * v)
@@ -234,7 +227,7 @@ fn xent_case(gpu: &Gpu, i: usize) -> Result<XentCase> {
 
 pub(super) fn check_xent(gpu: &Gpu, c: &mut Checker, backward: bool) -> Result<()> {
     use softmax_xent::reference as oracle;
-    for (i, &(rows, classes)) in XENT_CASES.iter().enumerate() {
+    for (i, &(rows, classes)) in softmax_xent::reference::SHAPES.iter().enumerate() {
         let x = xent_case(gpu, i)?;
         let scale = 0.5;
         // Plain one-hot targets, and label smoothing (SHOT's source recipe).
@@ -261,7 +254,7 @@ pub(super) fn check_xent(gpu: &Gpu, c: &mut Checker, backward: bool) -> Result<(
 }
 
 pub(super) fn check_argmax(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for (i, &(rows, classes)) in XENT_CASES.iter().enumerate() {
+    for (i, &(rows, classes)) in softmax_xent::reference::SHAPES.iter().enumerate() {
         c.case();
         let x = xent_case(gpu, i)?;
         let counts = Tensor::zeros_of(gpu, &[2], DType::U32)?;
@@ -288,7 +281,7 @@ pub(super) fn check_argmax(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 }
 
 pub(super) fn check_bce(gpu: &Gpu, c: &mut Checker, backward: bool) -> Result<()> {
-    for (i, &n) in [1usize, 300].iter().enumerate() {
+    for (i, &n) in bce::reference::LENGTHS.iter().enumerate() {
         c.case();
         let x: Vec<f32> = values(n, 520 + i as u64).iter().map(|v| 6.0 * v).collect();
         let t: Vec<f32> = (0..n).map(|j| (j % 2) as f32).collect();
@@ -338,8 +331,11 @@ pub(super) fn check_binary_correct(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // optimizers
 
+/// The optimizers' lengths: one past a workgroup of 256, and a small one.
+const OPTIM_LENGTHS: &[usize] = &[1001, 7];
+
 pub(super) fn check_sgd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for (i, &n) in LENGTHS.iter().enumerate() {
+    for (i, &n) in OPTIM_LENGTHS.iter().enumerate() {
         c.case();
         let h = optim::Sgd {
             lr: 0.1,
@@ -369,7 +365,7 @@ pub(super) fn check_sgd(gpu: &Gpu, c: &mut Checker) -> Result<()> {
 }
 
 pub(super) fn check_adam(gpu: &Gpu, c: &mut Checker) -> Result<()> {
-    for (i, &n) in LENGTHS.iter().enumerate() {
+    for (i, &n) in OPTIM_LENGTHS.iter().enumerate() {
         c.case();
         let h = optim::Adam {
             lr: 1e-2,

@@ -3,7 +3,7 @@
 //! (an upstream gradient that is not all ones), PyTorch's running-statistics convention, the
 //! fold into a convolution, and bad input.
 use crate::common::{gpu, with_cpu_and_portable_paths};
-use dak::kernels::{batch_norm_inputs, BATCH_NORM_SHAPES};
+use dak::kernels::batch_norm_inputs;
 use dak::ops::batch_norm::{self as bn, reference};
 use dak::Tensor;
 
@@ -37,7 +37,7 @@ fn close(got: f32, want: f64, tol: f64, what: &str) {
 #[test]
 fn backward_matches_finite_differences_of_the_forward() {
     let gpu = gpu();
-    for (s, &shape) in BATCH_NORM_SHAPES.iter().enumerate() {
+    for (s, &shape) in bn::reference::SHAPES.iter().enumerate() {
         let (x, gamma, beta, _, _) = batch_norm_inputs(shape, 70 + s as u64);
         let c = shape[1];
         // Upstream gradient: varied, not all ones (a constant dy has dx = 0 exactly).
@@ -109,7 +109,7 @@ fn kernels_match_the_reference_and_running_statistics_follow_pytorch() {
             let r = dak::kernels::check(gpu, dak::kernels::find(name).unwrap());
             assert!(!r.status.failed(), "{name} ({paths}): {r:?}");
             assert!(
-                r.cases >= BATCH_NORM_SHAPES.len(),
+                r.cases >= bn::reference::SHAPES.len(),
                 "{name}: {} cases",
                 r.cases
             );

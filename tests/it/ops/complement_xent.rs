@@ -38,10 +38,9 @@ struct Case {
 #[test]
 fn margin_and_argmax_match_the_reference() {
     let gpu = gpu();
-    // Batch 1, 3 and 10 classes, 7 rows, more rows than a workgroup; small and large logits
-    // (±40 on the label: p_y ≈ 1, where the 1e-6 shift dominates, and p_y ≈ 0, the clamp).
-    let shapes = [(1, 3), (1, 10), (7, 3), (7, 10), (12, 3), (300, 10)];
-    for (k, &(rows, classes)) in shapes.iter().enumerate() {
+    // Small and large logits (±40 on the label: p_y ≈ 1, where the 1e-6 shift dominates, and
+    // p_y ≈ 0, the clamp).
+    for (k, &(rows, classes)) in complement_xent::reference::SHAPES.iter().enumerate() {
         for (mag, push) in [(1.0, 0.0), (3.0, 12.0), (20.0, 40.0)] {
             let c = case(rows, classes, mag, push, 900 + k as u64);
             let what = format!("[{rows}, {classes}] x{mag} push {push}");
@@ -57,7 +56,8 @@ fn margin_and_argmax_match_the_reference() {
             let dz = complement_xent::backward(&tz, &tl, &tw, 0.7).unwrap();
             let want = complement_xent::reference::backward(&c.z, &c.labels, &c.w, classes, 0.7);
             assert_close(&dz.to_vec().unwrap(), &want, tol_for(classes), &what);
-            if push > 0.0 && rows > 2 {
+            // With 31 classes a push of 12 leaves row 2 short of the clamp; 40 reaches it.
+            if push > 0.0 && rows > 2 && (classes <= 10 || push >= 40.0) {
                 // The clamped row (p_y ≈ 0) gets no gradient; the confident one does.
                 let row = |r: usize| &want[r * classes..(r + 1) * classes];
                 assert!(row(2).iter().all(|&v| v == 0.0), "{what}");

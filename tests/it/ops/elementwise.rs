@@ -2,15 +2,7 @@ use crate::common::*;
 use dak::ops::elementwise::{self as ew, reference};
 use dak::Tensor;
 
-const SHAPES: [&[usize]; 7] = [
-    &[1, 1],
-    &[3, 7],
-    &[31, 33],
-    &[2, 3, 5, 7],
-    &[1, 3, 1, 1],
-    &[65, 129],
-    &[3, 7, 40, 41], // past two rows of a texture mirror (16,384 values per row on lavapipe)
-];
+use reference::SHAPES;
 
 #[test]
 fn bias_act_matches_reference() {

@@ -12,10 +12,7 @@ use dak::autograd::Tape;
 use dak::ops::{info_max as im, prob};
 use dak::{Error, Tensor};
 
-/// Awkward (rows, classes).
-const SHAPES: &[(usize, usize)] = &[(1, 3), (37, 31), (64, 1000), (512, 12), (3, 2)];
-/// (w_ent, w_div) pairs: entropy only, the usual IM loss, a weighted one, diversity only.
-const WEIGHTS: &[(f32, f32)] = &[(1.0, 0.0), (1.0, 1.0), (0.3, 1.0), (0.0, 1.0)];
+use im::reference::{SHAPES, WEIGHTS};
 /// The GPU-vs-reference tolerance (f32 kernels against an f64 reference).
 const TOL: f64 = 1e-4;
 
@@ -274,7 +271,7 @@ fn a_slightly_wrong_gradient_is_caught() {
 #[test]
 fn tape_gradient_matches_reference() {
     let gpu = gpu();
-    for &(rows, classes) in &[(1, 3), (37, 31), (64, 1000)] {
+    for &(rows, classes) in SHAPES {
         for &(we, wd) in WEIGHTS {
             let what = format!("{rows}x{classes} w_ent {we} w_div {wd}");
             let z = logits(rows, classes, 400 + rows as u64);

@@ -12,15 +12,7 @@ fn labels(rows: usize, classes: usize, seed: u64) -> Vec<u32> {
 #[test]
 fn softmax_xent_matches_reference() {
     let gpu = gpu();
-    for (rows, classes) in [
-        (1, 1),
-        (1, 3),
-        (7, 10),
-        (33, 31),
-        (65, 2),
-        (300, 7),
-        (2, 1000),
-    ] {
+    for &(rows, classes) in sx::reference::SHAPES {
         let z: Vec<f32> = values(rows * classes, rows as u64)
             .iter()
             .map(|v| v * 5.0)
@@ -87,7 +79,7 @@ fn softmax_xent_is_stable_for_huge_logits_and_ignores_masked_samples() {
 #[test]
 fn bce_matches_reference_and_is_stable() {
     let gpu = gpu();
-    for n in [1usize, 3, 64, 257, 1000] {
+    for &n in bce::reference::LENGTHS {
         let x: Vec<f32> = values(n, n as u64).iter().map(|v| v * 8.0).collect();
         let t: Vec<f32> = (0..n).map(|i| (i % 2) as f32).collect();
         let tx = Tensor::from_slice(&gpu, &x, &[n, 1]).unwrap();

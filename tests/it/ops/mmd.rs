@@ -5,7 +5,7 @@ use crate::common::*;
 use dak::ops::mmd;
 use dak::Tensor;
 
-const ALPHAS: [f32; 5] = [0.125, 0.25, 0.5, 1.0, 2.0];
+use mmd::reference::ALPHAS;
 
 /// A DAN step's shape (64 + 64 rows of 768 non-negative features, some rows repeated and some
 /// nearly so): the Gram path's cancellation stays within tolerance, the diagonal and the
@@ -49,8 +49,7 @@ fn gram_distances_hold_on_a_step_shape_with_near_rows() {
 #[test]
 fn mmd_ops_match_reference() {
     let gpu = gpu();
-    // (rows per domain, features): one row per domain, 7, 768, 4097.
-    for &(b, dim) in &[(1usize, 7usize), (3, 7), (2, 768), (1, 4097), (4, 33)] {
+    for &(b, dim) in mmd::reference::SHAPES {
         let n = 2 * b;
         let what = format!("{b}x2 rows, {dim} features");
         let x: Vec<f32> = values(n * dim, 71).iter().map(|v| v * 0.5).collect();

@@ -9,13 +9,7 @@ use dak::Tensor;
 #[test]
 fn outer_and_mul_const_match_reference() {
     let gpu = gpu();
-    for &(rows, classes, dim) in &[
-        (1, 3, 7),
-        (3, 3, 7),
-        (2, 3, 768),
-        (1, 1, 4097),
-        (2, 2, 4097),
-    ] {
+    for &(rows, classes, dim) in outer::reference::SHAPES {
         let what = format!("{rows} rows, {classes} classes, {dim} features");
         let f = values(rows * dim, 11);
         let g = probs(rows, classes, 12);
@@ -53,9 +47,26 @@ fn outer_and_mul_const_match_reference() {
 }
 
 #[test]
+fn mul_const_matches_reference_on_its_shapes() {
+    let gpu = gpu();
+    for (i, &(rows, cols)) in mul_const::reference::SHAPES.iter().enumerate() {
+        let what = format!("[{rows}, {cols}]");
+        let x = values(rows * cols, 31 + i as u64);
+        let k = values(rows * cols, 41 + i as u64);
+        let tx = Tensor::from_slice(&gpu, &x, &[rows, cols]).unwrap();
+        let tk = Tensor::from_slice(&gpu, &k, &[rows, cols]).unwrap();
+        let want = mul_const::reference::mul_const(&x, &k);
+        let y = mul_const::mul_const(&tx, &tk).unwrap().to_vec().unwrap();
+        assert_close(&y, &want, tol_for(1), &what);
+        let dx = mul_const::mul_const_backward(&tx, &tk).unwrap();
+        assert_close(&dx.to_vec().unwrap(), &want, tol_for(1), &what);
+    }
+}
+
+#[test]
 fn weighted_bce_matches_reference_and_unweighted_with_unit_weights() {
     let gpu = gpu();
-    for &n in &[1usize, 3, 768, 4097] {
+    for &n in bce::reference::LENGTHS {
         let what = format!("{n} samples");
         let x: Vec<f32> = values(n, 21).iter().map(|v| 9.0 * v).collect();
         let t: Vec<f32> = (0..n).map(|i| ((i * 7) % 3 == 0) as u8 as f32).collect();

@@ -9,9 +9,6 @@ use dak::nn::{Dense, DenseConfig, Init};
 use dak::ops::{confusion as cf, prob, softmax_xent as sx};
 use dak::Tensor;
 
-/// Awkward (rows, classes): batch 1, 3 classes, and feature widths 7, 768, 4097.
-const SHAPES: &[(usize, usize)] = &[(1, 3), (3, 7), (5, 10), (64, 31), (2, 768), (1, 4097)];
-
 fn probs(rows: usize, classes: usize, seed: u64) -> Vec<f32> {
     let z: Vec<f32> = values(rows * classes, seed)
         .iter()
@@ -27,7 +24,7 @@ fn upstream(n: usize, seed: u64) -> Vec<f32> {
 #[test]
 fn softmax_t_and_entropy_match_reference() {
     let gpu = gpu();
-    for &(rows, classes) in SHAPES {
+    for &(rows, classes) in prob::reference::SHAPES {
         let what = format!("{rows}x{classes}");
         let z: Vec<f32> = values(rows * classes, 11).iter().map(|v| v * 6.0).collect();
         let tz = Tensor::from_slice(&gpu, &z, &[rows, classes]).unwrap();
@@ -90,8 +87,7 @@ fn softmax_t_and_entropy_match_reference() {
 #[test]
 fn confusion_matches_reference() {
     let gpu = gpu();
-    // Confusion is [classes, classes]: 4097 classes would be a 67 MB matrix, beyond any use.
-    for &(rows, classes) in &[(1, 3), (3, 7), (64, 31), (65, 10), (2, 768)] {
+    for &(rows, classes) in cf::reference::SHAPES {
         let what = format!("{rows}x{classes}");
         let p = probs(rows, classes, 21);
         let w: Vec<f32> = values(rows, 22).iter().map(|v| 1.0 + 0.5 * v).collect();
