@@ -126,10 +126,13 @@ class DigitsNet(nn.Module):
 class RecipeNet(nn.Module):
     """dak's `dann-digits` network built by `--recipe shot` (SHOT's source recipe): the same
     convolutions, a bottleneck Linear(768 -> n) + BatchNorm1d(n) without ReLU (the features),
-    and a label head of one linear layer (n -> K)."""
+    then, in training, dropout at the file's `bottleneck_dropout` (0.5 for models made since the
+    seventeenth session, as SHOT's digit/network.py; 0 for older files), and a label head of
+    one linear layer (n -> K)."""
 
-    def __init__(self, classes, bottleneck=256):
+    def __init__(self, classes, bottleneck=256, dropout=0.0):
         super().__init__()
+        self.dropout = dropout
         self.conv1 = nn.Conv2d(3, 32, 5)
         self.conv2 = nn.Conv2d(32, 48, 5)
         self.bfc = nn.Linear(48 * 4 * 4, bottleneck)
@@ -139,7 +142,8 @@ class RecipeNet(nn.Module):
     def features(self, x):
         h = F.max_pool2d(F.relu(self.conv1(x)), 2)
         h = F.max_pool2d(F.relu(self.conv2(h)), 2)
-        return self.bn(self.bfc(h.flatten(1)))  # train mode: batch statistics; eval: running
+        f = self.bn(self.bfc(h.flatten(1)))  # train mode: batch statistics; eval: running
+        return F.dropout(f, self.dropout, self.training)
 
     def head(self, f):
         return self.fc1(f)
@@ -185,7 +189,7 @@ def load_dak_model(path):
                              f"{config.get('label_hidden')} / bottleneck_linear "
                              f"{config.get('bottleneck_linear')}; expected SHOT's recipe")
         width = tensors["bottleneck.fc1.weight"].shape[0]
-        net = RecipeNet(len(classes), width)
+        net = RecipeNet(len(classes), width, float(config.get("bottleneck_dropout", 0.0)))
         names = {"features.conv1": "conv1", "features.conv2": "conv2",
                  "bottleneck.fc1": "bfc", "bottleneck.bn1": "bn", "label.fc1": "fc1"}
         for dak_prefix, name in names.items():
@@ -193,7 +197,14 @@ def load_dak_model(path):
             if name == "bn":
                 kinds += ("running_mean", "running_var")
             for kind in kinds:
-                state[f"{name}.{kind}"] = tensors[f"{dak_prefix}.{kind}"].float()
+                key = f"{dak_prefix}.{kind}"
+                if kind == "weight" and key not in tensors and f"{key}_v" in tensors:
+                    # The recipe's weight-normalised head: W = g·V/‖V‖ per row. The head is
+                    # frozen, so the folded weight is exact for every forward.
+                    v, g = tensors[f"{key}_v"].double(), tensors[f"{key}_g"].double()
+                    state[f"{name}.{kind}"] = (g.reshape(-1, 1) * v / v.norm(dim=1, keepdim=True)).float()
+                    continue
+                state[f"{name}.{kind}"] = tensors[key].float()
         state["bn.num_batches_tracked"] = torch.tensor(0, dtype=torch.long)  # unused: momentum 0.1
         if any(k.startswith("label.fc2") for k in tensors):
             raise SystemExit(f"{path}: recipe model with more than one label layer")
