@@ -44,6 +44,14 @@ pair() {
     [ -s "$shot.jsonl" ] && summary "$shot.jsonl" >/dev/null ||
         "$DAK" adapt --source-free --init "$src.safetensors" "${tgt_data[@]}" --seed "$s" "${epochs[@]}" \
             --select "$SELECT" --out "$shot.safetensors" --metrics "$shot.jsonl" > "$shot.log" 2>&1
+    # TENT needs BatchNorm: the recipe's bottleneck has one (one online pass, its defaults).
+    if [ "$tag" = recipe ]; then
+        local tent="$OUT/tent-$tag-s$s"
+        [ -s "$tent.jsonl" ] && summary "$tent.jsonl" >/dev/null ||
+            "$DAK" adapt --source-free --method tent --init "$src.safetensors" "${tgt_data[@]}" \
+                --seed "$s" --select "$SELECT" --out "$tent.safetensors" --metrics "$tent.jsonl" \
+                > "$tent.log" 2>&1
+    fi
 }
 for s in $SEEDS; do
     for tag in $RECIPES; do
@@ -86,4 +94,22 @@ for tag in os.environ.get("RECIPES", "plain recipe").split():
               f"{100*last['target_acc']:.1f} | {100*safe['target_acc']:.1f} (epoch {safe['epoch']}) | {100*dn:.1f} |")
     m = lambda v: 100 * sum(v) / len(v)
     print(f"| {tag} | mean | {m(cols['so']):.1f} | {m(cols['best']):.1f} | {m(cols['shot']):.1f} | {m(cols['safe']):.1f} | {m(cols['dann']):.1f} |")
+if "recipe" in os.environ.get("RECIPES", "plain recipe").split():
+    print()
+    print("| source model | seed | source-only (= TENT epoch 0) | TENT, one pass | TENT, `--select safe` |")
+    print("|---|---|---|---|---|")
+    acc = {k: [] for k in ("so", "tent", "safe")}
+    for s in seeds:
+        rows = [json.loads(l) for l in open(f"{out}/tent-recipe-s{s}.jsonl")]
+        epochs = [r for r in rows if r.get("type") == "epoch"]
+        first, last = epochs[0], epochs[-1]
+        keep_init = first.get("mixval") is not None and last.get("mixval") is not None \
+            and last["mixval"] < first["mixval"]
+        safe = first if keep_init else last
+        for k, v in (("so", first["target_acc"]), ("tent", last["target_acc"]), ("safe", safe["target_acc"])):
+            acc[k].append(v)
+        print(f"| recipe | {s} | {100*first['target_acc']:.1f} | {100*last['target_acc']:.1f} | "
+              f"{100*safe['target_acc']:.1f} (epoch {safe['epoch']}) |")
+    m = lambda v: 100 * sum(v) / len(v)
+    print(f"| recipe | mean | {m(acc['so']):.1f} | {m(acc['tent']):.1f} | {m(acc['safe']):.1f} |")
 PY
