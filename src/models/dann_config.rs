@@ -118,7 +118,7 @@ impl DannConfig {
         }
     }
 
-    /// Checks the backbone name, the input side and the dropout rate.
+    /// Checks the backbone name, the input side and the dropout rates.
     pub fn validate(&self) -> Result<()> {
         let backbone = Backbone::parse(&self.backbone)?;
         let side = self.input_size();
@@ -152,6 +152,14 @@ impl DannConfig {
             return Err(Error::input(format!(
                 "label smoothing {} must be in [0, 1)",
                 self.label_smoothing
+            )));
+        }
+        if !(0.0..1.0).contains(&self.bottleneck_dropout)
+            || (self.bottleneck_dropout > 0.0 && self.bottleneck == 0)
+        {
+            return Err(Error::input(format!(
+                "bottleneck dropout {} must be in [0, 1), and needs a bottleneck",
+                self.bottleneck_dropout
             )));
         }
         if !(0.0..1.0).contains(&self.domain_dropout) {

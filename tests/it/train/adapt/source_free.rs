@@ -936,6 +936,15 @@ fn shot_recipe_drops_the_digits_bottleneck_in_training_only() {
     assert_eq!(shot_recipe(resnet, None).unwrap().bottleneck_dropout, 0.0);
     let config = shot_recipe(DannConfig::paper(Backbone::Digits, 3), Some(16)).unwrap();
     assert_eq!(config.bottleneck_dropout, 0.5);
+    // A file with a rate outside [0, 1), or a rate without a bottleneck, is refused by name.
+    for (rate, width) in [(1.0, 16), (-0.1, 16), (0.5, 0)] {
+        let mut bad = config.clone();
+        bad.bottleneck_dropout = rate;
+        bad.bottleneck = width;
+        bad.bottleneck_linear = width > 0;
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("bottleneck dropout"), "{err}");
+    }
     let names: Vec<String> = (0..3).map(|c| format!("c{c}")).collect();
     let model = Dann::new(&gpu, config, names, 5).unwrap();
     let x = dak::Tensor::from_slice(&gpu, &values(8 * 3 * 28 * 28, 9), &[8, 3, 28, 28]).unwrap();
