@@ -9,8 +9,10 @@
 //! File names follow
 //! `<pass>_<algo>[_n<cols>|_m<rows>][_pool|_bm]_<operands>[_s<sg>].wgsl` under shaders/conv2d/
 //! (pass: fwd, dgrad, wgrad; algo: igemm, splitk; operands: tiled, sgbc, tex) and
-//! `sgbc[_tex]_s<sg>.wgsl` under shaders/matmul/.
+//! `sgbc[_tex]_s<sg>.wgsl` under shaders/matmul/; the batch-norm kernels as
+//! `batch_norm/<kernel>[_x4].wgsl` (scalar and vec4 loads).
 
+mod batch_norm;
 mod conv2d;
 mod conv2d_sgbc;
 mod conv2d_tex;
@@ -22,6 +24,7 @@ mod matmul_sgbc;
 mod sgbc_block;
 mod text;
 
+pub use batch_norm::batch_norm_path;
 pub use conv2d_tex::{tex_forward_path, tex_wgrad_path, TEX_FORWARD_ROWS, TEX_WGRAD_ROWS};
 pub use conv2d_tex_fwd::{Cols, Order};
 
@@ -51,5 +54,6 @@ pub fn generated() -> Vec<Generated> {
     out.extend(conv2d_sgbc::generated());
     out.extend(conv2d_tex::generated());
     out.extend(matmul_sgbc::generated());
+    out.extend(batch_norm::generated());
     out
 }

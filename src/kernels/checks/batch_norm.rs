@@ -146,7 +146,7 @@ pub const KERNELS: &[Kernel] = &[
     Kernel {
         id: "batch_norm.stats",
         op: "batch_norm",
-        shaders: &["batch_norm/stats.wgsl"],
+        shaders: &[],
         description:
             "per-channel mean and biased variance, running statistics (unbiased) by momentum",
         supported: always,
@@ -155,7 +155,7 @@ pub const KERNELS: &[Kernel] = &[
     Kernel {
         id: "batch_norm.normalize",
         op: "batch_norm",
-        shaders: &["batch_norm/normalize.wgsl"],
+        shaders: &[],
         description: "y = γ(x − μ)/√(σ² + ε) + β, optional ReLU (batch or running statistics)",
         supported: always,
         check: |gpu, c| check(gpu, c, Which::Normalize),
@@ -163,7 +163,7 @@ pub const KERNELS: &[Kernel] = &[
     Kernel {
         id: "batch_norm.grad_sums",
         op: "batch_norm",
-        shaders: &["batch_norm/grad_sums.wgsl"],
+        shaders: &[],
         description: "dβ = Σdy, dγ = Σdy·x̂ per channel",
         supported: always,
         check: |gpu, c| check(gpu, c, Which::GradSums),
@@ -171,7 +171,7 @@ pub const KERNELS: &[Kernel] = &[
     Kernel {
         id: "batch_norm.grad_input",
         op: "batch_norm",
-        shaders: &["batch_norm/grad_input.wgsl"],
+        shaders: &[],
         description: "dx = (γ/σ)(dy − dβ/M − x̂·dγ/M) (batch statistics) or (γ/σ)·dy (fixed)",
         supported: always,
         check: |gpu, c| check(gpu, c, Which::GradInput),
