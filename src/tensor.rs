@@ -109,6 +109,12 @@ impl Tensor {
         Ok(t)
     }
 
+    /// Whether another `Tensor` holds this one's buffer (a clone): writing into it in place
+    /// would change what the other holder sees.
+    pub fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.buffer) > 1
+    }
+
     /// Dimensions.
     pub fn shape(&self) -> &[usize] {
         &self.shape

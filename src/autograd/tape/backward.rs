@@ -169,8 +169,9 @@ impl Tape {
                     g = ew::relu_grad(&g, &self.values[out].tensor)?;
                 }
                 if self.values[other.0].requires_grad {
-                    // A copy: gradient slots are accumulated into in place.
-                    self.accumulate(grads, other, ew::scale(&g, 1.0)?)?;
+                    // The same tensor for both inputs: `accumulate` sums into a shared slot
+                    // out of place, so neither sees the other's later additions.
+                    self.accumulate(grads, other, g.clone())?;
                 }
                 needs_x.then_some(g)
             }

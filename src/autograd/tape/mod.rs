@@ -237,9 +237,9 @@ impl Tape {
 
     /// Add `g` into the gradient slot of `v` (fan-in accumulates).
     fn accumulate(&self, grads: &mut [Option<Tensor>], v: Var, g: Tensor) -> Result<()> {
-        match &grads[v.0] {
+        match &mut grads[v.0] {
             None => grads[v.0] = Some(g),
-            Some(existing) => ew::accumulate(existing, &g)?,
+            Some(existing) => add_into(existing, &g)?,
         }
         Ok(())
     }
@@ -251,10 +251,22 @@ impl Default for Tape {
     }
 }
 
+/// `sum += g`: in place, unless `sum` is shared (a node handed the same gradient tensor to two
+/// inputs, as the residual add does), which then becomes a new tensor so the other holder keeps
+/// its values.
+fn add_into(sum: &mut Tensor, g: &Tensor) -> Result<()> {
+    if sum.is_shared() {
+        *sum = ew::add(sum, g, false)?;
+        Ok(())
+    } else {
+        ew::accumulate(sum, g)
+    }
+}
+
 /// Adds `g` to the gradient of parameter `id` (a parameter used on several tapes).
 fn add_param_grad(grads: &mut BTreeMap<ParamId, Tensor>, id: ParamId, g: Tensor) -> Result<()> {
-    match grads.get(&id) {
-        Some(existing) => ew::accumulate(existing, &g),
+    match grads.get_mut(&id) {
+        Some(existing) => add_into(existing, &g),
         None => {
             grads.insert(id, g);
             Ok(())

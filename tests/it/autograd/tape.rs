@@ -418,3 +418,48 @@ fn a_residual_join_sends_the_gradient_to_both_branches() {
     let e = tape.add(p, q, false).err().unwrap().to_string();
     assert!(e.contains("shapes differ") && !e.contains('\n'), "{e}");
 }
+
+#[test]
+fn a_gradient_handed_to_both_inputs_of_a_join_is_not_changed_by_later_sums() {
+    // h -> b -> r and h -> d -> k; (h + r) + k -> c -> cross-entropy. The joins hand one
+    // gradient tensor to both inputs; walking back, d's gradient is summed into h's slot while
+    // r's slot still holds the same tensor, which b reads afterwards. Summing in place would
+    // hand b the sum: checked against central differences.
+    let gpu = gpu();
+    let mut params = Params::new();
+    let mut init = Init::new(21);
+    let dense = |params: &mut Params, init: &mut Init, name: &str, i: usize, o: usize| {
+        Dense::new(
+            &gpu,
+            params,
+            name,
+            DenseConfig::linear(i, o).start(DenseInit::He),
+            init,
+        )
+        .unwrap()
+    };
+    let a = dense(&mut params, &mut init, "a", 3, 6);
+    let b = dense(&mut params, &mut init, "b", 6, 6);
+    let d = dense(&mut params, &mut init, "d", 6, 6);
+    let c = dense(&mut params, &mut init, "c", 6, 4);
+    let x = Tensor::from_slice(&gpu, &values(5 * 3, 17), &[5, 3]).unwrap();
+    let y = Tensor::from_u32(&gpu, &[2, 0, 3, 1, 1], &[5]).unwrap();
+    let w = Tensor::from_slice(&gpu, &[1.0; 5], &[5]).unwrap();
+    let run = |params: &Params| {
+        let mut tape = Tape::new();
+        let xv = tape.input(x.clone());
+        let h = a.forward(&mut tape, params, xv).unwrap();
+        let r = b.forward(&mut tape, params, h).unwrap();
+        let k = d.forward(&mut tape, params, h).unwrap();
+        let j = tape.add(h, r, false).unwrap();
+        let m = tape.add(j, k, false).unwrap();
+        let z = c.forward(&mut tape, params, m).unwrap();
+        let loss = tape.softmax_xent(z, &y, &w, 1.0).unwrap();
+        let lt = tape.tensor(loss).clone();
+        (
+            lt.to_vec().unwrap()[0] as f64,
+            tape.backward(&[loss]).unwrap(),
+        )
+    };
+    crate::common::check_param_grads(&params, run, 2e-3, 3e-3, "shared join gradient");
+}
