@@ -1,6 +1,7 @@
 // elementwise.axpby — y = alpha·x + beta·y, in place on y. beta = 0 ignores y's old contents
 // (so y may be uninitialised): this is `scale` (y = alpha·x) and, with beta = 1, accumulate.
 // One invocation per element; 2-D grid as in bias_act.wgsl.
+// Lengths that are a multiple of 4 take the generated vec4 kernel (`_x4`, wgsl-gen/src/elementwise.rs).
 
 struct P { n: u32, alpha: f32, beta: f32, _pad: u32 }
 

@@ -3,6 +3,7 @@
 // vectorised texel fetches instead of llvmpipe's per-lane storage-load loops; the storage
 // bindings are then dummies, and the other way round.
 // One invocation per element; 2-D grid as in bias_act.wgsl.
+// Lengths that are a multiple of 4 take the generated vec4 kernel (`_x4`, wgsl-gen/src/elementwise.rs).
 
 struct P { n: u32, shift: u32, _b: u32, _c: u32 } // shift: log2 of the mirrors' width
 

@@ -10,7 +10,7 @@
 //! `<pass>_<algo>[_n<cols>|_m<rows>][_pool|_bm]_<operands>[_s<sg>].wgsl` under shaders/conv2d/
 //! (pass: fwd, dgrad, wgrad; algo: igemm, splitk; operands: tiled, sgbc, tex) and
 //! `sgbc[_tex]_s<sg>.wgsl` under shaders/matmul/; the batch-norm kernels as
-//! `batch_norm/<kernel>[_x4].wgsl` (scalar and vec4 loads).
+//! `batch_norm/<kernel>[_x4].wgsl` (scalar and vec4 loads), and `elementwise/<kernel>_x4.wgsl`.
 
 mod batch_norm;
 mod conv2d;
@@ -20,6 +20,7 @@ mod conv2d_tex_fwd;
 mod conv2d_tex_uniform;
 mod conv2d_tex_wgrad;
 mod conv2d_tiled;
+mod elementwise;
 mod matmul_sgbc;
 mod sgbc_block;
 mod text;
@@ -27,6 +28,7 @@ mod text;
 pub use batch_norm::batch_norm_path;
 pub use conv2d_tex::{tex_forward_path, tex_wgrad_path, TEX_FORWARD_ROWS, TEX_WGRAD_ROWS};
 pub use conv2d_tex_fwd::{Cols, Order};
+pub use elementwise::elementwise_x4_path;
 
 /// One generated shader file.
 #[derive(Clone, Debug)]
@@ -55,5 +57,6 @@ pub fn generated() -> Vec<Generated> {
     out.extend(conv2d_tex::generated());
     out.extend(matmul_sgbc::generated());
     out.extend(batch_norm::generated());
+    out.extend(elementwise::generated());
     out
 }

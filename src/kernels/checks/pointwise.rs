@@ -113,8 +113,9 @@ pub(super) fn check_axpby(gpu: &Gpu, c: &mut Checker) -> Result<()> {
             &want,
             tol_for(2),
         );
-        // beta = 0 must ignore y's (undefined) contents.
-        let scaled = ew::scale(&tx, -0.5)?;
+        // beta = 0 must ignore y's (undefined) contents: NaN here, which any read would spread.
+        let scaled = Tensor::from_slice(gpu, &vec![f32::NAN; n], &[n])?;
+        ew::axpby(-0.5, &tx, 0.0, &scaled)?;
         let want: Vec<f32> = x.iter().map(|a| -0.5 * a).collect();
         c.compare(
             &format!("y of [{n}], -0.5x"),
