@@ -85,18 +85,21 @@ pub struct Partial {
 }
 
 impl Partial {
-    /// The words of `tensors`, in order (read back once, at the interruption).
-    pub(crate) fn words_of(tensors: &[&Tensor]) -> Result<Vec<u32>> {
+    /// The epoch so far, `step` steps in: the words of its GPU-side `sums` (read back once, at
+    /// the interruption), then the host's `counts`.
+    pub(crate) fn of(step: usize, sums: &[&Tensor], counts: &[u32]) -> Result<Partial> {
         let mut words = Vec::new();
-        for t in tensors {
+        for t in sums {
             words.extend(t.to_words()?);
         }
-        Ok(words)
+        words.extend_from_slice(counts);
+        Ok(Partial { step, sums: words })
     }
 
-    /// Writes `self.sums` back into `tensors` (the same tensors, in the same order).
-    pub(crate) fn restore_into(&self, tensors: &[&Tensor]) -> Result<()> {
-        let want: usize = tensors.iter().map(|t| t.numel()).sum();
+    /// Writes the GPU-side sums [`Partial::of`] stored back into `sums` (the same tensors, in
+    /// the same order) and returns the host's `N` counts.
+    pub(crate) fn restore<const N: usize>(&self, sums: &[&Tensor]) -> Result<[u32; N]> {
+        let want = sums.iter().map(|t| t.numel()).sum::<usize>() + N;
         if want != self.sums.len() {
             return Err(Error::input(format!(
                 "--resume: the interrupted epoch holds {} sums, this run keeps {want}; resume with the same version and method",
@@ -104,11 +107,11 @@ impl Partial {
             )));
         }
         let mut at = 0;
-        for t in tensors {
+        for t in sums {
             t.write_words(&self.sums[at..at + t.numel()])?;
             at += t.numel();
         }
-        Ok(())
+        Ok(self.sums[at..].try_into().expect("N words are left"))
     }
 }
 
