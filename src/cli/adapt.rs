@@ -11,7 +11,7 @@ use crate::models::file::Provenance;
 use crate::models::{Backbone, Dann};
 use crate::train::adapt::candidates::{self, Candidate, CandidateIndex, RunCandidates};
 use crate::train::adapt::{self, compare, AdaptConfig, LambdaSchedule, LrSchedule, Method, Select};
-use crate::train::callbacks::{CandidateStore, Checkpoints, JsonLines, Progress};
+use crate::train::callbacks::{CandidateStore, Checkpoints, Progress};
 use crate::train::{plot, Callback, EpochLogs, RunSummary};
 
 pub use super::adapt_args::AdaptArgs;
@@ -235,7 +235,15 @@ fn check_args(args: &AdaptArgs) -> Result<()> {
         check("--weights", w, want)?;
     }
     if let Some(r) = &args.resume {
-        check("--resume", r, Expect::Resume("dann-"))?;
+        let header = check("--resume", r, Expect::Resume("dann-"))?;
+        let run = crate::train::checkpoint::run_method(&header);
+        if let Some(m) = run.and_then(crate::train::adapt::SourceFree::find) {
+            return Err(Error::input(format!(
+                "--resume {}: the checkpoint of a source-free `{}` run; continue it with the command that run printed (`dak adapt --source-free --init MODEL ... --resume {0}`), or drop --resume",
+                r.display(),
+                m.name()
+            )));
+        }
         if let Some(list) = &args.compare {
             let own: Vec<PathBuf> = compare::parse_list(list)?
                 .iter()
@@ -451,11 +459,7 @@ fn run_checked(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
         base.seed,
         gpu.adapter().name
     );
-    let mut jsonl = match (&args.metrics, &args.resume) {
-        (Some(m), Some(_)) => Some(JsonLines::append(m)?),
-        (Some(m), None) => Some(JsonLines::create(m)?),
-        _ => None,
-    };
+    let mut jsonl = super::metrics_writer(args.metrics.as_deref(), args.resume.is_some())?;
     let mut progress = Progress::new();
     let mut runs = Vec::new();
     let mut stored = Vec::new();
@@ -475,19 +479,10 @@ fn run_checked(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
         let mut model = new_model(args, &gpu, data.classes())?;
         model.provenance = Some(provenance(args, c.method.name(), c.seed));
         let result = model.fit(&data, c, &mut callbacks);
-        let resumed = args.resume.as_deref().map(|p| (p, super::resume_holds(p)));
-        let resume = ckpt
-            .written_resume
-            .map(|e| {
-                (
-                    ckpt.resume.as_path(),
-                    super::holds(e, ckpt.written_resume_step),
-                )
-            })
-            .or(resumed);
+        let resume = super::resume_left(&ckpt, args.resume.as_deref());
         let history = match result {
             Ok(h) => h,
-            Err(e) => return super::explain_stop(Err(e), resume, None),
+            Err(e) => return super::explain_stop(Err(e), resume, None, &[]),
         };
         if let (Some(p), Some(summary)) = (model.provenance.as_mut(), &history.summary) {
             p.epoch = Some(summary.selected.epoch);

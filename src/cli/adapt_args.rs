@@ -156,8 +156,8 @@ pub struct AdaptArgs {
     pub checkpoint_every: u64,
     /// Continue from `<out stem>.resume.safetensors`, written after every epoch and at Ctrl-C
     /// (same command and data; any --select). With --compare, the interrupted method's
-    /// checkpoint: methods that finished are kept, it continues, the rest run. --metrics is
-    /// appended to.
+    /// checkpoint: methods that finished are kept, it continues, the rest run. With
+    /// --source-free: the same --init and --select. --metrics is appended to.
     #[arg(long, value_name = "CKPT")]
     pub resume: Option<PathBuf>,
 }

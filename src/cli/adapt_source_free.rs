@@ -1,6 +1,7 @@
 //! `dak adapt --source-free --init MODEL --target DIR`: adapts a model dak trained to a new
 //! domain from unlabelled target images alone (SHOT, TENT); the source is never read. Every
-//! flag and file is checked before the GPU opens.
+//! flag and file is checked before the GPU opens. Like a source-based run it writes
+//! `<out stem>.resume.safetensors` and continues from it with `--resume`.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,8 @@ use crate::gpu::Gpu;
 use crate::models::file::Provenance;
 use crate::models::{Backbone, Dann};
 use crate::train::adapt::{LrSchedule, Select, SourceFree, SourceFreeConfig, TargetData};
-use crate::train::callbacks::{JsonLines, Progress};
+use crate::train::callbacks::{Checkpoints, Progress};
+use crate::train::checkpoint;
 use crate::train::{plot, Callback};
 
 /// Flags of `dak adapt` that describe training on the source, refused with `--source-free`
@@ -27,7 +29,6 @@ fn source_flags(args: &AdaptArgs) -> Vec<(&'static str, bool)> {
         ("--lambda-max", args.lambda_max.is_some()),
         ("--constant-lambda", args.constant_lambda.is_some()),
         ("--source-val-split", args.source_val_split.is_some()),
-        ("--resume", args.resume.is_some()),
         ("--candidates", args.candidates.is_some()),
         ("--backbone", args.backbone != "digits"),
         ("--bn", args.bn != "train"),
@@ -102,6 +103,29 @@ fn read_init(path: &Path) -> Result<InitModel> {
     })
 }
 
+/// Refuses a `--resume` checkpoint that no source-free run from `init` wrote: a source-based
+/// run's, or one of another network or classes. Its method and images are checked once the
+/// data is read (`checkpoint::check_resume_run`).
+fn check_resume(path: &Path, model: &InitModel, init: &Path) -> Result<()> {
+    use crate::models::expect::{check, Expect};
+    let header = check("--resume", path, Expect::Resume("dann-"))?;
+    if let Some(m) = checkpoint::run_method(&header).filter(|m| SourceFree::find(m).is_none()) {
+        return Err(Error::input(format!(
+            "--resume {}: the checkpoint of a source-based `{m}` run; a --source-free run continues only its own (<out stem>.resume.safetensors of `dak adapt --source-free`): resume that run without --source-free, or drop --resume",
+            path.display()
+        )));
+    }
+    let same_network = header.architecture() == Some(model.backbone.architecture().as_str());
+    if !same_network || header.classes().as_ref() != Some(&model.classes) {
+        return Err(Error::input(format!(
+            "--resume {}: the checkpoint of another network or classes than --init {}; resume with the --init of the run that wrote it",
+            path.display(),
+            init.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Every check that needs no GPU: flags, files, the model's kind against the method.
 fn check_args(args: &AdaptArgs) -> Result<(SourceFreeConfig, InitModel)> {
     use crate::validate::{count, number, number_opt, output_file, output_opt, Range};
@@ -161,8 +185,17 @@ fn check_args(args: &AdaptArgs) -> Result<(SourceFreeConfig, InitModel)> {
     .into_iter()
     .filter_map(|(f, p)| p.map(|p| (f, p)))
     .collect();
-    crate::validate::distinct_files(&outputs, &[("--init", init.as_path())])?;
+    let ckpt = Checkpoints::resume_path(&args.out);
+    let ckpt_flag = format!("--out (its resume checkpoint {})", ckpt.display());
+    let mut all_outputs = outputs.clone();
+    all_outputs.push((ckpt_flag.as_str(), ckpt.as_path()));
+    crate::validate::distinct_files(&all_outputs, &[("--init", init.as_path())])?;
     let model = read_init(init)?;
+    if let Some(r) = &args.resume {
+        // Continuing a run rewrites its own checkpoint; no other output may be that file.
+        crate::validate::distinct_files(&outputs, &[("--resume", r.as_path())])?;
+        check_resume(r, &model, init)?;
+    }
     if method == SourceFree::TENT && !model.batch_norm {
         return Err(Error::input(format!(
             "--method tent adapts BatchNorm layers, and --init {} is a {} network without any; use --method shot, or a model on a ResNet backbone or trained with --recipe shot",
@@ -184,6 +217,7 @@ fn check_args(args: &AdaptArgs) -> Result<(SourceFreeConfig, InitModel)> {
     c.skip_bad = args.skip_bad;
     c.workers = args.workers;
     c.score_samples = args.score_samples;
+    c.resume = args.resume.clone();
     c.validate()?;
     Ok((c, model))
 }
@@ -292,6 +326,10 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
     let (config, init_model) = check_args(args)?;
     let init = args.init.as_deref().expect("checked");
     let data = load_data(args, &init_model.classes)?;
+    if let Some(r) = &args.resume {
+        let run = crate::train::adapt::source_free::run_id(config.method, &data.target);
+        checkpoint::check_resume_run(r, &run)?;
+    }
     let gpu = open_gpu()?;
     super::print_run_header(&gpu);
     let (mut model, classifier_info) = match init_model.classifier {
@@ -318,20 +356,19 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
         config.seed,
         gpu.adapter().name
     );
-    let mut jsonl = args.metrics.as_ref().map(JsonLines::create).transpose()?;
+    let mut jsonl = super::metrics_writer(args.metrics.as_deref(), args.resume.is_some())?;
     let mut progress = Progress::new();
-    let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress];
+    let mut ckpt = Checkpoints::resume_only(&args.out)
+        .with_resume_every(std::time::Duration::from_secs(args.checkpoint_every));
+    let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress, &mut ckpt];
     callbacks.extend(jsonl.as_mut().map(|j| j as &mut dyn Callback));
     crate::train::interrupt::install_signal_handler()?;
-    let history = match model.adapt_source_free(&data, &config, &mut callbacks) {
+    let result = model.adapt_source_free(&data, &config, &mut callbacks);
+    let resume = super::resume_left(&ckpt, args.resume.as_deref());
+    let history = match result {
         Ok(h) => h,
-        Err(e @ Error::Interrupted(_)) => {
-            return Err(Error::Interrupted(format!(
-                "{e}; nothing saved (--init {} is unchanged): run the same command again",
-                init.display()
-            )))
-        }
-        Err(e) => return Err(e),
+        // The resumed run needs --init too: the model file it adapts and records.
+        Err(e) => return super::explain_stop(Err(e), resume, None, &[]),
     };
     let summary = history
         .summary
@@ -369,6 +406,13 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
     );
     if let Some(why) = why {
         println!("    --select safe: {why}");
+    }
+    if let Some(epoch) = ckpt.written_resume {
+        println!(
+            "[{}] resume checkpoint (epoch {epoch}) written to {}",
+            config.method.name(),
+            ckpt.resume.display()
+        );
     }
     if let Some(p) = &args.plot {
         plot::write_png(p, &[(config.method.name(), history.epochs.as_slice())])?;

@@ -7,7 +7,7 @@ use crate::gpu::Gpu;
 use crate::models::classifier::{BaseKind, BnTraining};
 use crate::models::{Classifier, ClassifierSpec, Freeze, Weights};
 use crate::optim::{Rule, Schedule};
-use crate::train::callbacks::{Checkpoints, EarlyStopping, JsonLines, Progress};
+use crate::train::callbacks::{Checkpoints, EarlyStopping, Progress};
 use crate::train::{Augment, Callback, FitOptions};
 use std::path::PathBuf;
 
@@ -344,30 +344,18 @@ fn run_checked(a: &FineTuneArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<(
     let mut progress = Progress::new();
     let mut ckpt = Checkpoints::new(&a.out)
         .with_resume_every(std::time::Duration::from_secs(a.checkpoint_every));
-    let mut jsonl = match (&a.metrics, &a.resume) {
-        (Some(m), Some(_)) => Some(JsonLines::append(m)?),
-        (Some(m), None) => Some(JsonLines::create(m)?),
-        _ => None,
-    };
+    let mut jsonl = super::metrics_writer(a.metrics.as_deref(), a.resume.is_some())?;
     let mut early = a.patience.map(EarlyStopping::new);
     let mut callbacks: Vec<&mut dyn Callback> = vec![&mut progress, &mut ckpt];
     callbacks.extend(jsonl.as_mut().map(|j| j as &mut dyn Callback));
     callbacks.extend(early.as_mut().map(|e| e as &mut dyn Callback));
     let result = model.fit(&train, val.as_ref(), &options, &mut callbacks);
-    let resumed = a.resume.as_deref().map(|p| (p, super::resume_holds(p)));
-    let resume = ckpt
-        .written_resume
-        .map(|e| {
-            (
-                ckpt.resume.as_path(),
-                super::holds(e, ckpt.written_resume_step),
-            )
-        })
-        .or(resumed);
+    let resume = super::resume_left(&ckpt, a.resume.as_deref());
     let last_good = ckpt.written_last.map(|e| (ckpt.last.as_path(), e));
     let history = match result {
         Ok(h) => h,
-        Err(e) => return super::explain_stop(Err(e), resume, last_good),
+        // The checkpoint holds the model --init started it from.
+        Err(e) => return super::explain_stop(Err(e), resume, last_good, &["--init"]),
     };
     skipped.extend(history.skipped.iter().cloned());
     if !history.skipped.is_empty() {

@@ -31,17 +31,19 @@ pub(crate) fn skip_bad_hint<T>(r: crate::error::Result<T>) -> crate::error::Resu
     })
 }
 
-/// This process's command line with `--resume <ckpt>` in place of any `--resume`/`--init`,
-/// quoted for a POSIX shell: what a user types to continue an interrupted run.
-pub fn resume_command(ckpt: &std::path::Path) -> String {
+/// This process's command line with `--resume <ckpt>` in place of any `--resume` and of the
+/// flags in `replaced` (those the checkpoint stands for: fine-tuning's `--init`), quoted for a
+/// POSIX shell: what a user types to continue an interrupted run.
+pub fn resume_command(ckpt: &std::path::Path, replaced: &[&str]) -> String {
     let mut out = vec!["dak".to_string()];
+    let dropped = |flag: &str| flag == "--resume" || replaced.contains(&flag);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--resume" || a == "--init" {
+        if dropped(&a) {
             args.next();
             continue;
         }
-        if a.starts_with("--resume=") || a.starts_with("--init=") {
+        if a.split_once('=').is_some_and(|(flag, _)| dropped(flag)) {
             continue;
         }
         out.push(a);
@@ -74,11 +76,13 @@ fn shell_quote(a: &str) -> String {
 
 /// The one-line outcome of a training run that ended early: an interruption names the resume
 /// checkpoint on disk (`resume`: its path and epoch, if one exists) and the command that
-/// continues; a divergence names the last good files. Other results pass through.
+/// continues ([`resume_command`] with `replaced`); a divergence names the last good files.
+/// Other results pass through.
 pub fn explain_stop(
     result: crate::error::Result<()>,
     resume: Option<(&std::path::Path, String)>,
     last_good: Option<(&std::path::Path, usize)>,
+    replaced: &[&str],
 ) -> crate::error::Result<()> {
     use crate::error::Error;
     match result {
@@ -86,7 +90,7 @@ pub fn explain_stop(
             Some((path, holds)) => format!(
                 "{msg}; resume checkpoint {} holds {holds}; continue with: {}",
                 path.display(),
-                resume_command(path)
+                resume_command(path, replaced)
             ),
             None => format!("{msg}; nothing saved: no training step had finished"),
         })),
@@ -154,6 +158,31 @@ pub fn print_run_header(gpu: &crate::gpu::Gpu) {
     for line in run_header(&gpu.adapter(), overrides.as_ref()) {
         println!("{line}");
     }
+}
+
+/// The resume checkpoint a run that ended early leaves, with what it holds: the one it wrote
+/// (`ckpt`), else the one it was resumed from.
+pub(crate) fn resume_left<'a>(
+    ckpt: &'a crate::train::callbacks::Checkpoints,
+    resumed_from: Option<&'a std::path::Path>,
+) -> Option<(&'a std::path::Path, String)> {
+    ckpt.written_resume
+        .map(|e| (ckpt.resume.as_path(), holds(e, ckpt.written_resume_step)))
+        .or_else(|| resumed_from.map(|p| (p, resume_holds(p))))
+}
+
+/// The `--metrics` writer of a training run: a resumed run appends to the history there.
+pub(crate) fn metrics_writer(
+    metrics: Option<&std::path::Path>,
+    resuming: bool,
+) -> crate::error::Result<Option<crate::train::callbacks::JsonLines>> {
+    use crate::train::callbacks::JsonLines;
+    metrics
+        .map(|m| match resuming {
+            true => JsonLines::append(m),
+            false => JsonLines::create(m),
+        })
+        .transpose()
 }
 
 /// What a resume checkpoint holds, from its header: `epoch 3` or `epoch 3 and 5 steps of epoch 4`.

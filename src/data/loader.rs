@@ -316,6 +316,12 @@ impl Loader {
 
     /// Starts the threads for `epoch` and returns its batches in order.
     pub fn epoch(&self, epoch: u64) -> Prefetch<Batch> {
+        self.epoch_from(epoch, 0)
+    }
+
+    /// The batches of `epoch` from batch `first` on, as [`Loader::epoch`] makes them: a
+    /// resumed epoch goes on without decoding the batches it had done.
+    pub fn epoch_from(&self, epoch: u64, first: usize) -> Prefetch<Batch> {
         let order = Arc::new(self.epoch_order(epoch));
         let (ds, tf, bad) = (
             Arc::clone(&self.dataset),
@@ -334,6 +340,7 @@ impl Loader {
             self.opts.workers
         };
         Prefetch::spawn(workers, self.opts.prefetch, move |k| {
+            let k = k + first as u64;
             if k >= batches {
                 return None;
             }

@@ -151,7 +151,11 @@ fn kind_of(h: &Header) -> String {
 /// Checks that the file given to `flag` is what `want` says, from its header alone.
 pub fn check(flag: &str, path: &Path, want: Expect) -> Result<Header> {
     crate::validate::input_file(flag, path, "an existing .safetensors file")?;
-    let h = read_header(path)?;
+    // The file's own complaint, with the flag that named it.
+    let h = read_header(path).map_err(|e| match e {
+        Error::Input(why) => Error::input(format!("{flag} {why}")),
+        e => e,
+    })?;
     let refuse = |what: &str| {
         Err(Error::input(format!(
             "{flag} {}: {}, not {what}",

@@ -5,6 +5,7 @@
 use crate::autograd::Params;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::models::expect::{read_header, Header};
 use crate::models::file::{self, check_classes, host_params, ModelInfo, StoreType};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
@@ -85,18 +86,21 @@ pub struct Partial {
 }
 
 impl Partial {
-    /// The words of `tensors`, in order (read back once, at the interruption).
-    pub(crate) fn words_of(tensors: &[&Tensor]) -> Result<Vec<u32>> {
+    /// The epoch so far, `step` steps in: the words of its GPU-side `sums` (read back once, at
+    /// the interruption), then the host's `counts`.
+    pub(crate) fn of(step: usize, sums: &[&Tensor], counts: &[u32]) -> Result<Partial> {
         let mut words = Vec::new();
-        for t in tensors {
+        for t in sums {
             words.extend(t.to_words()?);
         }
-        Ok(words)
+        words.extend_from_slice(counts);
+        Ok(Partial { step, sums: words })
     }
 
-    /// Writes `self.sums` back into `tensors` (the same tensors, in the same order).
-    pub(crate) fn restore_into(&self, tensors: &[&Tensor]) -> Result<()> {
-        let want: usize = tensors.iter().map(|t| t.numel()).sum();
+    /// Writes the GPU-side sums [`Partial::of`] stored back into `sums` (the same tensors, in
+    /// the same order) and returns the host's `N` counts.
+    pub(crate) fn restore<const N: usize>(&self, sums: &[&Tensor]) -> Result<[u32; N]> {
+        let want = sums.iter().map(|t| t.numel()).sum::<usize>() + N;
         if want != self.sums.len() {
             return Err(Error::input(format!(
                 "--resume: the interrupted epoch holds {} sums, this run keeps {want}; resume with the same version and method",
@@ -104,11 +108,11 @@ impl Partial {
             )));
         }
         let mut at = 0;
-        for t in tensors {
+        for t in sums {
             t.write_words(&self.sums[at..at + t.numel()])?;
             at += t.numel();
         }
-        Ok(())
+        Ok(self.sums[at..].try_into().expect("N words are left"))
     }
 }
 
@@ -188,27 +192,35 @@ pub fn save_resume(
     save_with(path, params, Some(optimizer), &meta, extra)
 }
 
-/// Errors unless the checkpoint was written by a run like `run` (when it says which).
-fn check_run(ck: &Checkpoint, path: &Path, run: &RunId) -> Result<()> {
-    if !ck.metadata.contains_key(EPOCH_KEY) {
+/// The method of the run that wrote the resume checkpoint whose header is `header` (`None`
+/// when it does not say: checkpoints from before runs were recorded).
+pub fn run_method(header: &Header) -> Option<&str> {
+    header.metadata.get(RUN_METHOD_KEY).map(String::as_str)
+}
+
+/// [`load_resume`]'s check that the checkpoint at `path` belongs to `run`, from its header
+/// alone: a command refuses a wrong checkpoint before it opens the GPU.
+pub fn check_resume_run(path: &Path, run: &RunId) -> Result<()> {
+    check_run(&read_header(path)?.metadata, path, run)
+}
+
+/// Errors unless the checkpoint whose metadata is `metadata` was written by a run like `run`
+/// (when it says which).
+fn check_run(metadata: &BTreeMap<String, String>, path: &Path, run: &RunId) -> Result<()> {
+    if !metadata.contains_key(EPOCH_KEY) {
         return Err(Error::input(format!(
             "--resume {}: a model file, not a resume checkpoint (<out stem>.resume.safetensors); to start from its weights use --init",
             path.display()
         )));
     }
-    if let Some(m) = ck
-        .metadata
-        .get(RUN_METHOD_KEY)
-        .filter(|m| **m != run.method)
-    {
+    if let Some(m) = metadata.get(RUN_METHOD_KEY).filter(|m| **m != run.method) {
         return Err(Error::input(format!(
             "--resume {}: written by a `{m}` run, this is a `{}` run; resume with the same command",
             path.display(),
             run.method
         )));
     }
-    let images = ck
-        .metadata
+    let images = metadata
         .get(RUN_IMAGES_KEY)
         .and_then(|n| n.parse::<usize>().ok());
     if let Some(n) = images.filter(|n| *n != run.images) {
@@ -232,7 +244,7 @@ pub fn load_resume(
     run: &RunId,
 ) -> Result<ResumePoint> {
     let ck = load(path)?;
-    check_run(&ck, path, run)?;
+    check_run(&ck.metadata, path, run)?;
     check_classes(&ck, path, classes)?;
     ck.restore(params, path)?;
     let gpu = params

@@ -1,7 +1,7 @@
 //! The epoch's GPU-side sums (losses, counts, the first bad step), which the step and the
 //! methods add to and the epoch reads once at its end (or at an interruption, to resume).
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::ops::watch;
 use crate::tensor::{DType, Tensor};
@@ -64,23 +64,12 @@ impl EpochAccumulators {
 
     /// The epoch so far, `steps` steps in (one readback, at an interruption).
     pub fn partial(&self, steps: usize) -> Result<Partial> {
-        let mut sums = Partial::words_of(&self.tensors())?;
-        sums.push(self.steps.get());
-        Ok(Partial { step: steps, sums })
+        Partial::of(steps, &self.tensors(), &[self.steps.get()])
     }
 
     /// Continues the epoch an interrupted run saved.
     pub fn restore(&self, p: &Partial) -> Result<()> {
-        let Some((&count, sums)) = p.sums.split_last() else {
-            return Err(Error::input(
-                "--resume: the interrupted epoch holds no sums",
-            ));
-        };
-        let part = Partial {
-            step: p.step,
-            sums: sums.to_vec(),
-        };
-        part.restore_into(&self.tensors())?;
+        let [count] = p.restore(&self.tensors())?;
         self.steps.set(count);
         Ok(())
     }

@@ -2,9 +2,10 @@
 //! state, and reads back, so that a resumed run ends exactly as the uninterrupted one: every
 //! epoch logged so far (the plot, the final table and `epochs_run` count them all), the
 //! proxy A-distance before training, and the selection state of `--select`: the best epoch
-//! so far with its parameters and score-set probabilities (entropy, IM, SND, MixVal, DEV,
-//! source-val), every epoch's probabilities and parameters (EnsV), the last epoch's
-//! probabilities.
+//! so far with its parameters (BN running statistics included) and score-set probabilities
+//! (entropy, IM, SND, MixVal, DEV, source-val), every epoch's probabilities and parameters
+//! (EnsV), the last epoch's probabilities. A source-free run adds its own state to the same
+//! record (`source_free.rs`).
 
 use super::ensv::EpochPool;
 use super::step::snapshot;
@@ -43,8 +44,47 @@ fn json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::runtime(e.to_string()))
 }
 
-fn flat(name: &str, values: &[f32]) -> (String, Vec<usize>, Vec<f32>) {
+/// The error of a record that cannot be read back.
+pub(super) fn damaged(what: &str) -> Error {
+    Error::input(format!(
+        "--resume: the checkpoint's run record is damaged ({what}); start again"
+    ))
+}
+
+/// A host tensor of a record: `values` as one row named `name`.
+pub(super) fn flat(name: &str, values: &[f32]) -> (String, Vec<usize>, Vec<f32>) {
     (name.to_string(), vec![values.len()], values.to_vec())
+}
+
+/// Records `params`, a snapshot of `model`, as tensors `<prefix>.<name>`: the parameters
+/// training changes and the BN running statistics the forward pass moves (frozen ones are
+/// the model's own and are not repeated).
+pub(super) fn record_params(
+    r: &mut RunRecord,
+    prefix: &str,
+    model: &Dann,
+    params: &[Tensor],
+) -> Result<()> {
+    for ((_, p), t) in model.params.iter().zip(params) {
+        if p.trainable || p.buffer {
+            r.tensors
+                .push(flat(&format!("{prefix}.{}", p.name), &t.to_vec()?));
+        }
+    }
+    Ok(())
+}
+
+/// A snapshot of `model` with the values [`record_params`] wrote under `prefix` in place
+/// (a parameter without a recorded value keeps the model's: frozen ones, and BN statistics
+/// in checkpoints from before they were recorded).
+pub(super) fn restore_params(model: &Dann, r: &RunRecord, prefix: &str) -> Result<Vec<Tensor>> {
+    let mut params = snapshot(model)?;
+    for ((_, p), t) in model.params.iter().zip(params.iter_mut()) {
+        if let Some(v) = r.tensor(&format!("{prefix}.{}", p.name)) {
+            *t = Tensor::from_slice(p.value.gpu(), v, p.value.shape())?;
+        }
+    }
+    Ok(params)
 }
 
 /// The record of a run so far (host copies; written only with a resume checkpoint).
@@ -63,12 +103,7 @@ pub(super) fn record(
         let best = (*epoch, score.to_bits());
         r.metadata.insert("best".into(), json(&best)?);
         r.tensors.push(flat("best_probs", best_probs));
-        for ((_, p), t) in model.params.iter().zip(params) {
-            if p.trainable {
-                r.tensors
-                    .push(flat(&format!("best.{}", p.name), &t.to_vec()?));
-            }
-        }
+        record_params(&mut r, "best", model, params)?;
     }
     r.metadata.insert("pool".into(), pool.len().to_string());
     for i in 0..pool.len() {
@@ -94,24 +129,19 @@ pub(super) fn restore(
     let Some(epochs) = r.metadata.get("epochs") else {
         return Ok(None);
     };
-    let bad = |what: &str| {
-        Error::input(format!(
-            "--resume: the checkpoint's run record is damaged ({what}); start again"
-        ))
-    };
-    let mut epochs = epoch_record::from_json(epochs).ok_or_else(|| bad("epochs"))?;
+    let mut epochs = epoch_record::from_json(epochs).ok_or_else(|| damaged("epochs"))?;
     let pad_before = match r.metadata.get("pad_before") {
-        Some(p) => serde_json::from_str(p).map_err(|_| bad("pad_before"))?,
+        Some(p) => serde_json::from_str(p).map_err(|_| damaged("pad_before"))?,
         None => None,
     };
     let n_pool: usize = match r.metadata.get("pool") {
-        Some(n) => n.parse().map_err(|_| bad("pool"))?,
+        Some(n) => n.parse().map_err(|_| damaged("pool"))?,
         None => 0,
     };
     for i in 0..n_pool {
         let probs = r
             .tensor(&format!("pool.{i}.probs"))
-            .ok_or_else(|| bad("pool"))?;
+            .ok_or_else(|| damaged("pool"))?;
         let params = model
             .params
             .iter()
@@ -128,13 +158,9 @@ pub(super) fn restore(
     let best = match r.metadata.get("best") {
         None => None,
         Some(b) => {
-            let (epoch, bits): (usize, u64) = serde_json::from_str(b).map_err(|_| bad("best"))?;
-            let mut params = snapshot(model)?;
-            for ((_, p), t) in model.params.iter().zip(params.iter_mut()) {
-                if let Some(v) = r.tensor(&format!("best.{}", p.name)) {
-                    *t = Tensor::from_slice(p.value.gpu(), v, p.value.shape())?;
-                }
-            }
+            let (epoch, bits): (usize, u64) =
+                serde_json::from_str(b).map_err(|_| damaged("best"))?;
+            let params = restore_params(model, r, "best")?;
             Some((epoch, f64::from_bits(bits), params))
         }
     };

@@ -10,11 +10,16 @@
 //! statistics) and the nearest-centroid clustering of its features ([`crate::ops::centroids`]),
 //! then one pass of training steps over the target set in a seeded order. Per step nothing is
 //! read back: the loss is summed on the GPU and read once per epoch.
+//!
+//! Resume checkpoints are written and read as a source-based run's (`fit.rs`, `resume.rs`),
+//! with what only a source-free run has added to the record (`SourceFreeState`), so that a
+//! resumed run ends bit for bit as the uninterrupted one.
 
 use std::time::Instant;
 
 use super::ensv::{self, EpochPool};
 pub use super::methods::{LossWeights, SourceFree, SourceFreeDefaults, SourceFreeMethod};
+use super::resume::{self, damaged, SoFar};
 use super::scores::{accuracy, score_candidate, ScoreSets};
 use super::step::{restore, snapshot};
 use super::{AdaptConfig, LrSchedule, Select};
@@ -27,7 +32,7 @@ use crate::ops::{centroids, elementwise as ew, prob, softmax_xent};
 use crate::optim::{Optimizer, Rule};
 use crate::tensor::{DType, Tensor};
 use crate::train::callback::Callbacks;
-use crate::train::checkpoint::RunId;
+use crate::train::checkpoint::{self, Partial, ResumePoint, RunId, RunRecord};
 use crate::train::clock::RunClock;
 use crate::train::fit::steady_rate;
 use crate::train::interrupt::{check_loss, interrupted, stop_requested, BadLoss};
@@ -75,6 +80,9 @@ pub struct SourceFreeConfig {
     pub eval_batch: usize,
     /// Target images the label-free scores read.
     pub score_samples: usize,
+    /// Continue from this resume checkpoint (`<out stem>.resume.safetensors` of an
+    /// interrupted run of the same method, data and `--select`).
+    pub resume: Option<std::path::PathBuf>,
 }
 
 impl SourceFreeConfig {
@@ -101,6 +109,7 @@ impl SourceFreeConfig {
             workers: 0,
             eval_batch: 250,
             score_samples: 1000,
+            resume: None,
         }
     }
 
@@ -189,7 +198,9 @@ pub struct TargetData {
 impl Dann {
     /// Adapts the model to `data.target` without any source image (SHOT or TENT, as
     /// `config.method` says), evaluating after every epoch; epoch 0 (the model as given) is a
-    /// candidate of `config.select`. At the end the model holds the selected parameters.
+    /// candidate of `config.select`. At the end the model holds the selected parameters. With
+    /// `config.resume` it continues an interrupted run from the checkpoint a
+    /// [`crate::train::callbacks::Checkpoints`] callback wrote.
     ///
     /// ```no_run
     /// use dak::prelude::*;
@@ -215,12 +226,30 @@ impl Dann {
         for prefix in self.base_prefixes() {
             self.params.set_lr_mult(prefix, config.backbone_lr_mult);
         }
-        let opt = Optimizer::new(Rule::Sgd {
+        let mut opt = Optimizer::new(Rule::Sgd {
             momentum: config.momentum,
             nesterov: config.nesterov,
             weight_decay: config.weight_decay,
         });
-        let (history, why) = run(self, data, config, opt, &mut Callbacks(callbacks))?;
+        // After `prepare`: the checkpoint's optimizer state is that of the trained parameters.
+        let resume_at = match &config.resume {
+            Some(path) => checkpoint::load_resume(
+                path,
+                &mut self.params,
+                &mut opt,
+                &self.classes,
+                &run_id(config.method, &data.target),
+            )?,
+            None => ResumePoint::default(),
+        };
+        let (history, why) = run(
+            self,
+            data,
+            config,
+            opt,
+            resume_at,
+            &mut Callbacks(callbacks),
+        )?;
         // The lineage: this run, and the record of the model it started from.
         let summary = history
             .summary
@@ -355,6 +384,19 @@ impl EpochSums {
         })
     }
 
+    /// The epoch so far, `batches` batches in (one readback, at an interruption); the steps
+    /// trained come last.
+    fn partial(&self, batches: usize) -> Result<Partial> {
+        Partial::of(batches, &[&self.loss, &self.agree], &[self.steps as u32])
+    }
+
+    /// Continues the sums of the epoch an interrupted run saved.
+    fn restore(&mut self, p: &Partial) -> Result<()> {
+        let [steps] = p.restore(&[&self.loss, &self.agree])?;
+        self.steps = steps as usize;
+        Ok(())
+    }
+
     /// `n` unit weights, uploaded once per batch size rather than every step.
     fn ones(&mut self, gpu: &crate::gpu::Gpu, n: usize) -> Result<Tensor> {
         if self.ones.as_ref().is_none_or(|t| t.numel() != n) {
@@ -364,12 +406,127 @@ impl EpochSums {
     }
 }
 
-/// The run behind [`Dann::adapt_source_free`].
+/// What a source-free run's resume checkpoints say about it: its method and target images.
+pub fn run_id(method: SourceFree, target: &Dataset) -> RunId {
+    RunId {
+        method: method.name().into(),
+        images: target.len(),
+    }
+}
+
+/// Keys of what a source-free run records beyond a source-based run's record.
+const SELECT_KEY: &str = "select";
+const STEPS_KEY: &str = "steps";
+const INIT_PREFIX: &str = "init";
+const INIT_PROBS: &str = "init_probs";
+const PSEUDO_LABELS: &str = "pseudo_labels";
+
+/// The --init model's parameters and score-set probabilities (what `--select safe` may hand
+/// back).
+type Init = (Vec<Tensor>, Vec<f32>);
+
+/// What a source-free run's resume record holds beyond a source-based run's: the training
+/// steps done (single-image batches are skipped, so they do not follow from the batches
+/// done), the --init model (`--select safe`) and, inside an epoch, that epoch's pseudo-labels:
+/// they were made from the model at the epoch's start, which a resumed run no longer has.
+struct SourceFreeState<'a> {
+    steps: usize,
+    init: Option<&'a Init>,
+    pseudo: Option<&'a [u32]>,
+}
+
+/// A source-free run's resume record: the one a source-based run writes (`resume.rs`) and
+/// `state`, with the validator it was written for.
+fn run_record(
+    model: &Dann,
+    so_far: SoFar,
+    config: &SourceFreeConfig,
+    state: &SourceFreeState,
+) -> Result<RunRecord> {
+    let mut r = resume::record(model, so_far, None)?;
+    r.metadata
+        .insert(SELECT_KEY.into(), config.select.name().into());
+    r.metadata.insert(STEPS_KEY.into(), state.steps.to_string());
+    if let Some((params, probs)) = state.init {
+        resume::record_params(&mut r, INIT_PREFIX, model, params)?;
+        r.tensors.push(resume::flat(INIT_PROBS, probs));
+    }
+    if let Some(labels) = state.pseudo {
+        // Class indices are exact in f32, the record's type.
+        let values: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
+        r.tensors.push(resume::flat(PSEUDO_LABELS, &values));
+    }
+    Ok(r)
+}
+
+/// What [`run_record`] kept beyond a source-based run's record, read back.
+struct Continued {
+    steps: usize,
+    init: Option<Init>,
+    pseudo: Option<Vec<u32>>,
+}
+
+/// Reads back what [`run_record`] added for a run on `images` target images; refuses a
+/// record written for another validator (its selection state would not be this one's).
+fn read_record(
+    model: &Dann,
+    r: &RunRecord,
+    config: &SourceFreeConfig,
+    images: usize,
+) -> Result<Continued> {
+    let select = config.select.name();
+    match r.metadata.get(SELECT_KEY) {
+        Some(s) if s == select => {}
+        Some(s) => {
+            let path = config.resume.as_deref().unwrap_or(std::path::Path::new(""));
+            return Err(Error::input(format!(
+                "--resume {}: written by a run with --select {s}, this one has --select {select}; resume with the same command",
+                path.display()
+            )));
+        }
+        None => return Err(damaged("select")),
+    }
+    let steps = r
+        .metadata
+        .get(STEPS_KEY)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| damaged("steps"))?;
+    let init = match config.select {
+        Select::Safe => {
+            let probs = r
+                .tensor(INIT_PROBS)
+                .ok_or_else(|| damaged("the --init model"))?;
+            let params = resume::restore_params(model, r, INIT_PREFIX)?;
+            Some((params, probs.to_vec()))
+        }
+        _ => None,
+    };
+    let classes = model.config.classes as f32;
+    let pseudo = match r.tensor(PSEUDO_LABELS) {
+        Some(v)
+            if v.len() != images
+                || v.iter()
+                    .any(|&l| !(0.0..classes).contains(&l) || l.fract() != 0.0) =>
+        {
+            return Err(damaged("pseudo-labels"))
+        }
+        Some(v) => Some(v.iter().map(|&l| l as u32).collect()),
+        None => None,
+    };
+    Ok(Continued {
+        steps,
+        init,
+        pseudo,
+    })
+}
+
+/// The run behind [`Dann::adapt_source_free`], from the start or from `resume_at`.
 fn run(
     model: &Dann,
     data: &TargetData,
     config: &SourceFreeConfig,
     mut opt: Optimizer,
+    resume_at: ResumePoint,
     callbacks: &mut Callbacks,
 ) -> Result<(History, Option<String>)> {
     let gpu = model.gpu();
@@ -395,39 +552,88 @@ fn run(
     )?;
     let steps_per_epoch = loader.batches_per_epoch();
     let total_steps = steps_per_epoch * config.epochs;
-    let run_id = RunId {
-        method: method.name().into(),
-        images: target.len(),
+    let run_id = run_id(method, &target);
+    let mut pool = EpochPool::new(model.config.classes, config.select.pools());
+    let continued = match resume::restore(model, &resume_at.record, &mut pool)? {
+        Some(r) => Some((
+            r,
+            read_record(model, &resume_at.record, config, target.len())?,
+        )),
+        None if config.resume.is_some() => return Err(damaged("missing")),
+        None => None,
     };
+    // A resumed run goes on after the epochs its checkpoint finished (epoch 0, the model as
+    // given, is always among them), inside the next one when it stopped there.
+    let done = resume_at.epochs;
+    let first = match continued {
+        Some(_) => done + 1,
+        None => 0,
+    };
+    let needed = done + usize::from(resume_at.partial.is_some());
+    if needed > config.epochs {
+        return Err(Error::input(format!(
+            "--resume: the checkpoint has trained into epoch {needed}; ask for at least {needed} epochs"
+        )));
+    }
     let mut clock = RunClock::start();
     callbacks.begin(&RunInfo {
         method: method.name().into(),
         epochs: config.epochs,
-        first_epoch: 0,
-        first_step: 0,
+        first_epoch: done,
+        first_step: resume_at.partial.as_ref().map_or(0, |p| p.step),
         steps_per_epoch,
     })?;
     let mut history = History::default();
-    let mut best: Option<(usize, f64, Vec<Tensor>)> = None;
-    let mut pool = EpochPool::new(model.config.classes, config.select.pools());
+    let mut best: resume::Best = None;
     let (mut last_probs, mut best_probs) = (Vec::new(), Vec::new());
     let (mut images_total, mut step_seconds_total, mut warmup) = (0usize, 0f64, None);
     let mut step_no = 0usize;
     // The --init model's parameters and score-set predictions (the safety rule may return it).
     let mut init = None;
-    for epoch in 0..=config.epochs {
+    // The interrupted epoch's pseudo-labels.
+    let mut resumed_pseudo = None;
+    if let Some((r, c)) = continued {
+        history.epochs = r.epochs;
+        best = r.best;
+        best_probs = r.best_probs;
+        last_probs = r.last_probs;
+        step_no = c.steps;
+        init = c.init;
+        resumed_pseudo = c.pseudo;
+        callbacks.resumed(&history.epochs);
+    }
+    for epoch in first..=config.epochs {
         let t0 = Instant::now();
         let mut sums = EpochSums::new(gpu)?;
         let (mut lr, mut images, mut first_step) = (0f32, 0usize, None);
+        // The interrupted epoch goes on after its last step, with its sums so far and that
+        // step's learning rate (the one it reports if no step is left).
+        let skip = match (&resume_at.partial, epoch == first) {
+            (Some(p), true) => {
+                sums.restore(p)?;
+                if sums.steps > 0 {
+                    lr = config
+                        .lr_schedule
+                        .at(config.lr, step_no as f32 / total_steps as f32);
+                }
+                p.step
+            }
+            _ => 0,
+        };
         if epoch > 0 {
             let pseudo = match method.get().pseudo_labels() {
+                true if skip > 0 => Some(
+                    resumed_pseudo
+                        .take()
+                        .ok_or_else(|| damaged("pseudo-labels"))?,
+                ),
                 true => {
                     callbacks.phase("clustering the target features for pseudo-labels");
                     Some(pseudo_labels(model, &target, config)?)
                 }
                 false => None,
             };
-            for (k, batch) in loader.epoch(epoch as u64 - 1).enumerate() {
+            for (k, batch) in (skip..).zip(loader.epoch_from(epoch as u64 - 1, skip)) {
                 let batch = batch?;
                 // A batch's statistics need two rows (SHOT skips single-image batches too).
                 if batch.len() < 2 {
@@ -463,6 +669,21 @@ fn run(
                     one_time: clock.one_time(),
                 });
                 if stop_requested() {
+                    let so_far = (&history.epochs, &best, &best_probs, &last_probs, &pool);
+                    let kept = SourceFreeState {
+                        steps: step_no,
+                        init: init.as_ref(),
+                        pseudo: pseudo.as_deref(),
+                    };
+                    let record = || run_record(model, so_far, config, &kept);
+                    let state = TrainState {
+                        params: &model.params,
+                        optimizer: &opt,
+                        info: &info,
+                        run: &run_id,
+                        record: Some(&record),
+                    };
+                    callbacks.interrupt(&state, epoch - 1, &sums.partial(k + 1)?)?;
                     return Err(interrupted(epoch, k + 1, steps_per_epoch));
                 }
             }
@@ -509,12 +730,19 @@ fn run(
         }
         last_probs = probs;
         history.epochs.push(logs.clone());
+        let so_far = (&history.epochs, &best, &best_probs, &last_probs, &pool);
+        let kept = SourceFreeState {
+            steps: step_no,
+            init: init.as_ref(),
+            pseudo: None,
+        };
+        let record = || run_record(model, so_far, config, &kept);
         let state = TrainState {
             params: &model.params,
             optimizer: &opt,
             info: &info,
             run: &run_id,
-            record: None,
+            record: Some(&record),
         };
         if callbacks.epoch(&logs, &state)? == Control::Stop {
             break;

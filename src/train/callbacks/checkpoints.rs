@@ -121,6 +121,10 @@ impl Callback for Checkpoints {
                 }
             }
         }
+        // A source-free run's epoch 0 is the model as given: nothing trained, nothing to resume.
+        if m.epoch == 0 {
+            return Ok(Control::Continue);
+        }
         let last_epoch = m.epoch >= m.epochs;
         let due = self
             .resume_written_at

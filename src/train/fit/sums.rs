@@ -4,7 +4,7 @@
 use super::{loader, FitOptions};
 use crate::autograd::Tape;
 use crate::data::{Dataset, Transform};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::models::{Classifier, Model};
 use crate::ops::{elementwise as ew, softmax_xent, watch};
@@ -55,26 +55,15 @@ impl Sums {
     /// The epoch so far, `steps` steps in (one readback, at an interruption); the host's
     /// counts of images and steps come last.
     pub fn partial(&self, steps: usize) -> Result<Partial> {
-        let mut sums = Partial::words_of(&[&self.loss, &self.counts, &self.first_bad])?;
-        sums.extend([self.seen as u32, self.steps]);
-        Ok(Partial { step: steps, sums })
+        let sums = [&self.loss, &self.counts, &self.first_bad];
+        Partial::of(steps, &sums, &[self.seen as u32, self.steps])
     }
 
     /// Continues the epoch an interrupted run saved.
     pub fn restore(&mut self, p: &Partial) -> Result<()> {
-        let n = p.sums.len();
-        if n < 2 {
-            return Err(Error::input(
-                "--resume: the interrupted epoch holds no sums",
-            ));
-        }
-        let gpu_part = Partial {
-            step: p.step,
-            sums: p.sums[..n - 2].to_vec(),
-        };
-        gpu_part.restore_into(&[&self.loss, &self.counts, &self.first_bad])?;
-        self.seen = p.sums[n - 2] as usize;
-        self.steps = p.sums[n - 1];
+        let [seen, steps] = p.restore(&[&self.loss, &self.counts, &self.first_bad])?;
+        self.seen = seen as usize;
+        self.steps = steps;
         Ok(())
     }
 

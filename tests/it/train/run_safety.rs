@@ -596,3 +596,75 @@ fn interrupted_selecting_and_comparing_runs_resume_with_the_printed_command() {
         }
     }
 }
+
+/// A source-free run stopped by Ctrl-C prints the command that continues it (its `--init`
+/// kept, `--resume` added); that command ends with the uninterrupted run's model, and the
+/// metrics hold every epoch once.
+#[test]
+fn an_interrupted_source_free_run_resumes_with_the_printed_command() {
+    let dir = TempDir::new("resume-source-free");
+    let tgt = dir.path().join("tgt");
+    class_folders(&tgt);
+    let init = dir.path().join("init.safetensors");
+    let names = ["cat", "dog", "owl"].map(String::from);
+    dak::models::Dann::digits(&gpu(), &names, 1)
+        .unwrap()
+        .save(&init)
+        .unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let args = |out: &str, metrics: &str| -> Vec<String> {
+        let (init, tgt) = (init.to_str().unwrap(), tgt.to_str().unwrap());
+        [
+            "adapt",
+            "--source-free",
+            "--init",
+            init,
+            "--target",
+            tgt,
+            "--epochs",
+            "6",
+            "--batch",
+            "4",
+            "--score-samples",
+            "8",
+            "--workers",
+            "1",
+            "--out",
+            out,
+            "--metrics",
+            metrics,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run = |args: &[String]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = dak(&args);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{args:?}: {err}");
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let whole = p("whole.safetensors");
+    run(&args(&whole, &p("whole.jsonl")));
+
+    let (out, metrics) = (p("sf.safetensors"), p("sf.jsonl"));
+    let argv = args(&out, &metrics);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = interrupt_at(&argv, |l| {
+        l.starts_with("[shot] epoch") && l.contains(" 1/6 ")
+    });
+    assert_eq!(code, Some(130), "{stdout}{stderr}");
+    let again = printed_resume(&stderr);
+    assert!(again.iter().any(|a| a == "--init"), "{again:?}");
+    let stdout = run(&again);
+    assert!(stdout.contains("resuming after epoch"), "{stdout}");
+    assert_eq!(
+        tensors(Path::new(&out)),
+        tensors(Path::new(&whole)),
+        "the resumed run's model is the uninterrupted one's"
+    );
+    assert_eq!(
+        epochs_in(Path::new(&metrics)),
+        (0..=6).collect::<Vec<u64>>()
+    );
+}

@@ -468,6 +468,83 @@ fn bad_source_free_runs_are_refused_before_the_gpu_opens() {
     let single = dir.path().join("one");
     save(&single.join("a.png"), &pattern(30, 30, 1));
     let one = single.to_str().unwrap();
+    // Resume checkpoints of the digits model: a source-based run's, a source-free SHOT run's on
+    // the 18 target images, one on other images, one of another network; and a damaged file.
+    let resume_of = |name: &str, method: &str, images: usize, model: &Dann| {
+        use dak::models::Model;
+        let path = dir.path().join(format!("{name}.resume.safetensors"));
+        let opt = dak::optim::Optimizer::new(dak::optim::Rule::sgd_momentum());
+        let run = dak::train::checkpoint::RunId {
+            method: method.into(),
+            images,
+        };
+        let info = model.info();
+        dak::train::checkpoint::save_resume(&path, &model.params, &opt, &info, &run, 1, None, None)
+            .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let model = Dann::digits(&gpu, &names, 1).unwrap();
+    let dann_ckpt = resume_of("dann", "dann", 18, &model);
+    let shot_ckpt = resume_of("shot", "shot", 18, &model);
+    let fewer_ckpt = resume_of("fewer", "shot", 12, &model);
+    let four_ckpt = resume_of("four", "shot", 18, &Dann::digits(&gpu, &four, 1).unwrap());
+    let junk = dir.path().join("junk.resume.safetensors");
+    std::fs::write(&junk, b"not a safetensors file").unwrap();
+    let junk = junk.to_str().unwrap();
+    let sf = |resume: &str| {
+        vec![
+            "--source-free",
+            "--init",
+            d,
+            "--target",
+            t,
+            "--out",
+            o,
+            "--resume",
+            resume,
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<String>>()
+    };
+    let resume_cases = [
+        (sf(&dann_ckpt), "source-based `dann` run"),
+        (sf(&fewer_ckpt), "trained on 12 images, this run has 18"),
+        (sf(&four_ckpt), "another network or classes"),
+        (sf(junk), "--resume"),
+        (sf(d), "--resume"),
+        (
+            [
+                "--source",
+                s,
+                "--target",
+                t,
+                "--out",
+                o,
+                "--resume",
+                shot_ckpt.as_str(),
+            ]
+            .map(String::from)
+            .to_vec(),
+            "source-free `shot` run",
+        ),
+    ];
+    for (args, needle) in &resume_cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (e, opens) = refused(&args);
+        assert_eq!(opens, 0, "{args:?} opened the GPU: {e}");
+        assert!(e.contains(needle), "{args:?}: `{needle}` not in: {e}");
+        assert_eq!(e.trim().lines().count(), 1, "{args:?}: one line: {e}");
+        assert!(!out.exists(), "{args:?} wrote {o}");
+    }
+    // A checkpoint of this run passes every check before the GPU.
+    let (e, opens) = refused(
+        &sf(&shot_ckpt)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(opens == 1 && e.contains("GPU-OPENED"), "{e}");
     for (args, needle) in [
         (
             vec![
