@@ -17,6 +17,8 @@ SEEDS=${SEEDS:-"0 1 2"}
 SOURCE_EPOCHS=${SOURCE_EPOCHS:-10}
 SHOT_EPOCHS=${SHOT_EPOCHS:-}
 RECIPES=${RECIPES:-"plain recipe"}
+SHOT_FROM=${SHOT_FROM:-"plain recipe"}  # the source models SHOT adapts (the others: source-only only)
+DANN=${DANN:-1}                         # 0: no DANN run (the pair suite cites docs/selection.md's)
 SELECT=${SELECT:-last}  # the table applies --select safe itself
 DAK=${DAK:-target/release/dak}
 OUT=${OUT:-results-source-free}
@@ -39,6 +41,7 @@ pair() {
     [ -s "$src.jsonl" ] && summary "$src.jsonl" >/dev/null ||
         "$DAK" adapt "${src_data[@]}" --method source-only --epochs "$SOURCE_EPOCHS" --seed "$s" --no-pad "$@" \
             --out "$src.safetensors" --metrics "$src.jsonl" > "$src.log" 2>&1
+    case " $SHOT_FROM " in *" $tag "*) ;; *) return 0 ;; esac
     local epochs=()
     [ -n "$SHOT_EPOCHS" ] && epochs=(--epochs "$SHOT_EPOCHS")
     [ -s "$shot.jsonl" ] && summary "$shot.jsonl" >/dev/null ||
@@ -60,11 +63,13 @@ for s in $SEEDS; do
             recipe) pair recipe "$s" --recipe shot ;;
         esac
     done
+    [ "$DANN" = 1 ] || continue
     dann="$OUT/dann-s$s"
     [ -s "$dann.jsonl" ] && summary "$dann.jsonl" >/dev/null ||
         "$DAK" adapt "${src_data[@]}" --method dann --epochs "$SOURCE_EPOCHS" --seed "$s" --no-pad \
             --out "$dann.safetensors" --metrics "$dann.jsonl" > "$dann.log" 2>&1
 done
+[ "$DANN" = 1 ] && [ "$SHOT_FROM" = "plain recipe" ] || exit 0  # scripts/source_free_suite.py tables the rest
 RECIPES="$RECIPES" python3 - "$OUT" $SEEDS <<'PY'
 import json, sys
 out, seeds = sys.argv[1], sys.argv[2:]
