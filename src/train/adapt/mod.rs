@@ -27,6 +27,7 @@ mod resume;
 pub mod safe;
 pub mod scores;
 pub mod source_free;
+mod source_free_resume;
 pub(crate) mod step;
 
 pub use methods::{AdaptMethod, Counted, Method, MethodLosses, MethodState, StepContext};

@@ -12,15 +12,17 @@
 //! read back: the loss is summed on the GPU and read once per epoch.
 //!
 //! Resume checkpoints are written and read as a source-based run's (`fit.rs`, `resume.rs`),
-//! with what only a source-free run has added to the record (`SourceFreeState`), so that a
+//! with what only a source-free run adds to the record (`source_free_resume.rs`), so that a
 //! resumed run ends bit for bit as the uninterrupted one.
 
 use std::time::Instant;
 
 use super::ensv::{self, EpochPool};
 pub use super::methods::{LossWeights, SourceFree, SourceFreeDefaults, SourceFreeMethod};
-use super::resume::{self, damaged, SoFar};
+use super::resume::{self, damaged};
 use super::scores::{accuracy, score_candidate, ScoreSets};
+pub use super::source_free_resume::run_id;
+use super::source_free_resume::{read_record, run_record, SourceFreeState};
 use super::step::{restore, snapshot};
 use super::{AdaptConfig, LrSchedule, Select};
 use crate::autograd::Tape;
@@ -32,7 +34,7 @@ use crate::ops::{centroids, elementwise as ew, prob, softmax_xent};
 use crate::optim::{Optimizer, Rule};
 use crate::tensor::{DType, Tensor};
 use crate::train::callback::Callbacks;
-use crate::train::checkpoint::{self, Partial, ResumePoint, RunId, RunRecord};
+use crate::train::checkpoint::{self, Partial, ResumePoint};
 use crate::train::clock::RunClock;
 use crate::train::fit::steady_rate;
 use crate::train::interrupt::{check_loss, interrupted, stop_requested, BadLoss};
@@ -406,120 +408,6 @@ impl EpochSums {
     }
 }
 
-/// What a source-free run's resume checkpoints say about it: its method and target images.
-pub fn run_id(method: SourceFree, target: &Dataset) -> RunId {
-    RunId {
-        method: method.name().into(),
-        images: target.len(),
-    }
-}
-
-/// Keys of what a source-free run records beyond a source-based run's record.
-const SELECT_KEY: &str = "select";
-const STEPS_KEY: &str = "steps";
-const INIT_PREFIX: &str = "init";
-const INIT_PROBS: &str = "init_probs";
-const PSEUDO_LABELS: &str = "pseudo_labels";
-
-/// The --init model's parameters and score-set probabilities (what `--select safe` may hand
-/// back).
-type Init = (Vec<Tensor>, Vec<f32>);
-
-/// What a source-free run's resume record holds beyond a source-based run's: the training
-/// steps done (single-image batches are skipped, so they do not follow from the batches
-/// done), the --init model (`--select safe`) and, inside an epoch, that epoch's pseudo-labels:
-/// they were made from the model at the epoch's start, which a resumed run no longer has.
-struct SourceFreeState<'a> {
-    steps: usize,
-    init: Option<&'a Init>,
-    pseudo: Option<&'a [u32]>,
-}
-
-/// A source-free run's resume record: the one a source-based run writes (`resume.rs`) and
-/// `state`, with the validator it was written for.
-fn run_record(
-    model: &Dann,
-    so_far: SoFar,
-    config: &SourceFreeConfig,
-    state: &SourceFreeState,
-) -> Result<RunRecord> {
-    let mut r = resume::record(model, so_far, None)?;
-    r.metadata
-        .insert(SELECT_KEY.into(), config.select.name().into());
-    r.metadata.insert(STEPS_KEY.into(), state.steps.to_string());
-    if let Some((params, probs)) = state.init {
-        resume::record_params(&mut r, INIT_PREFIX, model, params)?;
-        r.tensors.push(resume::flat(INIT_PROBS, probs));
-    }
-    if let Some(labels) = state.pseudo {
-        // Class indices are exact in f32, the record's type.
-        let values: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
-        r.tensors.push(resume::flat(PSEUDO_LABELS, &values));
-    }
-    Ok(r)
-}
-
-/// What [`run_record`] kept beyond a source-based run's record, read back.
-struct Continued {
-    steps: usize,
-    init: Option<Init>,
-    pseudo: Option<Vec<u32>>,
-}
-
-/// Reads back what [`run_record`] added for a run on `images` target images; refuses a
-/// record written for another validator (its selection state would not be this one's).
-fn read_record(
-    model: &Dann,
-    r: &RunRecord,
-    config: &SourceFreeConfig,
-    images: usize,
-) -> Result<Continued> {
-    let select = config.select.name();
-    match r.metadata.get(SELECT_KEY) {
-        Some(s) if s == select => {}
-        Some(s) => {
-            let path = config.resume.as_deref().unwrap_or(std::path::Path::new(""));
-            return Err(Error::input(format!(
-                "--resume {}: written by a run with --select {s}, this one has --select {select}; resume with the same command",
-                path.display()
-            )));
-        }
-        None => return Err(damaged("select")),
-    }
-    let steps = r
-        .metadata
-        .get(STEPS_KEY)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| damaged("steps"))?;
-    let init = match config.select {
-        Select::Safe => {
-            let probs = r
-                .tensor(INIT_PROBS)
-                .ok_or_else(|| damaged("the --init model"))?;
-            let params = resume::restore_params(model, r, INIT_PREFIX)?;
-            Some((params, probs.to_vec()))
-        }
-        _ => None,
-    };
-    let classes = model.config.classes as f32;
-    let pseudo = match r.tensor(PSEUDO_LABELS) {
-        Some(v)
-            if v.len() != images
-                || v.iter()
-                    .any(|&l| !(0.0..classes).contains(&l) || l.fract() != 0.0) =>
-        {
-            return Err(damaged("pseudo-labels"))
-        }
-        Some(v) => Some(v.iter().map(|&l| l as u32).collect()),
-        None => None,
-    };
-    Ok(Continued {
-        steps,
-        init,
-        pseudo,
-    })
-}
-
 /// The run behind [`Dann::adapt_source_free`], from the start or from `resume_at`.
 fn run(
     model: &Dann,
@@ -557,7 +445,13 @@ fn run(
     let continued = match resume::restore(model, &resume_at.record, &mut pool)? {
         Some(r) => Some((
             r,
-            read_record(model, &resume_at.record, config, target.len())?,
+            read_record(
+                model,
+                &resume_at.record,
+                config.select,
+                config.resume.as_deref().unwrap_or(std::path::Path::new("")),
+                target.len(),
+            )?,
         )),
         None if config.resume.is_some() => return Err(damaged("missing")),
         None => None,
@@ -675,7 +569,7 @@ fn run(
                         init: init.as_ref(),
                         pseudo: pseudo.as_deref(),
                     };
-                    let record = || run_record(model, so_far, config, &kept);
+                    let record = || run_record(model, so_far, config.select, &kept);
                     let state = TrainState {
                         params: &model.params,
                         optimizer: &opt,
@@ -736,7 +630,7 @@ fn run(
             init: init.as_ref(),
             pseudo: None,
         };
-        let record = || run_record(model, so_far, config, &kept);
+        let record = || run_record(model, so_far, config.select, &kept);
         let state = TrainState {
             params: &model.params,
             optimizer: &opt,
