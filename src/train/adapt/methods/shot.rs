@@ -54,6 +54,11 @@
 //! network defines the dropout and never applies it), weight-normalised head and label
 //! smoothing.
 //!
+//! Limit: L_div pushes the batch's mean prediction towards uniform, so under label shift (a
+//! target whose classes are far from equally frequent) SHOT moves correct answers to rare
+//! classes: on the selection suite's `mnist-to-mnist-labelshift` 96.0 -> 72.0, and
+//! `--select safe` kept it (docs/source_free.md).
+//!
 //! # Example
 //!
 //! ```no_run
