@@ -23,6 +23,30 @@ fn by_fours(n: usize) -> bool {
     n.is_multiple_of(4)
 }
 
+/// Launches `elementwise/<stem>_x4.wgsl` over `n` values (a multiple of 4) with the uniform
+/// `(n / 4, 0, flag, 0)` that its `P` reads.
+fn dispatch_x4(
+    gpu: &crate::gpu::Gpu,
+    stem: &str,
+    n: usize,
+    flag: u32,
+    bindings: &[crate::gpu::Binding<'_>],
+) -> Result<()> {
+    let p = Four {
+        a: (n / 4) as u32,
+        b: 0,
+        c: flag,
+        d: 0,
+    };
+    gpu.dispatch(
+        &dak_wgsl_gen::elementwise_x4_path(stem),
+        &[],
+        bytemuck::bytes_of(&p),
+        bindings,
+        grid_1d_64(n / 4),
+    )
+}
+
 /// Channel layout of a tensor for per-channel ops: (outer, channels, inner).
 /// Dense `[B, C]` is (B, C, 1); NCHW `[N, C, H, W]` is (N, C, H·W).
 pub fn channel_layout(t: &Tensor) -> (usize, usize, usize) {
@@ -105,18 +129,12 @@ pub fn relu_grad(dy: &Tensor, y: &Tensor) -> Result<Tensor> {
     let dx = Tensor::uninit(gpu, dy.shape(), DType::F32)?;
     let n = dy.numel();
     if by_fours(n) {
-        let p = Four {
-            a: (n / 4) as u32,
-            b: 0,
-            c: 0,
-            d: 0,
-        };
-        gpu.dispatch(
-            &dak_wgsl_gen::elementwise_x4_path("relu_grad"),
-            &[],
-            bytemuck::bytes_of(&p),
+        dispatch_x4(
+            gpu,
+            "relu_grad",
+            n,
+            0,
             &[dy.binding(), y.binding(), dx.binding()],
-            grid_1d_64(n / 4),
         )?;
         return Ok(dx);
     }
@@ -145,18 +163,12 @@ pub fn add(a: &Tensor, b: &Tensor, relu: bool) -> Result<Tensor> {
     let y = Tensor::uninit(gpu, a.shape(), DType::F32)?;
     let n = a.numel();
     if by_fours(n) {
-        let p = Four {
-            a: (n / 4) as u32,
-            b: 0,
-            c: relu as u32,
-            d: 0,
-        };
-        gpu.dispatch(
-            &dak_wgsl_gen::elementwise_x4_path("add"),
-            &[],
-            bytemuck::bytes_of(&p),
+        dispatch_x4(
+            gpu,
+            "add",
+            n,
+            relu as u32,
             &[a.binding(), b.binding(), y.binding()],
-            grid_1d_64(n / 4),
         )?;
         return Ok(y);
     }
