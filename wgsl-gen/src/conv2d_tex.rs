@@ -2,7 +2,7 @@
 //! scripts/gen_conv2d_tex.py and scripts/conv2d_tex_narrow.py:
 //!
 //! ```text
-//! shaders/conv2d/fwd_igemm[_n<cols>][_pool|_bm]_tex_s{8,16}.wgsl   forward (and, on repacked
+//! shaders/conv2d/fwd_igemm[_n<cols>][_pool|_bm|_nchw]_tex_s{8,16}.wgsl forward (and, on repacked
 //!                                                                 operands, input gradient)
 //! shaders/conv2d/wgrad_splitk[_m<rows>]_tex_s{8,16}.wgsl         weight gradient, split-K partials
 //! ```
@@ -45,7 +45,9 @@ use crate::Generated;
 const SUBGROUPS: [usize; 2] = [8, 16];
 
 /// The forward tile families: columns per lane x row order. Each makes
-/// `fwd_igemm[_n<cols>][_pool|_bm]_tex_s<sg>.wgsl` (the 8-column kernels have no `_n8`).
+/// `fwd_igemm[_n<cols>][_pool|_bm|_nchw]_tex_s<sg>.wgsl` (the 8-column kernels have no `_n8`).
+/// The NCHW-input rows (1x1 convolutions, stride 1) exist for the 4- and 8-column tiles, which
+/// layers of more than 4 x sg channels take; narrower 1x1 layers pack their input.
 pub const TEX_FORWARD_ROWS: &[(Cols, Order)] = &[
     (Cols::N8, Order::Pixel),
     (Cols::N8, Order::Pool),
@@ -60,6 +62,8 @@ pub const TEX_FORWARD_ROWS: &[(Cols, Order)] = &[
     (Cols::N3, Order::BatchMajor),
     (Cols::N6, Order::Pixel),
     (Cols::N6, Order::Pool),
+    (Cols::N8, Order::Nchw),
+    (Cols::N4, Order::Nchw),
 ];
 
 /// The weight-gradient tile families: rows (output channels) per tile, 8 columns per lane.
@@ -80,6 +84,7 @@ pub fn tex_forward_path(cols: Cols, order: Order, sg: usize) -> String {
         Order::Pixel => "",
         Order::Pool => "_pool",
         Order::BatchMajor => "_bm",
+        Order::Nchw => "_nchw",
     };
     format!("conv2d/fwd_igemm{n}{o}_tex_s{sg}.wgsl")
 }
@@ -112,10 +117,11 @@ pub(crate) fn generated() -> Vec<Generated> {
                 source: forward(sg, cols, order),
                 family: "conv2d tex forward",
                 row: format!(
-                    "pass=fwd cols={} pool={} batch_major={} sg={sg}",
+                    "pass=fwd cols={} pool={} batch_major={}{} sg={sg}",
                     cols.n(),
                     yes(order == Order::Pool),
-                    yes(order == Order::BatchMajor)
+                    yes(order == Order::BatchMajor),
+                    if order == Order::Nchw { " nchw=yes" } else { "" }
                 ),
             });
         }

@@ -9,7 +9,7 @@
 //! written per group. No text substitution remains.
 
 use crate::conv2d_tex_uniform::UNIFORM;
-use crate::sgbc_block::{accumulators, fma_block, Acc};
+use crate::sgbc_block::{accumulators, fma_block, fma_block_from, Acc};
 use crate::text::Out;
 
 /// Rows (output pixels) per workgroup (= per subgroup).
@@ -40,6 +40,10 @@ pub enum Order {
     Pool,
     /// Row p = output pixel p / N of image p % N, with a per-tile tap range.
     BatchMajor,
+    /// Row p = output pixel p, for 1x1 convolutions with stride 1 and no padding: the input is
+    /// read from the rgba mirror of its own NCHW buffer (4 consecutive pixels of one channel per
+    /// texel), so no operand is packed; a lane loads 4 consecutive rows per 16-row block.
+    Nchw,
 }
 
 /// One accumulator group of a lane.
@@ -201,16 +205,27 @@ fn store_pool_fn(suffix: &str, vec: &str, n: usize) -> String {
     )
 }
 
-/// The plain store of `n` columns; batch-major rows address the output by (p % N, p / N).
-fn store_fn(suffix: &str, vec: &str, n: usize, bm: bool) -> String {
-    let base = if bm {
-        "(p % s.gw) * s.ncol * ohw + p / s.gw"
-    } else {
-        "(p / ohw) * s.ncol * ohw + p % ohw"
+/// The plain store of `n` columns; batch-major rows address the output by (p % N, p / N). The
+/// NCHW kernels' row p is pixel (p % ohw) of image p / ohw of the A operand's oH x oW plane,
+/// written at (oy * sh, ox * sw) of an output plane of s.hp x s.gw pixels: the forward has the
+/// same plane and stride 1; the input gradient of a strided 1x1 layer writes dY's pixels where
+/// its stride read X (the caller zeroes dX first: no stride reads the rest).
+fn store_fn(suffix: &str, vec: &str, n: usize, order: Order) -> String {
+    let (plane, base) = match order {
+        Order::BatchMajor => ("ohw", "(p % s.gw) * s.ncol * ohw + p / s.gw"),
+        Order::Nchw => (
+            "plane",
+            "(p / ohw) * s.ncol * plane + (q / s.ow) * s.sh * s.gw + (q % s.ow) * s.sw",
+        ),
+        _ => ("ohw", "(p / ohw) * s.ncol * ohw + p % ohw"),
+    };
+    let strided = match order {
+        Order::Nchw => "\n    let plane = s.hp * s.gw;\n    let q = p % ohw;",
+        _ => "",
     };
     format!(
         r#"fn store{suffix}(p: u32, co: u32, v: {vec}) {{
-    let ohw = s.oh * s.ow;
+    let ohw = s.oh * s.ow;{strided}
     let base = {base};
     for (var j = 0u; j < {n}u; j++) {{
         if (co + j < s.ncol) {{
@@ -218,13 +233,30 @@ fn store_fn(suffix: &str, vec: &str, n: usize, bm: bool) -> String {
             let bv = bias[min(co + j, arrayLength(&bias) - 1u)];
             if ((s.flags & 1u) != 0u) {{ r += bv; }}
             if ((s.flags & 2u) != 0u) {{ r = max(r, 0.0); }}
-            y[base + (co + j) * ohw] = r;
+            y[base + (co + j) * {plane}] = r;
         }}
     }}
 }}
 "#
     )
 }
+
+const NCHW_HEADER: &str = r#"// NCHW INPUT (1x1 kernel, no padding, forward stride 1; `_nchw` kernels): xt is the rgba32float mirror
+// of the input's own NCHW buffer (texel t = values 4t..4t+4, at (t & (2^shift - 1), t >> shift)),
+// with C and H*W multiples of 4, so a texel is 4 consecutive pixels of one channel and the GEMM
+// reads its A operand without packing. Lane l loads rows 4g..4g+4 of each 4-row group
+// g = l + k*sg (4 texels per k-step: 4 channels x 4 pixels) and transposes them in registers
+// into one vec4 of 4 channels per row; row r is then broadcast from lane (r/4) % sg. The input
+// gradient of a 1x1 layer without padding runs this kernel on dY's mirror with W_T, any stride:
+// the store writes row (oy, ox) at (oy*sh, ox*sw) of dX's s.hp x s.gw plane.
+"#;
+
+/// Coordinates of a flat texel in a mirror texture (the NCHW kernels).
+const MIRROR_AT: &str = r#"
+fn mirror_at(t: u32) -> vec2<i32> {
+    return vec2<i32>(i32(t & ((1u << s.shift) - 1u)), i32(t >> s.shift));
+}
+"#;
 
 /// The tap-range prologue of batch-major rows (replaces the plain k-loop head).
 const BM_LOOP_HEAD: &str = r#"    // Taps (ky, kx) that reach the data for some pixel of this tile (pixels qa..=qb).
@@ -253,6 +285,7 @@ const BM_LOOP_HEAD: &str = r#"    // Taps (ky, kx) that reach the data for some 
 pub(crate) fn forward(sg: usize, cols: Cols, order: Order) -> String {
     let pool = order == Order::Pool;
     let bm = order == Order::BatchMajor;
+    let nchw = order == Order::Nchw;
     let rpl = TM / sg;
     let tn = cols.n() * sg;
     let groups = cols.groups();
@@ -272,8 +305,15 @@ pub(crate) fn forward(sg: usize, cols: Cols, order: Order) -> String {
     if bm {
         what += ", batch-major rows";
     }
+    if nchw {
+        what += ", 1x1 on the NCHW input";
+    }
     let tile = cols.describe(sg);
-    let bm_header = if bm { BM_HEADER } else { "" };
+    let bm_header = match order {
+        Order::BatchMajor => BM_HEADER,
+        Order::Nchw => NCHW_HEADER,
+        _ => "",
+    };
     let order_header = if pool { POOL_HEADER } else { W_T_HEADER };
     // The input gradient (W_T) never runs a pooled kernel.
     let w_t_override = if pool { "" } else { W_T_OVERRIDE };
@@ -288,7 +328,7 @@ pub(crate) fn forward(sg: usize, cols: Cols, order: Order) -> String {
     // The full-width store, then narrow copies for the narrow groups (a 4-column store would
     // overwrite the next lane's columns). The 6-column pooled kernel also keeps a plain 2-column
     // store (unused, as the Python wrote it).
-    let mut stores = store_fn("", "vec4<f32>", 4, bm);
+    let mut stores = store_fn("", "vec4<f32>", 4, order);
     for g in &groups {
         if g.acc == Acc::Vec4 {
             continue;
@@ -297,12 +337,15 @@ pub(crate) fn forward(sg: usize, cols: Cols, order: Order) -> String {
         let f = if pool {
             store_pool_fn(suffix, "vec2<f32>", n)
         } else {
-            store_fn(suffix, "vec2<f32>", n, bm)
+            store_fn(suffix, "vec2<f32>", n, order)
         };
         stores += &format!("\n{f}");
     }
     if pool && cols == Cols::N6 {
-        stores += &format!("\n{}", store_fn("2", "vec2<f32>", 2, bm));
+        stores += &format!("\n{}", store_fn("2", "vec2<f32>", 2, order));
+    }
+    if nchw {
+        stores += MIRROR_AT;
     }
     let contig = cols.contiguous();
     o.w(format!(
@@ -376,6 +419,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
                 ));
                 o.w(format!("    let bx{i} = i32((q{i} % s.ow) * s.sw * s.c4); let by{i} = i32((p{i} % s.gw) * s.hp + (q{i} / s.ow) * s.sh);"));
             }
+            Order::Nchw => {}
+        }
+    }
+    if nchw {
+        // The first mirror texel (channel 0) of each 4-row group the lane loads (m is a
+        // multiple of 4; groups past m load the last one and are not stored).
+        o.w("    // Texels of channel 0 of the lane's 4-row groups; a channel further is s.plane4 on.");
+        for sl in 0..rpl / 4 {
+            o.w(format!(
+                "    let g{sl} = min(row0 + {}u + 4u * lane, s.m - 4u); var xg{sl} = (g{sl} / ohw) * s.c4 * 4u * s.plane4 + (g{sl} % ohw) / 4u;",
+                4 * sl * sg
+            ));
         }
     }
     o.w("    let tx = i32(col / 4u);");
@@ -400,6 +455,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     // loop-carried values): (dx, oy) walk the kernel window, cq counts texels within a pixel.
     if bm {
         o.w(BM_LOOP_HEAD);
+    } else if nchw {
+        o.w("    let steps = i32(s.c4);\n    let oy = 0;\n    let kx = 0;\n    var cq = 0; // W_T: the texel within the pixel");
+        o.w("    for (var kr = 0; kr < 4 * steps; kr += 4) {");
     } else {
         o.w("    let steps = i32(s.kh * s.kw * s.c4);\n    let row_end = i32(s.kw * s.c4);\n    var dx = 0;\n    var oy = 0;");
         // The W_T counters serve only the input gradient, which never runs a pooled kernel.
@@ -408,18 +466,45 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
         }
         o.w("    for (var kr = 0; kr < 4 * steps; kr += 4) {");
     }
-    for i in 0..rpl {
-        o.w(format!(
-            "        let a{i} = textureLoad(xt, vec2<i32>(bx{i} + dx, by{i} + oy), 0);"
-        ));
+    if nchw {
+        for sl in 0..rpl / 4 {
+            for j in 0..4 {
+                o.w(format!("        let e{sl}_{j} = textureLoad(xt, mirror_at(xg{sl} + {j}u * s.plane4), 0);"));
+            }
+            for i in 0..4 {
+                o.w(format!(
+                    "        let a{} = vec4<f32>(e{sl}_0[{i}], e{sl}_1[{i}], e{sl}_2[{i}], e{sl}_3[{i}]);",
+                    4 * sl + i
+                ));
+            }
+        }
+    } else {
+        for i in 0..rpl {
+            o.w(format!(
+                "        let a{i} = textureLoad(xt, vec2<i32>(bx{i} + dx, by{i} + oy), 0);"
+            ));
+        }
     }
     if pool {
         weights_pool(&mut o, &groups);
     } else {
         weights_w_t(&mut o, &groups);
     }
-    fma_block(&mut o, sg, TM, &accs);
-    if bm {
+    if nchw {
+        // Row r: group r/4 = lane + slot*sg, component r%4 of the slot.
+        fma_block_from(&mut o, TM, &accs, |r| {
+            let g = r / 4;
+            (4 * (g / sg) + r % 4, g % sg)
+        });
+    } else {
+        fma_block(&mut o, sg, TM, &accs);
+    }
+    if nchw {
+        let next: Vec<String> = (0..rpl / 4)
+            .map(|sl| format!("xg{sl} += 4u * s.plane4;"))
+            .collect();
+        o.w(format!("        {}\n        cq += 1;\n    }}", next.join(" ")));
+    } else if bm {
         o.w("        dx += 1;\n        cq += 1;\n        if (cq == i32(s.c4)) { cq = 0; kx += 1; }\n        if (dx == dx1) { dx = dx0; oy += 1; kx = kx0; }\n    }");
     } else if pool {
         o.w("        dx += 1;\n        if (dx == row_end) { dx = 0; oy += 1; }\n    }");

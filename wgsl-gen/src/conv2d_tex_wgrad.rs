@@ -34,6 +34,9 @@ pub(crate) fn wgrad(sg: usize, tm: usize) -> String {
 // adjacent windows, mirror layout, s.plane4 / 2 texels per channel plane) and each group of 4
 // pixels takes its dY from one texel: the masked gradient where the pixel is its window's
 // argmax, else 0. dZ itself is never written.
+// NCHW_X (1x1 kernel, stride 1, no padding, C and oH*oW multiples of 4): xt is the rgba mirror of
+// X's own NCHW buffer, a texel = 4 pixels of one channel; a lane fetches its columns' 4
+// channels x 4 pixels and transposes them in registers, so X is never packed.
 // Grid (ceil(K'/{tn}), ceil(Co/{tm}), chunks), workgroup ({sg}).
 
 {UNIFORM}
@@ -41,6 +44,7 @@ pub(crate) fn wgrad(sg: usize, tm: usize) -> String {
 override NCHW_DY: bool = false;
 override POOLED_DY: bool = false;
 override OIHW: bool = false;
+override NCHW_X: bool = false;
 
 @group(0) @binding(0) var<uniform> s: ConvTex;
 @group(0) @binding(1) var dyt: texture_2d<f32>;
@@ -62,7 +66,7 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>, oc: u32, oo: u32) {{
     }}
 }}
 
-// Coordinates of flat texel t in the NCHW_DY mirror.
+// Coordinates of flat texel t in the NCHW_DY and NCHW_X mirrors.
 fn mirror_at(t: u32) -> vec2<i32> {{
     return vec2<i32>(i32(t & ((1u << s.shift) - 1u)), i32(t >> s.shift));
 }}
@@ -101,6 +105,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
         o.w(format!(
             "    let oc{h} = 4u * (t{h} % s.c4); let oo{h} = oc{h} * s.kh * s.kw + kyx{h};"
         ));
+        o.w(format!("    let xo{h} = oc{h} * s.plane4; // NCHW_X: the columns' first channel plane"));
     }
     o.w(r#"    let p0 = wid.z * s.chunk;
     let p1 = min(p0 + s.chunk, s.p);
@@ -113,7 +118,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     var gy = i32(g / s.gw);
     // NCHW_DY: flat mirror texel of (image n, channel 0, this pixel group); r4 = group in the plane
     var r4 = (p0 % ohw) / 4u;
-    var tg = n * s.m * s.plane4 + r4;"#);
+    var tg = n * s.m * s.plane4 + r4;
+    var xg = n * s.pw * s.plane4 + r4; // NCHW_X: the same for X (s.pw = C channels)"#);
     accumulators(&mut o, tm, &vec4s(COLS / 4));
     o.w("    for (var pp = p0; pp < p1; pp += 4u) {");
     o.w("        // POOLED_DY: this group's window-pair texel (channel 0) and in-plane index.");
@@ -125,22 +131,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
             "        let a{i} = select(e{i}, unpool(e{i}, at), POOLED_DY);"
         ));
     }
+    // Packed X~: u{q}_{h} = pixel q's 4 channels of group h. NCHW_X: channel q of group h's 4
+    // pixels, transposed below.
     for q in 0..4 {
         o.w(format!("        let o{q} = origin(n, oy, ox);"));
         for h in 0..2 {
             o.w(format!(
-                "        let b{q}_{h} = textureLoad(xt, o{q} + d{h}, 0);"
+                "        let u{q}_{h} = textureLoad(xt, select(o{q} + d{h}, mirror_at(xg + xo{h} + {q}u * s.plane4), NCHW_X), 0);"
             ));
         }
         o.w(r#"        ox += 1u;
         if (ox == s.ow) { ox = 0u; oy += 1u; if (oy == s.oh) { oy = 0u; n += 1u; } }"#);
     }
+    for q in 0..4 {
+        for h in 0..2 {
+            o.w(format!(
+                "        let b{q}_{h} = select(u{q}_{h}, vec4<f32>(u0_{h}[{q}], u1_{h}[{q}], u2_{h}[{q}], u3_{h}[{q}]), NCHW_X);"
+            ));
+        }
+    }
     fma_block(&mut o, sg, tm, &vec4s(COLS / 4));
     o.w(r#"        gx += 1;
         if (u32(gx) == s.gw) { gx = 0; gy += 1; }
         tg += 1u;
+        xg += 1u;
         r4 += 1u;
-        if (r4 == s.plane4) { r4 = 0u; tg += (s.m - 1u) * s.plane4; }
+        if (r4 == s.plane4) { r4 = 0u; tg += (s.m - 1u) * s.plane4; xg += (s.pw - 1u) * s.plane4; }
     }
     let base = wid.z * s.m * s.ncol;"#);
     for r in 0..tm {

@@ -62,13 +62,21 @@ pub(crate) fn accumulators(o: &mut Out, tm: usize, groups: &[Acc]) {
 }
 
 /// The unrolled k-step: per row, broadcast its A vec4 and FMA its 4 components into every group.
+/// Row r's A vec4 is `a{r / sg}` of lane `r % sg` (lanes own interleaved rows).
 pub(crate) fn fma_block(o: &mut Out, sg: usize, tm: usize, groups: &[Acc]) {
+    fma_block_from(o, tm, groups, |r| (r / sg, r % sg));
+}
+
+/// [`fma_block`] with row r's A vec4 in `a{v}` of lane `l`, `(v, l) = source(r)`.
+pub(crate) fn fma_block_from(
+    o: &mut Out,
+    tm: usize,
+    groups: &[Acc],
+    source: impl Fn(usize) -> (usize, usize),
+) {
     for r in 0..tm {
-        o.w(format!(
-            "        {{ let v = subgroupBroadcast(a{}, {}u);",
-            r / sg,
-            r % sg
-        ));
+        let (v, lane) = source(r);
+        o.w(format!("        {{ let v = subgroupBroadcast(a{v}, {lane}u);"));
         for (h, a) in groups.iter().enumerate() {
             let fmas: Vec<String> = ["x", "y", "z", "w"]
                 .iter()

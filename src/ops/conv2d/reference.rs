@@ -95,6 +95,17 @@ pub const CASES: &[Case] = &[
     // Batch 40 (tiles of 64 rows straddle two pixels), 5x5 stride 2 pad 2 on 7x6, and its input
     // gradient (dY 4x3 dilated by 2, padded by 2): batch-major rows, taps on padding skipped.
     case([40, 3, 7, 6], 5, 5, 2, 2),
+    // 1x1, stride 1, C and H*W multiples of 4: the GEMMs read X and dY from NCHW mirrors. Co = 100
+    // (8 columns per lane, a partial second tile), Ci = 52 (input gradient: 4 columns on
+    // subgroups of 16, 8 on 8), odd H, 100 rows (a partial second row tile).
+    case([5, 52, 5, 4], 100, 1, 1, 0),
+    // The same path with batch 1 and 4 pixels (m = 4 < one row group of the tile), Co = 60.
+    case([1, 12, 1, 4], 60, 1, 1, 0),
+    // 864 pixels: a split weight gradient whose chunks cross image planes (96 pixels each).
+    case([9, 8, 8, 12], 128, 1, 1, 0),
+    // 1x1 with stride 2 (ResNet's downsampling): the input gradient reads dY's NCHW mirror and
+    // writes every second pixel of dX (zero elsewhere, the last row never read), Ci = 52.
+    case([2, 52, 8, 9], 8, 1, 2, 0),
 ];
 
 /// The forward epilogue (bias, ReLU) the harnesses give case `i`: a bias on even cases, ReLU on

@@ -8,6 +8,14 @@
 //! `k - 1 - p`, with flipped, transposed weights and stride 1 (the transposed convolution as a
 //! plain one). Shapes whose textures exceed the adapter's limits (or padding >= kernel, for the
 //! input gradient) fall back to the storage-buffer `sgbc` kernels.
+//!
+//! 1x1 convolutions with stride 1 and no padding (ResNet's bottlenecks: 45% of ResNet-50's
+//! convolution FLOPs) are plain GEMMs over the NCHW tensors: where the reduction channels and
+//! H*W are multiples of 4, the forward and input-gradient GEMMs (`_nchw` kernels) and the weight
+//! gradient (`NCHW_X`) read X and dY from rgba mirrors of their own buffers, so neither is
+//! packed ([`nchw_operand`]). The input gradient of a strided 1x1 layer (ResNet's downsampling)
+//! is the same GEMM storing every stride-th pixel of a zeroed dX, where dilating dY had made
+//! three quarters of its rows zeros.
 
 use super::operands::{mirror, texture, Placement};
 pub(super) use super::pack::DyOperand;
@@ -140,6 +148,83 @@ fn forward_gemm(gpu: &Gpu, launch: TexGemm) -> Result<()> {
     )
 }
 
+/// Whether a GEMM of a 1x1 unpadded layer can read its A operand (`reduce` channels of
+/// `plane` = (height, width) pixels: X, or dY for the input gradient) from the rgba mirror of its
+/// NCHW buffer: a texel is then 4 pixels of one channel (a plane a multiple of 4) and a k-step
+/// 4 whole channels (`reduce` a multiple of 4), and the `cols` output columns take a tile that
+/// has an `_nchw` kernel.
+fn nchw_operand(
+    gpu: &Gpu,
+    g: &Geometry,
+    reduce: usize,
+    plane: (usize, usize),
+    cols: usize,
+) -> bool {
+    let one_by_one = (g.kh, g.kw) == (1, 1) && g.spec.padding == (0, 0);
+    let m = g.n * plane.0 * plane.1;
+    one_by_one
+        && reduce.is_multiple_of(4)
+        && (plane.0 * plane.1).is_multiple_of(4)
+        && m.div_ceil(64) <= 65535
+        && matches!(forward_tile(gpu, cols).1, Cols::N8 | Cols::N4)
+}
+
+/// The GEMM of [`nchw_operand`]: `src` `[N, reduce, h, w]` (X, or dY for the input gradient)
+/// times the weight texture into `out` `[N, cols, oh, ow]`, pixel (y, x) of `src` at
+/// (y * stride.0, x * stride.1) of `out` (stride 1 but for a strided layer's input gradient,
+/// whose other pixels the caller has zeroed), or `false` when `src` has no mirror.
+#[allow(clippy::too_many_arguments)] // one launch: the bindings and sizes its shader declares
+fn nchw_gemm(
+    src: &Tensor,
+    reduce: usize,
+    weight: &GpuTexture,
+    transposed: bool,
+    bias: &Tensor,
+    flags: u32,
+    out: &Tensor,
+    (h, w): (usize, usize),
+    (oh, ow, cols): (usize, usize, usize),
+    stride: (usize, usize),
+) -> Result<bool> {
+    let gpu = src.gpu();
+    let Some(m) = gpu.mirror_rgba(src.buffer(), src.numel(), "conv2d 1x1 operand")? else {
+        return Ok(false);
+    };
+    let u = |v: usize| v as u32;
+    let rows = src.numel() / reduce;
+    let uniform = TexUniform {
+        m: u(rows),
+        ncol: u(cols),
+        c4: u(reduce / 4),
+        kh: 1,
+        kw: 1,
+        oh: u(h),
+        ow: u(w),
+        sh: u(stride.0),
+        sw: u(stride.1),
+        hp: u(oh),
+        gw: u(ow),
+        flags,
+        plane4: u(h * w / 4),
+        shift: m.shift,
+        ..Default::default()
+    };
+    let (tile, per_lane) = forward_tile(gpu, cols);
+    gpu.dispatch(
+        &forward_shader(gpu, per_lane, Order::Nchw),
+        &[("W_T", if transposed { 1.0 } else { 0.0 })],
+        bytemuck::bytes_of(&uniform),
+        &[
+            Binding::Texture(&m.texture),
+            Binding::Texture(weight),
+            bias.binding(),
+            out.binding(),
+        ],
+        [u(cols.div_ceil(tile)), u(rows.div_ceil(64)), 1],
+    )?;
+    Ok(true)
+}
+
 /// Forward pass into `y`, or `false` when the operands do not fit the adapter's textures.
 pub(super) fn forward(
     x: &Tensor,
@@ -151,11 +236,27 @@ pub(super) fn forward(
 ) -> Result<bool> {
     let gpu = x.gpu();
     let pl = Placement::input(g);
-    if !fits(
-        gpu,
-        &[pl.size(), weight_size(gpu, g, g.co, g.ci)],
-        &[g.x_len(), g.w_len()],
-    ) {
+    let wsize = weight_size(gpu, g, g.co, g.ci);
+    let one = g.spec.stride == (1, 1);
+    if one && nchw_operand(gpu, g, g.ci, (g.h, g.w), g.co) && fits(gpu, &[wsize], &[g.w_len()]) {
+        let weight = pack_weight(w, g, false)?;
+        let out = (g.oh, g.ow, g.co);
+        if nchw_gemm(
+            x,
+            g.ci,
+            &weight,
+            false,
+            bias,
+            flags,
+            y,
+            (g.h, g.w),
+            out,
+            (1, 1),
+        )? {
+            return Ok(true);
+        }
+    }
+    if !fits(gpu, &[pl.size(), wsize], &[g.x_len(), g.w_len()]) {
         return Ok(false);
     }
     if !pl.grid_fits() {
@@ -272,6 +373,28 @@ pub(super) fn backward_input(
     let gpu = w.gpu();
     let flipped = operand == WeightOperand::Flipped;
     let pairs = matches!(dy, DyOperand::PooledPairs(_));
+    if let DyOperand::Tensor(dy) = dy {
+        let wsize = match flipped {
+            true => weight_size(gpu, g, g.ci, g.co),
+            false => weight_size(gpu, g, g.co, g.ci),
+        };
+        // Any stride: dY's pixels go where the stride read X, the rest of dX is zero.
+        let plane = (g.oh, g.ow);
+        if nchw_operand(gpu, g, g.co, plane, g.ci) && fits(gpu, &[wsize], &[g.w_len()]) {
+            let weight = pack_weight(w, g, flipped)?;
+            let dummy = Tensor::uninit(gpu, &[1], DType::F32)?;
+            if g.spec.stride != (1, 1) {
+                gpu.zero(dx.buffer());
+            }
+            let out = (g.h, g.w, g.ci);
+            let stride = g.spec.stride;
+            if nchw_gemm(
+                dy, g.co, &weight, !flipped, &dummy, 0, dx, plane, out, stride,
+            )? {
+                return Ok(true);
+            }
+        }
+    }
     let Some(pl) = dgrad_placement(gpu, g, flipped, pairs) else {
         return Ok(false);
     };
@@ -363,7 +486,20 @@ pub(super) fn backward_weight(
             }
         }
     };
-    let input = pack_input_cached(x, pl, "conv2d input operand")?;
+    // A 1x1 layer whose NCHW dY is read as it is reads X the same way (`NCHW_X`).
+    let plain_1x1 = (g.kh, g.kw, g.spec) == (1, 1, super::Spec::new(1, 0));
+    let x_mirror = match plane4 > 0 && plain_1x1 && g.ci.is_multiple_of(4) {
+        true => gpu.mirror_rgba(x.buffer(), g.x_len(), "conv2d 1x1 input")?,
+        false => None,
+    };
+    let packed;
+    let input = match &x_mirror {
+        Some(m) => &m.texture,
+        None => {
+            packed = pack_input_cached(x, pl, "conv2d input operand")?;
+            &*packed
+        }
+    };
     // One chunk: the GEMM stores dW in OIHW order itself (no partials, no reduction pass).
     let direct = splits == 1;
     let part = match direct {
@@ -400,11 +536,12 @@ pub(super) fn backward_weight(
             ("NCHW_DY", flag(plane4 > 0 && !pooled)),
             ("POOLED_DY", flag(pooled)),
             ("OIHW", flag(direct)),
+            ("NCHW_X", flag(x_mirror.is_some())),
         ],
         bytemuck::bytes_of(&uniform),
         &[
             Binding::Texture(dyt),
-            Binding::Texture(&input),
+            Binding::Texture(input),
             part.binding(),
         ],
         [
@@ -456,12 +593,15 @@ fn pack_dy(dy: &Tensor, g: &Geometry, (gw, gr): (usize, usize)) -> Result<GpuTex
     Ok(dyt)
 }
 
-/// (splits, chunk of pixels) for the weight gradient: enough workgroups for every core, chunks
-/// of at least 256 pixels (a multiple of 16), partials under 64 MiB, loops under `MAX_LOOP`.
+/// (splits, chunk of pixels) for the weight gradient: four workgroups per thread of the CPU
+/// adapter, chunks of at least 256 pixels (a multiple of 16), partials under 64 MiB, loops
+/// under `MAX_LOOP`. More splits only add partials to store and sum: on 2 threads, 8 workgroups
+/// instead of 64 took the ResNet-50 step's split-K reduction from 124 to 7 ms and its 1x1
+/// layers from 31 to 42 GFLOP/s (docs/benchmarks.md, nineteenth session).
 fn split(g: &Geometry, gpu: &Gpu, ncol: usize) -> (usize, usize) {
     let p = g.n * g.oh * g.ow;
     let tiles = g.co.div_ceil(wgrad_tile(g.co)) * ncol.div_ceil(tile_cols(gpu));
-    let by_groups = 64usize.div_ceil(tiles);
+    let by_groups = (4 * adapter_threads()).div_ceil(tiles);
     let by_length = (p / 256).max(1);
     let by_memory = ((64usize << 20) / (4 * g.co * ncol)).max(1);
     let by_loop = p.div_ceil(4 * MAX_LOOP);
@@ -472,4 +612,14 @@ fn split(g: &Geometry, gpu: &Gpu, ncol: usize) -> (usize, usize) {
         .clamp(1, 4096);
     let chunk = p.div_ceil(splits).next_multiple_of(16);
     (p.div_ceil(chunk), chunk)
+}
+
+/// Threads lavapipe runs compute on: `LP_NUM_THREADS` when set (0: the calling thread), else one
+/// per core available to this process (its default).
+fn adapter_threads() -> usize {
+    std::env::var("LP_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map(|n| n.max(1))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

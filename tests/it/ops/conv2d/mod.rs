@@ -77,6 +77,74 @@ fn every_pass_and_variant_matches_reference() {
     }
 }
 
+/// 1x1 layers with stride 1 (ResNet's bottlenecks) are plain GEMMs over the NCHW tensors on the
+/// texture variant: all three passes match the reference without packing X or dY; with stride 2
+/// (ResNet's downsampling) the input gradient still is, without dilating dY.
+#[test]
+fn one_by_one_layers_read_their_nchw_operands_unpacked() {
+    let gpu = own_gpu();
+    assert!(Variant::Texture.supported(&gpu) || !gpu.is_cpu());
+    if !Variant::Texture.supported(&gpu) {
+        return;
+    }
+    // The case that names this path in `CASES`.
+    let c = CASES
+        .iter()
+        .find(|c| (c.k, c.ci, c.co) == (1, 52, 100))
+        .unwrap();
+    let g = geometry(c);
+    let (x, w) = (values(g.x_len(), 71), values(g.w_len(), 72));
+    let dy = values(g.y_len(), 73);
+    let tx = Tensor::from_slice(&gpu, &x, &g.x_shape()).unwrap();
+    let tw = Tensor::from_slice(&gpu, &w, &g.w_shape()).unwrap();
+    let tdy = Tensor::from_slice(&gpu, &dy, &g.y_shape()).unwrap();
+    let v = Variant::Texture;
+    let y = conv2d::forward(&tx, &tw, None, false, g.spec, v).unwrap();
+    let dx = conv2d::backward_input(&tdy, &tw, &g.x_shape(), g.spec, v).unwrap();
+    let dw = conv2d::backward_weight(&tdy, &tx, &g.w_shape(), g.spec, v).unwrap();
+    let label = g.label();
+    let want_y = reference::forward(&g, &x, &w, None, false);
+    assert_close(&y.to_vec().unwrap(), &want_y, tol_for(g.ci), &label);
+    let want_dx = reference::backward_input(&g, &dy, &w);
+    assert_close(&dx.to_vec().unwrap(), &want_dx, tol_for(g.co), &label);
+    let want_dw = reference::backward_weight(&g, &dy, &x);
+    let k = g.n * g.oh * g.ow;
+    assert_close(&dw.to_vec().unwrap(), &want_dw, tol_for(k), &label);
+    let nchw = || {
+        gpu.dispatches_of("conv2d/fwd_igemm_nchw") + gpu.dispatches_of("conv2d/fwd_igemm_n4_nchw")
+    };
+    assert_eq!(nchw(), 2, "forward and input gradient on the NCHW kernels");
+    for packing in ["conv2d/pack_input", "conv2d/pack_dy"] {
+        assert_eq!(gpu.dispatches_of(packing), 0, "{packing}");
+    }
+
+    // Stride 2: the input gradient still reads dY unpacked and writes every second pixel of dX
+    // over zeros (dX's buffer comes from the pool: it may hold an earlier tensor's values).
+    let c = CASES
+        .iter()
+        .find(|c| (c.k, c.stride, c.ci) == (1, 2, 52))
+        .unwrap();
+    let g = geometry(c);
+    let (w, dy) = (values(g.w_len(), 74), values(g.y_len(), 75));
+    let tw = Tensor::from_slice(&gpu, &w, &g.w_shape()).unwrap();
+    let tdy = Tensor::from_slice(&gpu, &dy, &g.y_shape()).unwrap();
+    drop(Tensor::from_slice(&gpu, &vec![7.0; g.x_len()], &g.x_shape()).unwrap());
+    let (before, packs) = (nchw(), gpu.dispatches_of("conv2d/pack_input"));
+    let dx = conv2d::backward_input(&tdy, &tw, &g.x_shape(), g.spec, v).unwrap();
+    let want_dx = reference::backward_input(&g, &dy, &w);
+    assert_close(&dx.to_vec().unwrap(), &want_dx, tol_for(g.co), &g.label());
+    assert_eq!(
+        nchw() - before,
+        1,
+        "strided input gradient on the NCHW kernel"
+    );
+    assert_eq!(
+        gpu.dispatches_of("conv2d/pack_input"),
+        packs,
+        "dY not dilated"
+    );
+}
+
 /// The oracle's three passes are adjoint, in f64 on every case: <conv(x, w), dy> = <x, dX(dy, w)>
 /// = <w, dW(dy, x)>. This holds its input and weight gradients to its forward independently of
 /// any kernel.
