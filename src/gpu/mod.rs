@@ -178,6 +178,17 @@ impl Gpu {
     pub fn subgroup_size(&self) -> u32 {
         self.0.info.subgroup_min_size.max(1)
     }
+    /// Threads a CPU adapter (lavapipe) runs compute on: `LP_NUM_THREADS` when set (0: the
+    /// calling thread), else one per core available to this process (its default). Kernels size
+    /// their grids to keep every thread busy.
+    pub fn cpu_threads(&self) -> usize {
+        std::env::var("LP_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .map(|n| n.max(1))
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
     /// Largest storage buffer that one kernel binding may cover.
     pub fn max_binding_bytes(&self) -> u64 {
         let lowered = self

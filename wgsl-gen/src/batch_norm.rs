@@ -83,46 +83,72 @@ const CHANNEL_WALK: &str = r#"    let len = p.inner / WIDTHu;
         let row = (o * p.channels + c) * len;
         for (var j = j_first; j < len; j += j_step) {"#;
 
-const STATS: &str = r#"// batch_norm.stats — per channel c: mean μ_c and the biased variance σ²_c = Σ(x − μ)² / M over the
-// M = outer·inner elements, in one pass: each lane keeps Welford's running (count, mean, sum of
-// squared deviations), and the lanes merge pairwise with Chan et al.'s formula — no
-// cancellation of E[x²] − μ², and every value is read once. With `update` set, thread 0 also
-// moves the running statistics PyTorch's way: r_μ ← (1 − m)·r_μ + m·μ,
-// r_σ² ← (1 − m)·r_σ² + m·σ²·M/(M − 1) (the unbiased variance; M = 1 keeps σ²).
-// One workgroup of WG per channel. Grid (channels).
+/// One value of Welford's running (count n, mean mu, squared deviations m2) for load `row + j`.
+const WELFORD: &str = r#"let v = x[row + j];
+            n += 1.0;
+            let d = v - mu;
+            mu += d / n;
+            m2 += d * (v - mu);"#;
 
-struct P { outer: u32, channels: u32, inner: u32, update: u32, momentum: f32, _a: u32, _b: u32, _c: u32 }
+/// grad_sums: channel c's μ, 1/σ and the forward's scale and shift (for the ReLU's mask).
+const CHANNEL_CONSTANTS: &str = r#"let mu = mean[c];
+    let inv_std = inverseSqrt(var_[c] + p.eps);
+    let s_c = gamma[c] * inv_std;
+    let t_c = beta[c] - mu * s_c;
+    let relu = p.relu == 1u;"#;
 
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<ELEM>;
-@group(0) @binding(2) var<storage, read_write> mean: array<f32>;
-@group(0) @binding(3) var<storage, read_write> var_: array<f32>;
-@group(0) @binding(4) var<storage, read_write> running_mean: array<f32>;
-@group(0) @binding(5) var<storage, read_write> running_var: array<f32>;
+/// grad_sums: load `row + j`'s terms of Σg and Σg·x̂ (g masked by the forward's ReLU).
+const GRAD_TERMS: &str = r#"let xv = x[row + j];
+            var g = dy[row + j];
+            if (relu) { g = select(g, ELEM(0.0), s_c * xv + t_c <= ELEM(0.0)); }
+            a += hsum(g);
+            b += hsum(g * (xv - mu)) * inv_std;"#;
 
-var<workgroup> counts: array<f32, 256>;
+/// A per-channel reduction's walk: a workgroup per channel whose lanes merge (GPUs, and CPU
+/// adapters with few channels), or a lane per channel (CPU adapters: no barrier in the shader).
+struct Walk {
+    /// The file-name suffix after the kernel stem.
+    suffix: &'static str,
+    /// The header's `// WALK` line.
+    comment: &'static str,
+    /// `main` of stats and of grad_sums.
+    stats: &'static str,
+    grad_sums: &'static str,
+}
+
+const WALKS: [Walk; 2] = [
+    Walk {
+        suffix: "",
+        comment: "// One workgroup of WG per channel, its lanes strided over the channel's values, then a tree\n\
+                  // merge in workgroup memory. Grid (channels).",
+        stats: STATS_TREE,
+        grad_sums: GRAD_SUMS_TREE,
+    },
+    Walk {
+        suffix: "_lanes",
+        comment: "// One lane per channel, walking its every value alone: no merge and no barrier in the shader\n\
+                  // (on llvmpipe a shader with barriers runs each workgroup as coroutines, ~2 µs a workgroup\n\
+                  // and ~0.7 ms a dispatch whether or not it reaches them). Grid (⌈channels / WG⌉).",
+        stats: STATS_LANES,
+        grad_sums: GRAD_SUMS_LANES,
+    },
+];
+
+const STATS_TREE: &str = r#"var<workgroup> counts: array<f32, 256>;
 var<workgroup> means: array<f32, 256>;
 var<workgroup> m2s: array<f32, 256>;
-
-override WG: u32 = 256u;
-
-HELPERS
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let c = wid.x;
-    let m = p.outer * p.inner;
     var n = 0.0;
     var mu = ELEM(0.0);
     var m2 = ELEM(0.0);
 CHANNEL_WALK
-            let v = x[row + j];
-            n += 1.0;
-            let d = v - mu;
-            mu += d / n;
-            m2 += d * (v - mu);
+            WELFORD
         }
     }
+    // The lanes merge pairwise with Chan et al.'s formula.
     let lane = fold(n, mu, m2);
     counts[lid.x] = lane.x;
     means[lid.x] = lane.y;
@@ -140,20 +166,114 @@ CHANNEL_WALK
         }
         workgroupBarrier();
     }
-    if (lid.x == 0u) {
-        let mu_c = means[0];
-        let v = m2s[0] / f32(m);
-        mean[c] = mu_c;
-        var_[c] = v;
-        if (p.update == 1u) {
-            var unbiased = v;
-            if (m > 1u) { unbiased = v * f32(m) / f32(m - 1u); }
-            running_mean[c] = (1.0 - p.momentum) * running_mean[c] + p.momentum * mu_c;
-            running_var[c] = (1.0 - p.momentum) * running_var[c] + p.momentum * unbiased;
+    if (lid.x == 0u) { finish(c, means[0], m2s[0]); }
+}
+"#;
+
+const STATS_LANES: &str = r#"@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    if (c >= p.channels) { return; }
+    let len = p.inner / WIDTHu;
+    var n = 0.0;
+    var mu = ELEM(0.0);
+    var m2 = ELEM(0.0);
+    for (var o = 0u; o < p.outer; o++) {
+        let row = (o * p.channels + c) * len;
+        for (var j = 0u; j < len; j++) {
+            WELFORD
         }
+    }
+    let lane = fold(n, mu, m2);
+    finish(c, lane.y, lane.z);
+}
+"#;
+
+const GRAD_SUMS_TREE: &str = r#"var<workgroup> sum_dy: array<f32, 256>;
+var<workgroup> sum_dyx: array<f32, 256>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let c = wid.x;
+    CHANNEL_CONSTANTS
+    var a = 0.0;
+    var b = 0.0;
+CHANNEL_WALK
+            GRAD_TERMS
+        }
+    }
+    sum_dy[lid.x] = a;
+    sum_dyx[lid.x] = b;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lid.x < s) {
+            sum_dy[lid.x] += sum_dy[lid.x + s];
+            sum_dyx[lid.x] += sum_dyx[lid.x + s];
+        }
+        workgroupBarrier();
+    }
+    if (lid.x == 0u) {
+        dbeta[c] = sum_dy[0];
+        dgamma[c] = sum_dyx[0];
     }
 }
 "#;
+
+const GRAD_SUMS_LANES: &str = r#"@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    if (c >= p.channels) { return; }
+    let len = p.inner / WIDTHu;
+    CHANNEL_CONSTANTS
+    var a = 0.0;
+    var b = 0.0;
+    for (var o = 0u; o < p.outer; o++) {
+        let row = (o * p.channels + c) * len;
+        for (var j = 0u; j < len; j++) {
+            GRAD_TERMS
+        }
+    }
+    dbeta[c] = a;
+    dgamma[c] = b;
+}
+"#;
+
+const STATS: &str = r#"// batch_norm.stats — per channel c: mean μ_c and the biased variance σ²_c = Σ(x − μ)² / M over the
+// M = outer·inner elements, in one pass: Welford's running (count, mean, sum of squared
+// deviations) — no cancellation of E[x²] − μ², and every value is read once. With `update` set, thread 0 also
+// moves the running statistics PyTorch's way: r_μ ← (1 − m)·r_μ + m·μ,
+// r_σ² ← (1 − m)·r_σ² + m·σ²·M/(M − 1) (the unbiased variance; M = 1 keeps σ²).
+// WALK
+
+struct P { outer: u32, channels: u32, inner: u32, update: u32, momentum: f32, _a: u32, _b: u32, _c: u32 }
+
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<ELEM>;
+@group(0) @binding(2) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(3) var<storage, read_write> var_: array<f32>;
+@group(0) @binding(4) var<storage, read_write> running_mean: array<f32>;
+@group(0) @binding(5) var<storage, read_write> running_var: array<f32>;
+
+override WG: u32 = 256u;
+
+HELPERS
+
+// Channel c's mean μ and sum of squared deviations m2 over its M values: writes μ and
+// σ² = m2/M, and with `update` moves the running statistics.
+fn finish(c: u32, mu_c: f32, m2: f32) {
+    let m = p.outer * p.inner;
+    let v = m2 / f32(m);
+    mean[c] = mu_c;
+    var_[c] = v;
+    if (p.update == 1u) {
+        var unbiased = v;
+        if (m > 1u) { unbiased = v * f32(m) / f32(m - 1u); }
+        running_mean[c] = (1.0 - p.momentum) * running_mean[c] + p.momentum * mu_c;
+        running_var[c] = (1.0 - p.momentum) * running_var[c] + p.momentum * unbiased;
+    }
+}
+
+MAIN"#;
 
 const NORMALIZE: &str = r#"// batch_norm.normalize — y = s_c·x + t_c with s_c = γ_c/√(σ²_c + ε), t_c = β_c − μ_c·s_c (that is
 // γ_c·(x − μ_c)/√(σ²_c + ε) + β_c), then ReLU if `relu` is set: the batch statistics in
@@ -191,8 +311,8 @@ const GRAD_SUMS: &str = r#"// batch_norm.grad_sums — per channel c: dβ_c = Σ
 // over the M = outer·inner elements of the channel, g = dy, or with `relu` (the forward's ReLU
 // fused in) g = dy where s_c·x + t_c > 0 (normalize's s_c = γ_c/σ_c, t_c = β_c − μ_c·s_c), else
 // 0: the mask is recomputed from x exactly as the forward computed it, so no pass over the
-// ReLU's output is needed. One workgroup of WG per channel: strided partial sums in f32, then
-// tree reductions in workgroup memory. Grid (channels).
+// ReLU's output is needed. In f32.
+// WALK
 
 struct P { outer: u32, channels: u32, inner: u32, relu: u32, eps: f32, _b: u32, _c: u32, _d: u32 }
 
@@ -206,47 +326,11 @@ struct P { outer: u32, channels: u32, inner: u32, relu: u32, eps: f32, _b: u32, 
 @group(0) @binding(7) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dbeta: array<f32>;
 
-var<workgroup> sum_dy: array<f32, 256>;
-var<workgroup> sum_dyx: array<f32, 256>;
-
 override WG: u32 = 256u;
 
 HELPERS
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let c = wid.x;
-    let mu = mean[c];
-    let inv_std = inverseSqrt(var_[c] + p.eps);
-    let s_c = gamma[c] * inv_std;
-    let t_c = beta[c] - mu * s_c;
-    let relu = p.relu == 1u;
-    var a = 0.0;
-    var b = 0.0;
-CHANNEL_WALK
-            let xv = x[row + j];
-            var g = dy[row + j];
-            if (relu) { g = select(g, ELEM(0.0), s_c * xv + t_c <= ELEM(0.0)); }
-            a += hsum(g);
-            b += hsum(g * (xv - mu)) * inv_std;
-        }
-    }
-    sum_dy[lid.x] = a;
-    sum_dyx[lid.x] = b;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid.x < s) {
-            sum_dy[lid.x] += sum_dy[lid.x + s];
-            sum_dyx[lid.x] += sum_dyx[lid.x + s];
-        }
-        workgroupBarrier();
-    }
-    if (lid.x == 0u) {
-        dbeta[c] = sum_dy[0];
-        dgamma[c] = sum_dyx[0];
-    }
-}
-"#;
+MAIN"#;
 
 const GRAD_INPUT: &str = r#"// batch_norm.grad_input — the input gradient. With batch statistics (`batch` = 1: training),
 // dx = γ_c/σ_c · (g − dβ_c/M − x̂·dγ_c/M), σ_c = √(σ²_c + ε), x̂ = (x − μ_c)/σ_c: the statistics
@@ -303,33 +387,48 @@ const KERNELS: [(&str, &str, &str); 4] = [
     ("grad_input", "batch_norm.grad_input", GRAD_INPUT),
 ];
 
-/// The file of kernel `stem` for loads of `width` values (1 or 4).
-pub fn batch_norm_path(stem: &str, width: u32) -> String {
-    let suffix = if width == 4 { "_x4" } else { "" };
-    format!("batch_norm/{stem}{suffix}.wgsl")
+/// The file of kernel `stem` for loads of `width` values (1 or 4); `lanes`: the per-channel
+/// reductions' lane-per-channel walk (`stats`, `grad_sums`).
+pub fn batch_norm_path(stem: &str, width: u32, lanes: bool) -> String {
+    let walk = if lanes { "_lanes" } else { "" };
+    let load = if width == 4 { "_x4" } else { "" };
+    format!("batch_norm/{stem}{walk}{load}.wgsl")
 }
 
 pub(crate) fn generated() -> Vec<Generated> {
     let mut out = Vec::new();
     for (stem, id, template) in KERNELS {
-        for e in &ELEMS {
-            let (title, body) = template.split_once('\n').expect("a header line");
-            let source = format!(
-                "{title}\n// GENERATED by wgsl-gen (src/batch_norm.rs, loads of {}): edit that.\n",
-                e.ty
-            ) + &body
+        let (title, body) = template.split_once('\n').expect("a header line");
+        // The per-channel reductions come in both walks, the element-wise kernels in one.
+        let walks: &[Walk] = if body.contains("MAIN") { &WALKS } else { &WALKS[..1] };
+        for walk in walks {
+            let main = match stem {
+                "stats" => walk.stats,
+                _ => walk.grad_sums,
+            };
+            let body = body.replace("// WALK", walk.comment).replace("MAIN", main);
+            for e in &ELEMS {
+                let source = format!(
+                    "{title}\n// GENERATED by wgsl-gen (src/batch_norm.rs, loads of {}): edit that.\n",
+                    e.ty
+                ) + &body
                     .replace("ROW_OF_LANE", ROW_OF_LANE)
                     .replace("CHANNEL_WALK", CHANNEL_WALK)
+                    .replace("WELFORD", WELFORD)
+                    .replace("CHANNEL_CONSTANTS", CHANNEL_CONSTANTS)
+                    .replace("GRAD_TERMS", GRAD_TERMS)
                     .replace("HELPERS", e.helpers)
                     .replace("WIDTHu", &format!("{}u", e.width))
                     .replace("ELEM", e.ty);
-            out.push(Generated {
-                path: format!("batch_norm/{stem}{}.wgsl", e.suffix),
-                source,
-                family: "batch norm",
-                row: format!("kernel={stem} load={}", e.ty),
-                kernels: vec![id.to_string()],
-            });
+                let walk_name = if walk.suffix.is_empty() { "workgroup" } else { "lane" };
+                out.push(Generated {
+                    path: format!("batch_norm/{stem}{}{}.wgsl", walk.suffix, e.suffix),
+                    source,
+                    family: "batch norm",
+                    row: format!("kernel={stem} load={} per-channel={walk_name}", e.ty),
+                    kernels: vec![id.to_string()],
+                });
+            }
         }
     }
     out

@@ -601,7 +601,7 @@ fn pack_dy(dy: &Tensor, g: &Geometry, (gw, gr): (usize, usize)) -> Result<GpuTex
 fn split(g: &Geometry, gpu: &Gpu, ncol: usize) -> (usize, usize) {
     let p = g.n * g.oh * g.ow;
     let tiles = g.co.div_ceil(wgrad_tile(g.co)) * ncol.div_ceil(tile_cols(gpu));
-    let by_groups = (4 * adapter_threads()).div_ceil(tiles);
+    let by_groups = (4 * gpu.cpu_threads()).div_ceil(tiles);
     let by_length = (p / 256).max(1);
     let by_memory = ((64usize << 20) / (4 * g.co * ncol)).max(1);
     let by_loop = p.div_ceil(4 * MAX_LOOP);
@@ -612,14 +612,4 @@ fn split(g: &Geometry, gpu: &Gpu, ncol: usize) -> (usize, usize) {
         .clamp(1, 4096);
     let chunk = p.div_ceil(splits).next_multiple_of(16);
     (p.div_ceil(chunk), chunk)
-}
-
-/// Threads lavapipe runs compute on: `LP_NUM_THREADS` when set (0: the calling thread), else one
-/// per core available to this process (its default).
-fn adapter_threads() -> usize {
-    std::env::var("LP_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .map(|n| n.max(1))
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
