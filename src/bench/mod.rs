@@ -8,6 +8,7 @@
 //! because the machines we run on are noisy. A variant that fails validation (or cannot run)
 //! is reported as `FAILED`/`ERROR` and not timed; the others still are.
 
+pub mod batch_norm;
 pub mod compare;
 pub mod conv2d;
 pub mod dann;
@@ -171,6 +172,91 @@ pub fn clock(gpu: &Gpu) -> &'static str {
 /// A kernel launch to time: records one dispatch (or a few) into the stream.
 pub(crate) type Launch<'a> = Box<dyn FnMut() -> Result<()> + 'a>;
 
+/// One kernel of one case, validated and ready to time (the memory-bound benchmarks).
+pub(crate) struct Validated<'a> {
+    pub id: &'static str,
+    pub launch: Launch<'a>,
+    /// Validation error, or why it could not run.
+    pub outcome: std::result::Result<f64, (&'static str, String)>,
+    /// Pipeline compile + first launch + readback (the validation run).
+    pub first_ms: f64,
+    pub flops: f64,
+    pub bytes: f64,
+}
+
+/// Largest relative error `|got − want| / (1 + |want|)`.
+pub(crate) fn max_err(got: &[f32], want: &[f32]) -> f64 {
+    got.iter()
+        .zip(want)
+        .map(|(&g, &w)| (g as f64 - w as f64).abs() / (1.0 + (w as f64).abs()))
+        .fold(0.0, f64::max)
+}
+
+/// A validation run's verdict: its relative error when at most `tol`, else FAILED (not timed)
+/// or ERROR.
+pub(crate) fn judged(
+    tol: f64,
+    result: Result<f64>,
+) -> std::result::Result<f64, (&'static str, String)> {
+    match result {
+        Ok(err) if err <= tol => Ok(err),
+        Ok(err) => Err((
+            "FAILED",
+            format!("relative error {err:.2e} > {tol:.1e}; not timed"),
+        )),
+        Err(e) => Err(("ERROR", e.to_string())),
+    }
+}
+
+/// Times every validated kernel of `ops` (`rounds` samples, the median reported) and reports
+/// the ones that failed validation untimed, one row each.
+pub(crate) fn time_validated(
+    gpu: &Gpu,
+    label: &str,
+    ops: Vec<Validated<'_>>,
+    rounds: usize,
+    rows: &mut Vec<BenchRow>,
+) -> Result<()> {
+    for mut op in ops {
+        let err = match op.outcome {
+            Ok(err) => err,
+            Err((status, why)) => {
+                gpu.sync().ok();
+                rows.push(BenchRow::untimed(
+                    gpu,
+                    op.id,
+                    label,
+                    op.flops,
+                    op.bytes,
+                    "memory",
+                    status,
+                    why,
+                    op.first_ms,
+                    f64::NAN,
+                ));
+                continue;
+            }
+        };
+        let mut samples = Vec::new();
+        for _ in 0..rounds {
+            let one = time_once(gpu, &mut op.launch, 1)?;
+            samples.push(time_once(gpu, &mut op.launch, inner_count(one, 0.1))?);
+        }
+        rows.push(BenchRow::timed(
+            gpu,
+            op.id,
+            label,
+            op.flops,
+            op.bytes,
+            "memory",
+            &mut samples,
+            op.first_ms,
+            err,
+        ));
+    }
+    Ok(())
+}
+
 /// Median/min/max of `samples`.
 pub(crate) fn summary(samples: &mut [f64]) -> (f64, f64, f64) {
     samples.sort_by(f64::total_cmp);
@@ -255,10 +341,10 @@ pub(crate) fn fill(n: usize, seed: u32) -> Vec<f32> {
 /// What one `dak bench` (or `cargo bench`, or `dak tune`) run measures.
 #[derive(Debug, Clone)]
 pub struct Selection {
-    /// `matmul`, `conv2d`, `pool` or `all`.
+    /// `matmul`, `conv2d`, `pool`, `batch_norm` or `all`.
     pub op: String,
     /// `fwd`, `dgrad`, `wgrad` (matmul: the dense-layer GEMM form; conv2d: the pass) or
-    /// `fwd`, `bwd` (pool).
+    /// `fwd`, `bwd` (pool, batch_norm).
     pub direction: Option<String>,
     /// `all`, a variant id, or (conv2d) `direct`, `tiled`, `sgbc`, `tex`.
     pub variant: String,
@@ -291,6 +377,17 @@ impl Selection {
     }
 }
 
+/// `--variant`: `all` or one of the op's kernel ids.
+fn known_variant(variant: &str, op: &str, ids: &[&str]) -> Result<()> {
+    if variant == "all" || ids.contains(&variant) {
+        return Ok(());
+    }
+    Err(crate::error::Error::input(format!(
+        "--variant {variant}: unknown for {op}; known: all, {}",
+        ids.join(", ")
+    )))
+}
+
 fn bad_direction(op: &str, d: &str, known: &str) -> crate::error::Error {
     crate::error::Error::input(format!(
         "dak bench {op}.{d}: unknown direction; use {known}"
@@ -305,7 +402,11 @@ pub fn run(gpu: &Gpu, sel: &Selection) -> Result<Vec<BenchRow>> {
     match sel.op.as_str() {
         "all" => {
             let mut rows = Vec::new();
-            for op in ["matmul", "conv2d", "pool"] {
+            for op in ["matmul", "conv2d", "pool", "batch_norm"] {
+                // Batch norm has ResNet's shape sets only; `all` on VGG16's skips it.
+                if op == "batch_norm" && batch_norm::cases(&sel.shapes).is_none() {
+                    continue;
+                }
                 let one = Selection {
                     op: op.into(),
                     ..sel.clone()
@@ -369,13 +470,7 @@ pub fn run(gpu: &Gpu, sel: &Selection) -> Result<Vec<BenchRow>> {
             conv2d::run(gpu, &cases, &passes, &variants, repeat, sel.unchecked)
         }
         "pool" => {
-            if sel.variant != "all" && !pool::IDS.contains(&sel.variant.as_str()) {
-                return Err(Error::input(format!(
-                    "--variant {}: unknown for pool; known: all, {}",
-                    sel.variant,
-                    pool::IDS.join(", ")
-                )));
-            }
+            known_variant(&sel.variant, "pool", &pool::IDS)?;
             if let Some(d) = dir {
                 if !pool::IDS.iter().any(|id| pool_direction(id, d)) {
                     return Err(bad_direction(
@@ -392,8 +487,23 @@ pub fn run(gpu: &Gpu, sel: &Selection) -> Result<Vec<BenchRow>> {
             };
             pool::run(gpu, &cases, repeat, &keep)
         }
+        "batch_norm" => {
+            known_variant(&sel.variant, "batch_norm", &batch_norm::IDS)?;
+            if let Some(d) = dir {
+                if !["fwd", "bwd"].contains(&d) {
+                    return Err(bad_direction("batch_norm", d, "fwd, bwd"));
+                }
+            }
+            let cases = shapes::batch_norm(&sel.shapes, sel.batch)?;
+            let keep = |id: &str| {
+                let backward = id.contains(".grad_");
+                (sel.variant == "all" || sel.variant == id)
+                    && dir.is_none_or(|d| (d == "bwd") == backward)
+            };
+            batch_norm::run(gpu, &cases, repeat, &keep)
+        }
         other => Err(Error::input(format!(
-            "dak bench {other}: unknown op; known: matmul, conv2d, pool, all, data, model"
+            "dak bench {other}: unknown op; known: matmul, conv2d, pool, batch_norm, all, data, model"
         ))),
     }
 }
@@ -462,7 +572,7 @@ pub fn print_rows(rows: &[BenchRow]) {
     );
     if let Some(r) = rows.first() {
         crate::say!(
-            "(clock: {}; % peak: of the compute roof for matmul/conv2d, of the copy bandwidth for pool; first = pipeline compile + first launch + readback)",
+            "(clock: {}; % peak: of the compute roof for matmul/conv2d, of the copy bandwidth for pool and batch_norm; first = pipeline compile + first launch + readback)",
             r.clock
         );
     }

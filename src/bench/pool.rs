@@ -3,12 +3,15 @@
 //! Pooling is memory-bound: read GB/s, not GFLOP/s (flops count one compare or add per input
 //! element read).
 
-use super::{fill, inner_count, time_once, BenchRow, Launch};
+use super::{fill, judged, max_err, time_validated, BenchRow, Validated as Op};
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::ops::pool::{self, reference, PoolGeometry};
 use crate::tensor::Tensor;
 use std::time::Instant;
+
+/// Largest relative error a pooling kernel may show (exact operations, f32 sums).
+const POOL_TOL: f64 = 1e-5;
 
 /// A pooling shape: input `[n, c, hw, hw]`; `k == 0` means global average pooling.
 #[derive(Debug, Clone, Copy)]
@@ -116,36 +119,6 @@ pub const IDS: [&str; 4] = [
     "pool.gap_bwd",
 ];
 
-fn max_err(got: &[f32], want: &[f32]) -> f64 {
-    got.iter()
-        .zip(want)
-        .map(|(&g, &w)| (g as f64 - w as f64).abs() / (1.0 + (w as f64).abs()))
-        .fold(0.0, f64::max)
-}
-
-/// One pooling kernel of one case, validated and ready to time.
-struct Op<'a> {
-    id: &'static str,
-    launch: Launch<'a>,
-    /// Validation error, or why it could not run.
-    outcome: std::result::Result<f64, (&'static str, String)>,
-    /// Pipeline compile + first launch + readback (the validation run).
-    first_ms: f64,
-    flops: f64,
-    bytes: f64,
-}
-
-fn judged(result: Result<f64>) -> std::result::Result<f64, (&'static str, String)> {
-    match result {
-        Ok(err) if err <= 1e-5 => Ok(err),
-        Ok(err) => Err((
-            "FAILED",
-            format!("relative error {err:.2e} > 1.0e-5; not timed"),
-        )),
-        Err(e) => Err(("ERROR", e.to_string())),
-    }
-}
-
 /// Validate then time the pooling kernels `keep` selects on every case (`rounds` samples,
 /// median reported). A kernel that fails validation is reported as FAILED and not timed.
 pub fn run(
@@ -169,15 +142,18 @@ pub fn run(
             let fwd_bytes = 4.0 * (g.x_len() + 2 * g.y_len()) as f64;
             if keep("pool.max_fwd") {
                 let start = Instant::now();
-                let outcome = judged((|| {
-                    let (y, arg) = pool::max_pool2d(&x, k, s)?;
-                    let err = max_err(&y.to_vec()?, &want_y);
-                    Ok(if arg.to_vec_u32()? != want_arg {
-                        f64::INFINITY
-                    } else {
-                        err
-                    })
-                })());
+                let outcome = judged(
+                    POOL_TOL,
+                    (|| {
+                        let (y, arg) = pool::max_pool2d(&x, k, s)?;
+                        let err = max_err(&y.to_vec()?, &want_y);
+                        Ok(if arg.to_vec_u32()? != want_arg {
+                            f64::INFINITY
+                        } else {
+                            err
+                        })
+                    })(),
+                );
                 let xr = &x;
                 ops.push(Op {
                     id: "pool.max_fwd",
@@ -196,6 +172,7 @@ pub fn run(
                 let want_dx = reference::max_pool2d_backward(&g, &dy_host, &want_arg);
                 let start = Instant::now();
                 let outcome = judged(
+                    POOL_TOL,
                     pool::max_pool2d_backward(&dy, &arg, &shape, k, s)
                         .and_then(|dx| dx.to_vec())
                         .map(|dx| max_err(&dx, &want_dx)),
@@ -219,6 +196,7 @@ pub fn run(
                 let want = reference::global_avg_pool(&x_host, hw);
                 let start = Instant::now();
                 let outcome = judged(
+                    POOL_TOL,
                     pool::global_avg_pool(&x)
                         .and_then(|y| y.to_vec())
                         .map(|y| max_err(&y, &want)),
@@ -239,6 +217,7 @@ pub fn run(
                 let want_dx = reference::global_avg_pool_backward(&dy_host, hw);
                 let start = Instant::now();
                 let outcome = judged(
+                    POOL_TOL,
                     pool::global_avg_pool_backward(&dy, &shape)
                         .and_then(|dx| dx.to_vec())
                         .map(|dx| max_err(&dx, &want_dx)),
@@ -253,44 +232,7 @@ pub fn run(
                 });
             }
         }
-        for mut op in ops {
-            let err = match op.outcome {
-                Ok(err) => err,
-                Err((status, why)) => {
-                    gpu.sync().ok();
-                    rows.push(BenchRow::untimed(
-                        gpu,
-                        op.id,
-                        &label,
-                        op.flops,
-                        op.bytes,
-                        "memory",
-                        status,
-                        why,
-                        op.first_ms,
-                        f64::NAN,
-                    ));
-                    continue;
-                }
-            };
-            let first_ms = op.first_ms;
-            let mut samples = Vec::new();
-            for _ in 0..rounds {
-                let one = time_once(gpu, &mut op.launch, 1)?;
-                samples.push(time_once(gpu, &mut op.launch, inner_count(one, 0.1))?);
-            }
-            rows.push(BenchRow::timed(
-                gpu,
-                op.id,
-                &label,
-                op.flops,
-                op.bytes,
-                "memory",
-                &mut samples,
-                first_ms,
-                err,
-            ));
-        }
+        time_validated(gpu, &label, ops, rounds, &mut rows)?;
     }
     Ok(rows)
 }

@@ -11,7 +11,7 @@
 //!
 //! (`"k": 0` in `pool` means global average pooling.) An op absent from the file has no cases.
 
-use super::{conv2d, matmul, pool};
+use super::{batch_norm, conv2d, matmul, pool};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -171,6 +171,20 @@ pub fn pool(name: &str, batch: Option<usize>) -> Result<Vec<pool::Case>> {
     } else {
         pool::cases(name).ok_or_else(|| unknown(name, "pool", pool::SHAPE_SETS))?
     };
+    Ok(match batch {
+        Some(b) => cases.into_iter().map(|c| c.with_batch(b)).collect(),
+        None => cases,
+    })
+}
+
+/// The batch-norm cases of a named set (`dak bench batch_norm`), at `batch` when given.
+pub fn batch_norm(name: &str, batch: Option<usize>) -> Result<Vec<batch_norm::Case>> {
+    let cases = batch_norm::cases(name).ok_or_else(|| {
+        Error::input(format!(
+            "--shapes {name}: unknown for batch_norm; use {}",
+            batch_norm::SHAPE_SETS
+        ))
+    })?;
     Ok(match batch {
         Some(b) => cases.into_iter().map(|c| c.with_batch(b)).collect(),
         None => cases,

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// What to benchmark, `OP[.DIRECTION]`: matmul[.fwd|.dgrad|.wgrad],
-    /// conv2d[.fwd|.dgrad|.wgrad], pool[.fwd|.bwd], all, data (image decoding + augmentation),
+    /// conv2d[.fwd|.dgrad|.wgrad], pool[.fwd|.bwd], batch_norm[.fwd|.bwd], all, data (image
+    /// decoding + augmentation),
     /// or model (a whole network's training and inference img/s, see --model).
     #[arg(default_value = "matmul")]
     pub op: String,
@@ -19,10 +20,11 @@ pub struct BenchArgs {
     #[arg(long, default_value = "all")]
     pub variant: String,
     /// Shape set: default, tiny, vgg16-32, vgg16-224, digits (conv2d also conv64, matmul also
-    /// square1024), or a FILE.json of shapes.
+    /// square1024), or a FILE.json of shapes; batch_norm: default (ResNet-50's BN layers at
+    /// 64x64), resnet50-224, tiny.
     #[arg(long, default_value = "default")]
     pub shapes: String,
-    /// Batch size replacing the shape set's own (dense layers, convolutions, pools).
+    /// Batch size replacing the shape set's own (dense layers, convolutions, pools, BN).
     #[arg(long)]
     pub batch: Option<usize>,
     /// Timed samples per variant and shape (round-robin; the median is reported).

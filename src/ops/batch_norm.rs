@@ -77,22 +77,37 @@ impl ChannelP {
     }
 }
 
+/// Rows of at most this many loads are walked a lane per row (channel) on CPU adapters when
+/// the lanes read more than one tensor: with long rows the workgroup walk amortises its cost,
+/// and 16 lanes each streaming 2-3 tensors of their own row outrun the cores' prefetchers
+/// (`dak bench batch_norm --shapes resnet50-224`, twentieth session: a lane per row took
+/// 0.63-0.80x the time at 14x14, 0.9-1.2x at 28x28, 1.1-1.5x at 56x56 and larger).
+const SHORT_ROW_LOADS: usize = 64;
+
 /// How the per-channel reductions (`stats`, `grad_sums`) split the work: a workgroup per
 /// channel whose lanes merge their partial results (barriers, workgroup memory), or, on CPU
 /// adapters with at least one workgroup of channels per thread, a lane per channel that walks
 /// the channel alone. On lavapipe a workgroup's merge costs about 2 µs whatever its size (each
 /// barrier switches the workgroup's coroutine) and a shader with barriers ~0.7 ms a dispatch:
 /// more than the loads of a channel of ResNet's layers 3 and 4 (2x2 to 8x8 pixels a channel).
-/// ResNet-50 at 64 / 32 normalises 26,560 channels in 53 layers a forward pass.
+/// ResNet-50 at 64 / 32 normalises 26,560 channels in 53 layers a forward pass. `stats` reads
+/// one tensor and gains on every row length; `grad_sums` (two) only on short rows.
 struct ChannelWalk {
     lane_per_channel: bool,
     width: u32,
 }
 
 impl ChannelWalk {
-    fn new(gpu: &crate::gpu::Gpu, channels: usize) -> ChannelWalk {
+    /// The walk over `(outer, channels, inner)` of a reduction that reads `tensors` tensors.
+    fn new(
+        gpu: &crate::gpu::Gpu,
+        (_, channels, inner): (usize, usize, usize),
+        tensors: usize,
+    ) -> ChannelWalk {
         let width = reduction_width(gpu) as u32;
-        let lane_per_channel = gpu.cpu_paths() && channels >= width as usize * gpu.cpu_threads();
+        let rows_fit = tensors == 1 || inner / load_width(inner) as usize <= SHORT_ROW_LOADS;
+        let lane_per_channel =
+            gpu.cpu_paths() && channels >= width as usize * gpu.cpu_threads() && rows_fit;
         ChannelWalk {
             lane_per_channel,
             width,
@@ -115,7 +130,11 @@ impl ChannelWalk {
 /// How the element-wise kernels (`normalize`, `grad_input`) walk `x` viewed as
 /// `outer·channels` rows of `inner` values: the channel's values are read once per row.
 struct Rows {
-    /// One workgroup per row (rows of at least a workgroup), else one lane per row.
+    /// One workgroup per row (rows of at least a workgroup), else one lane per row. CPU
+    /// adapters walk a lane per row when the rows fill a workgroup per lavapipe thread and are
+    /// short ([`SHORT_ROW_LOADS`]): a workgroup costs lavapipe more than a short row's loads
+    /// (ResNet-50 at 64 / 32, `normalize` and `grad_input`: 8x8 layers 0.39-0.46x the time,
+    /// 16x16 0.69-0.76x; `dak bench batch_norm`, twentieth session).
     by_row: bool,
     /// The workgroup width (`WG`).
     width: u32,
@@ -127,7 +146,14 @@ impl Rows {
     fn new(gpu: &crate::gpu::Gpu, (outer, channels, inner): (usize, usize, usize)) -> Rows {
         let width = reduction_width(gpu) as u32;
         let load = load_width(inner);
-        let by_row = inner / load as usize >= width as usize && channels <= 65535 && outer <= 65535;
+        let rows = outer * channels;
+        let lanes_suffice = gpu.cpu_paths()
+            && rows >= width as usize * gpu.cpu_threads()
+            && inner / load as usize <= SHORT_ROW_LOADS;
+        let by_row = inner / load as usize >= width as usize
+            && channels <= 65535
+            && outer <= 65535
+            && !lanes_suffice;
         Rows {
             by_row,
             width,
@@ -241,7 +267,7 @@ pub fn stats(x: &Tensor, running: Option<(&Tensor, &Tensor)>, momentum: f32) -> 
         (None, Some((a, b))) => (a, b),
         (None, None) => unreachable!("scratch exists without running statistics"),
     };
-    let walk = ChannelWalk::new(gpu, c);
+    let walk = ChannelWalk::new(gpu, (outer, c, inner), 1);
     let p = ChannelP::new((outer, c, inner), running.is_some(), momentum);
     gpu.dispatch(
         &walk.file("stats", inner),
@@ -319,7 +345,7 @@ pub fn forward_train(
 /// Gradients `(dx, dγ, dβ)` of [`normalize`] given upstream `dy`: `batch_stats` when
 /// `mean`/`var` were the batch's own statistics (training), else fixed statistics (evaluation
 /// mode). With `relu` the forward's ReLU is part of it: its mask is recomputed from `x` (no
-/// pass over the output).
+/// pass over the output). [`grad_sums`] then [`grad_input`].
 #[allow(clippy::too_many_arguments)] // the op's own inputs; a struct would only rename them
 pub fn backward(
     dy: &Tensor,
@@ -332,23 +358,56 @@ pub fn backward(
     batch_stats: bool,
     relu: bool,
 ) -> Result<(Tensor, Tensor, Tensor)> {
+    let (dgamma, dbeta) = grad_sums(dy, x, mean, var, gamma, beta, eps, relu)?;
+    let sums = (&dgamma, &dbeta);
+    let dx = grad_input(dy, x, mean, var, gamma, beta, sums, eps, batch_stats, relu)?;
+    Ok((dx, dgamma, dbeta))
+}
+
+/// The backward's layout `(outer, channels, inner)`, its inputs checked: `dy` shaped as `x`,
+/// the statistics and affine parameters (and any `more`) one value per channel.
+#[allow(clippy::too_many_arguments)] // the op's own inputs
+fn backward_layout(
+    dy: &Tensor,
+    x: &Tensor,
+    mean: &Tensor,
+    var: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    more: &[(&Tensor, &str)],
+) -> Result<(usize, usize, usize)> {
     let op = "batch norm backward";
     let (outer, c, inner) = layout(x, op)?;
     dy.expect_shape(x.shape(), op, "upstream gradient")?;
-    per_channel(
-        &[
-            (mean, "mean"),
-            (var, "variance"),
-            (gamma, "weight (γ)"),
-            (beta, "bias (β)"),
-        ],
-        c,
-        op,
-    )?;
+    let mut inputs = vec![
+        (mean, "mean"),
+        (var, "variance"),
+        (gamma, "weight (γ)"),
+        (beta, "bias (β)"),
+    ];
+    inputs.extend_from_slice(more);
+    per_channel(&inputs, c, op)?;
+    Ok((outer, c, inner))
+}
+
+/// The two per-channel sums of the backward, `(dγ, dβ)`: `dβ = Σg`, `dγ = Σg·x̂`, with `g` the
+/// upstream gradient masked by the forward's ReLU when `relu`.
+#[allow(clippy::too_many_arguments)] // the op's own inputs
+pub fn grad_sums(
+    dy: &Tensor,
+    x: &Tensor,
+    mean: &Tensor,
+    var: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f32,
+    relu: bool,
+) -> Result<(Tensor, Tensor)> {
+    let (outer, c, inner) = backward_layout(dy, x, mean, var, gamma, beta, &[])?;
     let gpu = x.gpu();
     let dgamma = Tensor::uninit(gpu, &[c], DType::F32)?;
     let dbeta = Tensor::uninit(gpu, &[c], DType::F32)?;
-    let walk = ChannelWalk::new(gpu, c);
+    let walk = ChannelWalk::new(gpu, (outer, c, inner), 2);
     let p = ChannelP::new((outer, c, inner), relu, eps);
     gpu.dispatch(
         &walk.file("grad_sums", inner),
@@ -366,6 +425,27 @@ pub fn backward(
         ],
         walk.grid(c),
     )?;
+    Ok((dgamma, dbeta))
+}
+
+/// The backward's input gradient given [`grad_sums`]'s `(dγ, dβ)`:
+/// `dx = (γ/σ)·(g − dβ/M − x̂·dγ/M)` with `batch_stats`, else `(γ/σ)·g`.
+#[allow(clippy::too_many_arguments)] // the op's own inputs
+pub fn grad_input(
+    dy: &Tensor,
+    x: &Tensor,
+    mean: &Tensor,
+    var: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    (dgamma, dbeta): (&Tensor, &Tensor),
+    eps: f32,
+    batch_stats: bool,
+    relu: bool,
+) -> Result<Tensor> {
+    let sums = [(dgamma, "dγ"), (dbeta, "dβ")];
+    let (outer, c, inner) = backward_layout(dy, x, mean, var, gamma, beta, &sums)?;
+    let gpu = x.gpu();
     let dx = Tensor::uninit(gpu, x.shape(), DType::F32)?;
     let rows = Rows::new(gpu, (outer, c, inner));
     let p = rows.uniform((outer, c, inner), batch_stats, eps, relu);
@@ -386,7 +466,7 @@ pub fn backward(
         ],
         rows.grid((outer, c, inner)),
     )?;
-    Ok((dx, dgamma, dbeta))
+    Ok(dx)
 }
 
 /// Folds evaluation-mode BN into the convolution (or dense layer) before it: weight

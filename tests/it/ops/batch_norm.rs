@@ -259,3 +259,37 @@ fn on_the_tape_gradients_match_finite_differences_and_frozen_bn_trains_only_its_
     .unwrap();
     assert!(rm.to_vec().unwrap().iter().any(|&v| v != 0.0));
 }
+
+#[test]
+fn the_benchmark_validates_every_kernel_before_timing_it() {
+    // `dak bench batch_norm --shapes tiny`: both per-channel walks on CPU adapters (3 and 600
+    // channels), each kernel judged against the reference, then timed.
+    let gpu = gpu();
+    let sel = |direction: Option<&str>| dak::bench::Selection {
+        op: "batch_norm".into(),
+        direction: direction.map(String::from),
+        variant: "all".into(),
+        shapes: "tiny".into(),
+        batch: None,
+        repeat: 1,
+        unchecked: false,
+    };
+    let rows = dak::bench::run(&gpu, &sel(None)).unwrap();
+    assert_eq!(rows.len(), 8, "4 kernels x 2 shapes");
+    for r in &rows {
+        assert_eq!(r.status, "ok", "{} on {}: {:?}", r.kernel, r.shape, r.error);
+        assert!(r.median_ms > 0.0 && r.bytes > 0.0);
+    }
+    let backward = dak::bench::run(&gpu, &sel(Some("bwd"))).unwrap();
+    assert!(backward.iter().all(|r| r.kernel.contains(".grad_")));
+    assert_eq!(backward.len(), 4);
+    let e = dak::bench::run(
+        &gpu,
+        &dak::bench::Selection {
+            shapes: "vgg16-32".into(),
+            ..sel(None)
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("resnet50-224"), "{e}");
+}
