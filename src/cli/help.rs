@@ -14,6 +14,7 @@ dak devices --json > devices.json
 WGPU_BACKEND=vulkan DAK_ADAPTER=nvidia dak devices"),
     ("bench", "dak bench                                  # matmul on its default shapes
 dak bench conv2d --shapes digits --repeat 3
+dak bench batch_norm.bwd --shapes resnet50-224   # BN kernels on ResNet-50's layers, GB/s
 dak bench model --model digits             # training and inference img/s, per-kernel table
 dak bench model --model vgg16 --input 32 --batch 32
 dak bench model --model resnet50 --input 224 --batch 16   # prints the peak GPU memory of a step
