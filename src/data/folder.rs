@@ -198,6 +198,77 @@ pub fn scan_tree(root: &Path) -> Result<FolderTree> {
     })
 }
 
+/// Folder names that name a dataset split rather than a class.
+const SPLIT_NAMES: [&str; 10] = [
+    "train",
+    "training",
+    "test",
+    "testing",
+    "val",
+    "valid",
+    "validation",
+    "eval",
+    "evaluation",
+    "dev",
+];
+
+/// When `root`'s sub-folders are dataset splits (`train/`, `test/`, ...) that each hold class
+/// folders, the one-line error that says which split to point at; `None` otherwise. Keras
+/// would read such a root as a classifier of its splits (or, as an unlabelled target, mix the
+/// test split into training): silent garbage, so dak refuses it.
+pub fn split_root_error(tree: &FolderTree) -> Option<Error> {
+    split_root_problem(tree).map(|p| Error::input(format!("{}: {p}", tree.root.display())))
+}
+
+/// What [`split_root_error`] says, without the folder's name in front. Only when every
+/// sub-folder has a split's name, holds no image directly and holds at least two sub-folders
+/// with images (a class that happens to be called `test` with loose images is a class).
+pub fn split_root_problem(tree: &FolderTree) -> Option<String> {
+    if tree.classes.is_empty()
+        || !tree
+            .classes
+            .iter()
+            .all(|c| SPLIT_NAMES.contains(&c.name.to_lowercase().as_str()))
+    {
+        return None;
+    }
+    let mut inner: Vec<String> = Vec::new();
+    for c in &tree.classes {
+        let dir = tree.root.join(&c.name);
+        let mut subs = std::collections::BTreeSet::new();
+        for image in &c.images {
+            let mut parts = image.strip_prefix(&dir).ok()?.components();
+            let first = parts.next()?;
+            parts.next()?; // an image directly in the split folder: not a split of classes
+            subs.insert(first.as_os_str().to_string_lossy().into_owned());
+        }
+        if subs.len() < 2 {
+            return None;
+        }
+        for s in subs {
+            if !inner.contains(&s) {
+                inner.push(s);
+            }
+        }
+    }
+    let splits: Vec<&str> = tree.classes.iter().map(|c| c.name.as_str()).collect();
+    let pick = splits
+        .iter()
+        .find(|s| s.to_lowercase().starts_with("train"))
+        .unwrap_or(&splits[0]);
+    let shown: Vec<&str> = inner.iter().take(5).map(String::as_str).collect();
+    let more = match inner.len() > shown.len() {
+        true => format!(", ... ({} in all)", inner.len()),
+        false => String::new(),
+    };
+    Some(format!(
+        "its sub-folders ({}) are dataset splits holding class folders ({}{more}), not classes; point at one split, e.g. {}",
+        splits.join(", "),
+        shown.join(", "),
+        tree.root.join(pick).display()
+    ))
+}
+
 /// Error for a directory with no class folders, saying what was found instead.
 fn no_classes_error(tree: &FolderTree) -> Error {
     let r = tree.root.display();
@@ -241,6 +312,9 @@ pub fn dataset_from_tree(tree: FolderTree) -> Result<Dataset> {
     warn_links(&tree.links_skipped);
     if tree.classes.is_empty() {
         return Err(no_classes_error(&tree));
+    }
+    if let Some(e) = split_root_error(&tree) {
+        return Err(e);
     }
     let empty: Vec<&str> = tree
         .classes

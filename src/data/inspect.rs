@@ -254,6 +254,9 @@ fn probe(
     }
     report.warnings = warnings(&report, &tree.links_skipped);
     report.blocking = blocking(&report);
+    report
+        .blocking
+        .extend(super::folder::split_root_problem(&tree));
     Ok(report)
 }
 

@@ -208,6 +208,9 @@ pub fn target_reading(tree: &FolderTree, classes: &[String]) -> Result<TargetRea
     if names.is_empty() {
         return Ok(TargetReading::Unlabelled(None));
     }
+    if let Some(e) = super::folder::split_root_error(tree) {
+        return Err(e);
+    }
     if names.len() == classes.len() && names.iter().all(|n| classes.contains(n)) {
         return Ok(TargetReading::Labelled);
     }

@@ -320,3 +320,79 @@ fn a_target_folder_is_read_by_one_rule_in_adapt_and_inspect() {
         .blocking
         .is_empty());
 }
+
+#[test]
+fn a_folder_of_splits_is_refused_with_the_split_to_point_at() {
+    use dak::data::inspect::{inspect_dir, inspect_target};
+    use dak::data::AdaptData;
+    let t = TempDir::new("folder-splits");
+    let root = t.path().join("digits");
+    for p in [
+        "train/0/a.png",
+        "train/1/b.png",
+        "test/0/c.png",
+        "test/1/d.png",
+    ] {
+        save(&root.join(p), &pattern(3, 3, 0));
+    }
+    let want = |e: &str| {
+        assert!(
+            e.contains("(test, train) are dataset splits holding class folders (0, 1)")
+                && e.contains(&root.join("train").display().to_string()),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+    };
+    // As a training set, as a labelled or unlabelled adaptation target, and in `inspect`.
+    let e = Dataset::from_dir(&root).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    want(&e.to_string());
+    let source = t.path().join("source");
+    for p in ["0/a.png", "1/b.png"] {
+        save(&source.join(p), &pattern(3, 3, 1));
+    }
+    want(
+        &AdaptData::from_dirs(&source, Some(&root), None, None)
+            .unwrap_err()
+            .to_string(),
+    );
+    let classes = ["0".to_string(), "1".to_string()];
+    want(&inspect_target(&root, &classes, 1).unwrap_err().to_string());
+    let rep = inspect_dir(&root, 1).unwrap();
+    assert_eq!(rep.blocking.len(), 1, "{:?}", rep.blocking);
+    want(&rep.blocking[0]);
+    // One split alone (Train/ holding the classes) is pointed at too.
+    let one = t.path().join("one");
+    for p in ["Train/cat/a.png", "Train/dog/b.png"] {
+        save(&one.join(p), &pattern(3, 3, 0));
+    }
+    let e = Dataset::from_dir(&one).unwrap_err().to_string();
+    assert!(
+        e.contains("point at one split, e.g.") && e.contains("Train"),
+        "{e}"
+    );
+
+    // Near misses load as classes: split names holding images directly, one sub-folder each,
+    // or a class that is not a split's name.
+    for (name, files) in [
+        ("loose", &["train/a.png", "train/x/b.png", "test/c.png"][..]),
+        ("single", &["train/x/a.png", "test/x/b.png"][..]),
+        (
+            "named",
+            &[
+                "train/0/a.png",
+                "train/1/b.png",
+                "cat/0/c.png",
+                "cat/1/d.png",
+            ][..],
+        ),
+    ] {
+        let dir = t.path().join(name);
+        for f in files {
+            save(&dir.join(f), &pattern(3, 3, 0));
+        }
+        let d = Dataset::from_dir(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(d.classes().len(), 2, "{name}");
+        assert!(inspect_dir(&dir, 1).unwrap().blocking.is_empty(), "{name}");
+    }
+}
