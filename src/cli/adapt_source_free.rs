@@ -413,6 +413,9 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
             config.method.name(),
             ckpt.resume.display()
         );
+        if let Some(note) = unselected_epoch_note(summary.selected.epoch, epoch, &ckpt.resume) {
+            println!("    {note}");
+        }
     }
     if let Some(p) = &args.plot {
         plot::write_png(p, &[(config.method.name(), history.epochs.as_slice())])?;
@@ -421,4 +424,30 @@ pub fn run_with(args: &AdaptArgs, open_gpu: &dyn Fn() -> Result<Gpu>) -> Result<
     println!();
     super::adapt_summary::print_summary(std::slice::from_ref(summary));
     Ok(())
+}
+
+/// When the selection handed back an earlier epoch than the last one (the `--init` model,
+/// most often), where the last epoch's model still is: the resume checkpoint holds its
+/// parameters, and `dak evaluate`, `predict` and `export` read it as a model. A label-free
+/// rule can be wrong both ways (docs/source_free.md), so the user keeps both answers.
+fn unselected_epoch_note(selected: usize, last: usize, resume: &Path) -> Option<String> {
+    (selected < last).then(|| {
+        format!(
+            "epoch {last} (the last, not selected) is in {0}: `dak evaluate --model {0} --data DIR` (or predict, export) reads it, if you would rather keep it",
+            resume.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unselected_last_epoch_is_pointed_at() {
+        let r = Path::new("out.resume.safetensors");
+        let note = unselected_epoch_note(0, 30, r).unwrap();
+        assert!(note.starts_with("epoch 30 (the last, not selected) is in out.resume.safetensors"));
+        assert_eq!(unselected_epoch_note(30, 30, r), None);
+    }
 }

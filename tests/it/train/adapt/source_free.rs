@@ -332,6 +332,17 @@ fn a_selection_can_hand_back_the_init_model() {
     let p = metadata(&out);
     assert_eq!(p["epoch"].as_u64(), Some(want as u64), "{p} {snd:?}");
     assert_eq!(p["selection"]["validator"], "snd");
+    // An earlier epoch chosen: the last one is still at hand, in the resume checkpoint.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let resume = dir.path().join("back.resume.safetensors");
+    assert_eq!(
+        stdout.contains(&format!(
+            "epoch 2 (the last, not selected) is in {}",
+            resume.display()
+        )),
+        want < 2,
+        "{stdout}"
+    );
     if want == 0 {
         let (a, b) = (tensors(&init), tensors(&out));
         for (name, v) in &a {
