@@ -274,6 +274,11 @@ fn compare_resume(args: &AdaptArgs, method: &str) -> Option<PathBuf> {
 
 /// Refuses flags that contradict each other (one line each, before any work).
 fn check_conflicts(args: &AdaptArgs) -> Result<()> {
+    if args.target_unlabelled {
+        return Err(Error::input(
+            "--target-unlabelled is for --source-free runs; a source-based run already reads a --target whose sub-folders are not the source's classes as unlabelled images",
+        ));
+    }
     if let Some(init) = &args.init {
         return Err(Error::input(format!(
             "--init {}: adapting a model you have is --source-free (add it, and drop --source); to start a source-based run from a model's base use --weights",

@@ -16,6 +16,11 @@ pub struct AdaptArgs {
     /// Labelled target images to report target accuracy on (never used for training).
     #[arg(long, value_name = "DIR")]
     pub target_test: Option<PathBuf>,
+    /// With --source-free: read --target as unlabelled images at any depth whatever its
+    /// sub-folders are called (cameras, sites, dates). Without it, a --source-free target's
+    /// sub-folders must be the --init model's classes (or absent).
+    #[arg(long)]
+    pub target_unlabelled: bool,
     /// Labelled held-out source images to report source accuracy on.
     #[arg(long, value_name = "DIR")]
     pub source_test: Option<PathBuf>,

@@ -141,6 +141,11 @@ fn check_args(args: &AdaptArgs) -> Result<(SourceFreeConfig, InitModel)> {
             "--source-free adapts a model you already have: pass --init MODEL (a model from `dak adapt`, e.g. --method source-only)",
         ));
     };
+    if args.target_unlabelled && args.target.is_none() {
+        return Err(Error::input(
+            "--target-unlabelled says how to read --target DIR; pass --target (without it the run adapts to the bundled MNIST-M images)",
+        ));
+    }
     let name = args.method.as_deref().unwrap_or("shot");
     let method = match SourceFree::find(name) {
         Some(m) => m,
@@ -222,12 +227,39 @@ fn check_args(args: &AdaptArgs) -> Result<(SourceFreeConfig, InitModel)> {
     Ok((c, model))
 }
 
-/// The target sets: `--target DIR` (read against the model's classes: labelled when its
-/// sub-folders are exactly them) and `--target-test DIR`, or the bundled MNIST-M target.
+/// `--target DIR` of a source-free run: labelled when its sub-folders are exactly the model's
+/// classes, unlabelled when it has none. Sub-folders that are none of the classes are refused
+/// (unlike a source-based run, which reads them as cameras or sites): the model adapts only to
+/// its own classes, and a folder of another label set must not run 30 epochs of SHOT on a
+/// task the head cannot name. `--target-unlabelled` says they are not classes.
+fn load_target_of(dir: &Path, classes: &[String]) -> Result<Dataset> {
+    let tree = crate::data::folder::scan_tree(dir)?;
+    if let crate::data::pair::TargetReading::Unlabelled(Some(_)) =
+        crate::data::pair::target_reading(&tree, classes)?
+    {
+        let list = |v: Vec<&str>| match v.len() > 6 {
+            true => format!("{}, ... ({} in all)", v[..6].join(", "), v.len()),
+            false => v.join(", "),
+        };
+        return Err(Error::input(format!(
+            "--target {}: its sub-folders ({}) are not the --init model's classes ({}); point --target at folders named as those classes or at images without class folders, or add --target-unlabelled if the sub-folders are not classes (cameras, dates)",
+            dir.display(),
+            list(tree.classes.iter().map(|c| c.name.as_str()).collect()),
+            list(classes.iter().map(String::as_str).collect()),
+        )));
+    }
+    load_target(dir, classes)
+}
+
+/// The target sets: `--target DIR` ([`load_target_of`], or any images with
+/// `--target-unlabelled`) and `--target-test DIR`, or the bundled MNIST-M target.
 fn load_data(args: &AdaptArgs, classes: &[String]) -> Result<TargetData> {
     let data = match &args.target {
         Some(dir) => {
-            let target = load_target(dir, classes)?;
+            let target = match args.target_unlabelled {
+                true => Dataset::from_dir_unlabelled(dir)?,
+                false => load_target_of(dir, classes)?,
+            };
             let target_eval = match &args.target_test {
                 Some(t) => Some(Dataset::from_dir(t)?),
                 None => target.labels().is_some().then(|| target.clone()),

@@ -661,6 +661,43 @@ fn bad_source_free_runs_are_refused_before_the_gpu_opens() {
             vec!["--source-free", "--init", d, "--target", t, "--out", d],
             "--init",
         ),
+        // A target of another label set (cat, dog, owl for a model of a-d), not read as
+        // unlabelled images; --target-unlabelled is the way to say its folders are not classes.
+        (
+            vec![
+                "--source-free",
+                "--init",
+                other.to_str().unwrap(),
+                "--target",
+                t,
+                "--out",
+                o,
+            ],
+            "are not the --init model's classes (a, b, c, d)",
+        ),
+        (
+            vec![
+                "--source-free",
+                "--init",
+                d,
+                "--target-unlabelled",
+                "--out",
+                o,
+            ],
+            "pass --target",
+        ),
+        (
+            vec![
+                "--target-unlabelled",
+                "--source",
+                s,
+                "--target",
+                t,
+                "--out",
+                o,
+            ],
+            "--target-unlabelled is for --source-free",
+        ),
         (
             vec!["--method", "shot", "--source", s, "--target", t, "--out", o],
             "--source-free",
@@ -678,9 +715,34 @@ fn bad_source_free_runs_are_refused_before_the_gpu_opens() {
     }
     // Exit code 2 from the binary.
     refused_with(
+        &[
+            "adapt",
+            "--source-free",
+            "--init",
+            other.to_str().unwrap(),
+            "--target",
+            t,
+            "--out",
+            o,
+        ],
+        &["--target", "--target-unlabelled"],
+    );
+    refused_with(
         &["adapt", "--source-free", "--target", t, "--out", o],
         &["--init"],
     );
+    // With --target-unlabelled the same folder passes every check (the GPU is next).
+    let (e, opens) = refused(&[
+        "--source-free",
+        "--init",
+        other.to_str().unwrap(),
+        "--target",
+        t,
+        "--target-unlabelled",
+        "--out",
+        o,
+    ]);
+    assert_eq!((e.as_str(), opens), ("GPU-OPENED", 1), "{e}");
 }
 
 #[test]
