@@ -42,6 +42,9 @@ struct StoredEpoch {
     ensv: Option<f64>,
     ensv_soft: Option<f64>,
     mixval: Option<f64>,
+    /// Absent in checkpoints written before the source-free label-shift check.
+    #[serde(default)]
+    pixel_kappa: Option<f64>,
     dev: Option<f64>,
     source_confidence: Option<(f64, f64)>,
     domain_shift: Option<DomainShift>,
@@ -73,6 +76,7 @@ impl From<&EpochLogs> for StoredEpoch {
             ensv: e.ensv,
             ensv_soft: e.ensv_soft,
             mixval: e.mixval,
+            pixel_kappa: e.pixel_kappa,
             dev: e.dev,
             source_confidence: e.source_confidence,
             domain_shift: e.domain_shift,
@@ -106,6 +110,7 @@ impl StoredEpoch {
             ensv: self.ensv,
             ensv_soft: self.ensv_soft,
             mixval: self.mixval,
+            pixel_kappa: self.pixel_kappa,
             dev: self.dev,
             source_confidence: self.source_confidence,
             domain_shift: self.domain_shift,

@@ -66,6 +66,9 @@ pub struct EpochLogs {
     /// MixVal: how often mixup probes of target images keep the dominant image's predicted
     /// class (higher is better).
     pub mixval: Option<f64>,
+    /// Pixel-neighbour agreement κ of the target predictions (source-free runs: the safety
+    /// rule's label-shift check, [`crate::train::adapt::neighbours`]).
+    pub pixel_kappa: Option<f64>,
     /// DEV: the importance-weighted held-out source loss with its control variate (lower is
     /// better); needs held-out labelled source images.
     pub dev: Option<f64>,
@@ -140,6 +143,8 @@ struct AdaptLine<'a> {
     ensv_soft: Option<f64>,
     mixval: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pixel_kappa: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     dev: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     source_confidence: Option<f64>,
@@ -189,6 +194,7 @@ impl Serialize for EpochLogs {
             ensv: self.ensv,
             ensv_soft: self.ensv_soft,
             mixval: self.mixval,
+            pixel_kappa: self.pixel_kappa,
             dev: self.dev,
             source_confidence: self.source_confidence.map(|c| c.0),
             domain_shift: self.domain_shift,

@@ -446,6 +446,7 @@ fn run(
             ensv: None,
             ensv_soft: None,
             mixval: scores.as_ref().and_then(|s| s.mixval),
+            pixel_kappa: None,
             dev: scores.as_ref().and_then(|s| s.dev),
             source_confidence: scores.as_ref().and_then(|s| s.source_confidence),
             domain_shift: scores.as_ref().and_then(|s| s.domain_shift),

@@ -22,6 +22,7 @@ pub mod ensv_hard;
 pub(crate) mod fit;
 pub mod methods;
 pub mod mixval;
+pub mod neighbours;
 pub mod rescore;
 mod resume;
 pub mod safe;

@@ -220,6 +220,7 @@ fn scored_logs(method: &str, epoch: usize, epochs: usize, s: &CachedScores) -> E
         ensv: None,
         ensv_soft: None,
         mixval: s.mixval,
+        pixel_kappa: None,
         dev: s.dev,
         source_confidence: s.source_confidence,
         domain_shift: s.domain_shift,

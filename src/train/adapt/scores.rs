@@ -4,7 +4,7 @@
 //! proxy A-distance between the domains' features.
 
 use super::accumulators::accuracy_of;
-use super::{dev, mixval, AdaptConfig};
+use super::{dev, mixval, neighbours, AdaptConfig};
 use crate::data::{Dataset, Loader, LoaderOptions};
 use crate::error::Result;
 use crate::models::{Dann, Model};
@@ -179,6 +179,30 @@ pub fn score_candidate(
         domain_shift,
         probs,
     })
+}
+
+/// The pixel-neighbour graph of `set` as the model sees it (the evaluation transform), each
+/// image [`neighbours::shrink`]ed; one pass, once per run. `None` for too few images.
+pub fn pixel_graph(
+    model: &Dann,
+    set: &Dataset,
+    config: &AdaptConfig,
+) -> Result<Option<neighbours::PixelGraph>> {
+    let (mut rows, mut n) = (Vec::new(), 0);
+    for_batches(model, set, config, |x, images, _| {
+        let &[b, c, h, w] = x.shape() else {
+            return Err(crate::error::Error::runtime(format!(
+                "pixel graph: images of shape {:?}, expected [n, c, h, w]",
+                x.shape()
+            )));
+        };
+        for image in images.chunks(c * h * w).take(b) {
+            rows.extend(neighbours::shrink(image, c, h, w));
+        }
+        n += b;
+        Ok(())
+    })?;
+    Ok(neighbours::PixelGraph::build(&rows, n))
 }
 
 /// Mean and standard error of each row's top probability (rows of `classes`); `None` for fewer

@@ -18,7 +18,9 @@
 use std::time::Instant;
 
 use super::ensv::{self, EpochPool};
+use super::ensv_hard::argmax_rows;
 pub use super::methods::{LossWeights, SourceFree, SourceFreeDefaults, SourceFreeMethod};
+use super::neighbours::KappaChange;
 use super::resume::{self, damaged};
 use super::scores::{accuracy, score_candidate, ScoreSets};
 pub use super::source_free_resume::run_id;
@@ -160,30 +162,51 @@ pub fn check_select(select: Select) -> Result<()> {
 }
 
 /// The source-free safety rule (`--select safe`, the default): the last epoch replaces the
-/// `--init` model (epoch 0) only when its MixVal score is at least epoch 0's. The validators
-/// built on confidence (entropy, IM, SND, EnsV) are what SHOT and TENT maximise, so they
-/// rank every adapted epoch above the start even when it collapsed; MixVal's probes (is a
-/// mixture of two target images classed as its dominant image?) are not a training signal.
-/// Returns whether to hand back epoch 0, and why.
-pub fn keep_init(first: &EpochLogs, last: &EpochLogs) -> (bool, String) {
-    match (first.mixval, last.mixval) {
-        (Some(a), Some(b)) if b < a => (
+/// `--init` model (epoch 0) unless
+/// 1. its MixVal score is below epoch 0's, or
+/// 2. its predictions split the target's pixel neighbourhoods: `κ` fell by more than two
+///    standard errors (`change`, [`super::neighbours`]) — SHOT's class balancing under label
+///    shift does this, and MixVal does not see it.
+///
+/// The validators built on confidence (entropy, IM, SND, EnsV) are what SHOT and TENT
+/// maximise, so they rank every adapted epoch above the start even when it collapsed; MixVal's
+/// probes (is a mixture of two target images classed as its dominant image?) and the pixel
+/// neighbourhoods are not a training signal. Returns whether to hand back epoch 0, and why.
+pub fn keep_init(
+    first: &EpochLogs,
+    last: &EpochLogs,
+    change: Option<KappaChange>,
+) -> (bool, String) {
+    let e = last.epoch;
+    let split = change.filter(KappaChange::significant_drop).map(|c| {
+        format!(
+            "its predictions split the target's pixel neighbourhoods (kappa {:.3} -> {:.3}, more than {} standard errors of {:.3}; class balancing under label shift does this)",
+            c.before,
+            c.after,
+            super::neighbours::DROP_SE,
+            c.se
+        )
+    });
+    match (first.mixval, last.mixval, split) {
+        (Some(a), Some(b), split) if b < a => (
             true,
             format!(
-                "the --init model kept: epoch {}'s MixVal {b:.3} is below the --init model's {a:.3}",
-                last.epoch
+                "the --init model kept: epoch {e}'s MixVal {b:.3} is below the --init model's {a:.3}{}",
+                split.map_or(String::new(), |s| format!(", and {s}"))
             ),
         ),
-        (Some(a), Some(b)) => (
+        (_, _, Some(s)) => (true, format!("the --init model kept: epoch {e}'s {s}")),
+        (Some(a), Some(b), None) => (
             false,
-            format!(
-                "epoch {} kept: its MixVal {b:.3} is at least the --init model's {a:.3}",
-                last.epoch
-            ),
+            format!("epoch {e} kept: its MixVal {b:.3} is at least the --init model's {a:.3}{}",
+                change.map_or(String::new(), |c| format!(
+                    " and its pixel-neighbour kappa {:.3} is not significantly below {:.3}",
+                    c.after, c.before
+                ))),
         ),
         _ => (
             false,
-            format!("epoch {} kept: no MixVal probe could be made", last.epoch),
+            format!("epoch {e} kept: no MixVal probe could be made"),
         ),
     }
 }
@@ -469,6 +492,9 @@ fn run(
             "--resume: the checkpoint has trained into epoch {needed}; ask for at least {needed} epochs"
         )));
     }
+    // The score set's pixel neighbourhoods, fixed for the run: every epoch's κ, and the
+    // safety rule's label-shift check.
+    let graph = super::scores::pixel_graph(model, &sets.target, &eval)?;
     let mut clock = RunClock::start();
     callbacks.begin(&RunInfo {
         method: method.name().into(),
@@ -593,6 +619,9 @@ fn run(
         };
         let mut s = score_candidate(model, &sets, &eval)?;
         let probs = std::mem::take(&mut s.probs);
+        let pixel_kappa = graph
+            .as_ref()
+            .and_then(|g| g.kappa(&argmax_rows(&probs, model.config.classes)));
         let logs = EpochLogs {
             method: method.name().to_string(),
             epoch,
@@ -607,6 +636,7 @@ fn run(
             im: Some(s.im),
             snd: Some(s.snd),
             mixval: s.mixval,
+            pixel_kappa,
             seconds: t0.elapsed().as_secs_f64(),
             images_per_s: steady_rate(images, train_seconds, first_step),
             score_probs: Some(std::sync::Arc::new(probs.clone())),
@@ -642,6 +672,7 @@ fn run(
             break;
         }
     }
+    let last_labels = argmax_rows(&last_probs, model.config.classes);
     let mut selected_probs = match best {
         Some(_) => best_probs,
         None => last_probs,
@@ -669,7 +700,11 @@ fn run(
     let last = history.epochs.last().cloned().expect("epoch 0 at least");
     let mut safe_why = None;
     if let (Select::Safe, Some((params, probs))) = (config.select, init) {
-        let (back, why) = keep_init(&history.epochs[0], &last);
+        let classes = model.config.classes;
+        let change = graph
+            .as_ref()
+            .and_then(|g| g.compare(&argmax_rows(&probs, classes), &last_labels, config.seed));
+        let (back, why) = keep_init(&history.epochs[0], &last, change);
         safe_why = Some(why);
         if back {
             best = Some((0, 0.0, params));

@@ -426,6 +426,7 @@ fn run(
             ensv: None,
             ensv_soft: None,
             mixval: None,
+            pixel_kappa: None,
             dev: None,
             source_confidence: None,
             domain_shift: None,

@@ -410,7 +410,8 @@ fn tent_moves_only_batch_norm() {
 }
 
 #[test]
-fn the_safety_rule_hands_back_the_init_model_when_mixval_drops() {
+fn the_safety_rule_hands_back_the_init_model_when_mixval_drops_or_kappa_falls() {
+    use dak::train::adapt::neighbours::KappaChange;
     use dak::train::adapt::source_free::keep_init;
     use dak::train::EpochLogs;
     let at = |epoch, mixval| EpochLogs {
@@ -418,12 +419,29 @@ fn the_safety_rule_hands_back_the_init_model_when_mixval_drops() {
         mixval,
         ..EpochLogs::default()
     };
-    let (back, why) = keep_init(&at(0, Some(0.74)), &at(30, Some(0.70)));
+    let (back, why) = keep_init(&at(0, Some(0.74)), &at(30, Some(0.70)), None);
     assert!(back && why.contains("--init model kept"), "{why}");
-    let (back, why) = keep_init(&at(0, Some(0.70)), &at(30, Some(0.70)));
+    let (back, why) = keep_init(&at(0, Some(0.70)), &at(30, Some(0.70)), None);
     assert!(!back && why.contains("epoch 30 kept"), "{why}");
-    let (back, _) = keep_init(&at(0, None), &at(30, Some(0.2)));
+    let (back, _) = keep_init(&at(0, None), &at(30, Some(0.2)), None);
     assert!(!back, "no probe: the last epoch");
+    // MixVal up, but the predictions split the pixel neighbourhoods (label shift's damage):
+    // a fall of more than two standard errors hands the --init model back; a smaller one or a
+    // rise does not.
+    let kappa = |before, after, se| Some(KappaChange { before, after, se });
+    let up = (at(0, Some(0.80)), at(30, Some(0.81)));
+    let (back, why) = keep_init(&up.0, &up.1, kappa(0.92, 0.82, 0.01));
+    assert!(back && why.contains("pixel neighbourhoods"), "{why}");
+    let (back, why) = keep_init(&up.0, &up.1, kappa(0.92, 0.91, 0.01));
+    assert!(!back && why.contains("not significantly below"), "{why}");
+    let (back, _) = keep_init(&up.0, &up.1, kappa(0.50, 0.70, 0.01));
+    assert!(!back);
+    // Both checks fail: both reasons given.
+    let (back, why) = keep_init(&at(0, Some(0.8)), &at(30, Some(0.7)), kappa(0.9, 0.5, 0.01));
+    assert!(
+        back && why.contains("MixVal") && why.contains("neighbourhoods"),
+        "{why}"
+    );
 }
 
 #[derive(Parser)]
