@@ -98,7 +98,7 @@ impl PixelGraph {
     /// not more than [`NEIGHBOURS`] rows or `rows` does not hold `n` of them.
     pub fn build(rows: &[f32], n: usize) -> Option<Self> {
         let k = NEIGHBOURS;
-        if n <= k || rows.len() % n != 0 || rows.is_empty() {
+        if n <= k || !rows.len().is_multiple_of(n) || rows.is_empty() {
             return None;
         }
         let dim = rows.len() / n;
