@@ -30,8 +30,13 @@ def last_acc(path):
     return summary[-1]["last"]["target_acc"] if summary else None
 
 
-def safe(eps):
-    """`--select safe` of a source-free run: the last epoch unless its MixVal is below epoch 0's."""
+def safe(eps, summary):
+    """The epoch `--select safe` keeps. A run made with `--select safe` says it in its summary
+    (both of the rule's checks: MixVal and the pixel-neighbour kappa, whose bootstrap error is
+    not in the metrics file); for a run made with another `--select`, the MixVal half of the
+    rule: the last epoch unless its MixVal is below epoch 0's."""
+    if summary.get("select") == "safe":
+        return eps[summary["selected"]["epoch"]]
     first, last = eps[0], eps[-1]
     keep = first.get("mixval") is not None and last.get("mixval") is not None \
         and last["mixval"] < first["mixval"]
@@ -78,7 +83,8 @@ def main():
             plain = last_acc(f"{d}/source-only-plain-s{s}.jsonl")
             recipe = eps[0]["target_acc"]
             shot = eps[-1]["target_acc"]
-            kept = safe(eps)
+            summary = [r for r in rows(shot_path) if r.get("type") == "summary"][-1]
+            kept = safe(eps, summary)
             tent_path = f"{d}/tent-recipe-s{s}.jsonl"
             tent = epochs(tent_path)[-1]["target_acc"] if os.path.exists(tent_path) else None
             pick = picks.get((pair, s))

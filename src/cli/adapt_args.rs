@@ -107,7 +107,8 @@ pub struct AdaptArgs {
     /// held-out source images, or its features telling the two apart better than its classes
     /// do), the method's IM is higher, and another method corroborates the answers it changed
     /// (docs/selection.md); with --source-free, `safe` keeps the last epoch unless its MixVal
-    /// falls below the --init model's (docs/source_free.md) [default: safe with --compare or
+    /// falls below the --init model's or its predictions split the target's pixel
+    /// neighbourhoods (label shift; docs/source_free.md) [default: safe with --compare or
     /// --source-free, else last].
     #[arg(long, value_name = "VALIDATOR")]
     pub select: Option<String>,
