@@ -200,8 +200,8 @@ pub fn keep_init(
             false,
             format!("epoch {e} kept: its MixVal {b:.3} is at least the --init model's {a:.3}{}",
                 change.map_or(String::new(), |c| format!(
-                    " and its pixel-neighbour kappa {:.3} is not significantly below {:.3}",
-                    c.after, c.before
+                    ", and its pixel-neighbour kappa ({:.3} -> {:.3}) did not fall significantly",
+                    c.before, c.after
                 ))),
         ),
         _ => (
