@@ -701,8 +701,10 @@ fn run(
     let mut safe_why = None;
     if let (Select::Safe, Some((params, probs))) = (config.select, init) {
         let classes = model.config.classes;
+        // Only for a loss with a diversity term, the damage the check is for (methods/*.rs).
         let change = graph
             .as_ref()
+            .filter(|_| method.get().balances_classes())
             .and_then(|g| g.compare(&argmax_rows(&probs, classes), &last_labels, config.seed));
         let (back, why) = keep_init(&history.epochs[0], &last, change);
         safe_why = Some(why);

@@ -278,6 +278,11 @@ pub trait SourceFreeMethod: Sync {
     fn prepare(&self, model: &mut Dann) -> Result<()>;
     /// Whether each epoch starts with pseudo-labels of the whole target set.
     fn pseudo_labels(&self) -> bool;
+    /// Whether the loss pushes the predictions towards equally frequent classes (a diversity
+    /// term): then `--select safe` also checks that the predictions did not split the target's
+    /// pixel neighbourhoods, the damage such a term does under label shift
+    /// (`super::neighbours`).
+    fn balances_classes(&self) -> bool;
     /// The loss roots of one step on a target batch's class logits `logits` [rows, classes];
     /// `pseudo` holds the rows' pseudo-labels when [`Self::pseudo_labels`] says so.
     fn losses(

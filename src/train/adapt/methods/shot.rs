@@ -128,6 +128,10 @@ impl SourceFreeMethod for Shot {
     fn pseudo_labels(&self) -> bool {
         true
     }
+    fn balances_classes(&self) -> bool {
+        // The information-maximisation loss's −H(mean p).
+        true
+    }
     fn losses(
         &self,
         tape: &mut Tape,
