@@ -12,7 +12,8 @@
 //!
 //! Flags: `--source-epochs N` (default 3), `--epochs N` SHOT's (default 3), `--limit N` images
 //! per set (default: all), `--seed N`, `--select V` (default `safe`: the
-//! last epoch unless its MixVal falls below the loaded model's), `--out MODEL` (default
+//! last epoch unless its MixVal falls below the loaded model's or, for SHOT, its predictions
+//! split the target's pixel neighbourhoods), `--out MODEL` (default
 //! `source_free_model.safetensors`).
 
 mod common;
