@@ -77,17 +77,14 @@ def summary(path):
     rows = [json.loads(l) for l in open(path)]
     return [r for r in rows if r.get("type") == "summary"][-1]
 import os
+sys.path.insert(0, "scripts")
+from source_free_suite import safe  # the one reading of --select safe's pick
+
+
 def safe_pick(epochs, rows):
-    """The epoch --select safe keeps: a run made with it says so in its summary (MixVal and the
-    pixel-neighbour kappa, docs/source_free.md); for another --select, the MixVal half: the
-    last epoch unless its MixVal is below epoch 0's."""
-    s = [r for r in rows if r.get("type") == "summary"][-1]
-    if s.get("select") == "safe":
-        return epochs[s["selected"]["epoch"]]
-    first, last = epochs[0], epochs[-1]
-    back = first.get("mixval") is not None and last.get("mixval") is not None \
-        and last["mixval"] < first["mixval"]
-    return first if back else last
+    return safe(epochs, [r for r in rows if r.get("type") == "summary"][-1])
+
+
 print("| source model | seed | source-only (= SHOT epoch 0) | SHOT, best epoch (oracle) | SHOT, last epoch | SHOT, `--select safe` | DANN |")
 print("|---|---|---|---|---|---|---|")
 for tag in os.environ.get("RECIPES", "plain recipe").split():
