@@ -66,6 +66,7 @@ dak adapt --source office31/amazon --target office31/webcam --backbone resnet50 
 dak adapt --method source-only --recipe shot --out source.safetensors   # SHOT's source training
 dak adapt --source-free --init source.safetensors --target photos/new --out new.safetensors   # SHOT, no source
 dak adapt --source-free --method tent --init a2w-r50.safetensors --target photos/new --out tent.safetensors
+dak adapt --source-free --init source.safetensors --target cams/ --target-unlabelled --out cams.safetensors   # cam1/, cam2/ are not classes
 dak adapt ... --resume dann-mnistm.resume.safetensors       # continue an interrupted run
 dak adapt --lr=-0.1 ...    # a negative value may also be written as --lr -0.1"),
     ("select", "dak select runs/                           # the safety rule's pick (default --select safe)
